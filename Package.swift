@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "LedgerCore", targets: ["LedgerCore"]),
+        .library(name: "LedgerCoreTesting", targets: ["LedgerCoreTesting"]),
         .executable(name: "forgechain", targets: ["forgechain"]),
     ],
     dependencies: [
@@ -26,15 +27,20 @@ let package = Package(
             name: "LedgerCore",
             dependencies: ["COpenSSL", "CSecp256k1"]
         ),
+        .target(
+            name: "LedgerCoreTesting",
+            dependencies: ["LedgerCore"]
+        ),
         .executableTarget(
             name: "forgechain",
             dependencies: [
                 "LedgerCore",
+                "LedgerCoreTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore"]),
-        .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore"]),
+        .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
+        .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,40 @@
+import Benchmark
+import LedgerCore
+import LedgerCoreTesting
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(metrics: [.throughput, .wallClock, .mallocCountTotal],
+                                           maxDuration: .seconds(5), maxIterations: 1_000)
+
+    // SHA-256 (and the other chain hashes) over distinct 64-byte messages;
+    // compare with `merkle_baseline hash64 1000000 3 lowlevel`.
+    for algorithm in HashAlgorithm.allCases {
+        let count = 100_000
+        let messages = Workloads.messages64(count: count)
+        Benchmark("hash.\(algorithm.rawValue).64B x100k",
+                  configuration: .init(scalingFactor: .kilo)) { benchmark in
+            for _ in benchmark.scaledIterations {
+                var fold = SIMD32<UInt8>()
+                messages.withUnsafeBytes { all in
+                    for i in 0..<count {
+                        fold ^= algorithm.hash(UnsafeRawBufferPointer(rebasing: all[(i * 64)..<(i * 64 + 64)])).storage
+                    }
+                }
+                blackHole(fold)
+            }
+        }
+    }
+
+    // RFC 6962 root of 2^20 leaves; compare with `merkle_baseline root 1048576 lowlevel 1`.
+    let leaves = Workloads.merkleLeaves(count: 1 << 20)
+    Benchmark("merkle.root.2^20.serial", configuration: .init(maxIterations: 20)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(MerkleTree.root(leafData: leaves, algorithm: .sha256, parallel: false))
+        }
+    }
+    Benchmark("merkle.root.2^20.parallel", configuration: .init(maxIterations: 20)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(MerkleTree.root(leafData: leaves, algorithm: .sha256, parallel: true))
+        }
+    }
+}

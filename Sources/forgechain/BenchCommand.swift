@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import LedgerCore
+
+/// `forgechain bench hash|merkle|validate [--json]`: quick sizing of a machine.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure operations per second of the hashing and validation core.",
+        discussion: """
+        Build with -c release for meaningful figures: swift run -c release forgechain bench hash. \
+        With --json, prints one JSON object per line per measured operation with name, count, seconds, ops_per_sec.
+        """
+    )
+
+    enum Area: String, ExpressibleByArgument, CaseIterable {
+        case hash, merkle, validate
+    }
+
+    @Argument(help: "What to measure: hash, merkle or validate.")
+    var area: Area
+
+    @Flag(help: "One JSON object per line per measured operation.")
+    var json = false
+
+    @Option(help: "Scale factor for the work done (1 = default sizes; smaller for a quick run).")
+    var scale: Double = 1
+
+    func run() throws {
+        let reporter = BenchReporter(json: json)
+        switch area {
+        case .hash: try Benchmarks.hash(reporter, scale: scale)
+        case .merkle: try Benchmarks.merkle(reporter, scale: scale)
+        case .validate: try Benchmarks.validate(reporter, scale: scale)
+        }
+    }
+}
+
+struct BenchReporter {
+    var json: Bool
+
+    func report(_ name: String, count: Int, seconds: Double, extra: [String: Double] = [:]) {
+        let rate = seconds > 0 ? Double(count) / seconds : 0
+        if json {
+            var fields: [String] = [
+                "\"name\":\"\(name)\"", "\"count\":\(count)",
+                "\"seconds\":\(String(format: "%.6f", seconds))", "\"ops_per_sec\":\(String(format: "%.1f", rate))",
+            ]
+            for (k, v) in extra.sorted(by: { $0.key < $1.key }) { fields.append("\"\(k)\":\(String(format: "%.6f", v))") }
+            print("{" + fields.joined(separator: ",") + "}")
+        } else {
+            let extras = extra.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\(String(format: "%.6f", $0.value))" }.joined(separator: " ")
+            print(String(format: "%-34@ %12.0f ops/s  (%d in %.3f s)", name as NSString, rate, count, seconds) + (extras.isEmpty ? "" : "  " + extras))
+        }
+    }
+}
+
+/// Times `body` (best of `repetitions`), returning seconds.
+func measure(repetitions: Int = 3, _ body: () throws -> Void) rethrows -> Double {
+    var best = Double.infinity
+    for _ in 0..<repetitions {
+        let start = ContinuousClock.now
+        try body()
+        let d = ContinuousClock.now - start
+        best = min(best, Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+    }
+    return best
+}

@@ -1,0 +1,58 @@
+import Foundation
+import LedgerCore
+import LedgerCoreTesting
+
+/// The measured operations of `forgechain bench`.
+enum Benchmarks {
+    /// Hashing of distinct 64-byte messages with each algorithm.
+    static func hash(_ r: BenchReporter, scale: Double) throws {
+        let count = max(1_000, Int(1_000_000 * scale))
+        let messages = Workloads.messages64(count: count)
+        for algorithm in HashAlgorithm.allCases {
+            let n = algorithm == .sha256 ? count : max(1_000, count / 4)
+            var fold = SIMD32<UInt8>()
+            let seconds = measure {
+                messages.withUnsafeBytes { all in
+                    for i in 0..<n {
+                        fold ^= algorithm.hash(UnsafeRawBufferPointer(rebasing: all[(i * 64)..<(i * 64 + 64)])).storage
+                    }
+                }
+            }
+            r.report("hash.\(algorithm.rawValue).64B", count: n, seconds: seconds,
+                     extra: ["ns_per_message": seconds / Double(n) * 1e9, "fold0": Double(fold[0])])
+        }
+    }
+
+    /// RFC 6962 root of 2^20 baseline leaves, serial and on all cores.
+    static func merkle(_ r: BenchReporter, scale: Double) throws {
+        let count = max(1_024, Int(Double(1 << 20) * scale))
+        let leaves = Workloads.merkleLeaves(count: count)
+        var root = Digest.zero
+        let serial = measure(repetitions: 5) { root = MerkleTree.root(leafData: leaves, algorithm: .sha256, parallel: false) }
+        r.report("merkle.root.sha256.serial", count: count, seconds: serial)
+        let parallel = measure(repetitions: 5) { root = MerkleTree.root(leafData: leaves, algorithm: .sha256, parallel: true) }
+        r.report("merkle.root.sha256.parallel", count: count, seconds: parallel)
+        if !r.json { print("root=\(root.hex)") }
+    }
+
+    /// Full validation of a block of 10,000 P-256-signed transactions.
+    static func validate(_ r: BenchReporter, scale: Double) throws {
+        let count = max(100, Int(10_000 * scale))
+        let producer = try PrivateKey.generate(.p256)
+        let txs = try Workloads.signedTransactions(count: count, senders: 100)
+        let block = try Block.make(parent: nil, transactions: txs, producerKey: producer, chainID: 1,
+                                   hashAlgorithm: .sha256, timestamp: .now())
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        for parallelism in Set([1, cores]).sorted() {
+            let validator = BlockValidator(chainID: 1, parallelism: parallelism)
+            let seconds = try measure { try validator.validate(block, parent: nil) }
+            r.report("validate.block.p256.threads\(parallelism)", count: count, seconds: seconds)
+        }
+        // Signature verification alone, one core, for comparison with `openssl speed ecdsap256`.
+        let digest = txs[0].signingDigest(using: .sha256).bytes
+        let key = txs[0].sender, sig = txs[0].signature!
+        let n = count
+        let seconds = measure { for _ in 0..<n { _ = key.isValidSignature(sig, for: digest) } }
+        r.report("verify.p256.single", count: n, seconds: seconds)
+    }
+}
