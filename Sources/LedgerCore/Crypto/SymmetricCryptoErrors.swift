@@ -28,9 +28,10 @@ extension LedgerError.Code {
     /// RSA-OAEP decryption failed (wrong key, corrupted ciphertext, wrong
     /// label). Deliberately does not say which, to give no padding oracle.
     public static let rsaDecryptionFailed = Self(rawValue: 1358)
-    /// A key encoding (PKCS#8 DER, SPKI DER, PEM) is malformed, has trailing
-    /// bytes, or holds a key of another type.
-    public static let keyEncoding = Self(rawValue: 1359)
+    /// An RSA key encoding (PKCS#8 DER, SPKI DER, PEM) is malformed, has
+    /// trailing bytes, or holds a key of another type. (Signature keys use
+    /// `.keyEncoding`, 1306.)
+    public static let rsaKeyEncoding = Self(rawValue: 1359)
     /// An operation was asked of a cipher that does not have that mode (for
     /// example `seal` on a CBC cipher, `encrypt` on a GCM cipher).
     public static let cipherModeMismatch = Self(rawValue: 1360)
