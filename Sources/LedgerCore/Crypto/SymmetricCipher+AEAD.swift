@@ -49,8 +49,14 @@ extension SymmetricCipher {
     }
 
     /// The largest nonce OpenSSL 3.0's GCM takes; longer ones run through
-    /// the SP 800-38D code in ``CipherGCMLongNonce``.
+    /// the SP 800-38D code in ``CipherGCMSoftware``.
     static let openSSLMaxNonceLength = 128
+
+    /// SM4-GCM (absent from OpenSSL 3.0) and over-long nonces run in
+    /// ``CipherGCMSoftware``; everything else in OpenSSL's GCM.
+    func usesSoftwareGCM(nonce: [UInt8]) -> Bool {
+        self == .sm4GCM || nonce.count > Self.openSSLMaxNonceLength
+    }
 
     /// Encrypts and authenticates `plaintext`, and authenticates `aad`.
     ///
@@ -79,8 +85,8 @@ extension SymmetricCipher {
         let nonce = nonce ?? SecureRandom.bytes(count: Self.defaultNonceLength)
         try checkNonce(nonce)
         let (ciphertext, tag) = try withKey(key) { (k) throws(LedgerError) -> ([UInt8], [UInt8]) in
-            if nonce.count > Self.openSSLMaxNonceLength {
-                let r = try CipherGCMLongNonce.crypt(ecb, key: k, nonce: nonce, aad: aad, input: plaintext, encrypt: true)
+            if usesSoftwareGCM(nonce: nonce) {
+                let r = try CipherGCMSoftware.crypt(ecb, key: k, nonce: nonce, aad: aad, input: plaintext, encrypt: true)
                 return (r.output, Array(r.tag.prefix(tagLength)))
             }
             return try gcmSeal(key: k, nonce: nonce, aad: aad, plaintext: plaintext, tagLength: tagLength)
@@ -110,8 +116,8 @@ extension SymmetricCipher {
                               details: ["tagLength": String(box.tag.count)])
         }
         return try withKey(key) { (k) throws(LedgerError) -> [UInt8] in
-            if box.nonce.count > Self.openSSLMaxNonceLength {
-                var r = try CipherGCMLongNonce.crypt(ecb, key: k, nonce: box.nonce, aad: aad, input: box.ciphertext, encrypt: false)
+            if usesSoftwareGCM(nonce: box.nonce) {
+                var r = try CipherGCMSoftware.crypt(ecb, key: k, nonce: box.nonce, aad: aad, input: box.ciphertext, encrypt: false)
                 let ok = r.tag.withUnsafeBytes { t in box.tag.withUnsafeBytes { CRYPTO_memcmp(t.baseAddress, $0.baseAddress, box.tag.count) } }
                 guard ok == 0 else {
                     r.output.withUnsafeMutableBytes { forgechain_cleanse($0.baseAddress, $0.count) }

@@ -5,7 +5,7 @@ import COpenSSL
 /// | cipher | key bytes | mode | notes |
 /// |---|---|---|---|
 /// | `aes128GCM`, `aes192GCM`, `aes256GCM` | 16, 24, 32 | AEAD | recommended |
-/// | `sm4GCM` | 16 | AEAD | GB/T 32907 SM4 |
+/// | `sm4GCM` | 16 | AEAD | GB/T 32907 SM4; GCM in Swift over OpenSSL's SM4 (OpenSSL 3.0 has no SM4-GCM) |
 /// | `aes128CBC`, `aes192CBC`, `aes256CBC` | 16, 24, 32 | CBC | unauthenticated |
 /// | `sm4CBC` | 16 | CBC | unauthenticated |
 /// | `tripleDESCBC` | 24 (three-key) or 16 (two-key) | CBC | **weak**, legacy only |
@@ -120,7 +120,7 @@ public enum SymmetricCipher: String, Sendable, Hashable, Codable, CaseIterable {
         case .aes128GCM: return .aes128GCM
         case .aes192GCM: return .aes192GCM
         case .aes256GCM: return .aes256GCM
-        case .sm4GCM: return .sm4GCM
+        case .sm4GCM: return .sm4ECB   // no SM4-GCM in OpenSSL 3.0: see CipherGCMSoftware
         case .aes128CBC: return .aes128CBC
         case .aes192CBC: return .aes192CBC
         case .aes256CBC: return .aes256CBC

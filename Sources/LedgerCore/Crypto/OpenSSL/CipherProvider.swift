@@ -23,7 +23,6 @@ final class EVPCipherAlgorithm: @unchecked Sendable {
     static let aes128GCM = EVPCipherAlgorithm(name: "AES-128-GCM", libraryContext: nil)
     static let aes192GCM = EVPCipherAlgorithm(name: "AES-192-GCM", libraryContext: nil)
     static let aes256GCM = EVPCipherAlgorithm(name: "AES-256-GCM", libraryContext: nil)
-    static let sm4GCM = EVPCipherAlgorithm(name: "SM4-GCM", libraryContext: nil)
     static let aes128CBC = EVPCipherAlgorithm(name: "AES-128-CBC", libraryContext: nil)
     static let aes192CBC = EVPCipherAlgorithm(name: "AES-192-CBC", libraryContext: nil)
     static let aes256CBC = EVPCipherAlgorithm(name: "AES-256-CBC", libraryContext: nil)

@@ -1,12 +1,16 @@
 import COpenSSL
 
-/// GCM for nonces longer than OpenSSL 3.0 accepts (128 bytes), following
-/// NIST SP 800-38D §7 directly: J0 = GHASH(IV padded ‖ len), CTR with inc32
-/// from the block cipher in ECB, and the tag E(J0) ⊕ GHASH(A, C).
-/// Such nonces are rare (Wycheproof tests 257-byte ones); every other nonce
-/// length runs in OpenSSL. The bitwise GHASH is slow but only ever sees the
-/// long-nonce case; correctness is cross-checked against OpenSSL in tests.
-enum CipherGCMLongNonce {
+/// GCM built on a 128-bit block cipher in ECB, following NIST SP 800-38D §7
+/// directly: J0 (IV ‖ 0^31 ‖ 1 for 96-bit IVs, else GHASH(IV padded ‖ len)),
+/// CTR with inc32, and the tag E(J0) ⊕ GHASH(A, C).
+///
+/// Used where OpenSSL 3.0 has no GCM: SM4-GCM (OpenSSL adds it only in 3.2)
+/// and nonces longer than its 128-byte limit (Wycheproof tests 257-byte
+/// ones). The block cipher itself is OpenSSL's; only the GHASH and counter
+/// logic are Swift. The bitwise GHASH costs about 128 shift/xor steps per
+/// block: fine for ledger records, slow for bulk data. Cross-checked against
+/// OpenSSL's AES-GCM for every nonce length in the tests.
+enum CipherGCMSoftware {
     struct Block { var hi: UInt64; var lo: UInt64 }
 
     static func load(_ p: UnsafeRawBufferPointer, _ offset: Int) -> Block {
@@ -59,15 +63,20 @@ enum CipherGCMLongNonce {
         let zero = [UInt8](repeating: 0, count: 16)
         let hBytes = try CipherECB.run(ecb, key: key, input: zero, encrypt: true)
         let h = hBytes.withUnsafeBytes { load($0, 0) }
-        var j0 = ghash(h, Block(hi: 0, lo: 0), nonce)
-        j0 = multiply(Block(hi: j0.hi, lo: j0.lo ^ UInt64(nonce.count) &* 8), h)
+        var j0: Block
+        if nonce.count == 12 {
+            j0 = (nonce + [0, 0, 0, 1]).withUnsafeBytes { load($0, 0) }
+        } else {
+            j0 = ghash(h, Block(hi: 0, lo: 0), nonce)
+            j0 = multiply(Block(hi: j0.hi, lo: j0.lo ^ UInt64(nonce.count) &* 8), h)
+        }
 
         // Counter blocks inc32(J0) + 1 ... and E(J0) in one ECB call.
         let blocks = (input.count + 15) / 16
         var counters = bytes(j0)
         counters.reserveCapacity(16 * (blocks + 1))
         let low32 = UInt32(truncatingIfNeeded: j0.lo)
-        for i in 1...max(blocks, 1) where blocks > 0 {
+        for i in stride(from: 1, through: blocks, by: 1) {
             let c = Block(hi: j0.hi, lo: (j0.lo & 0xFFFF_FFFF_0000_0000) | UInt64(low32 &+ UInt32(i)))
             counters += bytes(c)
         }
