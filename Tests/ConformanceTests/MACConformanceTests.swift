@@ -1,0 +1,21 @@
+import Foundation
+import Testing
+@testable import LedgerCore
+
+struct MACConformanceTests {
+    @Test(arguments: ["hmac_sha256_test.json", "hmac_sm3_test.json"])
+    func wycheproofHMACFilePassesWithNoFailures(file: String) throws {
+        guard CryptoVectors.available(#function) else { return }
+        let outcome = try CryptoVectors.runWycheproof(file)
+        #expect(outcome.failed == 0, "\(file): \(outcome.failures.prefix(10).joined(separator: "\n"))")
+        #expect(outcome.passed == 116)
+    }
+
+    @Test func hmacFileRunWithTheWrongHashFailsItsValidTests() throws {
+        // Guards against handlers that pass regardless of the algorithm.
+        guard CryptoVectors.available(#function) else { return }
+        let url = ConformancePaths.url("crypto/wycheproof/testvectors_v1/hmac_sm3_test.json")
+        let outcome = try WycheproofAlgorithm.$current.withValue("HMACSHA256") { try WycheproofRunner.run(file: url) }
+        #expect(outcome.failed == 44)
+    }
+}
