@@ -7,11 +7,9 @@ enum WycheproofHandlers {
     /// Several files share one schema (`aead_test_schema_v1.json` for AES-GCM
     /// and SM4-GCM, `mac_test_schema_v1.json` for HMACSHA256 and HMACSM3,
     /// `pbkdf_test_schema.json` for PBKDF2-HMACSHA1 and -HMACSHA256), and the
-    /// runner hands a handler only the group and the test. The file's
-    /// `algorithm` therefore reaches the handler as `group["algorithm"]` when
-    /// present, else through ``WycheproofAlgorithm/current`` (set it with
-    /// ``WycheproofAlgorithm/withAlgorithm(of:_:)``), else the default is
-    /// AES-GCM / HMACSHA256 / PBKDF2-HMACSHA256.
+    /// runner copies the file's `algorithm` into every group as
+    /// `group["algorithm"]`; without it the default is AES-GCM / HMACSHA256 /
+    /// PBKDF2-HMACSHA256.
     ///
     /// Policy for `acceptable` tests: none occur in these files.
     static let symmetric: [String: WycheproofRunner.Handler] = [
@@ -22,7 +20,7 @@ enum WycheproofHandlers {
     ]
 
     static func algorithm(_ group: [String: Any], default fallback: String) -> String {
-        (group["algorithm"] as? String) ?? WycheproofAlgorithm.current ?? fallback
+        (group["algorithm"] as? String) ?? fallback
     }
 
     /// Accepts when decryption yields `msg` and sealing `msg` yields `ct ‖ tag`.
@@ -91,20 +89,5 @@ enum WycheproofHandlers {
                                       iterations: try WycheproofField.int(test, "iterationCount"),
                                       keyLength: try WycheproofField.int(test, "dkLen"), prf: prf)
         return dk == (try WycheproofField.hex(test, "dk"))
-    }
-}
-
-/// Tells the symmetric Wycheproof handlers which algorithm a file is for,
-/// when several files share one schema (see ``WycheproofHandlers/symmetric``).
-package enum WycheproofAlgorithm {
-    /// The `algorithm` of the file being run, for the current task.
-    @TaskLocal package static var current: String?
-
-    /// Runs `body` (typically `WycheproofRunner.run(file:)`) with
-    /// ``current`` set to the `algorithm` field of `file`.
-    package static func withAlgorithm<R>(of file: URL, _ body: () throws -> R) throws -> R {
-        let data = try Data(contentsOf: file)
-        let root = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-        return try $current.withValue(root?["algorithm"] as? String) { try body() }
     }
 }

@@ -63,7 +63,10 @@ public enum WycheproofRunner {
                               details: ["schema": schema])
         }
         var outcome = Outcome(algorithm: algorithm, schema: schema)
-        for group in groups {
+        for var group in groups {
+            // Several files share one schema (AES-GCM and SM4-GCM, HMAC-SHA256
+            // and HMAC-SM3, ...): hand the file's algorithm to the handler.
+            if group["algorithm"] == nil { group["algorithm"] = algorithm }
             for test in (group["tests"] as? [[String: Any]]) ?? [] {
                 let id = (test["tcId"] as? Int) ?? -1
                 let expected = (test["result"] as? String) ?? "invalid"
