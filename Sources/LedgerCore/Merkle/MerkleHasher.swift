@@ -71,6 +71,17 @@ public struct MerkleHasher: Sendable, Hashable {
         }
         return Digest(storage: out)
     }
+
+    /// The interior-node hash `H(0x01 ‖ left ‖ right)` of children given as
+    /// raw bytes of any length (as RFC 6962 test vectors give them).
+    /// - Parameters:
+    ///   - left: Required. Left child bytes (usually 32).
+    ///   - right: Required. Right child bytes (usually 32).
+    ///
+    /// Example: `hasher.hashChildren(Array("N123".utf8), Array("N456".utf8))`
+    public func hashChildren(_ left: [UInt8], _ right: [UInt8]) -> Digest {
+        algorithm.hash([0x01] + left + right)
+    }
 }
 
 /// Largest power of two strictly smaller than `n` (`n ≥ 2`): RFC 6962's split point.
