@@ -100,9 +100,11 @@ public struct MerkleTree: Sendable, Hashable {
     /// - Parameters:
     ///   - index: Required, `0..<treeSize`.
     ///   - treeSize: Optional, `1...count`; default `count` (the whole tree).
+    /// - Returns: The proof; its path has at most ⌈log₂ treeSize⌉ hashes.
     /// - Throws: `LedgerError` ``LedgerError/Code/invalidTreeSize`` (1202) when
-    ///   `treeSize` is outside `1...count`; ``LedgerError/Code/leafIndexOutOfRange``
-    ///   (1201) when `index` is outside `0..<treeSize`.
+    ///   `treeSize` is outside `0...count`; ``LedgerError/Code/leafIndexOutOfRange``
+    ///   (1201) when `index` is outside `0..<treeSize` (so always for an empty tree).
+    /// - Note: Thread-safe (the tree is immutable).
     ///
     /// Example: `let proof = try tree.inclusionProof(forLeafAt: 3)`
     public func inclusionProof(forLeafAt index: Int, treeSize: Int? = nil) throws(LedgerError) -> InclusionProof {
@@ -134,9 +136,11 @@ public struct MerkleTree: Sendable, Hashable {
     ///   - oldSize: Required, `1...newSize`. (A proof from the empty tree is
     ///     meaningless and is rejected, as RFC 9162 verifiers do.)
     ///   - newSize: Optional, `oldSize...count`; default `count`.
+    /// - Returns: The proof; empty when `oldSize == newSize`.
     /// - Throws: `LedgerError` ``LedgerError/Code/invalidTreeSize`` (1202) when
     ///   `newSize` is outside `0...count`; ``LedgerError/Code/invalidConsistencySizes``
     ///   (1206) when `oldSize` is outside `1...newSize`.
+    /// - Note: Thread-safe (the tree is immutable).
     ///
     /// Example: `let proof = try tree.consistencyProof(fromSize: 5)`
     public func consistencyProof(fromSize oldSize: Int, toSize newSize: Int? = nil) throws(LedgerError) -> ConsistencyProof {
