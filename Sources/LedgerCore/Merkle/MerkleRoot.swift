@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// How many threads a bulk Merkle-root computation may use.
 ///
@@ -6,7 +7,7 @@ import Foundation
 /// leaves (a power of two, so every run is a complete RFC 6962 subtree, the
 /// same subtrees the RFC's "largest power of two smaller than n" split
 /// produces). The runs are hashed on up to the chosen number of threads
-/// (`DispatchQueue.concurrentPerform`, no Swift tasks), and their roots are
+/// (dedicated threads, no Swift tasks), and their roots are
 /// joined level by level. The root is identical for every choice.
 ///
 /// Example: `MerkleTree.root(leafHashes: ids, concurrency: .threads(2))`
@@ -36,9 +37,14 @@ public enum MerkleConcurrency: Sendable, Hashable {
 
 /// A raw pointer that crosses into the worker threads of one root
 /// computation. Each thread writes only its own disjoint region, and the
-/// caller reads the results after `concurrentPerform` has returned.
+/// caller reads the results after every worker has finished.
 private struct SharedPointer: @unchecked Sendable {
     let raw: UnsafeMutableRawPointer
+}
+
+/// The index of the next unclaimed run of leaves.
+private final class RunCounter: Sendable {
+    let value = Atomic<Int>(0)
 }
 
 private struct SharedInput: @unchecked Sendable {
@@ -194,10 +200,15 @@ extension MerkleTree {
         } else {
             let shared = SharedPointer(raw: memory)
             let source = SharedInput(raw: input)
-            DispatchQueue.concurrentPerform(iterations: threads) { t in
+            // Runs are handed out one at a time, so a thread whose core is
+            // busy with other work simply takes fewer of them.
+            let next = RunCounter()
+            runConcurrently(threads) { t in
                 let worker = E()
                 let scratch = shared.raw + rootsBytes + t * scratchBytes
-                for j in (chunks * t / threads)..<(chunks * (t + 1) / threads) {
+                while true {
+                    let j = next.value.wrappingAdd(1, ordering: .relaxed).oldValue
+                    if j >= chunks { break }
                     chunkRoot(worker, input: source.raw!, count: n, leafSize: leafSize, chunk: j,
                               scratch: scratch, into: shared.raw + 32 * j)
                 }
@@ -205,6 +216,25 @@ extension MerkleTree {
         }
         reduce(engine, memory, chunks)
         return Digest(unsafeRaw: memory)
+    }
+
+    /// Runs `body(0)` on the calling thread and `body(1)`…`body(count - 1)` on
+    /// fresh threads, and returns when all have finished. Dedicated threads,
+    /// not `DispatchQueue.concurrentPerform`: on Linux, libdispatch's pool
+    /// declines to add workers while the machine is loaded, which silently
+    /// serialises the work.
+    private static func runConcurrently(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        let done = DispatchSemaphore(value: 0)
+        for t in 1..<count {
+            let thread = Thread {
+                body(t)
+                done.signal()
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        body(0)
+        for _ in 1..<count { done.wait() }
     }
 
     /// Root of run `j` (leaves `[j*c, min((j+1)*c, n))`) into `out`.
