@@ -106,6 +106,25 @@ struct MerkleRootTests {
         #expect(MerkleHasher(algorithm).emptyRoot == empty)
     }
 
+    @Test("Leaf and node hashes follow RFC 6962 for every algorithm, for contiguous and non-contiguous leaves",
+          arguments: HashAlgorithm.allCases)
+    func leafAndNodeHashes(algorithm: HashAlgorithm) {
+        let hasher = MerkleHasher(algorithm)
+        let data: [UInt8] = Array(0..<100)
+        for n in [0, 1, 31, 32, 54, 55, 100] {
+            let leaf = Array(data.prefix(n))
+            #expect(hasher.hashLeaf(leaf) == algorithm.hash([0x00] + leaf), "n=\(n)")
+            #expect(hasher.hashLeaf(AnyCollection(leaf)) == algorithm.hash([0x00] + leaf))
+        }
+        let a = hasher.hashLeaf([1]), b = hasher.hashLeaf([2])
+        #expect(hasher.hashChildren(a, b) == algorithm.hash([0x01] + a.bytes + b.bytes))
+        #expect(hasher.hashChildren(a.bytes, b.bytes) == hasher.hashChildren(a, b))
+        #expect(hasher.hashChildren(a, b) != hasher.hashChildren(b, a))
+        let leaves = (0..<9).map { Array(data.prefix($0 * 7)) }
+        #expect(MerkleTree(leaves: leaves.map { AnyCollection($0) }, algorithm: algorithm).root
+                == MerkleReference.root(leaves[...], algorithm))
+    }
+
     @Test("Leaf buffers that are not whole leaves are rejected with 1207")
     func badLeafBuffers() throws {
         for (bytes, size) in [(33, 32), (10, 0), (10, -1), (5, 4)] {

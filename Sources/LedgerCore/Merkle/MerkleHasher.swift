@@ -11,7 +11,7 @@ public struct MerkleHasher: Sendable, Hashable {
     /// - Parameter algorithm: Optional, default ``HashAlgorithm/default`` (SHA-256).
     public init(_ algorithm: HashAlgorithm = .default) { self.algorithm = algorithm }
 
-    /// The root of the empty tree: `H("")`.
+    /// The root of the empty tree: `H("")`. Example: `MerkleHasher().emptyRoot`
     public var emptyRoot: Digest { algorithm.hash([UInt8]()) }
 
     /// The leaf hash `H(0x00 ‖ data)`.
@@ -31,17 +31,11 @@ public struct MerkleHasher: Sendable, Hashable {
     ///
     /// Example: `bytes.withUnsafeBytes { hasher.hashLeaf(raw: $0) }`
     public func hashLeaf(raw: UnsafeRawBufferPointer) -> Digest {
-        var out = SIMD32<UInt8>()
-        withUnsafeMutableBytes(of: &out) { o in
-            let base = raw.baseAddress ?? UnsafeRawPointer(o.baseAddress!)
-            switch algorithm {
-            case .sha256: SHA256MerkleEngine().leaf(base, raw.count, into: o.baseAddress!)
-            case .sha3_256: SHA3MerkleEngine().leaf(base, raw.count, into: o.baseAddress!)
-            case .sm3: SM3MerkleEngine().leaf(base, raw.count, into: o.baseAddress!)
-            case .keccak256: KeccakMerkleEngine().leaf(base, raw.count, into: o.baseAddress!)
-            }
-        }
-        return Digest(storage: out)
+        let h = algorithm.makeHasher()
+        var prefix: UInt8 = 0x00
+        withUnsafeBytes(of: &prefix) { h.update($0) }
+        h.update(raw)
+        return h.finalize()
     }
 
     /// The interior-node hash `H(0x01 ‖ left ‖ right)`.

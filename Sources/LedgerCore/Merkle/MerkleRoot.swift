@@ -140,7 +140,7 @@ extension MerkleTree {
     }
 
     /// The RFC 6962 root over fixed-size leaves stored back to back in a byte
-    /// array. Same as ``root(leafData:leafSize:algorithm:concurrency:)-(UnsafeRawBufferPointer,_,_,_)``.
+    /// array. Same as the `UnsafeRawBufferPointer` overload.
     ///
     /// - Parameters:
     ///   - leafData: Required. `leafSize × n` bytes; may be empty.

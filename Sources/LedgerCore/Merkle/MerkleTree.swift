@@ -9,7 +9,7 @@
 /// carried up unchanged, which is the same tree as the RFC's recursion.
 ///
 /// To compute only a root over many leaves (a block's transactions), use the
-/// static ``root(leafData:leafSize:algorithm:concurrency:)-(UnsafeRawBufferPointer,_,_,_)``
+/// static `root(leafData:leafSize:algorithm:concurrency:)`
 /// or ``root(leafHashes:algorithm:concurrency:)``, which keep no levels and
 /// may run on several threads.
 ///
@@ -36,8 +36,37 @@ public struct MerkleTree: Sendable, Hashable {
     /// Example: `MerkleTree(leaves: [[0x01], [0x02, 0x03]])`
     public init<Leaves: Sequence>(leaves: Leaves, algorithm: HashAlgorithm = .default)
     where Leaves.Element: Collection<UInt8> {
-        let hasher = MerkleHasher(algorithm)
-        self.init(leafHashes: leaves.map { hasher.hashLeaf($0) }, algorithm: algorithm)
+        let hashes: [Digest]
+        switch algorithm {
+        case .sha256: hashes = Self.hashLeaves(SHA256MerkleEngine(), leaves)
+        case .sha3_256: hashes = Self.hashLeaves(SHA3MerkleEngine(), leaves)
+        case .sm3: hashes = Self.hashLeaves(SM3MerkleEngine(), leaves)
+        case .keccak256: hashes = Self.hashLeaves(KeccakMerkleEngine(), leaves)
+        }
+        self.init(leafHashes: hashes, algorithm: algorithm)
+    }
+
+    /// Hashes every leaf with one engine (no allocation per leaf for
+    /// contiguous leaf collections).
+    private static func hashLeaves<E: MerkleHashEngine, Leaves: Sequence>(_ e: E, _ leaves: Leaves) -> [Digest]
+    where Leaves.Element: Collection<UInt8> {
+        var out: [Digest] = []
+        out.reserveCapacity(leaves.underestimatedCount)
+        for leaf in leaves {
+            var d = SIMD32<UInt8>()
+            withUnsafeMutableBytes(of: &d) { o in
+                let hashed: Void? = leaf.withContiguousStorageIfAvailable { b in
+                    e.leaf(UnsafeRawPointer(b.baseAddress) ?? UnsafeRawPointer(o.baseAddress!), b.count, into: o.baseAddress!)
+                }
+                if hashed == nil {
+                    Array(leaf).withUnsafeBytes { b in
+                        e.leaf(b.baseAddress ?? UnsafeRawPointer(o.baseAddress!), b.count, into: o.baseAddress!)
+                    }
+                }
+            }
+            out.append(Digest(storage: d))
+        }
+        return out
     }
 
     /// Builds the tree from leaf hashes that are already computed.
@@ -74,13 +103,15 @@ public struct MerkleTree: Sendable, Hashable {
         }
     }
 
-    /// The number of leaves.
+    /// The number of leaves (≥ 0). Example: `let n = tree.count`
     public var count: Int { levels[0].count }
 
-    /// The leaf hashes, in order.
+    /// The leaf hashes `H(0x00 ‖ leaf)`, in order (no copy: the array is
+    /// shared). Example: `let h = tree.leafHashes[3]`
     public var leafHashes: [Digest] { levels[0] }
 
     /// The Merkle Tree Hash of all leaves (`H("")` for an empty tree).
+    /// Stored; O(1). Example: `header.transactionsRoot = tree.root`
     public var root: Digest {
         count == 0 ? MerkleHasher(algorithm).emptyRoot : levels[levels.count - 1][0]
     }
