@@ -1,5 +1,8 @@
 import LedgerCore
 
+// Shared reference code for the Merkle test suites (no tests of its own;
+// the file name keeps to the Merkle*Tests.swift pattern of this branch).
+
 /// Independent reference code for the Merkle tests: the literal recursive
 /// RFC 6962 definition, built only on `HashAlgorithm.hash`.
 enum MerkleReference {
