@@ -28,10 +28,15 @@ enum Benchmarks {
         let count = max(1_024, Int(Double(1 << 20) * scale))
         let leaves = Workloads.merkleLeaves(count: count)
         var root = Digest.zero
-        let serial = measure(repetitions: 5) { root = MerkleTree.root(leafData: leaves, algorithm: .sha256, parallel: false) }
-        r.report("merkle.root.sha256.serial", count: count, seconds: serial)
-        let parallel = measure(repetitions: 5) { root = MerkleTree.root(leafData: leaves, algorithm: .sha256, parallel: true) }
-        r.report("merkle.root.sha256.parallel", count: count, seconds: parallel)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        for (label, concurrency) in [("serial", MerkleConcurrency.serial), ("threads\(cores)", .threads(cores))] {
+            let seconds = try measure(repetitions: 5) {
+                root = try leaves.withUnsafeBytes { raw in
+                    try MerkleTree.root(leafData: raw, leafSize: 32, algorithm: .sha256, concurrency: concurrency)
+                }
+            }
+            r.report("merkle.root.sha256.\(label)", count: count, seconds: seconds)
+        }
         if !r.json { print("root=\(root.hex)") }
     }
 

@@ -27,14 +27,14 @@ let benchmarks: @Sendable () -> Void = {
 
     // RFC 6962 root of 2^20 leaves; compare with `merkle_baseline root 1048576 lowlevel 1`.
     let leaves = Workloads.merkleLeaves(count: 1 << 20)
-    Benchmark("merkle.root.2^20.serial", configuration: .init(maxIterations: 20)) { benchmark in
-        for _ in benchmark.scaledIterations {
-            blackHole(MerkleTree.root(leafData: leaves, algorithm: .sha256, parallel: false))
-        }
-    }
-    Benchmark("merkle.root.2^20.parallel", configuration: .init(maxIterations: 20)) { benchmark in
-        for _ in benchmark.scaledIterations {
-            blackHole(MerkleTree.root(leafData: leaves, algorithm: .sha256, parallel: true))
+    for (label, concurrency) in [("serial", MerkleConcurrency.serial), ("threads2", .threads(2))] {
+        Benchmark("merkle.root.2^20.\(label)", configuration: .init(maxIterations: 20)) { benchmark in
+            for _ in benchmark.scaledIterations {
+                let root = try leaves.withUnsafeBytes { raw in
+                    try MerkleTree.root(leafData: raw, leafSize: 32, algorithm: .sha256, concurrency: concurrency)
+                }
+                blackHole(root)
+            }
         }
     }
 }

@@ -35,7 +35,11 @@ public struct Block: Hashable, Sendable {
 
     /// The RFC 6962 transaction root over precomputed transaction IDs.
     public static func transactionRoot(ids: [Digest], using algorithm: HashAlgorithm) -> Digest {
-        MerkleTree.root(leafData: ids, algorithm: algorithm)
+        ids.withUnsafeBytes { raw in
+            // Digest is 32 bytes with stride 32: the IDs are one flat buffer of leaves.
+            MerkleTree.bulkRoot(input: raw.baseAddress, count: ids.count, leafSize: 32,
+                                algorithm: algorithm, concurrency: .automatic)
+        }
     }
 
     /// Builds and signs a block on top of `parent` (or a genesis block when
