@@ -35,18 +35,8 @@ public enum MerkleConcurrency: Sendable, Hashable {
     }
 }
 
-/// A raw pointer that crosses into the worker threads of one root
-/// computation. Each thread writes only its own disjoint region, and the
-/// caller reads the results after every worker has finished.
-private struct SharedPointer: @unchecked Sendable {
-    let raw: UnsafeMutableRawPointer
-}
-
-/// The index of the next unclaimed run of leaves.
-private final class RunCounter: Sendable {
-    let value = Atomic<Int>(0)
-}
-
+/// The leaf input of one root computation, read (never written) by every
+/// worker thread while the caller keeps it alive and unchanged.
 private struct SharedInput: @unchecked Sendable {
     let raw: UnsafeRawPointer?
 }
@@ -198,43 +188,18 @@ extension MerkleTree {
                           scratch: memory + rootsBytes, into: memory + 32 * j)
             }
         } else {
-            let shared = SharedPointer(raw: memory)
+            let shared = SharedMutablePointer(raw: memory)
             let source = SharedInput(raw: input)
             // Runs are handed out one at a time, so a thread whose core is
             // busy with other work simply takes fewer of them.
-            let next = RunCounter()
-            runConcurrently(threads) { t in
-                let worker = E()
+            ParallelWork.forEachChunk(chunks, threads: threads) { t, j in
                 let scratch = shared.raw + rootsBytes + t * scratchBytes
-                while true {
-                    let j = next.value.wrappingAdd(1, ordering: .relaxed).oldValue
-                    if j >= chunks { break }
-                    chunkRoot(worker, input: source.raw!, count: n, leafSize: leafSize, chunk: j,
-                              scratch: scratch, into: shared.raw + 32 * j)
-                }
+                chunkRoot(E(), input: source.raw!, count: n, leafSize: leafSize, chunk: j,
+                          scratch: scratch, into: shared.raw + 32 * j)
             }
         }
         reduce(engine, memory, chunks)
         return Digest(unsafeRaw: memory)
-    }
-
-    /// Runs `body(0)` on the calling thread and `body(1)`…`body(count - 1)` on
-    /// fresh threads, and returns when all have finished. Dedicated threads,
-    /// not `DispatchQueue.concurrentPerform`: on Linux, libdispatch's pool
-    /// declines to add workers while the machine is loaded, which silently
-    /// serialises the work.
-    private static func runConcurrently(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-        let done = DispatchSemaphore(value: 0)
-        for t in 1..<count {
-            let thread = Thread {
-                body(t)
-                done.signal()
-            }
-            thread.stackSize = 1 << 20
-            thread.start()
-        }
-        body(0)
-        for _ in 1..<count { done.wait() }
     }
 
     /// Root of run `j` (leaves `[j*c, min((j+1)*c, n))`) into `out`.

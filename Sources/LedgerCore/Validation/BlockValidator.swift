@@ -1,4 +1,3 @@
-import Dispatch
 
 /// Validates a block against its parent (K-V-1..4): header hash, producer
 /// signature, timestamp, transaction root, every transaction's signature
@@ -142,39 +141,17 @@ public struct BlockValidator: Sendable {
     /// Transaction IDs, computed on all cores for large blocks.
     func transactionIDs(_ transactions: [Transaction]) -> [Digest] {
         let algorithm = hashAlgorithm
-        return parallelMap(transactions, minimumChunk: 512) { $0.id(using: algorithm) }
+        return ParallelWork.map(transactions, threads: parallelism, chunkSize: 512) { $0.id(using: algorithm) }
     }
 
     /// The lowest index whose signature fails, with its error.
     func firstInvalidSignature(_ transactions: [Transaction]) -> (Int, LedgerError)? {
         let algorithm = hashAlgorithm
-        let results: [LedgerError?] = parallelMap(transactions, minimumChunk: 64) { tx in
+        let results: [LedgerError?] = ParallelWork.map(transactions, threads: parallelism, chunkSize: 64) { tx in
             do { try tx.verifySignature(hashAlgorithm: algorithm); return nil } catch { return error }
         }
         for (i, r) in results.enumerated() { if let r { return (i, r) } }
         return nil
-    }
-
-    /// Maps `items` with `transform` on up to ``parallelism`` threads.
-    func parallelMap<T, R>(_ items: [T], minimumChunk: Int, _ transform: (T) -> R) -> [R] {
-        let workers = min(parallelism, max(1, items.count / minimumChunk))
-        guard workers > 1 else { return items.map(transform) }
-        return [R](unsafeUninitializedCapacity: items.count) { out, initialized in
-            let base = out.baseAddress!
-            items.withUnsafeBufferPointer { input in
-                let chunk = (items.count + workers - 1) / workers
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
-                    let start = w * chunk
-                    let end = min(items.count, start + chunk)
-                    var i = start
-                    while i < end {
-                        (base + i).initialize(to: transform(input[i]))
-                        i += 1
-                    }
-                }
-            }
-            initialized = items.count
-        }
     }
 }
 
