@@ -127,20 +127,17 @@ final class ECKey: @unchecked Sendable {
 
     deinit { EC_KEY_free(pointer) }
 
-    private static func nid(_ scheme: SignatureScheme) -> Int32 {
-        switch scheme {
-        case .p256: return NID_X9_62_prime256v1
-        case .secp256k1: return NID_secp256k1
-        case .sm2: return NID_sm2
-        case .ed25519: return NID_undef
-        }
-    }
-
+    /// A new empty key on the scheme's curve. Copies a shared, pre-built
+    /// group (about 1 µs) instead of building one by name (about 14 µs).
     private static func new(_ scheme: SignatureScheme) throws(LedgerError) -> ECKey {
-        guard let p = EC_KEY_new_by_curve_name(nid(scheme)) else {
-            throw OpenSSLError.backend("EC_KEY_new_by_curve_name(\(scheme.rawValue))")
+        guard let group = ECGroup.shared(scheme)?.pointer, let p = EC_KEY_new() else {
+            throw OpenSSLError.backend("EC_KEY_new(\(scheme.rawValue))")
         }
-        return ECKey(owning: p, scheme: scheme)
+        let key = ECKey(owning: p, scheme: scheme)
+        guard EC_KEY_set_group(p, group) == 1 else {
+            throw OpenSSLError.backend("EC_KEY_set_group(\(scheme.rawValue))")
+        }
+        return key
     }
 
     /// Parses a SEC1 point (33-byte compressed or 65-byte uncompressed;
@@ -222,6 +219,34 @@ final class ECKey: @unchecked Sendable {
         let ok = ECDSA_do_verify(digest.baseAddress, Int32(digest.count), sig, pointer)
         if ok != 1 { ERR_clear_error() }
         return ok == 1
+    }
+}
+
+/// One `EC_GROUP` per curve, built once and shared by every key.
+///
+/// `@unchecked Sendable`: the group is fully built in the initialiser and
+/// only read afterwards (`EC_KEY_set_group` copies it); OpenSSL functions
+/// take it as `const`, so reading it from many threads at once is safe. It
+/// lives as long as the process and is never freed.
+final class ECGroup: @unchecked Sendable {
+    let pointer: OpaquePointer
+
+    private init?(nid: Int32) {
+        guard let g = EC_GROUP_new_by_curve_name(nid) else { return nil }
+        pointer = g
+    }
+
+    private static let p256 = ECGroup(nid: NID_X9_62_prime256v1)
+    private static let secp256k1 = ECGroup(nid: NID_secp256k1)
+    private static let sm2 = ECGroup(nid: NID_sm2)
+
+    static func shared(_ scheme: SignatureScheme) -> ECGroup? {
+        switch scheme {
+        case .p256: return p256
+        case .secp256k1: return secp256k1
+        case .sm2: return sm2
+        case .ed25519: return nil
+        }
     }
 }
 
