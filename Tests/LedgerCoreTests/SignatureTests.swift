@@ -141,7 +141,8 @@ struct SignatureTests {
         var other = digest
         other[0] ^= 1
         #expect(!key.publicKey.isValidSignature(sig, forDigest: other))
-        #expect(thrownCode { () throws(LedgerError) in _ = try key.signature(forDigest: Array(digest.prefix(31))) } == .malformedSignature)
+        #expect(thrownCode { () throws(LedgerError) in _ = try key.signature(forDigest: Array(digest.prefix(31))) } == .digestLength)
+        #expect(thrownCode { () throws(LedgerError) in try key.publicKey.verify(sig, forDigest: digest + [0]) } == .digestLength)
     }
 
     @Test(arguments: [SignatureScheme.sm2, .ed25519])
@@ -156,8 +157,10 @@ struct SignatureTests {
     @Test func secp256k1RecoveryReturnsTheSigner() throws {
         for i in 0..<16 {
             let key = try PrivateKey.generate(.secp256k1)
-            let digest = HashAlgorithm.keccak256.hash([UInt8(i)] + Self.message).bytes
-            let sig = try Secp256k1.sign(digest: digest, with: key)
+            let hash = HashAlgorithm.keccak256.hash([UInt8(i)] + Self.message)
+            let digest = hash.bytes
+            let sig = try Secp256k1.sign(digest: hash, with: key)
+            #expect(try Secp256k1.recover(digest: hash, signature: sig) == key.publicKey)
             #expect(sig.rawRepresentation.count == 65)
             #expect(sig.recoveryID == 0 || sig.recoveryID == 1)
             #expect(try Secp256k1.recover(digest: digest, signature: sig) == key.publicKey)
@@ -203,6 +206,20 @@ struct SignatureTests {
     }
 
     // MARK: - Concurrency
+
+    @Test func oneKeySignsFromManyTasksAtOnce() async throws {
+        for scheme in SignatureScheme.allCases {
+            let key = try PrivateKey.generate(scheme)
+            let sigs = try await withThrowingTaskGroup(of: [Signature].self) { group in
+                for t in 0..<4 {
+                    group.addTask { try (0..<10).map { i in try key.signature(for: Self.message + [UInt8(t), UInt8(i)]) } }
+                }
+                return try await group.reduce(into: [Signature]()) { $0 += $1 }
+            }
+            #expect(sigs.count == 40)
+            #expect(Set(sigs).count == 40, "\(scheme): signatures of distinct messages must differ")
+        }
+    }
 
     @Test func oneKeyVerifiesFromManyTasksAtOnce() async throws {
         for scheme in SignatureScheme.allCases {

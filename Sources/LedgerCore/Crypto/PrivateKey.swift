@@ -123,7 +123,7 @@ public struct PrivateKey: Sendable, CustomStringConvertible {
     /// low-S; for secp256k1 it is recoverable (same as ``Secp256k1/sign(digest:with:)``).
     /// - Parameter digest: Required. Exactly 32 bytes, hashed by the caller.
     /// - Throws: `LedgerError` `.schemeMismatch` (1307) for SM2 and Ed25519,
-    ///   `.malformedSignature` (1301) for a digest that is not 32 bytes,
+    ///   `.digestLength` (1401) for a digest that is not 32 bytes,
     ///   `.cryptoBackend` (1404).
     /// - Note: Safe to call concurrently.
     public func signature(forDigest digest: [UInt8]) throws(LedgerError) -> Signature {
@@ -139,6 +139,14 @@ public struct PrivateKey: Sendable, CustomStringConvertible {
             throw LedgerError(.schemeMismatch, "scheme \(scheme.rawValue) has no prehashed signing; expected p256 or secp256k1",
                               details: ["scheme": scheme.rawValue])
         }
+    }
+
+    /// Signs a ``Digest`` with ECDSA; the same as `signature(forDigest:)` on `digest.bytes`.
+    /// - Parameter digest: Required. A 32-byte digest, hashed by the caller.
+    /// - Throws: `LedgerError` `.schemeMismatch` (1307), `.cryptoBackend` (1404).
+    /// - Note: Safe to call concurrently.
+    public func signature(forDigest digest: Digest) throws(LedgerError) -> Signature {
+        try signature(forDigest: digest.bytes)
     }
 
     // MARK: - PKCS#8

@@ -18,7 +18,7 @@ public enum Secp256k1 {
     ///   - digest: Required. Exactly 32 bytes (for example a Keccak-256 hash).
     ///   - key: Required. A ``SignatureScheme/secp256k1`` private key.
     /// - Throws: `LedgerError` `.schemeMismatch` (1307) for a key of another
-    ///   scheme, `.malformedSignature` (1301) when `digest` is not 32 bytes,
+    ///   scheme, `.digestLength` (1401) when `digest` is not 32 bytes,
     ///   `.cryptoBackend` (1404) if libsecp256k1 fails.
     /// - Note: Safe to call concurrently.
     public static func sign(digest: [UInt8], with key: PrivateKey) throws(LedgerError) -> Signature {
@@ -39,7 +39,7 @@ public enum Secp256k1 {
     ///     signature with `v` ∈ {0, 1}.
     /// - Returns: The signer's public key (compressed raw form).
     /// - Throws: `LedgerError` `.schemeMismatch` (1307),
-    ///   `.malformedSignature` (1301) for a wrong digest length,
+    ///   `.digestLength` (1401) for a wrong digest length,
     ///   `.recoveryFailed` (1308) when the signature has no recovery id or no
     ///   public key recovers from it.
     /// - Note: Safe to call concurrently.
@@ -67,11 +67,25 @@ public enum Secp256k1 {
         return try PublicKey(secp256k1: pub)
     }
 
+    /// `sign(digest:with:)` for a ``Digest`` (for example a Keccak-256 hash).
+    /// - Throws: `LedgerError` `.schemeMismatch` (1307), `.cryptoBackend` (1404).
+    /// - Note: Safe to call concurrently.
+    public static func sign(digest: Digest, with key: PrivateKey) throws(LedgerError) -> Signature {
+        try sign(digest: digest.bytes, with: key)
+    }
+
+    /// `recover(digest:signature:)` for a ``Digest``.
+    /// - Throws: `LedgerError` `.schemeMismatch` (1307), `.recoveryFailed` (1308).
+    /// - Note: Safe to call concurrently.
+    public static func recover(digest: Digest, signature: Signature) throws(LedgerError) -> PublicKey {
+        try recover(digest: digest.bytes, signature: signature)
+    }
+
     // MARK: - Internals shared with PrivateKey and PublicKey
 
     static func checkDigest(_ digest: [UInt8]) throws(LedgerError) {
         guard digest.count == 32 else {
-            throw LedgerError(.malformedSignature, "digest length \(digest.count), expected 32",
+            throw LedgerError(.digestLength, "digest length \(digest.count), expected 32",
                               details: ["length": String(digest.count)])
         }
     }
