@@ -58,6 +58,31 @@ struct SignatureConformanceTests {
         #expect(checked == groups.count && checked > 0)
     }
 
+    /// Runs without the shared folder: a generated document proves the
+    /// handlers are wired in and that a wrong verdict is counted as a failure.
+    @Test func signatureHandlersCountWrongVerdictsAsFailures() throws {
+        let key = try PrivateKey.generate(.p256)
+        let msg: [UInt8] = [0x31, 0x32, 0x33]
+        let sig = try key.signature(for: msg)
+        let group: [String: Any] = [
+            "publicKey": ["curve": "secp256r1", "uncompressed": Hex.encode(try #require(key.publicKey.uncompressedRepresentation))],
+            "sha": "SHA-256",
+            "tests": [
+                ["tcId": 1, "msg": Hex.encode(msg), "sig": Hex.encode(sig.rawRepresentation), "result": "valid"],
+                ["tcId": 2, "msg": Hex.encode(msg + [0]), "sig": Hex.encode(sig.rawRepresentation), "result": "invalid"],
+                ["tcId": 3, "msg": Hex.encode(msg), "sig": Hex.encode(sig.rawRepresentation + [0]), "result": "invalid"],
+                ["tcId": 4, "msg": Hex.encode(msg), "sig": Hex.encode(sig.rawRepresentation), "result": "invalid"],
+            ],
+        ]
+        let doc: [String: Any] = ["algorithm": "ECDSA", "schema": "ecdsa_p1363_verify_schema_v1.json", "testGroups": [group]]
+        let outcome = try WycheproofRunner.run(json: JSONSerialization.data(withJSONObject: doc))
+        #expect(outcome.passed == 3)
+        #expect(outcome.failed == 1)
+        #expect(outcome.failures.first?.hasPrefix("tcId 4") == true)
+        #expect(WycheproofRunner.handlers.keys.contains("ecdsa_verify_schema_v1.json"))
+        #expect(WycheproofRunner.handlers.keys.contains("eddsa_verify_schema_v1.json"))
+    }
+
     // MARK: - RFC 8032
 
     @Test func ed25519RFC8032VectorsSignExactlyAndVerify() throws {
