@@ -74,7 +74,8 @@ struct BlockValidatorTests {
         Self.headerTampers[index].1(&block.header)
         let error = #expect(throws: LedgerError.self, "\(Self.headerTampers[index].0)") { try f.validate(block) }
         #expect(error?.code == .headerHashMismatch)
-        #expect(error?.details["height"] == "1")
+        #expect(error?.details["height"] == block.header.height.description)
+        #expect(error?.details["block"] == block.headerHash.hex)
     }
 
     @Test func producerKeySwappedInTransitFailsTheHeaderHash() throws {

@@ -147,8 +147,8 @@ public struct BlockValidator: Sendable {
     /// The lowest index whose signature fails, with its error.
     func firstInvalidSignature(_ transactions: [Transaction]) -> (Int, LedgerError)? {
         let algorithm = hashAlgorithm
-        let results: [LedgerError?] = ParallelWork.map(transactions, threads: parallelism, chunkSize: 64) { tx in
-            do { try tx.verifySignature(hashAlgorithm: algorithm); return nil } catch { return error }
+        let results: [LedgerError?] = ParallelWork.map(transactions, threads: parallelism, chunkSize: 64) { (tx: Transaction) -> LedgerError? in
+            do throws(LedgerError) { try tx.verifySignature(hashAlgorithm: algorithm); return nil } catch { return error }
         }
         for (i, r) in results.enumerated() { if let r { return (i, r) } }
         return nil
