@@ -10,16 +10,17 @@ enum Benchmarks {
         let messages = Workloads.messages64(count: count)
         for algorithm in HashAlgorithm.allCases {
             let n = algorithm == .sha256 ? count : max(1_000, count / 4)
-            var fold = SIMD32<UInt8>()
+            var fold: UInt64 = 0
             let seconds = measure {
                 messages.withUnsafeBytes { all in
                     for i in 0..<n {
-                        fold ^= algorithm.hash(UnsafeRawBufferPointer(rebasing: all[(i * 64)..<(i * 64 + 64)])).storage
+                        let d = algorithm.hash(UnsafeRawBufferPointer(start: all.baseAddress! + i * 64, count: 64))
+                        fold ^= d.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
                     }
                 }
             }
             r.report("hash.\(algorithm.rawValue).64B", count: n, seconds: seconds,
-                     extra: ["ns_per_message": seconds / Double(n) * 1e9, "fold0": Double(fold[0])])
+                     extra: ["ns_per_message": seconds / Double(n) * 1e9, "fold_low_byte": Double(fold & 0xff)])
         }
     }
 

@@ -58,14 +58,13 @@ public enum HashAlgorithm: String, Sendable, Hashable, Codable, CaseIterable {
     }
 
     /// Hashes raw memory in one call.
+    @inlinable
     public func hash(_ raw: UnsafeRawBufferPointer) -> Digest {
         switch self {
         case .sha256:
             return SHA256Fast.hash(raw)
         case .keccak256:
-            var k = Keccak256()
-            k.update(raw)
-            return k.finalize()
+            return Keccak256.hash(raw)
         case .sha3_256, .sm3:
             return EVPDigest.oneShot(self, raw)
         }
@@ -79,7 +78,7 @@ public enum HashAlgorithm: String, Sendable, Hashable, Codable, CaseIterable {
 /// SHA-256 path in OpenSSL 3.0 (no algorithm fetch, no allocation).
 @usableFromInline
 enum SHA256Fast {
-    @inline(__always)
+    @inlinable @inline(__always)
     static func hash(_ raw: UnsafeRawBufferPointer) -> Digest {
         var ctx = SHA256_CTX()
         SHA256_Init(&ctx)
@@ -139,7 +138,9 @@ final class EVPMessageDigest: @unchecked Sendable {
     }
 }
 
+@usableFromInline
 enum EVPDigest {
+    @usableFromInline
     static func oneShot(_ algorithm: HashAlgorithm, _ raw: UnsafeRawBufferPointer) -> Digest {
         let md = EVPMessageDigest.forAlgorithm(algorithm).md
         var out = SIMD32<UInt8>()

@@ -33,6 +33,13 @@ public struct Keccak256: Sendable {
         return k.finalize()
     }
 
+    /// Hashes raw memory in one call.
+    public static func hash(_ raw: UnsafeRawBufferPointer) -> Digest {
+        var k = Keccak256()
+        k.update(raw)
+        return k.finalize()
+    }
+
     /// Absorbs more bytes.
     public mutating func update(_ raw: UnsafeRawBufferPointer) {
         guard var src = raw.baseAddress else { return }
