@@ -33,7 +33,7 @@ struct ConformanceCommand: ParsableCommand {
             }
             for failure in outcome.failures { print("FAIL \(failure)") }
             print("\(outcome.algorithm) (\(outcome.schema)): acceptable accepted \(outcome.acceptableAccepted), rejected \(outcome.acceptableRejected)")
-            print("\(outcome.passed) passed, \(outcome.failed) failed")
+            print(outcome.summary)
             if outcome.failed > 0 { throw ExitCode(1) }
         }
     }

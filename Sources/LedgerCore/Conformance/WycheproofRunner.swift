@@ -29,6 +29,9 @@ public enum WycheproofRunner {
         public var acceptableRejected = 0
         /// One line per failed test: `tcId`, comment, expected and actual.
         public var failures: [String] = []
+
+        /// The closing line test tooling reads: `N passed, N failed`.
+        public var summary: String { "\(passed) passed, \(failed) failed" }
     }
 
     /// The schemas this build runs, with their handlers.
