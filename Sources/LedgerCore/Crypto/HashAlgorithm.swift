@@ -140,6 +140,23 @@ final class EVPMessageDigest: @unchecked Sendable {
 
 @usableFromInline
 enum EVPDigest {
+    /// Any OpenSSL digest by name (`SHA512`, `SHA3-384`, ...), for test
+    /// vectors that name hashes outside ``HashAlgorithm``.
+    static func oneShot(named name: StaticString, _ message: [UInt8]) throws(LedgerError) -> [UInt8] {
+        let cName = UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self)
+        guard let md = EVP_MD_fetch(nil, cName, nil) else {
+            throw LedgerError(.cryptoBackend, "OpenSSL does not provide digest \(name)")
+        }
+        defer { EVP_MD_free(md) }
+        var out = [UInt8](repeating: 0, count: 64)
+        var len: UInt32 = 0
+        let ok = message.withUnsafeBytes { m in
+            EVP_Digest(m.baseAddress, m.count, &out, &len, md, nil)
+        }
+        guard ok == 1 else { throw LedgerError(.cryptoBackend, "EVP_Digest(\(name)) failed") }
+        return Array(out.prefix(Int(len)))
+    }
+
     @usableFromInline
     static func oneShot(_ algorithm: HashAlgorithm, _ raw: UnsafeRawBufferPointer) -> Digest {
         let md = EVPMessageDigest.forAlgorithm(algorithm).md
