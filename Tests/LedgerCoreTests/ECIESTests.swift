@@ -189,6 +189,24 @@ struct ECIESTests {
         #expect(Self.code { _ = try ECIES.decrypt(box + [0], with: Self.sm2Key) } == .eciesDecryptionFailed)
     }
 
+    @Test func concurrentEncryptAndDecryptWithSharedKeysAgree() async throws {
+        let keys = [Self.p256Key, Self.sm2Key]
+        let ok = await withTaskGroup(of: Bool.self) { group in
+            for i in 0..<32 {
+                group.addTask {
+                    let key = keys[i % 2]
+                    let plaintext = [UInt8](repeating: UInt8(i), count: 1 + i * 7)
+                    guard let box = try? ECIES.encrypt(plaintext, to: key.publicKey) else { return false }
+                    return (try? ECIES.decrypt(box, with: key)) == plaintext
+                }
+            }
+            var all = true
+            for await result in group { all = all && result }
+            return all
+        }
+        #expect(ok)
+    }
+
     // MARK: - Schemes and garbage
 
     @Test func otherSchemesAreRejectedWithSchemeMismatch() throws {
