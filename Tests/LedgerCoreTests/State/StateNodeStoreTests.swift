@@ -95,7 +95,16 @@ struct StateNodeStoreTests {
         let a = hasher.path(forKey: [1]), b = hasher.path(forKey: [2])
         let nodes: [StateNode] = [.leaf(key: [], value: []), .leaf(key: [1, 2, 3], value: Array(repeating: 9, count: 100)),
                                   .internal(left: a, right: b), .internal(left: nil, right: b), .internal(left: a, right: nil)]
-        for node in nodes { #expect(try StateNode(encoded: node.encoded) == node) }
+        for node in nodes {
+            #expect(try StateNode(encoded: node.encoded) == node)
+            // A trailing byte, a missing byte, or a changed kind byte is refused.
+            let bytes = node.encoded
+            #expect(StateFixtures.failure { _ = try StateNode(encoded: bytes + [0x85]) }?.code == .stateNodeCorrupted)
+            #expect(StateFixtures.failure { _ = try StateNode(encoded: Array(bytes.dropLast())) }?.code == .stateNodeCorrupted)
+            var kind = bytes
+            kind[bytes[0] == 0xF8 ? 2 : 1] ^= 0x03
+            #expect(StateFixtures.failure { _ = try StateNode(encoded: kind) }?.code == .stateNodeCorrupted)
+        }
         // The documented byte layout.
         #expect(StateNode.leaf(key: [0x6B], value: []).encoded == [0xC3, 0x00, 0x6B, 0x80])
         #expect(StateNode.internal(left: nil, right: a).encoded == [0xE3, 0x01, 0x80, 0xA0] + a.bytes)
