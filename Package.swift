@@ -7,10 +7,13 @@ let package = Package(
     products: [
         .library(name: "LedgerCore", targets: ["LedgerCore"]),
         .library(name: "LedgerCoreTesting", targets: ["LedgerCoreTesting"]),
+        .library(name: "AppAPI", targets: ["AppAPI"]),
         .executable(name: "forgechain", targets: ["forgechain"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/CoreOffice/XMLCoder", exact: "0.18.2"),
+        .package(url: "https://github.com/yaslab/CSV.swift", exact: "2.5.2"),
     ],
     targets: [
         .systemLibrary(
@@ -31,6 +34,14 @@ let package = Package(
             name: "LedgerCoreTesting",
             dependencies: ["LedgerCore"]
         ),
+        .target(
+            name: "AppAPI",
+            dependencies: [
+                "LedgerCore",
+                .product(name: "XMLCoder", package: "XMLCoder"),
+                .product(name: "CSV", package: "CSV.swift"),
+            ]
+        ),
         .executableTarget(
             name: "forgechain",
             dependencies: [
@@ -40,6 +51,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
+        .testTarget(name: "AppAPITests", dependencies: ["AppAPI", "LedgerCore"]),
         .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
     ],
     swiftLanguageModes: [.v6]

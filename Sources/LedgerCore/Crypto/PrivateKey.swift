@@ -16,7 +16,7 @@ public struct PrivateKey: Sendable, CustomStringConvertible {
     public let publicKey: PublicKey
     /// The 32-byte scalar (EC) or seed (Ed25519).
     let secretBytes: [UInt8]
-    private let backend: PrivateKeyBackend
+    let backend: PrivateKeyBackend
 
     /// The SM2 distinguishing identifier of GM/T 0009-2012 used for `Z_A`.
     static let sm2DefaultID: StaticString = "1234567812345678"

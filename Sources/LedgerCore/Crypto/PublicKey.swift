@@ -20,7 +20,7 @@ public struct PublicKey: Sendable, Hashable {
     public let scheme: SignatureScheme
     /// 33-byte compressed SEC1 (EC schemes) or 32 bytes (Ed25519).
     public let rawRepresentation: [UInt8]
-    private let backend: PublicKeyBackend
+    let backend: PublicKeyBackend
 
     /// Parses and validates a raw public key.
     /// - Parameters:
