@@ -21,31 +21,36 @@ struct PoWBlockTree: Sendable {
         var parentHash: Digest { block.header.parentHash }
     }
 
-    /// The chain rules in effect from each height, ascending by height; the
-    /// first entry is at height 0.
-    let schedule: [(from: Height, config: PoWConfig)]
+    /// The configuration in effect at each height.
+    var schedule: ConsensusSchedule
+    /// Block-timestamp milliseconds per tick (to turn timestamp spans into ticks for retargeting).
+    let millisecondsPerTick: UInt64
     private(set) var nodes: [Digest: Node] = [:]
     /// Heaviest chain, by height: `chain[0]` is genesis, `chain.last` the tip.
     private(set) var chain: [Digest]
     /// Blocks whose parent is unknown, by parent hash, in arrival order.
     private(set) var orphans: [Digest: [Block]] = [:]
     private(set) var orphanCount = 0
+    /// Hashes of the blocks in `orphans` (lookups only).
+    private var orphanHashes: Set<Digest> = []
     /// Orphans kept at most; more are dropped (they are fetched again later).
     static let maximumOrphans = 4_096
 
-    init(genesis: Block, genesisHash: Digest, schedule: [(from: Height, config: PoWConfig)]) {
+    init(genesis: Block, genesisHash: Digest, schedule: ConsensusSchedule, millisecondsPerTick: UInt64) {
         self.schedule = schedule
-        let config = Self.config(at: 0, in: schedule)
+        self.millisecondsPerTick = max(1, millisecondsPerTick)
+        let config = Self.config(at: genesis.header.height, in: schedule)
         nodes[genesisHash] = Node(block: genesis, hash: genesisHash, cumulativeWork: 0,
                                   difficulty: config.initialDifficulty, periodStartHeight: genesis.header.height.rawValue + 1,
                                   periodStartTimestamp: genesis.header.timestamp)
         chain = [genesisHash]
     }
 
-    static func config(at height: Height, in schedule: [(from: Height, config: PoWConfig)]) -> PoWConfig {
-        var result = schedule[0].config
-        for entry in schedule where entry.from <= height { result = entry.config }
-        return result
+    /// The PoW parameters deciding block `height` (the defaults if the schedule is for another engine,
+    /// which ``PoWEngine`` refuses at init).
+    static func config(at height: Height, in schedule: ConsensusSchedule) -> PoWConfig {
+        if case .pow(let config) = schedule.config(atHeight: height) { return config }
+        return PoWConfig()
     }
 
     func config(at height: Height) -> PoWConfig { Self.config(at: height, in: schedule) }
@@ -67,18 +72,26 @@ struct PoWBlockTree: Sendable {
         let height = parent.height.next
         let config = self.config(at: height)
         let previous = self.config(at: parent.height)
-        if height.rawValue > 1, config.differsInChainRules(from: previous) {
+        if height.rawValue > 1, Self.differInChainRules(config, previous) {
             let difficulty = config.initialDifficulty != previous.initialDifficulty
                 ? config.initialDifficulty : max(parent.difficulty, config.minimumDifficulty)
             return (difficulty, height.rawValue, parent.block.header.timestamp)
         }
-        if height.rawValue - parent.periodStartHeight >= config.retargetWindow {
-            let span = parent.block.header.timestamp.rawValue &- parent.periodStartTimestamp.rawValue
-            let actual = parent.block.header.timestamp > parent.periodStartTimestamp ? span : 1
-            return (PoWDifficulty.retarget(parent.difficulty, actualMillis: actual, config: config),
+        if height.rawValue - parent.periodStartHeight >= config.retargetIntervalBlocks {
+            let end = parent.block.header.timestamp.rawValue, start = parent.periodStartTimestamp.rawValue
+            let actualTicks = end > start ? (end - start) / millisecondsPerTick : 1
+            return (PoWDifficulty.retarget(parent.difficulty, actualTicks: actualTicks, config: config),
                     height.rawValue, parent.block.header.timestamp)
         }
         return (parent.difficulty, parent.periodStartHeight, parent.periodStartTimestamp)
+    }
+
+    /// Whether two configurations differ in a rule that decides difficulty
+    /// (the local hash rate, depth and block size do not).
+    static func differInChainRules(_ a: PoWConfig, _ b: PoWConfig) -> Bool {
+        a.initialDifficulty != b.initialDifficulty || a.minimumDifficulty != b.minimumDifficulty
+            || a.retargetIntervalBlocks != b.retargetIntervalBlocks || a.targetBlockIntervalTicks != b.targetBlockIntervalTicks
+            || a.maximumRetargetFactor != b.maximumRetargetFactor
     }
 
     /// Adds a block whose parent is in the tree and which has been validated
@@ -102,6 +115,7 @@ struct PoWBlockTree: Sendable {
         guard !list.contains(where: { $0.headerHash == hash }) else { return false }
         list.append(block)
         orphans[block.header.parentHash] = list
+        orphanHashes.insert(hash)
         orphanCount += 1
         return true
     }
@@ -110,8 +124,12 @@ struct PoWBlockTree: Sendable {
     mutating func takeOrphans(childrenOf parent: Digest) -> [Block] {
         guard let list = orphans.removeValue(forKey: parent) else { return [] }
         orphanCount -= list.count
+        for b in list { orphanHashes.remove(b.headerHash) }
         return list.sorted { $0.headerHash < $1.headerHash }
     }
+
+    /// Whether `hash` is held as an orphan.
+    func isOrphan(_ hash: Digest) -> Bool { orphanHashes.contains(hash) }
 
     /// True when `a` is preferred to `b` by fork choice.
     static func isHeavier(_ a: Node, than b: Node) -> Bool {

@@ -56,54 +56,32 @@ public struct PoWSeal: Hashable, Sendable {
     }
 }
 
-/// Target arithmetic and retargeting for proof of work. Pure functions,
-/// safe from any thread.
+/// Retargeting for proof of work. Pure functions, safe from any thread.
+///
+/// The target test itself is the shared ``ProofOfWork/meets(hash:difficulty:)``
+/// (the one certificates are verified with).
 public enum PoWDifficulty {
-    /// True when `hash` is a valid proof of `difficulty` expected attempts:
-    /// the hash's top 128 bits, big-endian, are at most `(2^128 - 1) / difficulty`.
+    /// The retargeting rule: scales `difficulty` by expected over actual time
+    /// for the last window (`retargetIntervalBlocks × targetBlockIntervalTicks`
+    /// expected), clamped to `÷maximumRetargetFactor...×maximumRetargetFactor`
+    /// and to `minimumDifficulty...2^62`.
     /// - Parameters:
-    ///   - hash: Required. The header hash under the chain's algorithm.
-    ///   - difficulty: Required. At least 1 (0 is treated as 1).
-    ///
-    /// ```swift
-    /// PoWDifficulty.meetsTarget(block.headerHash, difficulty: 16)
-    /// ```
-    public static func meetsTarget(_ hash: Digest, difficulty: UInt64) -> Bool {
-        topBits(hash) <= target(difficulty)
-    }
-
-    /// The 128-bit target for `difficulty`: `(2^128 - 1) / difficulty`.
-    public static func target(_ difficulty: UInt64) -> UInt128 {
-        UInt128.max / UInt128(max(1, difficulty))
-    }
-
-    /// The top 128 bits of a digest, big-endian.
-    static func topBits(_ hash: Digest) -> UInt128 {
-        var v: UInt128 = 0
-        for i in 0..<16 { v = (v << 8) | UInt128(hash.storage[i]) }
-        return v
-    }
-
-    /// The retargeting rule: scales `difficulty` by expected over actual
-    /// time for a window, clamped to `÷factor...×factor` and to
-    /// `minimumDifficulty...initialDifficultyRange.upperBound`.
-    /// - Parameters:
-    ///   - difficulty: Required. The current difficulty, at least 1.
-    ///   - actualMillis: Required. Timestamp span of the last window (0 counts as 1).
+    ///   - difficulty: Required. The current difficulty, at least 1 (0 counts as 1).
+    ///   - actualTicks: Required. The time the last window took, in ticks (0 counts as 1).
     ///   - config: Required. Supplies the window, interval, factor and floor.
     /// - Returns: The difficulty of the next window; deterministic.
     ///
     /// ```swift
-    /// let next = PoWDifficulty.retarget(16, actualMillis: 64_000, config: config)
+    /// let next = PoWDifficulty.retarget(64, actualTicks: 400, config: PoWConfig())  // 64 × 200 / 400 = 32
     /// ```
-    public static func retarget(_ difficulty: UInt64, actualMillis: UInt64, config: PoWConfig) -> UInt64 {
-        let expected = UInt128(config.retargetWindow) * UInt128(config.targetBlockIntervalMillis)
-        let actual = UInt128(max(1, actualMillis))
+    public static func retarget(_ difficulty: UInt64, actualTicks: UInt64, config: PoWConfig) -> UInt64 {
+        let expected = UInt128(config.retargetIntervalBlocks) * UInt128(config.targetBlockIntervalTicks)
+        let actual = UInt128(max(1, actualTicks))
         let old = UInt128(max(1, difficulty))
-        let factor = UInt128(config.maximumAdjustmentFactor)
+        let factor = UInt128(max(2, config.maximumRetargetFactor))
         var next = old * expected / actual
         next = min(max(next, max(1, old / factor)), old * factor)
-        next = min(max(next, UInt128(config.minimumDifficulty)), UInt128(PoWConfig.initialDifficultyRange.upperBound))
+        next = min(max(next, UInt128(max(1, config.minimumDifficulty))), UInt128(1) << 62)
         return UInt64(next)
     }
 }
