@@ -57,12 +57,12 @@ struct PoWTestCluster {
     /// The block a host builds: one transaction naming the node and its proposal count.
     func buildProposal(node i: Int, request: ProposalRequest, serial: Int) throws -> Block {
         var tx = Transaction(chainID: 1, sender: keys[i].publicKey, nonce: UInt64(serial),
-                             timestamp: Timestamp(millisecondsSince1970: Self.t0 + tick * 100),
+                             timestamp: Timestamp(millisecondsSince1970: Self.t0 + tick * 1_000),
                              payload: TransactionPayload(kind: "kv", body: Array("n\(i)-\(serial)".utf8)))
         try tx.sign(with: keys[i], hashAlgorithm: algorithm)
         return try Block.make(parent: request.parent, transactions: [tx], consensusData: request.consensusData,
                               producerKey: keys[i], hashAlgorithm: algorithm,
-                              timestamp: Timestamp(millisecondsSince1970: Self.t0 + tick * 100))
+                              timestamp: Timestamp(millisecondsSince1970: Self.t0 + tick * 1_000))
     }
 
     func linked(_ a: NodeID, _ b: NodeID) -> Bool {

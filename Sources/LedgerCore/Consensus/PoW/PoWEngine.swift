@@ -47,8 +47,9 @@ public struct PoWEngine: ConsensusEngine {
 
     /// Block-timestamp milliseconds per tick, used to turn timestamp spans
     /// into ticks for retargeting and to advance a template's timestamp while
-    /// mining: 100 (the driver ticks engines every 100 ms).
-    public static let millisecondsPerTick: UInt64 = 100
+    /// mining: 1,000 (one tick is one second of block time, as in the simulator,
+    /// whose hosts stamp proposals with `genesis + tick × 1,000 ms`).
+    public static let millisecondsPerTick: UInt64 = 1_000
     /// Ticks between announcements of this node's tip (``PoWMessage/tip(hash:height:)``): 20.
     public static let tipAnnouncementIntervalTicks: UInt64 = 20
     /// Ticks after which an unanswered proposal request or block request is repeated: 40.
