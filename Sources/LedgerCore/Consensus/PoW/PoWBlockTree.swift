@@ -31,8 +31,8 @@ struct PoWBlockTree: Sendable {
     /// Blocks whose parent is unknown, by parent hash, in arrival order.
     private(set) var orphans: [Digest: [Block]] = [:]
     private(set) var orphanCount = 0
-    /// Hashes of the blocks in `orphans` (lookups only).
-    private var orphanHashes: Set<Digest> = []
+    /// The parent hash of each block in `orphans`, by the block's hash (lookups only).
+    private var orphanParents: [Digest: Digest] = [:]
     /// Orphans kept at most; more are dropped (they are fetched again later).
     static let maximumOrphans = 4_096
 
@@ -115,7 +115,7 @@ struct PoWBlockTree: Sendable {
         guard !list.contains(where: { $0.headerHash == hash }) else { return false }
         list.append(block)
         orphans[block.header.parentHash] = list
-        orphanHashes.insert(hash)
+        orphanParents[hash] = block.header.parentHash
         orphanCount += 1
         return true
     }
@@ -124,12 +124,25 @@ struct PoWBlockTree: Sendable {
     mutating func takeOrphans(childrenOf parent: Digest) -> [Block] {
         guard let list = orphans.removeValue(forKey: parent) else { return [] }
         orphanCount -= list.count
-        for b in list { orphanHashes.remove(b.headerHash) }
+        for b in list { orphanParents[b.headerHash] = nil }
         return list.sorted { $0.headerHash < $1.headerHash }
     }
 
     /// Whether `hash` is held as an orphan.
-    func isOrphan(_ hash: Digest) -> Bool { orphanHashes.contains(hash) }
+    func isOrphan(_ hash: Digest) -> Bool { orphanParents[hash] != nil }
+
+    /// The first missing ancestor of `hash`: `hash` itself when it is unknown,
+    /// else the parent of the lowest orphan under it; nil when `hash` is in the tree.
+    func missingAncestor(of hash: Digest) -> Digest? {
+        guard !contains(hash) else { return nil }
+        var cursor = hash
+        var steps = 0
+        while let parent = orphanParents[cursor], steps <= Self.maximumOrphans {
+            cursor = parent
+            steps += 1
+        }
+        return contains(cursor) ? nil : cursor
+    }
 
     /// True when `a` is preferred to `b` by fork choice.
     static func isHeavier(_ a: Node, than b: Node) -> Bool {

@@ -261,7 +261,7 @@ public struct PoWEngine: ConsensusEngine {
             }
             if !out.isEmpty { fx.send(.blocks(out.reversed()), to: from) }
         case .tip(let hash, _):
-            if !tree.contains(hash), !tree.isOrphan(hash) { requestBlocks(hash, from: from, &fx) }
+            if let missing = tree.missingAncestor(of: hash) { requestBlocks(missing, from: from, &fx) }
         }
     }
 
@@ -310,15 +310,20 @@ public struct PoWEngine: ConsensusEngine {
         var inserted: [Digest] = []
         for block in blocks {
             let hash = block.header.hash(using: hashAlgorithm)
-            if tree.contains(hash) || tree.isOrphan(hash) { continue }
+            if tree.contains(hash) { continue }
+            if tree.isOrphan(hash) {
+                if let missing = tree.missingAncestor(of: hash) { requestBlocks(missing, from: from, &fx) }
+                continue
+            }
             if let error = checkAlone(block, hash: hash) {
                 fx.rejections.append(error)
                 continue
             }
             guard tree.contains(block.header.parentHash) else {
-                if tree.addOrphan(block, hash: hash), !tree.isOrphan(block.header.parentHash) {
-                    requestBlocks(block.header.parentHash, from: from, &fx)
-                }
+                // Keep it aside and ask the sender for the first block missing below it
+                // (again after requestRetryTicks, so a lost request or reply does not stall sync).
+                _ = tree.addOrphan(block, hash: hash)
+                if let missing = tree.missingAncestor(of: block.header.parentHash) { requestBlocks(missing, from: from, &fx) }
                 continue
             }
             // Connect the block, then every orphan waiting on it (depth first, children by hash).
