@@ -8,7 +8,17 @@ import Testing
 struct PoWSimulationTests {
     /// The fault schedule of a seed: the standard schedules in turn; every
     /// fourth seed also has a Byzantine miner (a minority of the hash power).
-    static func plan(_ seed: UInt64) -> FaultPlan { FaultPlan.standardSchedules[Int(seed % 6)] }
+    static func plan(_ seed: UInt64) -> FaultPlan { withPoWLivenessBound(FaultPlan.standardSchedules[Int(seed % 6)]) }
+
+    /// PoW commits a block only `confirmationDepth` (12) blocks of ~20 ticks
+    /// later, so after healing it needs about `(12 + requiredProgress) × 20`
+    /// ticks plus sync and variance to show progress: 500 quiet ticks (the
+    /// standard 200 suit vote-based engines).
+    static func withPoWLivenessBound(_ plan: FaultPlan) -> FaultPlan {
+        var p = plan
+        p.quietTicks = 500
+        return p
+    }
 
     static func options(_ seed: UInt64) -> SimulationOptions {
         var o = SimulationOptions()
@@ -26,8 +36,8 @@ struct PoWSimulationTests {
 
     @Test func sameSeedReplaysTheSameTrace() throws {
         for seed: UInt64 in [4_005, 4_006] {
-            var a = try Simulator<PoWEngine>(nodes: 4, seed: seed, faults: .all, options: Self.options(seed))
-            var b = try Simulator<PoWEngine>(nodes: 4, seed: seed, faults: .all, options: Self.options(seed))
+            var a = try Simulator<PoWEngine>(nodes: 4, seed: seed, faults: Self.withPoWLivenessBound(.all), options: Self.options(seed))
+            var b = try Simulator<PoWEngine>(nodes: 4, seed: seed, faults: Self.withPoWLivenessBound(.all), options: Self.options(seed))
             let ra = a.run(), rb = b.run()
             #expect(ra.traceDigest == rb.traceDigest)
             #expect(ra.committedHeights == rb.committedHeights)
@@ -37,7 +47,7 @@ struct PoWSimulationTests {
     @Test func forksUnderDelaysAreRolledBackAndTheirTransactionsReturned() throws {
         var rollbacks = 0, returned = 0
         for seed in Seeds.ci(6, offset: 4_300) {
-            var sim = try Simulator<PoWEngine>(nodes: 4, seed: seed, faults: .delays, options: Self.options(seed))
+            var sim = try Simulator<PoWEngine>(nodes: 4, seed: seed, faults: Self.withPoWLivenessBound(.delays), options: Self.options(seed))
             let report = sim.run()
             #expect(report.passed, "\(report)")
             rollbacks += report.rollbacks
