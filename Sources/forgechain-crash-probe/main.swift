@@ -9,17 +9,17 @@ import Foundation
 import LedgerCore
 import LedgerCoreTesting
 
-var arguments = Array(CommandLine.arguments.dropFirst())
+let arguments = Array(CommandLine.arguments.dropFirst())
 guard let path = arguments.first else {
     FileHandle.standardError.write(Data("usage: forgechain-crash-probe PATH [--transactions N] [--blocks N]\n".utf8))
     exit(2)
 }
-func option(_ name: String, _ fallback: Int) -> Int {
+func option(_ name: String, _ fallback: Int, in arguments: [String]) -> Int {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count, let v = Int(arguments[i + 1]) else { return fallback }
     return v
 }
-let perBlock = option("--transactions", 20)
-let maximumBlocks = option("--blocks", Int.max)
+let perBlock = option("--transactions", 20, in: arguments)
+let maximumBlocks = option("--blocks", Int.max, in: arguments)
 
 do {
     let store = try LedgerStore(path: path, configuration: .init(quickCheckBlocks: 1, sqliteQuickCheckOnOpen: false))
