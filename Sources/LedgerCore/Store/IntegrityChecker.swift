@@ -91,6 +91,16 @@ struct IntegrityChecker {
                                         details: ["root": "transaction"])
             }
             try checkIndex(height: height, header: header, ids: ids, encoded: encoded)
+            if stateRoot != StateTree.emptyRoot(algorithm) {
+                let n = try db.statement("SELECT 1 FROM state_nodes WHERE digest = ?1")
+                n.bind(1, stateRoot)
+                let present = try n.step()
+                n.reset()
+                guard present else {
+                    throw LedgerError.store(.storedRootMismatch, height: height, "the state tree root \(stateRoot.hex) is not stored",
+                                            details: ["root": "state"])
+                }
+            }
             previousHash = hash
             expected = height.next
             blocks += 1
@@ -100,6 +110,32 @@ struct IntegrityChecker {
             throw LedgerError.store(.missingBlock, height: expected, "block is missing from the store")
         }
         return (blocks, transactions)
+    }
+
+    /// Every key in the flat state table has, at the head, the value the
+    /// state tree under the head's root gives it.
+    func checkFlatState(head: LedgerStore.Head) throws(LedgerError) {
+        let tree = StateTree(algorithm)
+        let nodes = SQLiteStateNodeStore(db: db)
+        let s = try db.statement("""
+            SELECT key, value, height FROM state AS s WHERE height = (SELECT max(height) FROM state WHERE key = s.key AND height <= ?1) ORDER BY key
+            """)
+        s.bind(1, head.height.rawValue)
+        var rows = [(key: [UInt8], value: [UInt8]?, height: Height)]()
+        while try s.step() { rows.append((s.blob(0), s.isNull(1) ? nil : s.blob(1), Height(s.uint(2)))) }
+        s.reset()
+        for row in rows {
+            let inTree: [UInt8]?
+            do { inTree = try tree.value(forKey: row.key, root: head.stateRoot, store: nodes) } catch {
+                throw LedgerError.store(.storedRootMismatch, height: row.height, "state tree unreadable: \(error.message)",
+                                        details: ["root": "state", "cause": String(error.numericCode)])
+            }
+            guard inTree == row.value else {
+                throw LedgerError.store(.storedRootMismatch, height: row.height,
+                                        "state key \(Hex.encode(row.key)) differs between the versioned table and the state tree",
+                                        details: ["root": "state", "key": Hex.encode(row.key)])
+            }
+        }
     }
 
     /// The block's rows in `transactions`: one per transaction, in order,
@@ -184,6 +220,7 @@ extension LedgerStore {
                 report.blocksChecked = counts.blocks
                 report.transactionsChecked = counts.transactions
                 if level == .full {
+                    try checker.checkFlatState(head: head)
                     let extra = try db.scalarInt("SELECT count(*) FROM transactions WHERE key >= \(StoreSchema.transactionKey(height: head.height.next, index: 0))") ?? 0
                     guard extra == 0 else {
                         throw LedgerError.store(.indexMismatch, height: head.height.next, "\(extra) transaction index entries above the head")

@@ -32,7 +32,7 @@ struct TestChain {
 
     /// The next block with `count` transactions, its receipts (when asked) and `changes`.
     mutating func next(transactions count: Int = 3, receipts withReceipts: Bool = true,
-                       changes: StateChangeSet = StateChangeSet(), stateRoot: Digest = .zero) throws -> (block: Block, receipts: [Receipt]) {
+                       changes: StateChangeSet = StateChangeSet(), stateRoot: Digest? = nil) throws -> (block: Block, receipts: [Receipt]) {
         var txs = [Transaction]()
         for i in 0..<count {
             txs.append(Transaction(chainID: 1, sender: sender.publicKey, nonce: nonce, timestamp: Timestamp(millisecondsSince1970: time + UInt64(i)),
@@ -45,7 +45,9 @@ struct TestChain {
                            logs: [ReceiptLog(emitter: Array("kv".utf8), topics: [id], data: [UInt8(i & 0xff)])], costUnits: UInt64(100 + i))
         } : []
         time += 1_000
-        let block = try Block.make(parent: parent, transactions: txs, stateRoot: stateRoot,
+        // Without changes the state, and so its root, is the parent's.
+        let root = stateRoot ?? parent?.stateRoot ?? StateTree.emptyRoot(algorithm)
+        let block = try Block.make(parent: parent, transactions: txs, stateRoot: root,
                                    receiptRoot: withReceipts ? Receipt.root(of: receipts, using: algorithm) : .zero,
                                    producerKey: producer, chainID: 1, hashAlgorithm: algorithm,
                                    timestamp: Timestamp(millisecondsSince1970: time))
