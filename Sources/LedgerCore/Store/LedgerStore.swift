@@ -435,8 +435,8 @@ struct PreparedBlock {
 /// Builds `Block.encoded` from precomputed transaction encodings and reports
 /// where each transaction's bytes start, so one transaction can be read
 /// straight out of the stored block.
-enum BlockEncoding {
-    static func assemble(_ block: Block, transactionEncodings txs: [[UInt8]]) -> (encoded: [UInt8], offsets: [Int]) {
+package enum BlockEncoding {
+    package static func assemble(_ block: Block, transactionEncodings txs: [[UInt8]]) -> (encoded: [UInt8], offsets: [Int]) {
         var head = [UInt8]()
         RLP.append(.uint(Block.encodingVersion), to: &head)
         RLP.append(block.header.item, to: &head)

@@ -1,7 +1,7 @@
 /// The store's schema as an ordered list of migrations. `PRAGMA user_version`
 /// records how many have been applied; each runs in its own transaction, so a
 /// crash during a migration leaves the previous version intact.
-enum StoreSchema {
+package enum StoreSchema {
     /// Transactions are keyed `height << 20 | index` (a block holds at most
     /// 2^20 > ``Block/maximumTransactions`` transactions), so a block's rows
     /// are one contiguous rowid range and appends go to the end of the tree.
@@ -11,7 +11,7 @@ enum StoreSchema {
         Int64(bitPattern: height.rawValue) << transactionIndexBits | Int64(index)
     }
 
-    static let migrations: [String] = [
+    package static let migrations: [String] = [
         // 1: blocks, transaction index with receipts, flat versioned state.
         """
         CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
