@@ -40,6 +40,12 @@ enum StoreFileCheck {
             throw LedgerError(.truncatedFile, "store file \(path) is \(size) bytes, not a whole number of \(pageSize)-byte pages",
                               details: ["path": path, "size": String(size), "pageSize": String(pageSize)])
         }
+        // With a non-empty WAL the database size comes from the WAL, and a
+        // checkpoint interrupted by a crash may have written page 1 before
+        // extending the file: SQLite finishes it on open, so only a store
+        // without pending WAL frames is held to its header's page count.
+        let wal = (try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? NSNumber
+        if let wal, wal.intValue > 0 { return }
         // The in-header page count is valid when the change counter equals
         // the version-valid-for number (SQLite file format, section 1.3.7).
         let pages = Int(be32(28))
