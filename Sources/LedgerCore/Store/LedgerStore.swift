@@ -25,7 +25,7 @@ public final class LedgerStore: @unchecked Sendable {
         /// `synchronous=NORMAL`: a committed block survives a crash of the
         /// process (the SIGKILL crash test), but the last blocks before a
         /// power loss or kernel panic may be lost (never half a block).
-        /// Default: about twice the append rate of `.full`.
+        /// The default.
         case normal
         /// `synchronous=FULL`: every commit is fsynced; a committed block
         /// also survives power loss.
