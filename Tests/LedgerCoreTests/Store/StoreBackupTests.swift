@@ -15,7 +15,7 @@ struct StoreBackupTests {
         let writer = Thread {
             var chain = start
             for _ in 0..<250 {
-                try? chain.extend(store, blocks: 1, transactions: 20, changes: sampleChanges)
+                _ = try? chain.extend(store, blocks: 1, transactions: 20, changes: sampleChanges)
                 usleep(1_000)
             }
             finished.signal()
