@@ -67,3 +67,26 @@ func measure(repetitions: Int = 3, _ body: () throws -> Void) rethrows -> Double
     }
     return best
 }
+
+/// Process CPU time (all threads) in seconds.
+func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// Times `body` (best of `repetitions`) in wall-clock and in process CPU
+/// seconds. `openssl speed` divides by CPU time by default, so CPU-time
+/// rates are the like-for-like comparison on a loaded machine.
+func measureWallAndCPU(repetitions: Int = 3, _ body: () throws -> Void) rethrows -> (wall: Double, cpu: Double) {
+    var wall = Double.infinity, cpu = Double.infinity
+    for _ in 0..<repetitions {
+        let c0 = processCPUSeconds()
+        let start = ContinuousClock.now
+        try body()
+        let d = ContinuousClock.now - start
+        wall = min(wall, Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+        cpu = min(cpu, processCPUSeconds() - c0)
+    }
+    return (wall, cpu)
+}
