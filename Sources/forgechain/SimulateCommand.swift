@@ -19,7 +19,7 @@ struct SimulateCommand: ParsableCommand {
     @Flag(help: "Print every failing seed's report.") var verbose = false
 
     func run() throws {
-        let plan = try FaultPlan(parsing: faults)
+        var plan = try FaultPlan(parsing: faults)
         var options = SimulationOptions()
         options.byzantine = byzantine
         let list = (0..<UInt64(max(0, seeds))).map { firstSeed + $0 }
@@ -31,7 +31,11 @@ struct SimulateCommand: ParsableCommand {
         switch kind {
         case .raft:
             result = SimulationBatch<RaftEngine>.run(nodes: nodes, seeds: list, faults: plan, options: options, parallelism: jobs)
-        case .pbft, .pow, .pos:
+        case .pow:
+            // Commits are 12 blocks deep at about 20 ticks a block: give liveness 500 quiet ticks.
+            plan.quietTicks = max(plan.quietTicks, 500)
+            result = SimulationBatch<PoWEngine>.run(nodes: nodes, seeds: list, faults: plan, options: options, parallelism: jobs)
+        case .pbft, .pos:
             throw ValidationError("engine '\(kind)' is not merged into this build yet")
         }
         print("\(result.passed) passed, \(result.failed) failed")
