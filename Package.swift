@@ -26,9 +26,14 @@ let package = Package(
             pkgConfig: "libsecp256k1",
             providers: [.apt(["libsecp256k1-dev"])]
         ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
         .target(
             name: "LedgerCore",
-            dependencies: ["COpenSSL", "CSecp256k1"]
+            dependencies: ["COpenSSL", "CSecp256k1", "CSQLite"]
         ),
         .target(
             name: "LedgerCoreTesting",
@@ -50,7 +55,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
+        // Appends blocks to a store and reports each committed height; the
+        // store crash test kills it with SIGKILL (Tests/LedgerCoreTests/Store).
+        .executableTarget(
+            name: "forgechain-crash-probe",
+            dependencies: ["LedgerCore", "LedgerCoreTesting"]
+        ),
+        .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerCoreTesting", "forgechain-crash-probe"]),
         .testTarget(name: "AppAPITests", dependencies: ["AppAPI", "LedgerCore"]),
         .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
     ],
