@@ -64,6 +64,7 @@ let package = Package(
         .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerCoreTesting", "forgechain-crash-probe"]),
         .testTarget(name: "AppAPITests", dependencies: ["AppAPI", "LedgerCore"]),
         .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
+        .testTarget(name: "SimulationTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )
