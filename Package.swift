@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "LedgerCore", targets: ["LedgerCore"]),
         .library(name: "LedgerCoreTesting", targets: ["LedgerCoreTesting"]),
         .library(name: "AppAPI", targets: ["AppAPI"]),
+        .library(name: "Net", targets: ["Net"]),
+        .library(name: "ChainRuntime", targets: ["ChainRuntime"]),
         .executable(name: "forgechain", targets: ["forgechain"]),
     ],
     dependencies: [
@@ -47,6 +49,8 @@ let package = Package(
                 .product(name: "CSV", package: "CSV.swift"),
             ]
         ),
+        .target(name: "Net", dependencies: ["LedgerCore"]),
+        .target(name: "ChainRuntime", dependencies: ["LedgerCore"]),
         .executableTarget(
             name: "forgechain",
             dependencies: [
@@ -65,6 +69,8 @@ let package = Package(
         .testTarget(name: "AppAPITests", dependencies: ["AppAPI", "LedgerCore"]),
         .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
         .testTarget(name: "SimulationTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
+        .testTarget(name: "NetTests", dependencies: ["Net", "LedgerCore", "LedgerCoreTesting"]),
+        .testTarget(name: "ChainRuntimeTests", dependencies: ["ChainRuntime", "LedgerCore", "LedgerCoreTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )
