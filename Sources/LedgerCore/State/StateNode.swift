@@ -47,6 +47,10 @@ public enum StateNode: Sendable, Hashable {
     ///
     /// Example: `let node = try StateNode(encoded: bytes)`
     public init(encoded: [UInt8]) throws(LedgerError) {
+        if let node = Self.decodeInternalFast(encoded) {
+            self = node
+            return
+        }
         let fields: [RLP.Item]
         do {
             fields = try RLP.decode(encoded).list("state node", count: 3)
@@ -88,6 +92,22 @@ public enum StateNode: Sendable, Hashable {
         default:
             throw LedgerError(.stateNodeCorrupted, "state node kind 0x\(Hex.encode(kind)) is unknown",
                               details: ["kind": Hex.encode(kind)])
+        }
+    }
+
+    /// The three exact byte layouts of an internal node, read without
+    /// building RLP items (the hot path of every read). Anything else, valid
+    /// or not, goes to the general strict decoder.
+    private static func decodeInternalFast(_ b: [UInt8]) -> StateNode? {
+        b.withUnsafeBytes { p -> StateNode? in
+            func digest(_ at: Int) -> Digest { Digest(unsafeRaw: p.baseAddress! + at) }
+            if p.count == 69 && p[0] == 0xF8 && p[1] == 0x43 && p[2] == 0x01 && p[3] == 0xA0 && p[36] == 0xA0 {
+                return .internal(left: digest(4), right: digest(37))
+            }
+            guard p.count == 36 && p[0] == 0xE3 && p[1] == 0x01 else { return nil }
+            if p[2] == 0x80 && p[3] == 0xA0 { return .internal(left: nil, right: digest(4)) }
+            if p[2] == 0xA0 && p[35] == 0x80 { return .internal(left: digest(3), right: nil) }
+            return nil
         }
     }
 

@@ -44,6 +44,7 @@ extension StateTree {
         for e in entries {
             if let last = unique.last, last.path == e.path { unique[unique.count - 1] = e } else { unique.append(e) }
         }
+        if unique.isEmpty { return StateUpdate(root: root, nodes: []) }
         var updater = StateUpdater(tree: self, store: store, changes: changes)
         let result = try updater.apply(root, depth: 0, unique[...])
         return StateUpdate(root: result.digest(hasher), nodes: updater.nodes)
