@@ -17,7 +17,7 @@
 ///   nothing beyond `low + watermarkWindowBlocks` is accepted or proposed.
 /// - **View change**: a node that sees no commit for
 ///   `viewChangeTimeoutTicks` (doubling on each consecutive failure, up to
-///   16×) broadcasts VIEW-CHANGE for the next view with its stable
+///   8×) broadcasts VIEW-CHANGE for the next view with its stable
 ///   checkpoint proof and prepared certificates; `f + 1` VIEW-CHANGEs for
 ///   higher views make a node join the smallest. The new primary, holding
 ///   `2f + 1`, broadcasts NEW-VIEW with them and re-proposes every block
@@ -82,6 +82,8 @@ public struct PBFTEngine: ConsensusEngine {
         var prepares = VoteTally<VoteKey, PBFTMessage>()
         var commits = VoteTally<VoteKey, PBFTMessage>()
         var prepared: PBFTPreparedCertificate?
+        /// The canonical encoding of `prepared` without its block (what is persisted), computed once.
+        var preparedBytes: [UInt8]?
         var blocks: [Digest: Block] = [:]
         var sentCommit: VoteKey?
         var firstSeen: UInt64?
@@ -376,7 +378,9 @@ public struct PBFTEngine: ConsensusEngine {
             guard var slot = slots[n] else { return }
             if !isChangingView, let k = slot.acceptedKey, k.view == view, slot.sentCommit != k,
                slot.prepares.count(k) >= quorum - 1, let pp = slot.accepted {
-                slot.prepared = PBFTPreparedCertificate(prePrepare: stripped(pp), prepares: slot.prepares.votes(k).map(\.vote))
+                let cert = PBFTPreparedCertificate(prePrepare: stripped(pp), prepares: slot.prepares.votes(k).map(\.vote))
+                slot.prepared = cert
+                slot.preparedBytes = RLP.encode(cert.item)
                 slot.sentCommit = k
                 let c = PBFTMessage.make(.commit(view: k.view, height: Height(n), blockHash: k.hash), sender: id, key: key, chainID: chainID)
                 slot.commits.add(c, from: id, for: k)
@@ -517,7 +521,7 @@ public struct PBFTEngine: ConsensusEngine {
         view = v
         isChangingView = true
         requestedHeight = nil
-        deadline = now + timeout << min(viewChangeAttempts - 1, 4)
+        deadline = now + timeout << min(viewChangeAttempts - 1, 3)
         var prepared = [PBFTPreparedCertificate]()
         for n in slots.keys.sorted() where n > stable.height.rawValue {
             guard var cert = slots[n]?.prepared, let s = cert.slot else { continue }
@@ -674,7 +678,7 @@ public struct PBFTEngine: ConsensusEngine {
         isChangingView = false
         lastNewView = nv
         requestedHeight = nil
-        deadline = now + timeout << min(viewChangeAttempts, 4)
+        deadline = now + timeout << min(viewChangeAttempts, 3)
         viewChanges.removeAll { $0 <= nv.view }
         myViewChange = nil
         // Adopt the V-set's highest stable checkpoint.
@@ -733,13 +737,13 @@ public struct PBFTEngine: ConsensusEngine {
 
     // MARK: - Persistence
 
-    /// RLP `[version, view, changing, stableHeight, stableHash, [checkpoint…], [[view, height, hash]…], [prepared…]]`.
+    /// RLP `[version, view, changing, stableHeight, stableHash, [checkpoint…], [[view, height, hash]…], [encoded prepared certificate…]]`.
     private func persistedState() -> [UInt8] {
         let accepted = acceptedBefore.keys.sorted().map { n -> RLP.Item in
             let k = acceptedBefore[n]!
             return .list([.uint(k.view.rawValue), .uint(n), .digest(k.hash)])
         }
-        let prepared = slots.keys.sorted().compactMap { slots[$0]?.prepared.map { PBFTPreparedCertificate(prePrepare: stripped($0.prePrepare), prepares: $0.prepares).item } }
+        let prepared = slots.keys.sorted().compactMap { n in slots[n]?.preparedBytes.map { RLP.Item.bytes($0) } }
         return RLP.encode(.list([.uint(1), .uint(view.rawValue), .uint(isChangingView ? 1 : 0), .uint(stable.height.rawValue),
                                  .digest(stable.hash), .list(stable.proof.map(\.item)), .list(accepted), .list(prepared)]))
     }
@@ -762,10 +766,12 @@ public struct PBFTEngine: ConsensusEngine {
                 acceptedBefore[try g[1].uint64("height")] = VoteKey(view: Round(try g[0].uint64("view")), hash: try g[2].digest("hash"))
             }
             for i in try f[7].list("pbft.state.prepared") {
-                let c = try PBFTPreparedCertificate(item: i)
+                let bytes = try i.bytes("pbft.state.prepared")
+                let c = try PBFTPreparedCertificate(item: try RLP.decode(bytes))
                 guard let s = c.slot else { continue }
                 var slot = slots[s.height.rawValue] ?? Slot()
                 slot.prepared = c
+                slot.preparedBytes = bytes
                 slots[s.height.rawValue] = slot
             }
         } catch {

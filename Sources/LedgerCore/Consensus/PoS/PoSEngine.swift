@@ -19,7 +19,7 @@
 ///   `.pos`), verifiable by a third party against the validator set.
 /// - **Timeouts** (ticks): propose `T + r·T/2`, prevote and precommit
 ///   `T/2 + r·T/4` with `T = roundTimeoutTicks` and `r` the round (capped at
-///   16); messages from validators with > 1/3 of the stake in a later round
+///   8); messages from validators with > 1/3 of the stake in a later round
 ///   make a node skip to it.
 /// - **Stake changes**: the validator set deciding height `h` is the one of
 ///   `schedule.config(atHeight: h)`; a change scheduled at `h` takes effect at
@@ -151,7 +151,7 @@ public struct PoSEngine: ConsensusEngine {
     }
 
     private func timeoutFor(_ s: Step) -> UInt64 {
-        let t = current.roundTimeoutTicks, r = min(round.rawValue, 16)
+        let t = current.roundTimeoutTicks, r = min(round.rawValue, 8)
         switch s {
         case .propose: return now + t + r * t / 2
         case .prevote, .precommit: return now + max(1, t / 2 + r * t / 4)
