@@ -130,6 +130,11 @@ public actor Cluster {
         c.tickInterval = configuration.tickInterval
         c.mempool = configuration.mempool
         c.seed = configuration.seed &+ UInt64(id.rawValue) &* 0x9E37_79B9_7F4A_7C15
+        c.emptyBlockIntervalTicks = ClusterEngines.emptyBlockIntervalTicks(configuration.consensus)
+        if configuration.consensus == .pow {
+            // PoWEngine stamps 1 s of block time per tick; with faster ticks block times run ahead of the clock.
+            c.maximumClockDriftMillis = 1_000_000_000_000
+        }
         if let every = configuration.backupEveryBlocks {
             c.backupSchedule = BackupSchedule(everyBlocks: every, keep: 3, directory: folder + "/backups")
         }

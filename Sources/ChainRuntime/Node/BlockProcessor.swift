@@ -38,6 +38,10 @@ final class BlockProcessor: @unchecked Sendable {
     private var executed: [Digest: ExecutedBlock] = [:]
     private var committed: [[UInt8]: [UInt8]?] = [:]
     private var verified = Set<Digest>()
+    /// Execution hash by content (header without consensus data, timestamp and signature), so a block
+    /// whose seal and timestamp the engine changed after building (PoW mining) finds its execution.
+    /// Under PoW an executor must therefore not depend on the block timestamp.
+    private var byContent: [Digest: Digest] = [:]
     private var forgeProposals = false
     private var rejectedProposals = 0
 
@@ -76,12 +80,29 @@ final class BlockProcessor: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Forgets executed blocks and cached state (after a rollback or restore).
-    func reset() {
+    /// Forgets cached committed state (after a rollback); with `executions`, also every execution (after a restore).
+    func reset(executions: Bool = false) {
         lock.lock()
-        executed = [:]
+        if executions {
+            executed = [:]
+            byContent = [:]
+        }
         committed = [:]
         lock.unlock()
+    }
+
+    private func contentKey(_ h: BlockHeader) -> Digest {
+        hashAlgorithm.hash(RLP.encode(.list([.uint(h.height.rawValue), .digest(h.parentHash), .digest(h.transactionRoot),
+                                             .digest(h.stateRoot), .digest(h.receiptRoot)])))
+    }
+
+    /// The execution of the block with this header, found by hash or by content.
+    private func execution(of header: BlockHeader, hash: Digest) -> ExecutedBlock? {
+        if let e = executed[hash] { return e }
+        guard let alias = byContent[contentKey(header)], var e = executed[alias] else { return nil }
+        e.hash = hash
+        executed[hash] = e
+        return e
     }
 
     func markVerified(_ ids: some Sequence<Digest>) {
@@ -218,6 +239,7 @@ final class BlockProcessor: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let parentHash = request.parent.hash(using: hashAlgorithm)
+        if store.head?.hash != parentHash { _ = execution(of: request.parent, hash: parentHash) }
         let r = try run(candidates, parentHash: parentHash, height: request.height, timestamp: timestamp, filter: true)
         let receiptRoot = Receipt.root(of: r.receipts, using: hashAlgorithm)
         var block = try Block.make(parent: request.parent, transactions: r.included, stateRoot: r.stateRoot, receiptRoot: receiptRoot,
@@ -238,6 +260,8 @@ final class BlockProcessor: @unchecked Sendable {
         executed[block.headerHash] = ExecutedBlock(hash: block.headerHash, parentHash: parentHash, height: request.height,
                                                    receipts: r.receipts, changes: r.changes, overlay: r.overlay,
                                                    stateRoot: r.stateRoot, receiptRoot: receiptRoot)
+        if byContent.count > 4_096 { byContent = [:] }
+        byContent[contentKey(block.header)] = block.headerHash
         return block
     }
 
@@ -245,9 +269,9 @@ final class BlockProcessor: @unchecked Sendable {
     func validate(_ block: Block, parent: BlockHeader?) -> LedgerError? {
         lock.lock()
         defer { lock.unlock() }
-        if executed[block.headerHash] != nil { return nil }
+        if execution(of: block.header, hash: block.headerHash) != nil { return nil }
         do throws(LedgerError) {
-            _ = try checkAndExecute(block, parent: parent)
+            _ = try checkAndExecute(block, parent: parent, deferUnknownParent: true)
             return nil
         } catch {
             rejectedProposals += 1
@@ -255,10 +279,16 @@ final class BlockProcessor: @unchecked Sendable {
         }
     }
 
-    private func checkAndExecute(_ block: Block, parent: BlockHeader?) throws(LedgerError) -> ExecutedBlock {
+    /// With `deferUnknownParent`, a block whose parent is neither the head nor an executed block
+    /// (a fork branch under PoW) passes on K-V-1..4 alone; it is executed when it is committed.
+    private func checkAndExecute(_ block: Block, parent: BlockHeader?, deferUnknownParent: Bool = false) throws(LedgerError) -> ExecutedBlock? {
         let known = verified
         try validator.validate(block, parent: parent, now: .now(), alreadyVerified: { known.contains($0) })
         let h = block.header
+        if deferUnknownParent, let parent, store.head?.hash != h.parentHash,
+           execution(of: parent, hash: h.parentHash) == nil {
+            return nil
+        }
         let r = try run(block.transactions, parentHash: h.parentHash, height: h.height, timestamp: h.timestamp, filter: false)
         let receiptRoot = Receipt.root(of: r.receipts, using: hashAlgorithm)
         guard r.stateRoot == h.stateRoot, receiptRoot == h.receiptRoot else {
@@ -277,8 +307,11 @@ final class BlockProcessor: @unchecked Sendable {
     func executionForCommit(_ block: Block, parent: BlockHeader) throws(LedgerError) -> ExecutedBlock {
         lock.lock()
         defer { lock.unlock() }
-        if let e = executed[block.headerHash] { return e }
-        return try checkAndExecute(block, parent: parent)
+        if let e = execution(of: block.header, hash: block.headerHash) { return e }
+        guard let e = try checkAndExecute(block, parent: parent) else {
+            throw LedgerError(.parentHashMismatch, "block \(block.header.height) does not extend the head")
+        }
+        return e
     }
 
     /// Folds a committed block's writes into the committed cache and forgets executions at or below its height.

@@ -295,8 +295,8 @@ public actor Node<Engine: ConsensusEngine> {
         guard !isStopped else { return }
         switch event {
         case .connected(let peer):
+            // Alive only once the peer's beacon (with its current height) arrives.
             peerState[peer, default: (false, 0, nil)].connected = true
-            peerState[peer]?.lastSeen = tickCount
             send(.status(height: head.height, head: head.hash), to: peer)
         case .disconnected(let peer):
             peerState[peer, default: (false, 0, nil)].connected = false
@@ -601,13 +601,19 @@ public actor Node<Engine: ConsensusEngine> {
     /// - Throws: `ChainError` `.noSyncPeer` (4102), `.syncTimeout` (4103), `.nodeStopped` (4051).
     public func resync(from peer: NodeID? = nil, timeout: Duration = .seconds(30)) async throws -> Height {
         guard !isStopped else { throw ChainError(.nodeStopped, "node \(id.rawValue) is stopped") }
-        let alive = alivePeers()
-        let chosen: PeerHealth? = peer.map { p in alive.first { $0.node == p } } ?? alive.max { $0.height < $1.height }
+        let deadline = ContinuousClock.now + timeout
+        var chosen: PeerHealth?
+        // A link that just came back needs a beacon exchange before the peer counts as alive.
+        while true {
+            let alive = alivePeers()
+            chosen = peer.map { p in alive.first { $0.node == p } } ?? alive.max { $0.height < $1.height }
+            if chosen != nil || ContinuousClock.now + .milliseconds(1_000) >= deadline || ContinuousClock.now - (deadline - timeout) > .seconds(1) { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
         guard let source = chosen else {
             throw ChainError(.noSyncPeer, peer.map { "peer \($0.rawValue) is not connected" } ?? "no connected peer")
         }
         let target = source.height
-        let deadline = ContinuousClock.now + timeout
         requestSync(from: source.node)
         while head.height < target {
             guard !isStopped else { throw ChainError(.nodeStopped, "node \(id.rawValue) is stopped") }
@@ -638,7 +644,7 @@ public actor Node<Engine: ConsensusEngine> {
         do { undone = try store.rollback(toHeight: height) } catch {
             throw ChainError(.storeFailure, "rollback: \(error.message)", details: ["cause": String(error.numericCode)])
         }
-        processor.reset()
+        processor.reset(executions: true)
         let p = processor
         _ = mempool.reinsert(undone, now: .now())
         _ = p
@@ -669,6 +675,7 @@ public actor Node<Engine: ConsensusEngine> {
         let reopened = try Self.openStore(configuration)
         store = reopened
         processor.replaceStore(reopened)
+        processor.reset(executions: true)
         backups = configuration.backupSchedule.map { BackupScheduler(store: reopened, schedule: $0) }
         restartEngine()
         lastCommitTick = tickCount

@@ -161,3 +161,33 @@ public struct SigningAccount: Sendable {
         try transaction(kind: KeyValueExecutor.kind, body: KeyValueExecutor.setBody(key: k, value: value), timestamp: timestamp)
     }
 }
+
+extension NodeConfiguration {
+    /// A one-node chain (a Raft group of one member, which commits alone) whose
+    /// keys and genesis derive from `seed`: the same seed reopens the same chain.
+    /// For embedded single-plant use, benchmarks and the crash test.
+    /// - Parameters:
+    ///   - storePath: Required. The store file; its directory must exist.
+    ///   - seed: Optional, default 0.
+    ///   - chainID: Optional, default 53.
+    ///   - maximumTransactionsPerBlock: Optional, default 1,000; range 1...1,000,000.
+    /// - Throws: `LedgerError` key or genesis errors (13xx), `.invalidConsensusConfig` (1701).
+    /// - Note: Pure. Example: `let node = try await Node<RaftEngine>(configuration: .singleNode(storePath: p), transport: t)`.
+    public static func singleNode(storePath: String, seed: UInt64 = 0, chainID: UInt64 = 53,
+                                  maximumTransactionsPerBlock: Int = 1_000) throws(LedgerError) -> NodeConfiguration {
+        var rng = SplitMix64(seed: seed ^ 0x51_4E_47_4C_45)
+        func key() throws(LedgerError) -> PrivateKey {
+            var raw = [UInt8]()
+            for _ in 0..<4 { withUnsafeBytes(of: rng.next().littleEndian) { raw += $0 } }
+            return try PrivateKey(scheme: .ed25519, rawRepresentation: raw)
+        }
+        let nodeKey = try key()
+        let genesis = try ChainGenesis.make(chainID: chainID, key: try key())
+        let members = try ValidatorSet([Validator(id: 0, publicKey: nodeKey.publicKey)])
+        let schedule = ConsensusSchedule(initial: .raft(RaftConfig(members: members, maximumTransactionsPerBlock: maximumTransactionsPerBlock)))
+        try schedule.validate()
+        var c = NodeConfiguration(node: 0, signingKey: nodeKey, genesis: genesis, schedule: schedule, storePath: storePath)
+        c.seed = seed
+        return c
+    }
+}
