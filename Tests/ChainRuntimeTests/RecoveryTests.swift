@@ -63,8 +63,10 @@ import Testing
         _ = try await TestChain.load(cluster, account: &alice, count: 100, prefix: "lag", to: leader)
         await cluster.healAll()
         let top = try await cluster.node(leader).head.height
+        let stuck = try await cluster.node(lonely).head.height
         let reached = try await cluster.node(lonely).resync(from: leader, timeout: .seconds(20))
-        #expect(reached >= top)
+        #expect(reached > stuck)
+        try await cluster.waitForHeight(top, nodes: [lonely])
         try await Task.sleep(for: .milliseconds(400))
         let h = try await cluster.node(lonely).health
         #expect(h.state == .healthy, "\(h)")

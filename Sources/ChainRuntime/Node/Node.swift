@@ -593,7 +593,8 @@ public actor Node<Engine: ConsensusEngine> {
     // MARK: Manual recovery (K-R-2, K-R-3)
 
     /// Fetches missing blocks from a peer (or the best alive peer) until this
-    /// node reaches the height the peer announced.
+    /// node reaches the height the peer last announced (its beacons, every
+    /// ``NodeConfiguration/statusIntervalTicks``, keep that figure current).
     /// - Parameters:
     ///   - peer: Optional, default the alive peer with the highest announced height.
     ///   - timeout: Optional, default 30 s.
@@ -613,8 +614,9 @@ public actor Node<Engine: ConsensusEngine> {
         guard let source = chosen else {
             throw ChainError(.noSyncPeer, peer.map { "peer \($0.rawValue) is not connected" } ?? "no connected peer")
         }
-        let target = source.height
         requestSync(from: source.node)
+        // The target follows the peer's beacons while the resync runs.
+        var target: Height { max(source.height, peerState[source.node]?.height ?? 0) }
         while head.height < target {
             guard !isStopped else { throw ChainError(.nodeStopped, "node \(id.rawValue) is stopped") }
             guard ContinuousClock.now < deadline else {
