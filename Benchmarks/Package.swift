@@ -32,6 +32,16 @@ let package = Package(
             path: "Benchmarks/ValidationBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "ConsensusBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "LedgerCore", package: "ForgeChain"),
+                .product(name: "LedgerCoreTesting", package: "ForgeChain"),
+            ],
+            path: "Benchmarks/ConsensusBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
