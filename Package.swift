@@ -53,6 +53,8 @@ let package = Package(
             name: "AppAPI",
             dependencies: [
                 "LedgerCore",
+                "ChainRuntime",
+                "Net",
                 .product(name: "XMLCoder", package: "XMLCoder"),
                 .product(name: "CSV", package: "CSV.swift"),
             ]
