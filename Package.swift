@@ -65,6 +65,7 @@ let package = Package(
             name: "forgechain",
             dependencies: [
                 "LedgerCore",
+                "AppAPI",
                 "LedgerCoreTesting",
                 "ChainRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -81,6 +82,11 @@ let package = Package(
         .executableTarget(
             name: "forgechain-node-probe",
             dependencies: ["LedgerCore", "ChainRuntime"]
+        ),
+        .executableTarget(
+            name: "PlantUploader",
+            dependencies: ["AppAPI", "LedgerCore"],
+            path: "Examples/PlantUploader"
         ),
         .executableTarget(
             name: "InMemoryCluster",
