@@ -39,11 +39,12 @@ final class ChangeHub: @unchecked Sendable {
                 await delegate.recordDidChange(change)
             }
         }
-        lock.withLock { delegateTasks.updateValue(task, forKey: ObjectIdentifier(delegate))?.cancel() }
+        // Cancel outside the lock: cancelling ends the stream, whose termination handler takes the lock.
+        lock.withLock { delegateTasks.updateValue(task, forKey: ObjectIdentifier(delegate)) }?.cancel()
     }
 
     func removeDelegate(_ delegate: any RecordChangeDelegate) {
-        lock.withLock { delegateTasks.removeValue(forKey: ObjectIdentifier(delegate))?.cancel() }
+        lock.withLock { delegateTasks.removeValue(forKey: ObjectIdentifier(delegate)) }?.cancel()
     }
 
     func publish(_ changes: [RecordChange]) {
