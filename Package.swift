@@ -53,6 +53,8 @@ let package = Package(
             name: "AppAPI",
             dependencies: [
                 "LedgerCore",
+                "ChainRuntime",
+                "Net",
                 .product(name: "XMLCoder", package: "XMLCoder"),
                 .product(name: "CSV", package: "CSV.swift"),
             ]
@@ -63,6 +65,7 @@ let package = Package(
             name: "forgechain",
             dependencies: [
                 "LedgerCore",
+                "AppAPI",
                 "LedgerCoreTesting",
                 "ChainRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -81,12 +84,17 @@ let package = Package(
             dependencies: ["LedgerCore", "ChainRuntime"]
         ),
         .executableTarget(
+            name: "PlantUploader",
+            dependencies: ["AppAPI", "LedgerCore"],
+            path: "Examples/PlantUploader"
+        ),
+        .executableTarget(
             name: "InMemoryCluster",
             dependencies: ["LedgerCore", "ChainRuntime"],
             path: "Examples/InMemoryCluster"
         ),
         .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerCoreTesting", "forgechain-crash-probe"]),
-        .testTarget(name: "AppAPITests", dependencies: ["AppAPI", "LedgerCore"]),
+        .testTarget(name: "AppAPITests", dependencies: ["AppAPI", "LedgerCore", "ChainRuntime"]),
         .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
         .testTarget(name: "SimulationTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
         .testTarget(name: "NetTests", dependencies: ["Net", "LedgerCore", "LedgerCoreTesting"]),

@@ -14,10 +14,10 @@ struct BenchCommand: AsyncParsableCommand {
     )
 
     enum Area: String, ExpressibleByArgument, CaseIterable {
-        case hash, merkle, validate, append, tps
+        case hash, merkle, validate, append, tps, records
     }
 
-    @Argument(help: "What to measure: hash, merkle, validate, append (the ledger store) or tps (node and cluster).")
+    @Argument(help: "What to measure: hash, merkle, validate, append (the ledger store), tps (node and cluster) or records (100,000 records uploaded and queried).")
     var area: Area
 
     @Flag(help: "One JSON object per line per measured operation.")
@@ -37,12 +37,19 @@ struct BenchCommand: AsyncParsableCommand {
             }
             return
         }
+        if area == .records {
+            let r = try await RecordsBench.run(count: max(1_000, Int(100_000 * scale)))
+            reporter.report("records.submit", count: r.records, seconds: r.seconds, extra: ["transactions": Double(r.transactions)])
+            reporter.report("records.query.batch", count: 1_000, seconds: 0, extra: ["p50_ms": r.batchP50 * 1000, "p99_ms": r.batchP99 * 1000])
+            reporter.report("records.query.time", count: 1_000, seconds: 0, extra: ["p50_ms": r.timeP50 * 1000, "p99_ms": r.timeP99 * 1000])
+            return
+        }
         switch area {
         case .hash: try Benchmarks.hash(reporter, scale: scale)
         case .merkle: try Benchmarks.merkle(reporter, scale: scale)
         case .validate: try Benchmarks.validate(reporter, scale: scale)
         case .append: try Benchmarks.append(reporter, scale: scale)
-        case .tps: break
+        case .tps, .records: break
         }
     }
 }

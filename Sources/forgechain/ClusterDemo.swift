@@ -4,6 +4,8 @@ import LedgerCore
 
 /// `forgechain demo --cluster N`.
 enum ClusterDemo {
+    // Not optimised: Swift 6.1 crashes splitting this coroutine in release builds (signal 11 in CoroSplit).
+    @_optimize(none)
     static func run(nodes: Int, transactions: Int) async throws {
         print("Starting a \(nodes)-node PBFT cluster in memory (one SQLite store per node in a temporary folder)...")
         let cluster = try await Cluster.start(ClusterConfiguration(nodes: nodes, consensus: .pbft, seed: 1407))

@@ -3,16 +3,26 @@ import ChainRuntime
 import Foundation
 import LedgerCore
 
-/// `forgechain demo`: builds a small chain of signed sample transactions,
-/// validates every block, and proves one transaction's inclusion.
+/// `forgechain demo`: the application-layer story on a single-node chain in
+/// a folder (``RecordsDemo``): an administrator with TOTP, the sample records
+/// of Examples/data uploaded with receipts verified, queries, an update with
+/// history, a notification and a denied query.
 /// `forgechain demo --cluster N`: runs an N-node PBFT cluster in memory,
 /// crashes a node, shows the others keep committing, restarts it and shows
-/// it catch up.
+/// it catch up; then the same records story on an N-node cluster.
+/// `forgechain demo --ledger-only`: builds a small chain of signed sample
+/// transactions, validates every block, and proves one transaction's inclusion.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Build and validate a small chain, then prove a transaction's inclusion."
+        abstract: "Run the records story on a single-node chain (or --cluster N), or the ledger walkthrough (--ledger-only)."
     )
+
+    @Flag(help: "Run only the ledger walkthrough (blocks, validation, inclusion and state proofs).")
+    var ledgerOnly = false
+
+    @Option(help: "Folder holding the sample records production-records.{json,xml,csv}.")
+    var examples: String = "Examples/data"
 
     @Option(help: "Number of blocks after genesis (1-100).")
     var blocks: Int = 3
@@ -41,9 +51,19 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         if let cluster {
             try await ClusterDemo.run(nodes: cluster, transactions: transactions)
+            print("")
+            try await RecordsDemo.run(.cluster(nodes: cluster, seed: 7), examples: examples)
             return
         }
-        try runSingleChain()
+        if ledgerOnly {
+            try runSingleChain()
+            return
+        }
+        let directory = data ?? FileManager.default.temporaryDirectory.appendingPathComponent("forgechain-demo-\(UUID().uuidString)").path
+        guard !FileManager.default.fileExists(atPath: directory + "/ledger.sqlite") else {
+            throw ValidationError("\(directory) holds a chain already; pick another --data folder")
+        }
+        try await RecordsDemo.run(.singleNode(directory: directory), examples: examples)
     }
 
     func runSingleChain() throws {

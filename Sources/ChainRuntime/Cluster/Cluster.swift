@@ -29,6 +29,8 @@ public struct ClusterConfiguration: Sendable {
     public var backupEveryBlocks: UInt64?
     /// Optional. Adjusts each node's configuration before it starts (timings, durability...).
     public var customize: (@Sendable (inout NodeConfiguration) -> Void)?
+    /// Optional, default `[KeyValueExecutor()]`. The executors every node runs (AppAPI adds its records executor).
+    public var executors: [any TransactionExecutor] = [KeyValueExecutor()]
 
     public init(nodes: Int, consensus: ConsensusEngineKind = .raft, seed: UInt64 = 0, directory: String? = nil) {
         self.nodes = nodes
@@ -149,7 +151,8 @@ public actor Cluster {
         if let b = config.backupSchedule { try FileManager.default.createDirectory(atPath: b.directory, withIntermediateDirectories: true) }
         let transport = try network.attach(id)
         do {
-            let node = try await ClusterEngines.makeNode(configuration.consensus, configuration: config, transport: transport)
+            let node = try await ClusterEngines.makeNode(configuration.consensus, configuration: config, transport: transport,
+                                                             executors: configuration.executors)
             running[id] = node
             await node.start()
         } catch {

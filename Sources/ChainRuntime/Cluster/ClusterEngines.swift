@@ -23,12 +23,13 @@ enum ClusterEngines {
         }
     }
 
-    static func makeNode(_ kind: ConsensusEngineKind, configuration: NodeConfiguration, transport: any Transport) async throws -> any ChainNode {
+    static func makeNode(_ kind: ConsensusEngineKind, configuration: NodeConfiguration, transport: any Transport,
+                         executors: [any TransactionExecutor] = [KeyValueExecutor()]) async throws -> any ChainNode {
         switch kind {
-        case .raft: try await Node<RaftEngine>(configuration: configuration, transport: transport)
-        case .pbft: try await Node<PBFTEngine>(configuration: configuration, transport: transport)
-        case .pos: try await Node<PoSEngine>(configuration: configuration, transport: transport)
-        case .pow: try await Node<PoWEngine>(configuration: configuration, transport: transport)
+        case .raft: try await Node<RaftEngine>(configuration: configuration, transport: transport, executors: executors)
+        case .pbft: try await Node<PBFTEngine>(configuration: configuration, transport: transport, executors: executors)
+        case .pos: try await Node<PoSEngine>(configuration: configuration, transport: transport, executors: executors)
+        case .pow: try await Node<PoWEngine>(configuration: configuration, transport: transport, executors: executors)
         }
     }
 }

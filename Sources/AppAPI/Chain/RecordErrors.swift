@@ -1,0 +1,46 @@
+// Record encoding (50xx, continued).
+extension AppError.Code {
+    /// A record's canonical encoding (from a block or a receipt) does not decode; `field` names the part.
+    public static let malformedRecordEncoding = Self(rawValue: 5013)
+}
+
+// Upload and confirmation (51xx).
+extension AppError.Code {
+    /// A record with this ID is already on chain (use update to change it); `recordID` names it.
+    public static let recordExists = Self(rawValue: 5101)
+    /// The chain did not commit the transaction within the timeout; nothing was written (the
+    /// transaction may still commit later: query the record or the handle before retrying).
+    public static let confirmationTimeout = Self(rawValue: 5102)
+    /// The chain rejected or failed the transaction; `cause` holds the chain's code.
+    public static let chainRejected = Self(rawValue: 5103)
+    /// An upload receipt does not verify: its proof, header, certificate or record digest is wrong; `check` names the step.
+    public static let receiptInvalid = Self(rawValue: 5104)
+    /// A batch is empty or larger than the limit (100,000 records).
+    public static let invalidBatch = Self(rawValue: 5105)
+    /// A records transaction body does not decode in the records format; `field` names the part.
+    public static let malformedRecordTransaction = Self(rawValue: 5106)
+    /// The platform is closed or its node stopped.
+    public static let platformClosed = Self(rawValue: 5107)
+}
+
+// Query (52xx).
+extension AppError.Code {
+    /// A query parameter is out of range (limit, time range, empty filter value); `field` names it.
+    public static let invalidQuery = Self(rawValue: 5201)
+    /// A pagination cursor is malformed or belongs to another query.
+    public static let invalidCursor = Self(rawValue: 5202)
+    /// No record with this ID (or no such version).
+    public static let recordNotFound = Self(rawValue: 5203)
+    /// The record index (SQLite) failed; `cause` holds the storage code. Rebuild it with `forgechain records reindex`.
+    public static let indexFailure = Self(rawValue: 5204)
+}
+
+// Update (53xx).
+extension AppError.Code {
+    /// The update's condition does not hold (expected version or field predicate); nothing changed.
+    public static let conditionFailed = Self(rawValue: 5301)
+    /// The update is malformed (no fields, bad condition).
+    public static let invalidUpdate = Self(rawValue: 5302)
+    /// The update would change the record's ID, kind or factory.
+    public static let immutableField = Self(rawValue: 5303)
+}

@@ -1,0 +1,103 @@
+import LedgerCore
+
+/// Executes records transactions (payload kind `"record"`): creates and
+/// updates of manufacturing records, checked against the world state.
+///
+/// **Body format**: see ``RecordOperation`` (`[1, [op…]]`). One transaction
+/// may hold many operations (a batch); it commits wholly or not at all.
+///
+/// **State**: key `rec/<recordID>` → `[version, digest, kind, factory]`
+/// (``RecordStateEntry``). The record bytes live in the block; the state
+/// keeps what conditions need.
+///
+/// **Checks** (each failure is a failed receipt with no writes, A-U-3):
+/// the record decodes and its ID, kind and digest match the operation
+/// (`.digestMismatch` 5011, `.malformedRecordEncoding` 5013); a create's ID
+/// is new (`.recordExists` 5101) with version 1; an update's record exists
+/// (`.recordNotFound` 5203), keeps its kind and factory (`.immutableField`
+/// 5303), has version current + 1 and meets its condition
+/// (`.conditionFailed` 5301); the uploader is 1–64 bytes
+/// (`.malformedRecordTransaction` 5106).
+///
+/// ```swift
+/// let node = try await Node<RaftEngine>(configuration: c, transport: t, executors: [RecordsExecutor()])
+/// ```
+/// - Note: Stateless and `Sendable`; deterministic.
+public struct RecordsExecutor: TransactionExecutor {
+    /// The payload kind: `"record"`.
+    public static let kind = "record"
+
+    public init() {}
+
+    public var payloadKinds: [String] { [Self.kind] }
+
+    public func execute(_ transaction: Transaction, context: ExecutionContext, state: any StateReader) throws(LedgerError) -> ExecutionOutcome {
+        let ops: [RecordOperation]
+        do { ops = try RecordOperation.operations(inBody: transaction.payload.body) } catch {
+            return .failure(AppError(.malformedRecordTransaction, "records transaction: \(error.message)", details: error.details))
+        }
+        guard !ops.isEmpty else { return .failure(AppError(.malformedRecordTransaction, "records transaction holds no operation")) }
+        var writes = StateChangeSet()
+        var overlay = [String: RecordStateEntry]()
+        var cost: UInt64 = 0
+        for (index, op) in ops.enumerated() {
+            func fail(_ code: AppError.Code, _ message: String) -> ExecutionOutcome {
+                .failure(AppError(code, "operation \(index) (\(op.kind.rawValue) '\(op.recordID)' v\(op.version)): \(message)",
+                                  details: ["operation": String(index), "recordID": op.recordID]))
+            }
+            guard (1...64).contains(op.uploader.utf8.count) else { return fail(.malformedRecordTransaction, "uploader must be 1-64 bytes") }
+            guard context.hashAlgorithm.hash(op.recordBytes) == op.digest else {
+                return fail(.digestMismatch, "record digest \(op.digest.hex) differs from the record's canonical digest")
+            }
+            let record: ManufacturingRecord
+            do { record = try ManufacturingRecord(canonicalEncoding: op.recordBytes) } catch {
+                return fail(error.code, error.message)
+            }
+            guard record.recordID == op.recordID else { return fail(.malformedRecordTransaction, "record ID is '\(record.recordID)'") }
+            let key = RecordStateEntry.key(op.recordID)
+            let current: RecordStateEntry?
+            if let o = overlay[op.recordID] {
+                current = o
+            } else if let bytes = try state.value(forKey: key) {
+                do { current = try RecordStateEntry(decoding: bytes) } catch { return fail(.malformedRecordTransaction, error.message) }
+            } else {
+                current = nil
+            }
+            switch op.kind {
+            case .create:
+                guard current == nil else { return fail(.recordExists, "a record with this ID is already on chain") }
+                guard op.version == 1, op.condition == .none, op.changedFields.isEmpty else {
+                    return fail(.malformedRecordTransaction, "a create has version 1, no condition and no changed fields")
+                }
+            case .update:
+                guard let current else { return fail(.recordNotFound, "no record with this ID") }
+                guard current.kind == record.kind, current.factoryUID == record.factoryUID else {
+                    return fail(.immutableField, "kind or factory differs from the current version")
+                }
+                guard op.version == current.version + 1 else {
+                    return fail(.conditionFailed, "the record is at version \(current.version), the update was prepared for version \(op.version - 1)")
+                }
+                switch op.condition {
+                case .none: break
+                case .expectedVersion(let v):
+                    guard v == current.version else { return fail(.conditionFailed, "expected version \(v), current is \(current.version)") }
+                case .field(let name, let expected):
+                    guard context.hashAlgorithm.hash(op.previousBytes) == current.digest,
+                          let previous = try? ManufacturingRecord(canonicalEncoding: op.previousBytes) else {
+                        return fail(.conditionFailed, "the previous record bytes do not match the current version")
+                    }
+                    let actual = previous.fieldValues[name]
+                    guard actual == expected else {
+                        return fail(.conditionFailed, "field '\(name)' is '\(actual ?? "absent")', the condition expects '\(expected)'")
+                    }
+                }
+                guard !op.changedFields.isEmpty else { return fail(.invalidUpdate, "an update names at least one changed field") }
+            }
+            let entry = RecordStateEntry(version: op.version, digest: op.digest, kind: record.kind, factoryUID: record.factoryUID)
+            overlay[op.recordID] = entry
+            writes.set(key, to: entry.encoded)
+            cost += UInt64(op.recordBytes.count)
+        }
+        return ExecutionOutcome(output: [], costUnits: cost, writes: writes)
+    }
+}

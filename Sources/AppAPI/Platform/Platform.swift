@@ -1,0 +1,171 @@
+import ChainRuntime
+import Foundation
+import LedgerCore
+import Net
+
+/// The embedded application platform: a chain node with the records
+/// executor, the identity service and the record index, in one object.
+///
+/// ```swift
+/// let platform = try await Platform.open(.singleNode(directory: "/var/lib/forgechain"))
+/// let session = try await platform.identity.login(user: "root", password: pw, oneTimeCode: otp)
+/// let receipt = try await platform.records.upload(record, token: session.token)
+/// try receipt.verify(against: platform.trustAnchor)
+/// await platform.close()
+/// ```
+/// - Note: An actor; ``identity`` and ``records`` are actors too. Close it before the process ends.
+public actor Platform {
+    /// Where the chain runs.
+    public enum Deployment: Sendable {
+        /// A single-node chain (a Raft group of one) whose store, identity tables, record index,
+        /// keys (`platform-keys.json`, mode 0600), trust anchor and log live in `directory`;
+        /// reopening the folder continues the same chain. The folder is created when missing.
+        case singleNode(directory: String)
+        /// An in-memory PBFT cluster of `nodes` (4...16) in a temporary folder, served from node 0 (demos and tests).
+        case cluster(nodes: Int, seed: UInt64 = 0)
+    }
+
+    /// Tunables, with defaults and ranges.
+    public struct Options: Sendable {
+        /// The factories this node's organisation is entitled to (A-Q-2). Default all.
+        public var organisationFactories: FactoryScope = .all
+        /// Identity settings (token lifetime, lockout). Default ``IdentityService/Configuration/init()``.
+        public var identity = IdentityService.Configuration()
+        /// Delivery of SMS/e-mail codes. Default none.
+        public var codeSender: (any CodeSender)?
+        /// How long an upload or update waits for its commit. Default 30 s; range 1 ms...10 min.
+        public var commitTimeout: Duration = .seconds(30)
+        /// The largest records transaction body. Default 512 KiB; range 4 KiB...1 MiB.
+        public var maximumTransactionBodyBytes = 512 << 10
+        /// Transactions per block. Default 1,000; range 1...1,000,000.
+        public var maximumTransactionsPerBlock = 1_000
+        /// The node's clock tick. Default 5 ms.
+        public var tickInterval: Duration = .milliseconds(5)
+        /// Write `platform.log` in the data folder. Default true.
+        public var writesLog = true
+        public init() {}
+    }
+
+    /// Administrator accounts, login, MFA, tokens.
+    public nonisolated let identity: IdentityService
+    /// Records: upload, query, update, history, notifications.
+    public nonisolated let records: RecordService
+    /// What a verifier needs to check receipts of this chain.
+    public nonisolated let trustAnchor: TrustAnchor
+    /// The data folder.
+    public nonisolated let directory: String
+    /// The operation log (no tokens, no passwords).
+    public nonisolated let log: PlatformLog
+    /// The node serving this platform.
+    public nonisolated let node: any ChainNode
+    private let cluster: Cluster?
+    private var isClosed = false
+
+    private init(identity: IdentityService, records: RecordService, trustAnchor: TrustAnchor, directory: String, log: PlatformLog,
+                 node: any ChainNode, cluster: Cluster?) {
+        self.identity = identity
+        self.records = records
+        self.trustAnchor = trustAnchor
+        self.directory = directory
+        self.log = log
+        self.node = node
+        self.cluster = cluster
+    }
+
+    /// Opens (creating when new) a platform.
+    /// - Parameters:
+    ///   - deployment: Required. ``Deployment/singleNode(directory:)`` or ``Deployment/cluster(nodes:seed:)``.
+    ///   - options: Optional, default ``Options/init()``.
+    /// - Throws: `ChainError` node start errors (4050–4057), `AppError` `.identityBackend` (5415), `.indexFailure` (5204),
+    ///   `.platformClosed` (5107) when the key file is unreadable.
+    /// - Note: Takes about 0.1–1 s (the node elects itself leader). Example: `try await Platform.open(.singleNode(directory: dir))`.
+    public static func open(_ deployment: Deployment, options: Options = .init()) async throws -> Platform {
+        let node: any ChainNode
+        let directory: String
+        let account: SigningAccount
+        let anchor: TrustAnchor
+        var cluster: Cluster?
+        let executors: [any TransactionExecutor] = [RecordsExecutor(), KeyValueExecutor()]
+        switch deployment {
+        case .singleNode(let dir):
+            directory = dir
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let keys = try PlatformKeys.load(directory: dir)
+            var config = try keys.configuration(storePath: dir + "/ledger.sqlite", maximumTransactionsPerBlock: options.maximumTransactionsPerBlock)
+            config.tickInterval = options.tickInterval
+            config.commitTimeout = options.commitTimeout
+            let n = try await Node<RaftEngine>(configuration: config, transport: try InMemoryNetwork().attach(0), executors: executors)
+            await n.start()
+            node = n
+            anchor = TrustAnchor(chainID: keys.chainID, hashAlgorithm: config.hashAlgorithm, validators: config.schedule.initial.validators!)
+            let client = try PrivateKey(scheme: .ed25519, rawRepresentation: try Hex.decode(keys.clientKey))
+            account = SigningAccount(key: client, chainID: keys.chainID, nextNonce: await n.nextNonce(for: client.publicKey))
+        case .cluster(let count, let seed):
+            var c = ClusterConfiguration(nodes: count, consensus: .pbft, seed: seed)
+            c.executors = executors
+            c.maximumTransactionsPerBlock = options.maximumTransactionsPerBlock
+            let started = try await Cluster.start(c)
+            cluster = started
+            directory = started.directory
+            node = try await started.node(0)
+            anchor = TrustAnchor(chainID: c.chainID, hashAlgorithm: c.hashAlgorithm, validators: started.schedule.initial.validators!)
+            let a = started.account(0)
+            account = SigningAccount(key: a.key, chainID: a.chainID, nextNonce: await node.nextNonce(for: a.key.publicKey))
+        }
+        let storePath = await node.ledger.path ?? ":memory:"
+        let log = PlatformLog(path: options.writesLog ? directory + "/platform.log" : nil)
+        let repository = try SQLiteIdentityRepository(path: storePath)
+        let identity = IdentityService(repository: repository, codeSender: options.codeSender, configuration: options.identity)
+        let store = await node.ledger
+        let index = try RecordIndex(path: storePath, hashAlgorithm: store.hashAlgorithm)
+        let records = RecordService(node: node, store: store, index: index, identity: identity, account: account, log: log,
+                                    organisation: options.organisationFactories, commitTimeout: options.commitTimeout,
+                                    maximumTransactionBodyBytes: min(1 << 20, max(4 << 10, options.maximumTransactionBodyBytes)))
+        await records.startFollowing()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try? encoder.encode(anchor).write(to: URL(fileURLWithPath: directory + "/trust-anchor.json"))
+        return Platform(identity: identity, records: records, trustAnchor: anchor, directory: directory, log: log, node: node, cluster: cluster)
+    }
+
+    /// Stops notifications and the node (or cluster). Committed data stays in the folder. Idempotent.
+    public func close() async {
+        guard !isClosed else { return }
+        isClosed = true
+        await records.close()
+        if let cluster { await cluster.shutdown() } else { await node.stop() }
+    }
+}
+
+/// The keys of a single-node platform, persisted in `DIR/platform-keys.json` (mode 0600).
+struct PlatformKeys: Codable {
+    var chainID: UInt64
+    var nodeKey: String
+    var genesisKey: String
+    var clientKey: String
+
+    static func load(directory: String) throws -> PlatformKeys {
+        let path = directory + "/platform-keys.json"
+        if let data = FileManager.default.contents(atPath: path) {
+            do { return try JSONDecoder().decode(PlatformKeys.self, from: data) } catch {
+                throw AppError(.platformClosed, "\(path) is unreadable: \(error)", details: ["file": path])
+            }
+        }
+        func fresh() throws(LedgerError) -> String { Hex.encode(try PrivateKey.generate(.ed25519).rawRepresentation) }
+        let keys = PlatformKeys(chainID: 53_1407, nodeKey: try fresh(), genesisKey: try fresh(), clientKey: try fresh())
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        _ = FileManager.default.createFile(atPath: path, contents: try encoder.encode(keys), attributes: [.posixPermissions: 0o600])
+        return keys
+    }
+
+    func configuration(storePath: String, maximumTransactionsPerBlock: Int) throws -> NodeConfiguration {
+        let nodeKey = try PrivateKey(scheme: .ed25519, rawRepresentation: try Hex.decode(self.nodeKey))
+        let genesis = try ChainGenesis.make(chainID: chainID, key: try PrivateKey(scheme: .ed25519, rawRepresentation: try Hex.decode(genesisKey)))
+        let members = try ValidatorSet([Validator(id: 0, publicKey: nodeKey.publicKey)])
+        let schedule = ConsensusSchedule(initial: .raft(RaftConfig(members: members,
+                                                                    maximumTransactionsPerBlock: min(1_000_000, max(1, maximumTransactionsPerBlock)))))
+        try schedule.validate()
+        return NodeConfiguration(node: 0, signingKey: nodeKey, genesis: genesis, schedule: schedule, storePath: storePath)
+    }
+}

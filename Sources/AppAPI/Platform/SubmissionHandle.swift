@@ -1,0 +1,58 @@
+import Foundation
+import LedgerCore
+
+/// A submission in flight (A-UP-5): returned at once by
+/// ``RecordService/submit(_:token:expectedDigests:timeout:)``; its
+/// confirmation can be awaited (``confirmation``) or waited for
+/// synchronously (``wait(timeout:)``) later, any number of times.
+///
+/// ```swift
+/// let handle = try await platform.records.submit(records, token: token)
+/// // ... later
+/// let receipts = try await handle.confirmation
+/// ```
+public final class SubmissionHandle: Sendable {
+    /// The submitted records' IDs, in submission order.
+    public let recordIDs: [String]
+    /// The transactions carrying them (a batch is packed into as few as the size limits allow).
+    public let transactionIDs: [Digest]
+    private let task: Task<[UploadReceipt], any Error>
+
+    init(recordIDs: [String], transactionIDs: [Digest], task: Task<[UploadReceipt], any Error>) {
+        self.recordIDs = recordIDs
+        self.transactionIDs = transactionIDs
+        self.task = task
+    }
+
+    deinit {}
+
+    /// The receipts, one per record in submission order, once every transaction committed.
+    /// - Throws: `AppError` `.confirmationTimeout` (5102), `.chainRejected` (5103), the executor's failure
+    ///   (for example `.recordExists` 5101, `.digestMismatch` 5011), `.platformClosed` (5107).
+    public var confirmation: [UploadReceipt] {
+        get async throws { try await task.value }
+    }
+
+    /// Blocks the calling thread until ``confirmation`` is available or `timeout` passes.
+    /// Do not call from an async context (it blocks a thread of the cooperative pool); use ``confirmation`` there.
+    /// - Parameter timeout: Optional, default 60 s; range 0...3,600 s.
+    /// - Throws: As ``confirmation``; `.confirmationTimeout` (5102) when `timeout` passes first (the submission continues).
+    public func wait(timeout: Duration = .seconds(60)) throws -> [UploadReceipt] {
+        final class Box: @unchecked Sendable {   // result guarded by the semaphore's happens-before
+            var result: Result<[UploadReceipt], any Error>?
+        }
+        let box = Box()
+        let done = DispatchSemaphore(value: 0)
+        let task = self.task
+        // Owned by this call: it ends when the submission's task ends.
+        Task.detached {
+            do { box.result = .success(try await task.value) } catch { box.result = .failure(error) }
+            done.signal()
+        }
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        guard done.wait(timeout: .now() + seconds) == .success, let result = box.result else {
+            throw AppError(.confirmationTimeout, "no confirmation within \(timeout); the submission continues", details: ["timeout": "\(timeout)"])
+        }
+        return try result.get()
+    }
+}

@@ -1,0 +1,389 @@
+import Foundation
+import LedgerCore
+
+/// The query index of records (A-Q-1, A-Q-3): SQLite tables `records_*`
+/// in the node's database file, derived only from committed blocks, so
+/// ``rebuild(from:)`` recreates it from the chain at any time.
+///
+/// Tables: `records_current` (one row per record: its current version and
+/// the filter columns, with a composite index per filter ending in
+/// `(time, record_id)`, so each filtered, ordered page is an index range
+/// scan), `records_versions` (every version, for history), `records_meta`
+/// (the height and block hash indexed so far; a chain rolled back under the
+/// index is detected and the index rebuilt).
+///
+/// ```swift
+/// let index = try RecordIndex(path: dir + "/ledger.sqlite", hashAlgorithm: .sha256)
+/// let changes = try index.catchUp(with: store)
+/// ```
+/// - Note: Thread-safe. One writer connection (guarded by `writeLock`), one
+///   reader connection (guarded by `readLock`; WAL readers do not wait for the writer).
+public final class RecordIndex: @unchecked Sendable {
+    private let writeLock = NSLock()
+    private let writer: SQLiteConnection
+    private let readLock = NSLock()
+    private let reader: SQLiteConnection
+    private let hashAlgorithm: HashAlgorithm
+
+    static let schema = """
+        CREATE TABLE IF NOT EXISTS records_current(
+            record_id TEXT PRIMARY KEY, kind TEXT NOT NULL, factory TEXT NOT NULL, time INTEGER NOT NULL,
+            product TEXT, batch TEXT, device TEXT, location TEXT, operator TEXT,
+            version INTEGER NOT NULL, body BLOB NOT NULL, digest BLOB NOT NULL, uploader TEXT NOT NULL,
+            height INTEGER NOT NULL, tx_id BLOB NOT NULL, changed TEXT NOT NULL, condition TEXT NOT NULL, committed_at INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS records_by_time ON records_current(time, record_id);
+        CREATE INDEX IF NOT EXISTS records_by_product ON records_current(product, time, record_id);
+        CREATE INDEX IF NOT EXISTS records_by_batch ON records_current(batch, time, record_id);
+        CREATE INDEX IF NOT EXISTS records_by_device ON records_current(device, time, record_id);
+        CREATE INDEX IF NOT EXISTS records_by_factory ON records_current(factory, time, record_id);
+        CREATE INDEX IF NOT EXISTS records_by_location ON records_current(location, time, record_id);
+        CREATE INDEX IF NOT EXISTS records_by_operator ON records_current(operator, time, record_id);
+        CREATE INDEX IF NOT EXISTS records_by_kind ON records_current(kind, time, record_id);
+        CREATE TABLE IF NOT EXISTS records_versions(
+            record_id TEXT NOT NULL, version INTEGER NOT NULL, body BLOB NOT NULL, digest BLOB NOT NULL, uploader TEXT NOT NULL,
+            height INTEGER NOT NULL, tx_id BLOB NOT NULL, changed TEXT NOT NULL, condition TEXT NOT NULL, committed_at INTEGER NOT NULL,
+            PRIMARY KEY(record_id, version)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS records_meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);
+        """
+
+    /// Opens (creating the tables as needed) the index in the database at `path`.
+    /// - Parameters:
+    ///   - path: Required. The node's database file (`DIR/ledger.sqlite`), or `:memory:` in tests.
+    ///   - hashAlgorithm: Optional, default SHA-256: the chain's algorithm.
+    /// - Throws: `AppError` `.indexFailure` (5204).
+    public init(path: String, hashAlgorithm: HashAlgorithm = .default) throws(AppError) {
+        self.hashAlgorithm = hashAlgorithm
+        do {
+            writer = try SQLiteConnection(path: path, mode: .readWrite)
+            try writer.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+            try writer.execute(Self.schema)
+            reader = path == ":memory:" ? writer : try SQLiteConnection(path: path, mode: .readOnly)
+        } catch {
+            throw Self.failure(error)
+        }
+    }
+
+    static func failure(_ error: LedgerError) -> AppError {
+        AppError(.indexFailure, "record index: \(error.message)", details: ["cause": String(error.numericCode)])
+    }
+
+    // MARK: Deriving from the chain
+
+    /// The height indexed so far (0 for an empty index).
+    public var indexedHeight: UInt64 {
+        writeLock.withLock {
+            let stored: [UInt8]? = (try? meta("height")) ?? nil
+            return stored.map { UInt64(Self.int($0)) } ?? 0
+        }
+    }
+
+    private func meta(_ key: String) throws(LedgerError) -> [UInt8]? {
+        let s = try writer.statement("SELECT value FROM records_meta WHERE key = ?1")
+        defer { s.reset() }
+        s.bind(1, text: key)
+        return try s.step() ? s.blob(0) : nil
+    }
+
+    private func setMeta(_ key: String, _ value: [UInt8]) throws(LedgerError) {
+        let s = try writer.statement("INSERT OR REPLACE INTO records_meta(key, value) VALUES (?1, ?2)")
+        s.bind(1, text: key)
+        s.bind(2, value)
+        try s.run()
+    }
+
+    private static func int(_ b: [UInt8]) -> Int { b.reduce(0) { $0 << 8 | Int($1) } }
+    private static func bytes(_ v: UInt64) -> [UInt8] { (0..<8).reversed().map { UInt8(truncatingIfNeeded: v >> (UInt64($0) * 8)) } }
+
+    /// Indexes every committed block after the indexed height, up to the
+    /// store's head; rebuilds first when the chain no longer holds the block
+    /// last indexed (a rollback). Returns the changes it indexed, in commit order.
+    /// - Parameters:
+    ///   - store: Required. The node's ledger.
+    ///   - through: Optional, default the head: stop after this height.
+    /// - Throws: `AppError` `.indexFailure` (5204).
+    @discardableResult
+    public func catchUp(with store: LedgerStore, through: UInt64? = nil) throws(AppError) -> [RecordChange] {
+        try writeLock.locked { () throws(AppError) -> [RecordChange] in
+            do {
+                guard let head = store.head?.height.rawValue else { return [] }
+                let target = min(head, through ?? head)
+                var from = (try meta("height")).map { UInt64(Self.int($0)) } ?? 0
+                if from > 0 {
+                    let hash = try meta("hash") ?? []
+                    if try from > head || store.blockHash(atHeight: Height(from)).bytes != hash {
+                        try clear()
+                        from = 0
+                    }
+                }
+                guard from < target else { return [] }
+                var changes = [RecordChange]()
+                var h = from + 1
+                while h <= target {
+                    let end = min(target, h + 63)
+                    try writer.execute("BEGIN IMMEDIATE")
+                    do {
+                        for height in h...end { changes += try apply(height: height, store: store) }
+                        try setMeta("height", Self.bytes(end))
+                        try setMeta("hash", try store.blockHash(atHeight: Height(end)).bytes)
+                        try writer.execute("COMMIT")
+                    } catch {
+                        try? writer.execute("ROLLBACK")
+                        throw error
+                    }
+                    h = end + 1
+                }
+                return changes
+            } catch let e as AppError {
+                throw e
+            } catch let e as LedgerError {
+                throw Self.failure(e)
+            } catch {
+                throw AppError(.indexFailure, "record index: \(error)")
+            }
+        }
+    }
+
+    /// Drops the index and derives it again from every committed block of `store`.
+    /// - Throws: `AppError` `.indexFailure` (5204).
+    /// - Returns: The number of record versions indexed.
+    @discardableResult
+    public func rebuild(from store: LedgerStore) throws(AppError) -> Int {
+        try writeLock.locked { () throws(AppError) in
+            do throws(LedgerError) { try writer.transaction { () throws(LedgerError) in try clear() } } catch { throw Self.failure(error) }
+        }
+        return try catchUp(with: store).count
+    }
+
+    private func clear() throws(LedgerError) {
+        try writer.execute("DELETE FROM records_current; DELETE FROM records_versions; DELETE FROM records_meta;")
+    }
+
+    private func apply(height: UInt64, store: LedgerStore) throws -> [RecordChange] {
+        let block = try store.block(atHeight: Height(height))
+        guard block.transactions.contains(where: { $0.payload.kind == RecordsExecutor.kind }) else { return [] }
+        let receipts = try store.receipts(atHeight: Height(height))
+        var changes = [RecordChange]()
+        let committedAt = RecordTime(millisecondsSince1970: block.header.timestamp.millisecondsSince1970)
+        for (i, tx) in block.transactions.enumerated() where tx.payload.kind == RecordsExecutor.kind {
+            guard i < receipts.count, receipts[i].status == Receipt.success else { continue }
+            let txID = receipts[i].transactionID
+            for op in try RecordOperation.operations(inBody: tx.payload.body) {
+                let record = try ManufacturingRecord(canonicalEncoding: op.recordBytes)
+                let stored = StoredRecord(recordID: op.recordID, version: op.version, record: record, digest: op.digest, uploader: op.uploader,
+                                          height: height, transactionID: txID, changedFields: op.changedFields,
+                                          condition: op.condition.text, committedAt: committedAt)
+                let before = op.version > 1 ? try currentLocked(op.recordID, connection: writer) : nil
+                try insert(stored, bytes: op.recordBytes)
+                changes.append(RecordChange(recordID: op.recordID, kind: record.kind, factoryUID: record.factoryUID, before: before, after: stored))
+            }
+        }
+        return changes
+    }
+
+    private func insert(_ r: StoredRecord, bytes: [UInt8]) throws(LedgerError) {
+        let v = try writer.statement("""
+            INSERT OR REPLACE INTO records_versions(record_id, version, body, digest, uploader, height, tx_id, changed, condition, committed_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+            """)
+        v.bind(1, text: r.recordID)
+        v.bind(2, r.version)
+        v.bind(3, bytes)
+        v.bind(4, r.digest)
+        v.bind(5, text: r.uploader)
+        v.bind(6, r.height)
+        v.bind(7, r.transactionID)
+        v.bind(8, text: r.changedFields.joined(separator: ","))
+        v.bind(9, text: r.condition)
+        v.bind(10, r.committedAt.millisecondsSince1970)
+        try v.run()
+        let c = try writer.statement("""
+            INSERT OR REPLACE INTO records_current(record_id, kind, factory, time, product, batch, device, location, operator,
+                version, body, digest, uploader, height, tx_id, changed, condition, committed_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+            """)
+        let rec = r.record
+        c.bind(1, text: r.recordID)
+        c.bind(2, text: rec.kind.rawValue)
+        c.bind(3, text: rec.factoryUID)
+        c.bind(4, rec.time.millisecondsSince1970)
+        for (i, value) in [rec.productUID, rec.batchNumber, rec.deviceID, rec.location, rec.operatorID].enumerated() {
+            if let value { c.bind(Int32(5 + i), text: value) } else { c.bindNull(Int32(5 + i)) }
+        }
+        c.bind(10, r.version)
+        c.bind(11, bytes)
+        c.bind(12, r.digest)
+        c.bind(13, text: r.uploader)
+        c.bind(14, r.height)
+        c.bind(15, r.transactionID)
+        c.bind(16, text: r.changedFields.joined(separator: ","))
+        c.bind(17, text: r.condition)
+        c.bind(18, r.committedAt.millisecondsSince1970)
+        try c.run()
+    }
+
+    // MARK: Reads
+
+    private static let columns = "record_id, version, body, digest, uploader, height, tx_id, changed, condition, committed_at"
+
+    private static func row(_ s: SQLiteConnection.Statement) throws(AppError) -> StoredRecord {
+        let changed = s.text(7)
+        return StoredRecord(recordID: s.text(0), version: s.uint(1), record: try ManufacturingRecord(canonicalEncoding: s.blob(2)),
+                            digest: s.digest(3) ?? .zero, uploader: s.text(4), height: s.uint(5), transactionID: s.digest(6) ?? .zero,
+                            changedFields: changed.isEmpty ? [] : changed.split(separator: ",").map(String.init),
+                            condition: s.text(8), committedAt: RecordTime(millisecondsSince1970: s.uint(9)))
+    }
+
+    private func currentLocked(_ recordID: String, connection db: SQLiteConnection) throws -> StoredRecord? {
+        let s = try db.statement("SELECT \(Self.columns) FROM records_current WHERE record_id = ?1")
+        defer { s.reset() }
+        s.bind(1, text: recordID)
+        return try s.step() ? try Self.row(s) : nil
+    }
+
+    private func read<R>(_ body: (SQLiteConnection) throws -> R) throws(AppError) -> R {
+        let lock = reader === writer ? writeLock : readLock
+        return try lock.locked { () throws(AppError) -> R in
+            do { return try body(reader) } catch let e as AppError {
+                throw e
+            } catch let e as LedgerError {
+                throw Self.failure(e)
+            } catch {
+                throw AppError(.indexFailure, "record index: \(error)")
+            }
+        }
+    }
+
+    /// The current version of a record, or nil.
+    /// - Throws: `AppError` `.indexFailure` (5204).
+    public func current(_ recordID: String) throws(AppError) -> StoredRecord? {
+        try read { db in try currentLocked(recordID, connection: db) }
+    }
+
+    /// Which of `recordIDs` are indexed already.
+    public func existing(_ recordIDs: [String]) throws(AppError) -> Set<String> {
+        try read { db in
+            let s = try db.statement("SELECT 1 FROM records_current WHERE record_id = ?1")
+            var found = Set<String>()
+            for id in recordIDs {
+                s.bind(1, text: id)
+                if try s.step() { found.insert(id) }
+                s.reset()
+            }
+            return found
+        }
+    }
+
+    /// Every version of a record, oldest first (empty when unknown).
+    /// - Throws: `AppError` `.indexFailure` (5204).
+    public func history(_ recordID: String) throws(AppError) -> [StoredRecord] {
+        try read { db in
+            let s = try db.statement("SELECT \(Self.columns) FROM records_versions WHERE record_id = ?1 ORDER BY version")
+            defer { s.reset() }
+            s.bind(1, text: recordID)
+            var out = [StoredRecord]()
+            while try s.step() { out.append(try Self.row(s)) }
+            return out
+        }
+    }
+
+    /// The number of records (current versions) indexed.
+    public func count() throws(AppError) -> Int {
+        try read { db in Int(try db.scalarInt("SELECT count(*) FROM records_current") ?? 0) }
+    }
+
+    /// The SQL and bindings of a query page (exposed for `EXPLAIN QUERY PLAN` in tests).
+    package func sql(for query: RecordQuery, factories: [String]?, kinds: [RecordKind]?) throws(AppError) -> (sql: String, bindings: [String]) {
+        var clauses = [String](), bindings = [String]()
+        func add(_ column: String, _ value: String?) {
+            guard let value else { return }
+            bindings.append(value)
+            clauses.append("\(column) = ?\(bindings.count)")
+        }
+        add("product", query.productUID)
+        add("batch", query.batchNumber)
+        add("device", query.deviceID)
+        add("location", query.location)
+        add("operator", query.operatorID)
+        add("factory", query.factoryUID)
+        add("kind", query.kind?.rawValue)
+        if let from = query.from { bindings.append(String(from.millisecondsSince1970)); clauses.append("time >= CAST(?\(bindings.count) AS INTEGER)") }
+        if let to = query.to { bindings.append(String(to.millisecondsSince1970)); clauses.append("time < CAST(?\(bindings.count) AS INTEGER)") }
+        if query.factoryUID == nil, let factories {
+            clauses.append("factory IN (\(factories.map { f -> String in bindings.append(f); return "?\(bindings.count)" }.joined(separator: ",")))")
+        }
+        if query.kind == nil, let kinds {
+            clauses.append("kind IN (\(kinds.map { k -> String in bindings.append(k.rawValue); return "?\(bindings.count)" }.joined(separator: ",")))")
+        }
+        let asc = query.order == .timeAscending
+        if let cursor = query.cursor {
+            let (time, id) = try Self.decodeCursor(cursor, query: query)
+            bindings.append(String(time))
+            let t = bindings.count
+            bindings.append(id)
+            clauses.append("(time, record_id) \(asc ? ">" : "<") (CAST(?\(t) AS INTEGER), ?\(bindings.count))")
+        }
+        let dir = asc ? "ASC" : "DESC"
+        let sql = "SELECT \(Self.columns), time FROM records_current" + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "))
+            + " ORDER BY time \(dir), record_id \(dir) LIMIT \(query.limit + 1)"
+        return (sql, bindings)
+    }
+
+    /// One page of current records matching `query`, restricted to
+    /// `factories` and `kinds` (nil: no restriction).
+    /// - Throws: `AppError` `.invalidQuery` (5201), `.invalidCursor` (5202), `.indexFailure` (5204).
+    public func page(_ query: RecordQuery, factories: [String]? = nil, kinds: [RecordKind]? = nil) throws(AppError) -> RecordPage {
+        try query.validate()
+        let (sql, bindings) = try sql(for: query, factories: factories, kinds: kinds)
+        return try read { db in
+            let s = try db.statement(sql)
+            defer { s.reset() }
+            for (i, b) in bindings.enumerated() { s.bind(Int32(i + 1), text: b) }
+            var rows = [StoredRecord](), times = [UInt64]()
+            while try s.step() {
+                rows.append(try Self.row(s))
+                times.append(s.uint(10))
+            }
+            var next: String?
+            if rows.count > query.limit {
+                rows.removeLast()
+                next = Self.encodeCursor(time: times[query.limit - 1], id: rows[query.limit - 1].recordID, query: query)
+            }
+            return RecordPage(records: rows, nextCursor: next)
+        }
+    }
+
+    /// `EXPLAIN QUERY PLAN` of a query (for tests that guard index use).
+    package func queryPlan(_ query: RecordQuery, factories: [String]? = nil, kinds: [RecordKind]? = nil) throws(AppError) -> [String] {
+        let (sql, bindings) = try sql(for: query, factories: factories, kinds: kinds)
+        return try read { db in
+            let s = try db.statement("EXPLAIN QUERY PLAN " + sql)
+            defer { s.reset() }
+            for (i, b) in bindings.enumerated() { s.bind(Int32(i + 1), text: b) }
+            var out = [String]()
+            while try s.step() { out.append(s.text(3)) }
+            return out
+        }
+    }
+
+    // Cursor: base64url("1|<fingerprint>|<time>|<recordID>"): opaque, stable (keyset on (time, record_id)).
+    static func encodeCursor(time: UInt64, id: String, query: RecordQuery) -> String {
+        Data("1|\(query.fingerprint)|\(time)|\(id)".utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decodeCursor(_ cursor: String, query: RecordQuery) throws(AppError) -> (UInt64, String) {
+        var b64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while b64.count % 4 != 0 { b64 += "=" }
+        guard let data = Data(base64Encoded: b64), let text = String(data: data, encoding: .utf8) else {
+            throw AppError(.invalidCursor, "cursor is not a cursor of this API", details: ["field": "cursor"])
+        }
+        let parts = text.split(separator: "|", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 4, parts[0] == "1", let time = UInt64(parts[2]) else {
+            throw AppError(.invalidCursor, "cursor is not a cursor of this API", details: ["field": "cursor"])
+        }
+        guard parts[1] == query.fingerprint else {
+            throw AppError(.invalidCursor, "cursor belongs to a query with other filters or order", details: ["field": "cursor"])
+        }
+        return (time, parts[3])
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+import LedgerCore
+
+/// A records query (A-Q-1, A-Q-3): any combination of filters, a sort order
+/// and cursor pagination. Every filter is optional; those given are ANDed.
+///
+/// | parameter | type | required | range / example | default |
+/// |---|---|---|---|---|
+/// | `from` | ``RecordTime`` | no | inclusive lower bound of the record's time, `2025-03-01T00:00:00Z` | none |
+/// | `to` | ``RecordTime`` | no | exclusive upper bound, after `from` | none |
+/// | `productUID` | String 1–128 | no | `P-2025-0201` | none |
+/// | `batchNumber` | String 1–128 | no | `B-19` (a production record's raw-material batch, an inspection's batch) | none |
+/// | `deviceID` | String 1–128 | no | `PRESS-04` | none |
+/// | `factoryUID` | String 1–128 | no | `F-KM-02`; outside the caller's scope → 5409 | none (all permitted) |
+/// | `location` | String 1–256 | no | exact match, `Kunming plant 2, line 3` | none |
+/// | `operatorID` | String 1–128 | no | operator or inspector ID, `OP-7` | none |
+/// | `kind` | ``RecordKind`` | no | not granted by the caller's roles → 5409 | none (all permitted) |
+/// | `order` | ``Order`` | no | `.timeAscending`, `.timeDescending` | `.timeAscending` |
+/// | `limit` | Int | no | 1...1,000 | 100 |
+/// | `cursor` | String | no | `nextCursor` of the previous page of the same query | none (first page) |
+/// | `includeProofs` | Bool | no | attach an ``UploadReceipt`` (inclusion proof + certificate) to each result | false |
+///
+/// ```swift
+/// let page = try await platform.records.query(RecordQuery(batchNumber: "B-19", limit: 50), token: token)
+/// ```
+public struct RecordQuery: Hashable, Sendable, Codable {
+    /// Result order: by record time, then record ID.
+    public enum Order: String, Hashable, Sendable, Codable, CaseIterable {
+        case timeAscending = "asc", timeDescending = "desc"
+    }
+
+    public var from: RecordTime?
+    public var to: RecordTime?
+    public var productUID: String?
+    public var batchNumber: String?
+    public var deviceID: String?
+    public var factoryUID: String?
+    public var location: String?
+    public var operatorID: String?
+    public var kind: RecordKind?
+    public var order: Order
+    public var limit: Int
+    public var cursor: String?
+    public var includeProofs: Bool
+
+    /// The most rows one page returns.
+    public static let maximumLimit = 1_000
+
+    public init(from: RecordTime? = nil, to: RecordTime? = nil, productUID: String? = nil, batchNumber: String? = nil,
+                deviceID: String? = nil, factoryUID: String? = nil, location: String? = nil, operatorID: String? = nil,
+                kind: RecordKind? = nil, order: Order = .timeAscending, limit: Int = 100, cursor: String? = nil,
+                includeProofs: Bool = false) {
+        self.from = from
+        self.to = to
+        self.productUID = productUID
+        self.batchNumber = batchNumber
+        self.deviceID = deviceID
+        self.factoryUID = factoryUID
+        self.location = location
+        self.operatorID = operatorID
+        self.kind = kind
+        self.order = order
+        self.limit = limit
+        self.cursor = cursor
+        self.includeProofs = includeProofs
+    }
+
+    /// Checks ranges.
+    /// - Throws: `AppError` `.invalidQuery` (5201) naming the field.
+    public func validate() throws(AppError) {
+        guard (1...Self.maximumLimit).contains(limit) else {
+            throw AppError(.invalidQuery, "limit \(limit) is outside 1...\(Self.maximumLimit)", details: ["field": "limit"])
+        }
+        if let from, let to, to <= from {
+            throw AppError(.invalidQuery, "time range is empty: to (\(to)) is not after from (\(from))", details: ["field": "to"])
+        }
+        for (name, value) in [("productUID", productUID), ("batchNumber", batchNumber), ("deviceID", deviceID), ("factoryUID", factoryUID),
+                              ("location", location), ("operatorID", operatorID)] {
+            if let value, value.isEmpty || value.count > 256 {
+                throw AppError(.invalidQuery, "filter '\(name)' must be 1-256 characters", details: ["field": name])
+            }
+        }
+    }
+
+    /// A fingerprint of the filters and order (not the limit or cursor): a cursor only continues the query it came from.
+    var fingerprint: String {
+        let parts = [from.map { String($0.millisecondsSince1970) }, to.map { String($0.millisecondsSince1970) }, productUID, batchNumber,
+                     deviceID, factoryUID, location, operatorID, kind?.rawValue, order.rawValue].map { $0 ?? "\u{1}" }
+        return String(HashAlgorithm.sha256.hash(Array(parts.joined(separator: "\u{0}").utf8)).hex.prefix(16))
+    }
+}
+
+/// One record as the index holds it: a version with where it was committed.
+public struct StoredRecord: Hashable, Sendable, Codable {
+    /// ``ManufacturingRecord/recordID``.
+    public var recordID: String
+    /// 1 for the uploaded record, +1 per update.
+    public var version: UInt64
+    public var kind: RecordKind
+    /// The record.
+    public var record: ManufacturingRecord
+    /// Its canonical digest (hex in JSON/XML).
+    public var digest: Digest
+    /// The administrator who uploaded or updated it.
+    public var uploader: String
+    /// The block height and transaction of this version.
+    public var height: UInt64
+    public var transactionID: Digest
+    /// The fields this version changed (empty for version 1).
+    public var changedFields: [String]
+    /// The update's condition in text form (empty for none).
+    public var condition: String
+    /// The block's timestamp (commit time).
+    public var committedAt: RecordTime
+    /// The proof of inclusion, when the query asked for it.
+    public var proof: UploadReceipt?
+
+    enum CodingKeys: String, CodingKey {
+        case recordID = "record_id", version, kind, record, digest, uploader, height = "block_height", transactionID = "transaction_id"
+        case changedFields = "changed_fields", condition, committedAt = "committed_at", proof
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        recordID = try c.decode(String.self, forKey: .recordID)
+        version = try c.decode(UInt64.self, forKey: .version)
+        kind = try c.decode(RecordKind.self, forKey: .kind)
+        record = try c.decode(ManufacturingRecord.self, forKey: .record)
+        digest = try Digest(hex: try c.decode(String.self, forKey: .digest))
+        uploader = try c.decode(String.self, forKey: .uploader)
+        height = try c.decode(UInt64.self, forKey: .height)
+        transactionID = try Digest(hex: try c.decode(String.self, forKey: .transactionID))
+        changedFields = try c.decodeIfPresent([String].self, forKey: .changedFields) ?? []
+        condition = try c.decodeIfPresent(String.self, forKey: .condition) ?? ""
+        committedAt = try c.decode(RecordTime.self, forKey: .committedAt)
+        proof = try c.decodeIfPresent(UploadReceipt.self, forKey: .proof)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(recordID, forKey: .recordID)
+        try c.encode(version, forKey: .version)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(record, forKey: .record)
+        try c.encode(digest.hex, forKey: .digest)
+        try c.encode(uploader, forKey: .uploader)
+        try c.encode(height, forKey: .height)
+        try c.encode(transactionID.hex, forKey: .transactionID)
+        try c.encode(changedFields, forKey: .changedFields)
+        try c.encode(condition, forKey: .condition)
+        try c.encode(committedAt, forKey: .committedAt)
+        try c.encodeIfPresent(proof, forKey: .proof)
+    }
+
+    init(recordID: String, version: UInt64, record: ManufacturingRecord, digest: Digest, uploader: String, height: UInt64,
+         transactionID: Digest, changedFields: [String], condition: String, committedAt: RecordTime) {
+        self.recordID = recordID
+        self.version = version
+        kind = record.kind
+        self.record = record
+        self.digest = digest
+        self.uploader = uploader
+        self.height = height
+        self.transactionID = transactionID
+        self.changedFields = changedFields
+        self.condition = condition
+        self.committedAt = committedAt
+    }
+}
+
+/// One page of query results.
+public struct RecordPage: Hashable, Sendable, Codable {
+    /// The records, current versions, in the query's order.
+    public var records: [StoredRecord]
+    /// Pass as ``RecordQuery/cursor`` for the next page; nil on the last page.
+    public var nextCursor: String?
+
+    enum CodingKeys: String, CodingKey { case records, nextCursor = "next_cursor" }
+}
+
+/// A committed change of a record (A-U-4): version 1 (`before` nil) or an update.
+public struct RecordChange: Hashable, Sendable, Codable {
+    public var recordID: String
+    public var kind: RecordKind
+    public var factoryUID: String
+    /// The version replaced; nil for a new record.
+    public var before: StoredRecord?
+    /// The committed version.
+    public var after: StoredRecord
+
+    enum CodingKeys: String, CodingKey { case recordID = "record_id", kind, factoryUID = "factory_uid", before, after }
+}

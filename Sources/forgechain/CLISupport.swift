@@ -1,0 +1,68 @@
+import AppAPI
+import ArgumentParser
+import Foundation
+import LedgerCore
+
+/// Options every operator command takes: the data folder and credentials
+/// (flags, else FORGECHAIN_USER, FORGECHAIN_PASSWORD, FORGECHAIN_OTP).
+struct DataOptions: ParsableArguments {
+    @Option(help: "The data folder (created when missing).")
+    var data: String = "forgechain-data"
+
+    @Option(help: "Administrator user name (or FORGECHAIN_USER).")
+    var user: String?
+
+    @Option(help: "Password (or FORGECHAIN_PASSWORD).")
+    var password: String?
+
+    @Option(help: "One-time code from the authenticator app, SMS or e-mail (or FORGECHAIN_OTP).")
+    var otp: String?
+
+    var environment: [String: String] { ProcessInfo.processInfo.environment }
+    var resolvedUser: String? { user ?? environment["FORGECHAIN_USER"] }
+    var resolvedPassword: String? { password ?? environment["FORGECHAIN_PASSWORD"] }
+    var resolvedOTP: String? { otp ?? environment["FORGECHAIN_OTP"] }
+
+    func open() async throws -> Platform {
+        try await Platform.open(.singleNode(directory: data))
+    }
+
+    /// Logs in with the given credentials and returns the token.
+    func login(_ platform: Platform) async throws -> String {
+        guard let user = resolvedUser, let password = resolvedPassword else {
+            throw AppError(.invalidCredentials, "credentials needed: --user and --password (or FORGECHAIN_USER and FORGECHAIN_PASSWORD)",
+                           details: ["field": "user"])
+        }
+        return try await platform.identity.login(user: user, password: password, oneTimeCode: resolvedOTP).token
+    }
+}
+
+enum CLI {
+    /// Runs `body` on an open platform; on failure prints the envelope to standard error and exits 1.
+    static func run(_ options: DataOptions, _ body: (Platform) async throws -> Void) async throws {
+        let platform: Platform
+        do { platform = try await options.open() } catch { fail(error) }
+        do {
+            try await body(platform)
+            await platform.close()
+        } catch {
+            await platform.close()
+            fail(error)
+        }
+    }
+
+    static func fail(_ error: any Error) -> Never {
+        let envelope = Envelope<String>.failure(error)
+        let text = (try? envelope.jsonData(pretty: true)).map { String(decoding: $0, as: UTF8.self) } ?? "{\"code\": 9999}"
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+        Foundation.exit(1)
+    }
+
+    static func printJSON<T: Codable & Sendable>(_ data: T) throws {
+        print(String(decoding: try Envelope.success(data).jsonData(pretty: true), as: UTF8.self))
+    }
+
+    static func printXML<T: Codable & Sendable>(_ data: T) throws {
+        print(String(decoding: try Envelope.success(data).xmlData(), as: UTF8.self))
+    }
+}

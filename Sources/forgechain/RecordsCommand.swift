@@ -1,0 +1,159 @@
+import AppAPI
+import ArgumentParser
+import Foundation
+import LedgerCore
+
+/// `forgechain records import|query|history|verify|reindex`: records in a data folder (A-UP, A-Q, A-U).
+struct RecordsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "records",
+        abstract: "Import, query and verify manufacturing records in a data folder.",
+        discussion: "Credentials: --user/--password/--otp or FORGECHAIN_USER, FORGECHAIN_PASSWORD, FORGECHAIN_OTP. Failures print the envelope and exit 1.",
+        subcommands: [Import.self, Query.self, History.self, Verify.self, Reindex.self]
+    )
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Upload the records of a JSON, XML or CSV file.")
+        @OptionGroup var options: DataOptions
+        @Argument(help: "The input file (.json, .xml, .csv).") var file: String
+        @Option(help: "json, xml or csv (default: from the file extension).") var format: String?
+        @Option(help: "Record kind when the file does not say: production, equipment, quality_inspection.") var kind: String = "production"
+        @Flag(help: "Reject the whole file when any record is bad.") var allOrNothing = false
+        @Option(help: "Write the upload receipts (JSON) to this file.") var receipts: String?
+
+        func run() async throws {
+            try await CLI.run(options) { platform in
+                guard let data = FileManager.default.contents(atPath: file) else {
+                    throw AppError(.emptyInput, "cannot read '\(file)'", details: ["file": file])
+                }
+                let fmt: RecordFormat
+                if let format {
+                    guard let f = RecordFormat(rawValue: format.lowercased()) else {
+                        throw AppError(.unsupportedFormat, "--format must be json, xml or csv", details: ["field": "format"])
+                    }
+                    fmt = f
+                } else {
+                    fmt = try RecordFormat(fileName: file)
+                }
+                let parsed = try RecordIngest.parse(data, format: fmt, kind: try RecordKind(name: kind), allOrNothing: allOrNothing)
+                let token = try await options.login(platform)
+                var uploaded = [UploadReceipt]()
+                if !parsed.records.isEmpty {
+                    uploaded = try await platform.records.uploadBatch(parsed.records.map(\.record), token: token)
+                }
+                if let receipts {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                    try encoder.encode(uploaded).write(to: URL(fileURLWithPath: receipts))
+                }
+                let summary = ImportSummary(uploaded: uploaded.count, rejected: parsed.issues.map {
+                    ImportSummary.Rejection(record: $0.index, line: $0.line, code: $0.error.numericCode, message: $0.error.message)
+                }, records: uploaded.map { .init(recordID: $0.recordID, height: $0.height, transactionID: $0.transactionID.hex) })
+                try CLI.printJSON(summary)
+                if !parsed.issues.isEmpty { throw ExitCode(2) }
+            }
+        }
+    }
+
+    struct ImportSummary: Codable, Sendable {
+        struct Rejection: Codable, Sendable { var record: Int; var line: Int?; var code: UInt32; var message: String }
+        struct Uploaded: Codable, Sendable {
+            var recordID: String; var height: UInt64; var transactionID: String
+            enum CodingKeys: String, CodingKey { case recordID = "record_id", height = "block_height", transactionID = "transaction_id" }
+        }
+        var uploaded: Int
+        var rejected: [Rejection]
+        var records: [Uploaded]
+    }
+
+    struct Query: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Query records (filters combine with AND).")
+        @OptionGroup var options: DataOptions
+        @Option(help: "Product UID.") var product: String?
+        @Option(help: "Production batch number.") var batch: String?
+        @Option(help: "Device ID.") var device: String?
+        @Option(help: "Factory UID.") var factory: String?
+        @Option(help: "Location (exact).") var location: String?
+        @Option(name: .customLong("operator"), help: "Operator or inspector ID.") var operatorID: String?
+        @Option(help: "production, equipment or quality_inspection.") var kind: String?
+        @Option(help: "From this time (ISO 8601 or Unix epoch), inclusive.") var from: String?
+        @Option(help: "To this time, exclusive.") var to: String?
+        @Option(help: "asc or desc by record time.") var order: String = "asc"
+        @Option(help: "Rows per page, 1-1000.") var limit: Int = 100
+        @Option(help: "The next_cursor of the previous page.") var cursor: String?
+        @Flag(help: "Attach each record's inclusion proof.") var proofs = false
+        @Option(help: "json, xml or table.") var format: String = "json"
+
+        func run() async throws {
+            try await CLI.run(options) { platform in
+                let query = RecordQuery(
+                    from: try from.map { t throws(AppError) in try RecordTime(parsing: t, field: "from") },
+                    to: try to.map { t throws(AppError) in try RecordTime(parsing: t, field: "to") },
+                    productUID: product, batchNumber: batch, deviceID: device, factoryUID: factory, location: location,
+                    operatorID: operatorID, kind: try kind.map { k throws(AppError) in try RecordKind(name: k) },
+                    order: order == "desc" ? .timeDescending : .timeAscending, limit: limit, cursor: cursor, includeProofs: proofs)
+                let page = try await platform.records.query(query, token: try await options.login(platform))
+                switch format {
+                case "xml": try CLI.printXML(page)
+                case "table": print(Self.table(page))
+                default: try CLI.printJSON(page)
+                }
+            }
+        }
+
+        static func table(_ page: RecordPage) -> String {
+            var lines = ["RECORD ID                                  V  KIND                TIME                      FACTORY     BATCH     DEVICE      HEIGHT"]
+            for r in page.records {
+                func pad(_ s: String, _ n: Int) -> String { s.count >= n ? String(s.prefix(n - 1)) + " " : s + String(repeating: " ", count: n - s.count) }
+                lines.append(pad(r.recordID, 43) + pad(String(r.version), 3) + pad(r.kind.rawValue, 20) + pad(r.record.time.iso8601, 26)
+                             + pad(r.record.factoryUID, 12) + pad(r.record.batchNumber ?? "-", 10) + pad(r.record.deviceID ?? "-", 12) + String(r.height))
+            }
+            lines.append("\(page.records.count) record(s)" + (page.nextCursor.map { "; next page: --cursor \($0)" } ?? ""))
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    struct History: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every version of a record.")
+        @OptionGroup var options: DataOptions
+        @Argument(help: "The record ID (a production record's product UID).") var uid: String
+        func run() async throws {
+            try await CLI.run(options) { platform in
+                try CLI.printJSON(try await platform.records.history(recordID: uid, token: try await options.login(platform)))
+            }
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Verify upload receipts offline against the chain's trust anchor.")
+        @OptionGroup var options: DataOptions
+        @Argument(help: "A receipt file (one receipt or an array, as written by `records import --receipts`).") var receipt: String
+        @Option(help: "The trust anchor (default: DATA/trust-anchor.json).") var anchor: String?
+
+        func run() async throws {
+            do {
+                let anchorPath = anchor ?? options.data + "/trust-anchor.json"
+                guard let anchorData = FileManager.default.contents(atPath: anchorPath), let data = FileManager.default.contents(atPath: receipt) else {
+                    throw AppError(.receiptInvalid, "cannot read '\(receipt)' or the trust anchor '\(anchorPath)'", details: ["check": "input"])
+                }
+                let trust = try JSONDecoder().decode(TrustAnchor.self, from: anchorData)
+                let receipts = try (try? JSONDecoder().decode([UploadReceipt].self, from: data)) ?? [JSONDecoder().decode(UploadReceipt.self, from: data)]
+                for r in receipts { try r.verify(against: trust) }
+                try CLI.printJSON(["verified": String(receipts.count), "records": receipts.map(\.recordID).joined(separator: ",")])
+            } catch {
+                CLI.fail(error)
+            }
+        }
+    }
+
+    struct Reindex: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Rebuild the record index from the chain (needs node.operate).")
+        @OptionGroup var options: DataOptions
+        func run() async throws {
+            try await CLI.run(options) { platform in
+                let n = try await platform.records.rebuildIndex(token: try await options.login(platform))
+                try CLI.printJSON(["versions": n])
+            }
+        }
+    }
+}

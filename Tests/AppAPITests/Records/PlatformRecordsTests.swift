@@ -1,0 +1,246 @@
+import Foundation
+import Testing
+@testable import AppAPI
+import LedgerCore
+
+/// Collects changes delivered to a delegate.
+actor ChangeCollector: RecordChangeDelegate {
+    var changes: [RecordChange] = []
+    func recordDidChange(_ change: RecordChange) async { changes.append(change) }
+}
+
+@Suite(.serialized) struct PlatformRecordsTests {
+    @Test func anUploadReturnsAReceiptThatVerifiesOfflineAndFailsWhenAltered() async throws {
+        let f = try await RecordsFixture.open()
+        let record = RecordsFixture.production(1)
+        let receipt = try await f.platform.records.upload(record, token: f.rootToken, expectedDigest: record.digest())
+        #expect(receipt.recordDigest == record.digest(using: .sha256))
+        try receipt.verify(against: f.platform.trustAnchor, record: record)
+
+        // JSON round trip (what `records verify` reads).
+        let decoded = try JSONDecoder().decode(UploadReceipt.self, from: JSONEncoder().encode(receipt))
+        try decoded.verify(against: f.platform.trustAnchor)
+
+        var badProof = receipt
+        badProof.inclusionProof = InclusionProof(leafIndex: 0, treeSize: receipt.inclusionProof.treeSize + 1,
+                                                 path: receipt.inclusionProof.path + [HashAlgorithm.sha256.hash([9])])
+        #expect((#expect(throws: AppError.self) { try badProof.verify(against: f.platform.trustAnchor) })?.details["check"] == "inclusionProof")
+        var badCertificate = receipt
+        badCertificate.certificate.votes[0].signature = badCertificate.certificate.votes[0].signature.tampered()
+        #expect((#expect(throws: AppError.self) { try badCertificate.verify(against: f.platform.trustAnchor) })?.details["check"] == "certificate")
+        var badHeader = receipt
+        badHeader.header.stateRoot = HashAlgorithm.sha256.hash([1])
+        #expect((#expect(throws: AppError.self) { try badHeader.verify(against: f.platform.trustAnchor) })?.details["check"] == "header")
+        var otherRecord = RecordsFixture.production(2)
+        if case .production(var p) = otherRecord { p.productUID = "P-1"; otherRecord = .production(p) }
+        #expect((#expect(throws: AppError.self) { try receipt.verify(against: f.platform.trustAnchor, record: otherRecord) })?.details["check"] == "record")
+        await f.close()
+    }
+
+    @Test func aWrongSuppliedDigestOrADuplicateIsRefusedBeforeAnythingIsWritten() async throws {
+        let f = try await RecordsFixture.open()
+        let head = await f.platform.node.head.height
+        let bad = await #expect(throws: AppError.self) {
+            try await f.platform.records.upload(RecordsFixture.production(1), token: f.rootToken, expectedDigest: HashAlgorithm.sha256.hash([0]))
+        }
+        #expect(bad?.code == .digestMismatch)
+        _ = try await f.platform.records.upload(RecordsFixture.production(1), token: f.rootToken)
+        let dup = await #expect(throws: AppError.self) { try await f.platform.records.upload(RecordsFixture.production(1), token: f.rootToken) }
+        #expect(dup?.code == .recordExists)
+        #expect(try f.platform.records.index.history("P-1").count == 1)
+        #expect(await f.platform.node.head.height > head)
+        await f.close()
+    }
+
+    @Test func submitReturnsAHandleWhoseConfirmationIsAwaitedOrWaitedForAndPacksABatch() async throws {
+        let f = try await RecordsFixture.open()
+        let records = (0..<600).map { RecordsFixture.production($0) }
+        let handle = try await f.platform.records.submit(records, token: f.rootToken)
+        #expect(handle.recordIDs.count == 600)
+        #expect(handle.transactionIDs.count < 4, "600 records of ~300 bytes fit in one or two 512 KiB transactions")
+        let receipts = try await handle.confirmation
+        #expect(receipts.count == 600)
+        try receipts[599].verify(against: f.platform.trustAnchor, record: records[599])
+        let sync = try await Task.detached { try handle.wait(timeout: .seconds(5)) }.value
+        #expect(sync.map(\.recordID) == receipts.map(\.recordID))
+        #expect(try f.platform.records.index.count() == 600)
+        await f.close()
+    }
+
+    @Test func queriesFilterCombineSortAndPageWithAStableCursor() async throws {
+        let f = try await RecordsFixture.open()
+        var records = (0..<120).map { RecordsFixture.production($0, batch: $0 % 2 == 0 ? "B-EVEN" : "B-ODD") }
+        records += (0..<10).map { RecordsFixture.inspection($0) }
+        _ = try await f.platform.records.uploadBatch(records, token: f.rootToken)
+        let q = f.platform.records
+        let even = try await q.query(RecordQuery(batchNumber: "B-EVEN", limit: 1000), token: f.rootToken)
+        #expect(even.records.count == 60)
+        #expect(even.records.allSatisfy { $0.record.batchNumber == "B-EVEN" })
+        let from = RecordTime(millisecondsSince1970: RecordsFixture.baseTime + 10 * 60_000)
+        let to = RecordTime(millisecondsSince1970: RecordsFixture.baseTime + 20 * 60_000)
+        let window = try await q.query(RecordQuery(from: from, to: to, kind: .production, order: .timeDescending), token: f.rootToken)
+        #expect(window.records.map(\.recordID) == (10..<20).reversed().map { "P-\($0)" })
+        let combined = try await q.query(RecordQuery(from: from, to: to, batchNumber: "B-ODD", deviceID: "PRESS-04", factoryUID: "F-KM-02",
+                                                     location: "Kunming plant 2, line 3", operatorID: "OP-7"), token: f.rootToken)
+        #expect(combined.records.map(\.recordID) == [11, 13, 15, 17, 19].map { "P-\($0)" })
+        let byProduct = try await q.query(RecordQuery(productUID: "P-3"), token: f.rootToken)
+        #expect(Set(byProduct.records.map(\.kind)) == [.production, .qualityInspection])
+
+        var seen = [String](), cursor: String?
+        repeat {
+            let page = try await q.query(RecordQuery(kind: .production, limit: 25, cursor: cursor), token: f.rootToken)
+            seen += page.records.map(\.recordID)
+            cursor = page.nextCursor
+        } while cursor != nil
+        #expect(seen.count == 120 && Set(seen).count == 120)
+        let other = await #expect(throws: AppError.self) {
+            try await q.query(RecordQuery(batchNumber: "B-ODD", limit: 25, cursor: try await q.query(RecordQuery(limit: 1), token: f.rootToken).nextCursor),
+                              token: f.rootToken)
+        }
+        #expect(other?.code == .invalidCursor)
+
+        let proved = try await q.query(RecordQuery(productUID: "P-5", includeProofs: true), token: f.rootToken)
+        try #require(proved.records.first?.proof).verify(against: f.platform.trustAnchor, record: proved.records[0].record)
+
+        let json = String(decoding: try Envelope.success(window).jsonData(), as: UTF8.self)
+        #expect(json.contains("\"code\":0") && json.contains("\"product_uid\":\"P-19\"") && json.contains("next_cursor") == false || json.contains("\"record_id\":\"P-19\""))
+        let xml = String(decoding: try Envelope.success(window).xmlData(), as: UTF8.self)
+        #expect(xml.contains("<envelope>") && xml.contains("<product_uid>P-19</product_uid>"))
+        await f.close()
+    }
+
+    @Test func permissionsLimitQueriesAndUpdatesToTheCallersFactoriesAndKinds() async throws {
+        let f = try await RecordsFixture.open(organisation: .factories(["F-KM-02", "F-QJ-01"]))
+        _ = try await f.platform.records.uploadBatch([RecordsFixture.production(1), RecordsFixture.production(2, factory: "F-QJ-01"),
+                                                     RecordsFixture.inspection(1)], token: f.rootToken)
+        let op = try await f.user("line-op", roles: [.operator], scope: .factories(["F-KM-02"]))
+        let viewer = try await f.user("viewer1", roles: [.viewer], scope: .factories(["F-QJ-01"]))
+        let q = f.platform.records
+        let mine = try await q.query(RecordQuery(), token: op)
+        #expect(mine.records.map(\.recordID) == ["P-1"], "an operator sees its factory's production records, not inspections or other factories")
+        let denied = await #expect(throws: AppError.self) { try await q.query(RecordQuery(factoryUID: "F-QJ-01"), token: op) }
+        #expect(denied?.code == .permissionDenied)
+        let kind = await #expect(throws: AppError.self) { try await q.query(RecordQuery(kind: .qualityInspection), token: op) }
+        #expect(kind?.code == .permissionDenied)
+        let node = await #expect(throws: AppError.self) { try await q.query(RecordQuery(factoryUID: "F-XX-09"), token: f.rootToken) }
+        #expect(node?.details["scope"] == "node")
+        let upload = await #expect(throws: AppError.self) {
+            try await q.upload(RecordsFixture.production(3, factory: "F-QJ-01"), token: op)
+        }
+        #expect(upload?.code == .permissionDenied)
+        let update = await #expect(throws: AppError.self) {
+            try await q.update(recordID: "P-2", fields: ["propara.pro_temperature": "1"], token: viewer)
+        }
+        #expect(update?.code == .permissionDenied)
+        let history = await #expect(throws: AppError.self) { try await q.history(recordID: "P-2", token: op) }
+        #expect(history?.code == .permissionDenied)
+        #expect(try q.index.history("P-2").count == 1)
+        await f.close()
+    }
+
+    @Test func anUpdateAppendsAVersionNotifiesAndAFailedConditionLeavesNoTrace() async throws {
+        let f = try await RecordsFixture.open()
+        let q = f.platform.records
+        _ = try await q.upload(RecordsFixture.production(1), token: f.rootToken)
+        let stream = try await q.changes(token: f.rootToken)
+        let collector = ChangeCollector()
+        try await q.addDelegate(collector, token: f.rootToken)
+        let receipt = try await q.update(recordID: "P-1", fields: ["propara.pro_temperature": "72.0", "extensions.note": "recalibrated"],
+                                         condition: .expectedVersion(1), token: f.rootToken)
+        #expect(receipt.version == 2)
+        try receipt.verify(against: f.platform.trustAnchor)
+        let history = try await q.history(recordID: "P-1", token: f.rootToken)
+        #expect(history.map(\.version) == [1, 2])
+        #expect(history[1].changedFields == ["extensions.note", "propara.pro_temperature"])
+        if case .production(let p) = history[0].record { #expect(p.processParameters.temperature == "71.5") }
+        if case .production(let p) = history[1].record { #expect(p.processParameters.temperature == "72.0") }
+
+        var iterator = stream.makeAsyncIterator()
+        let change = try #require(await iterator.next())
+        #expect(change.before?.version == 1 && change.after.version == 2)
+        for _ in 0..<200 where await collector.changes.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await collector.changes.first?.after.version == 2)
+
+        // A failed condition: no transaction, no state change, no new version.
+        let head = await f.platform.node.head
+        let stateBefore = try f.platform.records.store.stateValue(forKey: RecordStateEntry.key("P-1"))
+        let failed = await #expect(throws: AppError.self) {
+            try await q.update(recordID: "P-1", fields: ["propara.pro_temperature": "99"], condition: .expectedVersion(1), token: f.rootToken)
+        }
+        #expect(failed?.code == .conditionFailed)
+        let predicate = await #expect(throws: AppError.self) {
+            try await q.update(recordID: "P-1", fields: ["propara.pro_temperature": "99"], condition: .field("propara.pro_temperature", equals: "71.5"),
+                               token: f.rootToken)
+        }
+        #expect(predicate?.code == .conditionFailed)
+        let invalid = await #expect(throws: AppError.self) {
+            try await q.update(recordID: "P-1", fields: ["production_time": "yesterday"], token: f.rootToken)
+        }
+        #expect(invalid?.code == .invalidFieldValue)
+        #expect(try f.platform.records.store.stateValue(forKey: RecordStateEntry.key("P-1")) == stateBefore)
+        #expect(try await q.history(recordID: "P-1", token: f.rootToken).count == 2)
+        let blocks = try f.platform.records.store.committedBlocks(from: Height(head.height.rawValue + 1), through: await f.platform.node.head.height)
+        #expect(blocks.allSatisfy { $0.block.transactions.isEmpty }, "no transaction was sent for the failed updates")
+        await f.close()
+    }
+
+    @Test func theAccessTokenIsNeverStoredInBlocksStateIndexOrLog() async throws {
+        let f = try await RecordsFixture.open()
+        // The Appendix A record carries the token in its `token` field: put the real one there.
+        let text = try String(contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().path + "/Examples/data/production-records.json", encoding: .utf8)
+        let parsed = try RecordIngest.parse(Data(text.replacingOccurrences(of: "demo-token", with: f.rootToken).utf8), format: .json)
+        #expect(parsed.token == f.rootToken)
+        _ = try await f.platform.records.uploadBatch(parsed.records.map(\.record), token: try #require(parsed.token))
+        _ = try await f.platform.records.update(recordID: parsed.records[0].record.recordID, fields: ["propara.pro_pressure": "99.0"], token: f.rootToken)
+        let tokens = [f.rootToken] + (parsed.token.map { [$0] } ?? [])
+        let store = f.platform.records.store
+        let head = await f.platform.node.head.height
+        await f.platform.close()
+        var haystack = [UInt8]()
+        for name in try FileManager.default.contentsOfDirectory(atPath: f.directory) {
+            haystack += (try? Data(contentsOf: URL(fileURLWithPath: f.directory + "/" + name))).map { Array($0) } ?? []
+        }
+        for height in 1...head.rawValue { haystack += try store.block(atHeight: Height(height)).encoded }
+        for (k, v) in try store.stateEntries() { haystack += k + v }
+        #expect(haystack.count > 10_000)
+        for token in tokens {
+            for piece in [token, String(token.suffix(24))] {
+                #expect(haystack.firstRange(of: Array(piece.utf8)) == nil, "token material found in the data folder")
+            }
+        }
+        let log = try String(contentsOfFile: f.directory + "/platform.log", encoding: .utf8)
+        #expect(log.contains("op=upload") && log.contains("op=update"))
+        try? FileManager.default.removeItem(atPath: f.directory)
+    }
+
+    @Test func theIndexRebuildsFromTheChainAndAReopenedFolderContinuesTheChain() async throws {
+        let f = try await RecordsFixture.open()
+        _ = try await f.platform.records.uploadBatch((0..<50).map { RecordsFixture.production($0) }, token: f.rootToken)
+        _ = try await f.platform.records.update(recordID: "P-7", fields: ["pro_op_info.pro_op_record": "shift B"], token: f.rootToken)
+        let before = try await f.platform.records.query(RecordQuery(limit: 1000), token: f.rootToken)
+        #expect(try await f.platform.records.rebuildIndex(token: f.rootToken) == 51)
+        let after = try await f.platform.records.query(RecordQuery(limit: 1000), token: f.rootToken)
+        #expect(before == after)
+        await f.platform.close()
+
+        let again = try await RecordsFixture.open(directory: f.directory)
+        #expect(again.platform.trustAnchor == f.platform.trustAnchor)
+        let receipt = try await again.platform.records.upload(RecordsFixture.production(99), token: again.rootToken)
+        try receipt.verify(against: f.platform.trustAnchor)
+        #expect(try await again.platform.records.history(recordID: "P-7", token: again.rootToken).count == 2)
+        await again.close()
+    }
+
+    @Test func queryPlansUseACompositeIndexForEveryFilter() throws {
+        let index = try RecordIndex(path: ":memory:")
+        let queries = [RecordQuery(batchNumber: "B"), RecordQuery(from: RecordTime(millisecondsSince1970: 1), to: RecordTime(millisecondsSince1970: 9)),
+                       RecordQuery(productUID: "P"), RecordQuery(deviceID: "D"), RecordQuery(factoryUID: "F"), RecordQuery(location: "L"),
+                       RecordQuery(operatorID: "O"), RecordQuery(kind: .equipment), RecordQuery(order: .timeDescending)]
+        for q in queries {
+            let plan = try index.queryPlan(q).joined(separator: "; ")
+            #expect(plan.contains("USING INDEX") || plan.contains("USING COVERING INDEX"), "\(plan)")
+            #expect(!plan.contains("TEMP B-TREE"), "sorting must come from the index: \(plan)")
+        }
+    }
+}
