@@ -14,10 +14,10 @@ struct BenchCommand: ParsableCommand {
     )
 
     enum Area: String, ExpressibleByArgument, CaseIterable {
-        case hash, merkle, validate
+        case hash, merkle, validate, append
     }
 
-    @Argument(help: "What to measure: hash, merkle or validate.")
+    @Argument(help: "What to measure: hash, merkle, validate or append (the ledger store).")
     var area: Area
 
     @Flag(help: "One JSON object per line per measured operation.")
@@ -32,6 +32,7 @@ struct BenchCommand: ParsableCommand {
         case .hash: try Benchmarks.hash(reporter, scale: scale)
         case .merkle: try Benchmarks.merkle(reporter, scale: scale)
         case .validate: try Benchmarks.validate(reporter, scale: scale)
+        case .append: try Benchmarks.append(reporter, scale: scale)
         }
     }
 }

@@ -22,6 +22,9 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Signature scheme: p256, ed25519, sm2, secp256k1.")
     var scheme: String = "p256"
 
+    @Option(help: "Folder to leave the chain in (as ledger.sqlite); default: a new temporary folder.")
+    var data: String?
+
     func validate() throws {
         guard (1...100).contains(blocks) else { throw ValidationError("--blocks must be 1...100") }
         guard (1...10_000).contains(transactions) else { throw ValidationError("--transactions must be 1...10000") }
@@ -39,17 +42,27 @@ struct DemoCommand: ParsableCommand {
                                        authorizedProducers: [producer.publicKey])
         print("ForgeChain demo: chain \(chainID), hash \(algorithm.rawValue), signatures \(scheme.rawValue)")
         print("producer key \(Hex.encode(producer.publicKey.rawRepresentation))")
+        let directory = data ?? FileManager.default.temporaryDirectory.appendingPathComponent("forgechain-demo-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let ledgerPath = (directory as NSString).appendingPathComponent("ledger.sqlite")
+        guard !FileManager.default.fileExists(atPath: ledgerPath) else {
+            throw ValidationError("\(ledgerPath) already exists; pick another --data folder")
+        }
+        let store = try LedgerStore(path: ledgerPath, configuration: .init(hashAlgorithm: algorithm))
 
         var time = Timestamp.now().millisecondsSince1970 - UInt64(blocks + 1) * 1_000
-        let genesis = try Block.make(parent: nil, transactions: [], producerKey: producer, chainID: chainID,
+        let genesis = try Block.make(parent: nil, transactions: [], stateRoot: try store.stateRoot(applying: StateChangeSet()),
+                                     producerKey: producer, chainID: chainID,
                                      hashAlgorithm: algorithm, timestamp: Timestamp(millisecondsSince1970: time))
         try validator.validate(genesis, parent: nil)
+        try store.append(genesis)
         print("block 0 \(genesis.headerHash.hex) genesis, validated")
 
         var chain = [genesis]
         var nonces = [UInt64](repeating: 0, count: stations.count)
         for height in 1...blocks {
             var txs = [Transaction]()
+            var changes = StateChangeSet()
             for i in 0..<transactions {
                 let s = i % stations.count
                 let reading = "station-\(s + 1) batch B-\(height) unit \(i) temperature=\(70 + (i * 7 + height) % 9).\(i % 10)C"
@@ -59,11 +72,16 @@ struct DemoCommand: ParsableCommand {
                 try tx.sign(with: stations[s], hashAlgorithm: algorithm)
                 nonces[s] += 1
                 txs.append(tx)
+                changes.set(Array("station-\(s + 1)/latest".utf8), to: Array(reading.utf8))
             }
             time += 1_000
-            let block = try Block.make(parent: chain.last!.header, transactions: txs, producerKey: producer,
+            let receipts = txs.map { Receipt(transactionID: $0.id(using: algorithm), costUnits: 1) }
+            let block = try Block.make(parent: chain.last!.header, transactions: txs,
+                                       stateRoot: try store.stateRoot(applying: changes),
+                                       receiptRoot: Receipt.root(of: receipts, using: algorithm), producerKey: producer,
                                        hashAlgorithm: algorithm, timestamp: Timestamp(millisecondsSince1970: time))
             try validator.validate(block, parent: chain.last!.header)
+            try store.append(block, receipts: receipts, stateChanges: changes)
             print("block \(height) \(block.headerHash.hex) \(txs.count) transactions, root \(block.header.transactionRoot.hex.prefix(16))…, validated")
             chain.append(block)
         }
@@ -97,5 +115,13 @@ struct DemoCommand: ParsableCommand {
         } catch let error as LedgerError {
             print("its inclusion proof fails with [\(error.numericCode)] \(error.message)")
         }
+
+        // The world state is provable against the head's header.
+        let key = Array("station-1/latest".utf8)
+        let stateProof = try store.stateProof(key: key)
+        try stateProof.verify(root: chain.last!.header.stateRoot, algorithm: algorithm)
+        print("\nstate proof for 'station-1/latest' at height \(blocks) verified against the header's state root: OK")
+        try store.checkIntegrity(.full)
+        print("chain stored in \(ledgerPath) (head \(blocks)); check it with: forgechain ledger verify \(ledgerPath)")
     }
 }

@@ -11,8 +11,7 @@ let benchmarks: @Sendable () -> Void = {
     for algorithm in HashAlgorithm.allCases {
         let count = 100_000
         let messages = Workloads.messages64(count: count)
-        Benchmark("hash.\(algorithm.rawValue).64B x100k",
-                  configuration: .init(scalingFactor: .kilo)) { benchmark in
+        Benchmark("hash.\(algorithm.rawValue).64B x100k") { benchmark in
             for _ in benchmark.scaledIterations {
                 var fold: UInt64 = 0
                 messages.withUnsafeBytes { all in

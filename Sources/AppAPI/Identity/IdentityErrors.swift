@@ -1,0 +1,37 @@
+// Identity and authentication (54xx).
+extension AppError.Code {
+    /// Unknown user or wrong password (one code for both, so user names do not leak).
+    public static let invalidCredentials = Self(rawValue: 5401)
+    /// Too many failed logins; `retryAfterSeconds` says when to try again.
+    public static let accountLocked = Self(rawValue: 5402)
+    /// The account is disabled.
+    public static let accountDisabled = Self(rawValue: 5403)
+    /// The account has multi-factor authentication and no one-time code was given.
+    public static let mfaRequired = Self(rawValue: 5404)
+    /// The one-time code (TOTP, SMS or e-mail) is wrong, expired or already used.
+    public static let invalidOneTimeCode = Self(rawValue: 5405)
+    /// The access token is not one this node issued (bad format or signature).
+    public static let tokenMalformed = Self(rawValue: 5406)
+    /// The access token has expired.
+    public static let tokenExpired = Self(rawValue: 5407)
+    /// The access token was revoked (logout, password change, account disabled).
+    public static let tokenRevoked = Self(rawValue: 5408)
+    /// The caller's roles or factory scope do not allow the operation.
+    public static let permissionDenied = Self(rawValue: 5409)
+    /// A new password is too weak; the message says why.
+    public static let weakPassword = Self(rawValue: 5410)
+    /// A role name is not one of the built-in roles.
+    public static let unknownRole = Self(rawValue: 5411)
+    /// An account with that user name exists already.
+    public static let accountExists = Self(rawValue: 5412)
+    /// No account has that user name.
+    public static let accountNotFound = Self(rawValue: 5413)
+    /// The change would leave no enabled super-admin.
+    public static let lastSuperAdmin = Self(rawValue: 5414)
+    /// The identity database or the crypto below it failed.
+    public static let identityBackend = Self(rawValue: 5415)
+    /// A one-time code could not be delivered by the code sender.
+    public static let codeDeliveryFailed = Self(rawValue: 5416)
+    /// A user name is empty, too long or has characters outside `[A-Za-z0-9._@-]`.
+    public static let invalidUserName = Self(rawValue: 5417)
+}

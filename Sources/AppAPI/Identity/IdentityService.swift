@@ -1,0 +1,374 @@
+import Foundation
+import LedgerCore
+
+/// Administrator identity for a node (A-ID-1 … A-ID-4): accounts, password
+/// login with lockout, multi-factor authentication (TOTP or a code sent by
+/// SMS/e-mail), roles with a factory scope, and signed access tokens with
+/// expiry and revocation.
+///
+/// ```swift
+/// let identity = IdentityService(repository: repo, codeSender: outbox)
+/// _ = try await identity.createAdministrator(user: "root", password: pw, roles: [.superAdmin], token: nil) // bootstrap
+/// let session = try await identity.login(user: "root", password: pw, oneTimeCode: nil)
+/// let admin = try await identity.authorize(token: session.token, permission: .queryRecords, factory: "F-KM-02")
+/// ```
+/// An actor: safe to call concurrently. No call blocks on the network
+/// except code delivery through the ``CodeSender`` (its own timeout).
+public actor IdentityService {
+    /// Tunables, with their defaults and ranges.
+    public struct Configuration: Sendable, Hashable {
+        /// Token lifetime. Default 3,600 s; range 60...86,400.
+        public var tokenLifetimeSeconds: UInt64 = 3_600
+        /// Failed logins before the account locks. Default 5; range 1...100.
+        public var maximumFailedLogins = 5
+        /// First lockout length; it doubles with each further failure. Default 30 s; capped at 3,600 s.
+        public var lockoutSeconds: UInt64 = 30
+        /// Password hashing cost. Default `PasswordHasher()` (scrypt N = 2^17).
+        public var hasher = PasswordHasher()
+        /// Lifetime of an SMS/e-mail code. Default 300 s.
+        public var codeLifetimeSeconds: UInt64 = 300
+        /// TOTP steps accepted either side of now. Default 1.
+        public var totpWindow: UInt64 = 1
+        public init() {}
+    }
+
+    /// What a successful login returns.
+    public struct Session: Sendable, Hashable {
+        /// The access token to pass to every call (the Appendix A `token`).
+        public var token: String
+        public var user: String
+        public var roles: [Role]
+        public var expiresAt: Timestamp
+    }
+
+    /// What TOTP enrolment returns: the secret and the URI to scan.
+    public struct TOTPEnrollment: Sendable, Hashable {
+        public var secretBase32: String
+        public var provisioningURI: String
+    }
+
+    private let repository: any IdentityRepository
+    private let codeSender: (any CodeSender)?
+    private let configuration: Configuration
+    private let clock: @Sendable () -> Timestamp
+    private var pendingCodes: [String: (digest: [UInt8], expires: Timestamp)] = [:]
+
+    /// - Parameters:
+    ///   - repository: Required. Where accounts live (SQLite in a node).
+    ///   - codeSender: Optional. Needed for SMS/e-mail codes.
+    ///   - configuration: Optional, default ``Configuration/init()``.
+    ///   - clock: Optional, default the system clock (tests pass a fixed one).
+    public init(repository: any IdentityRepository, codeSender: (any CodeSender)? = nil,
+                configuration: Configuration = .init(), clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() }) {
+        self.repository = repository
+        self.codeSender = codeSender
+        self.configuration = configuration
+        self.clock = clock
+    }
+
+    // MARK: Accounts (A-ID-1)
+
+    /// True while no administrator exists: the first super-admin may then be
+    /// created without a token.
+    public func needsBootstrap() async throws -> Bool {
+        try await repository.accounts().isEmpty
+    }
+
+    /// Creates an administrator.
+    /// - Parameters:
+    ///   - user: Required. 3–64 characters of `[A-Za-z0-9._@-]`, case-insensitive unique.
+    ///   - password: Required. See ``PasswordHasher/checkStrength(_:user:)``.
+    ///   - roles: Required, non-empty.
+    ///   - scope: Optional, default all factories.
+    ///   - contact: Optional phone or e-mail for one-time codes; enables MFA by code.
+    ///   - channel: Optional, required with `contact`.
+    ///   - token: The caller's token (permission `admin.manage`); nil only for
+    ///     the bootstrap super-admin on an empty database.
+    /// - Throws: `AppError` 5409, 5410, 5412, 5417, or token errors 5406–5408.
+    public func createAdministrator(user: String, password: String, roles: Set<Role>, scope: FactoryScope = .all,
+                                    contact: String? = nil, channel: CodeChannel? = nil, token: String?) async throws -> AdminSummary {
+        let bootstrap = try await needsBootstrap()
+        if bootstrap {
+            guard token != nil || roles.contains(.superAdmin) else {
+                throw AppError(.permissionDenied, "the first administrator must be a super-admin", details: ["field": "roles"])
+            }
+            if let token { _ = try await authorize(token: token, permission: .manageAdministrators) }
+        } else {
+            guard let token else {
+                throw AppError(.permissionDenied, "administrators exist already: creating one needs a token with admin.manage")
+            }
+            _ = try await authorize(token: token, permission: .manageAdministrators)
+        }
+        try Self.checkUserName(user)
+        guard !roles.isEmpty else { throw AppError(.invalidFieldValue, "an administrator needs at least one role", details: ["field": "roles"]) }
+        guard try await repository.account(user) == nil else {
+            throw AppError(.accountExists, "administrator '\(user)' exists already", details: ["user": user])
+        }
+        try PasswordHasher.checkStrength(password, user: user)
+        if contact != nil, channel == nil {
+            throw AppError(.missingField, "a contact needs a code channel (sms or email)", details: ["field": "channel"])
+        }
+        let now = clock()
+        let account = AdminAccount(user: user, roles: roles, scope: scope, enabled: true, contact: contact, codeChannel: contact == nil ? nil : channel,
+                                   passwordHash: try configuration.hasher.hash(password), totpSecret: nil, lastTOTPCounter: nil,
+                                   tokensValidAfter: now, failedLogins: 0, lockedUntil: nil, createdAt: now)
+        try await repository.save(account)
+        return account.summary
+    }
+
+    /// Changes roles, scope, contact or the enabled flag. Disabling revokes
+    /// every token of the account.
+    /// - Throws: `AppError` 5409, 5413, 5414, token errors.
+    public func modifyAdministrator(user: String, roles: Set<Role>? = nil, scope: FactoryScope? = nil,
+                                    contact: String?? = nil, channel: CodeChannel?? = nil, enabled: Bool? = nil,
+                                    token: String) async throws -> AdminSummary {
+        _ = try await authorize(token: token, permission: .manageAdministrators)
+        var account = try await existing(user)
+        if let roles { guard !roles.isEmpty else { throw AppError(.invalidFieldValue, "an administrator needs at least one role", details: ["field": "roles"]) }
+            account.roles = roles }
+        if let scope { account.scope = scope }
+        if let contact { account.contact = contact }
+        if let channel { account.codeChannel = channel }
+        if let enabled {
+            account.enabled = enabled
+            if !enabled {
+                account.tokensValidAfter = clock()
+            } else {
+                account.failedLogins = 0
+                account.lockedUntil = nil
+            }
+        }
+        try await ensureASuperAdminRemains(replacing: account)
+        try await repository.save(account)
+        return account.summary
+    }
+
+    /// Disables an account (its tokens stop working at once).
+    public func disableAdministrator(user: String, token: String) async throws -> AdminSummary {
+        try await modifyAdministrator(user: user, enabled: false, token: token)
+    }
+
+    /// Deletes an account.
+    /// - Throws: `AppError` 5409, 5413, 5414, token errors.
+    public func deleteAdministrator(user: String, token: String) async throws {
+        _ = try await authorize(token: token, permission: .manageAdministrators)
+        var account = try await existing(user)
+        account.enabled = false
+        try await ensureASuperAdminRemains(replacing: account)
+        try await repository.delete(user)
+    }
+
+    /// Changes a password: one's own (with the current password) or anyone's
+    /// with `admin.manage`. Every token of the account is revoked.
+    /// - Throws: `AppError` 5401, 5409, 5410, 5413, token errors.
+    public func changePassword(user: String, currentPassword: String?, newPassword: String, token: String) async throws {
+        let caller = try await authenticate(token: token)
+        var account = try await existing(user)
+        if caller.user.lowercased() == user.lowercased() {
+            guard let currentPassword, configuration.hasher.verify(currentPassword, against: account.passwordHash) else {
+                throw AppError(.invalidCredentials, "the current password is wrong")
+            }
+        } else {
+            guard caller.allows(.manageAdministrators) else {
+                throw AppError(.permissionDenied, "'\(caller.user)' may not change another administrator's password")
+            }
+        }
+        try PasswordHasher.checkStrength(newPassword, user: user)
+        account.passwordHash = try configuration.hasher.hash(newPassword)
+        account.tokensValidAfter = clock()
+        try await repository.save(account)
+    }
+
+    /// Enrols TOTP for an account (one's own, or anyone's with `admin.manage`).
+    /// From then on login needs a TOTP code.
+    public func enrollTOTP(user: String, token: String) async throws -> TOTPEnrollment {
+        let caller = try await authenticate(token: token)
+        guard caller.user.lowercased() == user.lowercased() || caller.allows(.manageAdministrators) else {
+            throw AppError(.permissionDenied, "'\(caller.user)' may not enrol TOTP for '\(user)'")
+        }
+        return try await enrollTOTPUnchecked(user: user)
+    }
+
+    /// TOTP enrolment for operator tools acting on a local data folder with
+    /// verified credentials (the CLI), or at bootstrap.
+    public func enrollTOTP(user: String, password: String) async throws -> TOTPEnrollment {
+        let account = try await existing(user)
+        guard configuration.hasher.verify(password, against: account.passwordHash) else {
+            throw AppError(.invalidCredentials, "unknown user or wrong password")
+        }
+        return try await enrollTOTPUnchecked(user: user)
+    }
+
+    private func enrollTOTPUnchecked(user: String) async throws -> TOTPEnrollment {
+        var account = try await existing(user)
+        let secret = SecureRandom.bytes(count: 20)
+        account.totpSecret = secret
+        account.lastTOTPCounter = nil
+        try await repository.save(account)
+        let totp = TOTP(secret: secret)
+        return TOTPEnrollment(secretBase32: Base32.encode(secret), provisioningURI: totp.provisioningURI(account: account.user))
+    }
+
+    /// Every account, without secrets.
+    public func listAdministrators(token: String) async throws -> [AdminSummary] {
+        _ = try await authorize(token: token, permission: .manageAdministrators)
+        return try await repository.accounts().map(\.summary)
+    }
+
+    // MARK: Login (A-ID-2, A-ID-4)
+
+    /// Sends a one-time code by the account's channel, after checking the
+    /// password. Use before ``login(user:password:oneTimeCode:)`` for
+    /// accounts with a contact and no TOTP.
+    /// - Throws: `AppError` 5401, 5402, 5403, 5416.
+    public func requestLoginCode(user: String, password: String) async throws {
+        let account = try await checkPassword(user: user, password: password)
+        guard let contact = account.contact, let channel = account.codeChannel, let codeSender else {
+            throw AppError(.invalidFieldValue, "account '\(user)' has no code channel", details: ["field": "contact"])
+        }
+        let code = String(format: "%06u", UInt32.random(in: 0..<1_000_000, using: &secureRandom))
+        pendingCodes[account.user.lowercased()] = (HashAlgorithm.sha256.hash(Array(code.utf8)).bytes,
+                                                   clock().adding(milliseconds: configuration.codeLifetimeSeconds * 1000))
+        do { try await codeSender.send(code: code, to: contact, channel: channel) } catch {
+            throw AppError(.codeDeliveryFailed, "could not send the code by \(channel.rawValue): \(error)")
+        }
+    }
+
+    private var secureRandom = SecureRandomNumberGenerator()
+
+    /// Logs in with user name and password, plus a one-time code when the
+    /// account has MFA. Repeated failures lock the account with back-off.
+    /// - Throws: `AppError` 5401 invalid credentials, 5402 locked (with
+    ///   `retryAfterSeconds`), 5403 disabled, 5404 MFA required, 5405 bad code.
+    public func login(user: String, password: String, oneTimeCode: String?) async throws -> Session {
+        var account = try await checkPassword(user: user, password: password)
+        if account.hasMFA {
+            guard let code = oneTimeCode?.trimmingCharacters(in: .whitespaces), !code.isEmpty else {
+                throw AppError(.mfaRequired, "account '\(account.user)' needs a one-time code", details: ["user": account.user])
+            }
+            guard try await checkOneTimeCode(code, account: &account) else {
+                try await recordFailure(&account)
+                throw AppError(.invalidOneTimeCode, "the one-time code is wrong, expired or already used")
+            }
+        }
+        account.failedLogins = 0
+        account.lockedUntil = nil
+        if configuration.hasher.needsRehash(account.passwordHash) {
+            account.passwordHash = try configuration.hasher.hash(password)
+        }
+        try await repository.save(account)
+        let now = clock()
+        let token = AccessToken(id: Hex.encode(SecureRandom.bytes(count: 16)), user: account.user, issuedAt: now,
+                                expiresAt: now.adding(milliseconds: min(86_400, max(60, configuration.tokenLifetimeSeconds)) * 1000))
+        return Session(token: token.encoded(key: try await repository.tokenSecret()), user: account.user,
+                       roles: account.roles.sorted(), expiresAt: token.expiresAt)
+    }
+
+    /// Revokes a token (logout).
+    public func logout(token: String) async throws {
+        let t = try AccessToken.decode(token, key: try await repository.tokenSecret())
+        try await repository.revoke(tokenID: t.id, expiresAt: t.expiresAt)
+    }
+
+    /// The account behind a valid token.
+    /// - Throws: `AppError` 5406 malformed, 5407 expired, 5408 revoked, 5403 disabled.
+    public func authenticate(token: String) async throws -> AdminAccount {
+        let t = try AccessToken.decode(token, key: try await repository.tokenSecret())
+        guard clock() < t.expiresAt else {
+            throw AppError(.tokenExpired, "access token expired at \(RecordTime(millisecondsSince1970: t.expiresAt.rawValue))",
+                           details: ["field": "token"])
+        }
+        guard try await !repository.isRevoked(tokenID: t.id), let account = try await repository.account(t.user),
+              t.issuedAt >= account.tokensValidAfter else {
+            throw AppError(.tokenRevoked, "access token was revoked", details: ["field": "token"])
+        }
+        guard account.enabled else {
+            throw AppError(.accountDisabled, "account '\(account.user)' is disabled", details: ["user": account.user])
+        }
+        return account
+    }
+
+    /// The account behind a valid token that holds `permission` (for
+    /// `factory`, when given).
+    /// - Throws: token errors, or `AppError` `.permissionDenied` (5409).
+    public func authorize(token: String, permission: Permission, factory: String? = nil) async throws -> AdminAccount {
+        let account = try await authenticate(token: token)
+        guard account.allows(permission, factory: factory) else {
+            let scope = factory.map { " for factory '\($0)'" } ?? ""
+            throw AppError(.permissionDenied, "'\(account.user)' lacks \(permission.rawValue)\(scope)",
+                           details: ["permission": permission.rawValue, "user": account.user] .merging(factory.map { ["factory": $0] } ?? [:]) { a, _ in a })
+        }
+        return account
+    }
+
+    // MARK: Internals
+
+    static func checkUserName(_ user: String) throws(AppError) {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-")
+        guard (3...64).contains(user.count), user.allSatisfy({ allowed.contains($0) }) else {
+            throw AppError(.invalidUserName, "user name must be 3–64 characters of A-Z a-z 0-9 . _ @ -", details: ["field": "user"])
+        }
+    }
+
+    private func existing(_ user: String) async throws -> AdminAccount {
+        guard let a = try await repository.account(user) else {
+            throw AppError(.accountNotFound, "no administrator '\(user)'", details: ["user": user])
+        }
+        return a
+    }
+
+    private func checkPassword(user: String, password: String) async throws -> AdminAccount {
+        guard var account = try await repository.account(user) else {
+            // Spend the same work as a real check so timing does not reveal user names.
+            _ = configuration.hasher.verify(password, against: "$scrypt$ln=\(configuration.hasher.logN),r=\(configuration.hasher.r),p=\(configuration.hasher.p)$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+            throw AppError(.invalidCredentials, "unknown user or wrong password")
+        }
+        let now = clock()
+        if let until = account.lockedUntil, now < until {
+            let seconds = (until.rawValue - now.rawValue + 999) / 1000
+            throw AppError(.accountLocked, "account locked after repeated failures; retry in \(seconds) s",
+                           details: ["retryAfterSeconds": String(seconds), "user": account.user])
+        }
+        guard account.enabled else {
+            throw AppError(.accountDisabled, "account '\(account.user)' is disabled", details: ["user": account.user])
+        }
+        guard configuration.hasher.verify(password, against: account.passwordHash) else {
+            try await recordFailure(&account)
+            throw AppError(.invalidCredentials, "unknown user or wrong password")
+        }
+        return account
+    }
+
+    private func recordFailure(_ account: inout AdminAccount) async throws {
+        account.failedLogins += 1
+        let over = account.failedLogins - max(1, configuration.maximumFailedLogins)
+        if over >= 0 {
+            let seconds = min(3_600, configuration.lockoutSeconds << UInt64(min(over, 20)))
+            account.lockedUntil = clock().adding(milliseconds: seconds * 1000)
+        }
+        try await repository.save(account)
+    }
+
+    private func checkOneTimeCode(_ code: String, account: inout AdminAccount) async throws -> Bool {
+        if let secret = account.totpSecret {
+            let now = clock().rawValue / 1000
+            guard let counter = TOTP(secret: secret).matchingCounter(code, at: now, window: configuration.totpWindow) else { return false }
+            if let last = account.lastTOTPCounter, counter <= last { return false }   // replay
+            account.lastTOTPCounter = counter
+            return true
+        }
+        let key = account.user.lowercased()
+        guard let pending = pendingCodes[key], clock() < pending.expires,
+              constantTimeEquals(HashAlgorithm.sha256.hash(Array(code.utf8)).bytes, pending.digest) else { return false }
+        pendingCodes[key] = nil
+        return true
+    }
+
+    private func ensureASuperAdminRemains(replacing changed: AdminAccount) async throws {
+        let others = try await repository.accounts().filter { $0.user.lowercased() != changed.user.lowercased() }
+        let remaining = others + [changed]
+        guard remaining.contains(where: { $0.enabled && $0.roles.contains(.superAdmin) }) else {
+            throw AppError(.lastSuperAdmin, "the change would leave no enabled super-admin", details: ["user": changed.user])
+        }
+    }
+}

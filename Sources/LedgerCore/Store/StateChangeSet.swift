@@ -1,0 +1,120 @@
+/// The world-state writes of one block, in execution order. When a key is
+/// written twice, the last write wins.
+///
+/// ```swift
+/// var changes = StateChangeSet()
+/// changes.set(Array("lot/B-17".utf8), to: Array("passed".utf8))
+/// ```
+public struct StateChangeSet: Hashable, Sendable {
+    /// The writes in order (``StateChange`` of the state tree).
+    public var changes: [StateChange]
+
+    public init(_ changes: [StateChange] = []) { self.changes = changes }
+
+    /// Records `key = value`.
+    public mutating func set(_ key: [UInt8], to value: [UInt8]) { changes.append(.set(key, value)) }
+
+    /// Records the deletion of `key`.
+    public mutating func delete(_ key: [UInt8]) { changes.append(.delete(key)) }
+
+    public var isEmpty: Bool { changes.isEmpty }
+
+    /// The final write per key, sorted by key bytes (deterministic order).
+    public var netChanges: [StateChange] {
+        var last = [[UInt8]: Int]()
+        for (i, c) in changes.enumerated() { last[c.key] = i }
+        return last.values.map { changes[$0] }.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+    }
+}
+
+/// The state tree's nodes in the `state_nodes` table of one connection.
+struct SQLiteStateNodeStore: StateNodeStore {
+    let db: SQLiteConnection
+
+    func node(_ digest: Digest) throws -> [UInt8]? {
+        let s = try db.statement("SELECT bytes FROM state_nodes WHERE digest = ?1")
+        defer { s.reset() }
+        s.bind(1, digest)
+        return try s.step() ? s.blob(0) : nil
+    }
+}
+
+/// Writes a block's state: the new tree nodes (insert-or-ignore, tagged with
+/// the height that first wrote them) and the flat versioned table
+/// `state(key, height, value-or-NULL)` for fast reads at a height.
+enum StateWriter {
+    /// Computes the state root after `set` on top of `parentRoot`, checks it
+    /// against the header, and writes nodes and flat rows.
+    static func write(_ set: StateChangeSet, height: Height, header: BlockHeader, parentRoot: Digest?,
+                      algorithm: HashAlgorithm, into db: SQLiteConnection) throws(LedgerError) {
+        let tree = StateTree(algorithm)
+        let update = try tree.update(root: parentRoot ?? tree.emptyRoot, changes: set.changes, store: SQLiteStateNodeStore(db: db))
+        guard update.root == header.stateRoot else {
+            throw LedgerError.store(.stateRootMismatch, height: height,
+                                    "state changes give root \(update.root.hex), header says \(header.stateRoot.hex)",
+                                    details: ["computed": update.root.hex, "declared": header.stateRoot.hex])
+        }
+        if !update.nodes.isEmpty {
+            let n = try db.statement("INSERT OR IGNORE INTO state_nodes(digest, height, bytes) VALUES(?1, ?2, ?3)")
+            for node in update.nodes {
+                n.bind(1, node.digest)
+                n.bind(2, height.rawValue)
+                try n.run(binding: node.encoded, at: 3)
+            }
+        }
+        guard !set.isEmpty else { return }
+        let s = try db.statement("INSERT OR REPLACE INTO state(key, height, value) VALUES(?1, ?2, ?3)")
+        for c in set.netChanges {
+            s.bind(1, c.key)
+            s.bind(2, height.rawValue)
+            if let v = c.value { s.bind(3, v) } else { s.bindNull(3) }
+            try s.run()
+        }
+    }
+}
+
+extension LedgerStore {
+    /// The state root the next block must declare if it applies `changes`
+    /// on top of the head's state (what a producer puts in the header).
+    /// For an empty store: the root of `changes` applied to the empty state.
+    /// - Parameter changes: Required. The next block's state writes.
+    /// - Throws: `.stateKeyTooLarge` (1607), `.stateValueTooLarge` (1608),
+    ///   `.stateNodeMissing` (1601), `.sqlite` (1510).
+    /// - Note: Thread-safe; writes nothing. Example: `let root = try store.stateRoot(applying: changes)`.
+    public func stateRoot(applying changes: StateChangeSet) throws(LedgerError) -> Digest {
+        try read { (db) throws(LedgerError) -> Digest in
+            let tree = StateTree(hashAlgorithm)
+            let root = try Self.loadHead(db)?.stateRoot ?? tree.emptyRoot
+            return try tree.update(root: root, changes: changes.changes, store: SQLiteStateNodeStore(db: db)).root
+        }
+    }
+
+    /// A proof of the value of `key` (or of its absence) in the state after
+    /// block `height`, to be checked against that block's header:
+    /// `try proof.verify(root: header.stateRoot, algorithm: store.hashAlgorithm)`.
+    /// - Parameters:
+    ///   - key: Required. 0–1024 bytes.
+    ///   - height: Optional, default the head. `0...head.height`.
+    /// - Throws: `.heightNotFound` (1503), `.stateNotRetained` (1518) when a
+    ///   node the proof needs is missing, `.stateKeyTooLarge` (1607).
+    /// - Note: Thread-safe, runs concurrently with appends. Example:
+    ///   `let proof = try store.stateProof(key: k, atHeight: 9)`.
+    public func stateProof(key: [UInt8], atHeight height: Height? = nil) throws(LedgerError) -> StateProof {
+        try read { (db) throws(LedgerError) -> StateProof in
+            let h = try Self.resolve(height, db)
+            let s = try db.statement("SELECT state_root FROM blocks WHERE height = ?1")
+            s.bind(1, h.rawValue)
+            guard try s.step(), let root = s.digest(0) else {
+                s.reset()
+                throw LedgerError.store(.heightNotFound, height: h, "no block at this height")
+            }
+            s.reset()
+            do throws(LedgerError) {
+                return try StateTree(hashAlgorithm).proof(forKey: key, root: root, store: SQLiteStateNodeStore(db: db))
+            } catch where error.code == .stateNodeMissing {
+                throw LedgerError.store(.stateNotRetained, height: h, "state tree node missing: \(error.message)",
+                                        details: ["cause": String(error.numericCode)])
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import LedgerCore
+
+/// `forgechain ledger verify|backup|restore|rollback|info`: operator tools
+/// for a node's ledger file.
+struct LedgerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ledger",
+        abstract: "Inspect, check, back up, restore and roll back a ledger store.",
+        subcommands: [Verify.self, Backup.self, Restore.self, Rollback.self, Info.self]
+    )
+
+    /// Prints `error CODE [height H]: message` to stderr and exits with `code`.
+    static func fail(_ error: LedgerError, exit code: Int32 = 1) -> ExitCode {
+        var message = error.message
+        if let h = error.details["height"], message.hasPrefix("height \(h): ") { message.removeFirst("height \(h): ".count) }
+        let height = error.details["height"].map { " height \($0)" } ?? ""
+        printError("error \(error.numericCode)\(height): \(message)")
+        return ExitCode(code)
+    }
+
+    /// Runs `body`; a `LedgerError` becomes the printed code and exit status 1.
+    static func reporting(_ body: () throws(LedgerError) -> Void) throws {
+        do throws(LedgerError) { try body() } catch { throw fail(error) }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the full integrity check (every block's hash, parent link, roots, index; SQLite integrity_check).",
+            discussion: "Opens read-only. Exits 0 when the store is sound; otherwise prints 'error CODE height H: message' and exits 1.")
+
+        @Argument(help: "The ledger database file.") var path: String
+        @Flag(help: "Only the quick check of the last 16 blocks.") var quick = false
+
+        func run() throws {
+            try LedgerCommand.reporting { () throws(LedgerError) in
+                let store = try LedgerStore(path: path, configuration: .init(readOnly: true, quickCheckBlocks: 0, sqliteQuickCheckOnOpen: false))
+                let report = try store.checkIntegrity(quick ? .quick(lastBlocks: 16) : .full)
+                print("ok: head \(report.head.map(\.description) ?? "none (empty)"), \(report.blocksChecked) blocks and \(report.transactionsChecked) transactions checked")
+            }
+        }
+    }
+
+    struct Backup: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Take an online backup (safe while a node appends).")
+        @Argument(help: "The ledger database file.") var path: String
+        @Option(name: .customLong("to"), help: "The backup file to write.") var destination: String
+
+        func run() throws {
+            try LedgerCommand.reporting { () throws(LedgerError) in
+                let store = try LedgerStore(path: path, configuration: .init(quickCheckBlocks: 0, sqliteQuickCheckOnOpen: false))
+                let info = try store.backup(to: destination)
+                print("backup \(info.path): height \(info.height.map(\.description) ?? "none"), \(info.bytes) bytes")
+            }
+        }
+    }
+
+    struct Restore: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Verify a backup and restore it as the ledger file (the node must be stopped).")
+        @Argument(help: "The backup file.") var backup: String
+        @Option(name: .customLong("to"), help: "The ledger database file to replace.") var destination: String
+
+        func run() throws {
+            try LedgerCommand.reporting { () throws(LedgerError) in
+                let report = try LedgerStore.restore(backup: backup, to: destination)
+                print("restored \(destination): head \(report.head.map(\.description) ?? "none"), \(report.blocksChecked) blocks checked")
+            }
+        }
+    }
+
+    struct Rollback: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Roll the ledger back to a height (manual recovery); prints the undone transaction IDs in order.")
+        @Argument(help: "The ledger database file.") var path: String
+        @Option(name: .customLong("to"), help: "The height to keep as the new head.") var height: UInt64
+
+        func run() throws {
+            try LedgerCommand.reporting { () throws(LedgerError) in
+                let store = try LedgerStore(path: path)
+                let undone = try store.rollback(toHeight: Height(height))
+                for tx in undone { print(tx.id(using: store.hashAlgorithm).hex) }
+                print("rolled back to height \(height); \(undone.count) transactions undone")
+            }
+        }
+    }
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the head, hash algorithm and file size.")
+        @Argument(help: "The ledger database file.") var path: String
+
+        func run() throws {
+            try LedgerCommand.reporting { () throws(LedgerError) in
+                let store = try LedgerStore(path: path, configuration: .init(readOnly: true))
+                let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
+                print("file \(path) (\(size) bytes)")
+                print("hash algorithm \(store.hashAlgorithm.rawValue)")
+                if let head = store.head {
+                    print("head height \(head.height)")
+                    print("head hash \(head.hash.hex)")
+                    print("state root \(head.stateRoot.hex)")
+                } else {
+                    print("empty")
+                }
+            }
+        }
+    }
+}
