@@ -2,7 +2,7 @@
 public enum CertificateKind: UInt8, Hashable, Sendable, Codable, CaseIterable, CustomStringConvertible {
     /// `⌈(n+f+1)/2⌉` (2f+1 of 3f+1) signed PBFT commit votes of one view.
     case pbft = 1
-    /// The Raft leader's vote plus signed append acknowledgements from a majority of the members.
+    /// Signed append acknowledgements from a majority of the members (the leader's included).
     case raft = 2
     /// The block hash meets the stated difficulty (no votes).
     case pow = 3
@@ -36,10 +36,12 @@ public struct CertificateVote: Hashable, Sendable {
 /// - **pbft**: a Byzantine quorum (`2f+1` of `3f+1`) of validators committed
 ///   `blockHash` at `height` in view `round`; any two quorums share a correct
 ///   node, so no other block can gather a certificate at that height.
-/// - **raft**: the leader of term `round` (the block's producer) proposed the
-///   block, and a majority of members acknowledged storing it in their
-///   logs in that term. Under Raft's crash-fault model that is commitment;
-///   it does not protect against a Byzantine majority.
+/// - **raft**: a member (the block's producer, leader of the term written in
+///   its consensus data) proposed the block, and a majority of members
+///   acknowledged, in term `round`, holding it in a log that ends in an entry
+///   of term `round` (see ``RaftEngine``): Raft's commit rule. Under Raft's
+///   crash-fault model that is commitment; it does not protect against a
+///   Byzantine member.
 /// - **pow**: the block's header hash meets `difficulty`
 ///   (``ProofOfWork/meets(hash:difficulty:)``) and `difficulty` is at least
 ///   the minimum the verifier accepts. Finality is probabilistic; the engine
@@ -157,8 +159,8 @@ public struct CommitCertificate: Hashable, Sendable {
                 throw fail(.certificateQuorumNotReached, "\(signers.count) votes, need \(validators.byzantineQuorum) of \(validators.count)")
             }
         case .raft:
-            guard let leader = validators.validator(withKey: block.header.producer), signers.contains(leader.id) else {
-                throw fail(.certificateLeaderMissing, "the block's producer is not a member, or did not vote")
+            guard validators.validator(withKey: block.header.producer) != nil else {
+                throw fail(.certificateLeaderMissing, "the block's producer is not a member")
             }
             guard signers.count >= validators.majority else {
                 throw fail(.certificateQuorumNotReached, "\(signers.count) acknowledgements, need a majority \(validators.majority) of \(validators.count)")

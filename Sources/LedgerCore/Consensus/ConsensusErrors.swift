@@ -32,7 +32,7 @@ extension LedgerError.Code {
     public static let certificateProofOfWorkInvalid = Self(rawValue: 1715)
     /// A certificate's kind is not one this build knows, or its encoding is malformed.
     public static let certificateMalformed = Self(rawValue: 1716)
-    /// A Raft certificate lacks the leader's vote, or the leader is not the block's producer.
+    /// A Raft certificate's block was produced by a key that is not a member.
     public static let certificateLeaderMissing = Self(rawValue: 1717)
 
     /// A consensus message could not be decoded (unknown type or bad fields).

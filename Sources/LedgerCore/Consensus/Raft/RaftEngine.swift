@@ -327,7 +327,8 @@ public struct RaftEngine: ConsensusEngine {
         // Acknowledge: only when the matched prefix ends in an entry of the leader's term.
         var acks = [RaftAck]()
         if entryTerms[match] == term {
-            var h = max(ackFrom, commitIndex + 1)
+            // From the leader's commit index on, even where this node already committed (a new leader may lag).
+            var h = max(ackFrom, 1)
             while h <= match && acks.count < 64 {
                 if let sig = ownAck(h) { acks.append(RaftAck(height: Height(UInt64(h)), signature: sig)) }
                 h += 1
@@ -401,7 +402,9 @@ public struct RaftEngine: ConsensusEngine {
     // MARK: Proposals and commits
 
     private mutating func maybeRequestProposal() {
-        guard role == .leader, pendingProposal == nil, lastIndex - commitIndex < config.maximumInflightBlocks,
+        // A new leader always needs one entry of its own term: only that lets it commit older entries.
+        guard role == .leader, pendingProposal == nil,
+              lastIndex - commitIndex < config.maximumInflightBlocks || entryTerms[lastIndex] != term,
               sinceLastProposal >= config.blockIntervalTicks, members(at: lastIndex + 1).contains(id) else { return }
         let height = lastIndex + 1
         pendingProposal = (height, now)
