@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "LedgerCore", targets: ["LedgerCore"]),
         .library(name: "LedgerCoreTesting", targets: ["LedgerCoreTesting"]),
         .library(name: "AppAPI", targets: ["AppAPI"]),
+        .library(name: "Net", targets: ["Net"]),
+        .library(name: "ChainRuntime", targets: ["ChainRuntime"]),
         .executable(name: "forgechain", targets: ["forgechain"]),
     ],
     dependencies: [
@@ -55,11 +57,14 @@ let package = Package(
                 .product(name: "CSV", package: "CSV.swift"),
             ]
         ),
+        .target(name: "Net", dependencies: ["LedgerCore"]),
+        .target(name: "ChainRuntime", dependencies: ["LedgerCore", "Net"]),
         .executableTarget(
             name: "forgechain",
             dependencies: [
                 "LedgerCore",
                 "LedgerCoreTesting",
+                "ChainRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -69,10 +74,23 @@ let package = Package(
             name: "forgechain-crash-probe",
             dependencies: ["LedgerCore", "LedgerCoreTesting"]
         ),
+        // Runs a one-node chain under load and prints each returned receipt's
+        // transaction ID; the node crash test kills it with SIGKILL (Tests/ChainRuntimeTests).
+        .executableTarget(
+            name: "forgechain-node-probe",
+            dependencies: ["LedgerCore", "ChainRuntime"]
+        ),
+        .executableTarget(
+            name: "InMemoryCluster",
+            dependencies: ["LedgerCore", "ChainRuntime"],
+            path: "Examples/InMemoryCluster"
+        ),
         .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerCoreTesting", "forgechain-crash-probe"]),
         .testTarget(name: "AppAPITests", dependencies: ["AppAPI", "LedgerCore"]),
         .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
         .testTarget(name: "SimulationTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
+        .testTarget(name: "NetTests", dependencies: ["Net", "LedgerCore", "LedgerCoreTesting"]),
+        .testTarget(name: "ChainRuntimeTests", dependencies: ["ChainRuntime", "Net", "LedgerCore", "LedgerCoreTesting", "forgechain-node-probe"]),
     ],
     swiftLanguageModes: [.v6]
 )

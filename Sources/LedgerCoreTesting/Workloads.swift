@@ -60,3 +60,42 @@ public enum Workloads {
         }
     }
 }
+
+extension Workloads {
+    /// A block ready to append, with its receipts and state changes.
+    public struct PreparedBlock: Sendable {
+        public var block: Block
+        public var receipts: [Receipt]
+        public var stateChanges: StateChangeSet
+    }
+
+    /// A chain of `blocks` blocks of `transactionsPerBlock` Ed25519-signed
+    /// transactions, each block writing one state key per transaction, with
+    /// correct state and receipt roots: what `LedgerStore.append` takes.
+    /// - Parameters:
+    ///   - blocks: Required, at least 1.
+    ///   - transactionsPerBlock: Optional, default 1,000.
+    public static func ledgerChain(blocks: Int, transactionsPerBlock: Int = 1_000,
+                                   hashAlgorithm: HashAlgorithm = .sha256) throws -> [PreparedBlock] {
+        let producer = try PrivateKey.generate(.ed25519)
+        let txs = try signedTransactions(count: blocks * transactionsPerBlock, senders: 100, scheme: .ed25519,
+                                         payloadBytes: 64, hashAlgorithm: hashAlgorithm)
+        let scratch = try LedgerStore.inMemory(configuration: .init(hashAlgorithm: hashAlgorithm))
+        var out = [PreparedBlock]()
+        var parent: BlockHeader?
+        for b in 0..<blocks {
+            let slice = Array(txs[(b * transactionsPerBlock)..<((b + 1) * transactionsPerBlock)])
+            var changes = StateChangeSet()
+            for (i, tx) in slice.enumerated() { changes.set(Array("batch/\((i + b * 37) % 5_000)".utf8), to: tx.payload.body) }
+            let receipts = slice.map { Receipt(transactionID: $0.id(using: hashAlgorithm), status: 0, output: [1], costUnits: 21_000) }
+            let block = try Block.make(parent: parent, transactions: slice, stateRoot: try scratch.stateRoot(applying: changes),
+                                       receiptRoot: Receipt.root(of: receipts, using: hashAlgorithm), producerKey: producer,
+                                       chainID: 1, hashAlgorithm: hashAlgorithm,
+                                       timestamp: Timestamp(millisecondsSince1970: 1_764_000_000_000 + UInt64(b) * 1000))
+            try scratch.append(block, receipts: receipts, stateChanges: changes)
+            out.append(PreparedBlock(block: block, receipts: receipts, stateChanges: changes))
+            parent = block.header
+        }
+        return out
+    }
+}

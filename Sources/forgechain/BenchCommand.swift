@@ -2,8 +2,8 @@ import ArgumentParser
 import Foundation
 import LedgerCore
 
-/// `forgechain bench hash|merkle|validate [--json]`: quick sizing of a machine.
-struct BenchCommand: ParsableCommand {
+/// `forgechain bench hash|merkle|validate|tps [--json]`: quick sizing of a machine.
+struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure operations per second of the hashing and validation core.",
@@ -14,10 +14,10 @@ struct BenchCommand: ParsableCommand {
     )
 
     enum Area: String, ExpressibleByArgument, CaseIterable {
-        case hash, merkle, validate, append
+        case hash, merkle, validate, append, tps
     }
 
-    @Argument(help: "What to measure: hash, merkle, validate or append (the ledger store).")
+    @Argument(help: "What to measure: hash, merkle, validate, append (the ledger store) or tps (node and cluster).")
     var area: Area
 
     @Flag(help: "One JSON object per line per measured operation.")
@@ -26,13 +26,23 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Scale factor for the work done (1 = default sizes; smaller for a quick run).")
     var scale: Double = 1
 
-    func run() throws {
+    func run() async throws {
         let reporter = BenchReporter(json: json)
+        if area == .tps {
+            let count = max(1_000, Int(20_000 * scale))
+            for (name, result) in [("tps.node1", try await TPSBench.singleNode(count: count)),
+                                   ("tps.pbft4", try await TPSBench.cluster(count: max(1_000, count / 2)))] {
+                reporter.report(name, count: result.count, seconds: result.seconds,
+                                extra: ["p50_latency_seconds": result.p50, "p99_latency_seconds": result.p99])
+            }
+            return
+        }
         switch area {
         case .hash: try Benchmarks.hash(reporter, scale: scale)
         case .merkle: try Benchmarks.merkle(reporter, scale: scale)
         case .validate: try Benchmarks.validate(reporter, scale: scale)
         case .append: try Benchmarks.append(reporter, scale: scale)
+        case .tps: break
         }
     }
 }
@@ -66,4 +76,27 @@ func measure(repetitions: Int = 3, _ body: () throws -> Void) rethrows -> Double
         best = min(best, Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
     }
     return best
+}
+
+/// Process CPU time (all threads) in seconds.
+func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// Times `body` (best of `repetitions`) in wall-clock and in process CPU
+/// seconds. `openssl speed` divides by CPU time by default, so CPU-time
+/// rates are the like-for-like comparison on a loaded machine.
+func measureWallAndCPU(repetitions: Int = 3, _ body: () throws -> Void) rethrows -> (wall: Double, cpu: Double) {
+    var wall = Double.infinity, cpu = Double.infinity
+    for _ in 0..<repetitions {
+        let c0 = processCPUSeconds()
+        let start = ContinuousClock.now
+        try body()
+        let d = ContinuousClock.now - start
+        wall = min(wall, Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+        cpu = min(cpu, processCPUSeconds() - c0)
+    }
+    return (wall, cpu)
 }

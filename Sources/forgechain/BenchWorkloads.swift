@@ -51,14 +51,15 @@ enum Benchmarks {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         for parallelism in Set([1, cores]).sorted() {
             let validator = BlockValidator(chainID: 1, parallelism: parallelism)
-            let seconds = try measure { try validator.validate(block, parent: nil) }
-            r.report("validate.block.p256.threads\(parallelism)", count: count, seconds: seconds)
+            let t = try measureWallAndCPU { try validator.validate(block, parent: nil) }
+            r.report("validate.block.p256.threads\(parallelism)", count: count, seconds: t.wall,
+                     extra: ["cpu_seconds": t.cpu, "ops_per_cpu_sec": Double(count) / t.cpu])
         }
         // Signature verification alone, one core, for comparison with `openssl speed ecdsap256`.
         let digest = txs[0].signingDigest(using: .sha256).bytes
         let key = txs[0].sender, sig = txs[0].signature!
         let n = count
-        let seconds = measure { for _ in 0..<n { _ = key.isValidSignature(sig, for: digest) } }
-        r.report("verify.p256.single", count: n, seconds: seconds)
+        let t = measureWallAndCPU { for _ in 0..<n { _ = key.isValidSignature(sig, for: digest) } }
+        r.report("verify.p256.single", count: n, seconds: t.wall, extra: ["cpu_seconds": t.cpu, "ops_per_cpu_sec": Double(n) / t.cpu])
     }
 }

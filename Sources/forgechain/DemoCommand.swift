@@ -1,10 +1,14 @@
 import ArgumentParser
+import ChainRuntime
 import Foundation
 import LedgerCore
 
 /// `forgechain demo`: builds a small chain of signed sample transactions,
 /// validates every block, and proves one transaction's inclusion.
-struct DemoCommand: ParsableCommand {
+/// `forgechain demo --cluster N`: runs an N-node PBFT cluster in memory,
+/// crashes a node, shows the others keep committing, restarts it and shows
+/// it catch up.
+struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
         abstract: "Build and validate a small chain, then prove a transaction's inclusion."
@@ -25,12 +29,24 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Folder to leave the chain in (as ledger.sqlite); default: a new temporary folder.")
     var data: String?
 
+    @Option(help: "Run an in-memory PBFT cluster of this many nodes (4-16) instead of the single-chain demo.")
+    var cluster: Int?
+
     func validate() throws {
+        if let cluster, !(4...16).contains(cluster) { throw ValidationError("--cluster must be 4...16") }
         guard (1...100).contains(blocks) else { throw ValidationError("--blocks must be 1...100") }
         guard (1...10_000).contains(transactions) else { throw ValidationError("--transactions must be 1...10000") }
     }
 
-    func run() throws {
+    func run() async throws {
+        if let cluster {
+            try await ClusterDemo.run(nodes: cluster, transactions: transactions)
+            return
+        }
+        try runSingleChain()
+    }
+
+    func runSingleChain() throws {
         let algorithm = try HashAlgorithm(name: hash)
         guard let scheme = SignatureScheme(rawValue: scheme) else {
             throw ValidationError("unknown signature scheme '\(self.scheme)'")

@@ -279,11 +279,11 @@ public struct PBFTConfig: Hashable, Sendable, Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = PBFTConfig(validators: try c.decode(ValidatorSet.self, forKey: .validators))
         self = d
-        viewChangeTimeoutTicks = try c.decodeIfPresent(UInt64.self, forKey: .viewChangeTimeoutTicks) ?? d.viewChangeTimeoutTicks
-        checkpointIntervalBlocks = try c.decodeIfPresent(UInt64.self, forKey: .checkpointIntervalBlocks) ?? d.checkpointIntervalBlocks
-        watermarkWindowBlocks = try c.decodeIfPresent(UInt64.self, forKey: .watermarkWindowBlocks) ?? d.watermarkWindowBlocks
-        maximumTransactionsPerBlock = try c.decodeIfPresent(Int.self, forKey: .maximumTransactionsPerBlock) ?? d.maximumTransactionsPerBlock
-        blockIntervalTicks = try c.decodeIfPresent(UInt64.self, forKey: .blockIntervalTicks) ?? d.blockIntervalTicks
+        viewChangeTimeoutTicks = try c.value(.viewChangeTimeoutTicks, default: d.viewChangeTimeoutTicks)
+        checkpointIntervalBlocks = try c.value(.checkpointIntervalBlocks, default: d.checkpointIntervalBlocks)
+        watermarkWindowBlocks = try c.value(.watermarkWindowBlocks, default: d.watermarkWindowBlocks)
+        maximumTransactionsPerBlock = try c.value(.maximumTransactionsPerBlock, default: d.maximumTransactionsPerBlock)
+        blockIntervalTicks = try c.value(.blockIntervalTicks, default: d.blockIntervalTicks)
     }
 }
 
@@ -339,13 +339,13 @@ public struct RaftConfig: Hashable, Sendable, Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = RaftConfig(members: try c.decode(ValidatorSet.self, forKey: .members))
         self = d
-        heartbeatIntervalTicks = try c.decodeIfPresent(UInt64.self, forKey: .heartbeatIntervalTicks) ?? d.heartbeatIntervalTicks
-        electionTimeoutMinTicks = try c.decodeIfPresent(UInt64.self, forKey: .electionTimeoutMinTicks) ?? d.electionTimeoutMinTicks
-        electionTimeoutMaxTicks = try c.decodeIfPresent(UInt64.self, forKey: .electionTimeoutMaxTicks) ?? d.electionTimeoutMaxTicks
-        maximumEntriesPerAppend = try c.decodeIfPresent(Int.self, forKey: .maximumEntriesPerAppend) ?? d.maximumEntriesPerAppend
-        maximumInflightBlocks = try c.decodeIfPresent(Int.self, forKey: .maximumInflightBlocks) ?? d.maximumInflightBlocks
-        maximumTransactionsPerBlock = try c.decodeIfPresent(Int.self, forKey: .maximumTransactionsPerBlock) ?? d.maximumTransactionsPerBlock
-        blockIntervalTicks = try c.decodeIfPresent(UInt64.self, forKey: .blockIntervalTicks) ?? d.blockIntervalTicks
+        heartbeatIntervalTicks = try c.value(.heartbeatIntervalTicks, default: d.heartbeatIntervalTicks)
+        electionTimeoutMinTicks = try c.value(.electionTimeoutMinTicks, default: d.electionTimeoutMinTicks)
+        electionTimeoutMaxTicks = try c.value(.electionTimeoutMaxTicks, default: d.electionTimeoutMaxTicks)
+        maximumEntriesPerAppend = try c.value(.maximumEntriesPerAppend, default: d.maximumEntriesPerAppend)
+        maximumInflightBlocks = try c.value(.maximumInflightBlocks, default: d.maximumInflightBlocks)
+        maximumTransactionsPerBlock = try c.value(.maximumTransactionsPerBlock, default: d.maximumTransactionsPerBlock)
+        blockIntervalTicks = try c.value(.blockIntervalTicks, default: d.blockIntervalTicks)
     }
 }
 
@@ -402,14 +402,14 @@ public struct PoWConfig: Hashable, Sendable, Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = PoWConfig()
         self = d
-        initialDifficulty = try c.decodeIfPresent(UInt64.self, forKey: .initialDifficulty) ?? d.initialDifficulty
-        minimumDifficulty = try c.decodeIfPresent(UInt64.self, forKey: .minimumDifficulty) ?? d.minimumDifficulty
-        retargetIntervalBlocks = try c.decodeIfPresent(UInt64.self, forKey: .retargetIntervalBlocks) ?? d.retargetIntervalBlocks
-        targetBlockIntervalTicks = try c.decodeIfPresent(UInt64.self, forKey: .targetBlockIntervalTicks) ?? d.targetBlockIntervalTicks
-        maximumRetargetFactor = try c.decodeIfPresent(UInt64.self, forKey: .maximumRetargetFactor) ?? d.maximumRetargetFactor
-        hashesPerTick = try c.decodeIfPresent(UInt64.self, forKey: .hashesPerTick) ?? d.hashesPerTick
-        confirmationDepth = try c.decodeIfPresent(UInt64.self, forKey: .confirmationDepth) ?? d.confirmationDepth
-        maximumTransactionsPerBlock = try c.decodeIfPresent(Int.self, forKey: .maximumTransactionsPerBlock) ?? d.maximumTransactionsPerBlock
+        initialDifficulty = try c.value(.initialDifficulty, default: d.initialDifficulty)
+        minimumDifficulty = try c.value(.minimumDifficulty, default: d.minimumDifficulty)
+        retargetIntervalBlocks = try c.value(.retargetIntervalBlocks, default: d.retargetIntervalBlocks)
+        targetBlockIntervalTicks = try c.value(.targetBlockIntervalTicks, default: d.targetBlockIntervalTicks)
+        maximumRetargetFactor = try c.value(.maximumRetargetFactor, default: d.maximumRetargetFactor)
+        hashesPerTick = try c.value(.hashesPerTick, default: d.hashesPerTick)
+        confirmationDepth = try c.value(.confirmationDepth, default: d.confirmationDepth)
+        maximumTransactionsPerBlock = try c.value(.maximumTransactionsPerBlock, default: d.maximumTransactionsPerBlock)
     }
 }
 
@@ -446,9 +446,9 @@ public struct PoSConfig: Hashable, Sendable, Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = PoSConfig(validators: try c.decode(ValidatorSet.self, forKey: .validators))
         self = d
-        roundTimeoutTicks = try c.decodeIfPresent(UInt64.self, forKey: .roundTimeoutTicks) ?? d.roundTimeoutTicks
-        blockIntervalTicks = try c.decodeIfPresent(UInt64.self, forKey: .blockIntervalTicks) ?? d.blockIntervalTicks
-        maximumTransactionsPerBlock = try c.decodeIfPresent(Int.self, forKey: .maximumTransactionsPerBlock) ?? d.maximumTransactionsPerBlock
+        roundTimeoutTicks = try c.value(.roundTimeoutTicks, default: d.roundTimeoutTicks)
+        blockIntervalTicks = try c.value(.blockIntervalTicks, default: d.blockIntervalTicks)
+        maximumTransactionsPerBlock = try c.value(.maximumTransactionsPerBlock, default: d.maximumTransactionsPerBlock)
     }
 }
 
@@ -501,6 +501,22 @@ enum ConsensusJSON {
     static func write(_ bytes: [UInt8], to url: URL) throws(LedgerError) {
         do { try Data(bytes).write(to: url, options: .atomic) } catch {
             throw LedgerError(.consensusConfigFile, "cannot write \(url.path): \(error.localizedDescription)", details: ["path": url.path])
+        }
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// The value at `key`, or `defaultValue` when absent; a bad value is reported with the key in its coding path
+    /// (Foundation on Linux drops the key for out-of-range numbers).
+    func value<T: Decodable>(_ key: Key, default defaultValue: T) throws -> T {
+        do {
+            return try decodeIfPresent(T.self, forKey: key) ?? defaultValue
+        } catch let error as DecodingError {
+            let description: String = switch error {
+            case .dataCorrupted(let ctx), .typeMismatch(_, let ctx), .valueNotFound(_, let ctx), .keyNotFound(_, let ctx): ctx.debugDescription
+            @unknown default: "\(error)"
+            }
+            throw DecodingError.dataCorrupted(.init(codingPath: codingPath + [key], debugDescription: description))
         }
     }
 }

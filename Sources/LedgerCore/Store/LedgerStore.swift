@@ -222,6 +222,8 @@ public final class LedgerStore: @unchecked Sendable {
     ///   - receipts: Optional, default empty. One per transaction, in order;
     ///     empty is allowed only when the header's receipt root is ``Digest/zero``.
     ///   - stateChanges: Optional, default none. The block's writes to the world state.
+    ///   - certificate: Optional, default nil. The block's commit certificate, stored
+    ///     in the same SQLite transaction (read back with ``certificate(atHeight:)``).
     /// - Throws: `LedgerError` `.heightGap` (1504), `.parentNotHead` (1505),
     ///   `.blockHashMismatch` (1506), `.transactionRootMismatch` (1109),
     ///   `.receiptRootMismatch` (1511), `.stateRootMismatch` (1514),
@@ -230,7 +232,8 @@ public final class LedgerStore: @unchecked Sendable {
     /// - Note: Thread-safe; appends are serialised. When it returns, the
     ///   block is committed (durable as ``Durability`` says). Example:
     ///   `try store.append(block)`.
-    public func append(_ block: Block, receipts: [Receipt] = [], stateChanges: StateChangeSet = StateChangeSet()) throws(LedgerError) {
+    public func append(_ block: Block, receipts: [Receipt] = [], stateChanges: StateChangeSet = StateChangeSet(),
+                       certificate: CommitCertificate? = nil) throws(LedgerError) {
         guard !configuration.readOnly else {
             throw LedgerError(.readOnlyStore, "the store is open read-only")
         }
@@ -254,6 +257,11 @@ public final class LedgerStore: @unchecked Sendable {
             try Self.insert(prepared, into: db)
             try StateWriter.write(stateChanges, height: height, header: block.header, parentRoot: parentRoot,
                                   algorithm: hashAlgorithm, into: db)
+            if let certificate {
+                let c = try db.statement("INSERT OR REPLACE INTO certificates(height, encoded) VALUES(?1, ?2)")
+                c.bind(1, height.rawValue)
+                try c.run(binding: certificate.encoded, at: 2)
+            }
             let marker = try db.statement("INSERT OR REPLACE INTO meta(key, value) VALUES('head_height', ?1)")
             marker.bind(1, text: height.description)
             try marker.run()
@@ -328,7 +336,7 @@ public final class LedgerStore: @unchecked Sendable {
             s.reset()
             let h = Int64(bitPattern: height.rawValue)
             for sql in ["DELETE FROM blocks WHERE height > ?1", "DELETE FROM state WHERE height > ?1",
-                        "DELETE FROM state_nodes WHERE height > ?1"] {
+                        "DELETE FROM state_nodes WHERE height > ?1", "DELETE FROM certificates WHERE height > ?1"] {
                 let d = try db.statement(sql)
                 d.bind(1, h)
                 try d.run()

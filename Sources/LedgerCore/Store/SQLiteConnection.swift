@@ -5,17 +5,17 @@ import CSQLite
 ///
 /// Not `Sendable`: a connection is used by one thread at a time. The store
 /// keeps its writer behind a lock and hands each reader its own connection.
-final class SQLiteConnection {
-    let handle: OpaquePointer
-    let path: String
+package final class SQLiteConnection {
+    package let handle: OpaquePointer
+    package let path: String
     private var cache: [String: Statement] = [:]
 
     /// How a connection is opened.
-    enum Mode { case readWrite, readOnly }
+    package enum Mode { case readWrite, readOnly }
 
     /// Opens (creating when `mode` is `.readWrite`) the database at `path`;
     /// `:memory:` opens a private in-memory database.
-    init(path: String, mode: Mode) throws(LedgerError) {
+    package init(path: String, mode: Mode) throws(LedgerError) {
         var db: OpaquePointer?
         var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
         flags |= mode == .readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
@@ -39,7 +39,7 @@ final class SQLiteConnection {
 
     /// Maps an SQLite result code to a `LedgerError`: corruption codes to
     /// `.storeCorrupted`, everything else to `.sqlite`.
-    static func error(_ rc: Int32, message: String, sql: String?) -> LedgerError {
+    package static func error(_ rc: Int32, message: String, sql: String?) -> LedgerError {
         var details = ["sqlite": String(rc)]
         if let sql { details["sql"] = sql }
         switch rc & 0xff {
@@ -50,18 +50,18 @@ final class SQLiteConnection {
         }
     }
 
-    func error(_ rc: Int32, sql: String?) -> LedgerError {
+    package func error(_ rc: Int32, sql: String?) -> LedgerError {
         Self.error(rc, message: String(cString: sqlite3_errmsg(handle)), sql: sql)
     }
 
     /// Runs one or more statements without results.
-    func execute(_ sql: String) throws(LedgerError) {
+    package func execute(_ sql: String) throws(LedgerError) {
         let rc = sqlite3_exec(handle, sql, nil, nil, nil)
         guard rc == SQLITE_OK else { throw error(rc, sql: sql) }
     }
 
     /// A cached prepared statement for `sql`, reset and with bindings cleared.
-    func statement(_ sql: String) throws(LedgerError) -> Statement {
+    package func statement(_ sql: String) throws(LedgerError) -> Statement {
         if let s = cache[sql] {
             s.reset()
             return s
@@ -76,7 +76,7 @@ final class SQLiteConnection {
 
     /// Runs `body` inside `BEGIN IMMEDIATE ... COMMIT` (or `BEGIN DEFERRED`
     /// for reads); rolls back if `body` throws.
-    func transaction<R>(immediate: Bool = true, _ body: () throws(LedgerError) -> R) throws(LedgerError) -> R {
+    package func transaction<R>(immediate: Bool = true, _ body: () throws(LedgerError) -> R) throws(LedgerError) -> R {
         try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
         do {
             let r = try body()
@@ -89,7 +89,7 @@ final class SQLiteConnection {
     }
 
     /// The first column of the first row of `sql` as an integer (nil when no row).
-    func scalarInt(_ sql: String) throws(LedgerError) -> Int64? {
+    package func scalarInt(_ sql: String) throws(LedgerError) -> Int64? {
         let s = try statement(sql)
         defer { s.reset() }
         guard try s.step() else { return nil }
@@ -97,7 +97,7 @@ final class SQLiteConnection {
     }
 
     /// Every row's first column as text (for pragmas that report lines).
-    func textRows(_ sql: String) throws(LedgerError) -> [String] {
+    package func textRows(_ sql: String) throws(LedgerError) -> [String] {
         let s = try statement(sql)
         defer { s.reset() }
         var out = [String]()
@@ -105,16 +105,16 @@ final class SQLiteConnection {
         return out
     }
 
-    var changes: Int { Int(sqlite3_changes(handle)) }
+    package var changes: Int { Int(sqlite3_changes(handle)) }
 
     /// A prepared statement. Column and parameter indexes: columns from 0,
     /// parameters from 1, as in the C API.
-    final class Statement {
-        let stmt: OpaquePointer
+    package final class Statement {
+        package let stmt: OpaquePointer
         unowned let connection: SQLiteConnection
-        let sql: String
+        package let sql: String
 
-        init(_ stmt: OpaquePointer, connection: SQLiteConnection, sql: String) {
+        package init(_ stmt: OpaquePointer, connection: SQLiteConnection, sql: String) {
             self.stmt = stmt
             self.connection = connection
             self.sql = sql
@@ -122,19 +122,19 @@ final class SQLiteConnection {
 
         deinit { sqlite3_finalize(stmt) }
 
-        func reset() {
+        package func reset() {
             sqlite3_reset(stmt)
             sqlite3_clear_bindings(stmt)
         }
 
-        func bind(_ i: Int32, _ v: Int64) { sqlite3_bind_int64(stmt, i, v) }
-        func bind(_ i: Int32, _ v: UInt64) { sqlite3_bind_int64(stmt, i, Int64(bitPattern: v)) }
-        func bind(_ i: Int32, _ v: Int) { sqlite3_bind_int64(stmt, i, Int64(v)) }
-        func bindNull(_ i: Int32) { sqlite3_bind_null(stmt, i) }
-        func bind(_ i: Int32, text v: String) { sqlite3_bind_text(stmt, i, v, -1, forgechain_sqlite_transient()) }
+        package func bind(_ i: Int32, _ v: Int64) { sqlite3_bind_int64(stmt, i, v) }
+        package func bind(_ i: Int32, _ v: UInt64) { sqlite3_bind_int64(stmt, i, Int64(bitPattern: v)) }
+        package func bind(_ i: Int32, _ v: Int) { sqlite3_bind_int64(stmt, i, Int64(v)) }
+        package func bindNull(_ i: Int32) { sqlite3_bind_null(stmt, i) }
+        package func bind(_ i: Int32, text v: String) { sqlite3_bind_text(stmt, i, v, -1, forgechain_sqlite_transient()) }
 
         /// Binds a blob, copying it (SQLITE_TRANSIENT).
-        func bind(_ i: Int32, _ v: [UInt8]) {
+        package func bind(_ i: Int32, _ v: [UInt8]) {
             _ = v.withUnsafeBytes { p in
                 // A zero-length blob must still be a blob, not NULL.
                 sqlite3_bind_blob(stmt, i, p.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(p.count), forgechain_sqlite_transient())
@@ -143,11 +143,11 @@ final class SQLiteConnection {
 
         /// Binds raw bytes that stay valid until the statement is stepped
         /// and reset (SQLITE_STATIC: no copy).
-        func bindStatic(_ i: Int32, _ p: UnsafeRawBufferPointer) {
+        package func bindStatic(_ i: Int32, _ p: UnsafeRawBufferPointer) {
             sqlite3_bind_blob(stmt, i, p.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(p.count), forgechain_sqlite_static())
         }
 
-        func bind(_ i: Int32, _ d: Digest) {
+        package func bind(_ i: Int32, _ d: Digest) {
             _ = d.withUnsafeBytes { p in
                 sqlite3_bind_blob(stmt, i, p.baseAddress, 32, forgechain_sqlite_transient())
             }
@@ -155,7 +155,7 @@ final class SQLiteConnection {
 
         /// Steps once: true when a row is ready, false when done.
         @discardableResult
-        func step() throws(LedgerError) -> Bool {
+        package func step() throws(LedgerError) -> Bool {
             let rc = sqlite3_step(stmt)
             switch rc {
             case SQLITE_ROW: return true
@@ -169,7 +169,7 @@ final class SQLiteConnection {
 
         /// Binds `bytes` at `i` without copying (SQLITE_STATIC), steps once
         /// (a statement without rows) and resets.
-        func run(binding bytes: [UInt8], at i: Int32) throws(LedgerError) {
+        package func run(binding bytes: [UInt8], at i: Int32) throws(LedgerError) {
             let rc = bytes.withUnsafeBytes { p -> Int32 in
                 bindStatic(i, p)
                 let rc = sqlite3_step(stmt)
@@ -180,25 +180,25 @@ final class SQLiteConnection {
         }
 
         /// Steps a statement that returns no rows, then resets it.
-        func run() throws(LedgerError) {
+        package func run() throws(LedgerError) {
             defer { sqlite3_reset(stmt) }
             try step()
         }
 
-        func isNull(_ c: Int32) -> Bool { sqlite3_column_type(stmt, c) == SQLITE_NULL }
-        func int(_ c: Int32) -> Int64 { sqlite3_column_int64(stmt, c) }
-        func uint(_ c: Int32) -> UInt64 { UInt64(bitPattern: sqlite3_column_int64(stmt, c)) }
-        func text(_ c: Int32) -> String {
+        package func isNull(_ c: Int32) -> Bool { sqlite3_column_type(stmt, c) == SQLITE_NULL }
+        package func int(_ c: Int32) -> Int64 { sqlite3_column_int64(stmt, c) }
+        package func uint(_ c: Int32) -> UInt64 { UInt64(bitPattern: sqlite3_column_int64(stmt, c)) }
+        package func text(_ c: Int32) -> String {
             guard let p = sqlite3_column_text(stmt, c) else { return "" }
             return String(cString: p)
         }
-        func blob(_ c: Int32) -> [UInt8] {
+        package func blob(_ c: Int32) -> [UInt8] {
             let n = Int(sqlite3_column_bytes(stmt, c))
             guard n > 0, let p = sqlite3_column_blob(stmt, c) else { return [] }
             return Array(UnsafeRawBufferPointer(start: p, count: n))
         }
         /// A 32-byte column as a digest; nil when it is not 32 bytes.
-        func digest(_ c: Int32) -> Digest? {
+        package func digest(_ c: Int32) -> Digest? {
             let n = Int(sqlite3_column_bytes(stmt, c))
             guard n == 32, let p = sqlite3_column_blob(stmt, c) else { return nil }
             return Digest(unsafeRaw: p)

@@ -46,6 +46,15 @@ package enum StoreSchema {
             bytes BLOB NOT NULL) WITHOUT ROWID;
         CREATE INDEX state_nodes_height ON state_nodes(height);
         """,
+        // 3: commit certificates (one per block above genesis) and the consensus engine's persistent state.
+        """
+        CREATE TABLE certificates(
+            height INTEGER PRIMARY KEY,
+            encoded BLOB NOT NULL);
+        CREATE TABLE consensus_state(
+            key TEXT PRIMARY KEY,
+            value BLOB NOT NULL) WITHOUT ROWID;
+        """,
     ]
 
     static var latestVersion: Int { migrations.count }

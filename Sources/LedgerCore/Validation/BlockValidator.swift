@@ -59,6 +59,20 @@ public struct BlockValidator: Sendable {
     /// - Throws: `LedgerError` with one of 1101–1109, 1111, 1114–1116 (see
     ///   ``LedgerError/Code``). Never mutates anything.
     public func validate(_ block: Block, parent: BlockHeader?, now: Timestamp = .now()) throws(LedgerError) {
+        try validate(block, parent: parent, now: now, alreadyVerified: nil)
+    }
+
+    /// ``validate(_:parent:now:)`` that skips the signature check of the
+    /// transactions `alreadyVerified` reports as verified before (a node's
+    /// mempool admitted them after checking their signature, K-T-2); every
+    /// other check, the transaction root included, still runs on all of them.
+    /// - Parameters:
+    ///   - alreadyVerified: Optional. Given a transaction ID, true when its
+    ///     signature was verified under this chain's rules. Called concurrently; must be thread-safe.
+    /// - Throws: As ``validate(_:parent:now:)``.
+    /// - Note: Pure apart from `alreadyVerified`; safe to call concurrently.
+    public func validate(_ block: Block, parent: BlockHeader?, now: Timestamp = .now(),
+                         alreadyVerified: (@Sendable (Digest) -> Bool)?) throws(LedgerError) {
         let header = block.header
         let context = ["height": header.height.description, "block": block.headerHash.hex]
         func fail(_ code: LedgerError.Code, _ message: String, _ extra: [String: String] = [:]) -> LedgerError {
@@ -132,7 +146,7 @@ public struct BlockValidator: Sendable {
             throw fail(.transactionRootMismatch, "transaction root \(header.transactionRoot.hex), computed \(root.hex)")
         }
         // Every transaction's signature.
-        if let (index, error) = firstInvalidSignature(block.transactions) {
+        if let (index, error) = firstInvalidSignature(block.transactions, ids: ids, skip: alreadyVerified) {
             throw fail(error.code, "transaction \(index) (\(ids[index].hex)): \(error.message)",
                        error.details.merging(["transactionIndex": String(index), "transaction": ids[index].hex]) { a, _ in a })
         }
@@ -145,10 +159,13 @@ public struct BlockValidator: Sendable {
     }
 
     /// The lowest index whose signature fails, with its error.
-    func firstInvalidSignature(_ transactions: [Transaction]) -> (Int, LedgerError)? {
+    func firstInvalidSignature(_ transactions: [Transaction], ids: [Digest]? = nil,
+                               skip: (@Sendable (Digest) -> Bool)? = nil) -> (Int, LedgerError)? {
         let algorithm = hashAlgorithm
-        let results: [LedgerError?] = ParallelWork.map(transactions, threads: parallelism, chunkSize: 64) { (tx: Transaction) -> LedgerError? in
-            do throws(LedgerError) { try tx.verifySignature(hashAlgorithm: algorithm); return nil } catch { return error }
+        let work: [(Transaction, Digest?)] = transactions.indices.map { (transactions[$0], ids?[$0]) }
+        let results: [LedgerError?] = ParallelWork.map(work, threads: parallelism, chunkSize: 64) { (item: (Transaction, Digest?)) -> LedgerError? in
+            if let skip, let id = item.1, skip(id) { return nil }
+            do throws(LedgerError) { try item.0.verifySignature(hashAlgorithm: algorithm); return nil } catch { return error }
         }
         for (i, r) in results.enumerated() { if let r { return (i, r) } }
         return nil

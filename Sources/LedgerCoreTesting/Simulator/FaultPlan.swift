@@ -34,15 +34,15 @@ public struct FaultPlan: Hashable, Sendable, Codable {
     public var maximumDuplicateRate: Double
     /// Optional, default 6; range 0...1,000. Extra delay of a delayed message, in ticks (reordering follows from it).
     public var maximumDelayTicks: UInt64
-    /// Optional, default 300. Ticks during which faults are injected.
+    /// Optional, default 250. Ticks during which faults are injected.
     public var faultTicks: UInt64
-    /// Optional, default 200. Ticks after healing within which every correct node must make progress.
+    /// Optional, default 150. Ticks after healing within which every correct node must make progress.
     public var quietTicks: UInt64
     /// Optional, default 2. New blocks each correct node must commit after healing.
     public var requiredProgress: UInt64
 
     public init(kinds: Kinds = [], maximumDropRate: Double = 0.25, maximumDuplicateRate: Double = 0.1, maximumDelayTicks: UInt64 = 6,
-                faultTicks: UInt64 = 300, quietTicks: UInt64 = 200, requiredProgress: UInt64 = 2) {
+                faultTicks: UInt64 = 250, quietTicks: UInt64 = 150, requiredProgress: UInt64 = 2) {
         self.kinds = kinds
         self.maximumDropRate = maximumDropRate
         self.maximumDuplicateRate = maximumDuplicateRate

@@ -1,10 +1,10 @@
 import LedgerCore
 
 extension RaftEngine: SimulatableEngine {
-    /// Raft with heartbeats every 2 ticks, election timeouts of 12–24 ticks, a block every 4 ticks of at most 4 transactions.
+    /// Raft with heartbeats every 2 ticks, election timeouts of 12–24 ticks, a block every 6 ticks of at most 4 transactions.
     public static func simulationConfig(validators: ValidatorSet) -> ConsensusConfig {
         .raft(RaftConfig(members: validators, heartbeatIntervalTicks: 2, electionTimeoutMinTicks: 12, electionTimeoutMaxTicks: 24,
-                         maximumEntriesPerAppend: 8, maximumInflightBlocks: 4, maximumTransactionsPerBlock: 4, blockIntervalTicks: 4))
+                         maximumEntriesPerAppend: 8, maximumInflightBlocks: 4, maximumTransactionsPerBlock: 4, blockIntervalTicks: 6))
     }
 
     /// Raft tolerates no Byzantine node.

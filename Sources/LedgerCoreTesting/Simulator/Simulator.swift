@@ -21,6 +21,9 @@ public struct SimulationOptions: Sendable {
     /// Optional, default nil (the engine's ``SimulatableEngine/simulationConfig(validators:)``).
     /// The configuration schedule of the chain, given its validators.
     public var schedule: (@Sendable (ValidatorSet) -> ConsensusSchedule)?
+    /// Optional, default nil (every node uses ``schedule``). Gives one node a configuration of its own:
+    /// a misconfiguration, to show the checkers catch a broken quorum. The checkers keep using ``schedule``.
+    public var nodeSchedule: (@Sendable (NodeID, ValidatorSet) -> ConsensusSchedule?)?
     /// Optional, default nil (a ``BlockValidator`` of the chain). The rule engines use for proposals;
     /// replace it to plant a bug.
     public var proposalValidator: ProposalValidator?
@@ -197,7 +200,8 @@ public struct Simulator<Engine: SimulatableEngine> {
         var built = [Node]()
         for i in 0..<count {
             let context = ConsensusContext(node: NodeID(UInt32(i)), signingKey: keys[i], genesis: genesis, chainID: options.chainID,
-                                           hashAlgorithm: options.hashAlgorithm, schedule: schedule,
+                                           hashAlgorithm: options.hashAlgorithm,
+                                           schedule: options.nodeSchedule?(NodeID(UInt32(i)), validators) ?? schedule,
                                            proposalValidator: proposalValidator, seed: seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15)
             var node = Node(engine: try Engine(context: context), context: context, key: keys[i])
             if byzantine.contains(i) {

@@ -1,0 +1,295 @@
+import Foundation
+import LedgerCore
+import Net
+
+/// How to build an in-memory ``Cluster``.
+public struct ClusterConfiguration: Sendable {
+    /// Required; range 1...16. Number of nodes (all validators), IDs `0..<nodes`.
+    public var nodes: Int
+    /// Optional, default `.raft`. The consensus engine every node runs.
+    public var consensus: ConsensusEngineKind
+    /// Optional, default 0. Decides keys, engine seeds and network faults.
+    public var seed: UInt64
+    /// Optional, default nil: a new temporary folder, removed by ``Cluster/shutdown()``.
+    /// Otherwise each node's store is `directory/node-<id>/ledger.sqlite` (kept).
+    public var directory: String?
+    /// Optional, default 53.
+    public var chainID: UInt64 = 53
+    /// Optional, default SHA-256.
+    public var hashAlgorithm: HashAlgorithm = .default
+    /// Optional, default 10 ms. Each node's tick.
+    public var tickInterval: Duration = .milliseconds(10)
+    /// Optional, default 1,000; range 1...1,000,000. Transactions per block.
+    public var maximumTransactionsPerBlock = 1_000
+    /// Optional, default nil (the node default). Mempool bounds of every node.
+    public var mempool: MempoolConfiguration?
+    /// Optional, default `.none`. Random link faults.
+    public var faults: InMemoryNetwork.Faults = .none
+    /// Optional, default nil. Periodic backups of each node into `<node folder>/backups`.
+    public var backupEveryBlocks: UInt64?
+    /// Optional. Adjusts each node's configuration before it starts (timings, durability...).
+    public var customize: (@Sendable (inout NodeConfiguration) -> Void)?
+
+    public init(nodes: Int, consensus: ConsensusEngineKind = .raft, seed: UInt64 = 0, directory: String? = nil) {
+        self.nodes = nodes
+        self.consensus = consensus
+        self.seed = seed
+        self.directory = directory
+    }
+}
+
+/// A whole chain in one process: N full nodes (``Node``) over an
+/// ``InMemoryNetwork``, each with its own SQLite store in a folder, one
+/// consensus engine chosen by configuration, a seed, and fault controls:
+/// crash and restart a node, cut and heal links, partition, slow a link,
+/// make a node Byzantine.
+///
+/// ```swift
+/// let cluster = try await Cluster.start(ClusterConfiguration(nodes: 4, consensus: .pbft, seed: 7))
+/// var client = cluster.account(0)
+/// let receipt = try await cluster.submit(try client.set(key: Array("k".utf8), value: Array("v".utf8)))
+/// await cluster.crash(3)
+/// try await cluster.waitForHeight(receipt.height + 5, nodes: [0, 1, 2])
+/// try await cluster.restart(3)
+/// await cluster.shutdown()
+/// ```
+/// - Note: An actor; safe to call from any task. Call ``shutdown()`` when done.
+public actor Cluster {
+    /// The configuration.
+    public nonisolated let configuration: ClusterConfiguration
+    /// The simulated network (its fault controls may be used directly).
+    public nonisolated let network: InMemoryNetwork
+    /// Every node's ID, ascending.
+    public nonisolated let nodeIDs: [NodeID]
+    /// The genesis block.
+    public nonisolated let genesis: Block
+    /// The consensus schedule every node runs.
+    public nonisolated let schedule: ConsensusSchedule
+    /// The folder holding every node's store.
+    public nonisolated let directory: String
+
+    private let keys: [PrivateKey]
+    private let ownsDirectory: Bool
+    private var running: [NodeID: any ChainNode] = [:]
+    private var byzantine: Set<NodeID> = []
+
+    private init(configuration: ClusterConfiguration, keys: [PrivateKey], genesis: Block, schedule: ConsensusSchedule,
+                 directory: String, ownsDirectory: Bool) {
+        self.configuration = configuration
+        self.keys = keys
+        self.genesis = genesis
+        self.schedule = schedule
+        self.directory = directory
+        self.ownsDirectory = ownsDirectory
+        nodeIDs = (0..<configuration.nodes).map { NodeID(UInt32($0)) }
+        network = InMemoryNetwork(seed: configuration.seed, faults: configuration.faults)
+    }
+
+    /// Creates the stores and starts every node.
+    /// - Parameter configuration: Required.
+    /// - Throws: `ChainError` `.invalidClusterConfiguration` (4150), `.unsupportedEngine` (4154), and the node start errors (4050–4057).
+    public static func start(_ configuration: ClusterConfiguration) async throws -> Cluster {
+        guard (1...16).contains(configuration.nodes) else {
+            throw ChainError(.invalidClusterConfiguration, "cluster configuration field 'nodes' is \(configuration.nodes), expected 1...16",
+                             details: ["field": "nodes"])
+        }
+        guard (1...1_000_000).contains(configuration.maximumTransactionsPerBlock) else {
+            throw ChainError(.invalidClusterConfiguration, "cluster configuration field 'maximumTransactionsPerBlock' is \(configuration.maximumTransactionsPerBlock), expected 1...1000000",
+                             details: ["field": "maximumTransactionsPerBlock"])
+        }
+        var rng = SplitMix64(seed: configuration.seed)
+        func key() throws(LedgerError) -> PrivateKey {
+            var raw = [UInt8]()
+            for _ in 0..<4 { withUnsafeBytes(of: rng.next().littleEndian) { raw += $0 } }
+            return try PrivateKey(scheme: .ed25519, rawRepresentation: raw)
+        }
+        let keys = try (0..<configuration.nodes).map { _ throws(LedgerError) in try key() }
+        let genesis = try ChainGenesis.make(chainID: configuration.chainID, key: try key(), hashAlgorithm: configuration.hashAlgorithm)
+        let validators = try ValidatorSet((0..<configuration.nodes).map { Validator(id: NodeID(UInt32($0)), publicKey: keys[$0].publicKey) })
+        let schedule = ConsensusSchedule(initial: try ClusterEngines.config(configuration.consensus, validators: validators,
+                                                                             maximumTransactionsPerBlock: configuration.maximumTransactionsPerBlock))
+        let directory: String
+        let owns = configuration.directory == nil
+        if let d = configuration.directory {
+            directory = d
+        } else {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("forgechain-cluster-\(UUID().uuidString)").path
+        }
+        let cluster = Cluster(configuration: configuration, keys: keys, genesis: genesis, schedule: schedule,
+                              directory: directory, ownsDirectory: owns)
+        for id in cluster.nodeIDs { try await cluster.launch(id) }
+        return cluster
+    }
+
+    /// The configuration node `id` runs with.
+    public func nodeConfiguration(_ id: NodeID) -> NodeConfiguration {
+        let folder = directory + "/node-\(id.rawValue)"
+        var c = NodeConfiguration(node: id, signingKey: keys[Int(id.rawValue)], genesis: genesis, schedule: schedule,
+                                  storePath: folder + "/ledger.sqlite")
+        c.hashAlgorithm = configuration.hashAlgorithm
+        c.tickInterval = configuration.tickInterval
+        c.mempool = configuration.mempool
+        c.seed = configuration.seed &+ UInt64(id.rawValue) &* 0x9E37_79B9_7F4A_7C15
+        c.emptyBlockIntervalTicks = ClusterEngines.emptyBlockIntervalTicks(configuration.consensus)
+        if configuration.consensus == .pow {
+            // PoWEngine stamps 1 s of block time per tick; with faster ticks block times run ahead of the clock.
+            c.maximumClockDriftMillis = 1_000_000_000_000
+        }
+        if let every = configuration.backupEveryBlocks {
+            c.backupSchedule = BackupSchedule(everyBlocks: every, keep: 3, directory: folder + "/backups")
+        }
+        configuration.customize?(&c)
+        return c
+    }
+
+    private func launch(_ id: NodeID) async throws {
+        let config = nodeConfiguration(id)
+        let folder = (config.storePath as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        if let b = config.backupSchedule { try FileManager.default.createDirectory(atPath: b.directory, withIntermediateDirectories: true) }
+        let transport = try network.attach(id)
+        do {
+            let node = try await ClusterEngines.makeNode(configuration.consensus, configuration: config, transport: transport)
+            running[id] = node
+            await node.start()
+        } catch {
+            await transport.close()
+            throw error
+        }
+    }
+
+    // MARK: Access
+
+    /// The running node `id`.
+    /// - Throws: `.unknownClusterNode` (4151), `.clusterNodeState` (4152) when it is crashed.
+    public func node(_ id: NodeID) throws -> any ChainNode {
+        guard nodeIDs.contains(id) else { throw ChainError(.unknownClusterNode, "no node \(id.rawValue) in the cluster") }
+        guard let n = running[id] else { throw ChainError(.clusterNodeState, "node \(id.rawValue) is crashed") }
+        return n
+    }
+
+    /// The IDs of the running nodes, ascending.
+    public var runningNodes: [NodeID] { running.keys.sorted() }
+
+    /// A client account whose key is derived from the seed and `index`, with nonce 0.
+    public nonisolated func account(_ index: UInt64) -> SigningAccount {
+        var rng = SplitMix64(seed: configuration.seed ^ 0xC11E_27 &+ index &* 0x9E37_79B9_7F4A_7C15)
+        var raw = [UInt8]()
+        for _ in 0..<4 { withUnsafeBytes(of: rng.next().littleEndian) { raw += $0 } }
+        let key = try! PrivateKey(scheme: .ed25519, rawRepresentation: raw)   // 32 bytes: always a valid Ed25519 seed
+        return SigningAccount(key: key, chainID: configuration.chainID, hashAlgorithm: configuration.hashAlgorithm)
+    }
+
+    // MARK: Transactions
+
+    /// Submits to node `to` (default: the lowest running node) and waits for the commit.
+    /// - Parameters:
+    ///   - transaction: Required.
+    ///   - to: Optional, default the lowest running node.
+    ///   - timeout: Optional, default 30 s.
+    /// - Throws: The node's submit errors (4001–4052), `.clusterNodeState` (4152).
+    public func submit(_ transaction: Transaction, to: NodeID? = nil, timeout: Duration = .seconds(30)) async throws -> Receipt {
+        let n = try target(to)
+        return try await n.submit(transaction, timeout: timeout)
+    }
+
+    /// Admits transactions at node `to` without waiting (see ``waitForReceipts(_:on:timeout:)``).
+    public func enqueue(_ transactions: [Transaction], to: NodeID? = nil) async throws -> [Result<Digest, ChainError>] {
+        try await target(to).enqueue(transactions)
+    }
+
+    /// Waits until node `on` (default: the lowest running) holds receipts for every ID.
+    public func waitForReceipts(_ ids: [Digest], on: NodeID? = nil, timeout: Duration = .seconds(60)) async throws -> [Receipt] {
+        let n = try target(on)
+        var out = [Receipt]()
+        for id in ids { out.append(try await n.waitForReceipt(id, timeout: timeout)) }
+        return out
+    }
+
+    private func target(_ id: NodeID?) throws -> any ChainNode {
+        if let id { return try node(id) }
+        guard let first = running.keys.sorted().first, let n = running[first] else {
+            throw ChainError(.clusterNodeState, "no node is running")
+        }
+        return n
+    }
+
+    /// Waits until every node in `nodes` (default: every running node) has committed `height`.
+    /// - Parameters:
+    ///   - height: Required.
+    ///   - nodes: Optional, default the running nodes.
+    ///   - timeout: Optional, default 30 s.
+    /// - Throws: `.heightTimeout` (4153) with each node's height in `details`, `.clusterNodeState` (4152).
+    public func waitForHeight(_ height: Height, nodes: [NodeID]? = nil, timeout: Duration = .seconds(30)) async throws {
+        let ids = nodes ?? runningNodes
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            var heights = [NodeID: Height]()
+            for id in ids { heights[id] = try await node(id).head.height }
+            if heights.values.allSatisfy({ $0 >= height }) { return }
+            guard ContinuousClock.now < deadline else {
+                var details = [String: String]()
+                for (k, v) in heights { details["n\(k.rawValue)"] = v.description }
+                throw ChainError(.heightTimeout, "height \(height) not reached in time: " +
+                                 ids.map { "n\($0.rawValue)=\(heights[$0]!)" }.joined(separator: " "), details: details)
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Each running node's head, by ID.
+    public func heads() async -> [NodeID: LedgerStore.Head] {
+        var out = [NodeID: LedgerStore.Head]()
+        for (id, n) in running { out[id] = await n.head }
+        return out
+    }
+
+    // MARK: Faults
+
+    /// Crashes node `id`: its tasks stop and its transport detaches; its store stays on disk. No-op when already down.
+    public func crash(_ id: NodeID) async {
+        guard let n = running.removeValue(forKey: id) else { return }
+        await n.stop()
+    }
+
+    /// Restarts a crashed node on its store: it resumes at its last committed block and catches up.
+    /// - Throws: `.clusterNodeState` (4152) when it is running, `.unknownClusterNode` (4151), node start errors.
+    public func restart(_ id: NodeID) async throws {
+        guard nodeIDs.contains(id) else { throw ChainError(.unknownClusterNode, "no node \(id.rawValue) in the cluster") }
+        guard running[id] == nil else { throw ChainError(.clusterNodeState, "node \(id.rawValue) is running") }
+        try await launch(id)
+        if byzantine.contains(id) { await running[id]?.setByzantine(forgeProposals: true, invalidTransactions: true, silent: false) }
+    }
+
+    /// Cuts the link between `a` and `b`.
+    public func cut(_ a: NodeID, _ b: NodeID) { network.cut(a, b) }
+    /// Heals the link between `a` and `b`.
+    public func heal(_ a: NodeID, _ b: NodeID) { network.heal(a, b) }
+    /// Splits the cluster into groups that cannot talk (unlisted nodes form one more group).
+    public func partition(_ groups: [[NodeID]]) { network.partition(groups) }
+    /// Ends every partition and cut.
+    public func healAll() { network.healAll() }
+    /// Adds `delayMillis` to every message between `a` and `b` (0 restores it).
+    public func slowLink(_ a: NodeID, _ b: NodeID, delayMillis: UInt64) { network.slowLink(a, b, delayMillis: delayMillis) }
+
+    /// Makes node `id` Byzantine: it proposes blocks with a forged transaction,
+    /// relays transactions with broken signatures, and a `corruptionRate` share of
+    /// its messages is corrupted on the wire.
+    /// - Parameters:
+    ///   - id: Required. A running node.
+    ///   - corruptionRate: Optional, default 0.3; range 0...1.
+    public func makeByzantine(_ id: NodeID, corruptionRate: Double = 0.3) async throws {
+        let n = try node(id)
+        byzantine.insert(id)
+        await n.setByzantine(forgeProposals: true, invalidTransactions: true, silent: false)
+        network.setCorruption(of: id, rate: corruptionRate)
+    }
+
+    /// Stops every node, shuts the network down and removes the temporary folder (if the cluster made it).
+    public func shutdown() async {
+        for id in running.keys.sorted() { await running[id]?.stop() }
+        running = [:]
+        network.shutdown()
+        if ownsDirectory { try? FileManager.default.removeItem(atPath: directory) }
+    }
+}

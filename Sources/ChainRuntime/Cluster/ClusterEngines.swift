@@ -1,0 +1,34 @@
+import LedgerCore
+import Net
+
+/// Maps a ``ConsensusEngineKind`` to an engine type and its configuration.
+enum ClusterEngines {
+    static func config(_ kind: ConsensusEngineKind, validators: ValidatorSet, maximumTransactionsPerBlock: Int) throws(ChainError) -> ConsensusConfig {
+        switch kind {
+        case .raft: .raft(RaftConfig(members: validators, maximumTransactionsPerBlock: maximumTransactionsPerBlock))
+        case .pbft: .pbft(PBFTConfig(validators: validators, maximumTransactionsPerBlock: maximumTransactionsPerBlock))
+        case .pos: .pos(PoSConfig(validators: validators, maximumTransactionsPerBlock: maximumTransactionsPerBlock))
+        case .pow: .pow(PoWConfig(initialDifficulty: 16, targetBlockIntervalTicks: 10, hashesPerTick: 4,
+                                  maximumTransactionsPerBlock: maximumTransactionsPerBlock))
+        }
+    }
+
+    /// Ticks a leader may hold a proposal request open while its mempool is empty: below the
+    /// engines' round and view-change timeouts (20 ticks), so an idle chain never changes view.
+    static func emptyBlockIntervalTicks(_ kind: ConsensusEngineKind) -> UInt64 {
+        switch kind {
+        case .raft: 50
+        case .pbft, .pos: 8
+        case .pow: 1
+        }
+    }
+
+    static func makeNode(_ kind: ConsensusEngineKind, configuration: NodeConfiguration, transport: any Transport) async throws -> any ChainNode {
+        switch kind {
+        case .raft: try await Node<RaftEngine>(configuration: configuration, transport: transport)
+        case .pbft: try await Node<PBFTEngine>(configuration: configuration, transport: transport)
+        case .pos: try await Node<PoSEngine>(configuration: configuration, transport: transport)
+        case .pow: try await Node<PoWEngine>(configuration: configuration, transport: transport)
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import LedgerCore
+import Synchronization
+
+extension Mempool {
+    /// Admits many transactions at once, verifying their signatures on all
+    /// cores first (a peer's transaction batch, a client's bulk upload).
+    ///
+    /// Equivalent to calling ``add(_:now:nextNonce:)`` for each transaction in
+    /// order (the same checks, errors and final state), except that encoding,
+    /// hashing and signature verification run in parallel beforehand. A
+    /// transaction that fails an earlier check still costs its verification.
+    /// - Parameters:
+    ///   - txs: Required. Any number, any order; nonces of one sender may
+    ///     follow each other in the batch.
+    ///   - now: Required. The local time; decides expiry.
+    ///   - parallelism: Optional, default the active processor count; at least 1.
+    ///   - nextNonce: Required. As for ``add(_:now:nextNonce:)``; called serially.
+    /// - Returns: One result per input, in input order: the ID or the error
+    ///   ``add(_:now:nextNonce:)`` would have thrown.
+    /// - Note: Blocks the caller until the verification threads finish.
+    public mutating func addBatch(_ txs: [Transaction], now: Timestamp, parallelism: Int? = nil,
+                                  nextNonce: (PublicKey) -> UInt64) -> [Result<Digest, ChainError>] {
+        let algorithm = configuration.hashAlgorithm
+        let chainID = configuration.chainID
+        let maxBytes = configuration.maxTransactionBytes
+        let threads = max(1, parallelism ?? ProcessInfo.processInfo.activeProcessorCount)
+        struct Prepared: Sendable {
+            var encoded: [UInt8]
+            var id: Digest
+            var signatureError: LedgerError?
+        }
+        let prepared = BatchParallel.map(txs, threads: threads, chunkSize: 32) { tx -> Prepared in
+            let encoded = tx.encoded
+            let id = algorithm.hash(encoded)
+            var error: LedgerError?
+            if tx.chainID == chainID, encoded.count <= maxBytes {
+                do throws(LedgerError) { try tx.verifySignature(hashAlgorithm: algorithm) } catch let e { error = e }
+            }
+            return Prepared(encoded: encoded, id: id, signatureError: error)
+        }
+        var results: [Result<Digest, ChainError>] = []
+        results.reserveCapacity(txs.count)
+        for (tx, p) in zip(txs, prepared) {
+            do throws(ChainError) {
+                let candidate = try precheck(tx, now: now, encoded: p.encoded, id: p.id)
+                results.append(.success(try admit(tx, candidate, nextNonce: nextNonce) { p.signatureError }))
+            } catch {
+                results.append(.failure(error))
+            }
+        }
+        return results
+    }
+}
+
+/// `items.map(transform)` on dedicated threads, claiming chunks from a shared
+/// counter (the same design as LedgerCore's internal `ParallelWork`, which is
+/// not public): libdispatch's pool on Linux declines to add workers while the
+/// machine is loaded.
+enum BatchParallel {
+    static func map<T: Sendable, R: Sendable>(_ items: [T], threads: Int, chunkSize: Int,
+                                              _ transform: @escaping @Sendable (T) -> R) -> [R] {
+        let chunks = (items.count + chunkSize - 1) / chunkSize
+        let workers = min(threads, chunks)
+        guard workers > 1 else { return items.map(transform) }
+        let results = ResultSlots<R>(count: chunks)
+        let next = Atomic<Int>(0)
+        let done = DispatchSemaphore(value: 0)
+        let work: @Sendable () -> Void = {
+            while true {
+                let j = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                if j >= chunks { break }
+                let range = (j * chunkSize)..<min(items.count, (j + 1) * chunkSize)
+                results.store(items[range].map(transform), at: j)
+            }
+        }
+        // `next` is a noncopyable atomic captured by reference in the closure
+        // above; the threads below finish before this function returns.
+        for _ in 1..<workers {
+            let thread = Thread { work(); done.signal() }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        work()
+        for _ in 1..<workers { done.wait() }
+        return results.collect()
+    }
+}
+
+/// One slot per chunk, each written by exactly one worker; guarded by `lock`.
+private final class ResultSlots<R: Sendable>: Sendable {
+    private let lock: Mutex<[[R]?]>
+    init(count: Int) { lock = Mutex([[R]?](repeating: nil, count: count)) }
+    func store(_ value: [R], at index: Int) { lock.withLock { $0[index] = value } }
+    func collect() -> [R] { lock.withLock { $0.flatMap { $0! } } }
+}

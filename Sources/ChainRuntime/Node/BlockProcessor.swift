@@ -1,0 +1,326 @@
+import Foundation
+import LedgerCore
+
+/// One block's execution result, kept until the block is committed.
+struct ExecutedBlock: Sendable {
+    var hash: Digest
+    var parentHash: Digest
+    var height: Height
+    var receipts: [Receipt]
+    var changes: StateChangeSet
+    var overlay: [[UInt8]: [UInt8]?]
+    var stateRoot: Digest
+    var receiptRoot: Digest
+}
+
+/// Builds, validates (K-V-1..4 plus re-execution) and executes blocks for a
+/// node: the executors keyed by payload kind, the per-sender nonces in the
+/// world state, and a cache of executed but uncommitted blocks (so a block is
+/// executed once, and a child can be built on an uncommitted parent).
+///
+/// Nonces: the state key ``nonceKey(_:)`` of a sender holds its next nonce
+/// (8 bytes big-endian, absent = 0). A block whose transaction carries
+/// another nonce is invalid (`.nonceMismatch`, 1903), so a transaction is
+/// never committed twice. Failed transactions consume their nonce.
+///
+/// - Note: `@unchecked Sendable`: every mutable field is guarded by `lock`.
+///   The node calls it from its actor; the consensus engine's proposal
+///   validator calls ``validate(_:parent:)`` from inside `step`, on the same actor.
+final class BlockProcessor: @unchecked Sendable {
+    let chainID: UInt64
+    let hashAlgorithm: HashAlgorithm
+    let validator: BlockValidator
+    private let executors: [String: any TransactionExecutor]
+
+    private let lock = NSLock()
+    // Guarded by lock:
+    private var store: LedgerStore
+    private var executed: [Digest: ExecutedBlock] = [:]
+    private var committed: [[UInt8]: [UInt8]?] = [:]
+    private var verified = Set<Digest>()
+    /// Execution hash by content (header without consensus data, timestamp and signature), so a block
+    /// whose seal and timestamp the engine changed after building (PoW mining) finds its execution.
+    /// Under PoW an executor must therefore not depend on the block timestamp.
+    private var byContent: [Digest: Digest] = [:]
+    private var forgeProposals = false
+    private var rejectedProposals = 0
+
+    static let maximumCachedKeys = 400_000
+
+    init(store: LedgerStore, chainID: UInt64, hashAlgorithm: HashAlgorithm, maximumClockDriftMillis: UInt64,
+         executors: [any TransactionExecutor]) {
+        self.store = store
+        self.chainID = chainID
+        self.hashAlgorithm = hashAlgorithm
+        validator = BlockValidator(chainID: chainID, hashAlgorithm: hashAlgorithm, maximumClockDriftMillis: maximumClockDriftMillis)
+        var table = [String: any TransactionExecutor]()
+        for e in executors { for k in e.payloadKinds where table[k] == nil { table[k] = e } }
+        self.executors = table
+    }
+
+    /// The state key holding `sender`'s next nonce.
+    static func nonceKey(_ sender: PublicKey) -> [UInt8] {
+        Array("nonce/\(sender.scheme.rawValue)/".utf8) + sender.rawRepresentation
+    }
+
+    private static func decodeNonce(_ v: [UInt8]?) -> UInt64 {
+        guard let v, v.count == 8 else { return 0 }
+        return v.reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    private static func encodeNonce(_ n: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: n >> (56 - 8 * UInt64($0))) } }
+
+    // MARK: Store and caches
+
+    func replaceStore(_ newStore: LedgerStore) {
+        lock.lock()
+        store = newStore
+        executed = [:]
+        committed = [:]
+        lock.unlock()
+    }
+
+    /// Forgets cached committed state (after a rollback); with `executions`, also every execution (after a restore).
+    func reset(executions: Bool = false) {
+        lock.lock()
+        if executions {
+            executed = [:]
+            byContent = [:]
+        }
+        committed = [:]
+        lock.unlock()
+    }
+
+    private func contentKey(_ h: BlockHeader) -> Digest {
+        hashAlgorithm.hash(RLP.encode(.list([.uint(h.height.rawValue), .digest(h.parentHash), .digest(h.transactionRoot),
+                                             .digest(h.stateRoot), .digest(h.receiptRoot)])))
+    }
+
+    /// The execution of the block with this header, found by hash or by content.
+    private func execution(of header: BlockHeader, hash: Digest) -> ExecutedBlock? {
+        if let e = executed[hash] { return e }
+        guard let alias = byContent[contentKey(header)], var e = executed[alias] else { return nil }
+        e.hash = hash
+        executed[hash] = e
+        return e
+    }
+
+    func markVerified(_ ids: some Sequence<Digest>) {
+        lock.lock()
+        verified.formUnion(ids)
+        lock.unlock()
+    }
+
+    func setForgeProposals(_ on: Bool) {
+        lock.lock()
+        forgeProposals = on
+        lock.unlock()
+    }
+
+    var proposalRejections: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return rejectedProposals
+    }
+
+    /// The sender's next nonce in the committed state.
+    func nextNonce(for sender: PublicKey) -> UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        return Self.decodeNonce(try? committedValue(Self.nonceKey(sender)))
+    }
+
+    private func committedValue(_ key: [UInt8]) throws(LedgerError) -> [UInt8]? {
+        if let v = committed[key] { return v }
+        let v = try store.stateValue(forKey: key)
+        if committed.count >= Self.maximumCachedKeys { committed.removeAll(keepingCapacity: true) }
+        committed[key] = .some(v)
+        return v
+    }
+
+    /// The uncommitted ancestors of a block whose parent is `parentHash`, oldest first.
+    private func pendingChain(to parentHash: Digest) throws(LedgerError) -> [ExecutedBlock] {
+        guard let head = store.head else { throw LedgerError(.heightNotFound, "the store is empty") }
+        var chain = [ExecutedBlock]()
+        var h = parentHash
+        while h != head.hash {
+            guard let e = executed[h], chain.count < 4_096 else {
+                throw LedgerError(.parentHashMismatch, "parent \(h.hex.prefix(16)) is neither the head nor an executed pending block",
+                                  details: ["parentHash": h.hex])
+            }
+            chain.append(e)
+            h = e.parentHash
+        }
+        return chain.reversed()
+    }
+
+    /// Reads through the current block's writes, its pending ancestors', the committed cache and the store.
+    private final class Reader: StateReader {
+        var local: [[UInt8]: [UInt8]?] = [:]
+        let layers: [[[UInt8]: [UInt8]?]]
+        let base: (([UInt8]) throws(LedgerError) -> [UInt8]?)
+        init(layers: [[[UInt8]: [UInt8]?]], base: @escaping ([UInt8]) throws(LedgerError) -> [UInt8]?) {
+            self.layers = layers
+            self.base = base
+        }
+        func value(forKey key: [UInt8]) throws(LedgerError) -> [UInt8]? {
+            if let v = local[key] { return v }
+            for layer in layers { if let v = layer[key] { return v } }
+            return try base(key)
+        }
+    }
+
+    // MARK: Execution
+
+    /// Executes `transactions` as the block at `height`; with `filter`, transactions whose nonce is
+    /// out of order are left out (building) instead of failing the block (validating).
+    private func run(_ transactions: [Transaction], parentHash: Digest, height: Height, timestamp: Timestamp,
+                     filter: Bool) throws(LedgerError) -> (included: [Transaction], ids: [Digest], receipts: [Receipt],
+                                                           changes: StateChangeSet, overlay: [[UInt8]: [UInt8]?], stateRoot: Digest) {
+        let chain = try pendingChain(to: parentHash)
+        let reader = Reader(layers: chain.reversed().map(\.overlay)) { (k) throws(LedgerError) -> [UInt8]? in try self.committedValue(k) }
+        var included = [Transaction]()
+        var ids = [Digest]()
+        var receipts = [Receipt]()
+        var changes = StateChangeSet()
+        included.reserveCapacity(transactions.count)
+        receipts.reserveCapacity(transactions.count)
+        let algorithm = hashAlgorithm
+        let allIDs = transactions.map { $0.id(using: algorithm) }
+        for (i, tx) in transactions.enumerated() {
+            let nk = Self.nonceKey(tx.sender)
+            let expected = Self.decodeNonce(try reader.value(forKey: nk))
+            guard tx.nonce == expected else {
+                if filter { continue }
+                throw LedgerError(.nonceMismatch, "transaction \(i) has nonce \(tx.nonce), its sender's next nonce is \(expected)",
+                                  details: ["transactionIndex": String(i), "expectedNonce": String(expected)])
+            }
+            guard tx.chainID == chainID else {
+                if filter { continue }
+                throw LedgerError(.transactionChainIDMismatch, "transaction \(i) has chain ID \(tx.chainID), expected \(chainID)")
+            }
+            let nv = Self.encodeNonce(expected + 1)
+            reader.local[nk] = .some(nv)
+            changes.set(nk, to: nv)
+            let id = allIDs[i]
+            let context = ExecutionContext(chainID: chainID, height: height, timestamp: timestamp, hashAlgorithm: algorithm,
+                                           transactionIndex: included.count, transactionID: id)
+            var outcome: ExecutionOutcome
+            if let executor = executors[tx.payload.kind] {
+                do throws(LedgerError) {
+                    outcome = try executor.execute(tx, context: context, state: reader)
+                } catch where (1500..<1600).contains(error.numericCode) {
+                    throw error
+                } catch {
+                    outcome = .failure(error)
+                }
+            } else {
+                outcome = .failure(LedgerError(.unknownPayloadKind, "no executor handles payload kind '\(tx.payload.kind)'",
+                                               details: ["kind": tx.payload.kind]))
+            }
+            if outcome.status == Receipt.success {
+                for c in outcome.writes.changes {
+                    reader.local[c.key] = .some(c.value)
+                    changes.changes.append(c)
+                }
+            }
+            included.append(tx)
+            ids.append(id)
+            receipts.append(Receipt(transactionID: id, status: outcome.status, output: outcome.output, logs: outcome.logs,
+                                    costUnits: outcome.costUnits))
+        }
+        let combined = StateChangeSet(chain.flatMap(\.changes.changes) + changes.changes)
+        let root = try store.stateRoot(applying: combined)
+        return (included, ids, receipts, changes, reader.local, root)
+    }
+
+    /// Builds and executes a block answering `request` from `candidates` (mempool order).
+    func build(_ request: ProposalRequest, candidates: [Transaction], key: PrivateKey, timestamp: Timestamp) throws(LedgerError) -> Block {
+        lock.lock()
+        defer { lock.unlock() }
+        let parentHash = request.parent.hash(using: hashAlgorithm)
+        if store.head?.hash != parentHash { _ = execution(of: request.parent, hash: parentHash) }
+        let r = try run(candidates, parentHash: parentHash, height: request.height, timestamp: timestamp, filter: true)
+        let receiptRoot = Receipt.root(of: r.receipts, using: hashAlgorithm)
+        var block = try Block.make(parent: request.parent, transactions: r.included, stateRoot: r.stateRoot, receiptRoot: receiptRoot,
+                                   consensusData: request.consensusData, producerKey: key, chainID: chainID,
+                                   hashAlgorithm: hashAlgorithm, timestamp: timestamp)
+        if forgeProposals, let tx = block.transactions.first {
+            // Byzantine: a transaction altered after signing, re-rooted and re-signed by the producer.
+            var bad = tx
+            bad.payload.body += [0xFF]
+            var txs = block.transactions
+            txs[0] = bad
+            var header = block.header
+            header.transactionRoot = Block.transactionRoot(of: txs, using: hashAlgorithm)
+            try header.sign(with: key, hashAlgorithm: hashAlgorithm)
+            block = Block(header: header, headerHash: header.hash(using: hashAlgorithm), transactions: txs)
+            return block
+        }
+        executed[block.headerHash] = ExecutedBlock(hash: block.headerHash, parentHash: parentHash, height: request.height,
+                                                   receipts: r.receipts, changes: r.changes, overlay: r.overlay,
+                                                   stateRoot: r.stateRoot, receiptRoot: receiptRoot)
+        if byContent.count > 4_096 { byContent = [:] }
+        byContent[contentKey(block.header)] = block.headerHash
+        return block
+    }
+
+    /// K-V-1..4 and re-execution: nil when `block` is a valid child of `parent`.
+    func validate(_ block: Block, parent: BlockHeader?) -> LedgerError? {
+        lock.lock()
+        defer { lock.unlock() }
+        if execution(of: block.header, hash: block.headerHash) != nil { return nil }
+        do throws(LedgerError) {
+            _ = try checkAndExecute(block, parent: parent, deferUnknownParent: true)
+            return nil
+        } catch {
+            rejectedProposals += 1
+            return error
+        }
+    }
+
+    /// With `deferUnknownParent`, a block whose parent is neither the head nor an executed block
+    /// (a fork branch under PoW) passes on K-V-1..4 alone; it is executed when it is committed.
+    private func checkAndExecute(_ block: Block, parent: BlockHeader?, deferUnknownParent: Bool = false) throws(LedgerError) -> ExecutedBlock? {
+        let known = verified
+        try validator.validate(block, parent: parent, now: .now(), alreadyVerified: { known.contains($0) })
+        let h = block.header
+        if deferUnknownParent, let parent, store.head?.hash != h.parentHash,
+           execution(of: parent, hash: h.parentHash) == nil {
+            return nil
+        }
+        let r = try run(block.transactions, parentHash: h.parentHash, height: h.height, timestamp: h.timestamp, filter: false)
+        let receiptRoot = Receipt.root(of: r.receipts, using: hashAlgorithm)
+        guard r.stateRoot == h.stateRoot, receiptRoot == h.receiptRoot else {
+            throw LedgerError(.executionRootMismatch,
+                              "block \(h.height): re-execution gives state root \(r.stateRoot.hex.prefix(16)) and receipt root \(receiptRoot.hex.prefix(16)), header declares \(h.stateRoot.hex.prefix(16)) and \(h.receiptRoot.hex.prefix(16))",
+                              details: ["height": h.height.description])
+        }
+        let e = ExecutedBlock(hash: block.headerHash, parentHash: h.parentHash, height: h.height, receipts: r.receipts,
+                              changes: r.changes, overlay: r.overlay, stateRoot: r.stateRoot, receiptRoot: receiptRoot)
+        executed[block.headerHash] = e
+        return e
+    }
+
+    /// The execution of a block about to be committed: cached, or validated and executed now
+    /// (a block learnt through consensus catch-up or sync).
+    func executionForCommit(_ block: Block, parent: BlockHeader) throws(LedgerError) -> ExecutedBlock {
+        lock.lock()
+        defer { lock.unlock() }
+        if let e = execution(of: block.header, hash: block.headerHash) { return e }
+        guard let e = try checkAndExecute(block, parent: parent) else {
+            throw LedgerError(.parentHashMismatch, "block \(block.header.height) does not extend the head")
+        }
+        return e
+    }
+
+    /// Folds a committed block's writes into the committed cache and forgets executions at or below its height.
+    func didCommit(_ e: ExecutedBlock, transactionIDs: [Digest]) {
+        lock.lock()
+        defer { lock.unlock() }
+        if committed.count + e.overlay.count >= Self.maximumCachedKeys { committed.removeAll(keepingCapacity: true) }
+        for (k, v) in e.overlay { committed[k] = .some(v) }
+        for id in transactionIDs { verified.remove(id) }
+        if executed.count > 1 { executed = executed.filter { $0.value.height > e.height } } else { executed[e.hash] = nil }
+    }
+}

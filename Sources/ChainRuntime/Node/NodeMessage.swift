@@ -1,0 +1,51 @@
+import LedgerCore
+
+/// What nodes say to each other on a ``Transport``: one RLP list `[type, ...]`.
+enum NodeMessage: Sendable {
+    /// A consensus engine message (its own canonical encoding).
+    case consensus([UInt8])
+    /// Transactions relayed from one node's mempool (K-T-1).
+    case transactions([Transaction])
+    /// Liveness beacon: the sender's committed height and head hash (K-R-1).
+    case status(height: Height, head: Digest)
+    /// Asks for committed blocks with certificates from `from`, at most `count`.
+    case syncRequest(from: Height, count: Int)
+    /// Committed blocks with certificates, ascending.
+    case syncResponse([CommittedBlock])
+
+    static let maximumSyncBatch = 1_024
+
+    var encoded: [UInt8] {
+        switch self {
+        case .consensus(let b): RLP.encode(.list([.uint(1), .bytes(b)]))
+        case .transactions(let txs): RLP.encode(.list([.uint(2), .list(txs.map(\.item))]))
+        case .status(let h, let d): RLP.encode(.list([.uint(3), .uint(h.rawValue), .digest(d)]))
+        case .syncRequest(let h, let n): RLP.encode(.list([.uint(4), .uint(h.rawValue), .uint(UInt64(n))]))
+        case .syncResponse(let blocks): RLP.encode(.list([.uint(5), .list(blocks.map { .bytes($0.encoded) })]))
+        }
+    }
+
+    init(decoding bytes: [UInt8]) throws(LedgerError) {
+        let f = try RLP.decode(bytes).list("nodeMessage")
+        guard let first = f.first else { throw LedgerError(.fieldCount, "node message is empty") }
+        switch try first.uint64("nodeMessage.type") {
+        case 1 where f.count == 2: self = .consensus(try f[1].bytes("nodeMessage.consensus"))
+        case 2 where f.count == 2:
+            var txs = [Transaction]()
+            for item in try f[1].list("nodeMessage.transactions") { txs.append(try Transaction(item: item)) }
+            self = .transactions(txs)
+        case 3 where f.count == 3: self = .status(height: Height(try f[1].uint64("nodeMessage.height")), head: try f[2].digest("nodeMessage.head"))
+        case 4 where f.count == 3:
+            self = .syncRequest(from: Height(try f[1].uint64("nodeMessage.from")),
+                                count: Int(min(try f[2].uint64("nodeMessage.count"), UInt64(Self.maximumSyncBatch))))
+        case 5 where f.count == 2:
+            let items = try f[1].list("nodeMessage.blocks")
+            guard items.count <= Self.maximumSyncBatch else { throw LedgerError(.fieldCount, "sync batch of \(items.count) blocks") }
+            var blocks = [CommittedBlock]()
+            for item in items { blocks.append(try CommittedBlock(decoding: try item.bytes("nodeMessage.block"))) }
+            self = .syncResponse(blocks)
+        default:
+            throw LedgerError(.malformedConsensusMessage, "unknown node message type or field count", details: ["field": "nodeMessage.type"])
+        }
+    }
+}

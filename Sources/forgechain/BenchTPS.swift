@@ -1,0 +1,118 @@
+import ChainRuntime
+import Foundation
+import LedgerCore
+import Net
+
+/// `forgechain bench tps`: committed transactions per second and commit
+/// latency (enqueue to commit) for one node and for a 4-node PBFT cluster in
+/// one process, key-value transactions signed with Ed25519, signatures
+/// checked at intake (K-T-2) and in every validated block.
+enum TPSBench {
+    struct Result {
+        var count: Int
+        var seconds: Double
+        var p50: Double
+        var p99: Double
+    }
+
+    /// Pre-signed transactions from `senders` accounts, round-robin, nonces in order.
+    static func workload(count: Int, senders: Int, chainID: UInt64, seed: UInt64) throws -> [Transaction] {
+        var rng = SplitMix64(seed: seed)
+        var accounts = try (0..<senders).map { _ -> SigningAccount in
+            var raw = [UInt8]()
+            for _ in 0..<4 { withUnsafeBytes(of: rng.next().littleEndian) { raw += $0 } }
+            return SigningAccount(key: try PrivateKey(scheme: .ed25519, rawRepresentation: raw), chainID: chainID)
+        }
+        let now = Timestamp.now()
+        var txs = [Transaction]()
+        txs.reserveCapacity(count)
+        for i in 0..<count {
+            let s = i % senders
+            txs.append(try accounts[s].set(key: Array("k\(i % 4_096)".utf8), value: Array("value-\(i)".utf8), timestamp: now))
+        }
+        return txs
+    }
+
+    /// Enqueues `txs` at `node` in chunks and waits until every one is committed there.
+    static func drive(_ node: any ChainNode, _ txs: [Transaction], chunk: Int = 1_000) async throws -> Result {
+        let commits = await node.commits()
+        let algorithm = HashAlgorithm.sha256
+        let ids = txs.map { $0.id(using: algorithm) }
+        var submitted = [Digest: ContinuousClock.Instant]()
+        submitted.reserveCapacity(txs.count)
+        let start = ContinuousClock.now
+        let consumer = Task { () -> (ContinuousClock.Instant, [Digest: ContinuousClock.Instant]) in
+            var seen = [Digest: ContinuousClock.Instant]()
+            var last = ContinuousClock.now
+            for await notice in commits {
+                for id in notice.transactionIDs { seen[id] = notice.committedAt }
+                last = notice.committedAt
+                if seen.count >= txs.count { break }
+            }
+            return (last, seen)
+        }
+        var offset = 0
+        while offset < txs.count {
+            let end = min(txs.count, offset + chunk)
+            let batch = Array(txs[offset..<end])
+            let t = ContinuousClock.now
+            var pending = batch
+            var pendingIDs = Array(ids[offset..<end])
+            while !pending.isEmpty {
+                let results = await node.enqueue(pending)
+                var retry = [Transaction]()
+                var retryIDs = [Digest]()
+                for (i, r) in results.enumerated() {
+                    switch r {
+                    case .success: submitted[pendingIDs[i]] = t
+                    case .failure(let e) where e.code == .mempoolFull || e.code == .senderLimitReached || e.code == .nonceGap:
+                        retry.append(pending[i])
+                        retryIDs.append(pendingIDs[i])
+                    case .failure(let e): throw e
+                    }
+                }
+                pending = retry
+                pendingIDs = retryIDs
+                if !pending.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            offset = end
+        }
+        let (last, seen) = await consumer.value
+        var latencies = [Double]()
+        latencies.reserveCapacity(seen.count)
+        for (id, at) in seen {
+            if let s = submitted[id] { latencies.append(Double((at - s).components.attoseconds) / 1e18 + Double((at - s).components.seconds)) }
+        }
+        latencies.sort()
+        func pct(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
+        let total = last - start
+        return Result(count: seen.count, seconds: Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18,
+                      p50: pct(0.50), p99: pct(0.99))
+    }
+
+    static func singleNode(count: Int) async throws -> Result {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("forgechain-tps-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var config = try NodeConfiguration.singleNode(storePath: dir + "/ledger.sqlite", seed: 1, maximumTransactionsPerBlock: 2_000)
+        config.tickInterval = .milliseconds(5)
+        let network = InMemoryNetwork()
+        let node = try await Node<RaftEngine>(configuration: config, transport: try network.attach(0))
+        await node.start()
+        let txs = try workload(count: count, senders: max(8, count / 500), chainID: config.genesis.header.chainID, seed: 3)
+        let r = try await drive(node, txs)
+        await node.stop()
+        return r
+    }
+
+    static func cluster(count: Int) async throws -> Result {
+        var config = ClusterConfiguration(nodes: 4, consensus: .pbft, seed: 5)
+        config.maximumTransactionsPerBlock = 2_000
+        config.tickInterval = .milliseconds(5)
+        let cluster = try await Cluster.start(config)
+        let txs = try workload(count: count, senders: max(8, count / 500), chainID: config.chainID, seed: 4)
+        let r = try await drive(try await cluster.node(0), txs)
+        await cluster.shutdown()
+        return r
+    }
+}

@@ -1,0 +1,85 @@
+import ChainRuntime
+import Foundation
+import LedgerCore
+import Testing
+
+@Suite(.serialized) struct PBFTClusterTests {
+    @Test func fourNodePBFTClusterCommitsIdenticalChains() async throws {
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 4, consensus: .pbft, seed: 21))
+        var alice = cluster.account(1)
+        var bob = cluster.account(2)
+        let a = try await TestChain.load(cluster, account: &alice, count: 150, prefix: "a", to: 1)
+        let b = try await TestChain.load(cluster, account: &bob, count: 150, prefix: "b", to: 3)
+        #expect((a + b).allSatisfy { $0.status == Receipt.success })
+        let top = try await cluster.node(1).head.height
+        try await cluster.waitForHeight(top)
+        let hashes = try await TestChain.blockHashes(cluster, through: top)
+        #expect(Set(hashes.values).count == 1)
+        #expect(Set(await cluster.heads().values.map(\.stateRoot)).count == 1)
+        let cert = try #require(try await cluster.node(0).ledger.certificate(atHeight: top))
+        #expect(cert.kind == .pbft)
+        await cluster.shutdown()
+    }
+
+    @Test func crashedPBFTNodeRestartsAndCatchesUp() async throws {
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 4, consensus: .pbft, seed: 22))
+        var alice = cluster.account(1)
+        _ = try await TestChain.load(cluster, account: &alice, count: 40, prefix: "a")
+        await cluster.crash(3)
+        _ = try await TestChain.load(cluster, account: &alice, count: 120, prefix: "b")
+        let top = try await cluster.node(0).head.height
+        try await cluster.restart(3)
+        try await cluster.waitForHeight(top, nodes: [3])
+        let r0 = try await cluster.node(0).ledger.header(atHeight: top).stateRoot
+        let r3 = try await cluster.node(3).ledger.header(atHeight: top).stateRoot
+        #expect(r0 == r3)
+        await cluster.shutdown()
+    }
+
+    @Test func byzantineNodeUnderPBFTDoesNotStopTheOthers() async throws {
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 4, consensus: .pbft, seed: 23))
+        try await cluster.makeByzantine(2, corruptionRate: 0.5)
+        var alice = cluster.account(1)
+        var receipts = [Receipt]()
+        for round in 0..<4 {
+            receipts += try await TestChain.load(cluster, account: &alice, count: 40, prefix: "r\(round)", to: 0)
+        }
+        #expect(receipts.count == 160)
+        let top = try await cluster.node(0).head.height
+        try await cluster.waitForHeight(top, nodes: [0, 1, 3])
+        let hashes = try await TestChain.blockHashes(cluster, through: top)
+        #expect(hashes[0] == hashes[1] && hashes[1] == hashes[3])
+        // The honest nodes refused something the Byzantine one sent.
+        var refused = 0
+        for id in [NodeID(0), 1, 3] {
+            let m = try await cluster.node(id).metrics
+            refused += m.invalidPeerMessages + m.consensusRejections + m.rejectedPeerTransactions
+        }
+        #expect(refused > 0)
+        await cluster.shutdown()
+    }
+}
+
+@Suite(.serialized) struct OtherEngineClusterTests {
+    @Test func proofOfStakeClusterConverges() async throws {
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 4, consensus: .pos, seed: 31))
+        var alice = cluster.account(1)
+        _ = try await TestChain.load(cluster, account: &alice, count: 100, prefix: "s")
+        let top = try await cluster.node(0).head.height
+        try await cluster.waitForHeight(top)
+        let hashes = try await TestChain.blockHashes(cluster, through: top)
+        #expect(Set(hashes.values).count == 1)
+        await cluster.shutdown()
+    }
+
+    @Test func proofOfWorkClusterConverges() async throws {
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 3, consensus: .pow, seed: 32))
+        var alice = cluster.account(1)
+        _ = try await TestChain.load(cluster, account: &alice, count: 60, prefix: "w")
+        let top = try await cluster.node(0).head.height
+        try await cluster.waitForHeight(top, timeout: .seconds(60))
+        let hashes = try await TestChain.blockHashes(cluster, through: top)
+        #expect(Set(hashes.values).count == 1)
+        await cluster.shutdown()
+    }
+}

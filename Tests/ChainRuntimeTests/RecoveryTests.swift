@@ -1,0 +1,76 @@
+import ChainRuntime
+import Foundation
+import LedgerCore
+import Testing
+
+@Suite(.serialized) struct RecoveryTests {
+    @Test func rollbackReturnsTheUndoneTransactionsWhichAreCommittedAgain() async throws {
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 1, consensus: .raft, seed: 51))
+        var alice = cluster.account(1)
+        let receipts = try await TestChain.load(cluster, account: &alice, count: 30, prefix: "r")
+        let node = try await cluster.node(0)
+        let top = await node.head.height
+        let to = Height(top.rawValue - 1)
+        let inTop = try await node.ledger.block(atHeight: top).transactions
+        let undone = try await node.rollback(toHeight: to)
+        #expect(undone == inTop)
+        #expect(!undone.isEmpty)
+        // They return to the mempool and are committed again.
+        for tx in undone { _ = try await node.waitForReceipt(tx.id(using: .sha256), timeout: .seconds(10)) }
+        for r in receipts { #expect(try await node.receipt(for: r.transactionID) != nil) }
+        let error = await #expect(throws: ChainError.self) { _ = try await node.rollback(toHeight: Height(1_000_000)) }
+        #expect(error?.code == .rollbackHeightInvalid)
+        await cluster.shutdown()
+    }
+
+    @Test func periodicBackupsAreTakenAndRestoreThenCatchUp() async throws {
+        var config = ClusterConfiguration(nodes: 3, consensus: .raft, seed: 52)
+        config.backupEveryBlocks = 2
+        let cluster = try await Cluster.start(config)
+        var alice = cluster.account(1)
+        for round in 0..<6 { _ = try await TestChain.load(cluster, account: &alice, count: 10, prefix: "b\(round)") }
+        try await Task.sleep(for: .milliseconds(300))
+        let node = try await cluster.node(1)
+        #expect(await node.metrics.backupsTaken > 0)
+        let folder = cluster.directory + "/node-1/backups"
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".sqlite") }.sorted()
+        let backup = try #require(files.first)
+        _ = try await TestChain.load(cluster, account: &alice, count: 50, prefix: "after")
+        let top = try await cluster.node(0).head.height
+        let restored = try await node.restore(fromBackup: folder + "/" + backup)
+        #expect(restored < top)
+        try await cluster.waitForHeight(top, nodes: [1])
+        let hashes = try await TestChain.blockHashes(cluster, through: top)
+        #expect(Set(hashes.values).count == 1)
+        await cluster.shutdown()
+    }
+
+    @Test func healthReportsIsolationLagAndRecovery() async throws {
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 3, consensus: .raft, seed: 53))
+        var alice = cluster.account(1)
+        _ = try await TestChain.load(cluster, account: &alice, count: 5, prefix: "h")
+        let leader = try await cluster.node(0).consensusStatus.leader ?? 0
+        let lonely = (await cluster.runningNodes).first { $0 != leader }!
+        let updates = try await cluster.node(lonely).healthUpdates()
+        await cluster.partition([[lonely]])
+        var sawIsolated = false
+        for await h in updates where h.state == .isolated {
+            sawIsolated = true
+            #expect(h.peers.allSatisfy { !$0.isAlive })
+            break
+        }
+        #expect(sawIsolated)
+        _ = try await TestChain.load(cluster, account: &alice, count: 100, prefix: "lag", to: leader)
+        await cluster.healAll()
+        let top = try await cluster.node(leader).head.height
+        let stuck = try await cluster.node(lonely).head.height
+        let reached = try await cluster.node(lonely).resync(from: leader, timeout: .seconds(20))
+        #expect(reached > stuck)
+        try await cluster.waitForHeight(top, nodes: [lonely])
+        try await Task.sleep(for: .milliseconds(400))
+        let h = try await cluster.node(lonely).health
+        #expect(h.state == .healthy, "\(h)")
+        #expect(h.peers.allSatisfy { $0.isAlive })
+        await cluster.shutdown()
+    }
+}
