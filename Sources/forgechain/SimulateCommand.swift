@@ -16,7 +16,7 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Byzantine nodes (at most the engine's tolerance).") var byzantine: Int = 0
     @Option(help: "Comma-separated faults: drop, delay, duplicate, reorder, partition, crash, all, none.") var faults: String = "none"
     @Option(help: "Worker threads.") var jobs: Int = 1
-    @Flag(help: "Print every failing seed's report.") var verbose = false
+    @Flag(help: "Print every failing seed's report; with --seeds 1, print the seed's report even when it passes.") var verbose = false
 
     func run() throws {
         var plan = try FaultPlan(parsing: faults)
@@ -26,17 +26,34 @@ struct SimulateCommand: ParsableCommand {
         guard let kind = ConsensusEngineKind(rawValue: engine.lowercased()) else {
             throw ValidationError("unknown engine '\(engine)'; expected pbft, raft, pow or pos")
         }
+        if verbose && list.count == 1 {
+            let report: SimulationReport
+            switch kind {
+            case .raft: report = try Self.replay(RaftEngine.self, nodes: nodes, seed: list[0], faults: plan, options: options)
+            case .pbft: report = try Self.replay(PBFTEngine.self, nodes: nodes, seed: list[0], faults: plan, options: options)
+            case .pos: report = try Self.replay(PoSEngine.self, nodes: nodes, seed: list[0], faults: plan, options: options)
+            case .pow:
+                plan.quietTicks = max(plan.quietTicks, 500)
+                report = try Self.replay(PoWEngine.self, nodes: nodes, seed: list[0], faults: plan, options: options)
+            }
+            print(report)
+            print("\(report.passed ? 1 : 0) passed, \(report.passed ? 0 : 1) failed")
+            if !report.passed { throw ExitCode.failure }
+            return
+        }
         let result: SimulationBatchResult
         // Adding an engine is one case here.
         switch kind {
         case .raft:
             result = SimulationBatch<RaftEngine>.run(nodes: nodes, seeds: list, faults: plan, options: options, parallelism: jobs)
+        case .pbft:
+            result = SimulationBatch<PBFTEngine>.run(nodes: nodes, seeds: list, faults: plan, options: options, parallelism: jobs)
+        case .pos:
+            result = SimulationBatch<PoSEngine>.run(nodes: nodes, seeds: list, faults: plan, options: options, parallelism: jobs)
         case .pow:
             // Commits are 12 blocks deep at about 20 ticks a block: give liveness 500 quiet ticks.
             plan.quietTicks = max(plan.quietTicks, 500)
             result = SimulationBatch<PoWEngine>.run(nodes: nodes, seeds: list, faults: plan, options: options, parallelism: jobs)
-        case .pbft, .pos:
-            throw ValidationError("engine '\(kind)' is not merged into this build yet")
         }
         print("\(result.passed) passed, \(result.failed) failed")
         if let first = result.firstFailure {
@@ -45,5 +62,11 @@ struct SimulateCommand: ParsableCommand {
             if verbose { print("failing seeds: \(result.failingSeeds.map(String.init).joined(separator: ","))") }
             throw ExitCode.failure
         }
+    }
+
+    private static func replay<E: SimulatableEngine>(_: E.Type, nodes: Int, seed: UInt64, faults: FaultPlan,
+                                                     options: SimulationOptions) throws -> SimulationReport {
+        var sim = try Simulator<E>(nodes: nodes, seed: seed, faults: faults, options: options)
+        return sim.run()
     }
 }

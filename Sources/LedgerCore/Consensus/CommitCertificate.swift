@@ -141,14 +141,16 @@ public struct CommitCertificate: Hashable, Sendable {
         signers.reserveCapacity(votes.count)
         var previous: NodeID?
         for vote in votes {
-            guard let validator = validators.validator(vote.signer) else {
+            guard validators.validator(vote.signer) != nil else {
                 throw fail(.certificateUnknownSigner, "signer \(vote.signer.rawValue) is not a validator", ["signer": String(vote.signer.rawValue)])
             }
             if let previous, vote.signer <= previous {
                 throw fail(.certificateDuplicateSigner, "signer \(vote.signer.rawValue) votes twice or out of order", ["signer": String(vote.signer.rawValue)])
             }
             previous = vote.signer
-            guard validator.publicKey.isValidSignature(vote.signature, for: payload) else {
+            // Through the verified-signature memo: PBFT and PoS COMMIT/precommit votes are usually already
+            // verified by the engine that collected them (same key, signature and payload).
+            guard ConsensusSigning.verify(vote.signature, by: vote.signer, over: payload, in: validators, cache: .shared) else {
                 throw fail(.certificateSignatureInvalid, "vote of \(vote.signer.rawValue) does not verify", ["signer": String(vote.signer.rawValue)])
             }
             signers.append(vote.signer)

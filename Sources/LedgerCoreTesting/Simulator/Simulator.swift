@@ -1,3 +1,4 @@
+import Synchronization
 import LedgerCore
 
 /// Options of a simulation beyond the fault plan.
@@ -187,7 +188,7 @@ public struct Simulator<Engine: SimulatableEngine> {
         checker = BlockValidator(chainID: options.chainID, hashAlgorithm: options.hashAlgorithm,
                                  maximumClockDriftMillis: 0, parallelism: 1)
         let proposalValidator = options.proposalValidator
-            ?? ProposalValidator(BlockValidator(chainID: options.chainID, hashAlgorithm: options.hashAlgorithm, parallelism: 1), now: horizon)
+            ?? ProposalValidation.memoized(BlockValidator(chainID: options.chainID, hashAlgorithm: options.hashAlgorithm, parallelism: 1), now: horizon)
         dropRate = faults.kinds.contains(.drop) ? Double(rng.next() % 1_000) / 1_000 * faults.maximumDropRate : 0
         duplicateRate = faults.kinds.contains(.duplicate) ? Double(rng.next() % 1_000) / 1_000 * faults.maximumDuplicateRate : 0
         var byzantine = [Int]()
@@ -476,6 +477,25 @@ public struct Simulator<Engine: SimulatableEngine> {
     private func record(_ bytes: [UInt8], _ tick: UInt64) {
         trace.update(RLP.bigEndianBytes(tick))
         trace.update(bytes)
+    }
+}
+
+/// The simulated nodes share one validator: each distinct (block, parent) pair is validated once per run
+/// instead of once per node (validation is a pure function of the two, so every node gets the same answer).
+enum ProposalValidation {
+    static func memoized(_ validator: BlockValidator, now: Timestamp) -> ProposalValidator {
+        let base = ProposalValidator(validator, now: now)
+        let memo = Mutex<[Digest: LedgerError?]>([:])
+        let algorithm = validator.hashAlgorithm
+        return ProposalValidator { block, parent in
+            var key = block.encoded
+            key += parent.map { $0.hash(using: algorithm).bytes } ?? []
+            let digest = HashAlgorithm.sha256.hash(key)
+            if let known = memo.withLock({ $0[digest] }) { return known }
+            let result = base.validate(block, parent: parent)
+            memo.withLock { $0[digest] = result }
+            return result
+        }
     }
 }
 

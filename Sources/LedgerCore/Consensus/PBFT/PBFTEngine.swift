@@ -68,6 +68,8 @@ public struct PBFTEngine: ConsensusEngine {
     private let chainID: UInt64
     private let hashAlgorithm: HashAlgorithm
     private let proposalValidator: ProposalValidator
+    /// Signatures already verified (a memo; see ``VerifiedSignatureCache``).
+    private let verifiedSignatures = VerifiedSignatureCache.shared
     private var schedule: ConsensusSchedule
 
     private var genesis: Block
@@ -105,6 +107,8 @@ public struct PBFTEngine: ConsensusEngine {
     private var viewChanges = VoteTally<Round, PBFTMessage>()
     private var myViewChange: PBFTMessage?
     private var lastNewView: PBFTNewView?
+    /// `lastNewView` as this node signed it, when it is the primary that sent it (re-sent as is, never re-signed).
+    private var lastNewViewMessage: PBFTMessage?
     private var sentNewViewFor: Round?
 
     private var now: UInt64 = 0
@@ -206,11 +210,17 @@ public struct PBFTEngine: ConsensusEngine {
     private mutating func onTick(_ fx: inout ConsensusEffects<PBFTMessage>) {
         now += 1
         guard validators.contains(id) else { return }
-        if now >= deadline {
+        // Castro–Liskov: a replica changing view moves on to the next view only once 2f + 1 replicas
+        // joined this one (the timer runs from then), so one replica never races ahead alone.
+        if now >= deadline, !isChangingView || viewChanges.count(view) >= quorum {
             startViewChange(to: view.next, &fx)
             return
         }
-        if now - max(lastProgress, lastRetransmit) >= retransmitInterval {
+        // Retransmit only what has been pending for a while: the current slot since it was first seen,
+        // or, with no slot, since the primary was due to propose.
+        var since = max(lastProgress + current.blockIntervalTicks, lastRetransmit)
+        if !isChangingView, let seen = slots[lastHeader.height.next.rawValue]?.firstSeen { since = max(since, seen) }
+        if now >= since + retransmitInterval {
             lastRetransmit = now
             retransmit(&fx)
         }
@@ -225,10 +235,8 @@ public struct PBFTEngine: ConsensusEngine {
             if let k = slot.acceptedKey, let mine = slot.prepares.votes(k).first(where: { $0.signer == id }) { fx.broadcast(mine.vote) }
             if let k = slot.sentCommit, let mine = slot.commits.votes(k).first(where: { $0.signer == id }) { fx.broadcast(mine.vote) }
         }
-        if let nv = lastNewView, nv.view == view, primary(of: view) == id, !isChangingView {
-            fx.broadcast(.make(.newView(nv), sender: id, key: key, chainID: chainID))
-        }
-        if let c = myCheckpoint { fx.broadcast(c) }
+        if let nv = lastNewViewMessage, case .newView(let body) = nv.body, body.view == view, !isChangingView { fx.broadcast(nv) }
+        if let c = myCheckpoint, case .checkpoint(let h, _) = c.body, h > stable.height { fx.broadcast(c) }
         fx.broadcast(.make(.syncRequest(from: lastHeader.height.next), sender: id, key: key, chainID: chainID))
         lastSyncRequest = now
     }
@@ -247,7 +255,7 @@ public struct PBFTEngine: ConsensusEngine {
                                              details: ["from": from.description]))
             return
         }
-        guard m.isValidlySigned(chainID: chainID, validators: validators) else {
+        guard m.isValidlySigned(chainID: chainID, validators: validators, cache: verifiedSignatures) else {
             invalidSignatureCount += 1
             fx.rejections.append(LedgerError(.consensusMessageSignatureInvalid, "PBFT message kind \(m.kind) from \(from): signature does not verify",
                                              details: ["from": from.description]))
@@ -449,6 +457,9 @@ public struct PBFTEngine: ConsensusEngine {
         let h = lastHeader.height.next
         guard !isChangingView, primary(of: view) == id, now >= nextProposalTick, inWindow(h) else { return }
         if let rh = requestedHeight, rh == h, requestedView == view { return }
+        // Before a restart this primary pre-prepared a block for (view, h) whose body it no longer has:
+        // it must not propose another one in this view, so it waits for the view change.
+        if let before = acceptedBefore[h.rawValue], before.view == view, slots[h.rawValue]?.blocks[before.hash] == nil { return }
         if let slot = slots[h.rawValue], slot.acceptedKey?.view == view { return }
         if slots[h.rawValue]?.candidates.contains(where: { if case .prePrepare(let v, _, _, _) = $0.body { return v == view }; return false }) == true { return }
         requestedView = view
@@ -507,7 +518,7 @@ public struct PBFTEngine: ConsensusEngine {
         var signers = Set<NodeID>()
         for m in proof {
             guard case .checkpoint(let ch, let cd) = m.body, ch == h, cd == d, set.contains(m.sender),
-                  m.isValidlySigned(chainID: chainID, validators: set) else { return false }
+                  m.isValidlySigned(chainID: chainID, validators: set, cache: verifiedSignatures) else { return false }
             signers.insert(m.sender)
         }
         return signers.count >= set.byzantineQuorum
@@ -552,12 +563,12 @@ public struct PBFTEngine: ConsensusEngine {
 
     private func validPrepared(_ cert: PBFTPreparedCertificate, before v: Round, above stableHeight: Height, _ set: ValidatorSet) -> Bool {
         guard let s = cert.slot, s.view < v, s.height > stableHeight,
-              cert.prePrepare.sender == primaryIn(set, s.view), cert.prePrepare.isValidlySigned(chainID: chainID, validators: set) else { return false }
+              cert.prePrepare.sender == primaryIn(set, s.view), cert.prePrepare.isValidlySigned(chainID: chainID, validators: set, cache: verifiedSignatures) else { return false }
         if let b = s.block, b.headerHash != s.blockHash || b.header.height != s.height || b.header.hash(using: hashAlgorithm) != s.blockHash { return false }
         var signers = Set<NodeID>()
         for p in cert.prepares {
             guard case .prepare(let pv, let ph, let pd) = p.body, pv == s.view, ph == s.height, pd == s.blockHash,
-                  p.sender != cert.prePrepare.sender, set.contains(p.sender), p.isValidlySigned(chainID: chainID, validators: set) else { return false }
+                  p.sender != cert.prePrepare.sender, set.contains(p.sender), p.isValidlySigned(chainID: chainID, validators: set, cache: verifiedSignatures) else { return false }
             signers.insert(p.sender)
         }
         return signers.count >= set.byzantineQuorum - 1
@@ -586,6 +597,10 @@ public struct PBFTEngine: ConsensusEngine {
             return
         }
         viewChanges.add(m, from: m.sender, for: v)
+        if isChangingView, v == view, viewChanges.count(v) == quorum {
+            // 2f + 1 replicas are changing to this view: start the timer for its NEW-VIEW now.
+            deadline = now + timeout << min(max(viewChangeAttempts, 1) - 1, 3)
+        }
         // f + 1 VIEW-CHANGEs from others for later views: join the smallest of them.
         var senders = Set<NodeID>()
         var smallest: Round?
@@ -638,8 +653,10 @@ public struct PBFTEngine: ConsensusEngine {
         }
         let nv = PBFTNewView(view: view, viewChanges: vms, prePrepares: prePrepares)
         sentNewViewFor = view
-        fx.broadcast(.make(.newView(nv), sender: id, key: key, chainID: chainID))
+        let signed = PBFTMessage.make(.newView(nv), sender: id, key: key, chainID: chainID)
+        fx.broadcast(signed)
         install(nv, &fx)
+        lastNewViewMessage = signed
     }
 
     private func validNewView(_ nv: PBFTNewView, from sender: NodeID) -> Bool {
@@ -649,7 +666,7 @@ public struct PBFTEngine: ConsensusEngine {
         var vcs = [PBFTViewChange]()
         for m in nv.viewChanges {
             guard case .viewChange(let vc) = m.body, vc.newView == nv.view, set.contains(m.sender),
-                  m.isValidlySigned(chainID: chainID, validators: set), validViewChange(m, set),
+                  m.isValidlySigned(chainID: chainID, validators: set, cache: verifiedSignatures), validViewChange(m, set),
                   signers.insert(m.sender).inserted else { return false }
             vcs.append(vc)
         }
@@ -658,7 +675,7 @@ public struct PBFTEngine: ConsensusEngine {
         guard picks.count == nv.prePrepares.count else { return false }
         for (p, m) in zip(picks, nv.prePrepares) {
             guard m.sender == sender, case .prePrepare(let v, let h, let d, let b?) = m.body, v == nv.view, h == p.height, d == p.hash,
-                  b.headerHash == d, b.header.hash(using: hashAlgorithm) == d, m.isValidlySigned(chainID: chainID, validators: set) else { return false }
+                  b.headerHash == d, b.header.hash(using: hashAlgorithm) == d, m.isValidlySigned(chainID: chainID, validators: set, cache: verifiedSignatures) else { return false }
         }
         return true
     }
@@ -677,6 +694,7 @@ public struct PBFTEngine: ConsensusEngine {
         view = nv.view
         isChangingView = false
         lastNewView = nv
+        lastNewViewMessage = nil
         requestedHeight = nil
         deadline = now + timeout << min(viewChangeAttempts, 3)
         viewChanges.removeAll { $0 <= nv.view }

@@ -98,6 +98,11 @@ public struct PBFTMessage: ConsensusMessage {
         ConsensusSigning.verify(signature, by: sender, over: signingPayload(chainID: chainID), in: validators)
     }
 
+    /// As ``isValidlySigned(chainID:validators:)``, remembering verified signatures in `cache`.
+    func isValidlySigned(chainID: UInt64, validators: ValidatorSet, cache: VerifiedSignatureCache) -> Bool {
+        ConsensusSigning.verify(signature, by: sender, over: signingPayload(chainID: chainID), in: validators, cache: cache)
+    }
+
     private func fields(includingBlocks: Bool) -> [RLP.Item] {
         switch body {
         case .prePrepare(let v, let h, let d, let block):

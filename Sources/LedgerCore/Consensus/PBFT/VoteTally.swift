@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Signed-vote bookkeeping shared by the PBFT and PoS engines: collects at
 /// most one vote per validator for each key and answers quorum questions
 /// in ascending signer order (never by iterating a dictionary), so that the
@@ -60,9 +62,17 @@ enum ConsensusSigning {
     }
 
     /// Whether `signature` by `signer` verifies over `payload` under `validators`.
-    static func verify(_ signature: Signature, by signer: NodeID, over payload: [UInt8], in validators: ValidatorSet) -> Bool {
+    /// - Parameter cache: Optional. Remembers signatures that verified, so a message seen again (a
+    ///   retransmission, or nested in a VIEW-CHANGE, NEW-VIEW or certificate) is not verified twice.
+    static func verify(_ signature: Signature, by signer: NodeID, over payload: [UInt8], in validators: ValidatorSet,
+                       cache: VerifiedSignatureCache? = nil) -> Bool {
         guard let v = validators.validator(signer), v.publicKey.scheme == signature.scheme else { return false }
-        return v.publicKey.isValidSignature(signature, for: payload)
+        guard let cache else { return v.publicKey.isValidSignature(signature, for: payload) }
+        let key = VerifiedSignatureCache.key(v.publicKey, signature, payload)
+        if cache.contains(key) { return true }
+        guard v.publicKey.isValidSignature(signature, for: payload) else { return false }
+        cache.insert(key)
+        return true
     }
 
     static func signatureItem(_ s: Signature) -> RLP.Item {
@@ -89,5 +99,45 @@ enum ConsensusSigning {
     static func optionalBlock(_ item: RLP.Item, _ field: String) throws(LedgerError) -> Block? {
         let bytes = try item.bytes(field)
         return bytes.isEmpty ? nil : try Block(decoding: bytes)
+    }
+}
+
+/// Signatures an engine has already verified, keyed by a SHA-256 digest of
+/// (public key, signature, signed payload): a pure memo, so hits and misses
+/// give the same answers and engine output does not depend on it. Holds at
+/// most ``capacity`` entries (cleared when full).
+///
+/// One process-wide instance (``shared``) serves every PBFT and PoS engine:
+/// what it records holds for everyone, so engines in one process (a
+/// simulated cluster, a test) verify each signature once instead of once per
+/// engine. `Sendable` through a `Mutex`.
+final class VerifiedSignatureCache: Sendable {
+    static let capacity = 65_536
+    /// The cache the engines use.
+    static let shared = VerifiedSignatureCache()
+    private let verified = Mutex<Set<Digest>>([])
+
+    init() {}
+
+    static func key(_ publicKey: PublicKey, _ signature: Signature, _ payload: [UInt8]) -> Digest {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(publicKey.rawRepresentation.count + signature.rawRepresentation.count + payload.count + 4)
+        bytes.append(UInt8(truncatingIfNeeded: publicKey.rawRepresentation.count))
+        bytes += publicKey.rawRepresentation
+        bytes.append(UInt8(truncatingIfNeeded: signature.rawRepresentation.count))
+        bytes += signature.rawRepresentation
+        bytes += Array(signature.scheme.rawValue.utf8)
+        bytes.append(0)
+        bytes += payload
+        return HashAlgorithm.sha256.hash(bytes)
+    }
+
+    func contains(_ key: Digest) -> Bool { verified.withLock { $0.contains(key) } }
+
+    func insert(_ key: Digest) {
+        verified.withLock {
+            if $0.count >= Self.capacity { $0.removeAll(keepingCapacity: true) }
+            $0.insert(key)
+        }
     }
 }

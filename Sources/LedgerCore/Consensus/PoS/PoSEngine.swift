@@ -59,6 +59,8 @@ public struct PoSEngine: ConsensusEngine {
     private let chainID: UInt64
     private let hashAlgorithm: HashAlgorithm
     private let proposalValidator: ProposalValidator
+    /// Signatures already verified (a memo; see ``VerifiedSignatureCache``).
+    private let verifiedSignatures = VerifiedSignatureCache.shared
     private var schedule: ConsensusSchedule
     private var chain: [CommittedBlock] = []
     private var lastHeader: BlockHeader
@@ -78,6 +80,9 @@ public struct PoSEngine: ConsensusEngine {
     private var precommits = VoteTally<VoteKey, PoSMessage>()
     private var prevoteBy: [Round: [NodeID: Digest?]] = [:]
     private var precommitBy: [Round: [NodeID: Digest?]] = [:]
+    private var precommitKeys: [Round: [VoteKey]] = [:]
+    /// The blocks prevoted in each round, in the order first seen.
+    private var prevoteKeys: [Round: [Digest]] = [:]
     private var myVotes: [VoteKind: Digest?] = [:]
     private struct VoteKind: Hashable, Sendable { var round: Round; var precommit: Bool }
     private var done = Set<String>()
@@ -92,6 +97,7 @@ public struct PoSEngine: ConsensusEngine {
     private var lastRetransmit: UInt64 = 0
     private var lastSyncRequest: UInt64?
     private var heightStarted: UInt64 = 0
+    private var roundStarted: UInt64 = 0
     private var lastLatency: UInt64?
     private var phase: ConsensusPhase = .proposing
 
@@ -206,10 +212,20 @@ public struct PoSEngine: ConsensusEngine {
             timeoutPrecommit = nil
             startRound(round.next, &fx)
         }
+        // Retransmit only what has been pending for a while: since the round started, or since the
+        // proposer was due to propose after the last commit.
         let interval = max(2, current.roundTimeoutTicks / 4)
-        if now - max(lastProgress, lastRetransmit) >= interval {
+        if now >= max(lastProgress + current.blockIntervalTicks, lastRetransmit, roundStarted) + interval {
             lastRetransmit = now
-            if let p = proposals[round], p.sender == id { fx.broadcast(p) }
+            if let p = proposals[round], p.sender == id {
+                fx.broadcast(p)
+                relayJustification(of: p, &fx)
+            } else if let vr = validRound, let vh = validHash, vr < round {
+                // Gossip the proposal and the > 2/3 prevotes behind this node's valid block, so that every
+                // correct node learns it as valid and the next correct proposer re-proposes it.
+                if let p = proposals[vr], case .proposal(_, _, vh, _, _) = p.body { fx.broadcast(p) }
+                for v in prevotes.votes(VoteKey(round: vr, hash: vh)) { fx.broadcast(v.vote) }
+            }
             for kind in [VoteKind(round: round, precommit: false), VoteKind(round: round, precommit: true)] {
                 if let h = myVotes[kind] { fx.broadcast(voteMessage(kind.precommit, round, h)) }
             }
@@ -238,6 +254,7 @@ public struct PoSEngine: ConsensusEngine {
 
     private mutating func startRound(_ r: Round, _ fx: inout ConsensusEffects<PoSMessage>) {
         round = r
+        roundStarted = now
         step = .propose
         phase = .proposing
         timeoutPrevote = nil
@@ -252,11 +269,21 @@ public struct PoSEngine: ConsensusEngine {
             let m = PoSMessage.make(.proposal(height: height, round: round, blockHash: vh, block: b, validRound: vr), sender: id, key: key, chainID: chainID)
             proposals[round] = m
             fx.broadcast(m)
+            relayJustification(of: m, &fx)
             return
         }
         requestedRound = round
         fx.proposalRequests.append(ProposalRequest(height: height, parent: lastHeader, round: round,
                                                    maximumTransactions: current.maximumTransactionsPerBlock))
+    }
+
+    /// Gossip (Tendermint's assumption that what one correct node received every correct node
+    /// eventually receives): with a re-proposal of round `validRound`, relay the signed prevotes of
+    /// that round for the block, so validators that missed some (an equivocating validator sent
+    /// them something else) can accept it.
+    private func relayJustification(of proposal: PoSMessage, _ fx: inout ConsensusEffects<PoSMessage>) {
+        guard case .proposal(_, _, let d, _, let vr?) = proposal.body else { return }
+        for v in prevotes.votes(VoteKey(round: vr, hash: d)) { fx.broadcast(v.vote) }
     }
 
     private mutating func onProposal(_ block: Block, _ fx: inout ConsensusEffects<PoSMessage>) {
@@ -278,13 +305,15 @@ public struct PoSEngine: ConsensusEngine {
     // MARK: - Receiving
 
     private mutating func onReceive(_ from: NodeID, _ m: PoSMessage, _ fx: inout ConsensusEffects<PoSMessage>) {
-        guard m.sender == from, from != id, validators.contains(from) || isSync(m) else {
+        // Proposals and votes may be relayed by another validator (gossip, see relayJustification(of:_:));
+        // their signatures authenticate them.
+        guard m.sender == from || !isSync(m), from != id, validators.contains(from) || isSync(m) else {
             fx.rejections.append(LedgerError(.consensusMessageFromUnknownNode, "PoS message from \(from) signed as \(m.sender) is not from a validator peer",
                                              details: ["from": from.description]))
             return
         }
         let set = m.height > height ? config(at: m.height).validators : validators
-        guard m.isValidlySigned(chainID: chainID, validators: set.contains(m.sender) ? set : validators) else {
+        guard m.isValidlySigned(chainID: chainID, validators: set.contains(m.sender) ? set : validators, cache: verifiedSignatures) else {
             invalidSignatureCount += 1
             fx.rejections.append(LedgerError(.consensusMessageSignatureInvalid, "PoS message kind \(m.kind) from \(from): signature does not verify",
                                              details: ["from": from.description]))
@@ -298,6 +327,12 @@ public struct PoSEngine: ConsensusEngine {
             guard m.height == height else { return }
             record(m, &fx)
         }
+    }
+
+    private func isVote(_ m: PoSMessage) -> Bool {
+        if case .prevote = m.body { return true }
+        if case .precommit = m.body { return true }
+        return false
     }
 
     private func isSync(_ m: PoSMessage) -> Bool {
@@ -322,6 +357,8 @@ public struct PoSEngine: ConsensusEngine {
                 if existing != m, case .proposal(_, _, let d0, _, _) = existing.body, d0 != d {
                     fx.rejections.append(LedgerError(.posConflictingProposal, "proposer \(m.sender) sent a second block for height \(h) round \(r)",
                                                      details: ["height": h.description, "round": r.description]))
+                    // Keep the block: it may gather > 2/3 prevotes elsewhere (see updateValidFromPastRounds).
+                    if blocks[d] == nil { blocks[d] = b }
                 }
                 return
             }
@@ -330,19 +367,23 @@ public struct PoSEngine: ConsensusEngine {
         case .prevote(_, let r, let d), .precommit(_, let r, let d):
             let isPrecommit = m.kind == 3
             let prior = isPrecommit ? precommitBy[r]?[m.sender] : prevoteBy[r]?[m.sender]
+            let k = VoteKey(round: r, hash: d)
             if let prior {
-                if prior != d {
-                    fx.rejections.append(LedgerError(.posConflictingVote, "validator \(m.sender) signed two different \(isPrecommit ? "precommits" : "prevotes") in round \(r)",
-                                                     details: ["round": r.description, "from": m.sender.description]))
-                }
-                return
-            }
-            if isPrecommit {
+                guard prior != d else { return }
+                fx.rejections.append(LedgerError(.posConflictingVote, "validator \(m.sender) signed two different \(isPrecommit ? "precommits" : "prevotes") in round \(r)",
+                                                 details: ["round": r.description, "from": m.sender.description]))
+                // An equivocator's vote still counts towards each value it signed (as in Tendermint's
+                // vote sets): two > 2/3 quorums for different values would still need a correct node to
+                // vote twice, and correct nodes that saw different votes can still agree on a quorum.
+            } else if isPrecommit {
                 precommitBy[r, default: [:]][m.sender] = d
-                precommits.add(m, from: m.sender, for: VoteKey(round: r, hash: d))
             } else {
                 prevoteBy[r, default: [:]][m.sender] = d
-                prevotes.add(m, from: m.sender, for: VoteKey(round: r, hash: d))
+            }
+            if isPrecommit {
+                if precommits.add(m, from: m.sender, for: k), precommitKeys[r]?.contains(k) != true { precommitKeys[r, default: []].append(k) }
+            } else {
+                if prevotes.add(m, from: m.sender, for: k), let d, prevoteKeys[r]?.contains(d) != true { prevoteKeys[r, default: []].append(d) }
             }
         default:
             break
@@ -424,17 +465,29 @@ public struct PoSEngine: ConsensusEngine {
                 done.insert("pcany\(r)")
                 timeoutPrecommit = timeoutFor(.precommit)
             }
+            updateValidFromPastRounds()
+        }
+    }
+
+    /// A block with > 2/3 prevotes in an earlier round than any this node knew of becomes its valid
+    /// block (what it re-proposes). Safe: receivers of a re-proposal check those prevotes and their
+    /// own lock themselves; this only lets correct nodes that missed a polka (an equivocator showed
+    /// them something else) follow it once gossip delivers it.
+    private mutating func updateValidFromPastRounds() {
+        for r in prevoteKeys.keys.sorted(by: >) where r < round {
+            if let vr = validRound, r <= vr { return }
+            for d in prevoteKeys[r] ?? [] where blocks[d] != nil && hasQuorum(stake(prevotes, VoteKey(round: r, hash: d))) && isValid(d) {
+                validRound = r
+                validHash = d
+                return
+            }
         }
     }
 
     private func proposalRoundsAndVotes() -> [Round] { precommitBy.keys.sorted() }
 
-    private func precommitValues(_ r: Round) -> [(VoteKey, Int)] {
-        guard let by = precommitBy[r] else { return [] }
-        var seen = [VoteKey]()
-        for s in by.keys.sorted() { let k = VoteKey(round: r, hash: by[s]!); if !seen.contains(k) { seen.append(k) } }
-        return seen.map { ($0, 0) }
-    }
+    /// The values precommitted in round `r`, in the order first seen.
+    private func precommitValues(_ r: Round) -> [(VoteKey, Int)] { (precommitKeys[r] ?? []).map { ($0, 0) } }
 
     private func laterRoundWithThird() -> Round? {
         let rounds = Set(prevoteBy.keys).union(precommitBy.keys).union(proposals.keys).filter { $0 > round }.sorted()
@@ -461,7 +514,7 @@ public struct PoSEngine: ConsensusEngine {
         lockedRound = nil; lockedHash = nil; validRound = nil; validHash = nil
         proposals = [:]; blocks = [:]; validity = [:]
         prevotes.removeAll(); precommits.removeAll()
-        prevoteBy = [:]; precommitBy = [:]; myVotes = [:]; done = []
+        prevoteBy = [:]; precommitBy = [:]; precommitKeys = [:]; prevoteKeys = [:]; myVotes = [:]; done = []
         requestedRound = nil
         timeoutPrevote = nil; timeoutPrecommit = nil
         timeoutPropose = timeoutFor(.propose) + current.blockIntervalTicks

@@ -92,6 +92,11 @@ public struct PoSMessage: ConsensusMessage {
         ConsensusSigning.verify(signature, by: sender, over: signingPayload(chainID: chainID), in: validators)
     }
 
+    /// As ``isValidlySigned(chainID:validators:)``, remembering verified signatures in `cache`.
+    func isValidlySigned(chainID: UInt64, validators: ValidatorSet, cache: VerifiedSignatureCache) -> Bool {
+        ConsensusSigning.verify(signature, by: sender, over: signingPayload(chainID: chainID), in: validators, cache: cache)
+    }
+
     private static func optionalHash(_ d: Digest?) -> RLP.Item { .bytes(d?.bytes ?? []) }
     private static func optionalRound(_ r: Round?) -> RLP.Item { .uint(r.map { $0.rawValue &+ 1 } ?? 0) }
 
