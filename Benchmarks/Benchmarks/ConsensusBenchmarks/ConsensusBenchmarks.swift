@@ -15,12 +15,13 @@ final class PBFTCluster {
     var committed = 0
 
     init(transactionsPerBlock: Int) throws {
-        keys = try (0..<4).map { i in try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: UInt8(i + 1), count: 32)) }
+        let keys = try (0..<4).map { i in try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: UInt8(i + 1), count: 32)) }
         let set = try ValidatorSet((0..<4).map { Validator(id: NodeID(UInt32($0)), publicKey: keys[$0].publicKey) })
         let genesis = try Block.make(parent: nil, transactions: [], producerKey: keys[0], chainID: 1, hashAlgorithm: .sha256,
                                      timestamp: Timestamp(millisecondsSince1970: 1_000))
         let config = ConsensusConfig.pbft(PBFTConfig(validators: set, viewChangeTimeoutTicks: 1_000, checkpointIntervalBlocks: 10,
                                                       watermarkWindowBlocks: 40, maximumTransactionsPerBlock: 1_000, blockIntervalTicks: 0))
+        self.keys = keys
         engines = try (0..<4).map { i in
             try PBFTEngine(context: ConsensusContext(node: NodeID(UInt32(i)), signingKey: keys[i], genesis: genesis, chainID: 1,
                                                      schedule: ConsensusSchedule(initial: config)))

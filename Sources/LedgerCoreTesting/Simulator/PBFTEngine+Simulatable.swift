@@ -8,23 +8,28 @@ extension PBFTEngine: SimulatableEngine {
                          watermarkWindowBlocks: 20, maximumTransactionsPerBlock: 4, blockIntervalTicks: 4))
     }
 
-    /// A Byzantine PBFT node tells odd-numbered nodes something else than even-numbered ones: a
-    /// pre-prepare of a different block (same transactions, another timestamp, re-signed), and
-    /// PREPARE, COMMIT and CHECKPOINT messages for a different hash, all validly signed.
+    /// A Byzantine PBFT node splits the correct nodes into two halves (``ByzantineToolkit/half(of:)``)
+    /// and tells the second half something else, all validly signed: a primary pre-prepares a
+    /// different block (same transactions, another timestamp, re-signed) and records the pair in the
+    /// run's ``ByzantineCoalition``; PREPARE, COMMIT and CHECKPOINT messages name the version of the
+    /// block that half was shown (or a hash no one votes for). Fellow Byzantine nodes get the original.
     public static func equivocate(_ message: PBFTMessage, to recipient: NodeID, toolkit: inout ByzantineToolkit) -> PBFTMessage {
-        guard recipient.rawValue % 2 == 1 else { return message }
+        guard let half = toolkit.half(of: recipient), half == 1 else { return message }
         let chainID = toolkit.context.chainID, key = toolkit.signingKey
         let sign = { (body: PBFTMessage.Body) in PBFTMessage.make(body, sender: message.sender, key: key, chainID: chainID) }
+        let coalition = toolkit.coalition
+        let other = { (d: Digest) in coalition?.version(of: d, forHalf: 1) ?? Equivocation.otherHash(d) }
         switch message.body {
-        case .prePrepare(let v, let h, _, let block?):
-            guard let other = Equivocation.variant(of: block, key: toolkit.signingKey, hashAlgorithm: toolkit.context.hashAlgorithm) else { return message }
-            return sign(.prePrepare(view: v, height: h, blockHash: other.headerHash, block: other))
+        case .prePrepare(let v, let h, let d, let block?):
+            guard let variant = Equivocation.variant(of: block, key: key, hashAlgorithm: toolkit.context.hashAlgorithm) else { return message }
+            coalition?.record(original: d, variant: variant.headerHash)
+            return sign(.prePrepare(view: v, height: h, blockHash: variant.headerHash, block: variant))
         case .prepare(let v, let h, let d):
-            return sign(.prepare(view: v, height: h, blockHash: Equivocation.otherHash(d)))
+            return sign(.prepare(view: v, height: h, blockHash: other(d)))
         case .commit(let v, let h, let d):
-            return sign(.commit(view: v, height: h, blockHash: Equivocation.otherHash(d)))
+            return sign(.commit(view: v, height: h, blockHash: other(d)))
         case .checkpoint(let h, let d):
-            return sign(.checkpoint(height: h, blockHash: Equivocation.otherHash(d)))
+            return sign(.checkpoint(height: h, blockHash: other(d)))
         default:
             return message
         }

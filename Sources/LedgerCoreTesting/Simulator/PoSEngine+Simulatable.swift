@@ -21,20 +21,26 @@ extension PoSEngine: SimulatableEngine {
     /// As many crashed validators as ``byzantineTolerance(of:)``: the rest hold more than 2/3 of the stake.
     public static func crashTolerance(of validators: ValidatorSet) -> Int { byzantineTolerance(of: validators) }
 
-    /// A Byzantine PoS validator tells odd-numbered nodes something else than even-numbered ones: a
-    /// proposal of a different block (re-signed) and prevotes and precommits for a different hash.
+    /// A Byzantine PoS validator splits the correct nodes into two halves (``ByzantineToolkit/half(of:)``)
+    /// and tells the second half something else: a proposer proposes a different block (re-signed)
+    /// and records the pair in the run's ``ByzantineCoalition``; prevotes and precommits name the
+    /// version of the block that half was shown (or a hash no one votes for). Fellow Byzantine
+    /// validators get the original.
     public static func equivocate(_ message: PoSMessage, to recipient: NodeID, toolkit: inout ByzantineToolkit) -> PoSMessage {
-        guard recipient.rawValue % 2 == 1 else { return message }
+        guard let half = toolkit.half(of: recipient), half == 1 else { return message }
         let chainID = toolkit.context.chainID, key = toolkit.signingKey
         let sign = { (body: PoSMessage.Body) in PoSMessage.make(body, sender: message.sender, key: key, chainID: chainID) }
+        let coalition = toolkit.coalition
+        let other = { (d: Digest?) in d.flatMap { coalition?.version(of: $0, forHalf: 1) } ?? Equivocation.otherHash(d ?? .zero) }
         switch message.body {
-        case .proposal(let h, let r, _, let block?, let vr):
-            guard let other = Equivocation.variant(of: block, key: toolkit.signingKey, hashAlgorithm: toolkit.context.hashAlgorithm) else { return message }
-            return sign(.proposal(height: h, round: r, blockHash: other.headerHash, block: other, validRound: vr))
+        case .proposal(let h, let r, let d, let block?, let vr):
+            guard let variant = Equivocation.variant(of: block, key: key, hashAlgorithm: toolkit.context.hashAlgorithm) else { return message }
+            coalition?.record(original: d, variant: variant.headerHash)
+            return sign(.proposal(height: h, round: r, blockHash: variant.headerHash, block: variant, validRound: vr))
         case .prevote(let h, let r, let d):
-            return sign(.prevote(height: h, round: r, blockHash: Equivocation.otherHash(d ?? .zero)))
+            return sign(.prevote(height: h, round: r, blockHash: other(d)))
         case .precommit(let h, let r, let d):
-            return sign(.precommit(height: h, round: r, blockHash: Equivocation.otherHash(d ?? .zero)))
+            return sign(.precommit(height: h, round: r, blockHash: other(d)))
         default:
             return message
         }

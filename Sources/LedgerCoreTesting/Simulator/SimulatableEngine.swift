@@ -1,3 +1,4 @@
+import Synchronization
 import LedgerCore
 
 /// What an engine provides so the ``Simulator`` can run it: a configuration
@@ -67,13 +68,66 @@ public struct ByzantineToolkit: Sendable {
     /// Builds a valid, signed block with `variant`-dependent content on `parent`,
     /// carrying `consensusData` (different variants give different blocks).
     public var makeBlock: @Sendable (_ parent: BlockHeader, _ consensusData: [UInt8], _ variant: UInt64) -> Block?
+    /// The Byzantine nodes of the run acting together (shared by all of them), or nil.
+    public var coalition: ByzantineCoalition?
 
     public init(node: NodeID, signingKey: PrivateKey, context: ConsensusContext, rng: SplitMix64,
-                makeBlock: @escaping @Sendable (BlockHeader, [UInt8], UInt64) -> Block?) {
+                makeBlock: @escaping @Sendable (BlockHeader, [UInt8], UInt64) -> Block?,
+                coalition: ByzantineCoalition? = nil) {
         self.node = node
         self.signingKey = signingKey
         self.context = context
         self.rng = rng
         self.makeBlock = makeBlock
+        self.coalition = coalition
+    }
+
+    /// Which half of the correct nodes `recipient` is in (0 or 1), or nil for a fellow Byzantine node.
+    /// Without a coalition: the recipient's ID parity.
+    public func half(of recipient: NodeID) -> Int? {
+        guard let coalition else { return Int(recipient.rawValue % 2) }
+        return coalition.half(of: recipient)
+    }
+}
+
+/// The Byzantine nodes of one simulation run, acting together: they split
+/// the correct nodes into two halves, show each half its own version of
+/// every block an equivocating proposer sends (``record(original:variant:)``),
+/// vote towards each half for the version that half was shown, and tell
+/// each other the original. With enough Byzantine voting power that makes
+/// the two halves commit different blocks at one height, which is what the
+/// checkers must catch beyond an engine's tolerance.
+///
+/// Shared by the toolkits of one run; `Sendable` through a `Mutex`.
+public final class ByzantineCoalition: Sendable {
+    /// The Byzantine nodes, ascending.
+    public let members: [NodeID]
+    private let correct: [NodeID]
+    private let pairs = Mutex<[Digest: (original: Digest, variant: Digest)]>([:])
+
+    /// - Parameters:
+    ///   - members: Required. The Byzantine nodes.
+    ///   - nodes: Required. Every node of the run.
+    public init(members: [NodeID], nodes: [NodeID]) {
+        self.members = members.sorted()
+        correct = nodes.filter { !members.contains($0) }.sorted()
+    }
+
+    /// 0 or 1 for a correct node (alternating in ascending ID order), nil for a member.
+    public func half(of node: NodeID) -> Int? {
+        correct.firstIndex(of: node).map { $0 % 2 }
+    }
+
+    /// Records that half 1 is shown `variant` where half 0 (and the coalition) see `original`.
+    public func record(original: Digest, variant: Digest) {
+        pairs.withLock {
+            $0[original] = (original, variant)
+            $0[variant] = (original, variant)
+        }
+    }
+
+    /// The version of the block with hash `hash` (either version) that `half` is shown, if it was split.
+    public func version(of hash: Digest, forHalf half: Int) -> Digest? {
+        pairs.withLock { $0[hash] }.map { half == 0 ? $0.original : $0.variant }
     }
 }

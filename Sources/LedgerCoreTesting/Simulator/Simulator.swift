@@ -197,6 +197,7 @@ public struct Simulator<Engine: SimulatableEngine> {
             byzantine.append(candidates.remove(at: Int(rng.next() % UInt64(candidates.count))))
         }
         byzantine.sort()
+        let coalition = ByzantineCoalition(members: byzantine.map { NodeID(UInt32($0)) }, nodes: (0..<count).map { NodeID(UInt32($0)) })
         var built = [Node]()
         for i in 0..<count {
             let context = ConsensusContext(node: NodeID(UInt32(i)), signingKey: keys[i], genesis: genesis, chainID: options.chainID,
@@ -213,7 +214,8 @@ public struct Simulator<Engine: SimulatableEngine> {
                                                 makeBlock: { parent, data, variant in
                                                     try? f.make(parent: parent, consensusData: data, producer: k, variant: variant &+ 1_000,
                                                                 timestamp: parent.timestamp.adding(milliseconds: 1 + variant))
-                                                })
+                                                },
+                                                coalition: coalition)
             }
             built.append(node)
         }

@@ -212,7 +212,8 @@ public struct PBFTEngine: ConsensusEngine {
         guard validators.contains(id) else { return }
         // Castro–Liskov: a replica changing view moves on to the next view only once 2f + 1 replicas
         // joined this one (the timer runs from then), so one replica never races ahead alone.
-        if now >= deadline, !isChangingView || viewChanges.count(view) >= quorum {
+        // (After four more timeouts without that quorum it moves on anyway, so nothing can wait forever.)
+        if now >= deadline, !isChangingView || viewChanges.count(view) >= quorum || now >= deadline + 4 * timeout {
             startViewChange(to: view.next, &fx)
             return
         }
@@ -533,6 +534,17 @@ public struct PBFTEngine: ConsensusEngine {
         isChangingView = true
         requestedHeight = nil
         deadline = now + timeout << min(viewChangeAttempts - 1, 3)
+        let m = makeViewChange(to: v)
+        myViewChange = m
+        viewChanges.add(m, from: id, for: v)
+        viewChanges.removeAll { $0 < v }
+        fx.broadcast(m)
+        fx.persistentState = persistedState()
+        tryNewView(&fx)
+    }
+
+    /// This node's signed VIEW-CHANGE to `v`: its stable checkpoint with proof and its prepared certificates above it.
+    private func makeViewChange(to v: Round) -> PBFTMessage {
         var prepared = [PBFTPreparedCertificate]()
         for n in slots.keys.sorted() where n > stable.height.rawValue {
             guard var cert = slots[n]?.prepared, let s = cert.slot else { continue }
@@ -542,13 +554,7 @@ public struct PBFTEngine: ConsensusEngine {
             prepared.append(cert)
         }
         let vc = PBFTViewChange(newView: v, stableHeight: stable.height, stableHash: stable.hash, checkpointProof: stable.proof, prepared: prepared)
-        let m = PBFTMessage.make(.viewChange(vc), sender: id, key: key, chainID: chainID)
-        myViewChange = m
-        viewChanges.add(m, from: id, for: v)
-        viewChanges.removeAll { $0 < v }
-        fx.broadcast(m)
-        fx.persistentState = persistedState()
-        tryNewView(&fx)
+        return PBFTMessage.make(.viewChange(vc), sender: id, key: key, chainID: chainID)
     }
 
     private func block(at h: Height, hash: Digest) -> Block? {
@@ -797,8 +803,12 @@ public struct PBFTEngine: ConsensusEngine {
             throw LedgerError(.consensusStateCorrupt, "PBFT persisted state does not decode: \(error.message)", details: ["cause": error.code.description])
         }
         if isChangingView {
-            // Resume the view change: re-broadcast on the first retransmission.
+            // Resume the view change: re-sign this node's VIEW-CHANGE (the same content it sent before
+            // the restart) and re-broadcast it on the first retransmission.
             deadline = timeout
+            let m = makeViewChange(to: view)
+            myViewChange = m
+            viewChanges.add(m, from: id, for: view)
         }
     }
 }
