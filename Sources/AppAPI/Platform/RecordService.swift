@@ -209,13 +209,13 @@ public actor RecordService {
                                details: ["cause": String(code), "submitted": String(sent.reduce(0) { $0 + $1.1.count })])
             }
         }
-        let node = self.node, store = self.store, log = self.log, wait = timeout ?? commitTimeout
-        let task = Task { [weak self] () throws -> [UploadReceipt] in
+        let node = self.node, store = self.store, log = self.log, wait = timeout ?? commitTimeout, transactions = sent
+        let operation: @Sendable () async throws -> [UploadReceipt] = { [weak self] in
             var receipts = [UploadReceipt]()
             receipts.reserveCapacity(ops.count)
             var maxHeight: UInt64 = 0
             var committed = [(Digest, [RecordOperation])]()
-            for (txID, group) in sent {
+            for (txID, group) in transactions {
                 let receipt: Receipt
                 do {
                     receipt = try await node.waitForReceipt(txID, timeout: wait)
@@ -244,7 +244,7 @@ public actor RecordService {
             _ = maxHeight
             return receipts
         }
-        return SubmissionHandle(recordIDs: ops.map(\.recordID), transactionIDs: sent.map(\.0), task: task)
+        return SubmissionHandle(recordIDs: ops.map(\.recordID), transactionIDs: sent.map(\.0), operation: operation)
     }
 
     // MARK: Query (A-Q-1..4)

@@ -17,14 +17,39 @@ public final class SubmissionHandle: Sendable {
     /// The transactions carrying them (a batch is packed into as few as the size limits allow).
     public let transactionIDs: [Digest]
     private let task: Task<[UploadReceipt], any Error>
+    private let outcome: Outcome
 
-    init(recordIDs: [String], transactionIDs: [Digest], task: Task<[UploadReceipt], any Error>) {
-        self.recordIDs = recordIDs
-        self.transactionIDs = transactionIDs
-        self.task = task
+    /// The finished result, for synchronous waiters.
+    /// - Note: `@unchecked Sendable`: `result` is guarded by `condition`.
+    final class Outcome: @unchecked Sendable {
+        let condition = NSCondition()
+        var result: Result<[UploadReceipt], any Error>?
+
+        func set(_ r: Result<[UploadReceipt], any Error>) {
+            condition.lock()
+            result = r
+            condition.broadcast()
+            condition.unlock()
+        }
     }
 
-    deinit {}
+    init(recordIDs: [String], transactionIDs: [Digest], operation: @escaping @Sendable () async throws -> [UploadReceipt]) {
+        self.recordIDs = recordIDs
+        self.transactionIDs = transactionIDs
+        let outcome = Outcome()
+        self.outcome = outcome
+        // Owned by the handle: it ends when every transaction is confirmed or failed.
+        task = Task {
+            do {
+                let receipts = try await operation()
+                outcome.set(.success(receipts))
+                return receipts
+            } catch {
+                outcome.set(.failure(error))
+                throw error
+            }
+        }
+    }
 
     /// The receipts, one per record in submission order, once every transaction committed.
     /// - Throws: `AppError` `.confirmationTimeout` (5102), `.chainRejected` (5103), the executor's failure
@@ -38,19 +63,14 @@ public final class SubmissionHandle: Sendable {
     /// - Parameter timeout: Optional, default 60 s; range 0...3,600 s.
     /// - Throws: As ``confirmation``; `.confirmationTimeout` (5102) when `timeout` passes first (the submission continues).
     public func wait(timeout: Duration = .seconds(60)) throws -> [UploadReceipt] {
-        final class Box: @unchecked Sendable {   // result guarded by the semaphore's happens-before
-            var result: Result<[UploadReceipt], any Error>?
-        }
-        let box = Box()
-        let done = DispatchSemaphore(value: 0)
-        let task = self.task
-        // Owned by this call: it ends when the submission's task ends.
-        Task.detached {
-            do { box.result = .success(try await task.value) } catch { box.result = .failure(error) }
-            done.signal()
-        }
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        guard done.wait(timeout: .now() + seconds) == .success, let result = box.result else {
+        let deadline = Date(timeIntervalSinceNow: min(3_600, max(0, seconds)))
+        outcome.condition.lock()
+        defer { outcome.condition.unlock() }
+        while outcome.result == nil {
+            guard outcome.condition.wait(until: deadline) else { break }
+        }
+        guard let result = outcome.result else {
             throw AppError(.confirmationTimeout, "no confirmation within \(timeout); the submission continues", details: ["timeout": "\(timeout)"])
         }
         return try result.get()

@@ -61,7 +61,7 @@ actor ChangeCollector: RecordChangeDelegate {
         let receipts = try await handle.confirmation
         #expect(receipts.count == 600)
         try receipts[599].verify(against: f.platform.trustAnchor, record: records[599])
-        let sync = try await Task.detached { try handle.wait(timeout: .seconds(5)) }.value
+        let sync = try await Task.detached { try handle.wait(timeout: .seconds(60)) }.value
         #expect(sync.map(\.recordID) == receipts.map(\.recordID))
         #expect(try f.platform.records.index.count() == 600)
         await f.close()
