@@ -99,7 +99,17 @@ public struct MempoolSenderStats: Hashable, Sendable {
     public var bytes: Int
     /// The next nonce the mempool expects to be committed for this sender.
     public var nextNonce: UInt64
-    /// The lowest and highest pending nonce.
+    /// The lowest pending nonce.
     public var lowestNonce: UInt64
+    /// The highest pending nonce.
     public var highestNonce: UInt64
+
+    public init(pending: Int, ready: Int, bytes: Int, nextNonce: UInt64, lowestNonce: UInt64, highestNonce: UInt64) {
+        self.pending = pending
+        self.ready = ready
+        self.bytes = bytes
+        self.nextNonce = nextNonce
+        self.lowestNonce = lowestNonce
+        self.highestNonce = highestNonce
+    }
 }
