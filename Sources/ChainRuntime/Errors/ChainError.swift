@@ -25,7 +25,9 @@ import LedgerCore
 public struct ChainError: CodedError, Hashable {
     /// A stable numeric error code.
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        /// The number, in the module's band.
         public let rawValue: UInt32
+        /// Wraps a number; use the named constants.
         public init(rawValue: UInt32) { self.rawValue = rawValue }
         public var description: String { String(rawValue) }
     }
@@ -37,12 +39,17 @@ public struct ChainError: CodedError, Hashable {
     /// Machine-readable context (for example `transaction`, `sender`, `expectedNonce`).
     public var details: [String: String]
 
+    /// - Parameters:
+    ///   - code: Required. A code of this module's band.
+    ///   - message: Required. Names the field and value at fault.
+    ///   - details: Optional, default empty.
     public init(_ code: Code, _ message: String, details: [String: String] = [:]) {
         self.code = code
         self.message = message
         self.details = details
     }
 
+    /// ``code`` as a number (``CodedError``).
     public var numericCode: UInt32 { code.rawValue }
 }
 

@@ -23,7 +23,7 @@ extension Mempool {
                                   nextNonce: (PublicKey) -> UInt64) -> [Result<Digest, ChainError>] {
         let algorithm = configuration.hashAlgorithm
         let chainID = configuration.chainID
-        let maxBytes = configuration.maxTransactionBytes
+        let maxBytes = min(configuration.maxTransactionBytes, configuration.maxBytes)
         let threads = max(1, parallelism ?? ProcessInfo.processInfo.activeProcessorCount)
         struct Prepared: Sendable {
             var encoded: [UInt8]

@@ -196,9 +196,10 @@ public struct Mempool: Sendable {
                              details: context(tx, nil).merging(["chainID": String(tx.chainID), "expectedChainID": String(config.chainID)]) { a, _ in a })
         }
         let bytes = encoded ?? tx.encoded
-        guard bytes.count <= config.maxTransactionBytes else {
-            throw ChainError(.transactionTooLarge, "transaction of \(bytes.count) bytes exceeds maxTransactionBytes \(config.maxTransactionBytes)",
-                             details: context(tx, nil).merging(["size": String(bytes.count), "limit": String(config.maxTransactionBytes)]) { a, _ in a })
+        let limit = min(config.maxTransactionBytes, config.maxBytes)
+        guard bytes.count <= limit else {
+            throw ChainError(.transactionTooLarge, "transaction of \(bytes.count) bytes exceeds maxTransactionBytes \(limit)",
+                             details: context(tx, nil).merging(["size": String(bytes.count), "limit": String(limit)]) { a, _ in a })
         }
         let id = id ?? config.hashAlgorithm.hash(bytes)
         guard entries[id] == nil else {

@@ -17,7 +17,7 @@ public struct MempoolConfiguration: Hashable, Sendable {
     public static let maxNonceGapRange: ClosedRange<UInt64> = 0...1_000_000
     /// The accepted ``ttlMillis``: 1 second to 7 days.
     public static let ttlMillisRange: ClosedRange<UInt64> = 1_000...(7 * 24 * 3_600_000)
-    /// The accepted ``maxTransactionBytes``: 128 bytes to 16 MiB (and at most ``maxBytes``).
+    /// The accepted ``maxTransactionBytes``: 128 bytes to 16 MiB.
     public static let maxTransactionBytesRange: ClosedRange<Int> = 128...(16 << 20)
 
     /// The chain whose transactions are admitted. Required.
@@ -37,7 +37,8 @@ public struct MempoolConfiguration: Hashable, Sendable {
     /// own timestamp and its arrival. Default 600,000 (10 minutes); range ``ttlMillisRange``.
     public var ttlMillis: UInt64
     /// The largest canonical transaction encoding admitted. Default 1 MiB + 4 KiB
-    /// (the largest payload plus its envelope); range ``maxTransactionBytesRange``, at most ``maxBytes``.
+    /// (the largest payload plus its envelope); range ``maxTransactionBytesRange``.
+    /// The limit applied is the smaller of this and ``maxBytes``.
     public var maxTransactionBytes: Int
 
     /// - Parameters:
@@ -83,8 +84,8 @@ public struct MempoolConfiguration: Hashable, Sendable {
         let r4 = Self.ttlMillisRange
         guard r4.contains(ttlMillis) else { throw fail("ttlMillis", String(ttlMillis), "\(r4.lowerBound)...\(r4.upperBound)") }
         let r5 = Self.maxTransactionBytesRange
-        guard r5.contains(maxTransactionBytes), maxTransactionBytes <= maxBytes else {
-            throw fail("maxTransactionBytes", String(maxTransactionBytes), "\(r5.lowerBound)...\(min(r5.upperBound, maxBytes)) (and at most maxBytes)")
+        guard r5.contains(maxTransactionBytes) else {
+            throw fail("maxTransactionBytes", String(maxTransactionBytes), "\(r5.lowerBound)...\(r5.upperBound)")
         }
     }
 }
@@ -99,7 +100,17 @@ public struct MempoolSenderStats: Hashable, Sendable {
     public var bytes: Int
     /// The next nonce the mempool expects to be committed for this sender.
     public var nextNonce: UInt64
-    /// The lowest and highest pending nonce.
+    /// The lowest pending nonce.
     public var lowestNonce: UInt64
+    /// The highest pending nonce.
     public var highestNonce: UInt64
+
+    public init(pending: Int, ready: Int, bytes: Int, nextNonce: UInt64, lowestNonce: UInt64, highestNonce: UInt64) {
+        self.pending = pending
+        self.ready = ready
+        self.bytes = bytes
+        self.nextNonce = nextNonce
+        self.lowestNonce = lowestNonce
+        self.highestNonce = highestNonce
+    }
 }
