@@ -182,8 +182,8 @@ public actor RecordService {
         return try await send(ops, user: admin.user, operation: "upload", timeout: timeout)
     }
 
-    /// Packs `ops` into transactions, enqueues them in nonce order, and returns the handle.
-    private func send(_ ops: [RecordOperation], user: String, operation: String, timeout: Duration?) async throws -> SubmissionHandle {
+    /// Packs `ops` into groups that each fit one transaction body.
+    private func pack(_ ops: [RecordOperation]) -> [[RecordOperation]] {
         var groups = [[RecordOperation]](), current = [RecordOperation](), size = 16
         for op in ops {
             let s = op.encodedSize
@@ -196,24 +196,58 @@ public actor RecordService {
             size += s
         }
         if !current.isEmpty { groups.append(current) }
-        var sent = [(Digest, [RecordOperation])]()
+        return groups
+    }
+
+    /// Signs one transaction per group, in nonce order.
+    private func sign(_ groups: [[RecordOperation]]) throws -> [Transaction] {
+        var out = [Transaction]()
+        out.reserveCapacity(groups.count)
         for group in groups {
-            let tx = try account.transaction(kind: RecordsExecutor.kind, body: RecordOperation.body(group))
+            out.append(try account.transaction(kind: RecordsExecutor.kind, body: RecordOperation.body(group)))
+        }
+        return out
+    }
+
+    /// Logs and describes a transaction the node refused; `sent` transactions before it stay in flight.
+    private func refused(_ error: any Error, group: [RecordOperation], sent: [(Digest, [RecordOperation])], user: String, operation: String) -> AppError {
+        let code = (error as? any CodedError)?.numericCode ?? 9999
+        log.write(user: user, operation: operation, subject: group[0].recordID, code: AppError.Code.chainRejected.rawValue, note: "cause=\(code)")
+        return AppError(.chainRejected, "the node refused the transaction for '\(group[0].recordID)': \((error as? any CodedError)?.message ?? "\(error)")",
+                        details: ["cause": String(code), "submitted": String(sent.reduce(0) { $0 + $1.1.count })])
+    }
+
+    /// Packs `ops` into transactions, enqueues them in nonce order, and returns the handle.
+    ///
+    /// The async part is kept small (packing, signing, error reporting and the confirmation closure live in
+    /// synchronous helpers): with this toolchain a larger body here got an async frame smaller than the
+    /// code wrote to (AddressSanitizer: a 4-byte write past the frame), which corrupted the heap.
+    private func send(_ ops: [RecordOperation], user: String, operation: String, timeout: Duration?) async throws -> SubmissionHandle {
+        let groups = pack(ops)
+        let firstNonce = account.nextNonce
+        let signed = try sign(groups)
+        var sent = [(Digest, [RecordOperation])]()
+        for (tx, group) in zip(signed, groups) {
             do {
                 sent.append((try await node.enqueue(tx), group))
             } catch {
-                account.nextNonce -= 1
-                let code = (error as? any CodedError)?.numericCode ?? 9999
-                log.write(user: user, operation: operation, subject: group[0].recordID, code: AppError.Code.chainRejected.rawValue, note: "cause=\(code)")
-                throw AppError(.chainRejected, "the node refused the transaction for '\(group[0].recordID)': \((error as? any CodedError)?.message ?? "\(error)")",
-                               details: ["cause": String(code), "submitted": String(sent.reduce(0) { $0 + $1.1.count })])
+                // The refused transaction and the ones after it were never sent: their nonces are reused.
+                account.nextNonce = firstNonce + UInt64(sent.count)
+                throw refused(error, group: group, sent: sent, user: user, operation: operation)
             }
         }
-        let node = self.node, store = self.store, log = self.log, wait = timeout ?? commitTimeout, transactions = sent
-        let operation: @Sendable () async throws -> [UploadReceipt] = { [weak self] in
+        return SubmissionHandle(recordIDs: ops.map(\.recordID), transactionIDs: sent.map(\.0),
+                                operation: confirmation(of: sent, count: ops.count, user: user, operation: operation, timeout: timeout ?? commitTimeout))
+    }
+
+    /// The work a ``SubmissionHandle`` runs: waits for every transaction's receipt, brings the index up to
+    /// date and builds one ``UploadReceipt`` per record.
+    private func confirmation(of transactions: [(Digest, [RecordOperation])], count: Int, user: String, operation: String,
+                              timeout wait: Duration) -> @Sendable () async throws -> [UploadReceipt] {
+        let node = self.node, store = self.store, log = self.log
+        return { [weak self] in
             var receipts = [UploadReceipt]()
-            receipts.reserveCapacity(ops.count)
-            var maxHeight: UInt64 = 0
+            receipts.reserveCapacity(count)
             var committed = [(Digest, [RecordOperation])]()
             for (txID, group) in transactions {
                 let receipt: Receipt
@@ -233,7 +267,6 @@ public actor RecordService {
                     let appCode = (5000..<6000).contains(code) ? AppError.Code(rawValue: code) : .chainRejected
                     throw AppError(appCode, message, details: ["transactionID": txID.hex, "cause": String(code)])
                 }
-                if let at = try store.location(ofTransaction: txID) { maxHeight = max(maxHeight, at.height.rawValue) }
                 committed.append((txID, group))
             }
             try self?.syncIndex()
@@ -241,10 +274,8 @@ public actor RecordService {
                 receipts += try UploadReceipt.build(transactionID: txID, operations: group.map { ($0.recordID, $0.version, $0.digest) }, store: store)
                 for op in group { log.write(user: user, operation: operation, subject: op.recordID, code: 0, note: "version=\(op.version) tx=\(txID.hex.prefix(16))") }
             }
-            _ = maxHeight
             return receipts
         }
-        return SubmissionHandle(recordIDs: ops.map(\.recordID), transactionIDs: sent.map(\.0), operation: operation)
     }
 
     // MARK: Query (A-Q-1..4)
