@@ -33,7 +33,8 @@ public actor Platform {
         public var identity = IdentityService.Configuration()
         /// Delivery of SMS/e-mail codes. Default none.
         public var codeSender: (any CodeSender)?
-        /// How long an upload or update waits for its commit. Default 30 s; range 1 ms...10 min.
+        /// How long an upload or update may take to commit: it becomes the transaction's on-chain deadline, after
+        /// which it can never commit (A-U-3; see ``RecordService``). Default 30 s; range 1 ms...10 min (clamped).
         public var commitTimeout: Duration = .seconds(30)
         /// The largest records transaction body. Default 512 KiB; range 4 KiB...1 MiB.
         public var maximumTransactionBodyBytes = 512 << 10
@@ -85,6 +86,7 @@ public actor Platform {
         let account: SigningAccount
         let anchor: TrustAnchor
         var cluster: Cluster?
+        let settlement: Settlement.Rule
         let executors: [any TransactionExecutor] = [RecordsExecutor(), KeyValueExecutor()]
         switch deployment {
         case .singleNode(let dir):
@@ -97,6 +99,7 @@ public actor Platform {
             let n = try await Node<RaftEngine>(configuration: config, transport: try InMemoryNetwork().attach(0), executors: executors)
             await n.start()
             node = n
+            settlement = .atomicCommits
             anchor = TrustAnchor(chainID: keys.chainID, hashAlgorithm: config.hashAlgorithm, validators: config.schedule.initial.validators!)
             let client = try PrivateKey(scheme: .ed25519, rawRepresentation: try Hex.decode(keys.clientKey))
             account = SigningAccount(key: client, chainID: keys.chainID, nextNonce: await n.nextNonce(for: client.publicKey))
@@ -108,6 +111,7 @@ public actor Platform {
             cluster = started
             directory = started.directory
             node = try await started.node(0)
+            settlement = .committedBlockAfterDeadline
             anchor = TrustAnchor(chainID: c.chainID, hashAlgorithm: c.hashAlgorithm, validators: started.schedule.initial.validators!)
             let a = started.account(0)
             account = SigningAccount(key: a.key, chainID: a.chainID, nextNonce: await node.nextNonce(for: a.key.publicKey))
@@ -120,7 +124,8 @@ public actor Platform {
         let index = try RecordIndex(path: storePath, hashAlgorithm: store.hashAlgorithm)
         let records = RecordService(node: node, store: store, index: index, identity: identity, account: account, log: log,
                                     organisation: options.organisationFactories, commitTimeout: options.commitTimeout,
-                                    maximumTransactionBodyBytes: min(1 << 20, max(4 << 10, options.maximumTransactionBodyBytes)))
+                                    maximumTransactionBodyBytes: min(1 << 20, max(4 << 10, options.maximumTransactionBodyBytes)),
+                                    settlement: settlement)
         await records.startFollowing()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
