@@ -105,6 +105,8 @@ let package = Package(
         ),
         .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerCoreTesting", "forgechain-crash-probe"]),
         .testTarget(name: "AppAPITests", dependencies: ["AppAPI", "LedgerCore", "ChainRuntime"], swiftSettings: asyncSafeInDebug),
+        // Runs the `forgechain` binary as a child process (operator commands on a data folder).
+        .testTarget(name: "CLITests", dependencies: ["AppAPI", "forgechain"], swiftSettings: asyncSafeInDebug),
         .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
         .testTarget(name: "SimulationTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
         .testTarget(name: "NetTests", dependencies: ["Net", "LedgerCore", "LedgerCoreTesting"]),
