@@ -47,6 +47,9 @@ final class ChangeHub: @unchecked Sendable {
         lock.withLock { delegateTasks.removeValue(forKey: ObjectIdentifier(delegate)) }?.cancel()
     }
 
+    /// Whether any stream or delegate listens (when none does, the index need not build changes).
+    var isObserved: Bool { lock.withLock { !subscribers.isEmpty } }
+
     func publish(_ changes: [RecordChange]) {
         guard !changes.isEmpty else { return }
         let targets = lock.withLock { Array(subscribers.values) }

@@ -90,7 +90,7 @@ public actor RecordService {
     /// Brings the index up to the node's head and publishes the changes, in commit order.
     nonisolated func syncIndex() throws(AppError) {
         try syncLock.locked { () throws(AppError) in
-            hub.publish(try index.catchUp(with: store))
+            hub.publish(try index.catchUp(with: store, collectingChanges: hub.isObserved))
         }
     }
 
