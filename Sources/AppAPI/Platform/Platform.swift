@@ -17,7 +17,8 @@ import Net
 public actor Platform {
     /// Where the chain runs.
     public enum Deployment: Sendable {
-        /// A single-node chain (a Raft group of one) whose store, identity tables, record index,
+        /// A single-node chain (a Raft group of one) whose store and identity tables (`ledger.sqlite`), record
+        /// index (`records-index.sqlite`, derived from the chain and rebuilt when missing),
         /// keys (`platform-keys.json`, mode 0600), trust anchor and log live in `directory`;
         /// reopening the folder continues the same chain. The folder is created when missing.
         case singleNode(directory: String)
@@ -121,7 +122,9 @@ public actor Platform {
         let repository = try SQLiteIdentityRepository(path: storePath)
         let identity = IdentityService(repository: repository, codeSender: options.codeSender, configuration: options.identity)
         let store = await node.ledger
-        let index = try RecordIndex(path: storePath, hashAlgorithm: store.hashAlgorithm)
+        // The index has its own database file: in the ledger's file, its catch-up transactions held SQLite's
+        // single write lock and the node's commits waited for them in the busy handler.
+        let index = try RecordIndex(path: storePath == ":memory:" ? storePath : directory + "/records-index.sqlite", hashAlgorithm: store.hashAlgorithm)
         let records = RecordService(node: node, store: store, index: index, identity: identity, account: account, log: log,
                                     organisation: options.organisationFactories, commitTimeout: options.commitTimeout,
                                     maximumTransactionBodyBytes: min(1 << 20, max(4 << 10, options.maximumTransactionBodyBytes)),
