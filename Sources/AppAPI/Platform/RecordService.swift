@@ -309,9 +309,11 @@ public actor RecordService {
     /// Packs `ops` into transactions with deadlines, enqueues them in nonce order, and returns the handle.
     ///
     /// The async part is kept minimal (packing, signing, error reporting and the confirmation closure live in
-    /// synchronous helpers, and no await sits inside an expression): with this toolchain larger async bodies here
-    /// got a frame smaller than the code wrote to (AddressSanitizer, with `SWIFT_DEBUG_ENABLE_TASK_SLAB_ALLOCATOR=false`:
-    /// an 8-byte write past the 1,040-byte frame), which corrupted the heap or the task allocator.
+    /// synchronous helpers, and no await sits inside an expression). With Swift 6.3.1, unoptimised async functions
+    /// that keep a `Digest` (a `SIMD32`) across an await got contexts smaller than the code wrote to
+    /// (AddressSanitizer with `SWIFT_DEBUG_ENABLE_TASK_SLAB_ALLOCATOR=false`: an 8-byte write past this function's
+    /// 1,040-byte context), which corrupted the heap or the task allocator; AppAPI is therefore built with `-O` in
+    /// debug builds too (Package.swift), and small async bodies keep the exposure small if that ever changes.
     private func send(_ ops: [RecordOperation], user: String, operation: String, timeout: Duration?) async throws -> SubmissionHandle {
         let prepared = try prepare(ops, timeout: timeout)
         var ids = [Digest]()

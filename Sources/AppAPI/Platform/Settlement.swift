@@ -35,8 +35,6 @@ enum Settlement {
 
     /// The final outcome of one transaction, as the confirmation reports it.
     ///
-    /// A plain struct rather than an enum with payloads: with this toolchain, async functions returning the
-    /// enum form got contexts a few bytes too small (AddressSanitizer, task slab allocator off).
     struct Outcome: Sendable {
         enum Kind: Sendable { case receipt, expired, undecided, stopped, failed }
         var kind: Kind
@@ -83,8 +81,8 @@ enum Settlement {
 /// Settles records transactions on one node (see ``Settlement``).
 ///
 /// The async methods are kept to a few lines each, with every decision in synchronous helpers and no await
-/// inside an expression: with this toolchain, larger async bodies on this path got contexts smaller than the
-/// code wrote to (found with AddressSanitizer and `SWIFT_DEBUG_ENABLE_TASK_SLAB_ALLOCATOR=false`).
+/// inside an expression (see ``RecordService`` `send` on the unoptimised-build miscompile with `Digest` values
+/// kept across an await).
 final class Settler: Sendable {
     let node: any ChainNode
     let store: LedgerStore
@@ -169,8 +167,7 @@ final class Settler: Sendable {
         return max(1, min(50, untilDeadline)) * 1_000_000
     }
 
-    /// Sleeps (the non-generic `Task.sleep(nanoseconds:)`: the generic clock-based one, inlined into the loop above,
-    /// was where the too-small context was written past).
+    /// Sleeps for `nanoseconds` (cancellation ends the sleep early; the caller looks again either way).
     private static func nap(nanoseconds: UInt64) async {
         try? await Task.sleep(nanoseconds: nanoseconds)
     }
