@@ -200,7 +200,7 @@ actor ChangeCollector: RecordChangeDelegate {
         }
         #expect(update?.code == .confirmationTimeout)
         #expect(update?.details["final"] == "true")
-        #expect(ContinuousClock.now - started < .seconds(3), "answered at the deadline, not after the node's own wait")
+        #expect(ContinuousClock.now - started < .seconds(5), "answered at the deadline (0.3 s), not after the platform's 20 s")
         let upload = await #expect(throws: AppError.self) {
             try await q.upload(RecordsFixture.production(2), token: f.rootToken, timeout: .milliseconds(300))
         }
@@ -239,7 +239,8 @@ actor ChangeCollector: RecordChangeDelegate {
         let q = platform.records
         let gap = await q.openNonceGapForTesting()
         let error = await #expect(throws: AppError.self) {
-            try await q.upload(RecordsFixture.production(1), token: token, timeout: .milliseconds(300))
+            // 1.5 s: the deadline, and also how long the service may wait after it for a committed block past it.
+            try await q.upload(RecordsFixture.production(1), token: token, timeout: .milliseconds(1_500))
         }
         #expect(error?.code == .confirmationTimeout && error?.details["final"] == "true", "\(String(describing: error))")
         let deadline = try #require(error?.details["deadline"].flatMap(UInt64.init))
