@@ -39,7 +39,8 @@ struct BenchCommand: AsyncParsableCommand {
         }
         if area == .records {
             let r = try await RecordsBench.run(count: max(1_000, Int(100_000 * scale)))
-            reporter.report("records.submit", count: r.records, seconds: r.seconds, extra: ["transactions": Double(r.transactions)])
+            reporter.report("records.submit", count: r.records, seconds: r.seconds,
+                            extra: ["transactions": Double(r.transactions), "cpu_seconds": r.cpuSeconds, "load_average": r.loadAverage])
             reporter.report("records.query.batch", count: 1_000, seconds: 0, extra: ["p50_ms": r.batchP50 * 1000, "p99_ms": r.batchP99 * 1000])
             reporter.report("records.query.time", count: 1_000, seconds: 0, extra: ["p50_ms": r.timeP50 * 1000, "p99_ms": r.timeP99 * 1000])
             return

@@ -11,6 +11,10 @@ enum RecordsBench {
     struct Result {
         var records: Int
         var seconds: Double
+        /// Process CPU time (user + system, all threads) spent while uploading: less sensitive to other load than `seconds`.
+        var cpuSeconds: Double
+        /// The load average (1 minute) when the upload finished.
+        var loadAverage: Double
         var transactions: Int
         var batchP50: Double, batchP99: Double
         var timeP50: Double, timeP99: Double
@@ -41,6 +45,7 @@ enum RecordsBench {
         let all = records(count: count)
 
         let start = ContinuousClock.now
+        let cpuStart = cpuTime()
         var handles = [SubmissionHandle]()
         var offset = 0
         while offset < all.count {
@@ -51,6 +56,9 @@ enum RecordsBench {
         var confirmed = 0
         for h in handles { confirmed += try await h.confirmation.count }
         let seconds = (ContinuousClock.now - start).seconds
+        let cpuSeconds = cpuTime() - cpuStart
+        var load = [Double](repeating: 0, count: 3)
+        _ = getloadavg(&load, 3)
         precondition(confirmed == count)
 
         func measure(_ make: (Int) -> RecordQuery) async throws -> (Double, Double) {
@@ -74,9 +82,17 @@ enum RecordsBench {
             return RecordQuery(from: RecordTime(millisecondsSince1970: from), to: RecordTime(millisecondsSince1970: from + 100_000), limit: 100)
         }
         await platform.close()
-        return Result(records: count, seconds: seconds, transactions: handles.reduce(0) { $0 + $1.transactionIDs.count },
+        return Result(records: count, seconds: seconds, cpuSeconds: cpuSeconds, loadAverage: load[0], transactions: handles.reduce(0) { $0 + $1.transactionIDs.count },
                       batchP50: b50, batchP99: b99, timeP50: t50, timeP99: t99)
     }
+}
+
+/// User plus system CPU seconds of this process so far.
+func cpuTime() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 extension Duration {

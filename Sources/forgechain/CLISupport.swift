@@ -38,16 +38,27 @@ struct DataOptions: ParsableArguments {
 }
 
 enum CLI {
-    /// Runs `body` on an open platform; on failure prints the envelope to standard error and exits 1.
-    static func run(_ options: DataOptions, _ body: (Platform) async throws -> Void) async throws {
+    /// Runs `body` on an open platform and closes it; on failure prints the envelope to standard error and exits 1.
+    /// `body` returns the exit status (0, or 2 for a partial result it has printed itself).
+    static func runWithStatus(_ options: DataOptions, _ body: (Platform) async throws -> Int32) async throws {
         let platform: Platform
         do { platform = try await options.open() } catch { fail(error) }
+        let status: Int32
         do {
-            try await body(platform)
-            await platform.close()
+            status = try await body(platform)
         } catch {
             await platform.close()
             fail(error)
+        }
+        await platform.close()
+        if status != 0 { Foundation.exit(status) }
+    }
+
+    /// ``runWithStatus(_:_:)`` for a body that either succeeds (exit 0) or throws.
+    static func run(_ options: DataOptions, _ body: (Platform) async throws -> Void) async throws {
+        try await runWithStatus(options) { (platform) async throws -> Int32 in
+            try await body(platform)
+            return 0
         }
     }
 
@@ -56,6 +67,12 @@ enum CLI {
         let text = (try? envelope.jsonData(pretty: true)).map { String(decoding: $0, as: UTF8.self) } ?? "{\"code\": 9999}"
         FileHandle.standardError.write(Data((text + "\n").utf8))
         Foundation.exit(1)
+    }
+
+    /// Prints an envelope with a failure code and a result (`data`) to standard output.
+    static func printJSON<T: Codable & Sendable>(_ data: T, failure error: AppError) throws {
+        let envelope = Envelope(code: error.numericCode, message: error.message, data: data, details: error.details)
+        print(String(decoding: try envelope.jsonData(pretty: true), as: UTF8.self))
     }
 
     static func printJSON<T: Codable & Sendable>(_ data: T) throws {

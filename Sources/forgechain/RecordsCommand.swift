@@ -8,12 +8,20 @@ struct RecordsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "records",
         abstract: "Import, query and verify manufacturing records in a data folder.",
-        discussion: "Credentials: --user/--password/--otp or FORGECHAIN_USER, FORGECHAIN_PASSWORD, FORGECHAIN_OTP. Failures print the envelope and exit 1.",
+        discussion: """
+            Credentials: --user/--password/--otp or FORGECHAIN_USER, FORGECHAIN_PASSWORD, FORGECHAIN_OTP.
+            Results print as the envelope {code, message, data, details}. Failures print it to standard error and exit 1;
+            an import that uploads some records and refuses others prints the summary with the first refusal's code,
+            line and field and exits 2.
+            """,
         subcommands: [Import.self, Query.self, History.self, Verify.self, Reindex.self]
     )
 
     struct Import: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Upload the records of a JSON, XML or CSV file.")
+        static let configuration = CommandConfiguration(
+            abstract: "Upload the records of a JSON, XML or CSV file.",
+            discussion: "Exit status: 0 all uploaded; 1 nothing uploaded (unreadable file, --all-or-nothing with a bad record, refused upload); 2 some records refused, the others uploaded."
+        )
         @OptionGroup var options: DataOptions
         @Argument(help: "The input file (.json, .xml, .csv).") var file: String
         @Option(help: "json, xml or csv (default: from the file extension).") var format: String?
@@ -22,7 +30,7 @@ struct RecordsCommand: AsyncParsableCommand {
         @Option(help: "Write the upload receipts (JSON) to this file.") var receipts: String?
 
         func run() async throws {
-            try await CLI.run(options) { platform in
+            try await CLI.runWithStatus(options) { (platform) async throws -> Int32 in
                 guard let data = FileManager.default.contents(atPath: file) else {
                     throw AppError(.emptyInput, "cannot read '\(file)'", details: ["file": file])
                 }
@@ -47,16 +55,27 @@ struct RecordsCommand: AsyncParsableCommand {
                     try encoder.encode(uploaded).write(to: URL(fileURLWithPath: receipts))
                 }
                 let summary = ImportSummary(uploaded: uploaded.count, rejected: parsed.issues.map {
-                    ImportSummary.Rejection(record: $0.index, line: $0.line, code: $0.error.numericCode, message: $0.error.message)
+                    ImportSummary.Rejection(record: $0.index, line: $0.line, field: $0.error.details["field"], code: $0.error.numericCode,
+                                            message: $0.error.message)
                 }, records: uploaded.map { .init(recordID: $0.recordID, height: $0.height, transactionID: $0.transactionID.hex) })
-                try CLI.printJSON(summary)
-                if !parsed.issues.isEmpty { throw ExitCode(2) }
+                guard let first = parsed.issues.first else {
+                    try CLI.printJSON(summary)
+                    return 0
+                }
+                // Some records were refused: the envelope carries the first refusal's code, line and field, and
+                // the summary of what was uploaded; exit status 2 tells a script the file was only partly taken.
+                var error = first.error
+                error.message = "\(parsed.issues.count) of \(parsed.issues.count + uploaded.count) records refused; first at line "
+                    + "\(first.line.map(String.init) ?? "?"): \(first.error.message)"
+                error.details["rejected"] = String(parsed.issues.count)
+                try CLI.printJSON(summary, failure: error)
+                return 2
             }
         }
     }
 
     struct ImportSummary: Codable, Sendable {
-        struct Rejection: Codable, Sendable { var record: Int; var line: Int?; var code: UInt32; var message: String }
+        struct Rejection: Codable, Sendable { var record: Int; var line: Int?; var field: String?; var code: UInt32; var message: String }
         struct Uploaded: Codable, Sendable {
             var recordID: String; var height: UInt64; var transactionID: String
             enum CodingKeys: String, CodingKey { case recordID = "record_id", height = "block_height", transactionID = "transaction_id" }
@@ -86,6 +105,12 @@ struct RecordsCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CLI.run(options) { platform in
+                guard ["json", "xml", "table"].contains(format) else {
+                    throw AppError(.invalidQuery, "--format must be json, xml or table, not '\(format)'", details: ["field": "format"])
+                }
+                guard ["asc", "desc"].contains(order) else {
+                    throw AppError(.invalidQuery, "--order must be asc or desc, not '\(order)'", details: ["field": "order"])
+                }
                 let query = RecordQuery(
                     from: try from.map { t throws(AppError) in try RecordTime(parsing: t, field: "from") },
                     to: try to.map { t throws(AppError) in try RecordTime(parsing: t, field: "to") },
@@ -136,8 +161,16 @@ struct RecordsCommand: AsyncParsableCommand {
                 guard let anchorData = FileManager.default.contents(atPath: anchorPath), let data = FileManager.default.contents(atPath: receipt) else {
                     throw AppError(.receiptInvalid, "cannot read '\(receipt)' or the trust anchor '\(anchorPath)'", details: ["check": "input"])
                 }
-                let trust = try JSONDecoder().decode(TrustAnchor.self, from: anchorData)
-                let receipts = try (try? JSONDecoder().decode([UploadReceipt].self, from: data)) ?? [JSONDecoder().decode(UploadReceipt.self, from: data)]
+                let trust: TrustAnchor
+                do { trust = try JSONDecoder().decode(TrustAnchor.self, from: anchorData) } catch {
+                    throw AppError(.receiptInvalid, "the trust anchor '\(anchorPath)' is not a trust anchor: \(error)", details: ["check": "anchor"])
+                }
+                let receipts: [UploadReceipt]
+                do {
+                    receipts = try (try? JSONDecoder().decode([UploadReceipt].self, from: data)) ?? [JSONDecoder().decode(UploadReceipt.self, from: data)]
+                } catch {
+                    throw AppError(.receiptInvalid, "'\(receipt)' holds no upload receipt (one, or an array): \(error)", details: ["check": "format"])
+                }
                 for r in receipts { try r.verify(against: trust) }
                 try CLI.printJSON(["verified": String(receipts.count), "records": receipts.map(\.recordID).joined(separator: ",")])
             } catch {

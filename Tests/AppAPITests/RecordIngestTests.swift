@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import AppAPI
+@testable import AppAPI
 import LedgerCore
 
 /// The sample files a plant team starts from, in Examples/data.
@@ -200,7 +200,29 @@ struct RecordTimeTests {
         #expect(try RecordTime(parsing: input).iso8601 == expected)
     }
 
-    @Test(arguments: ["2025-03-01T08:00:00", "yesterday", "", "-5", "1.2.3", "99999999999999999999"])
+    @Test func theHandWrittenFormatAndParseAgreeWithFoundationOverTheWholeRange() throws {
+        let reference = ISO8601DateFormatter()
+        reference.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        reference.timeZone = TimeZone(identifier: "UTC")
+        var rng = SplitMix64(seed: 1407)
+        var samples: [UInt64] = [0, 951_782_400_000, 4_107_542_400_000, 253_402_300_799_999]   // 1970, 2000-02-29, 2100-03-01, 9999-12-31
+        for _ in 0..<2_000 { samples.append(rng.next() % 253_402_300_800_000) }
+        for ms in samples {
+            let time = RecordTime(millisecondsSince1970: ms)
+            #expect(time.iso8601 == reference.string(from: Date(timeIntervalSince1970: Double(ms) / 1000)), "\(ms)")
+            #expect(try RecordTime(parsing: time.iso8601).millisecondsSince1970 == ms)
+        }
+        // Offsets, lower-case separators, short fractions; and what the fast path leaves to Foundation.
+        #expect(try RecordTime(parsing: "2025-03-01t16:00:00.2+08:00").iso8601 == "2025-03-01T08:00:00.200Z")
+        #expect(try RecordTime(parsing: "2025-03-01T00:30:00-05:30").iso8601 == "2025-03-01T06:00:00.000Z")
+        #expect(try RecordTime(parsing: "2024-02-29T23:59:59.999z").millisecondsSince1970 == 1_709_251_199_999)
+        #expect(RecordTime.rfc3339("2025-02-29T08:00:00Z") == .invalid)
+        #expect(RecordTime.rfc3339("1969-12-31T23:59:59Z") == .invalid)
+        #expect(RecordTime.rfc3339("2025-03-01T08:00:00.1234Z") == .otherForm)
+        #expect(try RecordTime(parsing: "2025-03-01T08:00:00.1234Z").millisecondsSince1970 == 1_740_816_000_123)
+    }
+
+    @Test(arguments: ["2025-03-01T08:00:00", "yesterday", "", "-5", "1.2.3", "99999999999999999999", "2025-02-30T08:00:00Z"])
     func rejectsAmbiguousOrInvalidTimes(input: String) {
         let error = #expect(throws: AppError.self) { try RecordTime(parsing: input, field: "production_time") }
         #expect(error?.code == .invalidFieldValue)

@@ -8,8 +8,10 @@ extension AppError.Code {
 extension AppError.Code {
     /// A record with this ID is already on chain (use update to change it); `recordID` names it.
     public static let recordExists = Self(rawValue: 5101)
-    /// The chain did not commit the transaction within the timeout; nothing was written (the
-    /// transaction may still commit later: query the record or the handle before retrying).
+    /// The chain did not commit the transaction by its deadline (submission time plus the timeout) and never
+    /// will: the deadline is part of the signed transaction, and a block stamped after it fails the transaction
+    /// (receipt 5108) without writing. Nothing changed; the records may be sent again. `deadline` gives the time
+    /// in milliseconds since 1970, `transactionID` the transaction.
     public static let confirmationTimeout = Self(rawValue: 5102)
     /// The chain rejected or failed the transaction; `cause` holds the chain's code.
     public static let chainRejected = Self(rawValue: 5103)
@@ -21,6 +23,14 @@ extension AppError.Code {
     public static let malformedRecordTransaction = Self(rawValue: 5106)
     /// The platform is closed or its node stopped.
     public static let platformClosed = Self(rawValue: 5107)
+    /// On chain: a records transaction reached a block stamped after its deadline and failed without writing
+    /// (the receipt status of a transaction whose caller was answered 5102).
+    public static let deadlineExceeded = Self(rawValue: 5108)
+    /// The deadline passed without a commit, but the chain has not yet moved past the deadline (no quorum, or a
+    /// node that stopped producing blocks), so a block proposed before the deadline may still commit it. Nothing
+    /// has changed yet: query the record (or wait on the handle again) before sending it again. Also what
+    /// `SubmissionHandle.wait(timeout:)` throws when its own wait ends first.
+    public static let confirmationUndecided = Self(rawValue: 5109)
 }
 
 // Query (52xx).

@@ -9,20 +9,28 @@ public enum UpdateCondition: Hashable, Sendable {
     /// The current value of a field (dotted wire name, `pro_raw_material.pro_Report_qualify_eval`) must equal `equals`.
     case field(String, equals: String)
 
-    var item: RLP.Item {
-        switch self {
-        case .none: .list([])
-        case .expectedVersion(let v): .list([.string("version"), .uint(v)])
-        case .field(let name, let value): .list([.string("field"), .string(name), .string(value)])
+    func write(_ w: inout RLPWriter) {
+        w.list { w in
+            switch self {
+            case .none: break
+            case .expectedVersion(let v):
+                w.string("version")
+                w.uint(v)
+            case .field(let name, let value):
+                w.string("field")
+                w.string(name)
+                w.string(value)
+            }
         }
     }
 
-    init(item: RLP.Item) throws(LedgerError) {
-        let parts = try item.list("condition")
-        guard let first = parts.first else { self = .none; return }
-        switch try first.string("condition.kind") {
-        case "version" where parts.count == 2: self = .expectedVersion(try parts[1].uint64("condition.version"))
-        case "field" where parts.count == 3: self = .field(try parts[1].string("condition.field"), equals: try parts[2].string("condition.value"))
+    init(reading r: inout RLPReader) throws(LedgerError) {
+        var parts = try r.list("condition")
+        let count = try parts.count()
+        guard count > 0 else { self = .none; return }
+        switch try parts.string("condition.kind") {
+        case "version" where count == 2: self = .expectedVersion(try parts.uint64("condition.version"))
+        case "field" where count == 3: self = .field(try parts.string("condition.field"), equals: try parts.string("condition.value"))
         default: throw LedgerError(.malformedPayload, "records condition: unknown form", details: ["field": "condition"])
         }
     }
@@ -49,6 +57,12 @@ public enum UpdateCondition: Hashable, Sendable {
 /// - `condition`: `[]`, `["version", n]` or `["field", name, value]`;
 /// - `changedFields`: the dotted names an update changes (empty for a create);
 /// - `previousBytes`: for a field predicate, the current version's canonical bytes (its digest must match state); else empty.
+///
+/// **Transaction body**: `[2, deadline, [op…]]`, where `deadline` is a time in
+/// milliseconds since 1970 (UTC): the operations take effect only in a block
+/// stamped at or before it (A-U-3: an upload or update whose confirmation timed
+/// out can never commit later). Bodies written before deadlines existed,
+/// `[1, [op…]]`, are still read and have no deadline.
 public struct RecordOperation: Hashable, Sendable {
     public enum Kind: String, Hashable, Sendable, Codable { case create, update }
 
@@ -75,43 +89,97 @@ public struct RecordOperation: Hashable, Sendable {
         self.previousBytes = previousBytes
     }
 
-    var item: RLP.Item {
-        .list([.string(kind.rawValue), .string(recordID), .uint(version), .bytes(recordBytes), .digest(digest), .string(uploader),
-               condition.item, .list(changedFields.map { .string($0) }), .bytes(previousBytes)])
+    /// The canonical encoding of this operation: one element of a body's operation list.
+    public var encoded: [UInt8] {
+        var w = RLPWriter(capacity: recordBytes.count + previousBytes.count + recordID.utf8.count + uploader.utf8.count + 64)
+        w.list { w in
+            w.string(kind.rawValue)
+            w.string(recordID)
+            w.uint(version)
+            w.byteString(recordBytes)
+            w.digest(digest)
+            w.string(uploader)
+            condition.write(&w)
+            w.list { w in for f in changedFields { w.string(f) } }
+            w.byteString(previousBytes)
+        }
+        return w.bytes
     }
 
-    init(item: RLP.Item) throws(LedgerError) {
-        let f = try item.list("op", count: 9)
-        guard let kind = Kind(rawValue: try f[0].string("op.kind")) else {
+    init(reading r: inout RLPReader) throws(LedgerError) {
+        var f = try r.list("op", count: 9)
+        guard let kind = Kind(rawValue: try f.string("op.kind")) else {
             throw LedgerError(.malformedPayload, "records op kind is not create or update", details: ["field": "op.kind"])
         }
         self.kind = kind
-        recordID = try f[1].string("op.recordID")
-        version = try f[2].uint64("op.version")
-        recordBytes = try f[3].bytes("op.record")
-        digest = try f[4].digest("op.digest")
-        uploader = try f[5].string("op.uploader")
-        condition = try UpdateCondition(item: f[6])
-        changedFields = try f[7].list("op.changedFields").map { (i) throws(LedgerError) in try i.string("op.changedFields") }
-        previousBytes = try f[8].bytes("op.previous")
+        recordID = try f.string("op.recordID")
+        version = try f.uint64("op.version")
+        recordBytes = try f.bytes("op.record")
+        digest = try f.digest("op.digest")
+        uploader = try f.string("op.uploader")
+        condition = try UpdateCondition(reading: &f)
+        var fields = try f.list("op.changedFields")
+        var changed = [String]()
+        while !fields.isAtEnd { changed.append(try fields.string("op.changedFields")) }
+        changedFields = changed
+        previousBytes = try f.bytes("op.previous")
     }
 
-    /// The body of a records transaction holding `operations` in order: `[1, [op…]]`.
+    /// The body of a records transaction holding `operations` in order, without a deadline: `[1, [op…]]`.
+    /// - Note: For tools and tests; ``RecordService`` always sends a deadline (``body(_:deadline:)``).
     public static func body(_ operations: [RecordOperation]) -> [UInt8] {
-        RLP.encode(.list([.uint(1), .list(operations.map(\.item))]))
+        var w = RLPWriter(capacity: operations.reduce(16) { $0 + $1.recordBytes.count + 128 })
+        w.list { w in
+            w.uint(1)
+            w.list { w in for op in operations { w.raw(op.encoded) } }
+        }
+        return w.bytes
     }
 
-    /// The operations of a records transaction body.
-    /// - Throws: `LedgerError` `.malformedPayload` (1901) naming the field.
+    /// The body of a records transaction holding `operations` in order that must commit in a block stamped
+    /// at or before `deadline`: `[2, deadline, [op…]]`.
+    public static func body(_ operations: [RecordOperation], deadline: Timestamp) -> [UInt8] {
+        body(encodedOperations: operations.map(\.encoded), deadline: deadline)
+    }
+
+    /// ``body(_:deadline:)`` from operations already encoded (``encoded``), as the packer has them.
+    static func body(encodedOperations: [[UInt8]], deadline: Timestamp) -> [UInt8] {
+        var w = RLPWriter(capacity: encodedOperations.reduce(32) { $0 + $1.count })
+        w.list { w in
+            w.uint(2)
+            w.uint(deadline.rawValue)
+            w.list { w in for op in encodedOperations { w.raw(op) } }
+        }
+        return w.bytes
+    }
+
+    /// The operations of a records transaction body (either format).
+    /// - Throws: `LedgerError` `.malformedPayload` (1901) or an RLP code (10xx), naming the field.
     public static func operations(inBody body: [UInt8]) throws(LedgerError) -> [RecordOperation] {
-        let top = try RLP.decode(body).list("records", count: 2)
-        let v = try top[0].uint64("records.version")
-        guard v == 1 else { throw LedgerError(.malformedPayload, "records body version \(v), expected 1", details: ["field": "records.version"]) }
-        return try top[1].list("records.ops").map { (i) throws(LedgerError) in try RecordOperation(item: i) }
+        try decodeBody(body).operations
     }
 
-    /// Bytes this operation adds to a transaction body (for packing batches).
-    var encodedSize: Int { RLP.encodedLength(item) }
+    /// The deadline (nil in a format-1 body) and operations of a records transaction body.
+    /// - Throws: `LedgerError` `.malformedPayload` (1901) or an RLP code (10xx), naming the field.
+    public static func decodeBody(_ body: [UInt8]) throws(LedgerError) -> (deadline: Timestamp?, operations: [RecordOperation]) {
+        try RLPReader.read(body) { (r) throws(LedgerError) in
+            var top = try r.list("records")
+            let count = try top.count()
+            let v = try top.uint64("records.version")
+            var deadline: Timestamp?
+            switch (v, count) {
+            case (1, 2): break
+            case (2, 3): deadline = Timestamp(millisecondsSince1970: try top.uint64("records.deadline"))
+            default:
+                throw LedgerError(.malformedPayload, "records body version \(v) with \(count) elements; expected [1, ops] or [2, deadline, ops]",
+                                  details: ["field": "records.version"])
+            }
+            var list = try top.list("records.ops")
+            var ops = [RecordOperation]()
+            while !list.isAtEnd { ops.append(try RecordOperation(reading: &list)) }
+            return (deadline, ops)
+        }
+    }
 }
 
 /// What the state holds per record, under key `rec/<recordID>`: RLP `[version, digest, kind, factory]`.
@@ -123,7 +191,16 @@ public struct RecordStateEntry: Hashable, Sendable {
 
     public static func key(_ recordID: String) -> [UInt8] { Array("rec/".utf8) + Array(recordID.utf8) }
 
-    var encoded: [UInt8] { RLP.encode(.list([.uint(version), .digest(digest), .string(kind.rawValue), .string(factoryUID)])) }
+    var encoded: [UInt8] {
+        var w = RLPWriter(capacity: 48 + factoryUID.utf8.count)
+        w.list { w in
+            w.uint(version)
+            w.digest(digest)
+            w.string(kind.rawValue)
+            w.string(factoryUID)
+        }
+        return w.bytes
+    }
 
     init(version: UInt64, digest: Digest, kind: RecordKind, factoryUID: String) {
         self.version = version
@@ -133,13 +210,14 @@ public struct RecordStateEntry: Hashable, Sendable {
     }
 
     init(decoding bytes: [UInt8]) throws(LedgerError) {
-        let f = try RLP.decode(bytes).list("recordState", count: 4)
-        version = try f[0].uint64("version")
-        digest = try f[1].digest("digest")
-        guard let k = RecordKind(rawValue: try f[2].string("kind")) else {
-            throw LedgerError(.malformedPayload, "record state kind unknown", details: ["field": "kind"])
+        (version, digest, kind, factoryUID) = try RLPReader.read(bytes) { (r) throws(LedgerError) in
+            var f = try r.list("recordState", count: 4)
+            let version = try f.uint64("version")
+            let digest = try f.digest("digest")
+            guard let k = RecordKind(rawValue: try f.string("kind")) else {
+                throw LedgerError(.malformedPayload, "record state kind unknown", details: ["field": "kind"])
+            }
+            return (version, digest, k, try f.string("factory"))
         }
-        kind = k
-        factoryUID = try f[3].string("factory")
     }
 }

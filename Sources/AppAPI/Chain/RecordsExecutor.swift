@@ -11,6 +11,8 @@ import LedgerCore
 /// keeps what conditions need.
 ///
 /// **Checks** (each failure is a failed receipt with no writes, A-U-3):
+/// the block is stamped at or before the body's deadline (`.deadlineExceeded`
+/// 5108: the same on every node, since it reads only the block's timestamp);
 /// the record decodes and its ID, kind and digest match the operation
 /// (`.digestMismatch` 5011, `.malformedRecordEncoding` 5013); a create's ID
 /// is new (`.recordExists` 5101) with version 1; an update's record exists
@@ -33,8 +35,15 @@ public struct RecordsExecutor: TransactionExecutor {
 
     public func execute(_ transaction: Transaction, context: ExecutionContext, state: any StateReader) throws(LedgerError) -> ExecutionOutcome {
         let ops: [RecordOperation]
-        do { ops = try RecordOperation.operations(inBody: transaction.payload.body) } catch {
+        let deadline: Timestamp?
+        do { (deadline, ops) = try RecordOperation.decodeBody(transaction.payload.body) } catch {
             return .failure(AppError(.malformedRecordTransaction, "records transaction: \(error.message)", details: error.details))
+        }
+        if let deadline, context.timestamp > deadline {
+            return .failure(AppError(.deadlineExceeded,
+                                     "block time \(RecordTime(millisecondsSince1970: context.timestamp.rawValue)) is after the transaction's deadline "
+                                     + "\(RecordTime(millisecondsSince1970: deadline.rawValue)); nothing was written",
+                                     details: ["deadline": String(deadline.rawValue), "blockTime": String(context.timestamp.rawValue)]))
         }
         guard !ops.isEmpty else { return .failure(AppError(.malformedRecordTransaction, "records transaction holds no operation")) }
         var writes = StateChangeSet()

@@ -47,6 +47,9 @@ final class ChangeHub: @unchecked Sendable {
         lock.withLock { delegateTasks.removeValue(forKey: ObjectIdentifier(delegate)) }?.cancel()
     }
 
+    /// Whether any stream or delegate listens (when none does, the index need not build changes).
+    var isObserved: Bool { lock.withLock { !subscribers.isEmpty } }
+
     func publish(_ changes: [RecordChange]) {
         guard !changes.isEmpty else { return }
         let targets = lock.withLock { Array(subscribers.values) }
@@ -90,9 +93,18 @@ public final class PlatformLog: @unchecked Sendable {
     deinit { try? handle?.close() }
 
     func write(user: String, operation: String, subject: String, code: UInt32, note: String = "") {
-        guard let handle else { return }
+        write(user: user, operation: operation, entries: [(subject, code, note)])
+    }
+
+    /// Writes one line per entry with one time stamp and one `write` call (a confirmed batch logs every record).
+    func write(user: String, operation: String, entries: [(subject: String, code: UInt32, note: String)]) {
+        guard let handle, !entries.isEmpty else { return }
         let time = RecordTime(millisecondsSince1970: UInt64(Date().timeIntervalSince1970 * 1000)).iso8601
-        let line = "\(time) user=\(user) op=\(operation) subject=\(subject) code=\(code)\(note.isEmpty ? "" : " " + note)\n"
-        lock.withLock { handle.write(Data(line.utf8)) }
+        var text = ""
+        text.reserveCapacity(entries.count * (time.utf8.count + user.utf8.count + 96))
+        for e in entries {
+            text += "\(time) user=\(user) op=\(operation) subject=\(e.subject) code=\(e.code)\(e.note.isEmpty ? "" : " " + e.note)\n"
+        }
+        lock.withLock { handle.write(Data(text.utf8)) }
     }
 }

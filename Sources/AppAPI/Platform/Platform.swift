@@ -17,7 +17,8 @@ import Net
 public actor Platform {
     /// Where the chain runs.
     public enum Deployment: Sendable {
-        /// A single-node chain (a Raft group of one) whose store, identity tables, record index,
+        /// A single-node chain (a Raft group of one) whose store and identity tables (`ledger.sqlite`), record
+        /// index (`records-index.sqlite`, derived from the chain and rebuilt when missing),
         /// keys (`platform-keys.json`, mode 0600), trust anchor and log live in `directory`;
         /// reopening the folder continues the same chain. The folder is created when missing.
         case singleNode(directory: String)
@@ -33,7 +34,8 @@ public actor Platform {
         public var identity = IdentityService.Configuration()
         /// Delivery of SMS/e-mail codes. Default none.
         public var codeSender: (any CodeSender)?
-        /// How long an upload or update waits for its commit. Default 30 s; range 1 ms...10 min.
+        /// How long an upload or update may take to commit: it becomes the transaction's on-chain deadline, after
+        /// which it can never commit (A-U-3; see ``RecordService``). Default 30 s; range 1 ms...10 min (clamped).
         public var commitTimeout: Duration = .seconds(30)
         /// The largest records transaction body. Default 512 KiB; range 4 KiB...1 MiB.
         public var maximumTransactionBodyBytes = 512 << 10
@@ -85,6 +87,7 @@ public actor Platform {
         let account: SigningAccount
         let anchor: TrustAnchor
         var cluster: Cluster?
+        let settlement: Settlement.Rule
         let executors: [any TransactionExecutor] = [RecordsExecutor(), KeyValueExecutor()]
         switch deployment {
         case .singleNode(let dir):
@@ -97,6 +100,7 @@ public actor Platform {
             let n = try await Node<RaftEngine>(configuration: config, transport: try InMemoryNetwork().attach(0), executors: executors)
             await n.start()
             node = n
+            settlement = .atomicCommits
             anchor = TrustAnchor(chainID: keys.chainID, hashAlgorithm: config.hashAlgorithm, validators: config.schedule.initial.validators!)
             let client = try PrivateKey(scheme: .ed25519, rawRepresentation: try Hex.decode(keys.clientKey))
             account = SigningAccount(key: client, chainID: keys.chainID, nextNonce: await n.nextNonce(for: client.publicKey))
@@ -108,6 +112,7 @@ public actor Platform {
             cluster = started
             directory = started.directory
             node = try await started.node(0)
+            settlement = .committedBlockAfterDeadline
             anchor = TrustAnchor(chainID: c.chainID, hashAlgorithm: c.hashAlgorithm, validators: started.schedule.initial.validators!)
             let a = started.account(0)
             account = SigningAccount(key: a.key, chainID: a.chainID, nextNonce: await node.nextNonce(for: a.key.publicKey))
@@ -117,10 +122,13 @@ public actor Platform {
         let repository = try SQLiteIdentityRepository(path: storePath)
         let identity = IdentityService(repository: repository, codeSender: options.codeSender, configuration: options.identity)
         let store = await node.ledger
-        let index = try RecordIndex(path: storePath, hashAlgorithm: store.hashAlgorithm)
+        // The index has its own database file: in the ledger's file, its catch-up transactions held SQLite's
+        // single write lock and the node's commits waited for them in the busy handler.
+        let index = try RecordIndex(path: storePath == ":memory:" ? storePath : directory + "/records-index.sqlite", hashAlgorithm: store.hashAlgorithm)
         let records = RecordService(node: node, store: store, index: index, identity: identity, account: account, log: log,
                                     organisation: options.organisationFactories, commitTimeout: options.commitTimeout,
-                                    maximumTransactionBodyBytes: min(1 << 20, max(4 << 10, options.maximumTransactionBodyBytes)))
+                                    maximumTransactionBodyBytes: min(1 << 20, max(4 << 10, options.maximumTransactionBodyBytes)),
+                                    settlement: settlement)
         await records.startFollowing()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -11,16 +11,29 @@ import LedgerCore
 ///
 /// | call | permission | timeout | codes |
 /// |---|---|---|---|
-/// | ``upload(_:token:expectedDigest:timeout:)`` | `records.upload` for the record's factory and kind | default 30 s | 5011, 5101–5103, 5107, 5409, 5406–5408 |
-/// | ``submit(_:token:expectedDigests:timeout:)`` | same, per record | returns at once; confirmation default 30 s | same |
+/// | ``upload(_:token:expectedDigest:timeout:)`` | `records.upload` for the record's factory and kind | default 30 s | 5011, 5101–5103, 5107, 5109, 5409, 5406–5408 |
+/// | ``submit(_:token:expectedDigests:timeout:)`` | same, per record | returns at once; confirmation default 30 s per transaction | same |
 /// | ``uploadBatch(_:token:timeout:)`` | same | default 30 s per transaction | same, 5105 |
 /// | ``query(_:token:)`` | `records.query`; filters outside scope → 5409 | none (local index) | 5201, 5202, 5204, 5409 |
-/// | ``update(recordID:fields:condition:token:timeout:)`` | `records.update` for the record's factory and kind | default 30 s | 5001–5004, 5203, 5301–5303, 5102, 5409 |
+/// | ``update(recordID:fields:condition:token:timeout:)`` | `records.update` for the record's factory and kind | default 30 s | 5001–5004, 5203, 5301–5303, 5102, 5109, 5409 |
 /// | ``history(recordID:token:)`` | `records.query` for the record's factory and kind | none | 5203, 5409 |
 /// | ``changes(token:)`` | `records.query`; only changes inside scope | stream | 5409 |
 ///
 /// Call frequency is not limited by the service; the node's mempool bounds
 /// pending work (a full mempool fails with 5103 carrying cause 4001: retry later).
+///
+/// **Timeouts roll back (A-U-3).** An upload's or update's timeout is not only
+/// how long the call waits: it is written into the signed transaction as a
+/// deadline (transaction `k` of a submission, from 0, gets submission time +
+/// (`k` + 1) × timeout), and ``RecordsExecutor`` fails the transaction, writing
+/// nothing, in any block stamped after it. So when a call answers
+/// `.confirmationTimeout` (5102) the records were not written and never will
+/// be: send them again if needed. The service answers 5102 only once it is
+/// sure (on the single-node platform as soon as the deadline passes; on a
+/// cluster once a block stamped after the deadline is committed, waiting at
+/// most the timeout again, 1–10 s); if it cannot be sure by then (no quorum,
+/// a stalled node) it answers `.confirmationUndecided` (5109): nothing has
+/// changed yet, but a block proposed before the deadline may still commit it.
 /// - Note: An actor: safe to call concurrently; queries do not wait for uploads.
 public actor RecordService {
     nonisolated let node: any ChainNode
@@ -31,6 +44,7 @@ public actor RecordService {
     nonisolated let log: PlatformLog
     nonisolated let organisation: FactoryScope
     nonisolated let commitTimeout: Duration
+    nonisolated let settlement: Settlement.Rule
     /// The largest transaction body a batch is packed into.
     public nonisolated let maximumTransactionBodyBytes: Int
     private var account: SigningAccount
@@ -42,7 +56,8 @@ public actor RecordService {
     public static let maximumBatch = 100_000
 
     init(node: any ChainNode, store: LedgerStore, index: RecordIndex, identity: IdentityService, account: SigningAccount,
-         log: PlatformLog, organisation: FactoryScope, commitTimeout: Duration, maximumTransactionBodyBytes: Int) {
+         log: PlatformLog, organisation: FactoryScope, commitTimeout: Duration, maximumTransactionBodyBytes: Int, settlement: Settlement.Rule) {
+        self.settlement = settlement
         self.node = node
         self.store = store
         self.index = index
@@ -75,7 +90,7 @@ public actor RecordService {
     /// Brings the index up to the node's head and publishes the changes, in commit order.
     nonisolated func syncIndex() throws(AppError) {
         try syncLock.locked { () throws(AppError) in
-            hub.publish(try index.catchUp(with: store))
+            hub.publish(try index.catchUp(with: store, collectingChanges: hub.isObserved))
         }
     }
 
@@ -109,7 +124,8 @@ public actor RecordService {
     ///   - token: Required. The caller's access token.
     ///   - expectedDigest: Optional, default none. The digest the caller computed (SHA-256 of the canonical
     ///     encoding by default); a different one fails with `.digestMismatch` (5011) before anything is sent.
-    ///   - timeout: Optional, default the platform's commit timeout (30 s); range 1 ms...10 min.
+    ///   - timeout: Optional, default the platform's commit timeout (30 s); range 1 ms...10 min (clamped). It is the
+    ///     transaction's on-chain deadline: on `.confirmationTimeout` (5102) the record was not written and never will be.
     /// - Returns: The receipt; ``UploadReceipt/verify(against:record:)`` checks it offline.
     /// - Throws: see the table on ``RecordService``.
     /// - Note: Example: `let receipt = try await platform.records.upload(record, token: session.token)`.
@@ -123,7 +139,7 @@ public actor RecordService {
     /// - Parameters:
     ///   - records: Required. 1...100,000 records with distinct IDs.
     ///   - token: Required.
-    ///   - timeout: Optional, default 30 s, per transaction.
+    ///   - timeout: Optional, default 30 s, per transaction (see ``submit(_:token:expectedDigests:timeout:)``).
     /// - Returns: One receipt per record, in order.
     public func uploadBatch(_ records: [ManufacturingRecord], token: String, timeout: Duration? = nil) async throws -> [UploadReceipt] {
         try await submit(records, token: token, timeout: timeout).confirmation
@@ -136,7 +152,8 @@ public actor RecordService {
     ///   - records: Required. 1...100,000 records with distinct IDs not on chain yet.
     ///   - token: Required.
     ///   - expectedDigests: Optional, default none. nil or one optional digest per record.
-    ///   - timeout: Optional, default 30 s: how long the confirmation waits per transaction.
+    ///   - timeout: Optional, default 30 s; range 1 ms...10 min (clamped). Transaction `k` of the submission (from 0)
+    ///     carries the on-chain deadline submission time + (`k` + 1) × `timeout` and can never commit after it.
     /// - Returns: The handle: ``SubmissionHandle/confirmation`` (async) or ``SubmissionHandle/wait(timeout:)`` (sync).
     /// - Throws: 5011, 5101, 5105, 5107, 5409, token errors 5406–5408; `.chainRejected` (5103) when the node refuses
     ///   a transaction (its records and the later ones of the batch are not submitted; the earlier ones are).
@@ -150,13 +167,30 @@ public actor RecordService {
             throw AppError(.invalidBatch, "\(expectedDigests.count) expected digests for \(records.count) records", details: ["field": "expectedDigests"])
         }
         let admin = try await identity.authorize(token: token, permission: .uploadRecords)
+        let ops = try creations(records, admin: admin, expectedDigests: expectedDigests)
+        try syncIndex()
+        if let dup = try index.existing(ops.map(\.recordID)).sorted().first {
+            log.write(user: admin.user, operation: "upload", subject: dup, code: AppError.Code.recordExists.rawValue)
+            throw AppError(.recordExists, "record '\(dup)' is already on chain; use update to change it", details: ["recordID": dup])
+        }
+        return try await send(ops, user: admin.user, operation: "upload", timeout: timeout)
+    }
+
+    /// Checks permissions (once per factory and kind), digests and duplicates, and builds the create operations.
+    private nonisolated func creations(_ records: [ManufacturingRecord], admin: AdminAccount, expectedDigests: [Digest?]?) throws(AppError) -> [RecordOperation] {
         let alg = store.hashAlgorithm
         var ops = [RecordOperation]()
         ops.reserveCapacity(records.count)
         var seen = Set<String>()
+        seen.reserveCapacity(records.count)
+        var permitted = Set<String>()
         for (i, record) in records.enumerated() {
             do throws(AppError) {
-                try permit(admin, permission: .uploadRecords, factory: record.factoryUID, kind: record.kind)
+                let scope = record.kind.rawValue + "|" + record.factoryUID
+                if !permitted.contains(scope) {
+                    try permit(admin, permission: .uploadRecords, factory: record.factoryUID, kind: record.kind)
+                    permitted.insert(scope)
+                }
                 let bytes = record.canonicalEncoding
                 let digest = alg.hash(bytes)
                 if let expected = expectedDigests?[i], expected != digest {
@@ -174,108 +208,155 @@ public actor RecordService {
                 throw e
             }
         }
-        try syncIndex()
-        if let dup = try index.existing(ops.map(\.recordID)).sorted().first {
-            log.write(user: admin.user, operation: "upload", subject: dup, code: AppError.Code.recordExists.rawValue)
-            throw AppError(.recordExists, "record '\(dup)' is already on chain; use update to change it", details: ["recordID": dup])
-        }
-        return try await send(ops, user: admin.user, operation: "upload", timeout: timeout)
+        return ops
     }
 
-    /// Packs `ops` into groups that each fit one transaction body.
-    private func pack(_ ops: [RecordOperation]) -> [[RecordOperation]] {
-        var groups = [[RecordOperation]](), current = [RecordOperation](), size = 16
+    /// Packs `ops` into groups that each fit one transaction body; each operation is encoded once, here.
+    private func pack(_ ops: [RecordOperation]) -> [Group] {
+        var groups = [Group](), current = Group(), size = 32
         for op in ops {
-            let s = op.encodedSize
-            if !current.isEmpty, size + s > maximumTransactionBodyBytes {
+            let encoded = op.encoded
+            if !current.operations.isEmpty, size + encoded.count > maximumTransactionBodyBytes {
                 groups.append(current)
-                current = []
-                size = 16
+                current = Group()
+                size = 32
             }
-            current.append(op)
-            size += s
+            current.operations.append(op)
+            current.encoded.append(encoded)
+            size += encoded.count
         }
-        if !current.isEmpty { groups.append(current) }
+        if !current.operations.isEmpty { groups.append(current) }
         return groups
     }
 
-    /// Signs one transaction per group, in nonce order.
-    private func sign(_ groups: [[RecordOperation]]) throws -> [Transaction] {
-        var out = [Transaction]()
+    /// The operations of one transaction and their encodings.
+    struct Group {
+        var operations: [RecordOperation] = []
+        var encoded: [[UInt8]] = []
+    }
+
+    /// Signs one transaction per group, in nonce order; group `k` (from 0) carries the deadline
+    /// `start + (k + 1) × timeout`, so each transaction has `timeout` more than the one before it.
+    private func sign(_ groups: [Group], start: Timestamp, timeout: Duration) throws -> [(Transaction, Timestamp)] {
+        let millis = Self.milliseconds(timeout)
+        var out = [(Transaction, Timestamp)]()
         out.reserveCapacity(groups.count)
-        for group in groups {
-            out.append(try account.transaction(kind: RecordsExecutor.kind, body: RecordOperation.body(group)))
+        for (k, group) in groups.enumerated() {
+            let deadline = start.adding(milliseconds: millis.multipliedReportingOverflow(by: UInt64(k + 1)).partialValue)
+            out.append((try account.transaction(kind: RecordsExecutor.kind, body: RecordOperation.body(encodedOperations: group.encoded, deadline: deadline)),
+                        deadline))
         }
         return out
     }
 
+    /// `timeout` in whole milliseconds, clamped to the documented 1 ms...10 min.
+    static func milliseconds(_ timeout: Duration) -> UInt64 {
+        let ms = timeout.components.seconds * 1_000 + timeout.components.attoseconds / 1_000_000_000_000_000
+        return UInt64(min(600_000, max(1, ms)))
+    }
+
     /// Logs and describes a transaction the node refused; `sent` transactions before it stay in flight.
-    private func refused(_ error: any Error, group: [RecordOperation], sent: [(Digest, [RecordOperation])], user: String, operation: String) -> AppError {
+    private func refused(_ error: any Error, group: [RecordOperation], sent: [Pending], user: String, operation: String) -> AppError {
         let code = (error as? any CodedError)?.numericCode ?? 9999
         log.write(user: user, operation: operation, subject: group[0].recordID, code: AppError.Code.chainRejected.rawValue, note: "cause=\(code)")
         return AppError(.chainRejected, "the node refused the transaction for '\(group[0].recordID)': \((error as? any CodedError)?.message ?? "\(error)")",
-                        details: ["cause": String(code), "submitted": String(sent.reduce(0) { $0 + $1.1.count })])
+                        details: ["cause": String(code), "submitted": String(sent.reduce(0) { $0 + $1.operations.count })])
     }
 
-    /// Packs `ops` into transactions, enqueues them in nonce order, and returns the handle.
-    ///
-    /// The async part is kept small (packing, signing, error reporting and the confirmation closure live in
-    /// synchronous helpers): with this toolchain a larger body here got an async frame smaller than the
-    /// code wrote to (AddressSanitizer: a 4-byte write past the frame), which corrupted the heap.
-    private func send(_ ops: [RecordOperation], user: String, operation: String, timeout: Duration?) async throws -> SubmissionHandle {
+    /// A transaction the node accepted: its ID, its operations and its deadline.
+    struct Pending: Sendable {
+        var transactionID: Digest
+        var operations: [RecordOperation]
+        var deadline: Timestamp
+    }
+
+    /// The signed transactions of one submission, with what the confirmation needs.
+    struct Prepared {
+        var transactions: [Transaction]
+        var groups: [[RecordOperation]]
+        var deadlines: [Timestamp]
+        var firstNonce: UInt64
+        var grace: Duration
+    }
+
+    /// Packs and signs `ops` (synchronous half of ``send(_:user:operation:timeout:)``).
+    private func prepare(_ ops: [RecordOperation], timeout: Duration?) throws -> Prepared {
         let groups = pack(ops)
         let firstNonce = account.nextNonce
-        let signed = try sign(groups)
-        var sent = [(Digest, [RecordOperation])]()
-        for (tx, group) in zip(signed, groups) {
-            do {
-                sent.append((try await node.enqueue(tx), group))
-            } catch {
-                // The refused transaction and the ones after it were never sent: their nonces are reused.
-                account.nextNonce = firstNonce + UInt64(sent.count)
-                throw refused(error, group: group, sent: sent, user: user, operation: operation)
-            }
-        }
-        return SubmissionHandle(recordIDs: ops.map(\.recordID), transactionIDs: sent.map(\.0),
-                                operation: confirmation(of: sent, count: ops.count, user: user, operation: operation, timeout: timeout ?? commitTimeout))
+        let wait = timeout ?? commitTimeout
+        let signed = try sign(groups, start: .now(), timeout: wait)
+        return Prepared(transactions: signed.map(\.0), groups: groups.map(\.operations), deadlines: signed.map(\.1), firstNonce: firstNonce,
+                        grace: .milliseconds(min(10_000, max(1_000, Self.milliseconds(wait)))))
     }
 
-    /// The work a ``SubmissionHandle`` runs: waits for every transaction's receipt, brings the index up to
-    /// date and builds one ``UploadReceipt`` per record.
-    private func confirmation(of transactions: [(Digest, [RecordOperation])], count: Int, user: String, operation: String,
-                              timeout wait: Duration) -> @Sendable () async throws -> [UploadReceipt] {
-        let node = self.node, store = self.store, log = self.log
+    /// The transactions the node accepted, by their IDs (the first `ids.count` of `prepared`).
+    private func pending(_ prepared: Prepared, ids: [Digest]) -> [Pending] {
+        ids.indices.map { Pending(transactionID: ids[$0], operations: prepared.groups[$0], deadline: prepared.deadlines[$0]) }
+    }
+
+    /// Rewinds the nonce past the refused transaction (it and the ones after it were never sent) and describes the refusal.
+    private func refusal(_ error: any Error, prepared: Prepared, ids: [Digest], user: String, operation: String) -> AppError {
+        account.nextNonce = prepared.firstNonce + UInt64(ids.count)
+        return refused(error, group: prepared.groups[ids.count], sent: pending(prepared, ids: ids), user: user, operation: operation)
+    }
+
+    /// The handle of the accepted transactions.
+    private func handle(_ prepared: Prepared, ids: [Digest], count: Int, user: String, operation: String) -> SubmissionHandle {
+        SubmissionHandle(recordIDs: prepared.groups.flatMap { $0.map(\.recordID) }, transactionIDs: ids,
+                         operation: confirmation(of: pending(prepared, ids: ids), count: count, user: user, operation: operation, grace: prepared.grace))
+    }
+
+    /// Packs `ops` into transactions with deadlines, enqueues them in nonce order, and returns the handle.
+    ///
+    /// The async part is kept minimal (packing, signing, error reporting and the confirmation closure live in
+    /// synchronous helpers, and no await sits inside an expression). With Swift 6.3.1, unoptimised async functions
+    /// that keep a `Digest` (a `SIMD32`) across an await got contexts smaller than the code wrote to
+    /// (AddressSanitizer with `SWIFT_DEBUG_ENABLE_TASK_SLAB_ALLOCATOR=false`: an 8-byte write past this function's
+    /// 1,040-byte context), which corrupted the heap or the task allocator; AppAPI is therefore built with `-O` in
+    /// debug builds too (Package.swift), and small async bodies keep the exposure small if that ever changes.
+    private func send(_ ops: [RecordOperation], user: String, operation: String, timeout: Duration?) async throws -> SubmissionHandle {
+        let prepared = try prepare(ops, timeout: timeout)
+        var ids = [Digest]()
+        for tx in prepared.transactions {
+            let id: Digest
+            do { id = try await node.enqueue(tx) } catch { throw refusal(error, prepared: prepared, ids: ids, user: user, operation: operation) }
+            ids.append(id)
+        }
+        return handle(prepared, ids: ids, count: ops.count, user: user, operation: operation)
+    }
+
+    /// The work a ``SubmissionHandle`` runs: settles every transaction (committed, failed, or past its deadline
+    /// for good), brings the index up to date and builds one ``UploadReceipt`` per record; on any failure it
+    /// throws the first one, after every transaction is settled, with the count of records that did commit.
+    private func confirmation(of transactions: [Pending], count: Int, user: String, operation: String,
+                              grace: Duration) -> @Sendable () async throws -> [UploadReceipt] {
+        let store = self.store, settler = Settler(node: node, store: store, rule: settlement)
+        let tally = TallyBox(ConfirmationTally(user: user, operation: operation, log: log))
         return { [weak self] in
-            var receipts = [UploadReceipt]()
-            receipts.reserveCapacity(count)
-            var committed = [(Digest, [RecordOperation])]()
-            for (txID, group) in transactions {
-                let receipt: Receipt
-                do {
-                    receipt = try await node.waitForReceipt(txID, timeout: wait)
-                } catch let e as ChainError where e.code == .commitTimeout {
-                    log.write(user: user, operation: operation, subject: group[0].recordID, code: AppError.Code.confirmationTimeout.rawValue)
-                    throw AppError(.confirmationTimeout, "transaction \(txID.hex) was not committed within \(wait)",
-                                   details: ["transactionID": txID.hex, "recordID": group[0].recordID])
-                } catch let e as ChainError where e.code == .nodeStopped {
-                    throw AppError(.platformClosed, "the node stopped before transaction \(txID.hex) committed")
-                }
-                guard receipt.status == Receipt.success else {
-                    let code = UInt32(clamping: receipt.status)
-                    let message = String(decoding: receipt.output, as: UTF8.self)
-                    log.write(user: user, operation: operation, subject: group[0].recordID, code: code)
-                    let appCode = (5000..<6000).contains(code) ? AppError.Code(rawValue: code) : .chainRejected
-                    throw AppError(appCode, message, details: ["transactionID": txID.hex, "cause": String(code)])
-                }
-                committed.append((txID, group))
+            for pending in transactions {
+                // Awaited into a local first: nothing else spans the suspension.
+                let outcome = await settler.settle(pending, grace: grace)
+                tally.note(outcome, for: pending)
             }
             try self?.syncIndex()
-            for (txID, group) in committed {
-                receipts += try UploadReceipt.build(transactionID: txID, operations: group.map { ($0.recordID, $0.version, $0.digest) }, store: store)
-                for op in group { log.write(user: user, operation: operation, subject: op.recordID, code: 0, note: "version=\(op.version) tx=\(txID.hex.prefix(16))") }
-            }
-            return receipts
+            return try tally.receipts(count: count, store: store)
         }
+    }
+
+    // MARK: Test hooks
+
+    /// Test hook: skips the account's next nonce, so the transactions sent after it wait in the mempool behind the
+    /// gap (a node that cannot commit them in time). Returns the skipped nonce for ``fillNonceGapForTesting(_:)``.
+    package func openNonceGapForTesting() -> UInt64 {
+        defer { account.nextNonce += 1 }
+        return account.nextNonce
+    }
+
+    /// Test hook: sends a key-value write with the skipped `nonce`, so the transactions behind the gap can commit.
+    package func fillNonceGapForTesting(_ nonce: UInt64) async throws -> Digest {
+        var filler = account
+        filler.nextNonce = nonce
+        return try await node.enqueue(try filler.set(key: Array("test/nonce-gap".utf8), value: [1]))
     }
 
     // MARK: Query (A-Q-1..4)
@@ -352,10 +433,12 @@ public actor RecordService {
     ///     (`["propara.pro_temperature": "72.0"]`); the ID fields and the factory may not change.
     ///   - condition: Optional, default `.none`. `.expectedVersion(n)` or `.field(name, equals: value)`.
     ///   - token: Required. Needs `records.update` for the record's factory and kind.
-    ///   - timeout: Optional, default 30 s.
+    ///   - timeout: Optional, default 30 s; range 1 ms...10 min (clamped). The update's on-chain deadline: on
+    ///     `.confirmationTimeout` (5102) the record is unchanged and stays so.
     /// - Returns: The new version's receipt.
     /// - Throws: `.recordNotFound` (5203), `.conditionFailed` (5301), `.invalidUpdate` (5302),
-    ///   `.immutableField` (5303), 5001–5004, `.confirmationTimeout` (5102), `.permissionDenied` (5409), token errors.
+    ///   `.immutableField` (5303), 5001–5004, `.confirmationTimeout` (5102), `.confirmationUndecided` (5109),
+    ///   `.permissionDenied` (5409), token errors.
     public func update(recordID: String, fields: [String: String], condition: UpdateCondition = .none, token: String,
                        timeout: Duration? = nil) async throws -> UploadReceipt {
         guard !closed else { throw AppError(.platformClosed, "the platform is closed") }

@@ -52,8 +52,11 @@ public final class SubmissionHandle: Sendable {
     }
 
     /// The receipts, one per record in submission order, once every transaction committed.
-    /// - Throws: `AppError` `.confirmationTimeout` (5102), `.chainRejected` (5103), the executor's failure
-    ///   (for example `.recordExists` 5101, `.digestMismatch` 5011), `.platformClosed` (5107).
+    /// - Throws: `AppError` `.confirmationTimeout` (5102: past its deadline, never to commit, nothing changed),
+    ///   `.confirmationUndecided` (5109), `.chainRejected` (5103), the executor's failure (for example
+    ///   `.recordExists` 5101, `.digestMismatch` 5011), `.platformClosed` (5107). The error comes once every
+    ///   transaction of the submission is settled; `details["committedRecords"]` counts the records that did commit
+    ///   (transactions of a submission commit independently), `details["failedRecords"]` the others.
     public var confirmation: [UploadReceipt] {
         get async throws { try await task.value }
     }
@@ -61,7 +64,8 @@ public final class SubmissionHandle: Sendable {
     /// Blocks the calling thread until ``confirmation`` is available or `timeout` passes.
     /// Do not call from an async context (it blocks a thread of the cooperative pool); use ``confirmation`` there.
     /// - Parameter timeout: Optional, default 60 s; range 0...3,600 s.
-    /// - Throws: As ``confirmation``; `.confirmationTimeout` (5102) when `timeout` passes first (the submission continues).
+    /// - Throws: As ``confirmation``; `.confirmationUndecided` (5109) when `timeout` passes first (the submission continues;
+    ///   wait again, or await ``confirmation``).
     public func wait(timeout: Duration = .seconds(60)) throws -> [UploadReceipt] {
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         let deadline = Date(timeIntervalSinceNow: min(3_600, max(0, seconds)))
@@ -71,7 +75,7 @@ public final class SubmissionHandle: Sendable {
             guard outcome.condition.wait(until: deadline) else { break }
         }
         guard let result = outcome.result else {
-            throw AppError(.confirmationTimeout, "no confirmation within \(timeout); the submission continues", details: ["timeout": "\(timeout)"])
+            throw AppError(.confirmationUndecided, "no confirmation within \(timeout); the submission continues", details: ["timeout": "\(timeout)"])
         }
         return try result.get()
     }

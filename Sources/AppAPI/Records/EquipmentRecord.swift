@@ -62,4 +62,14 @@ public struct EquipmentRecord: Hashable, Sendable, Codable {
          ManufacturingRecord.canonical(readings), .string(factoryUID), .string(location ?? ""),
          ManufacturingRecord.canonical(extensions)]
     }
+
+    func writeCanonicalFields(_ w: inout RLPWriter) {
+        w.string(deviceID)
+        w.uint(recordedTime.millisecondsSince1970)
+        w.string(status.rawValue)
+        ManufacturingRecord.writeCanonical(readings, &w)
+        w.string(factoryUID)
+        w.string(location ?? "")
+        ManufacturingRecord.writeCanonical(extensions, &w)
+    }
 }

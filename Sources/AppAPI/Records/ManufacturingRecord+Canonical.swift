@@ -3,66 +3,79 @@ import LedgerCore
 
 extension ManufacturingRecord {
     /// Decodes a record from its ``canonicalEncoding`` (what a block holds).
-    /// - Parameter bytes: Required. RLP `[version, kind, fields…]`.
+    /// - Parameter bytes: Required. RLP `[version, kind, fields…]`, strictly canonical.
     /// - Throws: `AppError` `.malformedRecordEncoding` (5013) naming the field.
+    /// - Note: Pure; safe to call concurrently. Reads the fields straight from the bytes (``RLPReader``).
     public init(canonicalEncoding bytes: [UInt8]) throws(AppError) {
-        func bad(_ field: String, _ why: String) -> AppError {
-            AppError(.malformedRecordEncoding, "canonical record field '\(field)': \(why)", details: ["field": field])
-        }
         do {
-            let top = try RLP.decode(bytes).list("record")
-            guard top.count >= 2 else { throw bad("record", "\(top.count) items, expected at least 2") }
-            let version = try top[0].uint64("version")
-            guard version == Self.encodingVersion else { throw bad("version", "\(version), expected \(Self.encodingVersion)") }
-            guard let kind = RecordKind(rawValue: try top[1].string("kind")) else { throw bad("kind", "unknown") }
-            let f = Array(top.dropFirst(2))
-            func opt(_ s: String) -> String? { s.isEmpty ? nil : s }
-            func map(_ item: RLP.Item, _ field: String) throws(LedgerError) -> [String: String] {
-                var m = [String: String]()
-                for pair in try item.list(field) {
-                    let kv = try pair.list(field, count: 2)
-                    m[try kv[0].string(field)] = try kv[1].string(field)
-                }
-                return m
+            self = try RLPReader.read(bytes) { (r) throws(LedgerError) -> ManufacturingRecord in
+                var top = try r.list("record")
+                let count = try top.count()
+                guard count >= 2 else { throw Self.bad("record", "\(count) items, expected at least 2") }
+                let version = try top.uint64("version")
+                guard version == Self.encodingVersion else { throw Self.bad("version", "\(version), expected \(Self.encodingVersion)") }
+                guard let kind = RecordKind(rawValue: try top.string("kind")) else { throw Self.bad("kind", "unknown") }
+                return try Self.decodeFields(kind: kind, count: count - 2, &top)
             }
-            switch kind {
-            case .production:
-                guard f.count == 9 else { throw bad("production", "\(f.count) fields, expected 9") }
-                let m = try f[3].list("pro_raw_material", count: 3), p = try f[4].list("propara", count: 3), o = try f[5].list("pro_op_info", count: 3)
-                self = .production(ProductionRecord(
-                    productionTime: RecordTime(millisecondsSince1970: try f[0].uint64("production_time")),
-                    productionLocation: try f[1].string("production_location"), productUID: try f[2].string("product_uid"),
-                    rawMaterial: .init(supplier: try m[0].string("pro_supplier"), batchNumber: try m[1].string("pro_batch_number"),
-                                       qualityReport: try m[2].string("pro_Report_qualify_eval")),
-                    processParameters: .init(temperature: try p[0].string("pro_temperature"), humidity: try p[1].string("pro_humidity"),
-                                             pressure: try p[2].string("pro_pressure")),
-                    operatorInfo: .init(name: try o[0].string("pro_op_name"), id: try o[1].string("pro_op_id"), record: try o[2].string("pro_op_record")),
-                    factoryUID: try f[6].string("pro_factory_uid"), deviceID: opt(try f[7].string("device_id")),
-                    extensions: try map(f[8], "extensions")))
-            case .equipment:
-                guard f.count == 7 else { throw bad("equipment", "\(f.count) fields, expected 7") }
-                guard let status = EquipmentRecord.Status(rawValue: try f[2].string("status")) else { throw bad("status", "unknown") }
-                self = .equipment(EquipmentRecord(
-                    deviceID: try f[0].string("device_id"), recordedTime: RecordTime(millisecondsSince1970: try f[1].uint64("recorded_time")),
-                    status: status, readings: try map(f[3], "readings"), factoryUID: try f[4].string("factory_uid"),
-                    location: opt(try f[5].string("location")), extensions: try map(f[6], "extensions")))
-            case .qualityInspection:
-                guard f.count == 9 else { throw bad("quality_inspection", "\(f.count) fields, expected 9") }
-                guard let result = QualityInspectionRecord.Result(rawValue: try f[3].string("result")) else { throw bad("result", "unknown") }
-                let i = try f[4].list("inspector", count: 2)
-                self = .qualityInspection(QualityInspectionRecord(
-                    inspectionTime: RecordTime(millisecondsSince1970: try f[0].uint64("inspection_time")),
-                    productUID: opt(try f[1].string("product_uid")), batchNumber: opt(try f[2].string("batch_number")), result: result,
-                    inspector: .init(name: try i[0].string("name"), id: try i[1].string("id")), reportDigest: try f[5].digest("report_digest"),
-                    factoryUID: try f[6].string("factory_uid"), deviceID: opt(try f[7].string("device_id")),
-                    extensions: try map(f[8], "extensions")))
-            }
-        } catch let e as AppError {
-            throw e
-        } catch let e as LedgerError {
-            throw bad("record", e.message)
         } catch {
-            throw bad("record", "\(error)")
+            let field = error.details["field"] ?? "record"
+            throw AppError(.malformedRecordEncoding, "canonical record field '\(field)': \(error.message)", details: ["field": field])
+        }
+    }
+
+    private static func bad(_ field: String, _ why: String) -> LedgerError {
+        LedgerError(.invalidFieldValue, why, details: ["field": field])
+    }
+
+    private static func decodeFields(kind: RecordKind, count: Int, _ f: inout RLPReader) throws(LedgerError) -> ManufacturingRecord {
+        func opt(_ s: String) -> String? { s.isEmpty ? nil : s }
+        func map(_ field: String) throws(LedgerError) -> [String: String] {
+            var list = try f.list(field)
+            var m = [String: String]()
+            while !list.isAtEnd {
+                var kv = try list.list(field, count: 2)
+                m[try kv.string(field)] = try kv.string(field)
+            }
+            return m
+        }
+        switch kind {
+        case .production:
+            guard count == 9 else { throw bad("production", "\(count) fields, expected 9") }
+            let time = RecordTime(millisecondsSince1970: try f.uint64("production_time"))
+            let location = try f.string("production_location"), product = try f.string("product_uid")
+            var m = try f.list("pro_raw_material", count: 3)
+            let material = ProductionRecord.RawMaterial(supplier: try m.string("pro_supplier"), batchNumber: try m.string("pro_batch_number"),
+                                                        qualityReport: try m.string("pro_Report_qualify_eval"))
+            var p = try f.list("propara", count: 3)
+            let parameters = ProductionRecord.ProcessParameters(temperature: try p.string("pro_temperature"), humidity: try p.string("pro_humidity"),
+                                                                pressure: try p.string("pro_pressure"))
+            var o = try f.list("pro_op_info", count: 3)
+            let op = ProductionRecord.OperatorInfo(name: try o.string("pro_op_name"), id: try o.string("pro_op_id"), record: try o.string("pro_op_record"))
+            let factory = try f.string("pro_factory_uid"), device = opt(try f.string("device_id"))
+            return .production(ProductionRecord(productionTime: time, productionLocation: location, productUID: product, rawMaterial: material,
+                                                processParameters: parameters, operatorInfo: op, factoryUID: factory, deviceID: device,
+                                                extensions: try map("extensions")))
+        case .equipment:
+            guard count == 7 else { throw bad("equipment", "\(count) fields, expected 7") }
+            let device = try f.string("device_id")
+            let time = RecordTime(millisecondsSince1970: try f.uint64("recorded_time"))
+            guard let status = EquipmentRecord.Status(rawValue: try f.string("status")) else { throw bad("status", "unknown") }
+            let readings = try map("readings")
+            let factory = try f.string("factory_uid"), location = opt(try f.string("location"))
+            return .equipment(EquipmentRecord(deviceID: device, recordedTime: time, status: status, readings: readings, factoryUID: factory,
+                                              location: location, extensions: try map("extensions")))
+        case .qualityInspection:
+            guard count == 9 else { throw bad("quality_inspection", "\(count) fields, expected 9") }
+            let time = RecordTime(millisecondsSince1970: try f.uint64("inspection_time"))
+            let product = opt(try f.string("product_uid")), batch = opt(try f.string("batch_number"))
+            guard let result = QualityInspectionRecord.Result(rawValue: try f.string("result")) else { throw bad("result", "unknown") }
+            var i = try f.list("inspector", count: 2)
+            let inspector = QualityInspectionRecord.Inspector(name: try i.string("name"), id: try i.string("id"))
+            let report = try f.digest("report_digest")
+            let factory = try f.string("factory_uid"), device = opt(try f.string("device_id"))
+            return .qualityInspection(QualityInspectionRecord(inspectionTime: time, productUID: product, batchNumber: batch, result: result,
+                                                              inspector: inspector, reportDigest: report, factoryUID: factory, deviceID: device,
+                                                              extensions: try map("extensions")))
         }
     }
 

@@ -57,14 +57,30 @@ public enum ManufacturingRecord: Hashable, Sendable {
 
     /// The canonical encoding: RLP `[version, kind, fields…]`, fields in a
     /// fixed order, maps sorted by key. Two equal records have equal bytes.
+    /// - Note: Written directly with ``RLPWriter``; equal to ``canonicalItem`` encoded with `RLP.encode` (tested).
     public var canonicalEncoding: [UInt8] {
+        var w = RLPWriter(capacity: 384)
+        w.list { w in
+            w.uint(Self.encodingVersion)
+            w.string(kind.rawValue)
+            switch self {
+            case .production(let r): r.writeCanonicalFields(&w)
+            case .equipment(let r): r.writeCanonicalFields(&w)
+            case .qualityInspection(let r): r.writeCanonicalFields(&w)
+            }
+        }
+        return w.bytes
+    }
+
+    /// The canonical form as an RLP item tree (the reference ``canonicalEncoding`` is checked against).
+    var canonicalItem: RLP.Item {
         let fields: [RLP.Item]
         switch self {
         case .production(let r): fields = r.canonicalFields
         case .equipment(let r): fields = r.canonicalFields
         case .qualityInspection(let r): fields = r.canonicalFields
         }
-        return RLP.encode(.list([.uint(Self.encodingVersion), .string(kind.rawValue)] + fields))
+        return .list([.uint(Self.encodingVersion), .string(kind.rawValue)] + fields)
     }
 
     /// The record's digest under the chain's hash algorithm (SHA-256 by default, D-11).
@@ -83,5 +99,16 @@ public enum ManufacturingRecord: Hashable, Sendable {
 
     static func canonical(_ map: [String: String]) -> RLP.Item {
         .list(map.keys.sorted().map { .list([.string($0), .string(map[$0]!)]) })
+    }
+
+    static func writeCanonical(_ map: [String: String], _ w: inout RLPWriter) {
+        w.list { w in
+            for (k, v) in map.sorted(by: { $0.key < $1.key }) {
+                w.list { w in
+                    w.string(k)
+                    w.string(v)
+                }
+            }
+        }
     }
 }

@@ -136,4 +136,28 @@ public struct ProductionRecord: Hashable, Sendable, Codable {
          .list([.string(operatorInfo.name), .string(operatorInfo.id), .string(operatorInfo.record)]),
          .string(factoryUID), .string(deviceID ?? ""), ManufacturingRecord.canonical(extensions)]
     }
+
+    func writeCanonicalFields(_ w: inout RLPWriter) {
+        w.uint(productionTime.millisecondsSince1970)
+        w.string(productionLocation)
+        w.string(productUID)
+        w.list { w in
+            w.string(rawMaterial.supplier)
+            w.string(rawMaterial.batchNumber)
+            w.string(rawMaterial.qualityReport)
+        }
+        w.list { w in
+            w.string(processParameters.temperature)
+            w.string(processParameters.humidity)
+            w.string(processParameters.pressure)
+        }
+        w.list { w in
+            w.string(operatorInfo.name)
+            w.string(operatorInfo.id)
+            w.string(operatorInfo.record)
+        }
+        w.string(factoryUID)
+        w.string(deviceID ?? "")
+        ManufacturingRecord.writeCanonical(extensions, &w)
+    }
 }

@@ -120,4 +120,19 @@ public struct QualityInspectionRecord: Hashable, Sendable, Codable {
          .string(result.rawValue), .list([.string(inspector.name), .string(inspector.id)]), .digest(reportDigest),
          .string(factoryUID), .string(deviceID ?? ""), ManufacturingRecord.canonical(extensions)]
     }
+
+    func writeCanonicalFields(_ w: inout RLPWriter) {
+        w.uint(inspectionTime.millisecondsSince1970)
+        w.string(productUID ?? "")
+        w.string(batchNumber ?? "")
+        w.string(result.rawValue)
+        w.list { w in
+            w.string(inspector.name)
+            w.string(inspector.id)
+        }
+        w.digest(reportDigest)
+        w.string(factoryUID)
+        w.string(deviceID ?? "")
+        ManufacturingRecord.writeCanonical(extensions, &w)
+    }
 }

@@ -184,6 +184,89 @@ actor ChangeCollector: RecordChangeDelegate {
         await f.close()
     }
 
+    @Test func anUpdateOrUploadWhoseCommitTimesOutLeavesNoTraceEvenAfterTheNodeCatchesUp() async throws {
+        let f = try await RecordsFixture.open()
+        let q = f.platform.records
+        _ = try await q.upload(RecordsFixture.production(1), token: f.rootToken)
+        let stateBefore = try q.store.stateValue(forKey: RecordStateEntry.key("P-1"))
+        let stream = try await q.changes(token: f.rootToken)
+
+        // The node cannot commit what comes next: those transactions wait in its mempool behind a nonce gap.
+        let gap = await q.openNonceGapForTesting()
+        let started = ContinuousClock.now
+        let update = await #expect(throws: AppError.self) {
+            try await q.update(recordID: "P-1", fields: ["propara.pro_temperature": "99.0"], condition: .expectedVersion(1), token: f.rootToken,
+                               timeout: .milliseconds(300))
+        }
+        #expect(update?.code == .confirmationTimeout)
+        #expect(update?.details["final"] == "true")
+        #expect(ContinuousClock.now - started < .seconds(5), "answered at the deadline (0.3 s), not after the platform's 20 s")
+        let upload = await #expect(throws: AppError.self) {
+            try await q.upload(RecordsFixture.production(2), token: f.rootToken, timeout: .milliseconds(300))
+        }
+        #expect(upload?.code == .confirmationTimeout)
+        #expect(upload?.details["committedRecords"] == "0")
+
+        // The node catches up: both transactions reach a block, stamped after their deadlines, and fail there.
+        _ = try await q.fillNonceGapForTesting(gap)
+        for error in [update, upload] {
+            let txID = try Digest(hex: try #require(error?.details["transactionID"]))
+            let receipt = try await f.platform.node.waitForReceipt(txID, timeout: .seconds(20))
+            #expect(receipt.status == UInt64(AppError.Code.deadlineExceeded.rawValue))
+        }
+        try q.syncIndex()
+        #expect(try q.store.stateValue(forKey: RecordStateEntry.key("P-1")) == stateBefore)
+        #expect(try q.store.stateValue(forKey: RecordStateEntry.key("P-2")) == nil)
+        #expect(try await q.history(recordID: "P-1", token: f.rootToken).map(\.version) == [1])
+        #expect(try q.index.current("P-2") == nil)
+        #expect(try await q.query(RecordQuery(), token: f.rootToken).records.map(\.recordID) == ["P-1"])
+
+        // Nothing was left behind: the record uploads again, and the first change anyone was told of is that upload.
+        let again = try await q.upload(RecordsFixture.production(2), token: f.rootToken)
+        #expect(again.version == 1)
+        var changes = stream.makeAsyncIterator()
+        #expect(await changes.next()?.recordID == "P-2")
+        await f.close()
+    }
+
+    @Test func onAClusterATimeoutIsAnsweredOnceABlockAfterTheDeadlineIsCommitted() async throws {
+        var options = Platform.Options()
+        options.identity.hasher = PasswordHasher(logN: 10)
+        options.writesLog = false
+        let platform = try await Platform.open(.cluster(nodes: 4, seed: 9), options: options)
+        _ = try await platform.identity.createAdministrator(user: "root", password: RecordsFixture.password, roles: [.superAdmin], token: nil)
+        let token = try await platform.identity.login(user: "root", password: RecordsFixture.password, oneTimeCode: nil).token
+        let q = platform.records
+        let gap = await q.openNonceGapForTesting()
+        let error = await #expect(throws: AppError.self) {
+            // 1.5 s: the deadline, and also how long the service may wait after it for a committed block past it.
+            try await q.upload(RecordsFixture.production(1), token: token, timeout: .milliseconds(1_500))
+        }
+        #expect(error?.code == .confirmationTimeout && error?.details["final"] == "true", "\(String(describing: error))")
+        let deadline = try #require(error?.details["deadline"].flatMap(UInt64.init))
+        #expect(try #require(Settlement.committedHeadTime(q.store)).rawValue > deadline)
+        _ = try await q.fillNonceGapForTesting(gap)
+        let receipt = try await platform.node.waitForReceipt(try Digest(hex: try #require(error?.details["transactionID"])), timeout: .seconds(20))
+        #expect(receipt.status == UInt64(AppError.Code.deadlineExceeded.rawValue))
+        #expect(try q.store.stateValue(forKey: RecordStateEntry.key("P-1")) == nil)
+        await platform.close()
+    }
+
+    @Test func settlementWaitsForCertaintyBeforeCallingATransactionExpired() {
+        let d = Timestamp(millisecondsSince1970: 1_000)
+        let r = Receipt(transactionID: HashAlgorithm.sha256.hash([1]), status: Receipt.success, output: [], logs: [], costUnits: 0)
+        typealias S = Settlement
+        #expect(S.decide(receipt: r, deadline: d, now: .init(millisecondsSince1970: 5_000), committedHeadTime: nil, rule: .atomicCommits) == .receipt(r))
+        #expect(S.decide(receipt: nil, deadline: d, now: d, committedHeadTime: nil, rule: .atomicCommits) == .wait)
+        #expect(S.decide(receipt: nil, deadline: d, now: .init(millisecondsSince1970: 1_001), committedHeadTime: nil, rule: .atomicCommits) == .expired)
+        // A replicated chain: a block proposed before the deadline may still be decided until one stamped after it commits.
+        let later = Timestamp(millisecondsSince1970: 9_000)
+        #expect(S.decide(receipt: nil, deadline: d, now: later, committedHeadTime: d, rule: .committedBlockAfterDeadline) == .wait)
+        #expect(S.decide(receipt: nil, deadline: d, now: later, committedHeadTime: nil, rule: .committedBlockAfterDeadline) == .wait)
+        #expect(S.decide(receipt: nil, deadline: d, now: later, committedHeadTime: .init(millisecondsSince1970: 1_001),
+                         rule: .committedBlockAfterDeadline) == .expired)
+    }
+
     @Test func theAccessTokenIsNeverStoredInBlocksStateIndexOrLog() async throws {
         let f = try await RecordsFixture.open()
         // The Appendix A record carries the token in its `token` field: put the real one there.

@@ -15,10 +15,14 @@ struct RecordsExecutorTests {
     let key = try! PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: 7, count: 32))
 
     func run(_ ops: [RecordOperation], on state: DictionaryState) throws -> ExecutionOutcome {
+        try run(body: RecordOperation.body(ops), on: state)
+    }
+
+    func run(body: [UInt8], on state: DictionaryState, blockTime: UInt64 = 2) throws -> ExecutionOutcome {
         var tx = Transaction(chainID: 53, sender: key.publicKey, nonce: 0, timestamp: Timestamp(millisecondsSince1970: 1),
-                             payload: TransactionPayload(kind: RecordsExecutor.kind, body: RecordOperation.body(ops)))
+                             payload: TransactionPayload(kind: RecordsExecutor.kind, body: body))
         try tx.sign(with: key, hashAlgorithm: .sha256)
-        let context = ExecutionContext(chainID: 53, height: 1, timestamp: Timestamp(millisecondsSince1970: 2), hashAlgorithm: .sha256,
+        let context = ExecutionContext(chainID: 53, height: 1, timestamp: Timestamp(millisecondsSince1970: blockTime), hashAlgorithm: .sha256,
                                        transactionIndex: 0, transactionID: tx.id(using: .sha256))
         return try RecordsExecutor().execute(tx, context: context, state: state)
     }
@@ -88,5 +92,72 @@ struct RecordsExecutorTests {
         #expect(error?.code == .immutableField)
         let unknown = #expect(throws: AppError.self) { try RecordsFixture.production(1).applying(["colour": "red"]) }
         #expect(unknown?.code == .unknownField)
+    }
+
+    @Test func aBlockStampedAfterTheDeadlineFailsTheTransactionWithoutWrites() throws {
+        let deadline = Timestamp(millisecondsSince1970: 1_740_816_000_000)
+        let body = RecordOperation.body([create(RecordsFixture.production(1)), create(RecordsFixture.production(2))], deadline: deadline)
+        let late = try run(body: body, on: DictionaryState(), blockTime: deadline.rawValue + 1)
+        #expect(late.status == UInt64(AppError.Code.deadlineExceeded.rawValue))
+        #expect(late.writes.changes.isEmpty)
+        #expect(String(decoding: late.output, as: UTF8.self).contains("deadline"))
+        let onTime = try run(body: body, on: DictionaryState(), blockTime: deadline.rawValue)
+        #expect(onTime.status == Receipt.success)
+        #expect(onTime.writes.changes.count == 2)
+        // An update after its deadline leaves the record at its version.
+        var state = DictionaryState()
+        state.apply(onTime)
+        let changed = try RecordsFixture.production(1).applying(["propara.pro_temperature": "80.0"])
+        let update = RecordOperation(kind: .update, recordID: "P-1", version: 2, recordBytes: changed.canonicalEncoding, digest: changed.digest(),
+                                     uploader: "root", changedFields: ["propara.pro_temperature"])
+        let stale = try run(body: RecordOperation.body([update], deadline: deadline), on: state, blockTime: deadline.rawValue + 60_000)
+        #expect(stale.status == UInt64(AppError.Code.deadlineExceeded.rawValue) && stale.writes.changes.isEmpty)
+    }
+
+    @Test func bodiesWithAndWithoutADeadlineDecodeToTheSameOperations() throws {
+        let ops = [create(RecordsFixture.production(1)), create(RecordsFixture.inspection(2))]
+        let v2 = try RecordOperation.decodeBody(RecordOperation.body(ops, deadline: Timestamp(millisecondsSince1970: 77)))
+        #expect(v2.deadline == Timestamp(millisecondsSince1970: 77) && v2.operations == ops)
+        let v1 = try RecordOperation.decodeBody(RecordOperation.body(ops))
+        #expect(v1.deadline == nil && v1.operations == ops)
+        // The format-1 body is the RLP of [1, [op…]] built from items: the direct writer changed no byte.
+        let reference = RLP.encode(.list([.uint(1), .list(try ops.map { try RLP.decode($0.encoded) })]))
+        #expect(RecordOperation.body(ops) == reference)
+        let unknown = #expect(throws: LedgerError.self) { try RecordOperation.decodeBody(RLP.encode(.list([.uint(3), .list([])]))) }
+        #expect(unknown?.code == .malformedPayload)
+    }
+
+    @Test func theDirectEncodingEqualsTheItemEncodingAndDecodingIsAsStrictAsRLP() throws {
+        let long = String(repeating: "long text past the 55-byte short form; ", count: 3)
+        let records: [ManufacturingRecord] = [
+            RecordsFixture.production(1), RecordsFixture.inspection(2),
+            .equipment(EquipmentRecord(deviceID: "P", recordedTime: RecordTime(millisecondsSince1970: 0), status: .idle,
+                                       readings: ["a": "1", "b": "", "z": long], factoryUID: "F-1", location: nil, extensions: ["x": "\u{7f}"])),
+            .production(ProductionRecord(productionTime: RecordTime(millisecondsSince1970: 127), productionLocation: long, productUID: "P-中文",
+                                         rawMaterial: .init(supplier: "s", batchNumber: "B", qualityReport: String(repeating: "q", count: 300)),
+                                         processParameters: .init(temperature: "7", humidity: "0", pressure: "\u{80}"),
+                                         operatorInfo: .init(name: "n", id: "i", record: ""), factoryUID: "F", deviceID: nil,
+                                         extensions: Dictionary(uniqueKeysWithValues: (0..<40).map { ("k\($0)", "v\($0)") }))),
+        ]
+        for record in records {
+            #expect(record.canonicalEncoding == RLP.encode(record.canonicalItem))
+            #expect(try ManufacturingRecord(canonicalEncoding: record.canonicalEncoding) == record)
+            let state = RecordStateEntry(version: 300, digest: record.digest(), kind: record.kind, factoryUID: record.factoryUID)
+            #expect(try RecordStateEntry(decoding: state.encoded) == state)
+        }
+        // Every single-byte change: whatever RLP.decode refuses, the record reader refuses too.
+        let bytes = records[3].canonicalEncoding
+        var rng = SplitMix64(seed: 5)
+        for i in 0..<bytes.count {
+            var damaged = bytes
+            damaged[i] = UInt8(truncatingIfNeeded: rng.next())
+            if damaged == bytes { continue }
+            if (try? RLP.decode(damaged)) == nil {
+                #expect(throws: AppError.self, "byte \(i)") { try ManufacturingRecord(canonicalEncoding: damaged) }
+            }
+        }
+        for bad in [bytes + [0], Array(bytes.dropLast()), [0x81, 0x05], [0xc1, 0x81, 0x05], [0xb8, 0x01, 0x41], []] {
+            #expect(throws: AppError.self) { try ManufacturingRecord(canonicalEncoding: bad) }
+        }
     }
 }
