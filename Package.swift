@@ -7,8 +7,8 @@ import PackageDescription
 /// 2-core machine and seconds optimised. Release builds are unaffected.
 let optimizedEvenInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
-/// The application layer, the command-line tool and their tests are optimised in debug builds for another
-/// reason: with Swift 6.3.1, unoptimised async functions that keep a SIMD-backed value (`Digest` is a
+/// Every other target (the network, the node, the tools, the examples and all tests) is optimised in debug
+/// builds for another reason: with Swift 6.3.1, unoptimised async functions that keep a SIMD-backed value (`Digest` is a
 /// `SIMD32<UInt8>`) across an `await` get an async context too small for what they write (AddressSanitizer,
 /// with `SWIFT_DEBUG_ENABLE_TASK_SLAB_ALLOCATOR=false`: writes 0–16 bytes past the context), which corrupted
 /// the task allocator or the heap ("freed pointer was not the last allocation", malloc aborts, segfaults)
@@ -68,8 +68,8 @@ let package = Package(
             ],
             swiftSettings: asyncSafeInDebug
         ),
-        .target(name: "Net", dependencies: ["LedgerCore"]),
-        .target(name: "ChainRuntime", dependencies: ["LedgerCore", "Net"]),
+        .target(name: "Net", dependencies: ["LedgerCore"], swiftSettings: asyncSafeInDebug),
+        .target(name: "ChainRuntime", dependencies: ["LedgerCore", "Net"], swiftSettings: asyncSafeInDebug),
         .executableTarget(
             name: "forgechain",
             dependencies: [
@@ -85,32 +85,36 @@ let package = Package(
         // store crash test kills it with SIGKILL (Tests/LedgerCoreTests/Store).
         .executableTarget(
             name: "forgechain-crash-probe",
-            dependencies: ["LedgerCore", "LedgerCoreTesting"]
+            dependencies: ["LedgerCore", "LedgerCoreTesting"],
+            swiftSettings: asyncSafeInDebug
         ),
         // Runs a one-node chain under load and prints each returned receipt's
         // transaction ID; the node crash test kills it with SIGKILL (Tests/ChainRuntimeTests).
         .executableTarget(
             name: "forgechain-node-probe",
-            dependencies: ["LedgerCore", "ChainRuntime"]
+            dependencies: ["LedgerCore", "ChainRuntime"],
+            swiftSettings: asyncSafeInDebug
         ),
         .executableTarget(
             name: "PlantUploader",
             dependencies: ["AppAPI", "LedgerCore"],
-            path: "Examples/PlantUploader"
+            path: "Examples/PlantUploader",
+            swiftSettings: asyncSafeInDebug
         ),
         .executableTarget(
             name: "InMemoryCluster",
             dependencies: ["LedgerCore", "ChainRuntime"],
-            path: "Examples/InMemoryCluster"
+            path: "Examples/InMemoryCluster",
+            swiftSettings: asyncSafeInDebug
         ),
-        .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerCoreTesting", "forgechain-crash-probe"]),
+        .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerCoreTesting", "forgechain-crash-probe"], swiftSettings: asyncSafeInDebug),
         .testTarget(name: "AppAPITests", dependencies: ["AppAPI", "LedgerCore", "ChainRuntime"], swiftSettings: asyncSafeInDebug),
         // Runs the `forgechain` binary as a child process (operator commands on a data folder).
         .testTarget(name: "CLITests", dependencies: ["AppAPI", "forgechain"], swiftSettings: asyncSafeInDebug),
-        .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
-        .testTarget(name: "SimulationTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
-        .testTarget(name: "NetTests", dependencies: ["Net", "LedgerCore", "LedgerCoreTesting"]),
-        .testTarget(name: "ChainRuntimeTests", dependencies: ["ChainRuntime", "Net", "LedgerCore", "LedgerCoreTesting", "forgechain-node-probe"]),
+        .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCoreTesting"], swiftSettings: asyncSafeInDebug),
+        .testTarget(name: "SimulationTests", dependencies: ["LedgerCore", "LedgerCoreTesting"], swiftSettings: asyncSafeInDebug),
+        .testTarget(name: "NetTests", dependencies: ["Net", "LedgerCore", "LedgerCoreTesting"], swiftSettings: asyncSafeInDebug),
+        .testTarget(name: "ChainRuntimeTests", dependencies: ["ChainRuntime", "Net", "LedgerCore", "LedgerCoreTesting", "forgechain-node-probe"], swiftSettings: asyncSafeInDebug),
     ],
     swiftLanguageModes: [.v6]
 )
