@@ -76,10 +76,12 @@ public final class LedgerStore: @unchecked Sendable {
     public let hashAlgorithm: HashAlgorithm
     public let configuration: Configuration
 
-    // Guarded by writeLock: writer, cachedHead.
+    // Guarded by writeLock: writer, cachedHead, cachedHeadHeader.
     private let writeLock = NSLock()
     private let writer: SQLiteConnection
     private var cachedHead: Head?
+    /// The head block's header once appended by this store (nil after open and rollback: read on demand).
+    private var cachedHeadHeader: BlockHeader?
     // Guarded by poolLock: idleReaders.
     private let poolLock = NSLock()
     private var idleReaders: [SQLiteConnection] = []
@@ -267,6 +269,16 @@ public final class LedgerStore: @unchecked Sendable {
             try marker.run()
         }
         cachedHead = Head(height: height, hash: prepared.hash, stateRoot: block.header.stateRoot)
+        cachedHeadHeader = block.header
+    }
+
+    /// The head's header when this store appended it, so a node building on
+    /// its head does not read and decode the whole head block.
+    func headHeader(ifAt height: Height) -> BlockHeader? {
+        writeLock.lock()
+        defer { writeLock.unlock() }
+        guard let header = cachedHeadHeader, header.height == height else { return nil }
+        return header
     }
 
     private static func insert(_ p: PreparedBlock, into db: SQLiteConnection) throws(LedgerError) {
@@ -349,6 +361,7 @@ public final class LedgerStore: @unchecked Sendable {
             try marker.run()
             return txs
         }
+        cachedHeadHeader = nil
         cachedHead = try Self.loadHead(db)
         return undone
     }
