@@ -262,6 +262,9 @@ public actor Node<Engine: ConsensusEngine> {
     /// The sender's next nonce in the committed state (for ``SigningAccount``).
     public func nextNonce(for sender: PublicKey) -> UInt64 { processor.nextNonce(for: sender) }
 
+    /// Whether admitted transactions go to peers: relaying is on and there is a peer to tell.
+    private var relays: Bool { configuration.relayTransactions && !peerState.isEmpty }
+
     /// Pending transactions in the mempool.
     public var mempoolCount: Int { mempool.count }
 

@@ -224,6 +224,11 @@ public final class LedgerStore: @unchecked Sendable {
     ///   - receipts: Optional, default empty. One per transaction, in order;
     ///     empty is allowed only when the header's receipt root is ``Digest/zero``.
     ///   - stateChanges: Optional, default none. The block's writes to the world state.
+    ///   - stateTransition: Optional, default nil (the store computes it). The
+    ///     state-tree update of `stateChanges` from the head's state root, computed
+    ///     before (``stateTransition(applying:)``); the store checks that it starts
+    ///     from the head's root and ends at the header's, and writes its nodes
+    ///     without recomputing them, so it must come from these very changes.
     ///   - certificate: Optional, default nil. The block's commit certificate, stored
     ///     in the same SQLite transaction (read back with ``certificate(atHeight:)``).
     /// - Throws: `LedgerError` `.heightGap` (1504), `.parentNotHead` (1505),
@@ -235,7 +240,7 @@ public final class LedgerStore: @unchecked Sendable {
     ///   block is committed (durable as ``Durability`` says). Example:
     ///   `try store.append(block)`.
     public func append(_ block: Block, receipts: [Receipt] = [], stateChanges: StateChangeSet = StateChangeSet(),
-                       certificate: CommitCertificate? = nil) throws(LedgerError) {
+                       stateTransition: StateTransition? = nil, certificate: CommitCertificate? = nil) throws(LedgerError) {
         guard !configuration.readOnly else {
             throw LedgerError(.readOnlyStore, "the store is open read-only")
         }
@@ -257,7 +262,7 @@ public final class LedgerStore: @unchecked Sendable {
         let parentRoot = cachedHead?.stateRoot
         try db.transaction { () throws(LedgerError) in
             try Self.insert(prepared, into: db)
-            try StateWriter.write(stateChanges, height: height, header: block.header, parentRoot: parentRoot,
+            try StateWriter.write(stateChanges, transition: stateTransition, height: height, header: block.header, parentRoot: parentRoot,
                                   algorithm: hashAlgorithm, into: db)
             if let certificate {
                 let c = try db.statement("INSERT OR REPLACE INTO certificates(height, encoded) VALUES(?1, ?2)")
