@@ -198,7 +198,7 @@ public actor Node<Engine: ConsensusEngine> {
         do {
             let txID = try mempool.add(transaction, now: .now(), nextNonce: { p.nextNonce(for: $0) })
             processor.markVerified([txID])
-            if configuration.relayTransactions { relayBuffer.append(transaction) }
+            if relays { relayBuffer.append(transaction) }
             return txID
         } catch {
             metrics.rejectedClientTransactions += 1
@@ -218,7 +218,7 @@ public actor Node<Engine: ConsensusEngine> {
             switch r {
             case .success(let d):
                 ok.append(d)
-                if configuration.relayTransactions { relayBuffer.append(tx) }
+                if relays { relayBuffer.append(tx) }
             case .failure: metrics.rejectedClientTransactions += 1
             }
         }
@@ -461,7 +461,10 @@ public actor Node<Engine: ConsensusEngine> {
         do {
             let parent = try store.header(atHeight: top.height)
             let e = try processor.executionForCommit(c.block, parent: parent)
-            try store.append(c.block, receipts: e.receipts, stateChanges: e.changes, certificate: c.certificate)
+            // A transition computed from another head (the head moved since) is left out: the store computes its own.
+            let transition = e.transition.flatMap { $0.parentRoot == top.stateRoot ? $0 : nil }
+            try store.append(c.block, receipts: e.receipts, stateChanges: e.changes, stateTransition: transition,
+                             certificate: c.certificate)
             let ids = e.receipts.map(\.transactionID)
             processor.didCommit(e, transactionIDs: ids)
             _ = mempool.removeCommitted(c.block.transactions)
