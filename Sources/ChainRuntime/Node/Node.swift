@@ -28,6 +28,8 @@ public actor Node<Engine: ConsensusEngine> {
     public nonisolated let id: NodeID
     /// The configuration it was started with.
     public nonisolated let configuration: NodeConfiguration
+    /// The mempool's validated configuration (read off the actor to prepare intake).
+    private nonisolated let mempoolConfiguration: MempoolConfiguration
 
     private var engine: Engine
     private var store: LedgerStore
@@ -40,8 +42,8 @@ public actor Node<Engine: ConsensusEngine> {
     private var clockTask: Task<Void, Never>?
     private var receiveTask: Task<Void, Never>?
     private var sendTask: Task<Void, Never>?
-    private let outbox: AsyncStream<(NodeID?, [UInt8])>.Continuation
-    private let outboxStream: AsyncStream<(NodeID?, [UInt8])>
+    private let outbox: AsyncStream<(NodeID?, NodeOutgoing<Engine.Message>)>.Continuation
+    private let outboxStream: AsyncStream<(NodeID?, NodeOutgoing<Engine.Message>)>
 
     private var tickCount: UInt64 = 0
     private var lastCommitTick: UInt64 = 0
@@ -83,8 +85,10 @@ public actor Node<Engine: ConsensusEngine> {
         let chainID = configuration.genesis.header.chainID
         processor = BlockProcessor(store: store, chainID: chainID, hashAlgorithm: configuration.hashAlgorithm,
                                    maximumClockDriftMillis: configuration.maximumClockDriftMillis, executors: executors)
-        mempool = try Mempool(configuration: configuration.mempool
-                              ?? MempoolConfiguration(chainID: chainID, hashAlgorithm: configuration.hashAlgorithm))
+        let pool = try Mempool(configuration: configuration.mempool
+                               ?? MempoolConfiguration(chainID: chainID, hashAlgorithm: configuration.hashAlgorithm))
+        mempool = pool
+        mempoolConfiguration = pool.configuration
         let p = processor
         context = ConsensusContext(node: configuration.node, signingKey: configuration.signingKey, genesis: configuration.genesis,
                                    chainID: chainID, hashAlgorithm: configuration.hashAlgorithm, schedule: configuration.schedule,
@@ -92,7 +96,7 @@ public actor Node<Engine: ConsensusEngine> {
                                    seed: configuration.seed)
         engine = try Self.makeEngine(context: context, store: store)
         backups = configuration.backupSchedule.map { BackupScheduler(store: store, schedule: $0) }
-        (outboxStream, outbox) = AsyncStream.makeStream(of: (NodeID?, [UInt8]).self, bufferingPolicy: .unbounded)
+        (outboxStream, outbox) = AsyncStream.makeStream(of: (NodeID?, NodeOutgoing<Engine.Message>).self, bufferingPolicy: .unbounded)
         for v in configuration.schedule.initial.validators?.ids ?? [] where v != id {
             peerState[v] = (false, 0, nil)
         }
@@ -147,16 +151,21 @@ public actor Node<Engine: ConsensusEngine> {
             }
         }
         let events = transport.events
-        receiveTask = Task { [weak self] in
+        let pool = mempoolConfiguration
+        // Detached: decoding and signature checks run on the receive task, off the actor.
+        receiveTask = Task.detached { [weak self] in
             for await event in events {
+                let inbound = NodeInbound<Engine.Message>.decode(event, mempool: pool)
                 guard let self else { return }
-                await self.onEvent(event)
+                await self.onInbound(inbound)
             }
         }
         let stream = outboxStream
         let transport = transport
-        sendTask = Task {
-            for await (to, bytes) in stream {
+        // Detached: messages are encoded on the send task, off the actor.
+        sendTask = Task.detached {
+            for await (to, message) in stream {
+                let bytes = message.encoded
                 if let to { try? await transport.send(bytes, to: to) } else { await transport.broadcast(bytes) }
             }
         }
@@ -174,6 +183,15 @@ public actor Node<Engine: ConsensusEngine> {
         outbox.finish()
         await transport.close()
         sendTask?.cancel()
+        // The receive and send tasks decode, verify and encode off the actor: none of that may
+        // outlive the node (a process exiting right after stop() would pull OpenSSL from under it).
+        await receiveTask?.value
+        await sendTask?.value
+        finishStop()
+    }
+
+    /// The synchronous end of ``stop()``: fail waiters, end the streams.
+    private func finishStop() {
         for (_, list) in waiters {
             for w in list { w.continuation.resume(throwing: ChainError(.nodeStopped, "node \(id.rawValue) stopped")) }
         }
@@ -206,13 +224,22 @@ public actor Node<Engine: ConsensusEngine> {
         }
     }
 
-    /// ``enqueue(_:)`` for many transactions, their signatures verified on all cores.
+    /// ``enqueue(_:)`` for many transactions, their signatures verified on all
+    /// cores before the node's actor takes them, so block production and
+    /// commits go on meanwhile.
     /// - Parameter transactions: Required. Any number.
     /// - Returns: One result per transaction, in order.
-    public func enqueue(_ transactions: [Transaction]) -> [Result<Digest, ChainError>] {
+    /// - Note: Safe to call concurrently; batches are admitted whole, one at a time.
+    public nonisolated func enqueue(_ transactions: [Transaction]) async -> [Result<Digest, ChainError>] {
+        let prepared = Mempool.prepare(transactions, configuration: mempoolConfiguration)
+        return await admit(prepared)
+    }
+
+    private func admit(_ prepared: PreparedTransactions) -> [Result<Digest, ChainError>] {
+        let transactions = prepared.transactions
         guard !isStopped else { return transactions.map { _ in .failure(ChainError(.nodeStopped, "node \(id.rawValue) is stopped")) } }
         let p = processor
-        let results = mempool.addBatch(transactions, now: .now(), nextNonce: { p.nextNonce(for: $0) })
+        let results = mempool.addBatch(prepared, now: .now(), nextNonce: { p.nextNonce(for: $0) })
         var ok = [Digest]()
         for (tx, r) in zip(transactions, results) {
             switch r {
@@ -294,9 +321,9 @@ public actor Node<Engine: ConsensusEngine> {
 
     // MARK: Events
 
-    private func onEvent(_ event: TransportEvent) {
+    private func onInbound(_ inbound: NodeInbound<Engine.Message>) {
         guard !isStopped else { return }
-        switch event {
+        switch inbound {
         case .connected(let peer):
             // Alive only once the peer's beacon (with its current height) arrives.
             peerState[peer, default: (false, 0, nil)].connected = true
@@ -304,40 +331,49 @@ public actor Node<Engine: ConsensusEngine> {
         case .disconnected(let peer):
             peerState[peer, default: (false, 0, nil)].connected = false
             if syncOutstanding?.peer == peer { syncOutstanding = nil }
-        case .message(let from, let bytes):
-            let message: NodeMessage
-            do { message = try NodeMessage(decoding: bytes) } catch {
+        case .undecodable:
+            metrics.invalidPeerMessages += 1
+        case .consensus(let from, let message):
+            noteSeen(from)
+            guard let message else {
                 metrics.invalidPeerMessages += 1
                 return
             }
-            peerState[from, default: (true, 0, nil)].lastSeen = tickCount
-            peerState[from]?.connected = true
+            drive(.receive(from: from, message))
+        case .transactions(let from, let prepared):
+            noteSeen(from)
+            admitRelayed(prepared)
+        case .other(let from, let message):
+            noteSeen(from)
             handle(message, from: from)
         }
     }
 
-    private func handle(_ message: NodeMessage, from: NodeID) {
-        switch message {
-        case .consensus(let bytes):
-            guard let m = try? Engine.Message(decoding: bytes) else {
-                metrics.invalidPeerMessages += 1
-                return
-            }
-            drive(.receive(from: from, m))
-        case .transactions(let txs):
-            let p = processor
-            let results = mempool.addBatch(txs, now: .now(), nextNonce: { p.nextNonce(for: $0) })
-            var ok = [Digest]()
-            for r in results {
-                switch r {
-                case .success(let d): ok.append(d)
-                case .failure(let e):
-                    if [.invalidSignature, .wrongChain, .transactionTooLarge, .transactionExpired].contains(e.code) {
-                        metrics.rejectedPeerTransactions += 1
-                    }
+    private func noteSeen(_ peer: NodeID) {
+        peerState[peer, default: (true, 0, nil)].lastSeen = tickCount
+        peerState[peer]?.connected = true
+    }
+
+    private func admitRelayed(_ prepared: PreparedTransactions) {
+        let p = processor
+        let results = mempool.addBatch(prepared, now: .now(), nextNonce: { p.nextNonce(for: $0) })
+        var ok = [Digest]()
+        for r in results {
+            switch r {
+            case .success(let d): ok.append(d)
+            case .failure(let e):
+                if [.invalidSignature, .wrongChain, .transactionTooLarge, .transactionExpired].contains(e.code) {
+                    metrics.rejectedPeerTransactions += 1
                 }
             }
-            processor.markVerified(ok)
+        }
+        processor.markVerified(ok)
+    }
+
+    private func handle(_ message: NodeMessage, from: NodeID) {
+        switch message {
+        case .consensus, .transactions:
+            break   // decoded off the actor: NodeInbound
         case .status(let height, _):
             peerState[from, default: (true, 0, nil)].height = height
             maybeSync()
@@ -414,10 +450,9 @@ public actor Node<Engine: ConsensusEngine> {
             }
             if !byzantineSilent {
                 for m in effects.messages {
-                    let bytes = NodeMessage.consensus(m.message.encoded).encoded
                     switch m.to {
-                    case .node(let to): outbox.yield((to, bytes))
-                    case .broadcast: outbox.yield((nil, bytes))
+                    case .node(let to): outbox.yield((to, .consensus(m.message)))
+                    case .broadcast: outbox.yield((nil, .consensus(m.message)))
                     }
                 }
             }
@@ -507,8 +542,8 @@ public actor Node<Engine: ConsensusEngine> {
         lastStoreError = "[\(code.rawValue)] \(error.message)"
     }
 
-    private func send(_ message: NodeMessage, to peer: NodeID) { outbox.yield((peer, message.encoded)) }
-    private func broadcast(_ message: NodeMessage) { outbox.yield((nil, message.encoded)) }
+    private func send(_ message: NodeMessage, to peer: NodeID) { outbox.yield((peer, .node(message))) }
+    private func broadcast(_ message: NodeMessage) { outbox.yield((nil, .node(message))) }
 
     // MARK: Sync (catch-up) and recovery (K-R-2)
 
@@ -573,7 +608,7 @@ public actor Node<Engine: ConsensusEngine> {
         let transport = transport
         for (peer, s) in peerState.sorted(by: { $0.key < $1.key }) where !s.connected {
             metrics.reconnectAttempts += 1
-            outbox.yield((peer, NodeMessage.status(height: head.height, head: head.hash).encoded))
+            outbox.yield((peer, .node(.status(height: head.height, head: head.hash))))
             _ = transport
         }
     }
