@@ -122,6 +122,8 @@ enum TPSBench {
         var config = ClusterConfiguration(nodes: 4, consensus: .pbft, seed: 5)
         config.maximumTransactionsPerBlock = 2_000
         config.tickInterval = .milliseconds(5)
+        // A round of a 2,000-transaction block on a loaded 2-core machine outlasts the default 20 ticks (100 ms).
+        config.viewChangeTimeoutTicks = 100
         let cluster = try await Cluster.start(config)
         let txs = try workload(count: count, senders: max(8, count / 500), chainID: config.chainID, seed: 4, scheme: scheme.signatureScheme)
         let r = try await drive(try await cluster.node(0), txs)
