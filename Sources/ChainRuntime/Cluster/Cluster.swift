@@ -21,10 +21,6 @@ public struct ClusterConfiguration: Sendable {
     public var tickInterval: Duration = .milliseconds(10)
     /// Optional, default 1,000; range 1...1,000,000. Transactions per block.
     public var maximumTransactionsPerBlock = 1_000
-    /// Optional, default nil (the engine default, 20 ticks); range 2...100,000. PBFT only: ticks
-    /// without a commit before a node starts a view change. Raise it when a round takes longer
-    /// than that (large blocks, short ticks, a loaded machine), or views change under load.
-    public var viewChangeTimeoutTicks: UInt64?
     /// Optional, default nil (the node default). Mempool bounds of every node.
     public var mempool: MempoolConfiguration?
     /// Optional, default `.none`. Random link faults.
@@ -112,13 +108,8 @@ public actor Cluster {
         let keys = try (0..<configuration.nodes).map { _ throws(LedgerError) in try key() }
         let genesis = try ChainGenesis.make(chainID: configuration.chainID, key: try key(), hashAlgorithm: configuration.hashAlgorithm)
         let validators = try ValidatorSet((0..<configuration.nodes).map { Validator(id: NodeID(UInt32($0)), publicKey: keys[$0].publicKey) })
-        if let t = configuration.viewChangeTimeoutTicks, !(2...100_000).contains(t) {
-            throw ChainError(.invalidClusterConfiguration, "cluster configuration field 'viewChangeTimeoutTicks' is \(t), expected 2...100000",
-                             details: ["field": "viewChangeTimeoutTicks"])
-        }
         let schedule = ConsensusSchedule(initial: try ClusterEngines.config(configuration.consensus, validators: validators,
-                                                                             maximumTransactionsPerBlock: configuration.maximumTransactionsPerBlock,
-                                                                             viewChangeTimeoutTicks: configuration.viewChangeTimeoutTicks))
+                                                                             maximumTransactionsPerBlock: configuration.maximumTransactionsPerBlock))
         let directory: String
         let owns = configuration.directory == nil
         if let d = configuration.directory {

@@ -3,14 +3,10 @@ import Net
 
 /// Maps a ``ConsensusEngineKind`` to an engine type and its configuration.
 enum ClusterEngines {
-    static func config(_ kind: ConsensusEngineKind, validators: ValidatorSet, maximumTransactionsPerBlock: Int,
-                       viewChangeTimeoutTicks: UInt64? = nil) throws(ChainError) -> ConsensusConfig {
+    static func config(_ kind: ConsensusEngineKind, validators: ValidatorSet, maximumTransactionsPerBlock: Int) throws(ChainError) -> ConsensusConfig {
         switch kind {
         case .raft: .raft(RaftConfig(members: validators, maximumTransactionsPerBlock: maximumTransactionsPerBlock))
-        case .pbft:
-            .pbft(viewChangeTimeoutTicks.map { PBFTConfig(validators: validators, viewChangeTimeoutTicks: $0,
-                                                          maximumTransactionsPerBlock: maximumTransactionsPerBlock) }
-                  ?? PBFTConfig(validators: validators, maximumTransactionsPerBlock: maximumTransactionsPerBlock))
+        case .pbft: .pbft(PBFTConfig(validators: validators, maximumTransactionsPerBlock: maximumTransactionsPerBlock))
         case .pos: .pos(PoSConfig(validators: validators, maximumTransactionsPerBlock: maximumTransactionsPerBlock))
         case .pow: .pow(PoWConfig(initialDifficulty: 16, targetBlockIntervalTicks: 10, hashesPerTick: 4,
                                   maximumTransactionsPerBlock: maximumTransactionsPerBlock))
