@@ -28,7 +28,7 @@ public actor Node<Engine: ConsensusEngine> {
     public nonisolated let id: NodeID
     /// The configuration it was started with.
     public nonisolated let configuration: NodeConfiguration
-    /// The mempool's validated configuration (read off the actor to prepare intake).
+    /// The mempool's validated configuration.
     private nonisolated let mempoolConfiguration: MempoolConfiguration
 
     private var engine: Engine
@@ -42,8 +42,8 @@ public actor Node<Engine: ConsensusEngine> {
     private var clockTask: Task<Void, Never>?
     private var receiveTask: Task<Void, Never>?
     private var sendTask: Task<Void, Never>?
-    private let outbox: AsyncStream<(NodeID?, NodeOutgoing<Engine.Message>)>.Continuation
-    private let outboxStream: AsyncStream<(NodeID?, NodeOutgoing<Engine.Message>)>
+    private let outbox: AsyncStream<(NodeID?, [UInt8])>.Continuation
+    private let outboxStream: AsyncStream<(NodeID?, [UInt8])>
 
     private var tickCount: UInt64 = 0
     private var lastCommitTick: UInt64 = 0
@@ -96,7 +96,7 @@ public actor Node<Engine: ConsensusEngine> {
                                    seed: configuration.seed)
         engine = try Self.makeEngine(context: context, store: store)
         backups = configuration.backupSchedule.map { BackupScheduler(store: store, schedule: $0) }
-        (outboxStream, outbox) = AsyncStream.makeStream(of: (NodeID?, NodeOutgoing<Engine.Message>).self, bufferingPolicy: .unbounded)
+        (outboxStream, outbox) = AsyncStream.makeStream(of: (NodeID?, [UInt8]).self, bufferingPolicy: .unbounded)
         for v in configuration.schedule.initial.validators?.ids ?? [] where v != id {
             peerState[v] = (false, 0, nil)
         }
@@ -151,21 +151,16 @@ public actor Node<Engine: ConsensusEngine> {
             }
         }
         let events = transport.events
-        let pool = mempoolConfiguration
-        // Detached: decoding and signature checks run on the receive task, off the actor.
-        receiveTask = Task.detached { [weak self] in
+        receiveTask = Task { [weak self] in
             for await event in events {
-                let inbound = NodeInbound<Engine.Message>.decode(event, mempool: pool)
                 guard let self else { return }
-                await self.onInbound(inbound)
+                await self.receive(event)
             }
         }
         let stream = outboxStream
         let transport = transport
-        // Detached: messages are encoded on the send task, off the actor.
-        sendTask = Task.detached {
-            for await (to, message) in stream {
-                let bytes = message.encoded
+        sendTask = Task {
+            for await (to, bytes) in stream {
                 if let to { try? await transport.send(bytes, to: to) } else { await transport.broadcast(bytes) }
             }
         }
@@ -183,10 +178,6 @@ public actor Node<Engine: ConsensusEngine> {
         outbox.finish()
         await transport.close()
         sendTask?.cancel()
-        // The receive and send tasks decode, verify and encode off the actor: none of that may
-        // outlive the node (a process exiting right after stop() would pull OpenSSL from under it).
-        await receiveTask?.value
-        await sendTask?.value
         finishStop()
     }
 
@@ -224,15 +215,11 @@ public actor Node<Engine: ConsensusEngine> {
         }
     }
 
-    /// ``enqueue(_:)`` for many transactions, their signatures verified on all
-    /// cores before the node's actor takes them, so block production and
-    /// commits go on meanwhile.
+    /// ``enqueue(_:)`` for many transactions, their signatures verified on all cores.
     /// - Parameter transactions: Required. Any number.
     /// - Returns: One result per transaction, in order.
-    /// - Note: Safe to call concurrently; batches are admitted whole, one at a time.
-    public nonisolated func enqueue(_ transactions: [Transaction]) async -> [Result<Digest, ChainError>] {
-        let prepared = Mempool.prepare(transactions, configuration: mempoolConfiguration)
-        return await admit(prepared)
+    public func enqueue(_ transactions: [Transaction]) -> [Result<Digest, ChainError>] {
+        admit(Mempool.prepare(transactions, configuration: mempoolConfiguration))
     }
 
     private func admit(_ prepared: PreparedTransactions) -> [Result<Digest, ChainError>] {
@@ -321,8 +308,12 @@ public actor Node<Engine: ConsensusEngine> {
 
     // MARK: Events
 
-    private func onInbound(_ inbound: NodeInbound<Engine.Message>) {
+    private func receive(_ event: TransportEvent) {
         guard !isStopped else { return }
+        onInbound(NodeInbound<Engine.Message>.decode(event, mempool: mempoolConfiguration))
+    }
+
+    private func onInbound(_ inbound: NodeInbound<Engine.Message>) {
         switch inbound {
         case .connected(let peer):
             // Alive only once the peer's beacon (with its current height) arrives.
@@ -450,9 +441,10 @@ public actor Node<Engine: ConsensusEngine> {
             }
             if !byzantineSilent {
                 for m in effects.messages {
+                    let bytes = NodeMessage.consensus(m.message.encoded).encoded
                     switch m.to {
-                    case .node(let to): outbox.yield((to, .consensus(m.message)))
-                    case .broadcast: outbox.yield((nil, .consensus(m.message)))
+                    case .node(let to): outbox.yield((to, bytes))
+                    case .broadcast: outbox.yield((nil, bytes))
                     }
                 }
             }
@@ -542,8 +534,8 @@ public actor Node<Engine: ConsensusEngine> {
         lastStoreError = "[\(code.rawValue)] \(error.message)"
     }
 
-    private func send(_ message: NodeMessage, to peer: NodeID) { outbox.yield((peer, .node(message))) }
-    private func broadcast(_ message: NodeMessage) { outbox.yield((nil, .node(message))) }
+    private func send(_ message: NodeMessage, to peer: NodeID) { outbox.yield((peer, message.encoded)) }
+    private func broadcast(_ message: NodeMessage) { outbox.yield((nil, message.encoded)) }
 
     // MARK: Sync (catch-up) and recovery (K-R-2)
 
@@ -608,7 +600,7 @@ public actor Node<Engine: ConsensusEngine> {
         let transport = transport
         for (peer, s) in peerState.sorted(by: { $0.key < $1.key }) where !s.connected {
             metrics.reconnectAttempts += 1
-            outbox.yield((peer, .node(.status(height: head.height, head: head.hash))))
+            outbox.yield((peer, NodeMessage.status(height: head.height, head: head.hash).encoded))
             _ = transport
         }
     }

@@ -51,9 +51,8 @@ enum NodeMessage: Sendable {
     }
 }
 
-/// A transport event made ready for the node's actor by the receive task:
-/// node and engine messages decoded, relayed transactions encoded, hashed and
-/// signature-checked, so the actor spends its time driving the engine.
+/// A transport event decoded for the node: node and engine messages decoded,
+/// relayed transactions encoded, hashed and signature-checked on all cores.
 enum NodeInbound<Message: ConsensusMessage>: Sendable {
     case connected(NodeID)
     case disconnected(NodeID)
@@ -80,19 +79,6 @@ enum NodeInbound<Message: ConsensusMessage>: Sendable {
             case .transactions(let txs): return .transactions(from: from, Mempool.prepare(txs, configuration: mempool))
             default: return .other(from: from, message)
             }
-        }
-    }
-}
-
-/// A message the node's actor hands to its send task, encoded there.
-enum NodeOutgoing<Message: ConsensusMessage>: Sendable {
-    case node(NodeMessage)
-    case consensus(Message)
-
-    var encoded: [UInt8] {
-        switch self {
-        case .node(let m): m.encoded
-        case .consensus(let m): NodeMessage.consensus(m.encoded).encoded
         }
     }
 }
