@@ -215,11 +215,14 @@ public actor Node<Engine: ConsensusEngine> {
         }
     }
 
-    /// ``enqueue(_:)`` for many transactions, their signatures verified on all cores.
+    /// ``enqueue(_:)`` for many transactions, their signatures verified on all
+    /// cores before the batch reaches the node's actor, so the actor keeps
+    /// building and committing blocks meanwhile.
     /// - Parameter transactions: Required. Any number.
     /// - Returns: One result per transaction, in order.
-    public func enqueue(_ transactions: [Transaction]) -> [Result<Digest, ChainError>] {
-        admit(Mempool.prepare(transactions, configuration: mempoolConfiguration))
+    /// - Note: Safe to call concurrently; each batch is admitted whole.
+    public nonisolated func enqueue(_ transactions: [Transaction]) async -> [Result<Digest, ChainError>] {
+        await admit(Mempool.prepare(transactions, configuration: mempoolConfiguration))
     }
 
     private func admit(_ prepared: PreparedTransactions) -> [Result<Digest, ChainError>] {
