@@ -26,14 +26,25 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Scale factor for the work done (1 = default sizes; smaller for a quick run).")
     var scale: Double = 1
 
+    @Option(help: "For tps: run only 'node1' (one node) or 'pbft4' (the 4-node PBFT cluster); both by default.")
+    var only: TPSBench.Run?
+
+    @Option(help: "For tps: the signature scheme of the transaction senders (ed25519, p256, secp256k1, sm2).")
+    var senderScheme: TPSBench.Scheme = .ed25519
+
     func run() async throws {
         let reporter = BenchReporter(json: json)
         if area == .tps {
             let count = max(1_000, Int(20_000 * scale))
-            for (name, result) in [("tps.node1", try await TPSBench.singleNode(count: count)),
-                                   ("tps.pbft4", try await TPSBench.cluster(count: max(1_000, count / 2)))] {
-                reporter.report(name, count: result.count, seconds: result.seconds,
-                                extra: ["p50_latency_seconds": result.p50, "p99_latency_seconds": result.p99])
+            if only != .pbft4 {
+                let r = try await TPSBench.singleNode(count: count, scheme: senderScheme)
+                reporter.report("tps.node1", count: r.count, seconds: r.seconds,
+                                extra: ["p50_latency_seconds": r.p50, "p99_latency_seconds": r.p99])
+            }
+            if only != .node1 {
+                let r = try await TPSBench.cluster(count: max(1_000, count / 2), scheme: senderScheme)
+                reporter.report("tps.pbft4", count: r.count, seconds: r.seconds,
+                                extra: ["p50_latency_seconds": r.p50, "p99_latency_seconds": r.p99])
             }
             return
         }

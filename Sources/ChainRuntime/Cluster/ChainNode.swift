@@ -15,7 +15,7 @@ public protocol ChainNode: Actor {
     func start()
     func stop() async
     func enqueue(_ transaction: Transaction) throws -> Digest
-    func enqueue(_ transactions: [Transaction]) -> [Result<Digest, ChainError>]
+    func enqueue(_ transactions: [Transaction]) async -> [Result<Digest, ChainError>]
     func submit(_ transaction: Transaction, timeout: Duration?) async throws -> Receipt
     func waitForReceipt(_ transactionID: Digest, timeout: Duration?) async throws -> Receipt
     func receipt(for transactionID: Digest) throws -> Receipt?

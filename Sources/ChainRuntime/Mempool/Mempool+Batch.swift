@@ -2,6 +2,20 @@ import Foundation
 import LedgerCore
 import Synchronization
 
+/// Transactions encoded, hashed and signature-checked ahead of admission
+/// (``Mempool/prepare(_:configuration:parallelism:)``), so the expensive part
+/// of intake can run before the mempool's owner takes them.
+struct PreparedTransactions: Sendable {
+    struct Item: Sendable {
+        var encoded: [UInt8]
+        var id: Digest
+        var signatureError: LedgerError?
+    }
+
+    var transactions: [Transaction]
+    var items: [Item]
+}
+
 extension Mempool {
     /// Admits many transactions at once, verifying their signatures on all
     /// cores first (a peer's transaction batch, a client's bulk upload).
@@ -21,27 +35,36 @@ extension Mempool {
     /// - Note: Blocks the caller until the verification threads finish.
     public mutating func addBatch(_ txs: [Transaction], now: Timestamp, parallelism: Int? = nil,
                                   nextNonce: (PublicKey) -> UInt64) -> [Result<Digest, ChainError>] {
+        addBatch(Self.prepare(txs, configuration: configuration, parallelism: parallelism), now: now, nextNonce: nextNonce)
+    }
+
+    /// The parallel half of ``addBatch(_:now:parallelism:nextNonce:)``: encodes, hashes and
+    /// verifies signatures (through the process-wide memo of verified transaction signatures).
+    /// Pure apart from the memo; safe to call from any thread, concurrently.
+    static func prepare(_ txs: [Transaction], configuration: MempoolConfiguration, parallelism: Int? = nil) -> PreparedTransactions {
         let algorithm = configuration.hashAlgorithm
         let chainID = configuration.chainID
         let maxBytes = min(configuration.maxTransactionBytes, configuration.maxBytes)
         let threads = max(1, parallelism ?? ProcessInfo.processInfo.activeProcessorCount)
-        struct Prepared: Sendable {
-            var encoded: [UInt8]
-            var id: Digest
-            var signatureError: LedgerError?
-        }
-        let prepared = BatchParallel.map(txs, threads: threads, chunkSize: 32) { tx -> Prepared in
+        let items = BatchParallel.map(txs, threads: threads, chunkSize: 32) { tx -> PreparedTransactions.Item in
             let encoded = tx.encoded
             let id = algorithm.hash(encoded)
             var error: LedgerError?
             if tx.chainID == chainID, encoded.count <= maxBytes {
-                do throws(LedgerError) { try tx.verifySignature(hashAlgorithm: algorithm) } catch let e { error = e }
+                do throws(LedgerError) { try tx.verifySignatureOnce(hashAlgorithm: algorithm) } catch let e { error = e }
             }
-            return Prepared(encoded: encoded, id: id, signatureError: error)
+            return PreparedTransactions.Item(encoded: encoded, id: id, signatureError: error)
         }
+        return PreparedTransactions(transactions: txs, items: items)
+    }
+
+    /// The serial half of ``addBatch(_:now:parallelism:nextNonce:)``: the admission checks, in order.
+    /// `prepared` must come from ``prepare(_:configuration:parallelism:)`` with this mempool's configuration.
+    mutating func addBatch(_ prepared: PreparedTransactions, now: Timestamp,
+                           nextNonce: (PublicKey) -> UInt64) -> [Result<Digest, ChainError>] {
         var results: [Result<Digest, ChainError>] = []
-        results.reserveCapacity(txs.count)
-        for (tx, p) in zip(txs, prepared) {
+        results.reserveCapacity(prepared.transactions.count)
+        for (tx, p) in zip(prepared.transactions, prepared.items) {
             do throws(ChainError) {
                 let candidate = try precheck(tx, now: now, encoded: p.encoded, id: p.id)
                 results.append(.success(try admit(tx, candidate, nextNonce: nextNonce) { p.signatureError }))

@@ -172,7 +172,7 @@ public struct Mempool: Sendable {
         let candidate = try precheck(tx, now: now)
         let algorithm = configuration.hashAlgorithm
         return try admit(tx, candidate, nextNonce: nextNonce) {
-            do throws(LedgerError) { try tx.verifySignature(hashAlgorithm: algorithm); return nil } catch { return error }
+            do throws(LedgerError) { try tx.verifySignatureOnce(hashAlgorithm: algorithm); return nil } catch { return error }
         }
     }
 

@@ -11,6 +11,10 @@ struct ExecutedBlock: Sendable {
     var overlay: [[UInt8]: [UInt8]?]
     var stateRoot: Digest
     var receiptRoot: Digest
+    /// The state-tree update from the head's root, when the block was executed
+    /// directly on the head (not on uncommitted ancestors): handed to the
+    /// store's append so the tree update is not computed twice.
+    var transition: StateTransition?
 }
 
 /// Builds, validates (K-V-1..4 plus re-execution) and executes blocks for a
@@ -176,7 +180,8 @@ final class BlockProcessor: @unchecked Sendable {
     /// out of order are left out (building) instead of failing the block (validating).
     private func run(_ transactions: [Transaction], parentHash: Digest, height: Height, timestamp: Timestamp,
                      filter: Bool) throws(LedgerError) -> (included: [Transaction], ids: [Digest], receipts: [Receipt],
-                                                           changes: StateChangeSet, overlay: [[UInt8]: [UInt8]?], stateRoot: Digest) {
+                                                           changes: StateChangeSet, overlay: [[UInt8]: [UInt8]?], stateRoot: Digest,
+                                                           transition: StateTransition?) {
         let chain = try pendingChain(to: parentHash)
         let reader = Reader(layers: chain.reversed().map(\.overlay)) { (k) throws(LedgerError) -> [UInt8]? in try self.committedValue(k) }
         var included = [Transaction]()
@@ -229,9 +234,11 @@ final class BlockProcessor: @unchecked Sendable {
             receipts.append(Receipt(transactionID: id, status: outcome.status, output: outcome.output, logs: outcome.logs,
                                     costUnits: outcome.costUnits))
         }
-        let combined = StateChangeSet(chain.flatMap(\.changes.changes) + changes.changes)
-        let root = try store.stateRoot(applying: combined)
-        return (included, ids, receipts, changes, reader.local, root)
+        let combined = chain.isEmpty ? changes : StateChangeSet(chain.flatMap(\.changes.changes) + changes.changes)
+        let transition = try store.stateTransition(applying: combined)
+        let root = transition.update.root
+        // On uncommitted ancestors the update spans them too: the append then computes its own.
+        return (included, ids, receipts, changes, reader.local, root, chain.isEmpty ? transition : nil)
     }
 
     /// Builds and executes a block answering `request` from `candidates` (mempool order).
@@ -259,7 +266,7 @@ final class BlockProcessor: @unchecked Sendable {
         }
         executed[block.headerHash] = ExecutedBlock(hash: block.headerHash, parentHash: parentHash, height: request.height,
                                                    receipts: r.receipts, changes: r.changes, overlay: r.overlay,
-                                                   stateRoot: r.stateRoot, receiptRoot: receiptRoot)
+                                                   stateRoot: r.stateRoot, receiptRoot: receiptRoot, transition: r.transition)
         if byContent.count > 4_096 { byContent = [:] }
         byContent[contentKey(block.header)] = block.headerHash
         return block
@@ -297,7 +304,8 @@ final class BlockProcessor: @unchecked Sendable {
                               details: ["height": h.height.description])
         }
         let e = ExecutedBlock(hash: block.headerHash, parentHash: h.parentHash, height: h.height, receipts: r.receipts,
-                              changes: r.changes, overlay: r.overlay, stateRoot: r.stateRoot, receiptRoot: receiptRoot)
+                              changes: r.changes, overlay: r.overlay, stateRoot: r.stateRoot, receiptRoot: receiptRoot,
+                              transition: r.transition)
         executed[block.headerHash] = e
         return e
     }

@@ -28,6 +28,8 @@ public actor Node<Engine: ConsensusEngine> {
     public nonisolated let id: NodeID
     /// The configuration it was started with.
     public nonisolated let configuration: NodeConfiguration
+    /// The mempool's validated configuration.
+    private nonisolated let mempoolConfiguration: MempoolConfiguration
 
     private var engine: Engine
     private var store: LedgerStore
@@ -83,8 +85,10 @@ public actor Node<Engine: ConsensusEngine> {
         let chainID = configuration.genesis.header.chainID
         processor = BlockProcessor(store: store, chainID: chainID, hashAlgorithm: configuration.hashAlgorithm,
                                    maximumClockDriftMillis: configuration.maximumClockDriftMillis, executors: executors)
-        mempool = try Mempool(configuration: configuration.mempool
-                              ?? MempoolConfiguration(chainID: chainID, hashAlgorithm: configuration.hashAlgorithm))
+        let pool = try Mempool(configuration: configuration.mempool
+                               ?? MempoolConfiguration(chainID: chainID, hashAlgorithm: configuration.hashAlgorithm))
+        mempool = pool
+        mempoolConfiguration = pool.configuration
         let p = processor
         context = ConsensusContext(node: configuration.node, signingKey: configuration.signingKey, genesis: configuration.genesis,
                                    chainID: chainID, hashAlgorithm: configuration.hashAlgorithm, schedule: configuration.schedule,
@@ -150,7 +154,7 @@ public actor Node<Engine: ConsensusEngine> {
         receiveTask = Task { [weak self] in
             for await event in events {
                 guard let self else { return }
-                await self.onEvent(event)
+                await self.receive(event)
             }
         }
         let stream = outboxStream
@@ -174,6 +178,11 @@ public actor Node<Engine: ConsensusEngine> {
         outbox.finish()
         await transport.close()
         sendTask?.cancel()
+        finishStop()
+    }
+
+    /// The synchronous end of ``stop()``: fail waiters, end the streams.
+    private func finishStop() {
         for (_, list) in waiters {
             for w in list { w.continuation.resume(throwing: ChainError(.nodeStopped, "node \(id.rawValue) stopped")) }
         }
@@ -198,7 +207,7 @@ public actor Node<Engine: ConsensusEngine> {
         do {
             let txID = try mempool.add(transaction, now: .now(), nextNonce: { p.nextNonce(for: $0) })
             processor.markVerified([txID])
-            if configuration.relayTransactions { relayBuffer.append(transaction) }
+            if relays { relayBuffer.append(transaction) }
             return txID
         } catch {
             metrics.rejectedClientTransactions += 1
@@ -206,19 +215,27 @@ public actor Node<Engine: ConsensusEngine> {
         }
     }
 
-    /// ``enqueue(_:)`` for many transactions, their signatures verified on all cores.
+    /// ``enqueue(_:)`` for many transactions, their signatures verified on all
+    /// cores before the batch reaches the node's actor, so the actor keeps
+    /// building and committing blocks meanwhile.
     /// - Parameter transactions: Required. Any number.
     /// - Returns: One result per transaction, in order.
-    public func enqueue(_ transactions: [Transaction]) -> [Result<Digest, ChainError>] {
+    /// - Note: Safe to call concurrently; each batch is admitted whole.
+    public nonisolated func enqueue(_ transactions: [Transaction]) async -> [Result<Digest, ChainError>] {
+        await admit(Mempool.prepare(transactions, configuration: mempoolConfiguration))
+    }
+
+    private func admit(_ prepared: PreparedTransactions) -> [Result<Digest, ChainError>] {
+        let transactions = prepared.transactions
         guard !isStopped else { return transactions.map { _ in .failure(ChainError(.nodeStopped, "node \(id.rawValue) is stopped")) } }
         let p = processor
-        let results = mempool.addBatch(transactions, now: .now(), nextNonce: { p.nextNonce(for: $0) })
+        let results = mempool.addBatch(prepared, now: .now(), nextNonce: { p.nextNonce(for: $0) })
         var ok = [Digest]()
         for (tx, r) in zip(transactions, results) {
             switch r {
             case .success(let d):
                 ok.append(d)
-                if configuration.relayTransactions { relayBuffer.append(tx) }
+                if relays { relayBuffer.append(tx) }
             case .failure: metrics.rejectedClientTransactions += 1
             }
         }
@@ -262,6 +279,9 @@ public actor Node<Engine: ConsensusEngine> {
     /// The sender's next nonce in the committed state (for ``SigningAccount``).
     public func nextNonce(for sender: PublicKey) -> UInt64 { processor.nextNonce(for: sender) }
 
+    /// Whether admitted transactions go to peers: relaying is on and there is a peer to tell.
+    private var relays: Bool { configuration.relayTransactions && !peerState.isEmpty }
+
     /// Pending transactions in the mempool.
     public var mempoolCount: Int { mempool.count }
 
@@ -291,9 +311,13 @@ public actor Node<Engine: ConsensusEngine> {
 
     // MARK: Events
 
-    private func onEvent(_ event: TransportEvent) {
+    private func receive(_ event: TransportEvent) {
         guard !isStopped else { return }
-        switch event {
+        onInbound(NodeInbound<Engine.Message>.decode(event, mempool: mempoolConfiguration))
+    }
+
+    private func onInbound(_ inbound: NodeInbound<Engine.Message>) {
+        switch inbound {
         case .connected(let peer):
             // Alive only once the peer's beacon (with its current height) arrives.
             peerState[peer, default: (false, 0, nil)].connected = true
@@ -301,40 +325,49 @@ public actor Node<Engine: ConsensusEngine> {
         case .disconnected(let peer):
             peerState[peer, default: (false, 0, nil)].connected = false
             if syncOutstanding?.peer == peer { syncOutstanding = nil }
-        case .message(let from, let bytes):
-            let message: NodeMessage
-            do { message = try NodeMessage(decoding: bytes) } catch {
+        case .undecodable:
+            metrics.invalidPeerMessages += 1
+        case .consensus(let from, let message):
+            noteSeen(from)
+            guard let message else {
                 metrics.invalidPeerMessages += 1
                 return
             }
-            peerState[from, default: (true, 0, nil)].lastSeen = tickCount
-            peerState[from]?.connected = true
+            drive(.receive(from: from, message))
+        case .transactions(let from, let prepared):
+            noteSeen(from)
+            admitRelayed(prepared)
+        case .other(let from, let message):
+            noteSeen(from)
             handle(message, from: from)
         }
     }
 
-    private func handle(_ message: NodeMessage, from: NodeID) {
-        switch message {
-        case .consensus(let bytes):
-            guard let m = try? Engine.Message(decoding: bytes) else {
-                metrics.invalidPeerMessages += 1
-                return
-            }
-            drive(.receive(from: from, m))
-        case .transactions(let txs):
-            let p = processor
-            let results = mempool.addBatch(txs, now: .now(), nextNonce: { p.nextNonce(for: $0) })
-            var ok = [Digest]()
-            for r in results {
-                switch r {
-                case .success(let d): ok.append(d)
-                case .failure(let e):
-                    if [.invalidSignature, .wrongChain, .transactionTooLarge, .transactionExpired].contains(e.code) {
-                        metrics.rejectedPeerTransactions += 1
-                    }
+    private func noteSeen(_ peer: NodeID) {
+        peerState[peer, default: (true, 0, nil)].lastSeen = tickCount
+        peerState[peer]?.connected = true
+    }
+
+    private func admitRelayed(_ prepared: PreparedTransactions) {
+        let p = processor
+        let results = mempool.addBatch(prepared, now: .now(), nextNonce: { p.nextNonce(for: $0) })
+        var ok = [Digest]()
+        for r in results {
+            switch r {
+            case .success(let d): ok.append(d)
+            case .failure(let e):
+                if [.invalidSignature, .wrongChain, .transactionTooLarge, .transactionExpired].contains(e.code) {
+                    metrics.rejectedPeerTransactions += 1
                 }
             }
-            processor.markVerified(ok)
+        }
+        processor.markVerified(ok)
+    }
+
+    private func handle(_ message: NodeMessage, from: NodeID) {
+        switch message {
+        case .consensus, .transactions:
+            break   // decoded off the actor: NodeInbound
         case .status(let height, _):
             peerState[from, default: (true, 0, nil)].height = height
             maybeSync()
@@ -458,7 +491,10 @@ public actor Node<Engine: ConsensusEngine> {
         do {
             let parent = try store.header(atHeight: top.height)
             let e = try processor.executionForCommit(c.block, parent: parent)
-            try store.append(c.block, receipts: e.receipts, stateChanges: e.changes, certificate: c.certificate)
+            // A transition computed from another head (the head moved since) is left out: the store computes its own.
+            let transition = e.transition.flatMap { $0.parentRoot == top.stateRoot ? $0 : nil }
+            try store.append(c.block, receipts: e.receipts, stateChanges: e.changes, stateTransition: transition,
+                             certificate: c.certificate)
             let ids = e.receipts.map(\.transactionID)
             processor.didCommit(e, transactionIDs: ids)
             _ = mempool.removeCommitted(c.block.transactions)

@@ -1,4 +1,5 @@
 import LedgerCore
+import Net
 
 /// What nodes say to each other on a ``Transport``: one RLP list `[type, ...]`.
 enum NodeMessage: Sendable {
@@ -46,6 +47,38 @@ enum NodeMessage: Sendable {
             self = .syncResponse(blocks)
         default:
             throw LedgerError(.malformedConsensusMessage, "unknown node message type or field count", details: ["field": "nodeMessage.type"])
+        }
+    }
+}
+
+/// A transport event decoded for the node: node and engine messages decoded,
+/// relayed transactions encoded, hashed and signature-checked on all cores.
+enum NodeInbound<Message: ConsensusMessage>: Sendable {
+    case connected(NodeID)
+    case disconnected(NodeID)
+    /// Bytes that are not a node message.
+    case undecodable(from: NodeID)
+    /// A consensus message; nil when the bytes inside do not decode as one.
+    case consensus(from: NodeID, Message?)
+    /// Transactions a peer relayed, prepared for admission.
+    case transactions(from: NodeID, PreparedTransactions)
+    /// Any other node message.
+    case other(from: NodeID, NodeMessage)
+
+    /// Decodes `event` (and prepares relayed transactions for `mempool`). Pure apart from the
+    /// process-wide memo of verified transaction signatures; runs on the caller's thread.
+    static func decode(_ event: TransportEvent, mempool: MempoolConfiguration) -> Self {
+        switch event {
+        case .connected(let peer): return .connected(peer)
+        case .disconnected(let peer): return .disconnected(peer)
+        case .message(let from, let bytes):
+            let message: NodeMessage
+            do { message = try NodeMessage(decoding: bytes) } catch { return .undecodable(from: from) }
+            switch message {
+            case .consensus(let inner): return .consensus(from: from, try? Message(decoding: inner))
+            case .transactions(let txs): return .transactions(from: from, Mempool.prepare(txs, configuration: mempool))
+            default: return .other(from: from, message)
+            }
         }
     }
 }

@@ -41,9 +41,12 @@ extension LedgerStore {
 
     /// The header of the block at `height`.
     /// - Throws: `.heightNotFound` (1503), `.storeCorrupted` (1501).
-    /// - Note: Thread-safe. Example: `let h = try store.header(atHeight: 7)`.
+    /// - Note: Thread-safe. The head's header is served from memory when
+    ///   this store appended it; other heights decode their stored block.
+    ///   Example: `let h = try store.header(atHeight: 7)`.
     public func header(atHeight height: Height) throws(LedgerError) -> BlockHeader {
-        try block(atHeight: height).header
+        if let header = headHeader(ifAt: height) { return header }
+        return try block(atHeight: height).header
     }
 
     /// The header hash recorded for `height`, without decoding the block.

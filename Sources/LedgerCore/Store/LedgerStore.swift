@@ -76,10 +76,12 @@ public final class LedgerStore: @unchecked Sendable {
     public let hashAlgorithm: HashAlgorithm
     public let configuration: Configuration
 
-    // Guarded by writeLock: writer, cachedHead.
+    // Guarded by writeLock: writer, cachedHead, cachedHeadHeader.
     private let writeLock = NSLock()
     private let writer: SQLiteConnection
     private var cachedHead: Head?
+    /// The head block's header once appended by this store (nil after open and rollback: read on demand).
+    private var cachedHeadHeader: BlockHeader?
     // Guarded by poolLock: idleReaders.
     private let poolLock = NSLock()
     private var idleReaders: [SQLiteConnection] = []
@@ -222,6 +224,11 @@ public final class LedgerStore: @unchecked Sendable {
     ///   - receipts: Optional, default empty. One per transaction, in order;
     ///     empty is allowed only when the header's receipt root is ``Digest/zero``.
     ///   - stateChanges: Optional, default none. The block's writes to the world state.
+    ///   - stateTransition: Optional, default nil (the store computes it). The
+    ///     state-tree update of `stateChanges` from the head's state root, computed
+    ///     before (``stateTransition(applying:)``); the store checks that it starts
+    ///     from the head's root and ends at the header's, and writes its nodes
+    ///     without recomputing them, so it must come from these very changes.
     ///   - certificate: Optional, default nil. The block's commit certificate, stored
     ///     in the same SQLite transaction (read back with ``certificate(atHeight:)``).
     /// - Throws: `LedgerError` `.heightGap` (1504), `.parentNotHead` (1505),
@@ -233,7 +240,7 @@ public final class LedgerStore: @unchecked Sendable {
     ///   block is committed (durable as ``Durability`` says). Example:
     ///   `try store.append(block)`.
     public func append(_ block: Block, receipts: [Receipt] = [], stateChanges: StateChangeSet = StateChangeSet(),
-                       certificate: CommitCertificate? = nil) throws(LedgerError) {
+                       stateTransition: StateTransition? = nil, certificate: CommitCertificate? = nil) throws(LedgerError) {
         guard !configuration.readOnly else {
             throw LedgerError(.readOnlyStore, "the store is open read-only")
         }
@@ -255,7 +262,7 @@ public final class LedgerStore: @unchecked Sendable {
         let parentRoot = cachedHead?.stateRoot
         try db.transaction { () throws(LedgerError) in
             try Self.insert(prepared, into: db)
-            try StateWriter.write(stateChanges, height: height, header: block.header, parentRoot: parentRoot,
+            try StateWriter.write(stateChanges, transition: stateTransition, height: height, header: block.header, parentRoot: parentRoot,
                                   algorithm: hashAlgorithm, into: db)
             if let certificate {
                 let c = try db.statement("INSERT OR REPLACE INTO certificates(height, encoded) VALUES(?1, ?2)")
@@ -267,6 +274,16 @@ public final class LedgerStore: @unchecked Sendable {
             try marker.run()
         }
         cachedHead = Head(height: height, hash: prepared.hash, stateRoot: block.header.stateRoot)
+        cachedHeadHeader = block.header
+    }
+
+    /// The head's header when this store appended it, so a node building on
+    /// its head does not read and decode the whole head block.
+    func headHeader(ifAt height: Height) -> BlockHeader? {
+        writeLock.lock()
+        defer { writeLock.unlock() }
+        guard let header = cachedHeadHeader, header.height == height else { return nil }
+        return header
     }
 
     private static func insert(_ p: PreparedBlock, into db: SQLiteConnection) throws(LedgerError) {
@@ -349,6 +366,7 @@ public final class LedgerStore: @unchecked Sendable {
             try marker.run()
             return txs
         }
+        cachedHeadHeader = nil
         cachedHead = try Self.loadHead(db)
         return undone
     }

@@ -27,6 +27,32 @@ public struct StateChangeSet: Hashable, Sendable {
     }
 }
 
+/// A block's state-tree update computed before its append (while the
+/// producer builds it or a validator re-executes it), handed to
+/// ``LedgerStore/append(_:receipts:stateChanges:stateTransition:certificate:)``
+/// so the store writes the nodes instead of computing the update again.
+///
+/// ```swift
+/// let transition = try store.stateTransition(applying: changes)   // at execution
+/// try store.append(block, receipts: receipts, stateChanges: changes, stateTransition: transition)
+/// ```
+/// A value type; `Sendable`.
+public struct StateTransition: Sendable, Hashable {
+    /// The state root the update starts from: the head's state root when it was computed.
+    public var parentRoot: Digest
+    /// The new root and the nodes created to reach it.
+    public var update: StateUpdate
+
+    /// Wraps an update computed by ``StateTree/update(root:changes:store:)`` from `parentRoot`.
+    /// - Parameters:
+    ///   - parentRoot: Required. The root the update was computed from.
+    ///   - update: Required. Its result.
+    public init(parentRoot: Digest, update: StateUpdate) {
+        self.parentRoot = parentRoot
+        self.update = update
+    }
+}
+
 /// The state tree's nodes in the `state_nodes` table of one connection.
 struct SQLiteStateNodeStore: StateNodeStore {
     let db: SQLiteConnection
@@ -43,12 +69,24 @@ struct SQLiteStateNodeStore: StateNodeStore {
 /// the height that first wrote them) and the flat versioned table
 /// `state(key, height, value-or-NULL)` for fast reads at a height.
 enum StateWriter {
-    /// Computes the state root after `set` on top of `parentRoot`, checks it
+    /// Computes the state root after `set` on top of `parentRoot` (or takes
+    /// it from `transition`, computed before from the same root), checks it
     /// against the header, and writes nodes and flat rows.
-    static func write(_ set: StateChangeSet, height: Height, header: BlockHeader, parentRoot: Digest?,
-                      algorithm: HashAlgorithm, into db: SQLiteConnection) throws(LedgerError) {
+    static func write(_ set: StateChangeSet, transition: StateTransition?, height: Height, header: BlockHeader,
+                      parentRoot: Digest?, algorithm: HashAlgorithm, into db: SQLiteConnection) throws(LedgerError) {
         let tree = StateTree(algorithm)
-        let update = try tree.update(root: parentRoot ?? tree.emptyRoot, changes: set.changes, store: SQLiteStateNodeStore(db: db))
+        let base = parentRoot ?? tree.emptyRoot
+        let update: StateUpdate
+        if let transition {
+            guard transition.parentRoot == base else {
+                throw LedgerError.store(.stateRootMismatch, height: height,
+                                        "state transition starts from root \(transition.parentRoot.hex), the head's state root is \(base.hex)",
+                                        details: ["transitionParent": transition.parentRoot.hex, "headRoot": base.hex])
+            }
+            update = transition.update
+        } else {
+            update = try tree.update(root: base, changes: set.changes, store: SQLiteStateNodeStore(db: db))
+        }
         guard update.root == header.stateRoot else {
             throw LedgerError.store(.stateRootMismatch, height: height,
                                     "state changes give root \(update.root.hex), header says \(header.stateRoot.hex)",
@@ -82,10 +120,24 @@ extension LedgerStore {
     ///   `.stateNodeMissing` (1601), `.sqlite` (1510).
     /// - Note: Thread-safe; writes nothing. Example: `let root = try store.stateRoot(applying: changes)`.
     public func stateRoot(applying changes: StateChangeSet) throws(LedgerError) -> Digest {
-        try read { (db) throws(LedgerError) -> Digest in
+        try stateTransition(applying: changes).update.root
+    }
+
+    /// The state-tree update the next block makes if it applies `changes` on
+    /// top of the head's state: the new root (what a producer puts in the
+    /// header) and the nodes it creates, to be handed to
+    /// ``append(_:receipts:stateChanges:stateTransition:certificate:)`` so
+    /// the append does not compute them again.
+    /// - Parameter changes: Required. The next block's state writes.
+    /// - Throws: `.stateKeyTooLarge` (1607), `.stateValueTooLarge` (1608),
+    ///   `.stateNodeMissing` (1601), `.sqlite` (1510).
+    /// - Note: Thread-safe; writes nothing. Example: `let t = try store.stateTransition(applying: changes)`.
+    public func stateTransition(applying changes: StateChangeSet) throws(LedgerError) -> StateTransition {
+        try read { (db) throws(LedgerError) -> StateTransition in
             let tree = StateTree(hashAlgorithm)
             let root = try Self.loadHead(db)?.stateRoot ?? tree.emptyRoot
-            return try tree.update(root: root, changes: changes.changes, store: SQLiteStateNodeStore(db: db)).root
+            let update = try tree.update(root: root, changes: changes.changes, store: SQLiteStateNodeStore(db: db))
+            return StateTransition(parentRoot: root, update: update)
         }
     }
 

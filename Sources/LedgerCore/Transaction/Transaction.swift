@@ -102,12 +102,34 @@ public struct Transaction: Hashable, Sendable {
         guard let signature else {
             throw LedgerError(.missingSignature, "transaction is not signed")
         }
+        try verify(signature, over: signingDigest(using: hashAlgorithm).bytes)
+    }
+
+    private func verify(_ signature: Signature, over digest: [UInt8]) throws(LedgerError) {
         do {
-            try sender.verify(signature, for: signingDigest(using: hashAlgorithm).bytes, requireLowS: true)
+            try sender.verify(signature, for: digest, requireLowS: true)
         } catch {
             throw LedgerError(.transactionSignatureInvalid, "transaction signature does not verify: \(error.message)",
                               details: ["cause": String(error.numericCode)])
         }
+    }
+
+    /// ``verifySignature(hashAlgorithm:)`` through a process-wide memo of
+    /// transaction signatures that verified (keyed by the digest of sender key,
+    /// signature and signing digest): a transaction checked once in this
+    /// process (by another node of an in-process cluster, or ahead of
+    /// admission off the node's actor) is not verified again. The answer is
+    /// the same as without the memo; only successes are remembered.
+    /// - Throws: as ``verifySignature(hashAlgorithm:)``.
+    /// - Note: Thread-safe.
+    package func verifySignatureOnce(hashAlgorithm: HashAlgorithm) throws(LedgerError) {
+        guard let signature else { throw LedgerError(.missingSignature, "transaction is not signed") }
+        let memo = VerifiedSignatureCache.transactions
+        let digest = signingDigest(using: hashAlgorithm).bytes
+        let key = VerifiedSignatureCache.key(sender, signature, digest)
+        if memo.contains(key) { return }
+        try verify(signature, over: digest)
+        memo.insert(key)
     }
 
     /// Decodes a canonical transaction encoding.

@@ -115,6 +115,8 @@ public struct PBFTEngine: ConsensusEngine {
     private var deadline: UInt64 = 0
     private var lastProgress: UInt64 = 0
     private var lastRetransmit: UInt64 = 0
+    /// Retransmissions so far (the full pre-prepare goes to every backup on each fourth).
+    private var retransmissions: UInt64 = 0
     private var viewChangeAttempts: UInt64 = 0
     private var nextProposalTick: UInt64 = 0
     private var requestedView: Round?
@@ -228,11 +230,23 @@ public struct PBFTEngine: ConsensusEngine {
     }
 
     private mutating func retransmit(_ fx: inout ConsensusEffects<PBFTMessage>) {
+        retransmissions &+= 1
         let n = lastHeader.height.next.rawValue
         if isChangingView {
             if let m = myViewChange { fx.broadcast(m) }
         } else if let slot = slots[n] {
-            if let pp = slot.accepted, pp.sender == id { fx.broadcast(pp) }
+            if let pp = slot.accepted, pp.sender == id, let k = slot.acceptedKey {
+                // The block goes again to backups that have neither prepared nor committed it, and to
+                // every backup only on each fourth retransmission (a backup that restarted may have lost
+                // it): re-sending a large block to all on every retransmission starves a loaded node.
+                if retransmissions % 4 == 1 {
+                    fx.broadcast(pp)
+                } else {
+                    for v in validators.ids where v != id && !slot.prepares.contains(k, signer: v) && !slot.commits.contains(k, signer: v) {
+                        fx.send(pp, to: v)
+                    }
+                }
+            }
             if let k = slot.acceptedKey, let mine = slot.prepares.votes(k).first(where: { $0.signer == id }) { fx.broadcast(mine.vote) }
             if let k = slot.sentCommit, let mine = slot.commits.votes(k).first(where: { $0.signer == id }) { fx.broadcast(mine.vote) }
         }

@@ -110,14 +110,20 @@ enum ConsensusSigning {
 /// One process-wide instance (``shared``) serves every PBFT and PoS engine:
 /// what it records holds for everyone, so engines in one process (a
 /// simulated cluster, a test) verify each signature once instead of once per
-/// engine. `Sendable` through a `Mutex`.
-final class VerifiedSignatureCache: Sendable {
-    static let capacity = 65_536
+/// engine. Another (``transactions``) holds transaction signatures verified
+/// at mempool intake (``Transaction/verifySignatureOnce(hashAlgorithm:)``), so
+/// the nodes of an in-process cluster check a relayed transaction once.
+/// `Sendable` through a `Mutex`.
+package final class VerifiedSignatureCache: Sendable {
+    /// Entries kept before the memo is cleared.
+    package let capacity: Int
     /// The cache the engines use.
     static let shared = VerifiedSignatureCache()
+    /// The cache of transaction signatures (low-S enforced) verified at intake.
+    package static let transactions = VerifiedSignatureCache(capacity: 1 << 18)
     private let verified = Mutex<Set<Digest>>([])
 
-    init() {}
+    init(capacity: Int = 65_536) { self.capacity = capacity }
 
     static func key(_ publicKey: PublicKey, _ signature: Signature, _ payload: [UInt8]) -> Digest {
         var bytes = [UInt8]()
@@ -135,8 +141,9 @@ final class VerifiedSignatureCache: Sendable {
     func contains(_ key: Digest) -> Bool { verified.withLock { $0.contains(key) } }
 
     func insert(_ key: Digest) {
+        let capacity = capacity
         verified.withLock {
-            if $0.count >= Self.capacity { $0.removeAll(keepingCapacity: true) }
+            if $0.count >= capacity { $0.removeAll(keepingCapacity: true) }
             $0.insert(key)
         }
     }
