@@ -651,9 +651,10 @@ public actor Node<Engine: ConsensusEngine> {
             throw ChainError(.noSyncPeer, peer.map { "peer \($0.rawValue) is not connected" } ?? "no connected peer")
         }
         requestSync(from: source.node)
-        // The target follows the peer's beacons while the resync runs.
+        // The target follows the peer's beacons while the resync runs; the peer's answer to the request is
+        // awaited too, since the height known for a link that just came back may be the one from before it broke.
         var target: Height { max(source.height, peerState[source.node]?.height ?? 0) }
-        while head.height < target {
+        while head.height < target || syncOutstanding?.peer == source.node {
             guard !isStopped else { throw ChainError(.nodeStopped, "node \(id.rawValue) is stopped") }
             guard ContinuousClock.now < deadline else {
                 throw ChainError(.syncTimeout, "resync reached height \(head.height), target \(target)",
