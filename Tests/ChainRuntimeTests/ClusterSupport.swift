@@ -4,6 +4,11 @@ import LedgerCore
 
 /// Helpers shared by the cluster tests.
 enum TestChain {
+    /// How long a test waits for commits. Generous on purpose: the whole suite shares Swift's cooperative
+    /// pool (one thread per core), and on a 2-core machine the synchronous simulation and conformance tests
+    /// can hold it for a minute or two, during which a cluster's nodes barely get a turn.
+    static let patience: Duration = .seconds(300)
+
     static func kv(_ account: inout SigningAccount, _ key: String, _ value: String) throws -> Transaction {
         try account.set(key: Array(key.utf8), value: Array(value.utf8))
     }
@@ -14,7 +19,7 @@ enum TestChain {
         for i in 0..<count { txs.append(try kv(&account, "\(prefix)-\(i)", "v\(i)")) }
         let results = try await cluster.enqueue(txs, to: node)
         let ids = try results.map { try $0.get() }
-        return try await cluster.waitForReceipts(ids, on: node)
+        return try await cluster.waitForReceipts(ids, on: node, timeout: TestChain.patience)
     }
 
     /// Every running node's (height, hash, state root) at `height`, to compare chains.

@@ -26,7 +26,7 @@ import Testing
         var alice = cluster.account(1)
         var tx = try TestChain.kv(&alice, "k", "v")
         tx.payload.body += [1]
-        let error = await #expect(throws: ChainError.self) { _ = try await cluster.submit(tx) }
+        let error = await #expect(throws: ChainError.self) { _ = try await cluster.submit(tx, timeout: TestChain.patience) }
         #expect(error?.code == .invalidSignature)
         #expect(try await cluster.node(0).metrics.rejectedClientTransactions == 1)
         await cluster.shutdown()
@@ -68,15 +68,15 @@ import Testing
         let unknown = try alice.transaction(kind: "nope", body: [1])
         let good = try alice.set(key: Array("k".utf8), value: Array("v".utf8))
         let del = try alice.transaction(kind: KeyValueExecutor.kind, body: KeyValueExecutor.deleteBody(key: Array("k".utf8)))
-        let r1 = try await cluster.submit(bad)
-        let r2 = try await cluster.submit(unknown)
-        let r3 = try await cluster.submit(good)
+        let r1 = try await cluster.submit(bad, timeout: TestChain.patience)
+        let r2 = try await cluster.submit(unknown, timeout: TestChain.patience)
+        let r3 = try await cluster.submit(good, timeout: TestChain.patience)
         #expect(r1.status == UInt64(LedgerError.Code.malformedPayload.rawValue))
         #expect(r2.status == UInt64(LedgerError.Code.unknownPayloadKind.rawValue))
         #expect(r3.status == Receipt.success)
         let store = try await cluster.node(0).ledger
         #expect(try store.stateValue(forKey: KeyValueExecutor.stateKey(Array("k".utf8))) == Array("v".utf8))
-        let r4 = try await cluster.submit(del)
+        let r4 = try await cluster.submit(del, timeout: TestChain.patience)
         #expect(r4.output == [1])
         #expect(try store.stateValue(forKey: KeyValueExecutor.stateKey(Array("k".utf8))) == nil)
         // Failed transactions still consume their nonce: the next nonce is 4.
@@ -88,8 +88,8 @@ import Testing
         let cluster = try await Cluster.start(ClusterConfiguration(nodes: 1, consensus: .raft, seed: 45))
         var alice = cluster.account(1)
         let tx = try TestChain.kv(&alice, "once", "1")
-        _ = try await cluster.submit(tx)
-        let error = await #expect(throws: ChainError.self) { _ = try await cluster.submit(tx) }
+        _ = try await cluster.submit(tx, timeout: TestChain.patience)
+        let error = await #expect(throws: ChainError.self) { _ = try await cluster.submit(tx, timeout: TestChain.patience) }
         #expect(error?.code == .nonceTooLow)
         await cluster.shutdown()
     }

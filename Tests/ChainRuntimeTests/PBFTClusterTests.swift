@@ -12,7 +12,7 @@ import Testing
         let b = try await TestChain.load(cluster, account: &bob, count: 150, prefix: "b", to: 3)
         #expect((a + b).allSatisfy { $0.status == Receipt.success })
         let top = try await cluster.node(1).head.height
-        try await cluster.waitForHeight(top)
+        try await cluster.waitForHeight(top, timeout: TestChain.patience)
         let hashes = try await TestChain.blockHashes(cluster, through: top)
         #expect(Set(hashes.values).count == 1)
         #expect(Set(await cluster.heads().values.map(\.stateRoot)).count == 1)
@@ -29,7 +29,7 @@ import Testing
         _ = try await TestChain.load(cluster, account: &alice, count: 120, prefix: "b")
         let top = try await cluster.node(0).head.height
         try await cluster.restart(3)
-        try await cluster.waitForHeight(top, nodes: [3])
+        try await cluster.waitForHeight(top, nodes: [3], timeout: TestChain.patience)
         let r0 = try await cluster.node(0).ledger.header(atHeight: top).stateRoot
         let r3 = try await cluster.node(3).ledger.header(atHeight: top).stateRoot
         #expect(r0 == r3)
@@ -46,7 +46,7 @@ import Testing
         }
         #expect(receipts.count == 160)
         let top = try await cluster.node(0).head.height
-        try await cluster.waitForHeight(top, nodes: [0, 1, 3])
+        try await cluster.waitForHeight(top, nodes: [0, 1, 3], timeout: TestChain.patience)
         let hashes = try await TestChain.blockHashes(cluster, through: top)
         #expect(hashes[0] == hashes[1] && hashes[1] == hashes[3])
         // The honest nodes refused something the Byzantine one sent.
@@ -66,7 +66,7 @@ import Testing
         var alice = cluster.account(1)
         _ = try await TestChain.load(cluster, account: &alice, count: 100, prefix: "s")
         let top = try await cluster.node(0).head.height
-        try await cluster.waitForHeight(top)
+        try await cluster.waitForHeight(top, timeout: TestChain.patience)
         let hashes = try await TestChain.blockHashes(cluster, through: top)
         #expect(Set(hashes.values).count == 1)
         await cluster.shutdown()
@@ -77,7 +77,7 @@ import Testing
         var alice = cluster.account(1)
         _ = try await TestChain.load(cluster, account: &alice, count: 60, prefix: "w")
         let top = try await cluster.node(0).head.height
-        try await cluster.waitForHeight(top, timeout: .seconds(60))
+        try await cluster.waitForHeight(top, timeout: TestChain.patience)
         let hashes = try await TestChain.blockHashes(cluster, through: top)
         #expect(Set(hashes.values).count == 1)
         await cluster.shutdown()

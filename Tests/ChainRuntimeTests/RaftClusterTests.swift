@@ -10,7 +10,7 @@ import Testing
         let receipts = try await TestChain.load(cluster, account: &alice, count: 200, prefix: "a")
         #expect(receipts.allSatisfy { $0.status == Receipt.success })
         let top = try await cluster.node(0).head.height
-        try await cluster.waitForHeight(top)
+        try await cluster.waitForHeight(top, timeout: TestChain.patience)
         let hashes = try await TestChain.blockHashes(cluster, through: top)
         #expect(Set(hashes.values).count == 1)
         let roots = Set(await cluster.heads().values.map(\.stateRoot))
@@ -35,7 +35,7 @@ import Testing
         #expect(top > crashedAt)
         try await cluster.restart(2)
         #expect(try await cluster.node(2).head.height >= crashedAt)   // resumed from its own store
-        try await cluster.waitForHeight(top, nodes: [2])
+        try await cluster.waitForHeight(top, nodes: [2], timeout: TestChain.patience)
         let root0 = try await cluster.node(0).ledger.header(atHeight: top).stateRoot
         let root2 = try await cluster.node(2).ledger.header(atHeight: top).stateRoot
         #expect(root0 == root2)
@@ -58,7 +58,7 @@ import Testing
         #expect(try await cluster.node(minority).head.height <= stuckAt.next)
         #expect(try await cluster.node(minority).head.height < top)
         await cluster.healAll()
-        try await cluster.waitForHeight(top, nodes: [minority])
+        try await cluster.waitForHeight(top, nodes: [minority], timeout: TestChain.patience)
         let hashes = try await TestChain.blockHashes(cluster, through: top)
         #expect(Set(hashes.values).count == 1)
         await cluster.shutdown()

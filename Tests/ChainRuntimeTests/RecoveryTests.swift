@@ -16,7 +16,7 @@ import Testing
         #expect(undone == inTop)
         #expect(!undone.isEmpty)
         // They return to the mempool and are committed again.
-        for tx in undone { _ = try await node.waitForReceipt(tx.id(using: .sha256), timeout: .seconds(10)) }
+        for tx in undone { _ = try await node.waitForReceipt(tx.id(using: .sha256), timeout: TestChain.patience) }
         for r in receipts { #expect(try await node.receipt(for: r.transactionID) != nil) }
         let error = await #expect(throws: ChainError.self) { _ = try await node.rollback(toHeight: Height(1_000_000)) }
         #expect(error?.code == .rollbackHeightInvalid)
@@ -39,7 +39,7 @@ import Testing
         let top = try await cluster.node(0).head.height
         let restored = try await node.restore(fromBackup: folder + "/" + backup)
         #expect(restored < top)
-        try await cluster.waitForHeight(top, nodes: [1])
+        try await cluster.waitForHeight(top, nodes: [1], timeout: TestChain.patience)
         let hashes = try await TestChain.blockHashes(cluster, through: top)
         #expect(Set(hashes.values).count == 1)
         await cluster.shutdown()
@@ -64,9 +64,9 @@ import Testing
         await cluster.healAll()
         let top = try await cluster.node(leader).head.height
         let stuck = try await cluster.node(lonely).head.height
-        let reached = try await cluster.node(lonely).resync(from: leader, timeout: .seconds(20))
+        let reached = try await cluster.node(lonely).resync(from: leader, timeout: .seconds(120))
         #expect(reached > stuck)
-        try await cluster.waitForHeight(top, nodes: [lonely])
+        try await cluster.waitForHeight(top, nodes: [lonely], timeout: TestChain.patience)
         try await Task.sleep(for: .milliseconds(400))
         let h = try await cluster.node(lonely).health
         #expect(h.state == .healthy, "\(h)")

@@ -211,7 +211,7 @@ actor ChangeCollector: RecordChangeDelegate {
         _ = try await q.fillNonceGapForTesting(gap)
         for error in [update, upload] {
             let txID = try Digest(hex: try #require(error?.details["transactionID"]))
-            let receipt = try await f.platform.node.waitForReceipt(txID, timeout: .seconds(20))
+            let receipt = try await f.platform.node.waitForReceipt(txID, timeout: .seconds(300))
             #expect(receipt.status == UInt64(AppError.Code.deadlineExceeded.rawValue))
         }
         try q.syncIndex()
@@ -246,7 +246,7 @@ actor ChangeCollector: RecordChangeDelegate {
         let deadline = try #require(error?.details["deadline"].flatMap(UInt64.init))
         #expect(try #require(Settlement.committedHeadTime(q.store)).rawValue > deadline)
         _ = try await q.fillNonceGapForTesting(gap)
-        let receipt = try await platform.node.waitForReceipt(try Digest(hex: try #require(error?.details["transactionID"])), timeout: .seconds(20))
+        let receipt = try await platform.node.waitForReceipt(try Digest(hex: try #require(error?.details["transactionID"])), timeout: .seconds(300))
         #expect(receipt.status == UInt64(AppError.Code.deadlineExceeded.rawValue))
         #expect(try q.store.stateValue(forKey: RecordStateEntry.key("P-1")) == nil)
         await platform.close()

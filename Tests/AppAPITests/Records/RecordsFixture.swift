@@ -9,7 +9,7 @@ struct RecordsFixture {
     let rootToken: String
     static let password = "Correct-Horse-Battery-9"
 
-    static func open(organisation: FactoryScope = .all, directory: String? = nil, commitTimeout: Duration = .seconds(20)) async throws -> RecordsFixture {
+    static func open(organisation: FactoryScope = .all, directory: String? = nil, commitTimeout: Duration = .seconds(300)) async throws -> RecordsFixture {
         let dir = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("forgechain-app-\(UUID().uuidString)").path
         var options = Platform.Options()
         options.identity.hasher = PasswordHasher(logN: 10)
