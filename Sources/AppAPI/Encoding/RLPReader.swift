@@ -80,34 +80,7 @@ struct RLPReader {
     }
 
     private func payloadLength(prefix: UInt8, base b: UInt8, _ at: inout Int, start: Int) throws(LedgerError) -> Int {
-        let short = Int(prefix - b)
-        var length: Int
-        if short <= 55 {
-            length = short
-        } else {
-            let lengthOfLength = short - 55
-            guard at + lengthOfLength <= end else {
-                throw LedgerError(.truncated, "RLP length field at offset \(start) runs past the end", details: ["offset": String(start)])
-            }
-            guard base[at] != 0 else {
-                throw LedgerError(.nonCanonicalLength, "RLP length at offset \(start) has a leading zero byte", details: ["offset": String(start)])
-            }
-            guard lengthOfLength <= 7 else {
-                throw LedgerError(.lengthOverflow, "RLP length at offset \(start) uses \(lengthOfLength) bytes", details: ["offset": String(start)])
-            }
-            length = 0
-            for i in 0..<lengthOfLength { length = length << 8 | Int(base[at + i]) }
-            at += lengthOfLength
-            guard length > 55 else {
-                throw LedgerError(.nonCanonicalLength, "RLP length \(length) at offset \(start) must use the short form",
-                                  details: ["offset": String(start)])
-            }
-        }
-        guard length <= end - at else {
-            throw LedgerError(.truncated, "RLP item at offset \(start) declares \(length) bytes, only \(end - at) remain",
-                              details: ["offset": String(start)])
-        }
-        return length
+        try RLP.payloadLength(base, prefix: prefix, base: b, &at, end: end, start: start)
     }
 
     private mutating func nextBytes(_ field: String) throws(LedgerError) -> Range<Int> {

@@ -220,8 +220,9 @@ public enum RLP {
     }
 
     /// Reads the length of a string (`base` 0x80) or list (`base` 0xc0)
-    /// and checks that the payload fits before `end`.
-    private static func payloadLength(_ b: UnsafeBufferPointer<UInt8>, prefix: UInt8, base: UInt8,
+    /// and checks that the payload fits before `end`. Shared with the
+    /// records formats' streaming reader, so both accept exactly the same input.
+    package static func payloadLength(_ b: UnsafeBufferPointer<UInt8>, prefix: UInt8, base: UInt8,
                                       _ offset: inout Int, end: Int, start: Int) throws(LedgerError) -> Int {
         let short = Int(prefix - base)
         var length: Int
