@@ -29,8 +29,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "For tps: run only 'node1' (one node) or 'pbft4' (the 4-node PBFT cluster); both by default.")
     var only: TPSBench.Run?
 
-    @Option(help: "For tps: the signature scheme of the transaction senders (ed25519, p256, secp256k1, sm2).")
-    var senderScheme: TPSBench.Scheme = .ed25519
+    @Option(help: "For tps: the signature scheme of the transaction senders (p256, ed25519, secp256k1, sm2).")
+    var senderScheme: TPSBench.Scheme = .p256
 
     func run() async throws {
         let reporter = BenchReporter(json: json)
@@ -39,12 +39,14 @@ struct BenchCommand: AsyncParsableCommand {
             if only != .pbft4 {
                 let r = try await TPSBench.singleNode(count: count, scheme: senderScheme)
                 reporter.report("tps.node1", count: r.count, seconds: r.seconds,
-                                extra: ["p50_latency_seconds": r.p50, "p99_latency_seconds": r.p99])
+                                extra: ["p50_latency_seconds": r.p50, "p99_latency_seconds": r.p99,
+                                        "cpu_seconds": r.cpuSeconds, "load_average": r.loadAverage])
             }
             if only != .node1 {
                 let r = try await TPSBench.cluster(count: max(1_000, count / 2), scheme: senderScheme)
                 reporter.report("tps.pbft4", count: r.count, seconds: r.seconds,
-                                extra: ["p50_latency_seconds": r.p50, "p99_latency_seconds": r.p99])
+                                extra: ["p50_latency_seconds": r.p50, "p99_latency_seconds": r.p99,
+                                        "cpu_seconds": r.cpuSeconds, "load_average": r.loadAverage])
             }
             return
         }

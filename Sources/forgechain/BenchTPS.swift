@@ -6,8 +6,9 @@ import Net
 
 /// `forgechain bench tps`: committed transactions per second and commit
 /// latency (enqueue to commit) for one node and for a 4-node PBFT cluster in
-/// one process, key-value transactions signed with Ed25519, signatures
-/// checked at intake (K-T-2) and in every validated block.
+/// one process, key-value transactions signed with ECDSA P-256 by default
+/// (`--sender-scheme`), signatures checked at intake (K-T-2) and in every
+/// validated block.
 enum TPSBench {
     /// Which run `--only` selects.
     enum Run: String, ExpressibleByArgument, CaseIterable {
@@ -26,6 +27,10 @@ enum TPSBench {
         var seconds: Double
         var p50: Double
         var p99: Double
+        /// Process CPU time (user + system, all threads) from the first enqueue to the last commit.
+        var cpuSeconds: Double
+        /// The load average (1 minute) when the run finished.
+        var loadAverage: Double
     }
 
     /// Pre-signed transactions from `senders` accounts, round-robin, nonces in order.
@@ -54,6 +59,7 @@ enum TPSBench {
         var submitted = [Digest: ContinuousClock.Instant]()
         submitted.reserveCapacity(txs.count)
         let start = ContinuousClock.now
+        let cpuStart = cpuTime()
         let consumer = Task { () -> (ContinuousClock.Instant, [Digest: ContinuousClock.Instant]) in
             var seen = [Digest: ContinuousClock.Instant]()
             var last = ContinuousClock.now
@@ -91,6 +97,9 @@ enum TPSBench {
             offset = end
         }
         let (last, seen) = await consumer.value
+        let cpuSeconds = cpuTime() - cpuStart
+        var load = [Double](repeating: 0, count: 3)
+        _ = getloadavg(&load, 3)
         var latencies = [Double]()
         latencies.reserveCapacity(seen.count)
         for (id, at) in seen {
@@ -100,7 +109,7 @@ enum TPSBench {
         func pct(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
         let total = last - start
         return Result(count: seen.count, seconds: Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18,
-                      p50: pct(0.50), p99: pct(0.99))
+                      p50: pct(0.50), p99: pct(0.99), cpuSeconds: cpuSeconds, loadAverage: load[0])
     }
 
     static func singleNode(count: Int, scheme: Scheme) async throws -> Result {

@@ -359,7 +359,12 @@ public struct Mempool: Sendable {
     /// - Returns: Transactions in block order. Does not remove them.
     /// - Note: O(s + k log s) for s ready senders and k selected transactions. Read-only.
     public func proposal(maxCount: Int, maxBytes: Int) -> [Transaction] {
-        guard maxCount > 0, maxBytes > 0, count > 0 else { return [] }
+        proposalWithIDs(maxCount: maxCount, maxBytes: maxBytes).transactions
+    }
+
+    /// ``proposal(maxCount:maxBytes:)`` with each transaction's ID (computed at admission), in the same order.
+    func proposalWithIDs(maxCount: Int, maxBytes: Int) -> (transactions: [Transaction], ids: [Digest]) {
+        guard maxCount > 0, maxBytes > 0, count > 0 else { return ([], []) }
         struct Cursor: Comparable {
             var round: Int
             var seq: UInt64
@@ -375,19 +380,22 @@ public struct Mempool: Sendable {
         }
         var heap = MinHeap(start)
         var out: [Transaction] = []
+        var ids: [Digest] = []
         out.reserveCapacity(min(maxCount, count))
+        ids.reserveCapacity(min(maxCount, count))
         var bytes = 0
         while out.count < maxCount, let c = heap.popMin() {
             let item = queues[c.slot]!.items[c.index]
             guard bytes + item.size <= maxBytes else { continue }
             out.append(item.tx)
+            ids.append(item.id)
             bytes += item.size
             let next = c.index + 1
             if next < queues[c.slot]!.items.count, queues[c.slot]!.items[next].nonce == item.nonce &+ 1 {
                 heap.insert(Cursor(round: c.round + 1, seq: c.seq, slot: c.slot, index: next))
             }
         }
-        return out
+        return (out, ids)
     }
 
     /// Removes transactions that a committed block holds, and every pending

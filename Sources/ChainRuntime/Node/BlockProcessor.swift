@@ -11,16 +11,24 @@ struct ExecutedBlock: Sendable {
     var overlay: [[UInt8]: [UInt8]?]
     var stateRoot: Digest
     var receiptRoot: Digest
-    /// The state-tree update from the head's root, when the block was executed
-    /// directly on the head (not on uncommitted ancestors): handed to the
-    /// store's append so the tree update is not computed twice.
-    var transition: StateTransition?
+    /// The state-tree update from the parent's state root (the store's head, or
+    /// an executed block not yet appended), handed to the store's append so the
+    /// tree update is not computed twice.
+    var transition: StateTransition
 }
 
 /// Builds, validates (K-V-1..4 plus re-execution) and executes blocks for a
 /// node: the executors keyed by payload kind, the per-sender nonces in the
 /// world state, and a cache of executed but uncommitted blocks (so a block is
 /// executed once, and a child can be built on an uncommitted parent).
+///
+/// Pipelined commits: a node may execute block N+1 while block N is still being
+/// written. The processor's *base* is the last block whose write it was told
+/// of (``didCommit(_:transactionIDs:)``); executions between the base and a
+/// new block's parent (committed or not) are read through, and each block's
+/// state-tree update starts from its parent's, reading the nodes of pending
+/// updates before the store's. ``willCommit(_:)`` marks a block decided but
+/// not yet written, so ``nextNonce(for:)`` already counts its transactions.
 ///
 /// Nonces: the state key ``nonceKey(_:)`` of a sender holds its next nonce
 /// (8 bytes big-endian, absent = 0). A block whose transaction carries
@@ -48,12 +56,17 @@ final class BlockProcessor: @unchecked Sendable {
     private var byContent: [Digest: Digest] = [:]
     private var forgeProposals = false
     private var rejectedProposals = 0
+    /// The last block known written: the store's head, or the last one ``didCommit(_:transactionIDs:)`` named.
+    private var base: (hash: Digest, root: Digest)
+    /// Blocks decided but not yet written, oldest first (their executions stay in `executed` meanwhile).
+    private var deciding: [Digest] = []
 
     static let maximumCachedKeys = 400_000
 
     init(store: LedgerStore, chainID: UInt64, hashAlgorithm: HashAlgorithm, maximumClockDriftMillis: UInt64,
          executors: [any TransactionExecutor]) {
         self.store = store
+        base = Self.base(of: store)
         self.chainID = chainID
         self.hashAlgorithm = hashAlgorithm
         validator = BlockValidator(chainID: chainID, hashAlgorithm: hashAlgorithm, maximumClockDriftMillis: maximumClockDriftMillis)
@@ -76,15 +89,23 @@ final class BlockProcessor: @unchecked Sendable {
 
     // MARK: Store and caches
 
+    private static func base(of store: LedgerStore) -> (hash: Digest, root: Digest) {
+        store.head.map { ($0.hash, $0.stateRoot) } ?? (.zero, StateTree(store.hashAlgorithm).emptyRoot)
+    }
+
     func replaceStore(_ newStore: LedgerStore) {
         lock.lock()
         store = newStore
+        base = Self.base(of: newStore)
         executed = [:]
         committed = [:]
+        deciding = []
         lock.unlock()
     }
 
-    /// Forgets cached committed state (after a rollback); with `executions`, also every execution (after a restore).
+    /// Forgets cached committed state and takes the store's head as the base (after a rollback,
+    /// or a failed write); with `executions`, also every execution (after a restore).
+    /// - Note: Call only while no write of this store is pending.
     func reset(executions: Bool = false) {
         lock.lock()
         if executions {
@@ -92,6 +113,8 @@ final class BlockProcessor: @unchecked Sendable {
             byContent = [:]
         }
         committed = [:]
+        deciding = []
+        base = Self.base(of: store)
         lock.unlock()
     }
 
@@ -127,11 +150,23 @@ final class BlockProcessor: @unchecked Sendable {
         return rejectedProposals
     }
 
-    /// The sender's next nonce in the committed state.
+    /// The sender's next nonce in the committed state, counting blocks decided but not yet written.
     func nextNonce(for sender: PublicKey) -> UInt64 {
         lock.lock()
         defer { lock.unlock() }
-        return Self.decodeNonce(try? committedValue(Self.nonceKey(sender)))
+        let key = Self.nonceKey(sender)
+        for h in deciding.reversed() {
+            if let v = executed[h]?.overlay[key] { return Self.decodeNonce(v) }
+        }
+        return Self.decodeNonce(try? committedValue(key))
+    }
+
+    /// Marks an executed block as decided: its write is pending. Call in commit order, before the write.
+    func willCommit(_ e: ExecutedBlock) {
+        lock.lock()
+        defer { lock.unlock() }
+        executed[e.hash] = e
+        deciding.append(e.hash)
     }
 
     private func committedValue(_ key: [UInt8]) throws(LedgerError) -> [UInt8]? {
@@ -142,12 +177,12 @@ final class BlockProcessor: @unchecked Sendable {
         return v
     }
 
-    /// The uncommitted ancestors of a block whose parent is `parentHash`, oldest first.
+    /// The executed ancestors above the base of a block whose parent is `parentHash`, oldest first.
     private func pendingChain(to parentHash: Digest) throws(LedgerError) -> [ExecutedBlock] {
-        guard let head = store.head else { throw LedgerError(.heightNotFound, "the store is empty") }
+        guard store.head != nil else { throw LedgerError(.heightNotFound, "the store is empty") }
         var chain = [ExecutedBlock]()
         var h = parentHash
-        while h != head.hash {
+        while h != base.hash {
             guard let e = executed[h], chain.count < 4_096 else {
                 throw LedgerError(.parentHashMismatch, "parent \(h.hex.prefix(16)) is neither the head nor an executed pending block",
                                   details: ["parentHash": h.hex])
@@ -178,10 +213,10 @@ final class BlockProcessor: @unchecked Sendable {
 
     /// Executes `transactions` as the block at `height`; with `filter`, transactions whose nonce is
     /// out of order are left out (building) instead of failing the block (validating).
-    private func run(_ transactions: [Transaction], parentHash: Digest, height: Height, timestamp: Timestamp,
-                     filter: Bool) throws(LedgerError) -> (included: [Transaction], ids: [Digest], receipts: [Receipt],
+    private func run(_ transactions: [Transaction], ids knownIDs: [Digest]? = nil, parentHash: Digest, height: Height,
+                     timestamp: Timestamp, filter: Bool) throws(LedgerError) -> (included: [Transaction], ids: [Digest], receipts: [Receipt],
                                                            changes: StateChangeSet, overlay: [[UInt8]: [UInt8]?], stateRoot: Digest,
-                                                           transition: StateTransition?) {
+                                                           transition: StateTransition) {
         let chain = try pendingChain(to: parentHash)
         let reader = Reader(layers: chain.reversed().map(\.overlay)) { (k) throws(LedgerError) -> [UInt8]? in try self.committedValue(k) }
         var included = [Transaction]()
@@ -191,7 +226,7 @@ final class BlockProcessor: @unchecked Sendable {
         included.reserveCapacity(transactions.count)
         receipts.reserveCapacity(transactions.count)
         let algorithm = hashAlgorithm
-        let allIDs = transactions.map { $0.id(using: algorithm) }
+        let allIDs = knownIDs ?? transactions.map { $0.id(using: algorithm) }
         for (i, tx) in transactions.enumerated() {
             let nk = Self.nonceKey(tx.sender)
             let expected = Self.decodeNonce(try reader.value(forKey: nk))
@@ -234,24 +269,25 @@ final class BlockProcessor: @unchecked Sendable {
             receipts.append(Receipt(transactionID: id, status: outcome.status, output: outcome.output, logs: outcome.logs,
                                     costUnits: outcome.costUnits))
         }
-        let combined = chain.isEmpty ? changes : StateChangeSet(chain.flatMap(\.changes.changes) + changes.changes)
-        let transition = try store.stateTransition(applying: combined)
-        let root = transition.update.root
-        // On uncommitted ancestors the update spans them too: the append then computes its own.
-        return (included, ids, receipts, changes, reader.local, root, chain.isEmpty ? transition : nil)
+        // From the parent's root; the nodes of ancestors not yet written come from their updates.
+        let transition = try store.stateTransition(applying: changes, from: chain.last?.stateRoot ?? base.root,
+                                                   pending: chain.map(\.transition))
+        return (included, ids, receipts, changes, reader.local, transition.update.root, transition)
     }
 
-    /// Builds and executes a block answering `request` from `candidates` (mempool order).
-    func build(_ request: ProposalRequest, candidates: [Transaction], key: PrivateKey, timestamp: Timestamp) throws(LedgerError) -> Block {
+    /// Builds and executes a block answering `request` from `candidates` (mempool order) with their IDs.
+    func build(_ request: ProposalRequest, candidates: [Transaction], ids: [Digest], key: PrivateKey,
+               timestamp: Timestamp) throws(LedgerError) -> Block {
         lock.lock()
         defer { lock.unlock() }
         let parentHash = request.parent.hash(using: hashAlgorithm)
-        if store.head?.hash != parentHash { _ = execution(of: request.parent, hash: parentHash) }
-        let r = try run(candidates, parentHash: parentHash, height: request.height, timestamp: timestamp, filter: true)
+        if base.hash != parentHash { _ = execution(of: request.parent, hash: parentHash) }
+        let r = try run(candidates, ids: ids.count == candidates.count ? ids : nil, parentHash: parentHash, height: request.height,
+                        timestamp: timestamp, filter: true)
         let receiptRoot = Receipt.root(of: r.receipts, using: hashAlgorithm)
         var block = try Block.make(parent: request.parent, transactions: r.included, stateRoot: r.stateRoot, receiptRoot: receiptRoot,
                                    consensusData: request.consensusData, producerKey: key, chainID: chainID,
-                                   hashAlgorithm: hashAlgorithm, timestamp: timestamp)
+                                   hashAlgorithm: hashAlgorithm, timestamp: timestamp, transactionIDs: r.ids)
         if forgeProposals, let tx = block.transactions.first {
             // Byzantine: a transaction altered after signing, re-rooted and re-signed by the producer.
             var bad = tx
@@ -292,7 +328,7 @@ final class BlockProcessor: @unchecked Sendable {
         let known = verified
         try validator.validate(block, parent: parent, now: .now(), alreadyVerified: { known.contains($0) })
         let h = block.header
-        if deferUnknownParent, let parent, store.head?.hash != h.parentHash,
+        if deferUnknownParent, let parent, base.hash != h.parentHash,
            execution(of: parent, hash: h.parentHash) == nil {
             return nil
         }
@@ -322,10 +358,13 @@ final class BlockProcessor: @unchecked Sendable {
         return e
     }
 
-    /// Folds a committed block's writes into the committed cache and forgets executions at or below its height.
+    /// A block's write is done: folds its writes into the committed cache, makes it the base,
+    /// and forgets executions at or below its height. Call in commit order.
     func didCommit(_ e: ExecutedBlock, transactionIDs: [Digest]) {
         lock.lock()
         defer { lock.unlock() }
+        base = (e.hash, e.stateRoot)
+        deciding.removeAll { $0 == e.hash }
         if committed.count + e.overlay.count >= Self.maximumCachedKeys { committed.removeAll(keepingCapacity: true) }
         for (k, v) in e.overlay { committed[k] = .some(v) }
         for id in transactionIDs { verified.remove(id) }

@@ -15,6 +15,15 @@ import Net
 /// proposal requests (answered with a block built from the mempool), then
 /// status.
 ///
+/// Writes are pipelined: appends, the engine's state and the messages after
+/// them go, in that order, to a writer thread of the node's own, and the
+/// actor goes on executing the next block on top of the decided ones (at
+/// most ``maximumPendingAppends`` ahead). Nothing leaves the node before the
+/// writes it follows are durable: messages wait behind them, and a receipt
+/// (``submit(_:timeout:)``, ``commits()``) is handed out only once its block
+/// is in the store. ``head`` is the store's head; a crash loses at most the
+/// decided blocks that nobody outside the node has heard of.
+///
 /// ```swift
 /// let node = try await Node<RaftEngine>(configuration: config, transport: try network.attach(1),
 ///                                       executors: [KeyValueExecutor()])
@@ -44,6 +53,17 @@ public actor Node<Engine: ConsensusEngine> {
     private var sendTask: Task<Void, Never>?
     private let outbox: AsyncStream<(NodeID?, [UInt8])>.Continuation
     private let outboxStream: AsyncStream<(NodeID?, [UInt8])>
+    private let writer: CommitWriter
+    /// The last decided block (written or pending): what the next commit must extend.
+    private var tip: LedgerStore.Head
+    private var tipHeader: BlockHeader
+    /// Decided blocks whose append is pending, oldest first.
+    private var pendingCommits: [(block: CommittedBlock, execution: ExecutedBlock)] = []
+    /// Set when a pending append failed: the node rebuilds from its store once the writer is idle.
+    private var writeFailed = false
+
+    /// Decided blocks the actor may run ahead of the store by.
+    static var maximumPendingAppends: Int { 2 }
 
     private var tickCount: UInt64 = 0
     private var lastCommitTick: UInt64 = 0
@@ -97,6 +117,9 @@ public actor Node<Engine: ConsensusEngine> {
         engine = try Self.makeEngine(context: context, store: store)
         backups = configuration.backupSchedule.map { BackupScheduler(store: store, schedule: $0) }
         (outboxStream, outbox) = AsyncStream.makeStream(of: (NodeID?, [UInt8]).self, bufferingPolicy: .unbounded)
+        let out = outbox
+        writer = CommitWriter { peer, bytes in out.yield((peer, bytes)) }
+        (tip, tipHeader) = try Self.readTip(store)
         for v in configuration.schedule.initial.validators?.ids ?? [] where v != id {
             peerState[v] = (false, 0, nil)
         }
@@ -123,6 +146,18 @@ public actor Node<Engine: ConsensusEngine> {
         return store
     }
 
+    /// The store's head and its header.
+    private static func readTip(_ store: LedgerStore) throws(ChainError) -> (LedgerStore.Head, BlockHeader) {
+        do throws(LedgerError) {
+            guard let head = store.head else { throw LedgerError(.heightNotFound, "the store is empty") }
+            return (head, try store.header(atHeight: head.height))
+        } catch {
+            throw ChainError(.storeFailure, "reading the head: \(error.message)", details: ["cause": String(error.numericCode)])
+        }
+    }
+
+    deinit { writer.finish() }
+
     private static func makeEngine(context: ConsensusContext, store: LedgerStore) throws(ChainError) -> Engine {
         do {
             let head = store.head?.height ?? 0
@@ -142,6 +177,9 @@ public actor Node<Engine: ConsensusEngine> {
     /// - Note: Call once after `init`; a stopped node cannot be restarted (make a new one on the same store).
     public func start() {
         guard clockTask == nil, !isStopped else { return }
+        writer.setListener { [weak self] in
+            Task { await self?.collectWrites() }
+        }
         let interval = configuration.tickInterval
         clockTask = Task { [weak self] in
             while !Task.isCancelled {
@@ -172,7 +210,9 @@ public actor Node<Engine: ConsensusEngine> {
     /// Committed blocks stay in the store. Idempotent.
     public func stop() async {
         guard !isStopped else { return }
+        settleWrites()
         isStopped = true
+        writer.finish()
         clockTask?.cancel()
         receiveTask?.cancel()
         outbox.finish()
@@ -388,7 +428,8 @@ public actor Node<Engine: ConsensusEngine> {
         guard !isStopped else { return }
         tickCount += 1
         drive(.tick)
-        if let held = heldRequest, mempool.count > 0 || tickCount - held.since >= configuration.emptyBlockIntervalTicks {
+        if let held = heldRequest, pendingCommits.count < Self.maximumPendingAppends,
+           mempool.count > 0 || tickCount - held.since >= configuration.emptyBlockIntervalTicks {
             heldRequest = nil
             if let block = build(held.request) { drive(.proposal(block)) }
         }
@@ -440,19 +481,19 @@ public actor Node<Engine: ConsensusEngine> {
             for rollback in effects.rollbacks { applyRollback(rollback) }
             for c in effects.commits { commit(c) }
             if let state = effects.persistentState {
-                do { try store.saveConsensusState(state) } catch { noteStoreError(error) }
+                writer.submit(.saveConsensusState(store: store, bytes: state))
             }
             if !byzantineSilent {
                 for m in effects.messages {
                     let bytes = NodeMessage.consensus(m.message.encoded).encoded
                     switch m.to {
-                    case .node(let to): outbox.yield((to, bytes))
-                    case .broadcast: outbox.yield((nil, bytes))
+                    case .node(let to): writer.emit(bytes, to: to)
+                    case .broadcast: writer.emit(bytes, to: nil)
                     }
                 }
             }
             for request in effects.proposalRequests {
-                if mempool.count == 0 {
+                if mempool.count == 0 || pendingCommits.count >= Self.maximumPendingAppends {
                     heldRequest = (request, tickCount)
                 } else if let block = build(request) {
                     queue.append(.proposal(block))
@@ -462,10 +503,11 @@ public actor Node<Engine: ConsensusEngine> {
     }
 
     private func build(_ request: ProposalRequest) -> Block? {
-        let candidates = mempool.proposal(maxCount: request.maximumTransactions, maxBytes: configuration.maximumBlockBytes)
+        let candidates = mempool.proposalWithIDs(maxCount: request.maximumTransactions, maxBytes: configuration.maximumBlockBytes)
         let timestamp = Timestamp(millisecondsSince1970: max(Timestamp.now().rawValue, request.parent.timestamp.rawValue + 1))
         do {
-            return try processor.build(request, candidates: candidates, key: configuration.signingKey, timestamp: timestamp)
+            return try processor.build(request, candidates: candidates.transactions, ids: candidates.ids, key: configuration.signingKey,
+                                       timestamp: timestamp)
         } catch {
             if (1500..<1600).contains(error.numericCode) { noteStoreError(error) }
             return nil
@@ -473,45 +515,35 @@ public actor Node<Engine: ConsensusEngine> {
     }
 
     /// Commits one block the engine (or sync) decided: execute (or reuse the
-    /// execution), append with receipts, state changes and certificate, then
-    /// update the mempool, waiters and observers.
+    /// execution), take its transactions out of the mempool, and queue its
+    /// append (block, receipts, state changes and certificate in one SQLite
+    /// transaction) on the writer; ``collectWrites()`` hands out the receipts
+    /// once it is written.
     @discardableResult
     private func commit(_ c: CommittedBlock) -> Bool {
-        let top = head
+        let top = tip
         if c.height <= top.height {
-            if let stored = try? store.blockHash(atHeight: c.height), stored != c.hash {
+            if c.height <= head.height, let stored = try? store.blockHash(atHeight: c.height), stored != c.hash {
                 noteStoreError(LedgerError(.storeCorrupted, "commit conflict at height \(c.height)"), code: .commitConflict)
             }
             return false
         }
-        guard c.height == top.height.next else {
+        guard c.height == top.height.next, !writeFailed else {
             maybeSync(force: true)
             return false
         }
         do {
-            let parent = try store.header(atHeight: top.height)
-            let e = try processor.executionForCommit(c.block, parent: parent)
-            // A transition computed from another head (the head moved since) is left out: the store computes its own.
-            let transition = e.transition.flatMap { $0.parentRoot == top.stateRoot ? $0 : nil }
-            try store.append(c.block, receipts: e.receipts, stateChanges: e.changes, stateTransition: transition,
-                             certificate: c.certificate)
-            let ids = e.receipts.map(\.transactionID)
-            processor.didCommit(e, transactionIDs: ids)
+            let e = try processor.executionForCommit(c.block, parent: tipHeader)
+            processor.willCommit(e)
+            // A transition from another root (an execution made before the tip moved) is left out: the store computes its own.
+            let transition = e.transition.parentRoot == top.stateRoot ? e.transition : nil
+            writer.submit(.append(store: store, block: c.block, receipts: e.receipts, changes: e.changes,
+                                  transition: transition, certificate: c.certificate))
+            pendingCommits.append((c, e))
+            tip = LedgerStore.Head(height: c.height, hash: c.hash, stateRoot: e.stateRoot)
+            tipHeader = c.block.header
             _ = mempool.removeCommitted(c.block.transactions)
-            metrics.committedBlocks += 1
-            metrics.committedTransactions += ids.count
             lastCommitTick = tickCount
-            storeErrorSinceCommit = false
-            for r in e.receipts {
-                if let list = waiters.removeValue(forKey: r.transactionID) {
-                    for w in list { w.continuation.resume(returning: r) }
-                }
-            }
-            if !commitContinuations.isEmpty {
-                let notice = CommitNotice(height: c.height, blockHash: c.hash, transactionIDs: ids, receipts: e.receipts,
-                                          committedAt: .now)
-                for (_, cont) in commitContinuations { cont.yield(notice) }
-            }
             return true
         } catch {
             noteStoreError(error, code: (1500..<1600).contains(error.numericCode) ? .storeFailure : .executionFailed)
@@ -520,7 +552,70 @@ public actor Node<Engine: ConsensusEngine> {
         }
     }
 
+    /// Takes the writer's outcomes: for each block written, its receipts go
+    /// to their waiters and observers; after a failed append the node drops
+    /// the decided blocks above the store's head (their transactions return
+    /// to the mempool) and restarts its engine from the store. Then builds a
+    /// held proposal if the pipeline has room again.
+    private func collectWrites(settling: Bool = false) {
+        for outcome in writer.takeOutcomes() {
+            switch outcome {
+            case .appended(let height):
+                guard let first = pendingCommits.first, first.block.height == height else { continue }
+                pendingCommits.removeFirst()
+                didWrite(first.block, first.execution)
+            case .appendFailed(let height, let error):
+                noteStoreError(error)
+                writeFailed = true
+                if let i = pendingCommits.firstIndex(where: { $0.block.height == height }) {
+                    let failed = pendingCommits.remove(at: i)
+                    _ = mempool.reinsert(failed.block.block.transactions, now: .now())
+                }
+            case .stateSaveFailed(let error):
+                noteStoreError(error)
+            }
+        }
+        guard !settling else { return }
+        if writeFailed, pendingCommits.isEmpty, writer.pendingAppends == 0 {
+            restartEngine()
+            maybeSync(force: true)
+        }
+        guard !isStopped, let held = heldRequest, pendingCommits.count < Self.maximumPendingAppends, mempool.count > 0 else { return }
+        heldRequest = nil
+        if let block = build(held.request) { drive(.proposal(block)) }
+    }
+
+    /// Waits for the writer to finish every queued job and takes the outcomes.
+    private func settleWrites() {
+        writer.waitUntilIdle()
+        collectWrites(settling: true)
+    }
+
+    private func didWrite(_ c: CommittedBlock, _ e: ExecutedBlock) {
+        let ids = e.receipts.map(\.transactionID)
+        processor.didCommit(e, transactionIDs: ids)
+        metrics.committedBlocks += 1
+        metrics.committedTransactions += ids.count
+        storeErrorSinceCommit = false
+        for r in e.receipts {
+            if let list = waiters.removeValue(forKey: r.transactionID) {
+                for w in list { w.continuation.resume(returning: r) }
+            }
+        }
+        if !commitContinuations.isEmpty {
+            let notice = CommitNotice(height: c.height, blockHash: c.hash, transactionIDs: ids, receipts: e.receipts,
+                                      committedAt: .now)
+            for (_, cont) in commitContinuations { cont.yield(notice) }
+        }
+    }
+
+    /// Takes the store's head as the tip (after a rollback, a restore or a failed write). The writer must be idle.
+    private func resetTip() {
+        if let t = try? Self.readTip(store) { (tip, tipHeader) = t }
+    }
+
     private func applyRollback(_ rollback: Rollback) {
+        settleWrites()
         guard rollback.height < head.height else { return }
         do {
             let undone = try store.rollback(toHeight: rollback.height)
@@ -529,6 +624,7 @@ public actor Node<Engine: ConsensusEngine> {
         } catch {
             noteStoreError(error)
         }
+        resetTip()
     }
 
     private func noteStoreError(_ error: LedgerError, code: ChainError.Code = .storeFailure) {
@@ -537,15 +633,15 @@ public actor Node<Engine: ConsensusEngine> {
         lastStoreError = "[\(code.rawValue)] \(error.message)"
     }
 
-    private func send(_ message: NodeMessage, to peer: NodeID) { outbox.yield((peer, message.encoded)) }
-    private func broadcast(_ message: NodeMessage) { outbox.yield((nil, message.encoded)) }
+    private func send(_ message: NodeMessage, to peer: NodeID) { writer.emit(message.encoded, to: peer) }
+    private func broadcast(_ message: NodeMessage) { writer.emit(message.encoded, to: nil) }
 
     // MARK: Sync (catch-up) and recovery (K-R-2)
 
     private func maybeSync(force: Bool = false) {
         guard !isStopped else { return }
         if let o = syncOutstanding, tickCount - o.sentAt < configuration.syncRetryTicks { return }
-        let mine = head.height
+        let mine = tip.height
         guard let best = alivePeers().max(by: { ($0.height, $1.node) < ($1.height, $0.node) }), best.height > mine else { return }
         let lag = best.height.rawValue - mine.rawValue
         guard force || lag >= configuration.syncLagBlocks || tickCount - lastCommitTick >= configuration.syncStallTicks else { return }
@@ -555,7 +651,7 @@ public actor Node<Engine: ConsensusEngine> {
     private func requestSync(from peer: NodeID) {
         syncOutstanding = (peer, tickCount)
         metrics.syncRequestsSent += 1
-        send(.syncRequest(from: head.height.next, count: configuration.syncBatchBlocks), to: peer)
+        send(.syncRequest(from: tip.height.next, count: configuration.syncBatchBlocks), to: peer)
     }
 
     /// Validates every block of a sync batch (K-V-1..4, certificate,
@@ -564,8 +660,8 @@ public actor Node<Engine: ConsensusEngine> {
     private func applySync(_ blocks: [CommittedBlock], from peer: NodeID) {
         if syncOutstanding?.peer == peer { syncOutstanding = nil }
         var applied = 0
-        for c in blocks where c.height > head.height {
-            guard c.height == head.height.next else { break }
+        for c in blocks where c.height > tip.height {
+            guard c.height == tip.height.next else { break }
             let set = configuration.schedule.config(atHeight: c.height).validators
                 ?? (try? ValidatorSet([Validator(id: id, publicKey: configuration.signingKey.publicKey)]))
             guard let set else { break }
@@ -587,8 +683,16 @@ public actor Node<Engine: ConsensusEngine> {
         if blocks.count >= configuration.syncBatchBlocks { requestSync(from: peer) }
     }
 
-    /// Rebuilds the engine from the store (after sync, rollback or restore).
+    /// Rebuilds the engine from the store (after sync, rollback, restore or a failed write), once
+    /// every pending write is done; after a failed write the decided blocks above the store's head
+    /// are dropped (their transactions went back to the mempool) and every execution is forgotten.
     private func restartEngine() {
+        settleWrites()
+        if writeFailed {
+            writeFailed = false
+            processor.reset(executions: true)
+        }
+        resetTip()
         do {
             engine = try Self.makeEngine(context: context, store: store)
             metrics.engineRestarts += 1
@@ -603,7 +707,7 @@ public actor Node<Engine: ConsensusEngine> {
         let transport = transport
         for (peer, s) in peerState.sorted(by: { $0.key < $1.key }) where !s.connected {
             metrics.reconnectAttempts += 1
-            outbox.yield((peer, NodeMessage.status(height: head.height, head: head.hash).encoded))
+            send(.status(height: head.height, head: head.hash), to: peer)
             _ = transport
         }
     }
@@ -675,6 +779,7 @@ public actor Node<Engine: ConsensusEngine> {
     /// - Throws: `.rollbackHeightInvalid` (4104), `.storeFailure` (4053), `.nodeStopped` (4051).
     public func rollback(toHeight height: Height) throws -> [Transaction] {
         guard !isStopped else { throw ChainError(.nodeStopped, "node \(id.rawValue) is stopped") }
+        settleWrites()
         guard height <= head.height else {
             throw ChainError(.rollbackHeightInvalid, "rollback height \(height) is above the head \(head.height)",
                              details: ["height": height.description, "head": head.height.description])
@@ -704,6 +809,7 @@ public actor Node<Engine: ConsensusEngine> {
         do { try LedgerStore.verifyBackup(at: path) } catch {
             throw ChainError(.restoreFailed, "backup \(path): \(error.message)", details: ["cause": String(error.numericCode)])
         }
+        settleWrites()
         // Release every handle on the store file before replacing it.
         let placeholder = try LedgerStore.inMemory()
         processor.replaceStore(placeholder)

@@ -54,16 +54,21 @@ public struct Block: Hashable, Sendable {
     ///   - chainID: Optional; defaults to the parent's chain ID, else 0.
     ///   - hashAlgorithm: Required. The chain's hash algorithm.
     ///   - timestamp: Required. Must be after the parent's timestamp.
+    ///   - transactionIDs: Optional, default nil (computed here). The transactions' IDs
+    ///     (``Transaction/id(using:)`` with `hashAlgorithm`) when the caller has them already;
+    ///     they must be exactly those, in order: a block made with others fails validation (1109).
     /// - Throws: crypto errors (13xx).
     public static func make(parent: BlockHeader?, transactions: [Transaction], stateRoot: Digest = .zero,
                             receiptRoot: Digest = .zero, consensusData: [UInt8] = [], producerKey: PrivateKey,
-                            chainID: UInt64? = nil, hashAlgorithm: HashAlgorithm, timestamp: Timestamp) throws(LedgerError) -> Block {
+                            chainID: UInt64? = nil, hashAlgorithm: HashAlgorithm, timestamp: Timestamp,
+                            transactionIDs: [Digest]? = nil) throws(LedgerError) -> Block {
+        let ids = transactionIDs.flatMap { $0.count == transactions.count ? $0 : nil }
         var header = BlockHeader(
             chainID: chainID ?? parent?.chainID ?? 0,
             height: parent.map { $0.height.next } ?? 0,
             parentHash: parent?.hash(using: hashAlgorithm) ?? .zero,
             timestamp: timestamp,
-            transactionRoot: transactionRoot(of: transactions, using: hashAlgorithm),
+            transactionRoot: ids.map { transactionRoot(ids: $0, using: hashAlgorithm) } ?? transactionRoot(of: transactions, using: hashAlgorithm),
             stateRoot: stateRoot, receiptRoot: receiptRoot,
             producer: producerKey.publicKey, consensusData: consensusData)
         try header.sign(with: producerKey, hashAlgorithm: hashAlgorithm)

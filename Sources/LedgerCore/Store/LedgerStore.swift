@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import Synchronization
 
 /// A node's whole ledger in one SQLite database (WAL): blocks, the
 /// transaction index, receipts with their logs, and the world state.
@@ -51,15 +52,28 @@ public final class LedgerStore: @unchecked Sendable {
         public var sqliteQuickCheckOnOpen: Bool
         /// Optional, default 4, range `1...64`. Idle read connections kept.
         public var maximumIdleReaders: Int
+        /// Optional, default 32,768 (32 MiB), range `0...4_194_304`; 0 keeps SQLite's own default (2 MiB).
+        /// The page cache of each connection (the writer and every reader), in KiB: state-tree nodes and
+        /// index pages are read and written at random, and a cache smaller than the working set turns
+        /// each block into thousands of file reads. Memory is taken as pages are used, not up front.
+        public var pageCacheKibibytes: Int
+        /// Optional, default 8,192 (32 MiB of 4 KiB pages), range `0...1_000_000`; 0 keeps SQLite's 1,000.
+        /// The write-ahead log is copied into the database once it holds this many pages. Blocks rewrite
+        /// the same tree and index pages again and again, so a longer log copies each page once for many
+        /// blocks; the price is a larger `-wal` file between checkpoints.
+        public var walCheckpointPages: Int
 
         public init(hashAlgorithm: HashAlgorithm? = nil, durability: Durability = .normal, readOnly: Bool = false,
-                    quickCheckBlocks: Int = 16, sqliteQuickCheckOnOpen: Bool = true, maximumIdleReaders: Int = 4) {
+                    quickCheckBlocks: Int = 16, sqliteQuickCheckOnOpen: Bool = true, maximumIdleReaders: Int = 4,
+                    pageCacheKibibytes: Int = 32_768, walCheckpointPages: Int = 8_192) {
             self.hashAlgorithm = hashAlgorithm
             self.durability = durability
             self.readOnly = readOnly
             self.quickCheckBlocks = max(0, quickCheckBlocks)
             self.sqliteQuickCheckOnOpen = sqliteQuickCheckOnOpen
             self.maximumIdleReaders = min(64, max(1, maximumIdleReaders))
+            self.pageCacheKibibytes = min(4_194_304, max(0, pageCacheKibibytes))
+            self.walCheckpointPages = min(1_000_000, max(0, walCheckpointPages))
         }
     }
 
@@ -68,6 +82,16 @@ public final class LedgerStore: @unchecked Sendable {
         public var height: Height
         public var hash: Digest
         public var stateRoot: Digest
+
+        /// - Parameters:
+        ///   - height: Required. The block's height.
+        ///   - hash: Required. Its header hash.
+        ///   - stateRoot: Required. The state root its header declares.
+        public init(height: Height, hash: Digest, stateRoot: Digest) {
+            self.height = height
+            self.hash = hash
+            self.stateRoot = stateRoot
+        }
     }
 
     /// The file path, or nil for an in-memory store.
@@ -76,12 +100,17 @@ public final class LedgerStore: @unchecked Sendable {
     public let hashAlgorithm: HashAlgorithm
     public let configuration: Configuration
 
-    // Guarded by writeLock: writer, cachedHead, cachedHeadHeader.
+    // Guarded by writeLock: writer. Changes to the published head also hold writeLock.
     private let writeLock = NSLock()
     private let writer: SQLiteConnection
-    private var cachedHead: Head?
-    /// The head block's header once appended by this store (nil after open and rollback: read on demand).
-    private var cachedHeadHeader: BlockHeader?
+    /// The head and (once this store appended it; nil after open and rollback:
+    /// read on demand) its header, behind a lock of their own so readers of
+    /// the head never wait for an append in progress.
+    private let published = Mutex<(head: Head?, header: BlockHeader?)>((nil, nil))
+    private var cachedHead: Head? {
+        get { published.withLock { $0.head } }
+        set { published.withLock { $0.head = newValue } }
+    }
     // Guarded by poolLock: idleReaders.
     private let poolLock = NSLock()
     private var idleReaders: [SQLiteConnection] = []
@@ -90,7 +119,7 @@ public final class LedgerStore: @unchecked Sendable {
     /// the quick integrity check.
     /// - Parameters:
     ///   - path: Required. A file path; its directory must exist. Created when missing (unless read-only).
-    ///   - configuration: Optional, default ``Configuration/init(hashAlgorithm:durability:readOnly:quickCheckBlocks:sqliteQuickCheckOnOpen:maximumIdleReaders:)``.
+    ///   - configuration: Optional, default ``Configuration/init(hashAlgorithm:durability:readOnly:quickCheckBlocks:sqliteQuickCheckOnOpen:maximumIdleReaders:pageCacheKibibytes:walCheckpointPages:)``.
     /// - Throws: `LedgerError` `.storeCorrupted` (1501) for a damaged file,
     ///   `.truncatedFile` (1502), `.missingBlock` (1507), `.blockHashMismatch`
     ///   (1506), `.brokenParentLink` (1513), `.storedRootMismatch` (1512),
@@ -116,6 +145,7 @@ public final class LedgerStore: @unchecked Sendable {
         self.configuration = configuration
         path = inMemory ? nil : location
         writer = try SQLiteConnection(path: location, mode: configuration.readOnly ? .readOnly : .readWrite)
+        try Self.sizeCache(writer, configuration)
         if configuration.readOnly {
             try writer.execute("PRAGMA query_only = 1")
             let version = Int(try writer.scalarInt("PRAGMA user_version") ?? 0)
@@ -126,6 +156,7 @@ public final class LedgerStore: @unchecked Sendable {
         } else {
             if !inMemory { _ = try writer.textRows("PRAGMA journal_mode = WAL") }
             try writer.execute("PRAGMA synchronous = \(configuration.durability == .full ? "FULL" : "NORMAL")")
+            if configuration.walCheckpointPages > 0 { _ = try writer.textRows("PRAGMA wal_autocheckpoint = \(configuration.walCheckpointPages)") }
             try StoreSchema.migrate(writer)
         }
         hashAlgorithm = try Self.recordAlgorithm(writer, requested: configuration.hashAlgorithm, readOnly: configuration.readOnly)
@@ -204,11 +235,7 @@ public final class LedgerStore: @unchecked Sendable {
 
     /// The head block's height, hash and state root; nil for an empty store.
     /// - Note: Thread-safe; reflects the last committed append or rollback.
-    public var head: Head? {
-        writeLock.lock()
-        defer { writeLock.unlock() }
-        return cachedHead
-    }
+    public var head: Head? { cachedHead }
 
     // MARK: Append
 
@@ -273,17 +300,13 @@ public final class LedgerStore: @unchecked Sendable {
             marker.bind(1, text: height.description)
             try marker.run()
         }
-        cachedHead = Head(height: height, hash: prepared.hash, stateRoot: block.header.stateRoot)
-        cachedHeadHeader = block.header
+        published.withLock { $0 = (Head(height: height, hash: prepared.hash, stateRoot: block.header.stateRoot), block.header) }
     }
 
     /// The head's header when this store appended it, so a node building on
     /// its head does not read and decode the whole head block.
     func headHeader(ifAt height: Height) -> BlockHeader? {
-        writeLock.lock()
-        defer { writeLock.unlock() }
-        guard let header = cachedHeadHeader, header.height == height else { return nil }
-        return header
+        published.withLock { $0.header?.height == height ? $0.header : nil }
     }
 
     private static func insert(_ p: PreparedBlock, into db: SQLiteConnection) throws(LedgerError) {
@@ -366,9 +389,13 @@ public final class LedgerStore: @unchecked Sendable {
             try marker.run()
             return txs
         }
-        cachedHeadHeader = nil
-        cachedHead = try Self.loadHead(db)
+        let reloaded = try Self.loadHead(db)
+        published.withLock { $0 = (reloaded, nil) }
         return undone
+    }
+
+    private static func sizeCache(_ db: SQLiteConnection, _ configuration: Configuration) throws(LedgerError) {
+        if configuration.pageCacheKibibytes > 0 { try db.execute("PRAGMA cache_size = -\(configuration.pageCacheKibibytes)") }
     }
 
     // MARK: Read connections
@@ -387,6 +414,7 @@ public final class LedgerStore: @unchecked Sendable {
         if conn == nil {
             let c = try SQLiteConnection(path: path, mode: configuration.readOnly ? .readOnly : .readWrite)
             try c.execute("PRAGMA query_only = 1")
+            try Self.sizeCache(c, configuration)
             conn = c
         }
         let c = conn!
@@ -396,6 +424,11 @@ public final class LedgerStore: @unchecked Sendable {
             poolLock.unlock()
         }
         return try c.transaction(immediate: false) { () throws(LedgerError) -> R in try body(c) }
+    }
+
+    /// The writer connection's value of a pragma (for tests and diagnostics).
+    func pragma(_ name: String) throws(LedgerError) -> String? {
+        try withWriter { (db) throws(LedgerError) -> String? in try db.textRows("PRAGMA \(name)").first }
     }
 
     /// Runs `body` with the writer connection held (for backup and tests).

@@ -65,6 +65,17 @@ struct SQLiteStateNodeStore: StateNodeStore {
     }
 }
 
+/// Nodes of transitions not appended yet, in front of a store's.
+struct OverlayStateNodeStore: StateNodeStore {
+    let overlay: [Digest: [UInt8]]
+    let base: SQLiteStateNodeStore
+
+    func node(_ digest: Digest) throws -> [UInt8]? {
+        if let n = overlay[digest] { return n }
+        return try base.node(digest)
+    }
+}
+
 /// Writes a block's state: the new tree nodes (insert-or-ignore, tagged with
 /// the height that first wrote them) and the flat versioned table
 /// `state(key, height, value-or-NULL)` for fast reads at a height.
@@ -94,7 +105,8 @@ enum StateWriter {
         }
         if !update.nodes.isEmpty {
             let n = try db.statement("INSERT OR IGNORE INTO state_nodes(digest, height, bytes) VALUES(?1, ?2, ?3)")
-            for node in update.nodes {
+            // In key order: consecutive inserts land on the same or neighbouring B-tree pages.
+            for node in update.nodes.sorted(by: { $0.digest < $1.digest }) {
                 n.bind(1, node.digest)
                 n.bind(2, height.rawValue)
                 try n.run(binding: node.encoded, at: 3)
@@ -137,6 +149,32 @@ extension LedgerStore {
             let tree = StateTree(hashAlgorithm)
             let root = try Self.loadHead(db)?.stateRoot ?? tree.emptyRoot
             let update = try tree.update(root: root, changes: changes.changes, store: SQLiteStateNodeStore(db: db))
+            return StateTransition(parentRoot: root, update: update)
+        }
+    }
+
+    /// The state-tree update of `changes` from `root`, where `root` may be the
+    /// state after blocks not appended yet: the nodes their transitions
+    /// created (`pending`) are read before the store's. What a node uses to
+    /// execute block N+1 while block N is still being written; the result goes
+    /// to ``append(_:receipts:stateChanges:stateTransition:certificate:)`` once
+    /// the blocks before it are appended.
+    /// - Parameters:
+    ///   - changes: Required. The block's state writes.
+    ///   - root: Required. The state root to start from: the head's, or the last pending transition's.
+    ///   - pending: Optional, default none. The transitions of the blocks between the head and `root`, in any order.
+    /// - Throws: `.stateKeyTooLarge` (1607), `.stateValueTooLarge` (1608),
+    ///   `.stateNodeMissing` (1601) when `root` is neither stored nor reached by `pending`, `.sqlite` (1510).
+    /// - Note: Thread-safe; writes nothing. Example:
+    ///   `let next = try store.stateTransition(applying: changes, from: t.update.root, pending: [t])`.
+    public func stateTransition(applying changes: StateChangeSet, from root: Digest,
+                                pending: [StateTransition] = []) throws(LedgerError) -> StateTransition {
+        var overlay = [Digest: [UInt8]]()
+        overlay.reserveCapacity(pending.reduce(0) { $0 + $1.update.nodes.count })
+        for t in pending { for n in t.update.nodes { overlay[n.digest] = n.encoded } }
+        return try read { (db) throws(LedgerError) -> StateTransition in
+            let update = try StateTree(hashAlgorithm).update(root: root, changes: changes.changes,
+                                                               store: OverlayStateNodeStore(overlay: overlay, base: SQLiteStateNodeStore(db: db)))
             return StateTransition(parentRoot: root, update: update)
         }
     }

@@ -200,7 +200,8 @@ actor ChangeCollector: RecordChangeDelegate {
         }
         #expect(update?.code == .confirmationTimeout)
         #expect(update?.details["final"] == "true")
-        #expect(ContinuousClock.now - started < .seconds(5), "answered at the deadline (0.3 s), not after the platform's 20 s")
+        // Well under the platform's 20 s; not tighter, since the whole suite shares two cores.
+        #expect(ContinuousClock.now - started < .seconds(15), "answered at the deadline (0.3 s), not after the platform's 20 s")
         let upload = await #expect(throws: AppError.self) {
             try await q.upload(RecordsFixture.production(2), token: f.rootToken, timeout: .milliseconds(300))
         }

@@ -1,5 +1,5 @@
 import Foundation
-import LedgerCore
+@testable import LedgerCore
 import Testing
 
 /// `LedgerStore.append(_:receipts:stateChanges:stateTransition:certificate:)`
@@ -57,5 +57,67 @@ struct StoreStateTransitionTests {
         #expect(throws: LedgerError.self) { try store.header(atHeight: 5) }
         store = try LedgerStore(path: dir.path("ledger.sqlite"))
         #expect(try store.header(atHeight: 3) == blocks[3].header)
+    }
+    @Test func transitionsChainedOnUnappendedBlocksAppendInOrderAndMatchSequentialOnes() throws {
+        let dir = try TemporaryDirectory()
+        let chained = try LedgerStore(path: dir.path("chained.sqlite"))
+        let sequential = try LedgerStore(path: dir.path("sequential.sqlite"))
+        var chain = try TestChain()
+        var other = try TestChain()
+        try chain.extend(chained, blocks: 2, changes: sampleChanges)
+        try other.extend(sequential, blocks: 2, changes: sampleChanges)
+        // Three blocks executed ahead of the store: each update starts from the one before, unwritten.
+        var pending = [StateTransition]()
+        var built = [(Block, [Receipt], StateChangeSet)]()
+        var root = chained.head!.stateRoot
+        for h in 2..<5 {
+            let changes = sampleChanges(Height(UInt64(h)))
+            let t = try chained.stateTransition(applying: changes, from: root, pending: pending)
+            #expect(t.parentRoot == root)
+            let (block, receipts) = try chain.next(changes: changes, stateRoot: t.update.root)
+            pending.append(t)
+            built.append((block, receipts, changes))
+            root = t.update.root
+        }
+        #expect(chained.head?.height == 1)
+        for ((block, receipts, changes), t) in zip(built, pending) {
+            try chained.append(block, receipts: receipts, stateChanges: changes, stateTransition: t)
+            let (b, r) = try other.next(changes: changes, stateRoot: try sequential.stateRoot(applying: changes))
+            try sequential.append(b, receipts: r, stateChanges: changes)
+        }
+        #expect(chained.head?.stateRoot == sequential.head?.stateRoot)
+        #expect(chained.head?.stateRoot == root)
+        for k in 0..<10 {
+            let key = Array("k\(k)".utf8)
+            let proof = try chained.stateProof(key: key)
+            try proof.verify(key: key, value: try sequential.stateValue(forKey: key), root: root, algorithm: .sha256)
+        }
+        #expect(try chained.checkIntegrity(.full).blocksChecked == 5)
+    }
+
+    @Test func transitionFromARootNeitherStoredNorPendingFailsWithStateNodeMissing() throws {
+        let store = try LedgerStore.inMemory()
+        var chain = try TestChain()
+        try chain.extend(store, blocks: 2, changes: sampleChanges)
+        let ahead = try store.stateTransition(applying: sampleChanges(2), from: store.head!.stateRoot)
+        // The next block's update without the pending one it starts from.
+        let error = #expect(throws: LedgerError.self) {
+            _ = try store.stateTransition(applying: sampleChanges(3), from: ahead.update.root, pending: [])
+        }
+        #expect(error?.code == .stateNodeMissing)
+        #expect(store.head?.height == 1)
+    }
+
+    @Test func pageCacheAndCheckpointSettingsReachTheConnection() throws {
+        let dir = try TemporaryDirectory()
+        let store = try LedgerStore(path: dir.path("ledger.sqlite"),
+                                    configuration: .init(pageCacheKibibytes: 12_345, walCheckpointPages: 2_222))
+        #expect(store.configuration.pageCacheKibibytes == 12_345)
+        #expect(try store.pragma("cache_size") == "-12345")
+        #expect(try store.pragma("wal_autocheckpoint") == "2222")
+        let defaults = try LedgerStore(path: dir.path("defaults.sqlite"))
+        #expect(try defaults.pragma("cache_size") == "-32768")
+        #expect(try defaults.pragma("wal_autocheckpoint") == "8192")
+        #expect(LedgerStore.Configuration(pageCacheKibibytes: -5, walCheckpointPages: -1).pageCacheKibibytes == 0)
     }
 }

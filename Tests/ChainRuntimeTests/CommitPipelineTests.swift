@@ -1,0 +1,119 @@
+@testable import ChainRuntime
+import Foundation
+@testable import LedgerCore
+import Net
+import Synchronization
+import Testing
+
+/// The node's pipelined writes: `CommitWriter` keeps the engine contract's
+/// order (writes durable before the messages after them), and a node hands
+/// out a receipt only once its block is in the store, recovering without
+/// loss when an append fails.
+@Suite(.serialized) struct CommitPipelineTests {
+    /// Empty blocks on top of a genesis, for the writer to append.
+    private static func chain(_ count: Int) throws -> (genesis: Block, blocks: [Block]) {
+        let key = try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: 7, count: 32))
+        let genesis = try ChainGenesis.make(chainID: 53, key: key)
+        var blocks = [Block]()
+        var parent = genesis.header
+        for _ in 0..<count {
+            let b = try Block.make(parent: parent, transactions: [], stateRoot: parent.stateRoot, producerKey: key,
+                                   hashAlgorithm: .sha256, timestamp: Timestamp(millisecondsSince1970: parent.timestamp.rawValue + 1))
+            blocks.append(b)
+            parent = b.header
+        }
+        return (genesis, blocks)
+    }
+
+    @Test func aMessageQueuedBehindAppendsLeavesOnlyOnceTheyAreInTheStore() throws {
+        let dir = try TestChain.temporaryDirectory("writer")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try LedgerStore(path: dir + "/ledger.sqlite")
+        let (genesis, blocks) = try Self.chain(3)
+        try store.append(genesis)
+        let sent = Mutex<[(peer: NodeID?, bytes: [UInt8], storeHeight: Height?)]>([])
+        let writer = CommitWriter { peer, bytes in sent.withLock { $0.append((peer, bytes, store.head?.height)) } }
+        defer { writer.finish() }
+
+        writer.emit([9], to: NodeID(2))   // nothing pending: out at once, on this thread
+        #expect(sent.withLock { $0.count } == 1)
+        for b in blocks.prefix(2) {
+            writer.submit(.append(store: store, block: b, receipts: [], changes: StateChangeSet(), transition: nil, certificate: nil))
+        }
+        writer.submit(.saveConsensusState(store: store, bytes: [1, 2, 3]))
+        writer.emit([1], to: nil)
+        writer.waitUntilIdle()
+        let log = sent.withLock { $0 }
+        #expect(log.count == 2)
+        #expect(log[1].peer == nil && log[1].bytes == [1])
+        #expect(log[1].storeHeight == 2)   // both appends were durable before the message left
+        #expect(try store.consensusState() == [1, 2, 3])
+        let outcomes = writer.takeOutcomes()
+        #expect(outcomes.count == 2)
+        #expect(outcomes.allSatisfy { if case .appended = $0 { true } else { false } })
+        #expect(writer.takeOutcomes().isEmpty)
+        #expect(writer.pendingAppends == 0)
+
+        // A failed append is reported with its height and code; later jobs still run.
+        writer.submit(.append(store: store, block: blocks[0], receipts: [], changes: StateChangeSet(), transition: nil, certificate: nil))
+        writer.submit(.append(store: store, block: blocks[2], receipts: [], changes: StateChangeSet(), transition: nil, certificate: nil))
+        writer.waitUntilIdle()
+        let more = writer.takeOutcomes()
+        guard more.count == 2, case .appendFailed(let h, let error) = more[0], case .appended(let h2) = more[1] else {
+            Issue.record("unexpected outcomes \(more)")
+            return
+        }
+        #expect(h == 1 && error.code == .heightGap)
+        #expect(h2 == 3 && store.head?.height == 3)
+    }
+
+    @Test func aReceiptMeansTheBlockIsAlreadyInTheStore() async throws {
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 1, consensus: .raft, seed: 61))
+        var alice = cluster.account(1)
+        var txs = [Transaction]()
+        for i in 0..<400 { txs.append(try TestChain.kv(&alice, "p\(i % 37)", "v\(i)")) }
+        let node = try await cluster.node(0)
+        let ids = try await node.enqueue(txs).map { try $0.get() }
+        for id in ids {
+            let receipt = try await node.waitForReceipt(id, timeout: TestChain.patience)
+            #expect(receipt.status == Receipt.success)
+            // Durable when handed out: the store answers for it at once.
+            let stored = try await node.ledger.receipt(forTransaction: id)
+            #expect(stored == receipt)
+        }
+        #expect(await node.nextNonce(for: alice.key.publicKey) == 400)
+        await cluster.shutdown()
+    }
+
+    @Test func aFailedAppendLosesNothingAndTheNodeCommitsOnceTheStoreWorksAgain() async throws {
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 1, consensus: .raft, seed: 62))
+        var alice = cluster.account(1)
+        _ = try await TestChain.load(cluster, account: &alice, count: 3, prefix: "warm")
+        let node = try await cluster.node(0)
+        let ledger = await node.ledger
+        let before = await node.head
+        // Another connection holds the database's write lock: the node's next append waits for it
+        // (SQLite's busy timeout, 5 s), then fails.
+        let blocker = try LedgerStore(path: ledger.path!)
+        try blocker.withWriter { (db) throws(LedgerError) in try db.execute("BEGIN IMMEDIATE") }
+        let tx = try TestChain.kv(&alice, "blocked", "v")
+        let id = try await node.enqueue(tx)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while await node.metrics.storeErrors == 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(await node.metrics.storeErrors >= 1)
+        #expect(await node.head == before)
+        #expect(try await node.receipt(for: id) == nil)
+        #expect(await node.health.lastStoreError != nil)
+        try blocker.withWriter { (db) throws(LedgerError) in try db.execute("ROLLBACK") }
+
+        let receipt = try await node.waitForReceipt(id, timeout: TestChain.patience)
+        #expect(receipt.status == Receipt.success)
+        #expect(try ledger.stateValue(forKey: KeyValueExecutor.stateKey(Array("blocked".utf8))) == Array("v".utf8))
+        #expect(await node.head.height > before.height)
+        // The chain the node wrote after the failure is whole.
+        #expect(try ledger.checkIntegrity(.full).blocksChecked == Int(ledger.head!.height.rawValue) + 1)
+        await cluster.shutdown()
+    }
+}
