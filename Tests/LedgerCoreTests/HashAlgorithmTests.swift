@@ -46,4 +46,24 @@ struct HashAlgorithmTests {
         let error = #expect(throws: LedgerError.self) { try HashAlgorithm(name: "md5") }
         #expect(error?.code == .unknownHashAlgorithm)
     }
+
+    @Test func digestOrderEqualityAndHashingFollowTheBytes() throws {
+        var rng = SplitMix64(seed: 99)
+        var digests = [Digest]()
+        for i in 0..<400 {
+            var bytes = (0..<32).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            // Pairs that differ only late, or in one byte of each word, exercise every word of the comparison.
+            if i % 4 == 1, let last = digests.last { bytes = last.bytes; bytes[Int(rng.next() % 32)] ^= 0x80 }
+            if i % 4 == 2, let last = digests.last { bytes = last.bytes }
+            digests.append(try Digest(bytes: bytes))
+        }
+        for (a, b) in zip(digests, digests.dropFirst()) {
+            #expect((a < b) == a.bytes.lexicographicallyPrecedes(b.bytes))
+            #expect((b < a) == b.bytes.lexicographicallyPrecedes(a.bytes))
+            #expect((a == b) == (a.bytes == b.bytes))
+        }
+        #expect(digests.sorted().map(\.bytes) == digests.map(\.bytes).sorted { $0.lexicographicallyPrecedes($1) })
+        #expect(Set(digests).count == Set(digests.map(\.bytes)).count)
+        #expect(!(Digest.zero < Digest.zero))
+    }
 }

@@ -56,11 +56,31 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
         return try Swift.withUnsafeBytes(of: &s) { try body($0) }
     }
 
+    /// The 32 bytes as four machine words (memory order), for hashing and comparing a word at a time.
+    @inline(__always)
+    private var words: (UInt64, UInt64, UInt64, UInt64) { unsafeBitCast(storage, to: (UInt64, UInt64, UInt64, UInt64).self) }
+
     /// Byte-wise lexicographic order.
     public static func < (lhs: Digest, rhs: Digest) -> Bool {
-        for i in 0..<32 where lhs.storage[i] != rhs.storage[i] {
-            return lhs.storage[i] < rhs.storage[i]
-        }
-        return false
+        let a = lhs.words, b = rhs.words
+        // Big-endian words order like their bytes.
+        if a.0 != b.0 { return UInt64(bigEndian: a.0) < UInt64(bigEndian: b.0) }
+        if a.1 != b.1 { return UInt64(bigEndian: a.1) < UInt64(bigEndian: b.1) }
+        if a.2 != b.2 { return UInt64(bigEndian: a.2) < UInt64(bigEndian: b.2) }
+        return UInt64(bigEndian: a.3) < UInt64(bigEndian: b.3)
+    }
+
+    public static func == (lhs: Digest, rhs: Digest) -> Bool {
+        let a = lhs.words, b = rhs.words
+        return (a.0 ^ b.0) | (a.1 ^ b.1) | (a.2 ^ b.2) | (a.3 ^ b.3) == 0
+    }
+
+    /// Feeds the 32 bytes to the hasher as four words.
+    public func hash(into hasher: inout Hasher) {
+        let w = words
+        hasher.combine(w.0)
+        hasher.combine(w.1)
+        hasher.combine(w.2)
+        hasher.combine(w.3)
     }
 }
