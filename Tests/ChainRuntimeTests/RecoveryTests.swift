@@ -35,9 +35,12 @@ import Testing
         let folder = cluster.directory + "/node-1/backups"
         let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".sqlite") }.sorted()
         let backup = try #require(files.first)
+        // Kept aside: the schedule keeps only the newest files, and more blocks follow.
+        let kept = cluster.directory + "/kept-backup.sqlite"
+        try FileManager.default.copyItem(atPath: folder + "/" + backup, toPath: kept)
         _ = try await TestChain.load(cluster, account: &alice, count: 50, prefix: "after")
         let top = try await cluster.node(0).head.height
-        let restored = try await node.restore(fromBackup: folder + "/" + backup)
+        let restored = try await node.restore(fromBackup: kept)
         #expect(restored < top)
         try await cluster.waitForHeight(top, nodes: [1], timeout: TestChain.patience)
         let hashes = try await TestChain.blockHashes(cluster, through: top)
