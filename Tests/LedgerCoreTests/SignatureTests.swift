@@ -37,6 +37,37 @@ struct SignatureTests {
     }
 
     @Test(arguments: SignatureScheme.allCases)
+    func aKeyParsedAgainComesFromTheCacheAndStillVerifies(scheme: SignatureScheme) throws {
+        let key = try PrivateKey.generate(scheme)
+        let raw = key.publicKey.rawRepresentation
+        let first = try PublicKey(scheme: scheme, rawRepresentation: raw)
+        let second = try PublicKey(scheme: scheme, rawRepresentation: raw)
+        #expect(first.backend === second.backend)   // parsed once
+        #expect(second == key.publicKey)
+        let sig = try key.signature(for: Self.message)
+        try second.verify(sig, for: Self.message)
+        #expect(thrownCode { () throws(LedgerError) in try second.verify(sig, for: Self.message + [0]) } == .signatureMismatch)
+        if let uncompressed = key.publicKey.uncompressedRepresentation {
+            let long = try PublicKey(scheme: scheme, rawRepresentation: uncompressed)
+            #expect(long == first)
+            try long.verify(sig, for: Self.message)
+        }
+    }
+
+    @Test func badKeysFailEveryTimeAndTheCacheIsBounded() throws {
+        let notAPoint = [UInt8]([0x02] + [UInt8](repeating: 0xFF, count: 32))   // x ≥ p: no P-256 point
+        for _ in 0..<2 {
+            #expect(thrownCode { () throws(LedgerError) in _ = try PublicKey(scheme: .p256, rawRepresentation: notAPoint) } == .invalidPublicKey)
+        }
+        let cache = ParsedPublicKeys(capacity: 3)
+        let keys = try (0..<7).map { _ in try PrivateKey.generate(.p256).publicKey }
+        for k in keys { cache.insert(k, as: k.rawRepresentation) }
+        #expect(cache.count <= 3)
+        #expect(cache.key(.p256, keys[6].rawRepresentation) == keys[6])
+        #expect(cache.key(.p256, keys[0].rawRepresentation) == nil)
+    }
+
+    @Test(arguments: SignatureScheme.allCases)
     func tamperedMessageFailsWithSignatureMismatch(scheme: SignatureScheme) throws {
         let key = try PrivateKey.generate(scheme)
         let sig = try key.signature(for: Self.message)

@@ -1,4 +1,5 @@
 import CSecp256k1
+import Synchronization
 
 /// A signature-verification key of one ``SignatureScheme``.
 ///
@@ -33,8 +34,20 @@ public struct PublicKey: Sendable, Hashable {
     ///     Ed25519: 32 bytes, stored as given; OpenSSL decodes the point only
     ///     when verifying, so a key that is not a curve point verifies nothing.
     /// - Throws: `LedgerError` `.invalidPublicKey` (1304).
-    /// - Note: Safe to call concurrently.
+    /// - Note: Safe to call concurrently. Keys parsed before are served from a
+    ///   process-wide cache of the last 8,192 distinct keys, so decoding many
+    ///   transactions of the same senders (a peer's relay, a block) parses
+    ///   each sender once; a key that failed to parse is parsed (and fails) again.
     public init(scheme: SignatureScheme, rawRepresentation: [UInt8]) throws(LedgerError) {
+        if let known = ParsedPublicKeys.shared.key(scheme, rawRepresentation) {
+            self = known
+            return
+        }
+        try self.init(parsing: scheme, rawRepresentation)
+        ParsedPublicKeys.shared.insert(self, as: rawRepresentation)
+    }
+
+    private init(parsing scheme: SignatureScheme, _ rawRepresentation: [UInt8]) throws(LedgerError) {
         let raw = rawRepresentation
         switch scheme {
         case .ed25519:
@@ -281,6 +294,38 @@ public struct PublicKey: Sendable, Hashable {
         LedgerError(.signatureMismatch, "\(scheme.rawValue) signature does not verify under public key \(Hex.encode(rawRepresentation))",
                     details: ["scheme": scheme.rawValue, "publicKey": Hex.encode(rawRepresentation)])
     }
+}
+
+/// The keys ``PublicKey/init(scheme:rawRepresentation:)`` parsed, by scheme and
+/// the raw bytes given (compressed and uncompressed forms are separate
+/// entries of the same key). Decompressing a P-256 or SM2 point costs about a
+/// quarter of a signature verification, and a cluster decodes every sender's
+/// key once per relayed transaction and per block. Bounded: emptied when full.
+final class ParsedPublicKeys: Sendable {
+    static let shared = ParsedPublicKeys(capacity: 8_192)
+
+    private struct Entry: Hashable {
+        var scheme: SignatureScheme
+        var raw: [UInt8]
+    }
+
+    private let capacity: Int
+    private let entries = Mutex<[Entry: PublicKey]>([:])
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    func key(_ scheme: SignatureScheme, _ raw: [UInt8]) -> PublicKey? {
+        entries.withLock { $0[Entry(scheme: scheme, raw: raw)] }
+    }
+
+    func insert(_ key: PublicKey, as raw: [UInt8]) {
+        entries.withLock { map in
+            if map.count >= capacity { map.removeAll(keepingCapacity: true) }
+            map[Entry(scheme: key.scheme, raw: raw)] = key
+        }
+    }
+
+    var count: Int { entries.withLock { $0.count } }
 }
 
 /// The parsed backend form of a public key, built once per ``PublicKey``.
