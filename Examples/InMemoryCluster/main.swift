@@ -22,6 +22,8 @@ var client = cluster.account(1)
     for i in 0..<n { txs.append(try client.set(key: Array("\(label)-\(i)".utf8), value: Array("ok".utf8))) }
     let ids = try await cluster.enqueue(txs).map { try $0.get() }
     _ = try await cluster.waitForReceipts(ids)
+    // Every running node has it in its store too (one may trail the node that answered by a block).
+    try await cluster.waitForHeight(await cluster.heads().values.map(\.height).max() ?? 0, timeout: .seconds(60))
     let heads = await cluster.heads()
     print("\(label): \(n) transactions committed; heights", heads.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.height)" }.joined(separator: " "))
     return heads.values.map(\.height).max() ?? 0

@@ -44,6 +44,8 @@ enum ClusterDemo {
         let results = try await cluster.enqueue(txs, to: node)
         let ids = try results.map { try $0.get() }
         _ = try await cluster.waitForReceipts(ids, on: node)
+        // Every running node has it in its store too (a backup may trail the receiving node by a block).
+        try await cluster.waitForHeight(try await cluster.node(node).head.height, timeout: .seconds(60))
         await show("\(label): \(count) transactions committed", cluster)
     }
 
