@@ -55,6 +55,23 @@ package enum StoreSchema {
             key TEXT PRIMARY KEY,
             value BLOB NOT NULL) WITHOUT ROWID;
         """,
+        // 4: state-tree nodes in rowid order (appended block after block) with a unique index on the
+        // digest. A block's new nodes have random digests; in the digest-keyed table of version 2 they
+        // landed on random pages of the whole table, so every block rewrote most of it. Now the rows
+        // are appended and only the index, with entries a third the size, takes random inserts.
+        """
+        CREATE TABLE state_nodes_by_row(
+            id INTEGER PRIMARY KEY,
+            digest BLOB NOT NULL,
+            height INTEGER NOT NULL,
+            bytes BLOB NOT NULL);
+        INSERT INTO state_nodes_by_row(digest, height, bytes)
+            SELECT digest, height, bytes FROM state_nodes ORDER BY height, digest;
+        DROP TABLE state_nodes;
+        ALTER TABLE state_nodes_by_row RENAME TO state_nodes;
+        CREATE UNIQUE INDEX state_nodes_digest ON state_nodes(digest);
+        CREATE INDEX state_nodes_height ON state_nodes(height);
+        """,
     ]
 
     static var latestVersion: Int { migrations.count }

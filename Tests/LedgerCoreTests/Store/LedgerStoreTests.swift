@@ -271,6 +271,45 @@ struct LedgerStoreTests {
         #expect(try store.checkIntegrity(.full).blocksChecked == 5)
     }
 
+    @Test func stateNodesOfAVersion3StoreMoveToTheRowLayoutAndStayUsable() throws {
+        let dir = try TemporaryDirectory()
+        // A chain written by this build, its rows copied into a database at schema version 3.
+        let source = try LedgerStore(path: dir.path("source.sqlite"))
+        var chain = try TestChain()
+        try chain.extend(source, blocks: 6, changes: sampleChanges)
+        let head = try #require(source.head)
+        let old = dir.path("v3.sqlite")
+        let c = try SQLiteConnection(path: old, mode: .readWrite)
+        try StoreSchema.migrate(c, upTo: 3)
+        try c.execute("ATTACH DATABASE '\(dir.path("source.sqlite"))' AS src")
+        for table in ["meta", "blocks", "transactions", "state", "certificates", "consensus_state"] {
+            try c.execute("INSERT INTO \(table) SELECT * FROM src.\(table)")
+        }
+        try c.execute("INSERT INTO state_nodes(digest, height, bytes) SELECT digest, height, bytes FROM src.state_nodes")
+        try c.execute("DETACH DATABASE src")
+        let nodes = try #require(try c.scalarInt("SELECT count(*) FROM state_nodes"))
+        #expect(nodes > 20)
+
+        let store = try LedgerStore(path: old)
+        #expect(try c.scalarInt("PRAGMA user_version") == 4)
+        #expect(store.head == head)
+        #expect(try c.scalarInt("SELECT count(*) FROM state_nodes") == nodes)
+        #expect(try c.scalarInt("SELECT max(id) FROM state_nodes") == nodes)   // the row layout, one row per node
+        #expect(try store.checkIntegrity(.full).blocksChecked == 6)
+        for k in 0..<10 {
+            let key = Array("k\(k)".utf8)
+            let value = try source.stateValue(forKey: key)
+            try store.stateProof(key: key).verify(key: key, value: value, root: head.stateRoot, algorithm: .sha256)
+        }
+        // Appends, duplicate nodes and rollback on the new layout.
+        try chain.extend(store, blocks: 3, changes: sampleChanges)
+        #expect(try store.checkIntegrity(.full).blocksChecked == 9)
+        #expect(try c.scalarInt("SELECT count(*) FROM state_nodes") == c.scalarInt("SELECT count(DISTINCT digest) FROM state_nodes"))
+        try store.rollback(toHeight: 5)
+        #expect(store.head == head)
+        #expect(try c.scalarInt("SELECT count(*) FROM state_nodes") == nodes)
+    }
+
     @Test func olderSchemaIsMigratedAndNewerSchemaIsRefused() throws {
         let dir = try TemporaryDirectory()
         let old = dir.path("v1.sqlite")
