@@ -116,4 +116,29 @@ import Testing
         #expect(try ledger.checkIntegrity(.full).blocksChecked == Int(ledger.head!.height.rawValue) + 1)
         await cluster.shutdown()
     }
+
+    @Test func aTransactionInADecidedBlockStillBeingWrittenIsWaitedForNotReportedMissing() async throws {
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 1, consensus: .raft, seed: 63))
+        var alice = cluster.account(1)
+        _ = try await TestChain.load(cluster, account: &alice, count: 2, prefix: "warm")
+        let node = try await cluster.node(0)
+        let ledger = await node.ledger
+        // The next append waits for the write lock another connection holds.
+        let blocker = try LedgerStore(path: ledger.path!)
+        try blocker.withWriter { (db) throws(LedgerError) in try db.execute("BEGIN IMMEDIATE") }
+        let id = try await node.enqueue(try TestChain.kv(&alice, "decided", "v"))
+        let deadline = ContinuousClock.now + .seconds(30)
+        while await node.mempoolCount > 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await node.mempoolCount == 0)   // in a decided block
+        #expect(try await node.receipt(for: id) == nil)   // not in the store yet
+        let answer = Task { try await node.receiptOfDecided(id) }
+        try await Task.sleep(for: .milliseconds(300))
+        try blocker.withWriter { (db) throws(LedgerError) in try db.execute("ROLLBACK") }   // within SQLite's 5 s busy wait
+        let receipt = try await answer.value
+        #expect(receipt?.status == Receipt.success)
+        #expect(try await node.receipt(for: id) == receipt)
+        // Not in any decided block: answered at once from the store.
+        #expect(try await node.receiptOfDecided(Digest.zero) == nil)
+        await cluster.shutdown()
+    }
 }

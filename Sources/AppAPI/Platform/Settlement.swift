@@ -13,10 +13,11 @@ import LedgerCore
 enum Settlement {
     /// When a transaction still uncommitted after its deadline can no longer commit.
     enum Rule: Sendable, Hashable {
-        /// One node that builds each block and commits it in the same step of its actor, stamping it with its
+        /// One node that builds each block and decides it in the same step of its actor, stamping it with its
         /// own clock (the single-node platform, a Raft group of one): once that clock is past the deadline and
-        /// the node, asked after that moment, holds no receipt, every block it builds later is stamped after
-        /// the deadline. Assumes the node's wall clock does not step back across the deadline.
+        /// the node, asked after that moment, has the transaction in no decided block (written or still being
+        /// written: ``Node/receiptOfDecided(_:)`` waits for the write), every block it builds later is stamped
+        /// after the deadline. Assumes the node's wall clock does not step back across the deadline.
         case atomicCommits
         /// A replicated chain, where a block stamped before the deadline may be decided later: only a committed
         /// block stamped after the deadline, with the transaction not committed, settles it (block timestamps
@@ -126,11 +127,14 @@ final class Settler: Sendable {
         }
     }
 
-    /// The committed receipt now (`.of`), none yet (`.undecided`), or the failure reading it.
+    /// The committed receipt now (`.of`; a block the node decided is waited for until written), none yet
+    /// (`.undecided`), or the failure reading it.
     private func receiptNow(_ transactionID: Digest) async -> Settlement.Outcome {
         do {
-            let receipt = try await node.receipt(for: transactionID)
+            let receipt = try await node.receiptOfDecided(transactionID)
             return receipt.map { .of($0) } ?? .undecided
+        } catch let error as ChainError where error.code == .nodeStopped {
+            return .stopped
         } catch {
             return .failed(error)
         }

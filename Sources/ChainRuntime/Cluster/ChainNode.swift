@@ -19,6 +19,7 @@ public protocol ChainNode: Actor {
     func submit(_ transaction: Transaction, timeout: Duration?) async throws -> Receipt
     func waitForReceipt(_ transactionID: Digest, timeout: Duration?) async throws -> Receipt
     func receipt(for transactionID: Digest) throws -> Receipt?
+    func receiptOfDecided(_ transactionID: Digest) async throws -> Receipt?
     func nextNonce(for sender: PublicKey) -> UInt64
     func resync(from peer: NodeID?, timeout: Duration) async throws -> Height
     func rollback(toHeight height: Height) throws -> [Transaction]

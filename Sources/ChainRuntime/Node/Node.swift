@@ -308,7 +308,24 @@ public actor Node<Engine: ConsensusEngine> {
         }
     }
 
-    /// The committed receipt of a transaction, or nil when it is not committed.
+    /// The receipt of a transaction once every block this node has decided is
+    /// written: when the transaction is in a decided block whose append is
+    /// still pending, waits for that append (at most ``maximumPendingAppends``
+    /// blocks); otherwise answers at once from the store, as
+    /// ``receipt(for:)`` does. Nil therefore means: in no block this node has
+    /// decided so far, so a caller that asks after a moment knows every block
+    /// holding it will be decided after that moment.
+    /// - Parameter transactionID: Required.
+    /// - Throws: `.storeFailure` (4053), `.commitTimeout` (4052) when the pending append does not finish within
+    ///   ``NodeConfiguration/commitTimeout``, `.nodeStopped` (4051).
+    public func receiptOfDecided(_ transactionID: Digest) async throws -> Receipt? {
+        let pending = pendingCommits.contains { $0.execution.receipts.contains { $0.transactionID == transactionID } }
+        guard pending else { return try receipt(for: transactionID) }
+        return try await waitForReceipt(transactionID, timeout: configuration.commitTimeout)
+    }
+
+    /// The committed receipt of a transaction, or nil when it is not committed (in the store; a decided
+    /// block may still be being written, see ``receiptOfDecided(_:)``).
     /// - Throws: `.storeFailure` (4053).
     public func receipt(for transactionID: Digest) throws -> Receipt? {
         do { return try store.receipt(forTransaction: transactionID) } catch {
