@@ -23,7 +23,7 @@ struct RLPWriter {
             bytes.append(b)
             return
         }
-        header(n, offset: 0x80)
+        RLP.appendHeader(n, offset: 0x80, to: &bytes)
         bytes.append(contentsOf: value)
     }
 
@@ -53,21 +53,12 @@ struct RLPWriter {
         let start = bytes.count
         body(&self)
         let length = bytes.count - start
-        if length < 56 {
-            bytes.insert(0xc0 + UInt8(length), at: start)
-        } else {
-            let l = RLP.bigEndianBytes(UInt64(length))
-            bytes.insert(contentsOf: [0xf7 + UInt8(l.count)] + l, at: start)
+        guard length >= 56 else {
+            bytes.insert(0xc0 + UInt8(length), at: start)   // the common short list, without a header array
+            return
         }
-    }
-
-    private mutating func header(_ length: Int, offset: UInt8) {
-        if length < 56 {
-            bytes.append(offset + UInt8(length))
-        } else {
-            let l = RLP.bigEndianBytes(UInt64(length))
-            bytes.append(offset + 55 + UInt8(l.count))
-            bytes.append(contentsOf: l)
-        }
+        var header = [UInt8]()
+        RLP.appendHeader(length, offset: 0xc0, to: &header)
+        bytes.insert(contentsOf: header, at: start)
     }
 }

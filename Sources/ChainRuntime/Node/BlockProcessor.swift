@@ -161,11 +161,11 @@ final class BlockProcessor: @unchecked Sendable {
         return Self.decodeNonce(try? committedValue(key))
     }
 
-    /// Marks an executed block as decided: its write is pending. Call in commit order, before the write.
+    /// Marks an executed block (one ``executionForCommit(_:parent:)`` returned) as decided: its write
+    /// is pending. Call in commit order, before the write.
     func willCommit(_ e: ExecutedBlock) {
         lock.lock()
         defer { lock.unlock() }
-        executed[e.hash] = e
         deciding.append(e.hash)
     }
 
@@ -282,8 +282,7 @@ final class BlockProcessor: @unchecked Sendable {
         defer { lock.unlock() }
         let parentHash = request.parent.hash(using: hashAlgorithm)
         if base.hash != parentHash { _ = execution(of: request.parent, hash: parentHash) }
-        let r = try run(candidates, ids: ids.count == candidates.count ? ids : nil, parentHash: parentHash, height: request.height,
-                        timestamp: timestamp, filter: true)
+        let r = try run(candidates, ids: ids, parentHash: parentHash, height: request.height, timestamp: timestamp, filter: true)
         let receiptRoot = Receipt.root(of: r.receipts, using: hashAlgorithm)
         var block = try Block.make(parent: request.parent, transactions: r.included, stateRoot: r.stateRoot, receiptRoot: receiptRoot,
                                    consensusData: request.consensusData, producerKey: key, chainID: chainID,

@@ -424,7 +424,7 @@ public actor Node<Engine: ConsensusEngine> {
     private func handle(_ message: NodeMessage, from: NodeID) {
         switch message {
         case .consensus, .transactions:
-            break   // decoded off the actor: NodeInbound
+            break   // NodeInbound routes these to drive(_:) and admitRelayed(_:)
         case .status(let height, _):
             peerState[from, default: (true, 0, nil)].height = height
             maybeSync()
@@ -552,10 +552,9 @@ public actor Node<Engine: ConsensusEngine> {
         do {
             let e = try processor.executionForCommit(c.block, parent: tipHeader)
             processor.willCommit(e)
-            // A transition from another root (an execution made before the tip moved) is left out: the store computes its own.
-            let transition = e.transition.parentRoot == top.stateRoot ? e.transition : nil
+            // The execution's tree update starts from its parent's root, the tip's; the store checks it does.
             writer.submit(.append(store: store, block: c.block, receipts: e.receipts, changes: e.changes,
-                                  transition: transition, certificate: c.certificate))
+                                  transition: e.transition, certificate: c.certificate))
             pendingCommits.append((c, e))
             tip = LedgerStore.Head(height: c.height, hash: c.hash, stateRoot: e.stateRoot)
             tipHeader = c.block.header
@@ -721,11 +720,9 @@ public actor Node<Engine: ConsensusEngine> {
     }
 
     private func reconnectDownPeers() {
-        let transport = transport
         for (peer, s) in peerState.sorted(by: { $0.key < $1.key }) where !s.connected {
             metrics.reconnectAttempts += 1
             send(.status(height: head.height, head: head.hash), to: peer)
-            _ = transport
         }
     }
 

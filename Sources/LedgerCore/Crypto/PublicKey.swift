@@ -1,5 +1,4 @@
 import CSecp256k1
-import Synchronization
 
 /// A signature-verification key of one ``SignatureScheme``.
 ///
@@ -300,32 +299,24 @@ public struct PublicKey: Sendable, Hashable {
 /// the raw bytes given (compressed and uncompressed forms are separate
 /// entries of the same key). Decompressing a P-256 or SM2 point costs about a
 /// quarter of a signature verification, and a cluster decodes every sender's
-/// key once per relayed transaction and per block. Bounded: emptied when full.
+/// key once per relayed transaction and per block.
 final class ParsedPublicKeys: Sendable {
     static let shared = ParsedPublicKeys(capacity: 8_192)
 
-    private struct Entry: Hashable {
+    private struct Entry: Hashable, Sendable {
         var scheme: SignatureScheme
         var raw: [UInt8]
     }
 
-    private let capacity: Int
-    private let entries = Mutex<[Entry: PublicKey]>([:])
+    private let memo: BoundedMemo<Entry, PublicKey>
 
-    init(capacity: Int) { self.capacity = capacity }
+    init(capacity: Int) { memo = BoundedMemo(capacity: capacity) }
 
-    func key(_ scheme: SignatureScheme, _ raw: [UInt8]) -> PublicKey? {
-        entries.withLock { $0[Entry(scheme: scheme, raw: raw)] }
-    }
+    func key(_ scheme: SignatureScheme, _ raw: [UInt8]) -> PublicKey? { memo[Entry(scheme: scheme, raw: raw)] }
 
-    func insert(_ key: PublicKey, as raw: [UInt8]) {
-        entries.withLock { map in
-            if map.count >= capacity { map.removeAll(keepingCapacity: true) }
-            map[Entry(scheme: key.scheme, raw: raw)] = key
-        }
-    }
+    func insert(_ key: PublicKey, as raw: [UInt8]) { memo.insert(key, for: Entry(scheme: key.scheme, raw: raw)) }
 
-    var count: Int { entries.withLock { $0.count } }
+    var count: Int { memo.count }
 }
 
 /// The parsed backend form of a public key, built once per ``PublicKey``.

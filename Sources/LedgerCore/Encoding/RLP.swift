@@ -142,7 +142,9 @@ public enum RLP {
         payload < 56 ? 1 : 1 + bigEndianBytes(UInt64(payload)).count
     }
 
-    private static func appendHeader(_ length: Int, offset: UInt8, to out: inout [UInt8]) {
+    /// Appends the header of a string (`offset` 0x80) or list (`offset` 0xc0) whose payload is
+    /// `length` bytes. Shared with the records formats' streaming writer.
+    package static func appendHeader(_ length: Int, offset: UInt8, to out: inout [UInt8]) {
         if length < 56 {
             out.append(offset + UInt8(length))
         } else {

@@ -146,10 +146,8 @@ extension LedgerStore {
     /// - Note: Thread-safe; writes nothing. Example: `let t = try store.stateTransition(applying: changes)`.
     public func stateTransition(applying changes: StateChangeSet) throws(LedgerError) -> StateTransition {
         try read { (db) throws(LedgerError) -> StateTransition in
-            let tree = StateTree(hashAlgorithm)
-            let root = try Self.loadHead(db)?.stateRoot ?? tree.emptyRoot
-            let update = try tree.update(root: root, changes: changes.changes, store: SQLiteStateNodeStore(db: db))
-            return StateTransition(parentRoot: root, update: update)
+            let root = try Self.loadHead(db)?.stateRoot ?? StateTree(hashAlgorithm).emptyRoot
+            return try transition(changes, from: root, nodes: SQLiteStateNodeStore(db: db))
         }
     }
 
@@ -173,10 +171,12 @@ extension LedgerStore {
         overlay.reserveCapacity(pending.reduce(0) { $0 + $1.update.nodes.count })
         for t in pending { for n in t.update.nodes { overlay[n.digest] = n.encoded } }
         return try read { (db) throws(LedgerError) -> StateTransition in
-            let update = try StateTree(hashAlgorithm).update(root: root, changes: changes.changes,
-                                                               store: OverlayStateNodeStore(overlay: overlay, base: SQLiteStateNodeStore(db: db)))
-            return StateTransition(parentRoot: root, update: update)
+            try transition(changes, from: root, nodes: OverlayStateNodeStore(overlay: overlay, base: SQLiteStateNodeStore(db: db)))
         }
+    }
+
+    private func transition(_ changes: StateChangeSet, from root: Digest, nodes: some StateNodeStore) throws(LedgerError) -> StateTransition {
+        StateTransition(parentRoot: root, update: try StateTree(hashAlgorithm).update(root: root, changes: changes.changes, store: nodes))
     }
 
     /// A proof of the value of `key` (or of its absence) in the state after

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// Signed-vote bookkeeping shared by the PBFT and PoS engines: collects at
 /// most one vote per validator for each key and answers quorum questions
@@ -105,7 +104,7 @@ enum ConsensusSigning {
 /// Signatures an engine has already verified, keyed by a SHA-256 digest of
 /// (public key, signature, signed payload): a pure memo, so hits and misses
 /// give the same answers and engine output does not depend on it. Holds at
-/// most ``capacity`` entries (cleared when full).
+/// most a fixed number of entries (cleared when full).
 ///
 /// One process-wide instance (``shared``) serves every PBFT and PoS engine:
 /// what it records holds for everyone, so engines in one process (a
@@ -113,17 +112,15 @@ enum ConsensusSigning {
 /// engine. Another (``transactions``) holds transaction signatures verified
 /// at mempool intake (``Transaction/verifySignatureOnce(hashAlgorithm:)``), so
 /// the nodes of an in-process cluster check a relayed transaction once.
-/// `Sendable` through a `Mutex`.
+/// `Sendable` through its ``BoundedMemo``.
 package final class VerifiedSignatureCache: Sendable {
-    /// Entries kept before the memo is cleared.
-    package let capacity: Int
     /// The cache the engines use.
     static let shared = VerifiedSignatureCache()
     /// The cache of transaction signatures (low-S enforced) verified at intake.
     package static let transactions = VerifiedSignatureCache(capacity: 1 << 18)
-    private let verified = Mutex<Set<Digest>>([])
+    private let verified: BoundedMemo<Digest, Bool>
 
-    init(capacity: Int = 65_536) { self.capacity = capacity }
+    init(capacity: Int = 65_536) { verified = BoundedMemo(capacity: capacity) }
 
     static func key(_ publicKey: PublicKey, _ signature: Signature, _ payload: [UInt8]) -> Digest {
         var bytes = [UInt8]()
@@ -138,13 +135,7 @@ package final class VerifiedSignatureCache: Sendable {
         return HashAlgorithm.sha256.hash(bytes)
     }
 
-    func contains(_ key: Digest) -> Bool { verified.withLock { $0.contains(key) } }
+    func contains(_ key: Digest) -> Bool { verified[key] != nil }
 
-    func insert(_ key: Digest) {
-        let capacity = capacity
-        verified.withLock {
-            if $0.count >= capacity { $0.removeAll(keepingCapacity: true) }
-            $0.insert(key)
-        }
-    }
+    func insert(_ key: Digest) { verified.insert(true, for: key) }
 }
