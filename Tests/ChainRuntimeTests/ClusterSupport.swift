@@ -22,8 +22,10 @@ enum TestChain {
         return try await cluster.waitForReceipts(ids, on: node, timeout: TestChain.patience)
     }
 
-    /// Every running node's (height, hash, state root) at `height`, to compare chains.
+    /// Every running node's block hashes up to `height`, to compare chains; first waits until every running
+    /// node holds `height` in its store (a node that committed may still be writing its last block).
     static func blockHashes(_ cluster: Cluster, through height: Height) async throws -> [NodeID: [Digest]] {
+        try await cluster.waitForHeight(height, timeout: patience)
         var out = [NodeID: [Digest]]()
         for id in await cluster.runningNodes {
             let store = try await cluster.node(id).ledger

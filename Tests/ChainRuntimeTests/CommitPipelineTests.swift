@@ -25,6 +25,29 @@ import Testing
         return (genesis, blocks)
     }
 
+    /// A one-node chain with a few blocks, and a second connection to its database that holds the write lock
+    /// while `held` (the node's appends then wait for it: SQLite's busy timeout, 5 s, then fail).
+    private struct LockedStore {
+        let cluster: Cluster
+        let node: any ChainNode
+        let ledger: LedgerStore
+        var account: SigningAccount
+        private let blocker: LedgerStore
+
+        init(seed: UInt64) async throws {
+            cluster = try await Cluster.start(ClusterConfiguration(nodes: 1, consensus: .raft, seed: seed))
+            account = cluster.account(1)
+            _ = try await TestChain.load(cluster, account: &account, count: 3, prefix: "warm")
+            node = try await cluster.node(0)
+            ledger = await node.ledger
+            blocker = try LedgerStore(path: ledger.path!)
+        }
+
+        func hold(_ held: Bool) throws {
+            try blocker.withWriter { (db) throws(LedgerError) in try db.execute(held ? "BEGIN IMMEDIATE" : "ROLLBACK") }
+        }
+    }
+
     @Test func aMessageQueuedBehindAppendsLeavesOnlyOnceTheyAreInTheStore() throws {
         let dir = try TestChain.temporaryDirectory("writer")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -86,17 +109,12 @@ import Testing
     }
 
     @Test func aFailedAppendLosesNothingAndTheNodeCommitsOnceTheStoreWorksAgain() async throws {
-        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 1, consensus: .raft, seed: 62))
-        var alice = cluster.account(1)
-        _ = try await TestChain.load(cluster, account: &alice, count: 3, prefix: "warm")
-        let node = try await cluster.node(0)
-        let ledger = await node.ledger
+        var f = try await LockedStore(seed: 62)
+        let (node, ledger) = (f.node, f.ledger)
         let before = await node.head
-        // Another connection holds the database's write lock: the node's next append waits for it
-        // (SQLite's busy timeout, 5 s), then fails.
-        let blocker = try LedgerStore(path: ledger.path!)
-        try blocker.withWriter { (db) throws(LedgerError) in try db.execute("BEGIN IMMEDIATE") }
-        let tx = try TestChain.kv(&alice, "blocked", "v")
+        // The node's next append waits for the lock, then fails.
+        try f.hold(true)
+        let tx = try TestChain.kv(&f.account, "blocked", "v")
         let id = try await node.enqueue(tx)
         let deadline = ContinuousClock.now + .seconds(60)
         while await node.metrics.storeErrors == 0, ContinuousClock.now < deadline {
@@ -106,7 +124,7 @@ import Testing
         #expect(await node.head == before)
         #expect(try await node.receipt(for: id) == nil)
         #expect(await node.health.lastStoreError != nil)
-        try blocker.withWriter { (db) throws(LedgerError) in try db.execute("ROLLBACK") }
+        try f.hold(false)
 
         let receipt = try await node.waitForReceipt(id, timeout: TestChain.patience)
         #expect(receipt.status == Receipt.success)
@@ -114,31 +132,27 @@ import Testing
         #expect(await node.head.height > before.height)
         // The chain the node wrote after the failure is whole.
         #expect(try ledger.checkIntegrity(.full).blocksChecked == Int(ledger.head!.height.rawValue) + 1)
-        await cluster.shutdown()
+        await f.cluster.shutdown()
     }
 
     @Test func aTransactionInADecidedBlockStillBeingWrittenIsWaitedForNotReportedMissing() async throws {
-        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 1, consensus: .raft, seed: 63))
-        var alice = cluster.account(1)
-        _ = try await TestChain.load(cluster, account: &alice, count: 2, prefix: "warm")
-        let node = try await cluster.node(0)
-        let ledger = await node.ledger
-        // The next append waits for the write lock another connection holds.
-        let blocker = try LedgerStore(path: ledger.path!)
-        try blocker.withWriter { (db) throws(LedgerError) in try db.execute("BEGIN IMMEDIATE") }
-        let id = try await node.enqueue(try TestChain.kv(&alice, "decided", "v"))
+        var f = try await LockedStore(seed: 63)
+        let node = f.node
+        // The next append waits for the lock.
+        try f.hold(true)
+        let id = try await node.enqueue(try TestChain.kv(&f.account, "decided", "v"))
         let deadline = ContinuousClock.now + .seconds(30)
         while await node.mempoolCount > 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
         #expect(await node.mempoolCount == 0)   // in a decided block
         #expect(try await node.receipt(for: id) == nil)   // not in the store yet
         let answer = Task { try await node.receiptOfDecided(id) }
         try await Task.sleep(for: .milliseconds(300))
-        try blocker.withWriter { (db) throws(LedgerError) in try db.execute("ROLLBACK") }   // within SQLite's 5 s busy wait
+        try f.hold(false)   // within SQLite's 5 s busy wait
         let receipt = try await answer.value
         #expect(receipt?.status == Receipt.success)
         #expect(try await node.receipt(for: id) == receipt)
         // Not in any decided block: answered at once from the store.
         #expect(try await node.receiptOfDecided(Digest.zero) == nil)
-        await cluster.shutdown()
+        await f.cluster.shutdown()
     }
 }

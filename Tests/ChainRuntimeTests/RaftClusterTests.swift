@@ -52,7 +52,14 @@ import Testing
         let minority = (await cluster.runningNodes).first { $0 != leader }!
         let majority = (await cluster.runningNodes).filter { $0 != minority }
         await cluster.partition([[minority]])
-        let stuckAt = try await cluster.node(minority).head.height
+        // Blocks it decided before the cut may still be being written: take its height once that stops moving.
+        var stuckAt = try await cluster.node(minority).head.height
+        while true {
+            try await Task.sleep(for: .milliseconds(100))
+            let now = try await cluster.node(minority).head.height
+            if now == stuckAt { break }
+            stuckAt = now
+        }
         _ = try await TestChain.load(cluster, account: &alice, count: 200, prefix: "p", to: majority[0])
         let top = try await cluster.node(majority[0]).head.height
         #expect(try await cluster.node(minority).head.height <= stuckAt.next)
