@@ -24,14 +24,14 @@ public enum Workloads {
     public static func merkleLeaves(count: Int) -> [Digest] {
         (0..<count).map { n in
             let i = UInt64(n)
-            var s = SIMD32<UInt8>()
-            withUnsafeMutableBytes(of: &s) { p in
+            var s = Digest.zero
+            s.withUnsafeMutableBytes { p in
                 p.storeBytes(of: i.littleEndian, toByteOffset: 0, as: UInt64.self)
                 p.storeBytes(of: (i &* 0x9E37_79B9_7F4A_7C15).littleEndian, toByteOffset: 8, as: UInt64.self)
                 p.storeBytes(of: (~i).littleEndian, toByteOffset: 16, as: UInt64.self)
                 p.storeBytes(of: (i ^ 0xA5A5_A5A5_A5A5_A5A5).littleEndian, toByteOffset: 24, as: UInt64.self)
             }
-            return Digest(storage: s)
+            return s
         }
     }
 

@@ -83,11 +83,11 @@ enum SHA256Fast {
         var ctx = SHA256_CTX()
         SHA256_Init(&ctx)
         SHA256_Update(&ctx, raw.baseAddress, raw.count)
-        var out = SIMD32<UInt8>()
-        withUnsafeMutableBytes(of: &out) { o in
+        var out = Digest.zero
+        out.withUnsafeMutableBytes { o in
             _ = SHA256_Final(o.baseAddress!.assumingMemoryBound(to: UInt8.self), &ctx)
         }
-        return Digest(storage: out)
+        return out
     }
 
     /// Hashes `prefix ‖ a ‖ b` (the RFC 6962 interior-node form) without
@@ -160,12 +160,12 @@ enum EVPDigest {
     @usableFromInline
     static func oneShot(_ algorithm: HashAlgorithm, _ raw: UnsafeRawBufferPointer) -> Digest {
         let md = EVPMessageDigest.forAlgorithm(algorithm).md
-        var out = SIMD32<UInt8>()
+        var out = Digest.zero
         var len: UInt32 = 0
-        let ok = withUnsafeMutableBytes(of: &out) { o in
+        let ok = out.withUnsafeMutableBytes { o in
             EVP_Digest(raw.baseAddress, raw.count, o.baseAddress!.assumingMemoryBound(to: UInt8.self), &len, md, nil)
         }
         precondition(ok == 1 && len == 32, "EVP_Digest failed")
-        return Digest(storage: out)
+        return out
     }
 }

@@ -201,7 +201,7 @@ struct PoWEngineTests {
         var (engine, cluster) = try engine()
         let good = try powChild(of: cluster.genesis, difficulty: 4, key: PoWTestCluster.key(5), tag: "m")
         var altered = good
-        altered.header.stateRoot = Digest(storage: SIMD32(repeating: 7))
+        altered.header.stateRoot = Digest(repeating: 7)
         var unsealed = good
         unsealed.header.consensusData = [0xC0]
         unsealed.headerHash = unsealed.header.hash(using: .sha256)
