@@ -20,7 +20,7 @@ func record(_ n: Int) -> String {
     """
     {"production_time": "2025-03-01T08:00:00Z", "production_location": "line 3", "product_uid": "P-\(n)",
      "pro_raw_material": {"pro_supplier": "Yunnan Copper Co.", "pro_batch_number": "B-\(n % 4)", "pro_Report_qualify_eval": "pass"},
-     "propara": {"pro_temperature": 71.5}, "pro_op_info": {"pro_op_name": "Li Wei", "pro_op_id": "OP-7", "pro_op_record": "ok"},
+     "propara": {"pro_temperature": 71.5, "pro_humidity": 40, "pro_pressure": "101.3"}, "pro_op_info": {"pro_op_name": "Li Wei", "pro_op_id": "OP-7", "pro_op_record": "ok"},
      "pro_factory_uid": "F-KM-02", "device_id": "PRESS-04"}
     """
 }
@@ -39,7 +39,8 @@ struct Consumer {
 
             let json = "{\"records\": [" + (0..<64).map(record).joined(separator: ",") + "]}"
             let parsed = try RecordIngest.parse(Data(json.utf8), format: .json)
-            guard parsed.issues.isEmpty, parsed.records.count == 64 else { throw ConsumerFailure("parsed \(parsed.records.count) of 64") }
+            if let issue = parsed.issues.first { throw ConsumerFailure("record \(issue.index): \(issue.error.message)") }
+            guard parsed.records.count == 64 else { throw ConsumerFailure("parsed \(parsed.records.count) of 64") }
 
             // Sixteen tasks submit four records each and await their receipts: digests held across every await.
             let receipts = try await withThrowingTaskGroup(of: [UploadReceipt].self) { group in
