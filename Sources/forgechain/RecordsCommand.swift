@@ -20,7 +20,10 @@ struct RecordsCommand: AsyncParsableCommand {
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Upload the records of a JSON, XML or CSV file.",
-            discussion: "Exit status: 0 all uploaded; 1 nothing uploaded (unreadable file, --all-or-nothing with a bad record, refused upload); 2 some records refused, the others uploaded."
+            discussion: """
+                Exit status: 0 all uploaded; 1 nothing uploaded (unreadable file, --all-or-nothing with a bad record, refused upload); \
+                2 some records refused, the others uploaded. On a terminal, standard error shows the records committed, the rate and the time left.
+                """
         )
         @OptionGroup var options: DataOptions
         @Argument(help: "The input file (.json, .xml, .csv).") var file: String
@@ -47,7 +50,10 @@ struct RecordsCommand: AsyncParsableCommand {
                 let token = try await options.login(platform)
                 var uploaded = [UploadReceipt]()
                 if !parsed.records.isEmpty {
-                    uploaded = try await platform.records.uploadBatch(parsed.records.map(\.record), token: token)
+                    let progress = ProgressReporter(label: "records import", unit: "records", total: parsed.records.count)
+                    defer { progress.finish() }
+                    uploaded = try await platform.records.uploadBatch(parsed.records.map(\.record), token: token,
+                                                                      progress: { progress.update(completed: $0, total: $1) })
                 }
                 if let receipts {
                     let encoder = JSONEncoder()
