@@ -95,7 +95,8 @@ final class ProgressReporter: @unchecked Sendable {
         let rate = Double(completed) / elapsed
         text += ", " + (rate >= 100 ? count(Int(rate.rounded())) : String(format: "%.1f", rate)) + " \(unit)/s"
         if let total, total > completed {
-            text += ", about " + duration(Double(total - completed) / rate) + " left"
+            let left = duration(Double(total - completed) / rate)
+            text += (left == "<1 s" ? ", " : ", about ") + left + " left"
         }
         return text
     }

@@ -157,7 +157,7 @@ struct RecordsCommand: AsyncParsableCommand {
                 """)
         @OptionGroup var options: DataOptions
         @Argument(help: "The record ID (a production record's product UID).") var recordID: String
-        @Option(name: .customLong("set"), help: "FIELD=VALUE: a field's dotted name and its new value (repeatable, 1-64).")
+        @Option(name: .customLong("set"), help: ArgumentHelp("A field's dotted name and its new value (repeatable, 1-64).", valueName: "FIELD=VALUE"))
         var assignments: [String] = []
         @Option(help: "The record's current version, which the update replaces (from `records history` or `records query`).")
         var expectVersion: UInt64

@@ -25,6 +25,8 @@ struct ProgressReporterTests {
                 == "records import: 12,000/100,000 records, 3,000 records/s, about 29 s left")
         #expect(ProgressReporter.line(label: "ledger verify", unit: "blocks", completed: 10, total: 1_000_000, elapsed: 10)
                 == "ledger verify: 10/1,000,000 blocks, 1.0 blocks/s, about 277 h 46 min left")
+        #expect(ProgressReporter.line(label: "ledger verify", unit: "blocks", completed: 990, total: 1_000, elapsed: 1)
+                == "ledger verify: 990/1,000 blocks, 990 blocks/s, <1 s left")
     }
 
     @Test func withoutATotalOrBeforeAnyWorkTheLineHasNoEstimate() {
