@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import AppAPI
 import LedgerCore
@@ -64,6 +65,21 @@ actor ChangeCollector: RecordChangeDelegate {
         let sync = try await Task.detached { try handle.wait(timeout: .seconds(60)) }.value
         #expect(sync.map(\.recordID) == receipts.map(\.recordID))
         #expect(try f.platform.records.index.count() == 600)
+        await f.close()
+    }
+
+    @Test func uploadBatchReportsProgressAsEachTransactionSettles() async throws {
+        final class Calls: Sendable { let list = Mutex<[(settled: Int, total: Int)]>([]) }
+        let f = try await RecordsFixture.open()
+        let records = (0..<600).map { RecordsFixture.production($0) }
+        let calls = Calls()
+        let receipts = try await f.platform.records.uploadBatch(records, token: f.rootToken,
+                                                                progress: { settled, total in calls.list.withLock { $0.append((settled, total)) } })
+        #expect(receipts.count == 600)
+        let seen = calls.list.withLock { $0 }
+        #expect(!seen.isEmpty && seen.allSatisfy { $0.total == 600 }, "\(seen)")
+        #expect(seen.last?.settled == 600, "\(seen)")
+        #expect(zip(seen, seen.dropFirst()).allSatisfy { $0.settled < $1.settled }, "\(seen)")
         await f.close()
     }
 
