@@ -97,7 +97,7 @@ extension LedgerStore {
     /// on a live store.
     /// - Parameter path: Required. A backup file (or any store file).
     /// - Returns: The report of the full check.
-    /// - Throws: The same typed errors as ``checkIntegrity(_:)`` and
+    /// - Throws: The same typed errors as ``checkIntegrity(_:progress:)`` and
     ///   ``init(path:configuration:)``: `.truncatedFile` (1502),
     ///   `.storeCorrupted` (1501), `.missingBlock` (1507), ...
     /// - Note: Thread-safe; never writes to the file. Example:
