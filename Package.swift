@@ -116,6 +116,12 @@ let package = Package(
         .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCoreTesting"], swiftSettings: asyncSafeInDebug),
         .testTarget(name: "SimulationTests", dependencies: ["LedgerCore", "LedgerCoreTesting"], swiftSettings: asyncSafeInDebug),
         .testTarget(name: "NetTests", dependencies: ["Net", "LedgerCore", "LedgerCoreTesting"], swiftSettings: asyncSafeInDebug),
+        // The code of the DocC articles and of the README, compiled and run; a checker keeps the Markdown and these sources identical.
+        .testTarget(
+            name: "DocumentationTests",
+            dependencies: ["LedgerCore", "LedgerCoreTesting", "AppAPI", "ChainRuntime", "Net"],
+            swiftSettings: asyncSafeInDebug
+        ),
         .testTarget(name: "ChainRuntimeTests", dependencies: ["ChainRuntime", "Net", "LedgerCore", "LedgerCoreTesting", "forgechain-node-probe"], swiftSettings: asyncSafeInDebug),
     ],
     swiftLanguageModes: [.v6]
