@@ -4,7 +4,7 @@ import LedgerCore
 /// What a verifier trusts: the chain's ID, hash algorithm and validator set
 /// (from the genesis configuration, distributed out of band).
 ///
-/// `Platform` writes it to `DIR/trust-anchor.json`; ``UploadReceipt/verify(against:)`` needs nothing else.
+/// `Platform` writes it to `DIR/trust-anchor.json`; ``UploadReceipt/verify(against:record:)`` needs nothing else.
 public struct TrustAnchor: Hashable, Sendable, Codable {
     public var chainID: UInt64
     public var hashAlgorithm: HashAlgorithm

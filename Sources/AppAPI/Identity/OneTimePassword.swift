@@ -63,6 +63,8 @@ public struct TOTP: Sendable, Hashable {
     /// side of `unixTime` (clock drift); nil when none matches. Comparison is
     /// constant-time per candidate.
     /// - Parameters:
+    ///   - code: Required. The code the user typed, `digits` decimal digits.
+    ///   - unixTime: Required. The current time, seconds since 1970.
     ///   - window: Optional, default 1 (±30 s); range 0...10.
     public func matchingCounter(_ code: String, at unixTime: UInt64, window: UInt64 = 1) -> UInt64? {
         let now = counter(at: unixTime)

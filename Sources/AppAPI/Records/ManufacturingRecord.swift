@@ -57,7 +57,7 @@ public enum ManufacturingRecord: Hashable, Sendable {
 
     /// The canonical encoding: RLP `[version, kind, fields…]`, fields in a
     /// fixed order, maps sorted by key. Two equal records have equal bytes.
-    /// - Note: Written directly with ``RLPWriter``; equal to ``canonicalItem`` encoded with `RLP.encode` (tested).
+    /// - Note: Written directly with `RLPWriter`; equal to `canonicalItem` encoded with `RLP.encode` (tested).
     public var canonicalEncoding: [UInt8] {
         var w = RLPWriter(capacity: 384)
         w.list { w in

@@ -41,7 +41,7 @@ public struct ClusterConfiguration: Sendable {
 }
 
 /// A whole chain in one process: N full nodes (``Node``) over an
-/// ``InMemoryNetwork``, each with its own SQLite store in a folder, one
+/// `InMemoryNetwork`, each with its own SQLite store in a folder, one
 /// consensus engine chosen by configuration, a seed, and fault controls:
 /// crash and restart a node, cut and heal links, partition, slow a link,
 /// make a node Byzantine.

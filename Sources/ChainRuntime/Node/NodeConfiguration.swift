@@ -20,7 +20,7 @@ public struct NodeConfiguration: Sendable {
     public var schedule: ConsensusSchedule
     /// Required. The SQLite store file; its directory must exist. Created with the genesis block when missing.
     public var storePath: String
-    /// Optional, default `.normal` (a committed block survives a process crash). See ``LedgerStore/Durability``.
+    /// Optional, default `.normal` (a committed block survives a process crash). See `LedgerStore.Durability`.
     public var storeDurability: LedgerStore.Durability = .normal
     /// Optional, default the chain's. The chain's hash algorithm.
     public var hashAlgorithm: HashAlgorithm = .default
@@ -156,7 +156,7 @@ public struct SigningAccount: Sendable {
         return tx
     }
 
-    /// A signed ``KeyValueExecutor`` set.
+    /// A signed `KeyValueExecutor` set.
     public mutating func set(key k: [UInt8], value: [UInt8], timestamp: Timestamp = .now()) throws(LedgerError) -> Transaction {
         try transaction(kind: KeyValueExecutor.kind, body: KeyValueExecutor.setBody(key: k, value: value), timestamp: timestamp)
     }

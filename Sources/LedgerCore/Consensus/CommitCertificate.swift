@@ -13,7 +13,7 @@ public enum CertificateKind: UInt8, Hashable, Sendable, Codable, CaseIterable, C
 }
 
 /// One signed vote in a certificate: `signature` is `signer`'s signature
-/// over ``CommitCertificate/signingPayload``.
+/// over ``CommitCertificate/signingPayload(kind:chainID:height:round:blockHash:)``.
 public struct CertificateVote: Hashable, Sendable {
     public var signer: NodeID
     public var signature: Signature
@@ -26,7 +26,7 @@ public struct CertificateVote: Hashable, Sendable {
 /// The proof that a block is final, checkable by a third party that holds
 /// only the block and the validator set (K-R, D-6).
 ///
-/// Every vote signs the same canonical payload ``signingPayload`` =
+/// Every vote signs the same canonical payload ``signingPayload(kind:chainID:height:round:blockHash:)`` =
 /// RLP `["forgechain/commit/v1", kind, chainID, height, round, blockHash]`
 /// with the signer's key (``PrivateKey/signature(for:)``). Engines sign
 /// their commit votes with exactly this payload, so the votes they collect
@@ -57,7 +57,7 @@ public struct CertificateVote: Hashable, Sendable {
 public struct CommitCertificate: Hashable, Sendable {
     /// The encoding version written by this build.
     public static let encodingVersion: UInt64 = 1
-    /// The domain tag of ``signingPayload``.
+    /// The domain tag of ``signingPayload(kind:chainID:height:round:blockHash:)``.
     public static let domain = "forgechain/commit/v1"
 
     public var kind: CertificateKind
@@ -74,6 +74,10 @@ public struct CommitCertificate: Hashable, Sendable {
     public var evidence: [UInt8]
 
     /// - Parameters:
+    ///   - kind: Required. The engine that committed the block.
+    ///   - height: Required. The committed block's height.
+    ///   - blockHash: Required. The committed block's header hash.
+    ///   - round: Required. View, term or round of the commit; 0 for PoW.
     ///   - votes: Optional, default empty. Sorted by signer on init.
     ///   - difficulty: Optional, default 0; PoW only.
     ///   - evidence: Optional, default empty.

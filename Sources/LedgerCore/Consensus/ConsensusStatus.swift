@@ -86,14 +86,14 @@ public struct ConsensusStatus: Hashable, Sendable, Codable, CustomStringConverti
 
 /// Publishes engine status to observers as an `AsyncStream` (K-A-4). The
 /// engine stays pure: its driver (a node, or the simulator) calls
-/// ``publish(_:)`` with each step's effects.
+/// ``publish(_:)-(ConsensusEffects<M>)`` with each step's effects.
 ///
 /// ```swift
 /// let channel = ConsensusStatusChannel()
 /// Task { for await status in channel.stream { dashboard.show(status) } }
 /// channel.publish(engine.step(.tick))
 /// ```
-/// - Note: `Sendable`; ``publish(_:)`` may be called from any thread. When the
+/// - Note: `Sendable`; ``publish(_:)-(ConsensusStatus)`` may be called from any thread. When the
 ///   consumer is slow, only the newest `bufferingNewest` statuses are kept.
 public struct ConsensusStatusChannel: Sendable {
     /// The statuses, in the order they were published.

@@ -56,7 +56,7 @@ public enum HMAC {
         }
     }
 
-    /// The shortest truncated tag ``isValidAuthenticationCode(_:for:key:algorithm:minimumLength:)``
+    /// The shortest truncated tag ``isValidAuthenticationCode(_:for:key:algorithm:minimumLength:)-(_,_,[UInt8],_,_)``
     /// ever accepts: 10 bytes (80 bits, RFC 2104 §5).
     public static let minimumTruncatedLength = 10
 

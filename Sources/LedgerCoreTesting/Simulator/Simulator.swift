@@ -24,7 +24,7 @@ public struct SimulationOptions: Sendable {
     /// Optional, default nil (every node uses ``schedule``). Gives one node a configuration of its own:
     /// a misconfiguration, to show the checkers catch a broken quorum. The checkers keep using ``schedule``.
     public var nodeSchedule: (@Sendable (NodeID, ValidatorSet) -> ConsensusSchedule?)?
-    /// Optional, default nil (a ``BlockValidator`` of the chain). The rule engines use for proposals;
+    /// Optional, default nil (a `BlockValidator` of the chain). The rule engines use for proposals;
     /// replace it to plant a bug.
     public var proposalValidator: ProposalValidator?
     /// Optional, default false. Give validators stakes 1...8 drawn from the seed (else 1 each).
@@ -149,7 +149,7 @@ public struct Simulator<Engine: SimulatableEngine> {
     private var report: SimulationReport
 
     /// - Parameters:
-    ///   - nodes: Required; range 1...64.
+    ///   - count: Required; range 1...64.
     ///   - seed: Required. Decides keys, fault rates, fault times, delays and Byzantine choices.
     ///   - faults: Optional, default ``FaultPlan/none``.
     ///   - options: Optional, default ``SimulationOptions/init()``.

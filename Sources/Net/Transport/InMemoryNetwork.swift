@@ -4,7 +4,7 @@ import LedgerCore
 /// A simulated network in one process: node transports attach to it, and
 /// its fault controls drop, delay, duplicate, reorder (through delay jitter),
 /// cut, partition and slow links, and corrupt a Byzantine node's messages.
-/// Every fault decision draws from one ``SplitMix64`` seeded at creation, so
+/// Every fault decision draws from one `SplitMix64` seeded at creation, so
 /// the sequence of decisions replays; the interleaving of concurrent senders
 /// does not (real tasks run concurrently), which is as deterministic as a
 /// network of actors can be.
