@@ -455,9 +455,9 @@ public struct PoSConfig: Hashable, Sendable, Codable {
 // MARK: - Helpers
 
 /// Range checks with errors that name the field (for engine configurations, including those of later engines).
-public enum ConfigCheck {
+package enum ConfigCheck {
     /// Throws `.invalidConsensusConfig` (1701) naming `field` when `value` is outside `range`.
-    public static func range<T: Comparable & CustomStringConvertible>(_ value: T, _ range: ClosedRange<T>, _ field: String) throws(LedgerError) {
+    package static func range<T: Comparable & CustomStringConvertible>(_ value: T, _ range: ClosedRange<T>, _ field: String) throws(LedgerError) {
         guard range.contains(value) else {
             throw LedgerError(.invalidConsensusConfig, "field '\(field)': \(value) is outside \(range.lowerBound)...\(range.upperBound)",
                               details: ["field": field, "value": value.description,
