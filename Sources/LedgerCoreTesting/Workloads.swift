@@ -67,8 +67,11 @@ public enum Workloads {
 extension Workloads {
     /// A block ready to append, with its receipts and state changes.
     public struct PreparedBlock: Sendable {
+        /// The signed block.
         public var block: Block
+        /// Its receipts, in transaction order.
         public var receipts: [Receipt]
+        /// The state changes its transactions make.
         public var stateChanges: StateChangeSet
     }
 

@@ -32,6 +32,11 @@ public struct ClusterConfiguration: Sendable {
     /// Optional, default `[KeyValueExecutor()]`. The executors every node runs (AppAPI adds its records executor).
     public var executors: [any TransactionExecutor] = [KeyValueExecutor()]
 
+    /// - Parameters:
+    ///   - nodes: Required. The number of nodes; every one is a validator.
+    ///   - consensus: Optional, default Raft.
+    ///   - seed: Optional, default 0. Decides the keys and the network's random choices.
+    ///   - directory: Optional, default a new temporary folder. Where the nodes' stores live.
     public init(nodes: Int, consensus: ConsensusEngineKind = .raft, seed: UInt64 = 0, directory: String? = nil) {
         self.nodes = nodes
         self.consensus = consensus

@@ -59,6 +59,13 @@ public struct NodeConfiguration: Sendable {
     /// Optional, default nil (no backups). Periodic backups of the store (K-R-4).
     public var backupSchedule: BackupSchedule?
 
+    /// The required settings; every other property keeps its documented default.
+    /// - Parameters:
+    ///   - node: Required. This node's ID in the validator set.
+    ///   - signingKey: Required. The key the node signs blocks and votes with.
+    ///   - genesis: Required. The chain's block 0 (``ChainGenesis/make(chainID:key:hashAlgorithm:timestamp:)``).
+    ///   - schedule: Required. The consensus configuration and its changes by height.
+    ///   - storePath: Required. The SQLite file, or `:memory:`.
     public init(node: NodeID, signingKey: PrivateKey, genesis: Block, schedule: ConsensusSchedule, storePath: String) {
         self.node = node
         self.signingKey = signingKey

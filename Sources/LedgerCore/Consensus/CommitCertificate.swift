@@ -15,8 +15,11 @@ public enum CertificateKind: UInt8, Hashable, Sendable, Codable, CaseIterable, C
 /// One signed vote in a certificate: `signature` is `signer`'s signature
 /// over ``CommitCertificate/signingPayload(kind:chainID:height:round:blockHash:)``.
 public struct CertificateVote: Hashable, Sendable {
+    /// The voting validator.
     public var signer: NodeID
+    /// Its signature over the certificate's signing payload.
     public var signature: Signature
+    /// Both are required; ``CommitCertificate/vote(kind:chainID:height:round:blockHash:signer:key:)`` makes one.
     public init(signer: NodeID, signature: Signature) {
         self.signer = signer
         self.signature = signature
@@ -60,7 +63,9 @@ public struct CommitCertificate: Hashable, Sendable {
     /// The domain tag of ``signingPayload(kind:chainID:height:round:blockHash:)``.
     public static let domain = "forgechain/commit/v1"
 
+    /// The engine that committed the block.
     public var kind: CertificateKind
+    /// The committed block's height.
     public var height: Height
     /// The header hash of the committed block.
     public var blockHash: Digest
@@ -241,8 +246,11 @@ public struct CommitCertificate: Hashable, Sendable {
 /// A block together with the certificate that made it final: what an
 /// engine hands its host to store and apply, in height order.
 public struct CommittedBlock: Hashable, Sendable {
+    /// The committed block.
     public var block: Block
+    /// The certificate that makes it final.
     public var certificate: CommitCertificate
+    /// Both are required; the certificate must be for this block.
     public init(block: Block, certificate: CommitCertificate) {
         self.block = block
         self.certificate = certificate

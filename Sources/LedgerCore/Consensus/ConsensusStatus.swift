@@ -61,13 +61,16 @@ public struct ConsensusStatus: Hashable, Sendable, Codable, CustomStringConverti
     public var committedHeight: Height
     /// The view (PBFT), term (Raft), round (PoS) or 0 (PoW).
     public var round: Round
+    /// The node's role (primary, backup, leader, follower, proposer, ...).
     public var role: ConsensusRole
+    /// Where the current round is (proposing, voting, committed, view change).
     public var phase: ConsensusPhase
     /// The node the engine believes leads the current round, if any.
     public var leader: NodeID?
     /// Ticks from when the last committed block was proposed (or first seen) to its commit; nil before the first commit.
     public var lastCommitLatencyTicks: UInt64?
 
+    /// Parameters as the properties of the same names; engines make statuses, observers read them.
     public init(node: NodeID, committedHeight: Height, round: Round, role: ConsensusRole, phase: ConsensusPhase,
                 leader: NodeID? = nil, lastCommitLatencyTicks: UInt64? = nil) {
         self.node = node

@@ -71,6 +71,7 @@ public struct ByzantineToolkit: Sendable {
     /// The Byzantine nodes of the run acting together (shared by all of them), or nil.
     public var coalition: ByzantineCoalition?
 
+    /// Made by the simulator for each Byzantine node.
     package init(node: NodeID, signingKey: PrivateKey, context: ConsensusContext, rng: SplitMix64,
                 makeBlock: @escaping @Sendable (BlockHeader, [UInt8], UInt64) -> Block?,
                 coalition: ByzantineCoalition? = nil) {

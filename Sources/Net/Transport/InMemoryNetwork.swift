@@ -32,6 +32,7 @@ public final class InMemoryNetwork: @unchecked Sendable {
         /// between the two reorders messages.
         public var maximumDelayMillis: UInt64
 
+        /// Every parameter is optional; see the properties for ranges.
         public init(dropRate: Double = 0, duplicateRate: Double = 0, minimumDelayMillis: UInt64 = 0, maximumDelayMillis: UInt64 = 0) {
             self.dropRate = dropRate
             self.duplicateRate = duplicateRate
@@ -55,10 +56,15 @@ public final class InMemoryNetwork: @unchecked Sendable {
 
     /// Counters of what the network did.
     public struct Statistics: Hashable, Sendable {
+        /// Messages handed to the network.
         public var sent = 0
+        /// Messages delivered (duplicates included).
         public var delivered = 0
+        /// Messages lost (drop rate, cut links, partitions, detached nodes).
         public var dropped = 0
+        /// Messages sent twice.
         public var duplicated = 0
+        /// Messages whose bytes were altered in transit.
         public var corrupted = 0
     }
 
