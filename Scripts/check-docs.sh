@@ -9,6 +9,12 @@
 #
 # The archives land in .build/plugins/Swift-DocC/outputs/<Target>.doccarchive;
 # the symbol graphs it extracts are what Scripts/api-summary.sh reads.
+#
+# The targets are named because `swift package generate-documentation` without
+# --target also documents the dependencies (CSV.swift and XMLCoder warn about
+# their own doc comments) and the executables (DocC warns about the page the
+# plugin writes for a hyphenated executable name such as forgechain-node-probe):
+# neither is this project's documentation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
