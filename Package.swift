@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/CoreOffice/XMLCoder", exact: "0.18.2"),
         .package(url: "https://github.com/yaslab/CSV.swift", exact: "2.5.2"),
+        // `swift package generate-documentation` (Scripts/check-docs.sh, Scripts/api-summary.sh); a command plugin, nothing is linked.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", exact: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -98,6 +100,8 @@ let package = Package(
         .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
         .testTarget(name: "SimulationTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
         .testTarget(name: "NetTests", dependencies: ["Net", "LedgerCore", "LedgerCoreTesting"]),
+        // The code of the DocC articles and of the README, compiled and run; a checker keeps the Markdown and these sources identical.
+        .testTarget(name: "DocumentationTests", dependencies: ["LedgerCore", "LedgerCoreTesting", "AppAPI", "ChainRuntime", "Net"]),
         .testTarget(name: "ChainRuntimeTests", dependencies: ["ChainRuntime", "Net", "LedgerCore", "LedgerCoreTesting", "forgechain-node-probe"]),
     ],
     swiftLanguageModes: [.v6]

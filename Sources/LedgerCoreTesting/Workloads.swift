@@ -41,7 +41,10 @@ public enum Workloads {
     ///   - count: Required. Number of transactions.
     ///   - senders: Optional, default 100. Distinct sender keys.
     ///   - scheme: Optional, default P-256.
+    ///   - payloadBytes: Optional, default 64. Random payload bytes per transaction, from `seed`.
     ///   - chainID: Optional, default 1.
+    ///   - hashAlgorithm: Optional, default SHA-256. The algorithm the transactions are signed under.
+    ///   - seed: Optional, default 1. Decides the payloads (keys are fresh each call).
     public static func signedTransactions(count: Int, senders: Int = 100, scheme: SignatureScheme = .p256,
                                           payloadBytes: Int = 64, chainID: UInt64 = 1,
                                           hashAlgorithm: HashAlgorithm = .sha256, seed: UInt64 = 1) throws -> [Transaction] {
@@ -64,8 +67,11 @@ public enum Workloads {
 extension Workloads {
     /// A block ready to append, with its receipts and state changes.
     public struct PreparedBlock: Sendable {
+        /// The signed block.
         public var block: Block
+        /// Its receipts, in transaction order.
         public var receipts: [Receipt]
+        /// The state changes its transactions make.
         public var stateChanges: StateChangeSet
     }
 
@@ -75,6 +81,7 @@ extension Workloads {
     /// - Parameters:
     ///   - blocks: Required, at least 1.
     ///   - transactionsPerBlock: Optional, default 1,000.
+    ///   - hashAlgorithm: Optional, default SHA-256. The chain's hash algorithm.
     public static func ledgerChain(blocks: Int, transactionsPerBlock: Int = 1_000,
                                    hashAlgorithm: HashAlgorithm = .sha256) throws -> [PreparedBlock] {
         let producer = try PrivateKey.generate(.ed25519)

@@ -45,6 +45,7 @@ public actor Platform {
         public var tickInterval: Duration = .milliseconds(5)
         /// Write `platform.log` in the data folder. Default true.
         public var writesLog = true
+        /// The defaults listed on each property.
         public init() {}
     }
 

@@ -16,9 +16,13 @@ import COpenSSL
 /// ```
 /// Safe to call from any thread.
 public enum HashAlgorithm: String, Sendable, Hashable, Codable, CaseIterable {
+    /// SHA-256 (FIPS 180-4), the default.
     case sha256 = "sha256"
+    /// SHA3-256 (FIPS 202).
     case sha3_256 = "sha3-256"
+    /// SM3 (GB/T 32905).
     case sm3 = "sm3"
+    /// Keccak-256 with the original padding, as Ethereum uses it.
     case keccak256 = "keccak256"
 
     /// The default hash of a chain: SHA-256 (D-11).

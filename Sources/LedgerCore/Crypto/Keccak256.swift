@@ -24,6 +24,7 @@ public struct Keccak256: Sendable {
             (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     }
 
+    /// A fresh state; feed it with `update`.
     public init() {}
 
     /// Hashes `bytes` in one call.

@@ -20,12 +20,15 @@ public enum Seeds {
 
 /// The outcome of many seeds.
 public struct SimulationBatchResult: Sendable {
+    /// Seeds whose run passed every checker.
     public var passed: Int
+    /// Seeds whose run failed (or whose simulator could not be built).
     public var failed: Int
     /// The first failing run (lowest seed), if any.
     public var firstFailure: SimulationReport?
     /// Every failing seed, ascending.
     public var failingSeeds: [UInt64]
+    /// `N passed, N failed`, then the first failing seed and its first violation.
     public var summary: String {
         "\(passed) passed, \(failed) failed" + (firstFailure.map { "; first failing seed \($0.seed): \($0.violations.first?.description ?? "")" } ?? "")
     }
