@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/CoreOffice/XMLCoder", exact: "0.18.2"),
         .package(url: "https://github.com/yaslab/CSV.swift", exact: "2.5.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -49,7 +51,7 @@ let package = Package(
         ),
         .target(
             name: "LedgerCore",
-            dependencies: ["COpenSSL", "CSecp256k1", "CSQLite"],
+            dependencies: ["COpenSSL", "CSecp256k1", "CSQLite", .product(name: "Logging", package: "swift-log")],
             swiftSettings: optimizedEvenInDebug
         ),
         .target(
@@ -65,11 +67,22 @@ let package = Package(
                 "Net",
                 .product(name: "XMLCoder", package: "XMLCoder"),
                 .product(name: "CSV", package: "CSV.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: asyncSafeInDebug
         ),
         .target(name: "Net", dependencies: ["LedgerCore"], swiftSettings: asyncSafeInDebug),
-        .target(name: "ChainRuntime", dependencies: ["LedgerCore", "Net"], swiftSettings: asyncSafeInDebug),
+        .target(
+            name: "ChainRuntime",
+            dependencies: [
+                "LedgerCore",
+                "Net",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: asyncSafeInDebug
+        ),
         .executableTarget(
             name: "forgechain",
             dependencies: [
@@ -78,6 +91,7 @@ let package = Package(
                 "LedgerCoreTesting",
                 "ChainRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: asyncSafeInDebug
         ),

@@ -1,3 +1,5 @@
+import Logging
+
 /// How thoroughly ``LedgerStore/checkIntegrity(_:)`` checks.
 public enum IntegrityLevel: Hashable, Sendable {
     /// The last `lastBlocks` blocks (header hash, parent link, roots, index)
@@ -206,6 +208,21 @@ extension LedgerStore {
     ///   size) for `.full`. Example: `try store.checkIntegrity(.full)`.
     @discardableResult
     public func checkIntegrity(_ level: IntegrityLevel = .full) throws(LedgerError) -> IntegrityReport {
+        let check = level == .full ? "full" : "quick"
+        do throws(LedgerError) {
+            let report = try runIntegrityCheck(level)
+            configuration.logger.log(level: level == .full ? .info : .debug, "store integrity check passed", metadata: [
+                "check": "\(check)", "blocks": "\(report.blocksChecked)", "transactions": "\(report.transactionsChecked)",
+                "height": "\(report.head.map(\.description) ?? "none")", "store": "\(path ?? ":memory:")",
+            ])
+            return report
+        } catch {
+            Self.logFinding(error, check: check, path: path, logger: configuration.logger)
+            throw error
+        }
+    }
+
+    private func runIntegrityCheck(_ level: IntegrityLevel) throws(LedgerError) -> IntegrityReport {
         try read { (db) throws(LedgerError) -> IntegrityReport in
             let head = try Self.loadHead(db)
             let checker = IntegrityChecker(db: db, algorithm: hashAlgorithm)
