@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/yaslab/CSV.swift", exact: "2.5.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -121,6 +122,20 @@ let package = Package(
             path: "Examples/InMemoryCluster",
             swiftSettings: asyncSafeInDebug
         ),
+        // A one-node platform taking uploads while its metrics are exported in Prometheus's text format.
+        .executableTarget(
+            name: "MetricsService",
+            dependencies: [
+                "AppAPI",
+                "ChainRuntime",
+                "LedgerCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Examples/MetricsService",
+            swiftSettings: asyncSafeInDebug
+        ),
         .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerCoreTesting", "forgechain-crash-probe"], swiftSettings: asyncSafeInDebug),
         .testTarget(name: "AppAPITests", dependencies: ["AppAPI", "LedgerCore", "ChainRuntime"], swiftSettings: asyncSafeInDebug),
         // Runs the `forgechain` binary as a child process (operator commands on a data folder).
@@ -128,6 +143,21 @@ let package = Package(
         .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCoreTesting"], swiftSettings: asyncSafeInDebug),
         .testTarget(name: "SimulationTests", dependencies: ["LedgerCore", "LedgerCoreTesting"], swiftSettings: asyncSafeInDebug),
         .testTarget(name: "NetTests", dependencies: ["Net", "LedgerCore", "LedgerCoreTesting"], swiftSettings: asyncSafeInDebug),
+        // Captures log records and metrics with in-memory handlers (node, store, platform, identity).
+        .testTarget(
+            name: "ObservabilityTests",
+            dependencies: [
+                "AppAPI",
+                "CSQLite",
+                "Net",
+                "ChainRuntime",
+                "LedgerCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            swiftSettings: asyncSafeInDebug
+        ),
         .testTarget(name: "ChainRuntimeTests", dependencies: ["ChainRuntime", "Net", "LedgerCore", "LedgerCoreTesting", "forgechain-node-probe"], swiftSettings: asyncSafeInDebug),
     ],
     swiftLanguageModes: [.v6]

@@ -37,6 +37,8 @@ struct NodeTelemetry {
     /// Refusal counters by source and code, made on first use (a handful of codes exist).
     private var refusals: [RefusalKey: Counter] = [:]
     private var lastStatus: ConsensusStatus?
+    /// The last leader the engine named (kept through elections, when it names none).
+    private var knownLeader: NodeID?
 
     /// Where a refused transaction came from.
     enum Source: String {
@@ -106,23 +108,25 @@ struct NodeTelemetry {
     // MARK: Consensus
 
     /// Compares a new engine status with the last one: a higher round (PBFT view, Raft term, PoS round) is a view
-    /// change; another known leader is a leader change (logged at info unless it came with a commit, as PoS's
-    /// proposer rotation does every height).
+    /// change; a leader other than the last one named (the first one included) is a leader change, logged at info
+    /// unless it came with a commit, as PoS's proposer rotation does every height.
     mutating func observe(_ status: ConsensusStatus) {
-        defer { lastStatus = status }
-        guard let last = lastStatus else { return }
-        if status.round > last.round {
+        let last = lastStatus
+        lastStatus = status
+        if let last, status.round > last.round {
             viewChanges.increment()
             logger.info("view changed", metadata: [
                 "round": "\(status.round)", "previousRound": "\(last.round)", "role": "\(status.role)",
-                "leader": "\(status.leader.map(\.description) ?? "none")", "height": "\(status.committedHeight)",
+                "leader": "\(status.leader.map { "\($0.rawValue)" } ?? "none")", "height": "\(status.committedHeight)",
             ])
         }
-        if let leader = status.leader, leader != last.leader {
+        if let leader = status.leader, leader != knownLeader {
+            let previous = knownLeader
+            knownLeader = leader
             leaderChanges.increment()
-            let level: Logger.Level = status.committedHeight == last.committedHeight ? .info : .debug
+            let level: Logger.Level = last.map { $0.committedHeight == status.committedHeight } ?? true ? .info : .debug
             logger.log(level: level, "leader changed", metadata: [
-                "leader": "\(leader)", "previousLeader": "\(last.leader.map(\.description) ?? "none")", "round": "\(status.round)",
+                "leader": "\(leader.rawValue)", "previousLeader": "\(previous.map { "\($0.rawValue)" } ?? "none")", "round": "\(status.round)",
                 "role": "\(status.role)", "height": "\(status.committedHeight)",
             ])
         }
@@ -136,7 +140,7 @@ struct NodeTelemetry {
         for (code, count) in codes { refusalCounter(source, code).increment(by: count) }
         logger.debug("transactions refused", metadata: [
             "source": "\(source.rawValue)",
-            "codes": .dictionary(Dictionary(uniqueKeysWithValues: codes.map { ("\($0.key)", .stringConvertible($0.value)) })),
+            "codes": .dictionary(Dictionary(uniqueKeysWithValues: codes.map { ("\($0.key)", .string("\($0.value)")) })),
         ])
     }
 
@@ -160,27 +164,27 @@ struct NodeTelemetry {
     // MARK: Peers
 
     func peerConnected(_ peer: NodeID) {
-        logger.info("peer connected", metadata: ["peer": "\(peer)"])
+        logger.info("peer connected", metadata: ["peer": "\(peer.rawValue)"])
     }
 
     func peerDisconnected(_ peer: NodeID) {
-        logger.notice("peer disconnected", metadata: ["peer": "\(peer)"])
+        logger.notice("peer disconnected", metadata: ["peer": "\(peer.rawValue)"])
     }
 
     // MARK: Sync and recovery
 
     func syncRequested(from peer: NodeID, height: Height, count: Int) {
-        logger.debug("sync requested", metadata: ["peer": "\(peer)", "from": "\(height)", "count": "\(count)"])
+        logger.debug("sync requested", metadata: ["peer": "\(peer.rawValue)", "from": "\(height)", "count": "\(count)"])
     }
 
     func syncApplied(_ count: Int, from peer: NodeID, height: Height) {
         syncBlocksApplied.increment(by: count)
-        logger.info("sync applied blocks", metadata: ["peer": "\(peer)", "blocks": "\(count)", "height": "\(height)"])
+        logger.info("sync applied blocks", metadata: ["peer": "\(peer.rawValue)", "blocks": "\(count)", "height": "\(height)"])
     }
 
     func syncRejected(from peer: NodeID, height: Height, reason: String) {
         syncBlocksRejected.increment()
-        logger.warning("sync block rejected", metadata: ["peer": "\(peer)", "height": "\(height)", "reason": "\(reason)"])
+        logger.warning("sync block rejected", metadata: ["peer": "\(peer.rawValue)", "height": "\(height)", "reason": "\(reason)"])
     }
 
     /// A store read or write failed (or a commit conflicted): the code and the store's message, never block contents.
