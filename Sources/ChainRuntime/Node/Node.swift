@@ -209,7 +209,7 @@ public actor Node<Engine: ConsensusEngine> {
                 if let to { try? await transport.send(bytes, to: to) } else { await transport.broadcast(bytes) }
             }
         }
-        telemetry.started(head: head, engine: "\(Engine.certificateKind)", validators: peerState.count + 1)
+        telemetry.started(head: head, engine: "\(Engine.certificateKind)", peers: peerState.count)
         publishHealth(force: true)
     }
 

@@ -75,9 +75,9 @@ struct NodeTelemetry {
 
     // MARK: Lifecycle
 
-    func started(head: LedgerStore.Head, engine: String, validators: Int) {
+    func started(head: LedgerStore.Head, engine: String, peers: Int) {
         committedHeight.record(Int64(clamping: head.height.rawValue))
-        logger.info("node started", metadata: ["height": "\(head.height)", "engine": "\(engine)", "validators": "\(validators)"])
+        logger.info("node started", metadata: ["height": "\(head.height)", "engine": "\(engine)", "peers": "\(peers)"])
     }
 
     func stopped(head: LedgerStore.Head) {
