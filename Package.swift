@@ -150,6 +150,7 @@ let package = Package(
                 "AppAPI",
                 "CSQLite",
                 "Net",
+                "forgechain",
                 "ChainRuntime",
                 "LedgerCore",
                 .product(name: "Logging", package: "swift-log"),
