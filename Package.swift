@@ -74,16 +74,8 @@ let package = Package(
             swiftSettings: asyncSafeInDebug
         ),
         .target(name: "Net", dependencies: ["LedgerCore"], swiftSettings: asyncSafeInDebug),
-        .target(
-            name: "ChainRuntime",
-            dependencies: [
-                "LedgerCore",
-                "Net",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-            ],
-            swiftSettings: asyncSafeInDebug
-        ),
+        .target(name: "ChainRuntime", dependencies: ["LedgerCore", "Net", .product(name: "Logging", package: "swift-log"),
+                                                    .product(name: "Metrics", package: "swift-metrics")], swiftSettings: asyncSafeInDebug),
         .executableTarget(
             name: "forgechain",
             dependencies: [
