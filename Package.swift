@@ -1,19 +1,9 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-/// The core targets are compiled with optimisation in debug builds too: the
-/// test suite runs hundreds of seeded consensus simulations, millions of
-/// hashes and thousands of signatures, which take minutes unoptimised on a
-/// 2-core machine and seconds optimised. Release builds are unaffected.
-let optimizedEvenInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
-
-/// Every other target (the network, the node, the tools, the examples and all tests) is optimised in debug
-/// builds for another reason: with Swift 6.3.1, unoptimised async functions that keep a SIMD-backed value (`Digest` is a
-/// `SIMD32<UInt8>`) across an `await` get an async context too small for what they write (AddressSanitizer,
-/// with `SWIFT_DEBUG_ENABLE_TASK_SLAB_ALLOCATOR=false`: writes 0–16 bytes past the context), which corrupted
-/// the task allocator or the heap ("freed pointer was not the last allocation", malloc aborts, segfaults)
-/// in about one test run in three. The same code built with `-O` is clean.
-let asyncSafeInDebug: [SwiftSetting] = optimizedEvenInDebug
+// No target uses unsafe flags: SwiftPM refuses a dependency resolved by version
+// whose products contain one, and public values are safe to hold across `await`
+// in unoptimised builds (Documentation/Architecture.md, "A library first").
 
 let package = Package(
     name: "ForgeChain",
@@ -33,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        // `swift package generate-documentation` (Scripts/check-docs.sh, Scripts/api-summary.sh); a command plugin, nothing is linked.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", exact: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -52,13 +44,11 @@ let package = Package(
         ),
         .target(
             name: "LedgerCore",
-            dependencies: ["COpenSSL", "CSecp256k1", "CSQLite", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: optimizedEvenInDebug
+            dependencies: ["COpenSSL", "CSecp256k1", "CSQLite", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "LedgerCoreTesting",
-            dependencies: ["LedgerCore"],
-            swiftSettings: optimizedEvenInDebug
+            dependencies: ["LedgerCore"]
         ),
         .target(
             name: "AppAPI",
@@ -70,12 +60,11 @@ let package = Package(
                 .product(name: "CSV", package: "CSV.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
-            ],
-            swiftSettings: asyncSafeInDebug
+            ]
         ),
-        .target(name: "Net", dependencies: ["LedgerCore"], swiftSettings: asyncSafeInDebug),
+        .target(name: "Net", dependencies: ["LedgerCore"]),
         .target(name: "ChainRuntime", dependencies: ["LedgerCore", "Net", .product(name: "Logging", package: "swift-log"),
-                                                    .product(name: "Metrics", package: "swift-metrics")], swiftSettings: asyncSafeInDebug),
+                                                    .product(name: "Metrics", package: "swift-metrics")]),
         .executableTarget(
             name: "forgechain",
             dependencies: [
@@ -85,34 +74,31 @@ let package = Package(
                 "ChainRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: asyncSafeInDebug
+            ]
         ),
         // Appends blocks to a store and reports each committed height; the
         // store crash test kills it with SIGKILL (Tests/LedgerCoreTests/Store).
         .executableTarget(
             name: "forgechain-crash-probe",
-            dependencies: ["LedgerCore", "LedgerCoreTesting"],
-            swiftSettings: asyncSafeInDebug
+            dependencies: ["LedgerCore", "LedgerCoreTesting"]
         ),
         // Runs a one-node chain under load and prints each returned receipt's
         // transaction ID; the node crash test kills it with SIGKILL (Tests/ChainRuntimeTests).
         .executableTarget(
             name: "forgechain-node-probe",
-            dependencies: ["LedgerCore", "ChainRuntime"],
-            swiftSettings: asyncSafeInDebug
+            dependencies: ["LedgerCore", "ChainRuntime"]
         ),
+        // Keeps digests across awaits in many tasks; run unoptimised under AddressSanitizer (Architecture.md).
+        .executableTarget(name: "forgechain-await-probe", dependencies: ["LedgerCore"]),
         .executableTarget(
             name: "PlantUploader",
             dependencies: ["AppAPI", "LedgerCore"],
-            path: "Examples/PlantUploader",
-            swiftSettings: asyncSafeInDebug
+            path: "Examples/PlantUploader"
         ),
         .executableTarget(
             name: "InMemoryCluster",
             dependencies: ["LedgerCore", "ChainRuntime"],
-            path: "Examples/InMemoryCluster",
-            swiftSettings: asyncSafeInDebug
+            path: "Examples/InMemoryCluster"
         ),
         // A one-node platform taking uploads while its metrics are exported in Prometheus's text format.
         .executableTarget(
@@ -125,17 +111,18 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            path: "Examples/MetricsService",
-            swiftSettings: asyncSafeInDebug
+            path: "Examples/MetricsService"
         ),
-        .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerCoreTesting", "forgechain-crash-probe"], swiftSettings: asyncSafeInDebug),
-        .testTarget(name: "AppAPITests", dependencies: ["AppAPI", "LedgerCore", "ChainRuntime"], swiftSettings: asyncSafeInDebug),
+        .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerCoreTesting", "forgechain-crash-probe"]),
+        .testTarget(name: "AppAPITests", dependencies: ["AppAPI", "LedgerCore", "ChainRuntime"]),
         // Runs the `forgechain` binary as a child process (operator commands on a data folder).
-        .testTarget(name: "CLITests", dependencies: ["AppAPI", "forgechain"], swiftSettings: asyncSafeInDebug),
-        .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCoreTesting"], swiftSettings: asyncSafeInDebug),
-        .testTarget(name: "SimulationTests", dependencies: ["LedgerCore", "LedgerCoreTesting"], swiftSettings: asyncSafeInDebug),
-        .testTarget(name: "NetTests", dependencies: ["Net", "LedgerCore", "LedgerCoreTesting"], swiftSettings: asyncSafeInDebug),
-        // Captures log records and metrics with in-memory handlers (node, store, platform, identity).
+        .testTarget(name: "CLITests", dependencies: ["AppAPI", "forgechain"]),
+        .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
+        .testTarget(name: "SimulationTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
+        .testTarget(name: "NetTests", dependencies: ["Net", "LedgerCore", "LedgerCoreTesting"]),
+        // The code of the DocC articles and of the README, compiled and run; a checker keeps the Markdown and these sources identical.
+        .testTarget(name: "DocumentationTests", dependencies: ["LedgerCore", "LedgerCoreTesting", "AppAPI", "ChainRuntime", "Net"]),
+        // Captures log records and metrics with in-memory handlers (node, store, platform, identity) and runs the CLI's --log-level.
         .testTarget(
             name: "ObservabilityTests",
             dependencies: [
@@ -148,10 +135,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
-            ],
-            swiftSettings: asyncSafeInDebug
+            ]
         ),
-        .testTarget(name: "ChainRuntimeTests", dependencies: ["ChainRuntime", "Net", "LedgerCore", "LedgerCoreTesting", "forgechain-node-probe"], swiftSettings: asyncSafeInDebug),
+        .testTarget(name: "ChainRuntimeTests", dependencies: ["ChainRuntime", "Net", "LedgerCore", "LedgerCoreTesting", "forgechain-node-probe"]),
     ],
     swiftLanguageModes: [.v6]
 )

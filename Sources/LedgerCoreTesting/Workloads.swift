@@ -24,14 +24,14 @@ public enum Workloads {
     public static func merkleLeaves(count: Int) -> [Digest] {
         (0..<count).map { n in
             let i = UInt64(n)
-            var s = SIMD32<UInt8>()
-            withUnsafeMutableBytes(of: &s) { p in
+            var s = Digest.zero
+            s.withUnsafeMutableBytes { p in
                 p.storeBytes(of: i.littleEndian, toByteOffset: 0, as: UInt64.self)
                 p.storeBytes(of: (i &* 0x9E37_79B9_7F4A_7C15).littleEndian, toByteOffset: 8, as: UInt64.self)
                 p.storeBytes(of: (~i).littleEndian, toByteOffset: 16, as: UInt64.self)
                 p.storeBytes(of: (i ^ 0xA5A5_A5A5_A5A5_A5A5).littleEndian, toByteOffset: 24, as: UInt64.self)
             }
-            return Digest(storage: s)
+            return s
         }
     }
 
@@ -41,7 +41,10 @@ public enum Workloads {
     ///   - count: Required. Number of transactions.
     ///   - senders: Optional, default 100. Distinct sender keys.
     ///   - scheme: Optional, default P-256.
+    ///   - payloadBytes: Optional, default 64. Random payload bytes per transaction, from `seed`.
     ///   - chainID: Optional, default 1.
+    ///   - hashAlgorithm: Optional, default SHA-256. The algorithm the transactions are signed under.
+    ///   - seed: Optional, default 1. Decides the payloads (keys are fresh each call).
     public static func signedTransactions(count: Int, senders: Int = 100, scheme: SignatureScheme = .p256,
                                           payloadBytes: Int = 64, chainID: UInt64 = 1,
                                           hashAlgorithm: HashAlgorithm = .sha256, seed: UInt64 = 1) throws -> [Transaction] {
@@ -64,8 +67,11 @@ public enum Workloads {
 extension Workloads {
     /// A block ready to append, with its receipts and state changes.
     public struct PreparedBlock: Sendable {
+        /// The signed block.
         public var block: Block
+        /// Its receipts, in transaction order.
         public var receipts: [Receipt]
+        /// The state changes its transactions make.
         public var stateChanges: StateChangeSet
     }
 
@@ -75,6 +81,7 @@ extension Workloads {
     /// - Parameters:
     ///   - blocks: Required, at least 1.
     ///   - transactionsPerBlock: Optional, default 1,000.
+    ///   - hashAlgorithm: Optional, default SHA-256. The chain's hash algorithm.
     public static func ledgerChain(blocks: Int, transactionsPerBlock: Int = 1_000,
                                    hashAlgorithm: HashAlgorithm = .sha256) throws -> [PreparedBlock] {
         let producer = try PrivateKey.generate(.ed25519)

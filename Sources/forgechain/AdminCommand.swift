@@ -32,7 +32,9 @@ struct AdminCommand: AsyncParsableCommand {
                     throw AppError(.missingField, "the new administrator's password: --new-password or FORGECHAIN_NEW_PASSWORD", details: ["field": "new-password"])
                 }
                 let bootstrap = try await platform.identity.needsBootstrap()
-                let token = bootstrap && options.resolvedUser == nil ? nil : try await options.login(platform)
+                // On a folder with no administrator there is nobody to log in as: credentials left in the
+                // environment (FORGECHAIN_USER) or given as flags are ignored, not tried and refused.
+                let token = bootstrap ? nil : try await options.login(platform)
                 let summary = try await platform.identity.createAdministrator(
                     user: name, password: password, roles: roles, scope: FactoryScope(text: scope), contact: contact,
                     channel: channel.flatMap { CodeChannel(rawValue: $0) }, token: token)

@@ -44,6 +44,8 @@ enum RecordsBench {
         let token = try await platform.identity.login(user: "bench", password: "Bench-Password-2025", oneTimeCode: nil).token
         let all = records(count: count)
 
+        let progress = ProgressReporter(label: "bench records", unit: "records", total: count)
+        defer { progress.finish() }
         let start = ContinuousClock.now
         let cpuStart = cpuTime()
         var handles = [SubmissionHandle]()
@@ -54,7 +56,11 @@ enum RecordsBench {
             offset = end
         }
         var confirmed = 0
-        for h in handles { confirmed += try await h.confirmation.count }
+        for h in handles {
+            confirmed += try await h.confirmation.count
+            progress.update(completed: confirmed)
+        }
+        progress.finish()
         let seconds = (ContinuousClock.now - start).seconds
         let cpuSeconds = cpuTime() - cpuStart
         var load = [Double](repeating: 0, count: 3)

@@ -51,8 +51,11 @@ enum TPSBench {
         return txs
     }
 
-    /// Enqueues `txs` at `node` in chunks and waits until every one is committed there.
-    static func drive(_ node: any ChainNode, _ txs: [Transaction], chunk: Int = 1_000) async throws -> Result {
+    /// Enqueues `txs` at `node` in chunks and waits until every one is committed there; on a terminal,
+    /// standard error shows the transactions committed (`label`).
+    static func drive(_ node: any ChainNode, _ txs: [Transaction], chunk: Int = 1_000, label: String) async throws -> Result {
+        let progress = ProgressReporter(label: label, unit: "transactions", total: txs.count)
+        defer { progress.finish() }
         let commits = await node.commits()
         let algorithm = HashAlgorithm.sha256
         let ids = txs.map { $0.id(using: algorithm) }
@@ -65,6 +68,7 @@ enum TPSBench {
             var last = ContinuousClock.now
             for await notice in commits {
                 for id in notice.transactionIDs { seen[id] = notice.committedAt }
+                progress.update(completed: seen.count)
                 last = notice.committedAt
                 if seen.count >= txs.count { break }
             }
@@ -122,7 +126,7 @@ enum TPSBench {
         let node = try await Node<RaftEngine>(configuration: config, transport: try network.attach(0))
         await node.start()
         let txs = try workload(count: count, senders: max(8, count / 500), chainID: config.genesis.header.chainID, seed: 3, scheme: scheme.signatureScheme)
-        let r = try await drive(node, txs)
+        let r = try await drive(node, txs, label: "bench tps.node1")
         await node.stop()
         return r
     }
@@ -143,7 +147,7 @@ enum TPSBench {
         config.customize = slowViewChanges
         let cluster = try await Cluster.start(config)
         let txs = try workload(count: count, senders: max(8, count / 500), chainID: config.chainID, seed: 4, scheme: scheme.signatureScheme)
-        let r = try await drive(try await cluster.node(0), txs)
+        let r = try await drive(try await cluster.node(0), txs, label: "bench tps.pbft4")
         await cluster.shutdown()
         return r
     }

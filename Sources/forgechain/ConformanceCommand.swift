@@ -14,6 +14,7 @@ struct ConformanceCommand: ParsableCommand {
             abstract: "Run a Project Wycheproof test-vector file (testvectors_v1 JSON).",
             discussion: """
             Supported schemas: ECDSA P-256 and secp256k1 with SHA-256 (DER and P1363), \
+            ECDSA bitcoin (DER, high-S signatures invalid, as this chain's transactions require), \
             Ed25519, AES-GCM, SM4-GCM, AES-CBC-PKCS5, HMAC-SHA256/SM3, PBKDF2. \
             'acceptable' tests pass whichever way the implementation decides. \
             Prints one line per failure and closes with 'N passed, N failed'; exits 1 on any failure.

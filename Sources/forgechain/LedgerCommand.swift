@@ -20,6 +20,16 @@ struct LedgerCommand: ParsableCommand {
         return ExitCode(code)
     }
 
+    /// The store file a path argument names: the path itself, or `PATH/ledger.sqlite` when the path is a data
+    /// folder holding one. A folder without one is passed through, and opening it fails with
+    /// `.storePathIsFolder` (1519) naming the folder.
+    static func storeFile(_ path: String) -> String {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue else { return path }
+        let inside = (path as NSString).appendingPathComponent("ledger.sqlite")
+        return FileManager.default.fileExists(atPath: inside) ? inside : path
+    }
+
     /// Runs `body`; a `LedgerError` becomes the printed code and exit status 1.
     static func reporting(_ body: () throws(LedgerError) -> Void) throws {
         do throws(LedgerError) { try body() } catch { throw fail(error) }
@@ -28,15 +38,22 @@ struct LedgerCommand: ParsableCommand {
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run the full integrity check (every block's hash, parent link, roots, index; SQLite integrity_check).",
-            discussion: "Opens read-only. Exits 0 when the store is sound; otherwise prints 'error CODE height H: message' and exits 1.")
+            discussion: """
+                Opens read-only. Exits 0 when the store is sound; otherwise prints 'error CODE height H: message' and exits 1. \
+                On a terminal, standard error shows the blocks checked, the rate and the time left.
+                """)
 
-        @Argument(help: "The ledger database file.") var path: String
+        @Argument(help: "The ledger database file, or a data folder (its ledger.sqlite).") var path: String
         @Flag(help: "Only the quick check of the last 16 blocks.") var quick = false
 
         func run() throws {
             try LedgerCommand.reporting { () throws(LedgerError) in
-                let store = try LedgerStore(path: path, configuration: .init(readOnly: true, quickCheckBlocks: 0, sqliteQuickCheckOnOpen: false))
-                let report = try store.checkIntegrity(quick ? .quick(lastBlocks: 16) : .full)
+                let store = try LedgerStore(path: LedgerCommand.storeFile(path),
+                                            configuration: .init(readOnly: true, quickCheckBlocks: 0, sqliteQuickCheckOnOpen: false))
+                let progress = ProgressReporter(label: "ledger verify", unit: "blocks")
+                defer { progress.finish() }
+                let report = try store.checkIntegrity(quick ? .quick(lastBlocks: 16) : .full) { progress.update(completed: $0, total: $1) }
+                progress.finish()
                 print("ok: head \(report.head.map(\.description) ?? "none (empty)"), \(report.blocksChecked) blocks and \(report.transactionsChecked) transactions checked")
             }
         }
@@ -44,12 +61,12 @@ struct LedgerCommand: ParsableCommand {
 
     struct Backup: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Take an online backup (safe while a node appends).")
-        @Argument(help: "The ledger database file.") var path: String
+        @Argument(help: "The ledger database file, or a data folder (its ledger.sqlite).") var path: String
         @Option(name: .customLong("to"), help: "The backup file to write.") var destination: String
 
         func run() throws {
             try LedgerCommand.reporting { () throws(LedgerError) in
-                let store = try LedgerStore(path: path, configuration: .init(quickCheckBlocks: 0, sqliteQuickCheckOnOpen: false))
+                let store = try LedgerStore(path: LedgerCommand.storeFile(path), configuration: .init(quickCheckBlocks: 0, sqliteQuickCheckOnOpen: false))
                 let info = try store.backup(to: destination)
                 print("backup \(info.path): height \(info.height.map(\.description) ?? "none"), \(info.bytes) bytes")
             }
@@ -60,10 +77,11 @@ struct LedgerCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify a backup and restore it as the ledger file (the node must be stopped).")
         @Argument(help: "The backup file.") var backup: String
-        @Option(name: .customLong("to"), help: "The ledger database file to replace.") var destination: String
+        @Option(name: .customLong("to"), help: "The ledger database file to replace, or a data folder (its ledger.sqlite).") var destination: String
 
         func run() throws {
             try LedgerCommand.reporting { () throws(LedgerError) in
+                let destination = LedgerCommand.storeFile(self.destination)
                 let report = try LedgerStore.restore(backup: backup, to: destination)
                 print("restored \(destination): head \(report.head.map(\.description) ?? "none"), \(report.blocksChecked) blocks checked")
             }
@@ -73,12 +91,12 @@ struct LedgerCommand: ParsableCommand {
     struct Rollback: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Roll the ledger back to a height (manual recovery); prints the undone transaction IDs in order.")
-        @Argument(help: "The ledger database file.") var path: String
+        @Argument(help: "The ledger database file, or a data folder (its ledger.sqlite).") var path: String
         @Option(name: .customLong("to"), help: "The height to keep as the new head.") var height: UInt64
 
         func run() throws {
             try LedgerCommand.reporting { () throws(LedgerError) in
-                let store = try LedgerStore(path: path)
+                let store = try LedgerStore(path: LedgerCommand.storeFile(path))
                 let undone = try store.rollback(toHeight: Height(height))
                 for tx in undone { print(tx.id(using: store.hashAlgorithm).hex) }
                 print("rolled back to height \(height); \(undone.count) transactions undone")
@@ -88,10 +106,11 @@ struct LedgerCommand: ParsableCommand {
 
     struct Info: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the head, hash algorithm and file size.")
-        @Argument(help: "The ledger database file.") var path: String
+        @Argument(help: "The ledger database file, or a data folder (its ledger.sqlite).") var path: String
 
         func run() throws {
             try LedgerCommand.reporting { () throws(LedgerError) in
+                let path = LedgerCommand.storeFile(self.path)
                 let store = try LedgerStore(path: path, configuration: .init(readOnly: true))
                 let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
                 print("file \(path) (\(size) bytes)")

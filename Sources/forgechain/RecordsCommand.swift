@@ -3,24 +3,27 @@ import ArgumentParser
 import Foundation
 import LedgerCore
 
-/// `forgechain records import|query|history|verify|reindex`: records in a data folder (A-UP, A-Q, A-U).
+/// `forgechain records import|query|update|history|verify|reindex`: records in a data folder (A-UP, A-Q, A-U).
 struct RecordsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "records",
-        abstract: "Import, query and verify manufacturing records in a data folder.",
+        abstract: "Import, query, update and verify manufacturing records in a data folder.",
         discussion: """
             Credentials: --user/--password/--otp or FORGECHAIN_USER, FORGECHAIN_PASSWORD, FORGECHAIN_OTP.
             Results print as the envelope {code, message, data, details}. Failures print it to standard error and exit 1;
             an import that uploads some records and refuses others prints the summary with the first refusal's code,
             line and field and exits 2.
             """,
-        subcommands: [Import.self, Query.self, History.self, Verify.self, Reindex.self]
+        subcommands: [Import.self, Query.self, Update.self, History.self, Verify.self, Reindex.self]
     )
 
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Upload the records of a JSON, XML or CSV file.",
-            discussion: "Exit status: 0 all uploaded; 1 nothing uploaded (unreadable file, --all-or-nothing with a bad record, refused upload); 2 some records refused, the others uploaded."
+            discussion: """
+                Exit status: 0 all uploaded; 1 nothing uploaded (unreadable file, --all-or-nothing with a bad record, refused upload); \
+                2 some records refused, the others uploaded. On a terminal, standard error shows the records committed, the rate and the time left.
+                """
         )
         @OptionGroup var options: DataOptions
         @Argument(help: "The input file (.json, .xml, .csv).") var file: String
@@ -47,7 +50,10 @@ struct RecordsCommand: AsyncParsableCommand {
                 let token = try await options.login(platform)
                 var uploaded = [UploadReceipt]()
                 if !parsed.records.isEmpty {
-                    uploaded = try await platform.records.uploadBatch(parsed.records.map(\.record), token: token)
+                    let progress = ProgressReporter(label: "records import", unit: "records", total: parsed.records.count)
+                    defer { progress.finish() }
+                    uploaded = try await platform.records.uploadBatch(parsed.records.map(\.record), token: token,
+                                                                      progress: { progress.update(completed: $0, total: $1) })
                 }
                 if let receipts {
                     let encoder = JSONEncoder()
@@ -135,6 +141,64 @@ struct RecordsCommand: AsyncParsableCommand {
             }
             lines.append("\(page.records.count) record(s)" + (page.nextCursor.map { "; next page: --cursor \($0)" } ?? ""))
             return lines.joined(separator: "\n")
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Append a new version of a record with some fields changed, if it is still at the version you read.",
+            discussion: """
+                FIELD is the dotted field name of the record's JSON form (as `records history` prints it), for example \
+                propara.pro_temperature. The update is written only when the record is still at --expect-version; otherwise it \
+                fails with 5301 and changes nothing. Prints the record ID, its new version, block height and transaction ID; \
+                --receipt writes the full receipt for `records verify`. Failures (5301 version conflict, 5004 unknown field, \
+                5003 bad value, 5302 malformed --set, 5303 immutable field, 5203 no such record) print the envelope to \
+                standard error and exit 1.
+                """)
+        @OptionGroup var options: DataOptions
+        @Argument(help: "The record ID (a production record's product UID).") var recordID: String
+        @Option(name: .customLong("set"), help: ArgumentHelp("A field's dotted name and its new value (repeatable, 1-64).", valueName: "FIELD=VALUE"))
+        var assignments: [String] = []
+        @Option(help: "The record's current version, which the update replaces (from `records history` or `records query`).")
+        var expectVersion: UInt64
+        @Option(help: "Write the update receipt (JSON) to this file.") var receipt: String?
+
+        func run() async throws {
+            try await CLI.run(options) { platform in
+                let fields = try Self.fields(assignments)
+                let updated = try await platform.records.update(recordID: recordID, fields: fields, condition: .expectedVersion(expectVersion),
+                                                                token: try await options.login(platform))
+                if let receipt {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                    try encoder.encode(updated).write(to: URL(fileURLWithPath: receipt))
+                }
+                try CLI.printJSON(Updated(recordID: updated.recordID, version: updated.version, height: updated.height,
+                                          transactionID: updated.transactionID.hex))
+            }
+        }
+
+        /// `["a.b=1", "c=x=y"]` → `["a.b": "1", "c": "x=y"]` (split at the first `=`).
+        /// - Throws: `AppError` `.invalidUpdate` (5302) for an assignment without `=` or a field name, or a field named twice.
+        static func fields(_ assignments: [String]) throws(AppError) -> [String: String] {
+            var fields = [String: String]()
+            for assignment in assignments {
+                guard let eq = assignment.firstIndex(of: "="), eq != assignment.startIndex else {
+                    throw AppError(.invalidUpdate, "--set takes FIELD=VALUE, got '\(assignment)'", details: ["field": "set"])
+                }
+                let name = String(assignment[..<eq])
+                guard fields.updateValue(String(assignment[assignment.index(after: eq)...]), forKey: name) == nil else {
+                    throw AppError(.invalidUpdate, "--set names field '\(name)' twice", details: ["field": name])
+                }
+            }
+            return fields
+        }
+
+        struct Updated: Codable, Sendable {
+            var recordID: String; var version: UInt64; var height: UInt64; var transactionID: String
+            enum CodingKeys: String, CodingKey {
+                case recordID = "record_id", version, height = "block_height", transactionID = "transaction_id"
+            }
         }
     }
 

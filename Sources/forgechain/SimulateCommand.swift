@@ -7,7 +7,10 @@ struct SimulateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate",
         abstract: "Run the seeded consensus simulator and check agreement, validity, gaps and liveness.",
-        discussion: "Prints 'N passed, N failed' and the first failing seed; replay one seed with --first-seed S --seeds 1.")
+        discussion: """
+            Prints 'N passed, N failed' and the first failing seed; replay one seed with --first-seed S --seeds 1. \
+            On a terminal, standard error shows the seeds finished, the rate and the time left.
+            """)
 
     @Option(help: "Engine: pbft, raft, pow or pos.") var engine: String = "raft"
     @Option(help: "Number of nodes (1...64).") var nodes: Int = 4
@@ -42,19 +45,22 @@ struct SimulateCommand: ParsableCommand {
             return
         }
         let result: SimulationBatchResult
+        let progress = ProgressReporter(label: "simulate \(kind.rawValue)", unit: "seeds", total: list.count)
+        let report: @Sendable (Int, Int) -> Void = { progress.update(completed: $0, total: $1) }
         // Adding an engine is one case here.
         switch kind {
         case .raft:
-            result = SimulationBatch<RaftEngine>.run(nodes: nodes, seeds: list, faults: plan, options: options, parallelism: jobs)
+            result = SimulationBatch<RaftEngine>.run(nodes: nodes, seeds: list, faults: plan, options: options, parallelism: jobs, progress: report)
         case .pbft:
-            result = SimulationBatch<PBFTEngine>.run(nodes: nodes, seeds: list, faults: plan, options: options, parallelism: jobs)
+            result = SimulationBatch<PBFTEngine>.run(nodes: nodes, seeds: list, faults: plan, options: options, parallelism: jobs, progress: report)
         case .pos:
-            result = SimulationBatch<PoSEngine>.run(nodes: nodes, seeds: list, faults: plan, options: options, parallelism: jobs)
+            result = SimulationBatch<PoSEngine>.run(nodes: nodes, seeds: list, faults: plan, options: options, parallelism: jobs, progress: report)
         case .pow:
             // Commits are 12 blocks deep at about 20 ticks a block: give liveness 500 quiet ticks.
             plan.quietTicks = max(plan.quietTicks, 500)
-            result = SimulationBatch<PoWEngine>.run(nodes: nodes, seeds: list, faults: plan, options: options, parallelism: jobs)
+            result = SimulationBatch<PoWEngine>.run(nodes: nodes, seeds: list, faults: plan, options: options, parallelism: jobs, progress: report)
         }
+        progress.finish()
         print("\(result.passed) passed, \(result.failed) failed")
         if let first = result.firstFailure {
             print("first failing seed: \(first.seed)")

@@ -34,6 +34,44 @@ enum TestChain {
         return out
     }
 
+    /// A wait that gave up: the test fails with what it waited for instead of hanging.
+    struct TimedOut: Error, CustomStringConvertible {
+        var what: String
+        var timeout: Duration
+        var description: String { "gave up after \(timeout) waiting for \(what)" }
+    }
+
+    /// The first element of `stream` that `match` accepts.
+    /// - Throws: ``TimedOut`` naming `what` when `timeout` passes, or the stream ends, first.
+    static func first<T: Sendable>(_ stream: AsyncStream<T>, _ what: String, within timeout: Duration = patience,
+                                   where match: @escaping @Sendable (T) -> Bool) async throws -> T {
+        let found = await withTaskGroup(of: T?.self) { group in
+            group.addTask {
+                for await element in stream where match(element) { return element }
+                return nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        guard let found else { throw TimedOut(what: what, timeout: timeout) }
+        return found
+    }
+
+    /// Polls `condition` every 20 ms until it holds.
+    /// - Throws: ``TimedOut`` naming `what` when `timeout` passes first.
+    static func waitUntil(_ what: String, timeout: Duration = patience, _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else { throw TimedOut(what: what, timeout: timeout) }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     static func temporaryDirectory(_ name: String) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("forgechain-\(name)-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

@@ -54,11 +54,11 @@ import Testing
         await cluster.partition([[minority]])
         // Blocks it decided before the cut may still be being written: take its height once that stops moving.
         var stuckAt = try await cluster.node(minority).head.height
-        while true {
+        try await TestChain.waitUntil("node \(minority)'s height to stop moving after the cut", timeout: .seconds(120)) {
             try await Task.sleep(for: .milliseconds(100))
             let now = try await cluster.node(minority).head.height
-            if now == stuckAt { break }
-            stuckAt = now
+            defer { stuckAt = now }
+            return now == stuckAt
         }
         _ = try await TestChain.load(cluster, account: &alice, count: 200, prefix: "p", to: majority[0])
         let top = try await cluster.node(majority[0]).head.height

@@ -29,9 +29,8 @@ import Testing
         let cluster = try await Cluster.start(config)
         var alice = cluster.account(1)
         for round in 0..<6 { _ = try await TestChain.load(cluster, account: &alice, count: 10, prefix: "b\(round)") }
-        try await Task.sleep(for: .milliseconds(300))
         let node = try await cluster.node(1)
-        #expect(await node.metrics.backupsTaken > 0)
+        try await TestChain.waitUntil("node 1's first periodic backup", timeout: .seconds(60)) { await node.metrics.backupsTaken > 0 }
         let folder = cluster.directory + "/node-1/backups"
         let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".sqlite") }.sorted()
         let backup = try #require(files.first)
@@ -56,13 +55,9 @@ import Testing
         let lonely = (await cluster.runningNodes).first { $0 != leader }!
         let updates = try await cluster.node(lonely).healthUpdates()
         await cluster.partition([[lonely]])
-        var sawIsolated = false
-        for await h in updates where h.state == .isolated {
-            sawIsolated = true
-            #expect(h.peers.allSatisfy { !$0.isAlive })
-            break
-        }
-        #expect(sawIsolated)
+        // Bounded: a node that never reports isolation fails the test instead of hanging it.
+        let isolated = try await TestChain.first(updates, "node \(lonely) to report itself isolated") { $0.state == .isolated }
+        #expect(isolated.peers.allSatisfy { !$0.isAlive }, "\(isolated)")
         _ = try await TestChain.load(cluster, account: &alice, count: 100, prefix: "lag", to: leader)
         await cluster.healAll()
         let top = try await cluster.node(leader).head.height
@@ -70,10 +65,11 @@ import Testing
         let reached = try await cluster.node(lonely).resync(from: leader, timeout: .seconds(120))
         #expect(reached > stuck)
         try await cluster.waitForHeight(top, nodes: [lonely], timeout: TestChain.patience)
-        try await Task.sleep(for: .milliseconds(400))
-        let h = try await cluster.node(lonely).health
-        #expect(h.state == .healthy, "\(h)")
-        #expect(h.peers.allSatisfy { $0.isAlive })
+        let lonelyNode = try await cluster.node(lonely)
+        try await TestChain.waitUntil("node \(lonely) to report itself healthy again", timeout: .seconds(60)) {
+            let h = await lonelyNode.health
+            return h.state == .healthy && h.peers.allSatisfy { $0.isAlive }
+        }
         await cluster.shutdown()
     }
 }

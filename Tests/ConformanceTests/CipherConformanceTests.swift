@@ -2,15 +2,9 @@ import Foundation
 import Testing
 @testable import LedgerCore
 
-/// Reads `../shared/conformance/crypto`; when the folder is absent the tests
-/// print why and return (in CI it is present).
+/// Reads `../shared/conformance/crypto`; the suites that use it carry `.conformanceVectors` (skipped with the
+/// reason when the folder is absent, failed when it is absent in CI).
 enum CryptoVectors {
-    static func available(_ test: String) -> Bool {
-        if ConformancePaths.available { return true }
-        print("\(test): skipped, \(ConformancePaths.root.path) is absent")
-        return false
-    }
-
     static func json(_ relative: String) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: ConformancePaths.data("crypto/" + relative)) as? [String: Any])
     }
@@ -41,17 +35,15 @@ enum CryptoVectors {
     }
 }
 
-struct CipherConformanceTests {
+@Suite(.conformanceVectors) struct CipherConformanceTests {
     @Test(arguments: ["aes_gcm_test.json", "sm4_gcm_test.json", "aes_cbc_pkcs5_test.json"])
     func wycheproofCipherFilePassesWithNoFailures(file: String) throws {
-        guard CryptoVectors.available(#function) else { return }
         let outcome = try CryptoVectors.runWycheproof(file)
         #expect(outcome.failed == 0, "\(file): \(outcome.failures.prefix(10).joined(separator: "\n"))")
         #expect(outcome.passed > 60, "\(file) ran only \(outcome.passed) tests")
     }
 
     @Test func sm4KnownAnswersFromGBT32907AndTheRiboseDraftMatch() throws {
-        guard CryptoVectors.available(#function) else { return }
         let root = try CryptoVectors.json("standards/symmetric-vectors.json")
         let raw = try #require(root["sm4"] as? [[String: Any]])
         var checked = 0
@@ -81,7 +73,6 @@ struct CipherConformanceTests {
     }
 
     @Test func aesCBCMatchesSP800_38A() throws {
-        guard CryptoVectors.available(#function) else { return }
         let root = try CryptoVectors.json("standards/symmetric-vectors.json")
         let vectors = try #require(root["aes_cbc"] as? [[String: String]])
         #expect(vectors.count == 2)
@@ -96,7 +87,6 @@ struct CipherConformanceTests {
     }
 
     @Test func aesGCMMatchesMcGrewViegaTestCases() throws {
-        guard CryptoVectors.available(#function) else { return }
         let root = try CryptoVectors.json("standards/symmetric-vectors.json")
         let vectors = try #require(root["aes_gcm"] as? [[String: String]])
         #expect(vectors.count == 5)
@@ -117,7 +107,6 @@ struct CipherConformanceTests {
 
     @Test(arguments: aesCAVPFiles)
     func nistAESCBCFileEncryptsAndDecryptsEveryRecord(file: String) throws {
-        guard CryptoVectors.available(#function) else { return }
         let records = try CryptoVectors.rsp("pycryptodome/Cipher/AES/" + file)
         var encrypts = 0, decrypts = 0
         for (section, f) in records {
@@ -141,7 +130,6 @@ struct CipherConformanceTests {
 
     @Test(arguments: tdesCAVPFiles)
     func nistTripleDESFileEncryptsAndDecryptsEveryRecord(file: String) throws {
-        guard CryptoVectors.available(#function) else { return }
         let records = try CryptoVectors.rsp("pycryptodome/Cipher/TDES/" + file)
         var count = 0
         for (section, f) in records {
@@ -167,7 +155,6 @@ struct CipherConformanceTests {
     }
 
     @Test func twoKeyTripleDESVectorsAlsoPassWithSixteenByteKeys() throws {
-        guard CryptoVectors.available(#function) else { return }
         let records = try CryptoVectors.rsp("pycryptodome/Cipher/TDES/TCBCMMT2.rsp")
         for (section, f) in records where section == "ENCRYPT" {
             #expect(f["KEY1"] == f["KEY3"])

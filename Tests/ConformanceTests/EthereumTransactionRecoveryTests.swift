@@ -23,7 +23,7 @@ import LedgerCore
 /// `v` ∈ {27, 28}; Homestead and EIP150 add EIP-2 low-S; EIP158 (Spurious
 /// Dragon) and later also accept EIP-155 `v` for chain ID 1, the chain the
 /// fixtures are filled for.
-struct EthereumTransactionRecoveryTests {
+@Suite(.conformanceVectors) struct EthereumTransactionRecoveryTests {
     static let transactionFolder = "evm/ethereum-tests/TransactionTests"
     static let blockchainFolder = "evm/ethereum-tests/BlockchainTests"
     static let chainID: UInt64 = 1
@@ -210,10 +210,6 @@ struct EthereumTransactionRecoveryTests {
     }
 
     @Test func everyTransactionTestWithASenderRecoversThatSender() throws {
-        guard ConformancePaths.available else {
-            print("skipping Ethereum transaction recovery: \(ConformancePaths.root.path) is absent")
-            return
-        }
         let files = try Self.jsonFiles(Self.transactionFolder)
         #expect(files.count == 139)
         var recovered = 0, rejected = 0, skipped = 0, frontierOnly = 0
@@ -272,7 +268,6 @@ struct EthereumTransactionRecoveryTests {
     }
 
     @Test func transactionsInsideBlockchainTestBlocksRecoverTheirListedSenders() throws {
-        guard ConformancePaths.available else { return }
         var checked: [String: Int] = [:]
         for file in try Self.jsonFiles(Self.blockchainFolder) {
             for (name, test) in try Self.load(file) {
@@ -310,7 +305,6 @@ struct EthereumTransactionRecoveryTests {
     }
 
     @Test func tamperingWithASignedTransactionChangesOrBreaksTheRecoveredSender() throws {
-        guard ConformancePaths.available else { return }
         let test = try #require(try Self.load("\(Self.transactionFolder)/ttSignature/RightVRSTest.json").values.first)
         let txBytes = try Hex.decode(try #require(test["txbytes"] as? String))
         let results = try #require(test["result"] as? [String: Any])

@@ -5,13 +5,9 @@ import LedgerCore
 /// Known-answer tests for every chain hash: FIPS 180 / 202 examples, GB/T
 /// 32905 (SM3), the Keccak team's KAT, NIST CAVP byte-oriented files, and
 /// the Ethereum uses of Keccak-256 (ABI selectors, EIP-55).
-struct HashConformanceTests {
-    static func json(_ path: String) throws -> [String: Any]? {
-        guard ConformancePaths.available else {
-            print("skipping hash conformance: \(ConformancePaths.root.path) is absent")
-            return nil
-        }
-        return try JSONSerialization.jsonObject(with: ConformancePaths.data(path)) as? [String: Any]
+@Suite(.conformanceVectors) struct HashConformanceTests {
+    static func json(_ path: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: ConformancePaths.data(path)) as? [String: Any], "\(path) is not a JSON object")
     }
 
     static func message(_ v: [String: Any]) throws -> [UInt8] {
@@ -24,7 +20,7 @@ struct HashConformanceTests {
     }
 
     @Test func standardsVectorsMatchForEveryAlgorithm() throws {
-        guard let d = try Self.json("crypto/standards/hash-vectors.json") else { return }
+        let d = try Self.json("crypto/standards/hash-vectors.json")
         let keccak = d["keccak256_ethereum"] as! [String: Any]
         let sets: [(HashAlgorithm, [[String: Any]])] = [
             (.sha256, d["sha256"] as! [[String: Any]]),
@@ -50,7 +46,7 @@ struct HashConformanceTests {
     }
 
     @Test func keccakGivesTheSolidityABISelectors() throws {
-        guard let d = try Self.json("crypto/standards/hash-vectors.json") else { return }
+        let d = try Self.json("crypto/standards/hash-vectors.json")
         let sel = (d["keccak256_ethereum"] as! [String: Any])["abi_function_selectors"] as! [String: Any]
         let vectors = sel["vectors"] as! [[String: Any]]
         #expect(vectors.count >= 3)
@@ -61,7 +57,7 @@ struct HashConformanceTests {
     }
 
     @Test func keccakGivesTheEIP55Checksums() throws {
-        guard let d = try Self.json("crypto/standards/hash-vectors.json") else { return }
+        let d = try Self.json("crypto/standards/hash-vectors.json")
         let eip55 = (d["keccak256_ethereum"] as! [String: Any])["eip55_checksum_addresses"] as! [String: Any]
         let addresses = eip55["addresses"] as! [String]
         #expect(addresses.count >= 4)
@@ -77,11 +73,7 @@ struct HashConformanceTests {
 
     /// Parses `Len = / Msg = / MD =` files (NIST CAVP and KeccakKAT); `Len`
     /// is in bits, and `Len = 0` means the empty message.
-    static func kat(_ path: String) throws -> [(msg: [UInt8], md: String)]? {
-        guard ConformancePaths.available else {
-            print("skipping \(path): \(ConformancePaths.root.path) is absent")
-            return nil
-        }
+    static func kat(_ path: String) throws -> [(msg: [UInt8], md: String)] {
         let text = try String(contentsOf: ConformancePaths.url(path), encoding: .utf8)
         var out: [(msg: [UInt8], md: String)] = []
         var len = -1, msg = [UInt8]()
@@ -108,7 +100,7 @@ struct HashConformanceTests {
         ("crypto/pycryptodome/Hash/keccak/ShortMsgKAT_256.txt", .keccak256, 256),
     ])
     func knownAnswerFileMatches(path: String, algorithm: HashAlgorithm, minimum: Int) throws {
-        guard let vectors = try Self.kat(path) else { return }
+        let vectors = try Self.kat(path)
         #expect(vectors.count >= minimum, "\(path) has \(vectors.count) byte-aligned vectors")
         for (i, v) in vectors.enumerated() {
             #expect(algorithm.hash(v.msg).hex == v.md, "\(path) vector \(i) (\(v.msg.count) bytes)")

@@ -2,10 +2,9 @@ import Foundation
 import Testing
 @testable import LedgerCore
 
-struct KDFConformanceTests {
+@Suite(.conformanceVectors) struct KDFConformanceTests {
     @Test(arguments: ["pbkdf2_hmacsha1_test.json", "pbkdf2_hmacsha256_test.json"])
     func wycheproofPBKDF2FilePassesWithNoFailures(file: String) throws {
-        guard CryptoVectors.available(#function) else { return }
         let clock = ContinuousClock().now
         let outcome = try CryptoVectors.runWycheproof(file)
         print("\(file): \(outcome.passed) passed in \(ContinuousClock().now - clock)")
@@ -19,7 +18,6 @@ struct KDFConformanceTests {
     }
 
     @Test func pbkdf2SHA1MatchesRFC6070IncludingSixteenMillionIterations() throws {
-        guard CryptoVectors.available(#function) else { return }
         let root = try CryptoVectors.json("standards/kdf-vectors.json")
         let vectors = try #require(root["pbkdf2_hmac_sha1_rfc6070"] as? [[String: Any]])
         #expect(vectors.count == 6)
@@ -34,7 +32,6 @@ struct KDFConformanceTests {
     }
 
     @Test func pbkdf2SHA256MatchesRFC7914Section11() throws {
-        guard CryptoVectors.available(#function) else { return }
         let root = try CryptoVectors.json("standards/kdf-vectors.json")
         let vectors = try #require(root["pbkdf2_hmac_sha256_rfc7914_section11"] as? [[String: Any]])
         #expect(vectors.count == 2)
@@ -49,7 +46,6 @@ struct KDFConformanceTests {
     /// OpenSSL's scrypt and not reachable through its API: skipped; the four
     /// end-to-end §12 vectors exercise them.
     @Test func scryptMatchesRFC7914Section12IncludingTheOneGiBCase() throws {
-        guard CryptoVectors.available(#function) else { return }
         let root = try CryptoVectors.json("standards/kdf-vectors.json")
         let section = try #require(root["scrypt_rfc7914_section12"] as? [String: Any])
         let vectors = try #require(section["vectors"] as? [[String: Any]])

@@ -4,7 +4,7 @@ import LedgerCore
 
 /// RFC 6962 vectors from transparency-dev/merkle (see
 /// `../shared/conformance/merkle/README.md`).
-struct MerkleConformanceTests {
+@Suite(.conformanceVectors) struct MerkleConformanceTests {
     // MARK: - rfc6962-reference-tree.json
 
     struct ReferenceTree: Decodable {
@@ -36,18 +36,14 @@ struct MerkleConformanceTests {
         let hasher_vectors: [HasherVector]
     }
 
-    static func loadReference() throws -> ReferenceTree? {
-        guard ConformancePaths.available else {
-            print("MerkleConformanceTests: \(ConformancePaths.root.path) is absent; skipping (CI provides it)")
-            return nil
-        }
+    static func loadReference() throws -> ReferenceTree {
         return try JSONDecoder().decode(ReferenceTree.self,
                                         from: ConformancePaths.data("merkle/rfc6962-reference-tree.json"))
     }
 
     @Test("Trees built from the reference leaves have every published root for sizes 0 to 8")
     func referenceRoots() throws {
-        guard let ref = try Self.loadReference() else { return }
+        let ref = try Self.loadReference()
         let leaves = try ref.leaf_inputs_hex.map { try Hex.decode($0) }
         let full = MerkleTree(leaves: leaves)
         #expect(ref.root_hash_by_tree_size.count == 9)
@@ -62,7 +58,7 @@ struct MerkleConformanceTests {
 
     @Test("Every subtree of the reference tree hashes to the published node hash of its level")
     func referenceNodeHashes() throws {
-        guard let ref = try Self.loadReference() else { return }
+        let ref = try Self.loadReference()
         let leaves = try ref.leaf_inputs_hex.map { try Hex.decode($0) }
         #expect(ref.node_hashes_by_level.map(\.count) == [8, 4, 2, 1])
         for (level, hashes) in ref.node_hashes_by_level.enumerated() {
@@ -76,7 +72,7 @@ struct MerkleConformanceTests {
 
     @Test("Generated inclusion proofs equal the published ones and verify")
     func referenceInclusionProofs() throws {
-        guard let ref = try Self.loadReference() else { return }
+        let ref = try Self.loadReference()
         let leaves = try ref.leaf_inputs_hex.map { try Hex.decode($0) }
         let tree = MerkleTree(leaves: leaves)
         #expect(ref.inclusion_proofs.count == 7)
@@ -93,7 +89,7 @@ struct MerkleConformanceTests {
 
     @Test("Generated consistency proofs equal the published ones and verify")
     func referenceConsistencyProofs() throws {
-        guard let ref = try Self.loadReference() else { return }
+        let ref = try Self.loadReference()
         let leaves = try ref.leaf_inputs_hex.map { try Hex.decode($0) }
         let tree = MerkleTree(leaves: leaves)
         #expect(ref.consistency_proofs.count == 4)
@@ -109,7 +105,7 @@ struct MerkleConformanceTests {
 
     @Test("The hasher reproduces the empty-root, leaf and node vectors")
     func referenceHasherVectors() throws {
-        guard let ref = try Self.loadReference() else { return }
+        let ref = try Self.loadReference()
         let hasher = MerkleHasher(.sha256)
         #expect(ref.hasher_vectors.count == 4)
         for v in ref.hasher_vectors {
@@ -148,11 +144,7 @@ struct MerkleConformanceTests {
         let consistency: [String: ConsistencyProbe]
     }
 
-    static func loadBundle() throws -> Bundle? {
-        guard ConformancePaths.available else {
-            print("MerkleConformanceTests: \(ConformancePaths.root.path) is absent; skipping (CI provides it)")
-            return nil
-        }
+    static func loadBundle() throws -> Bundle {
         return try JSONDecoder().decode(Bundle.self,
                                         from: ConformancePaths.data("merkle/transparency-dev-merkle-testdata.json"))
     }
@@ -163,7 +155,7 @@ struct MerkleConformanceTests {
 
     @Test("All 98 inclusion probes fail exactly when wantErr is true")
     func inclusionProbes() throws {
-        guard let bundle = try Self.loadBundle() else { return }
+        let bundle = try Self.loadBundle()
         #expect(bundle.inclusion.count == 98)
         var failures = 0
         for (name, p) in bundle.inclusion.sorted(by: { $0.key < $1.key }) {
@@ -182,7 +174,7 @@ struct MerkleConformanceTests {
 
     @Test("All 98 consistency probes fail exactly when wantErr is true")
     func consistencyProbes() throws {
-        guard let bundle = try Self.loadBundle() else { return }
+        let bundle = try Self.loadBundle()
         #expect(bundle.consistency.count == 98)
         for (name, p) in bundle.consistency.sorted(by: { $0.key < $1.key }) {
             let proof = try (p.proof ?? []).map { try Self.b64($0) }
@@ -198,7 +190,7 @@ struct MerkleConformanceTests {
 
     @Test("Typed proofs built from the good inclusion probes verify, and an index equal to the size is rejected with 1201")
     func inclusionProbesThroughTypedProofs() throws {
-        guard let bundle = try Self.loadBundle() else { return }
+        let bundle = try Self.loadBundle()
         var checked = 0
         for (name, p) in bundle.inclusion where !p.wantErr {
             let path = try (p.proof ?? []).map { try Digest(bytes: try Self.b64($0)) }

@@ -4,16 +4,12 @@ import LedgerCore
 
 /// ethereum/tests RLPTests: rlptest.json (encode and decode), invalidRLPTest.json
 /// (must be rejected) and RandomRLPTests (must decode and re-encode).
-struct RLPConformanceTests {
+@Suite(.conformanceVectors) struct RLPConformanceTests {
     static let folder = "evm/ethereum-tests/RLPTests"
 
-    static func load(_ name: String) throws -> [String: [String: Any]]? {
-        guard ConformancePaths.available else {
-            print("skipping RLP conformance: \(ConformancePaths.root.path) is absent")
-            return nil
-        }
+    static func load(_ name: String) throws -> [String: [String: Any]] {
         let data = try ConformancePaths.data("\(folder)/\(name)")
-        return try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]]
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]], "\(name) is not a JSON object of tests")
     }
 
     /// Converts the fixture's `in` value to an item: strings (UTF-8), integers,
@@ -44,7 +40,7 @@ struct RLPConformanceTests {
     }
 
     @Test func validFixturesEncodeAndDecodeExactly() throws {
-        guard let tests = try Self.load("rlptest.json") else { return }
+        let tests = try Self.load("rlptest.json")
         #expect(tests.count >= 20)
         for (name, t) in tests.sorted(by: { $0.key < $1.key }) {
             let expected = try Hex.decode(t["out"] as! String)
@@ -55,7 +51,7 @@ struct RLPConformanceTests {
     }
 
     @Test func invalidFixturesAreRejectedWithTypedErrors() throws {
-        guard let tests = try Self.load("invalidRLPTest.json") else { return }
+        let tests = try Self.load("invalidRLPTest.json")
         #expect(tests.count >= 20)
         for (name, t) in tests.sorted(by: { $0.key < $1.key }) {
             let bytes = try Hex.decode(t["out"] as! String)
@@ -64,7 +60,7 @@ struct RLPConformanceTests {
     }
 
     @Test func randomFixturesDecodeAndReencode() throws {
-        guard let tests = try Self.load("RandomRLPTests/example.json") else { return }
+        let tests = try Self.load("RandomRLPTests/example.json")
         for (name, t) in tests {
             let bytes = try Hex.decode(t["out"] as! String)
             let item = try RLP.decode(bytes)

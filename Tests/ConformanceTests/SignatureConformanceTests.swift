@@ -13,26 +13,16 @@ struct SignatureConformanceTests {
         "ed25519_test.json",
     ]
 
-    private static func skipIfAbsent() -> Bool {
-        if !ConformancePaths.available {
-            print("skipped: \(ConformancePaths.root.path) is absent (it is present in CI)")
-            return true
-        }
-        return false
-    }
-
-    @Test(arguments: wycheproofFiles)
+    @Test(.conformanceVectors, arguments: wycheproofFiles)
     func wycheproofSignatureFilePassesWithNoFailures(file: String) throws {
-        if Self.skipIfAbsent() { return }
         let outcome = try WycheproofRunner.run(file: ConformancePaths.url("crypto/wycheproof/testvectors_v1/\(file)"))
         #expect(outcome.failed == 0, "\(file): \(outcome.failures.joined(separator: "\n"))")
         #expect(outcome.passed > 100, "\(file) ran only \(outcome.passed) tests")
         print("\(file): \(outcome.passed) passed, \(outcome.failed) failed, acceptable accepted \(outcome.acceptableAccepted) / rejected \(outcome.acceptableRejected)")
     }
 
-    @Test(arguments: wycheproofFiles.filter { $0.hasPrefix("ecdsa") } + ["ed25519_test.json"])
+    @Test(.conformanceVectors, arguments: wycheproofFiles.filter { $0.hasPrefix("ecdsa") } + ["ed25519_test.json"])
     func wycheproofPublicKeyDERAndPEMDecodeToTheRawKey(file: String) throws {
-        if Self.skipIfAbsent() { return }
         let data = try ConformancePaths.data("crypto/wycheproof/testvectors_v1/\(file)")
         let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let groups = try #require(root["testGroups"] as? [[String: Any]])
@@ -85,8 +75,7 @@ struct SignatureConformanceTests {
 
     // MARK: - RFC 8032
 
-    @Test func ed25519RFC8032VectorsSignExactlyAndVerify() throws {
-        if Self.skipIfAbsent() { return }
+    @Test(.conformanceVectors) func ed25519RFC8032VectorsSignExactlyAndVerify() throws {
         let root = try #require(try JSONSerialization.jsonObject(with: ConformancePaths.data("crypto/standards/ed25519-rfc8032.json")) as? [String: Any])
         let vectors = try #require(root["vectors"] as? [[String: Any]])
         #expect(vectors.count >= 5)
@@ -104,8 +93,7 @@ struct SignatureConformanceTests {
 
     // MARK: - SM2
 
-    @Test func sm2GBT32918AnnexASignatureVerifiesWithDefaultID() throws {
-        if Self.skipIfAbsent() { return }
+    @Test(.conformanceVectors) func sm2GBT32918AnnexASignatureVerifiesWithDefaultID() throws {
         let root = try #require(try JSONSerialization.jsonObject(with: ConformancePaths.data("crypto/standards/sm2-vectors.json")) as? [String: Any])
         let vectors = try #require(root["signatures"] as? [[String: Any]])
         var verified = 0
@@ -136,8 +124,7 @@ struct SignatureConformanceTests {
 
     // MARK: - NIST CAVP
 
-    @Test func nistSigVerP256SHA256ResultsMatch() throws {
-        if Self.skipIfAbsent() { return }
+    @Test(.conformanceVectors) func nistSigVerP256SHA256ResultsMatch() throws {
         let text = try String(contentsOf: ConformancePaths.url("crypto/pycryptodome/Signature/ECDSA/SigVer.rsp"), encoding: .utf8)
         var inSection = false
         var entry: [String: String] = [:]
@@ -173,8 +160,7 @@ struct SignatureConformanceTests {
         #expect(passed >= 15, "only \(passed) [P-256,SHA-256] entries")
     }
 
-    @Test func p256ScalarMultiplicationMatchesPointAtInfinityVectors() throws {
-        if Self.skipIfAbsent() { return }
+    @Test(.conformanceVectors) func p256ScalarMultiplicationMatchesPointAtInfinityVectors() throws {
         let text = try String(contentsOf: ConformancePaths.url("crypto/pycryptodome/PublicKey/ECC/point-at-infinity.org-P256.txt"), encoding: .utf8)
         var k: [UInt8]?, x: String?
         var checked = 0

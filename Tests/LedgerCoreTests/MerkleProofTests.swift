@@ -246,11 +246,11 @@ struct MerkleProofTests {
             let i = Int(truncatingIfNeeded: a), n = Int(truncatingIfNeeded: b)
             #expect(throws: LedgerError.self) {
                 try InclusionProof(leafIndex: i, treeSize: n, path: digests, algorithm: algorithm)
-                    .verify(leafHash: Digest(storage: .init(repeating: 7)), root: .zero)
+                    .verify(leafHash: Digest(repeating: 7), root: .zero)
             }
             #expect(throws: LedgerError.self) {
                 try ConsistencyProof(size1: i, size2: n, path: digests, algorithm: algorithm)
-                    .verify(root1: Digest(storage: .init(repeating: 7)), root2: .zero)
+                    .verify(root1: Digest(repeating: 7), root2: .zero)
             }
             rejected += 1
         }

@@ -64,8 +64,8 @@ enum MerkleReference {
     }
 
     static func flipped(_ d: Digest, byte: Int) -> Digest {
-        var s = d.storage
+        var s = d
         s[byte % 32] ^= 0x01
-        return Digest(storage: s)
+        return s
     }
 }

@@ -68,3 +68,39 @@ struct WycheproofECDSAHashVariantTests {
         #expect(error?.code == .unsupportedTestVectors)
     }
 }
+
+struct WycheproofBitcoinSchemaTests {
+    /// One secp256k1 key, a low-S signature and its high-S twin (`s' = n - s`), both over the same message.
+    static func document(schema: String, twinResult: String) throws -> Data {
+        let key = try PrivateKey.generate(.secp256k1)
+        let msg = Array("bitcoin schema".utf8)
+        let sig = try key.signature(forDigest: try WycheproofHandlers.ecdsaDigest("SHA-256", msg))
+        var raw = Array(sig.rawRepresentation.prefix(64))
+        raw.replaceSubrange(32..<64, with: CurveConstants.subtract(SignatureScheme.secp256k1.order, raw[32..<64]))
+        let twin = try Signature(scheme: .secp256k1, rawRepresentation: raw)
+        #expect(sig.isLowS && !twin.isLowS)
+        let doc: [String: Any] = [
+            "algorithm": "ECDSA", "schema": schema,
+            "testGroups": [[
+                "type": "EcdsaBitcoinVerify", "sha": "SHA-256",
+                "publicKey": ["curve": "secp256k1", "uncompressed": Hex.encode(try #require(key.publicKey.uncompressedRepresentation))],
+                "tests": [
+                    ["tcId": 1, "comment": "low-S", "msg": Hex.encode(msg), "sig": Hex.encode(try #require(sig.derRepresentation)), "result": "valid", "flags": []],
+                    ["tcId": 2, "comment": "high-S", "msg": Hex.encode(msg), "sig": Hex.encode(try #require(twin.derRepresentation)), "result": twinResult, "flags": []],
+                ],
+            ]],
+        ]
+        return try JSONSerialization.data(withJSONObject: doc)
+    }
+
+    @Test func theBitcoinSchemaRejectsHighSSignaturesThePlainSchemaAccepts() throws {
+        let bitcoin = try WycheproofRunner.run(json: Self.document(schema: "ecdsa_bitcoin_verify_schema.json", twinResult: "invalid"))
+        #expect(bitcoin.summary == "2 passed, 0 failed", "\(bitcoin.failures)")
+        #expect(bitcoin.schema == "ecdsa_bitcoin_verify_schema.json")
+        let plain = try WycheproofRunner.run(json: Self.document(schema: "ecdsa_verify_schema_v1.json", twinResult: "valid"))
+        #expect(plain.summary == "2 passed, 0 failed", "\(plain.failures)")
+        // Marked valid under the bitcoin schema, the high-S twin is a failure: the low-S rule is applied.
+        let strict = try WycheproofRunner.run(json: Self.document(schema: "ecdsa_bitcoin_verify_schema.json", twinResult: "valid"))
+        #expect(strict.summary == "1 passed, 1 failed" && strict.failures.first?.hasPrefix("tcId 2 (high-S)") == true, "\(strict.failures)")
+    }
+}

@@ -64,18 +64,34 @@ public enum UpdateCondition: Hashable, Sendable {
 /// out can never commit later). Bodies written before deadlines existed,
 /// `[1, [op…]]`, are still read and have no deadline.
 public struct RecordOperation: Hashable, Sendable {
-    public enum Kind: String, Hashable, Sendable, Codable { case create, update }
+    /// Whether the operation creates a record or adds a version.
+    public enum Kind: String, Hashable, Sendable, Codable {
+        /// A new record, version 1.
+        case create
+        /// A new version of an existing record.
+        case update
+    }
 
+    /// Create or update.
     public var kind: Kind
+    /// The record's ID.
     public var recordID: String
+    /// The version written: 1 for a create, the current version + 1 for an update.
     public var version: UInt64
+    /// The record's canonical encoding (``ManufacturingRecord/canonicalEncoding``).
     public var recordBytes: [UInt8]
+    /// The digest of ``recordBytes`` under the chain's hash algorithm.
     public var digest: Digest
+    /// The administrator who uploaded it.
     public var uploader: String
+    /// An update's condition, checked at execution; `.none` for a create.
     public var condition: UpdateCondition
+    /// The dotted wire names an update changed; empty for a create.
     public var changedFields: [String]
+    /// An update's previous record bytes; empty for a create.
     public var previousBytes: [UInt8]
 
+    /// Parameters as the properties of the same names. ``RecordService`` builds operations; tests and tools may too.
     public init(kind: Kind, recordID: String, version: UInt64, recordBytes: [UInt8], digest: Digest, uploader: String,
                 condition: UpdateCondition = .none, changedFields: [String] = [], previousBytes: [UInt8] = []) {
         self.kind = kind
@@ -184,11 +200,16 @@ public struct RecordOperation: Hashable, Sendable {
 
 /// What the state holds per record, under key `rec/<recordID>`: RLP `[version, digest, kind, factory]`.
 public struct RecordStateEntry: Hashable, Sendable {
+    /// The record's current version.
     public var version: UInt64
+    /// The digest of the current version.
     public var digest: Digest
+    /// The record's kind.
     public var kind: RecordKind
+    /// The factory the record belongs to.
     public var factoryUID: String
 
+    /// The world-state key of a record, `rec/<recordID>`: ask the store for a state proof of it.
     public static func key(_ recordID: String) -> [UInt8] { Array("rec/".utf8) + Array(recordID.utf8) }
 
     var encoded: [UInt8] {

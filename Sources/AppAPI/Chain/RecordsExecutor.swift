@@ -29,6 +29,7 @@ public struct RecordsExecutor: TransactionExecutor {
     /// The payload kind: `"record"`.
     public static let kind = "record"
 
+    /// Stateless; register one per node with the chain's other executors.
     public init() {}
 
     public var payloadKinds: [String] { [Self.kind] }

@@ -4,12 +4,19 @@ import LedgerCore
 /// What a verifier trusts: the chain's ID, hash algorithm and validator set
 /// (from the genesis configuration, distributed out of band).
 ///
-/// `Platform` writes it to `DIR/trust-anchor.json`; ``UploadReceipt/verify(against:)`` needs nothing else.
+/// `Platform` writes it to `DIR/trust-anchor.json`; ``UploadReceipt/verify(against:record:)`` needs nothing else.
 public struct TrustAnchor: Hashable, Sendable, Codable {
+    /// The chain's ID (the `chainID` of every transaction and header).
     public var chainID: UInt64
+    /// The chain's hash algorithm, for IDs, header hashes and proofs.
     public var hashAlgorithm: HashAlgorithm
+    /// The validators whose signatures and quorum certify commits.
     public var validators: ValidatorSet
 
+    /// - Parameters:
+    ///   - chainID: Required. The chain's ID.
+    ///   - hashAlgorithm: Required. The chain's hash algorithm.
+    ///   - validators: Required. The validator set that signs commit certificates.
     public init(chainID: UInt64, hashAlgorithm: HashAlgorithm, validators: ValidatorSet) {
         self.chainID = chainID
         self.hashAlgorithm = hashAlgorithm
@@ -32,22 +39,33 @@ public struct TrustAnchor: Hashable, Sendable, Codable {
 /// JSON form: the summary fields plus hex encodings (`transaction`, `header`,
 /// `receipt`, `certificate`) and the two proofs; `forgechain records verify FILE` checks it.
 public struct UploadReceipt: Hashable, Sendable, Codable {
+    /// The record's ID (``ManufacturingRecord/recordID``).
     public var recordID: String
+    /// The version this receipt proves: 1 for the upload, one more for each update.
     public var version: UInt64
     /// The record's canonical digest (A-UP-3).
     public var recordDigest: Digest
+    /// The ID of the transaction that carries the record (the digest of its canonical encoding).
     public var transactionID: Digest
+    /// The height of the block that holds the transaction.
     public var height: UInt64
+    /// The header hash of that block.
     public var blockHash: Digest
+    /// The signed transaction itself.
     public var transaction: Transaction
+    /// The header of the block that holds it.
     public var header: BlockHeader
     /// The transaction's inclusion proof against `header.transactionRoot`.
     public var inclusionProof: InclusionProof
+    /// The transaction's execution receipt (status 0 for success).
     public var receipt: Receipt
     /// The receipt's inclusion proof against `header.receiptRoot`.
     public var receiptProof: InclusionProof
+    /// The block's commit certificate, checked against the trust anchor's validators.
     public var certificate: CommitCertificate
 
+    /// Assembles a receipt; ``transactionID`` and ``height`` are taken from `receipt` and `header`.
+    /// Platforms make receipts; a verifier decodes them from JSON and calls ``verify(against:record:)``.
     public init(recordID: String, version: UInt64, recordDigest: Digest, transaction: Transaction, header: BlockHeader, blockHash: Digest,
                 inclusionProof: InclusionProof, receipt: Receipt, receiptProof: InclusionProof, certificate: CommitCertificate) {
         self.recordID = recordID

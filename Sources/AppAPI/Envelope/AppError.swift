@@ -21,10 +21,15 @@ public struct AppError: CodedError, Hashable {
         public var description: String { String(rawValue) }
     }
 
+    /// The stable code (5xxx; see ``Code``).
     public var code: Code
     public var message: String
     public var details: [String: String]
 
+    /// - Parameters:
+    ///   - code: Required.
+    ///   - message: Required. Names the field and the value at fault.
+    ///   - details: Optional, default empty. Extra information (`field`, `line`, `check`, ...).
     public init(_ code: Code, _ message: String, details: [String: String] = [:]) {
         self.code = code
         self.message = message

@@ -16,11 +16,16 @@ import XMLCoder
 /// let xml  = try Envelope<[ProductionRecord]>.failure(error).xmlData()
 /// ```
 public struct Envelope<Payload: Codable & Sendable>: Codable, Sendable {
+    /// 0 on success, else the error's stable code.
     public var code: UInt32
+    /// `ok` on success, else the error's message.
     public var message: String
+    /// The result on success; nil on failure.
     public var data: Payload?
+    /// Extra information on failure (`field`, `line`, ...); empty on success.
     public var details: [String: String]
 
+    /// Prefer ``success(_:)`` and ``failure(_:)``.
     public init(code: UInt32, message: String, data: Payload?, details: [String: String] = [:]) {
         self.code = code
         self.message = message

@@ -21,10 +21,15 @@ public enum Permission: String, Sendable, Hashable, Codable, CaseIterable, Compa
 /// The built-in roles (RBAC). Each grants a fixed permission set; a role is
 /// always combined with a factory scope.
 public enum Role: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
+    /// Every permission, administrators included.
     case superAdmin = "super-admin"
+    /// Uploads, updates, queries and audits records.
     case recordManager = "record-manager"
+    /// Uploads and queries records.
     case `operator` = "operator"
+    /// Queries and audits records.
     case auditor = "auditor"
+    /// Queries records.
     case viewer = "viewer"
 
     /// The permissions the role grants.
@@ -53,7 +58,9 @@ public enum Role: String, Sendable, Hashable, Codable, CaseIterable, Comparable 
 
 /// The factories an administrator's roles apply to: all of them, or a list.
 public enum FactoryScope: Sendable, Hashable, Codable {
+    /// Every factory.
     case all
+    /// Only these factory UIDs.
     case factories([String])
 
     /// Whether `factory` is inside the scope.

@@ -11,8 +11,11 @@ import LedgerCore
 public struct AccessToken: Sendable, Hashable {
     /// 16 random bytes, hex.
     public var id: String
+    /// The administrator it was issued to.
     public var user: String
+    /// When it was issued.
     public var issuedAt: Timestamp
+    /// When it stops being accepted.
     public var expiresAt: Timestamp
 
     static let prefix = "fc1"
@@ -65,6 +68,7 @@ public protocol CodeSender: Sendable {
 
 /// How a one-time code travels.
 public enum CodeChannel: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Text message or e-mail.
     case sms, email
 }
 
@@ -72,13 +76,18 @@ public enum CodeChannel: String, Sendable, Hashable, Codable, CaseIterable {
 public actor InMemoryCodeOutbox: CodeSender {
     /// One delivered message.
     public struct Message: Sendable, Hashable {
+        /// The one-time code sent.
         public var code: String
+        /// The phone number or e-mail address.
         public var destination: String
+        /// How it was sent.
         public var channel: CodeChannel
     }
 
+    /// Every message sent, oldest first.
     public private(set) var messages: [Message] = []
 
+    /// An empty outbox.
     public init() {}
 
     public func send(code: String, to destination: String, channel: CodeChannel) async throws {

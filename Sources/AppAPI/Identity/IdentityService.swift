@@ -31,6 +31,7 @@ public actor IdentityService {
         public var codeLifetimeSeconds: UInt64 = 300
         /// TOTP steps accepted either side of now. Default 1.
         public var totpWindow: UInt64 = 1
+        /// The defaults listed on each property.
         public init() {}
     }
 
@@ -38,14 +39,19 @@ public actor IdentityService {
     public struct Session: Sendable, Hashable {
         /// The access token to pass to every call (the Appendix A `token`).
         public var token: String
+        /// The administrator logged in.
         public var user: String
+        /// Their roles, sorted.
         public var roles: [Role]
+        /// When the token expires.
         public var expiresAt: Timestamp
     }
 
     /// What TOTP enrolment returns: the secret and the URI to scan.
     public struct TOTPEnrollment: Sendable, Hashable {
+        /// The TOTP secret in Base32, for manual entry in an authenticator app.
         public var secretBase32: String
+        /// An `otpauth://totp/...` URI, for a QR code.
         public var provisioningURI: String
     }
 

@@ -12,6 +12,7 @@ import LedgerCore
 public struct TOTP: Sendable, Hashable {
     /// The HMAC behind the code.
     public enum Algorithm: String, Sendable, Hashable, Codable, CaseIterable {
+        /// HMAC-SHA1 (RFC 6238's default), HMAC-SHA-256 or HMAC-SHA-512.
         case sha1 = "SHA1", sha256 = "SHA256", sha512 = "SHA512"
         var hmac: HMAC.Algorithm {
             switch self {
@@ -31,6 +32,7 @@ public struct TOTP: Sendable, Hashable {
     /// Optional, default 30 seconds; range 15...300.
     public var periodSeconds: UInt64
 
+    /// Parameters as the properties of the same names, with their ranges and defaults.
     public init(secret: [UInt8], algorithm: Algorithm = .sha1, digits: Int = 6, periodSeconds: UInt64 = 30) {
         self.secret = secret
         self.algorithm = algorithm
@@ -63,6 +65,8 @@ public struct TOTP: Sendable, Hashable {
     /// side of `unixTime` (clock drift); nil when none matches. Comparison is
     /// constant-time per candidate.
     /// - Parameters:
+    ///   - code: Required. The code the user typed, `digits` decimal digits.
+    ///   - unixTime: Required. The current time, seconds since 1970.
     ///   - window: Optional, default 1 (±30 s); range 0...10.
     public func matchingCounter(_ code: String, at unixTime: UInt64, window: UInt64 = 1) -> UInt64? {
         let now = counter(at: unixTime)
@@ -98,6 +102,8 @@ func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
 public enum Base32 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".utf8)
 
+    /// - Parameter bytes: Required; any length.
+    /// - Returns: Upper-case base32 without padding.
     public static func encode(_ bytes: [UInt8]) -> String {
         var out = [UInt8]()
         var buffer: UInt32 = 0

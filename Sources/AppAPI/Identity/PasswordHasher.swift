@@ -18,6 +18,10 @@ public struct PasswordHasher: Sendable, Hashable {
     /// Optional, default 1; range 1...4.
     public var p: Int
 
+    /// - Parameters:
+    ///   - logN: Optional, default 17 (N = 2^17, 128 MiB); range 10...20, clamped.
+    ///   - r: Optional, default 8. Block size.
+    ///   - p: Optional, default 1. Parallelism.
     public init(logN: Int = 17, r: Int = 8, p: Int = 1) {
         self.logN = min(20, max(10, logN))
         self.r = min(16, max(1, r))

@@ -61,6 +61,7 @@ public actor SQLiteIdentityRepository: IdentityRepository {
             createdAt: Timestamp(rawValue: s.uint(12)))
     }
 
+    /// The account named `user` (case-insensitive), or nil.
     public func account(_ user: String) throws -> AdminAccount? {
         try wrap { () throws(LedgerError) -> AdminAccount? in
             let s = try db.statement("SELECT \(Self.columns) FROM identity_accounts WHERE user_key = ?1")
@@ -70,6 +71,7 @@ public actor SQLiteIdentityRepository: IdentityRepository {
         }
     }
 
+    /// Every account, by user name.
     public func accounts() throws -> [AdminAccount] {
         try wrap { () throws(LedgerError) -> [AdminAccount] in
             let s = try db.statement("SELECT \(Self.columns) FROM identity_accounts ORDER BY user_key")
@@ -104,6 +106,7 @@ public actor SQLiteIdentityRepository: IdentityRepository {
         }
     }
 
+    /// Removes the account; nothing when there is none.
     public func delete(_ user: String) throws {
         try wrap { () throws(LedgerError) in
             let s = try db.statement("DELETE FROM identity_accounts WHERE user_key = ?1")
@@ -125,6 +128,7 @@ public actor SQLiteIdentityRepository: IdentityRepository {
         }
     }
 
+    /// Whether the token ID was revoked and has not expired.
     public func isRevoked(tokenID: String) throws -> Bool {
         try wrap { () throws(LedgerError) -> Bool in
             let s = try db.statement("SELECT 1 FROM identity_revoked_tokens WHERE token_id = ?1")

@@ -2,6 +2,7 @@ import Foundation
 
 /// The formats records arrive in (A-UP-2).
 public enum RecordFormat: String, Hashable, Sendable, Codable, CaseIterable {
+    /// The input format; ``RecordFormat/init(fileName:)`` picks it from the extension.
     case json, xml, csv
 
     /// The format named by a file's extension (`.json`, `.xml`, `.csv`, case-insensitive).
@@ -43,8 +44,11 @@ public enum RecordIngest {
     /// One bad record: its position in the batch (0-based), the input line
     /// it starts on, and the error naming the field.
     public struct Issue: Sendable, Hashable {
+        /// The record's position in the batch, 0-based.
         public var index: Int
+        /// The input line the record starts on, when known.
         public var line: Int?
+        /// The error, naming the dotted field.
         public var error: AppError
     }
 

@@ -56,6 +56,7 @@ public actor Platform {
         /// `Documentation/Architecture.md` → Logs and metrics). Default nil: the host's `MetricsSystem.factory`.
         /// Example: `options.metricsFactory = PrometheusMetricsFactory(registry: registry)`.
         public var metricsFactory: (any MetricsFactory)?
+        /// The defaults listed on each property.
         public init() {}
     }
 
@@ -156,12 +157,15 @@ public actor Platform {
         return Platform(identity: identity, records: records, trustAnchor: anchor, directory: directory, log: log, node: node, cluster: cluster)
     }
 
-    /// Stops notifications and the node (or cluster). Committed data stays in the folder. Idempotent.
+    /// Stops notifications and the node (or cluster), then merges the record index's write-ahead log into
+    /// its file (``RecordIndex/checkpoint()``). Committed data stays in the folder. Idempotent.
     public func close() async {
         guard !isClosed else { return }
         isClosed = true
         await records.close()
         if let cluster { await cluster.shutdown() } else { await node.stop() }
+        // A failed checkpoint loses nothing: the next open replays the log.
+        try? records.index.checkpoint()
     }
 }
 

@@ -13,7 +13,7 @@ import LedgerCore
 /// |---|---|---|---|
 /// | ``upload(_:token:expectedDigest:timeout:)`` | `records.upload` for the record's factory and kind | default 30 s | 5011, 5101–5103, 5107, 5109, 5409, 5406–5408 |
 /// | ``submit(_:token:expectedDigests:timeout:)`` | same, per record | returns at once; confirmation default 30 s per transaction | same |
-/// | ``uploadBatch(_:token:timeout:)`` | same | default 30 s per transaction | same, 5105 |
+/// | ``uploadBatch(_:token:timeout:progress:)`` | same | default 30 s per transaction | same, 5105 |
 /// | ``query(_:token:)`` | `records.query`; filters outside scope → 5409 | none (local index) | 5201, 5202, 5204, 5409 |
 /// | ``update(recordID:fields:condition:token:timeout:)`` | `records.update` for the record's factory and kind | default 30 s | 5001–5004, 5203, 5301–5303, 5102, 5109, 5409 |
 /// | ``history(recordID:token:)`` | `records.query` for the record's factory and kind | none | 5203, 5409 |
@@ -143,9 +143,13 @@ public actor RecordService {
     ///   - records: Required. 1...100,000 records with distinct IDs.
     ///   - token: Required.
     ///   - timeout: Optional, default 30 s, per transaction (see ``submit(_:token:expectedDigests:timeout:)``).
+    ///   - progress: Optional, default nil. Called as each transaction of the batch settles (commits or fails for
+    ///     good), with the records settled so far and the batch's record count (for a progress display; the
+    ///     service prints nothing). Called from the confirmation task, in order, once per transaction.
     /// - Returns: One receipt per record, in order.
-    public func uploadBatch(_ records: [ManufacturingRecord], token: String, timeout: Duration? = nil) async throws -> [UploadReceipt] {
-        try await submit(records, token: token, timeout: timeout).confirmation
+    public func uploadBatch(_ records: [ManufacturingRecord], token: String, timeout: Duration? = nil,
+                            progress: (@Sendable (_ settled: Int, _ total: Int) -> Void)? = nil) async throws -> [UploadReceipt] {
+        try await submit(records, token: token, expectedDigests: nil, timeout: timeout, progress: progress).confirmation
     }
 
     /// Checks permissions and digests, packs the records into as few
@@ -162,6 +166,12 @@ public actor RecordService {
     ///   a transaction (its records and the later ones of the batch are not submitted; the earlier ones are).
     public func submit(_ records: [ManufacturingRecord], token: String, expectedDigests: [Digest?]? = nil,
                        timeout: Duration? = nil) async throws -> SubmissionHandle {
+        try await submit(records, token: token, expectedDigests: expectedDigests, timeout: timeout, progress: nil)
+    }
+
+    /// ``submit(_:token:expectedDigests:timeout:)`` with the progress callback of ``uploadBatch(_:token:timeout:progress:)``.
+    private func submit(_ records: [ManufacturingRecord], token: String, expectedDigests: [Digest?]?, timeout: Duration?,
+                        progress: (@Sendable (Int, Int) -> Void)?) async throws -> SubmissionHandle {
         guard !closed else { throw AppError(.platformClosed, "the platform is closed") }
         guard (1...Self.maximumBatch).contains(records.count) else {
             throw AppError(.invalidBatch, "a submission holds 1...\(Self.maximumBatch) records, got \(records.count)", details: ["field": "records"])
@@ -178,7 +188,7 @@ public actor RecordService {
             telemetry.refused(error, user: admin.user, operation: "upload", recordID: dup)
             throw error
         }
-        return try await send(ops, user: admin.user, operation: "upload", timeout: timeout)
+        return try await send(ops, user: admin.user, operation: "upload", timeout: timeout, progress: progress)
     }
 
     /// Checks permissions (once per factory and kind), digests and duplicates, and builds the create operations.
@@ -287,7 +297,7 @@ public actor RecordService {
         var grace: Duration
     }
 
-    /// Packs and signs `ops` (synchronous half of ``send(_:user:operation:timeout:)``).
+    /// Packs and signs `ops` (synchronous half of ``send(_:user:operation:timeout:progress:)``).
     private func prepare(_ ops: [RecordOperation], timeout: Duration?) throws -> Prepared {
         let groups = pack(ops)
         let firstNonce = account.nextNonce
@@ -309,10 +319,12 @@ public actor RecordService {
     }
 
     /// The handle of the accepted transactions.
-    private func handle(_ prepared: Prepared, ids: [Digest], count: Int, user: String, operation: String) -> SubmissionHandle {
+    private func handle(_ prepared: Prepared, ids: [Digest], count: Int, user: String, operation: String,
+                        progress: (@Sendable (Int, Int) -> Void)?) -> SubmissionHandle {
         telemetry.submitted(records: count, transactions: ids.count, user: user, operation: operation)
         return SubmissionHandle(recordIDs: prepared.groups.flatMap { $0.map(\.recordID) }, transactionIDs: ids,
-                         operation: confirmation(of: pending(prepared, ids: ids), count: count, user: user, operation: operation, grace: prepared.grace))
+                                operation: confirmation(of: pending(prepared, ids: ids), count: count, user: user, operation: operation,
+                                                        grace: prepared.grace, progress: progress))
     }
 
     /// Packs `ops` into transactions with deadlines, enqueues them in nonce order, and returns the handle.
@@ -323,7 +335,8 @@ public actor RecordService {
     /// (AddressSanitizer with `SWIFT_DEBUG_ENABLE_TASK_SLAB_ALLOCATOR=false`: an 8-byte write past this function's
     /// 1,040-byte context), which corrupted the heap or the task allocator; AppAPI is therefore built with `-O` in
     /// debug builds too (Package.swift), and small async bodies keep the exposure small if that ever changes.
-    private func send(_ ops: [RecordOperation], user: String, operation: String, timeout: Duration?) async throws -> SubmissionHandle {
+    private func send(_ ops: [RecordOperation], user: String, operation: String, timeout: Duration?,
+                      progress: (@Sendable (Int, Int) -> Void)? = nil) async throws -> SubmissionHandle {
         let prepared = try prepare(ops, timeout: timeout)
         var ids = [Digest]()
         for tx in prepared.transactions {
@@ -331,22 +344,25 @@ public actor RecordService {
             do { id = try await node.enqueue(tx) } catch { throw refusal(error, prepared: prepared, ids: ids, user: user, operation: operation) }
             ids.append(id)
         }
-        return handle(prepared, ids: ids, count: ops.count, user: user, operation: operation)
+        return handle(prepared, ids: ids, count: ops.count, user: user, operation: operation, progress: progress)
     }
 
     /// The work a ``SubmissionHandle`` runs: settles every transaction (committed, failed, or past its deadline
     /// for good), brings the index up to date and builds one ``UploadReceipt`` per record; on any failure it
     /// throws the first one, after every transaction is settled, with the count of records that did commit.
     private func confirmation(of transactions: [Pending], count: Int, user: String, operation: String,
-                              grace: Duration) -> @Sendable () async throws -> [UploadReceipt] {
+                              grace: Duration, progress: (@Sendable (Int, Int) -> Void)?) -> @Sendable () async throws -> [UploadReceipt] {
         let store = self.store, settler = Settler(node: node, store: store, rule: settlement)
         let tally = TallyBox(ConfirmationTally(user: user, operation: operation, log: log))
         let telemetry = self.telemetry
         return { [weak self] in
+            var settled = 0
             for pending in transactions {
                 // Awaited into a local first: nothing else spans the suspension.
                 let outcome = await settler.settle(pending, grace: grace)
                 tally.note(outcome, for: pending)
+                settled += pending.operations.count
+                progress?(settled, count)
             }
             try self?.syncIndex()
             return try Self.receipts(tally, count: count, store: store, telemetry: telemetry, user: user, operation: operation)

@@ -26,26 +26,41 @@ import LedgerCore
 public struct RecordQuery: Hashable, Sendable, Codable {
     /// Result order: by record time, then record ID.
     public enum Order: String, Hashable, Sendable, Codable, CaseIterable {
+        /// Oldest first (`asc`) or newest first (`desc`).
         case timeAscending = "asc", timeDescending = "desc"
     }
 
+    /// Inclusive lower bound of the record time; nil for none.
     public var from: RecordTime?
+    /// Exclusive upper bound of the record time; nil for none.
     public var to: RecordTime?
+    /// Only this product (1–128 characters); nil for any.
     public var productUID: String?
+    /// Only this batch (1–128 characters); nil for any.
     public var batchNumber: String?
+    /// Only this device (1–128 characters); nil for any.
     public var deviceID: String?
+    /// Only this factory (1–128 characters, within the caller's scope); nil for every permitted factory.
     public var factoryUID: String?
+    /// Only this location, exact match (1–256 characters); nil for any.
     public var location: String?
+    /// Only this operator or inspector ID (1–128 characters); nil for any.
     public var operatorID: String?
+    /// Only this kind of record (granted by the caller's roles); nil for every permitted kind.
     public var kind: RecordKind?
+    /// Result order; default ``Order/timeAscending``.
     public var order: Order
+    /// Page size, 1...``maximumLimit``; default 100.
     public var limit: Int
+    /// The previous page's ``RecordPage/nextCursor`` for the same query; nil for the first page.
     public var cursor: String?
+    /// Attach an ``UploadReceipt`` to each result; default false.
     public var includeProofs: Bool
 
     /// The most rows one page returns.
     public static let maximumLimit = 1_000
 
+    /// Every parameter is optional; see the table above for ranges and defaults. Check with ``validate()``.
     public init(from: RecordTime? = nil, to: RecordTime? = nil, productUID: String? = nil, batchNumber: String? = nil,
                 deviceID: String? = nil, factoryUID: String? = nil, location: String? = nil, operatorID: String? = nil,
                 kind: RecordKind? = nil, order: Order = .timeAscending, limit: Int = 100, cursor: String? = nil,
@@ -96,6 +111,7 @@ public struct StoredRecord: Hashable, Sendable, Codable {
     public var recordID: String
     /// 1 for the uploaded record, +1 per update.
     public var version: UInt64
+    /// The record's kind.
     public var kind: RecordKind
     /// The record.
     public var record: ManufacturingRecord
@@ -105,6 +121,7 @@ public struct StoredRecord: Hashable, Sendable, Codable {
     public var uploader: String
     /// The block height and transaction of this version.
     public var height: UInt64
+    /// The transaction that wrote this version.
     public var transactionID: Digest
     /// The fields this version changed (empty for version 1).
     public var changedFields: [String]
@@ -180,8 +197,11 @@ public struct RecordPage: Hashable, Sendable, Codable {
 
 /// A committed change of a record (A-U-4): version 1 (`before` nil) or an update.
 public struct RecordChange: Hashable, Sendable, Codable {
+    /// The record's ID.
     public var recordID: String
+    /// The record's kind.
     public var kind: RecordKind
+    /// The factory the record belongs to.
     public var factoryUID: String
     /// The version replaced; nil for a new record.
     public var before: StoredRecord?

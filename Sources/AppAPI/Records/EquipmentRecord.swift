@@ -14,15 +14,23 @@ import LedgerCore
 public struct EquipmentRecord: Hashable, Sendable, Codable {
     /// The states a device can report.
     public enum Status: String, Hashable, Sendable, Codable, CaseIterable {
+        /// A device state; the wire value is the case name.
         case running, idle, maintenance, fault, offline
     }
 
+    /// `device_id`: the device, 1–128 characters.
     public var deviceID: String
+    /// `recorded_time`: when the readings were taken.
     public var recordedTime: RecordTime
+    /// `status`: the device state.
     public var status: Status
+    /// `readings`: up to 64 named readings; default empty.
     public var readings: [String: String]
+    /// `factory_uid`: the plant, 1–128 characters.
     public var factoryUID: String
+    /// `location`: where the device stands, up to 256 characters; default none.
     public var location: String?
+    /// `extensions`: plant-specific fields; default empty.
     public var extensions: [String: String]
 
     enum CodingKeys: String, CodingKey {
@@ -30,6 +38,8 @@ public struct EquipmentRecord: Hashable, Sendable, Codable {
         case factoryUID = "factory_uid", location, extensions
     }
 
+    /// Parameters as the properties of the same names; `readings`, `location` and `extensions` are optional.
+    /// Lengths are checked when the record is read or uploaded.
     public init(deviceID: String, recordedTime: RecordTime, status: Status, readings: [String: String] = [:],
                 factoryUID: String, location: String? = nil, extensions: [String: String] = [:]) {
         self.deviceID = deviceID

@@ -13,8 +13,11 @@ public indirect enum FieldNode: Sendable, Hashable {
 
     /// One named child of an object.
     public struct Entry: Sendable, Hashable {
+        /// The field's name as in the input.
         public var name: String
+        /// The field's value.
         public var value: FieldNode
+        /// Both are required.
         public init(name: String, value: FieldNode) {
             self.name = name
             self.value = value

@@ -5,7 +5,7 @@ extension ManufacturingRecord {
     /// Decodes a record from its ``canonicalEncoding`` (what a block holds).
     /// - Parameter bytes: Required. RLP `[version, kind, fields…]`, strictly canonical.
     /// - Throws: `AppError` `.malformedRecordEncoding` (5013) naming the field.
-    /// - Note: Pure; safe to call concurrently. Reads the fields straight from the bytes (``RLPReader``).
+    /// - Note: Pure; safe to call concurrently. Reads the fields straight from the bytes (`RLPReader`).
     public init(canonicalEncoding bytes: [UInt8]) throws(AppError) {
         do {
             self = try RLPReader.read(bytes) { (r) throws(LedgerError) -> ManufacturingRecord in

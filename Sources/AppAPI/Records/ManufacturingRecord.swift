@@ -2,8 +2,11 @@ import LedgerCore
 
 /// The kinds of record the chain holds (A-UP-1).
 public enum RecordKind: String, Hashable, Sendable, Codable, CaseIterable {
+    /// A production-process record (``ProductionRecord``).
     case production
+    /// An equipment record (``EquipmentRecord``).
     case equipment
+    /// A quality-inspection record (``QualityInspectionRecord``).
     case qualityInspection = "quality_inspection"
 
     /// Parses `production`, `equipment`, `quality_inspection` (also `quality`).
@@ -24,13 +27,17 @@ public enum RecordKind: String, Hashable, Sendable, Codable, CaseIterable {
 /// digest (A-UP-3: the digest is what goes on chain and what a caller can
 /// check against).
 public enum ManufacturingRecord: Hashable, Sendable {
+    /// A production-process record.
     case production(ProductionRecord)
+    /// An equipment record.
     case equipment(EquipmentRecord)
+    /// A quality-inspection record.
     case qualityInspection(QualityInspectionRecord)
 
     /// The encoding version of ``canonicalEncoding``.
     public static let encodingVersion: UInt64 = 1
 
+    /// Which of the three kinds this is.
     public var kind: RecordKind {
         switch self {
         case .production: .production
@@ -57,7 +64,7 @@ public enum ManufacturingRecord: Hashable, Sendable {
 
     /// The canonical encoding: RLP `[version, kind, fields…]`, fields in a
     /// fixed order, maps sorted by key. Two equal records have equal bytes.
-    /// - Note: Written directly with ``RLPWriter``; equal to ``canonicalItem`` encoded with `RLP.encode` (tested).
+    /// - Note: Written directly with `RLPWriter`; equal to `canonicalItem` encoded with `RLP.encode` (tested).
     public var canonicalEncoding: [UInt8] {
         var w = RLPWriter(capacity: 384)
         w.list { w in

@@ -29,13 +29,18 @@ import LedgerCore
 ///  "pro_factory_uid": "F-KM-02"}
 /// ```
 public struct ProductionRecord: Hashable, Sendable, Codable {
+    /// `pro_raw_material`: the raw material used.
     public struct RawMaterial: Hashable, Sendable, Codable {
+        /// `pro_supplier`: the supplier.
         public var supplier: String
+        /// `pro_batch_number`: the raw material's batch (what ``RecordQuery/batchNumber`` matches).
         public var batchNumber: String
+        /// `pro_Report_qualify_eval`: the quality report or its evaluation.
         public var qualityReport: String
         enum CodingKeys: String, CodingKey {
             case supplier = "pro_supplier", batchNumber = "pro_batch_number", qualityReport = "pro_Report_qualify_eval"
         }
+        /// All three fields are required.
         public init(supplier: String, batchNumber: String, qualityReport: String) {
             self.supplier = supplier
             self.batchNumber = batchNumber
@@ -43,13 +48,18 @@ public struct ProductionRecord: Hashable, Sendable, Codable {
         }
     }
 
+    /// `propara`: the process parameters, as text with the plant's units.
     public struct ProcessParameters: Hashable, Sendable, Codable {
+        /// `pro_temperature`, e.g. `71.5`.
         public var temperature: String
+        /// `pro_humidity`, e.g. `40`.
         public var humidity: String
+        /// `pro_pressure`, e.g. `101.3`.
         public var pressure: String
         enum CodingKeys: String, CodingKey {
             case temperature = "pro_temperature", humidity = "pro_humidity", pressure = "pro_pressure"
         }
+        /// All three fields are required.
         public init(temperature: String, humidity: String, pressure: String) {
             self.temperature = temperature
             self.humidity = humidity
@@ -57,13 +67,18 @@ public struct ProductionRecord: Hashable, Sendable, Codable {
         }
     }
 
+    /// `pro_op_info`: the operator.
     public struct OperatorInfo: Hashable, Sendable, Codable {
+        /// `pro_op_name`: the operator's name.
         public var name: String
+        /// `pro_op_id`: the operator's ID (what ``RecordQuery/operatorID`` matches).
         public var id: String
+        /// `pro_op_record`: the operation record (shift, notes).
         public var record: String
         enum CodingKeys: String, CodingKey {
             case name = "pro_op_name", id = "pro_op_id", record = "pro_op_record"
         }
+        /// All three fields are required.
         public init(name: String, id: String, record: String) {
             self.name = name
             self.id = id
@@ -71,14 +86,23 @@ public struct ProductionRecord: Hashable, Sendable, Codable {
         }
     }
 
+    /// `production_time`: when it was produced.
     public var productionTime: RecordTime
+    /// `production_location`: where, up to 256 characters.
     public var productionLocation: String
+    /// `product_uid`: the product serial number, 1–128 characters; the record's ID.
     public var productUID: String
+    /// `pro_raw_material`.
     public var rawMaterial: RawMaterial
+    /// `propara`.
     public var processParameters: ProcessParameters
+    /// `pro_op_info`.
     public var operatorInfo: OperatorInfo
+    /// `pro_factory_uid`: the manufacturer, 1–128 characters.
     public var factoryUID: String
+    /// `device_id`: the producing device; default none.
     public var deviceID: String?
+    /// `extensions`: up to 64 plant-specific fields; default empty.
     public var extensions: [String: String]
 
     enum CodingKeys: String, CodingKey {
@@ -88,6 +112,8 @@ public struct ProductionRecord: Hashable, Sendable, Codable {
         case extensions
     }
 
+    /// Parameters as the properties of the same names; `deviceID` and `extensions` are optional.
+    /// Lengths are checked when the record is read or uploaded (5003).
     public init(productionTime: RecordTime, productionLocation: String, productUID: String,
                 rawMaterial: RawMaterial, processParameters: ProcessParameters, operatorInfo: OperatorInfo,
                 factoryUID: String, deviceID: String? = nil, extensions: [String: String] = [:]) {

@@ -19,27 +19,40 @@ import LedgerCore
 public struct QualityInspectionRecord: Hashable, Sendable, Codable {
     /// The verdicts an inspection can reach.
     public enum Result: String, Hashable, Sendable, Codable, CaseIterable {
+        /// A verdict; the wire value is the case name.
         case pass, fail, conditional
     }
 
     /// Who inspected.
     public struct Inspector: Hashable, Sendable, Codable {
+        /// The inspector's name.
         public var name: String
+        /// The inspector's ID (what ``RecordQuery/operatorID`` matches).
         public var id: String
+        /// Both fields are required.
         public init(name: String, id: String) {
             self.name = name
             self.id = id
         }
     }
 
+    /// `inspection_time`: when the inspection took place.
     public var inspectionTime: RecordTime
+    /// `product_uid`: the product inspected; this or ``batchNumber`` is required.
     public var productUID: String?
+    /// `batch_number`: the batch inspected; this or ``productUID`` is required.
     public var batchNumber: String?
+    /// `result`: the verdict.
     public var result: Result
+    /// `inspector`: who inspected.
     public var inspector: Inspector
+    /// `report_digest`: the digest of the full report document.
     public var reportDigest: Digest
+    /// `factory_uid`: the plant, 1–128 characters.
     public var factoryUID: String
+    /// `device_id`: the test instrument; default none.
     public var deviceID: String?
+    /// `extensions`: plant-specific fields; default empty.
     public var extensions: [String: String]
 
     enum CodingKeys: String, CodingKey {
@@ -48,6 +61,7 @@ public struct QualityInspectionRecord: Hashable, Sendable, Codable {
         case deviceID = "device_id", extensions
     }
 
+    /// Parameters as the properties of the same names; at least one of `productUID` and `batchNumber`.
     public init(inspectionTime: RecordTime, productUID: String?, batchNumber: String?, result: Result,
                 inspector: Inspector, reportDigest: Digest, factoryUID: String, deviceID: String? = nil,
                 extensions: [String: String] = [:]) {

@@ -13,8 +13,10 @@ import LedgerCore
 /// Range: 1970-01-01 to 9999-12-31. It encodes as ISO 8601 UTC with
 /// milliseconds: `2025-03-01T08:00:00.000Z`.
 public struct RecordTime: Hashable, Sendable, Comparable, Codable, CustomStringConvertible {
+    /// UTC milliseconds since 1970-01-01.
     public var millisecondsSince1970: UInt64
 
+    /// - Parameter millisecondsSince1970: Required. 0...253,402,300,799,999 (9999-12-31).
     public init(millisecondsSince1970: UInt64) { self.millisecondsSince1970 = millisecondsSince1970 }
 
     /// The same instant as a ledger timestamp.

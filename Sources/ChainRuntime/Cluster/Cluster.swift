@@ -32,6 +32,11 @@ public struct ClusterConfiguration: Sendable {
     /// Optional, default `[KeyValueExecutor()]`. The executors every node runs (AppAPI adds its records executor).
     public var executors: [any TransactionExecutor] = [KeyValueExecutor()]
 
+    /// - Parameters:
+    ///   - nodes: Required. The number of nodes; every one is a validator.
+    ///   - consensus: Optional, default Raft.
+    ///   - seed: Optional, default 0. Decides the keys and the network's random choices.
+    ///   - directory: Optional, default a new temporary folder. Where the nodes' stores live.
     public init(nodes: Int, consensus: ConsensusEngineKind = .raft, seed: UInt64 = 0, directory: String? = nil) {
         self.nodes = nodes
         self.consensus = consensus
@@ -41,7 +46,7 @@ public struct ClusterConfiguration: Sendable {
 }
 
 /// A whole chain in one process: N full nodes (``Node``) over an
-/// ``InMemoryNetwork``, each with its own SQLite store in a folder, one
+/// `InMemoryNetwork`, each with its own SQLite store in a folder, one
 /// consensus engine chosen by configuration, a seed, and fault controls:
 /// crash and restart a node, cut and heal links, partition, slow a link,
 /// make a node Byzantine.

@@ -49,7 +49,7 @@ public struct ChainError: CodedError, Hashable {
         self.details = details
     }
 
-    /// ``code`` as a number (``CodedError``).
+    /// ``code`` as a number (`CodedError`).
     public var numericCode: UInt32 { code.rawValue }
 }
 

@@ -105,6 +105,7 @@ public struct MempoolSenderStats: Hashable, Sendable {
     /// The highest pending nonce.
     public var highestNonce: UInt64
 
+    /// Parameters as the properties of the same names.
     public init(pending: Int, ready: Int, bytes: Int, nextNonce: UInt64, lowestNonce: UInt64, highestNonce: UInt64) {
         self.pending = pending
         self.ready = ready

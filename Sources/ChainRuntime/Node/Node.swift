@@ -5,10 +5,10 @@ import Net
 
 /// A full node: a mempool, a consensus engine it drives, block building,
 /// validation and execution, commit with receipts, catch-up sync, health and
-/// recovery (K-T-1..3, K-R-1..4), over any ``Transport``.
+/// recovery (K-T-1..3, K-R-1..4), over any `Transport`.
 ///
-/// The node drives its engine (``ConsensusEngine``) the way the simulator
-/// does, against a real ``LedgerStore``: it feeds it ticks (from a clock task
+/// The node drives its engine (`ConsensusEngine`) the way the simulator
+/// does, against a real `LedgerStore`: it feeds it ticks (from a clock task
 /// it owns), peers' messages and its own proposals, and carries out each
 /// step's effects in order: rollbacks, then commits (execute, then append
 /// block, receipts, state changes and certificate in one SQLite transaction),
@@ -19,7 +19,7 @@ import Net
 /// Writes are pipelined: appends, the engine's state and the messages after
 /// them go, in that order, to a writer thread of the node's own, and the
 /// actor goes on executing the next block on top of the decided ones (at
-/// most ``maximumPendingAppends`` ahead). Nothing leaves the node before the
+/// most `maximumPendingAppends` (2 blocks) ahead). Nothing leaves the node before the
 /// writes it follows are durable: messages wait behind them, and a receipt
 /// (``submit(_:timeout:)``, ``commits()``) is handed out only once its block
 /// is in the store. ``head`` is the store's head; a crash loses at most the
@@ -92,7 +92,7 @@ public actor Node<Engine: ConsensusEngine> {
     /// its own store resumes at its last committed block. Call ``start()`` next.
     /// - Parameters:
     ///   - configuration: Required. Checked with ``NodeConfiguration/validate()``.
-    ///   - transport: Required. This node's endpoint; its ``Transport/localNode`` should equal the configured node.
+    ///   - transport: Required. This node's endpoint; its `Transport.localNode` should equal the configured node.
     ///   - executors: Optional, default `[KeyValueExecutor()]`. Executors keyed by their payload kinds
     ///     (the first one listing a kind wins); a transaction of another kind commits with a failed receipt (1902).
     /// - Throws: `ChainError` `.invalidNodeConfiguration` (4050), `.invalidMempoolConfiguration` (4011),
@@ -300,10 +300,10 @@ public actor Node<Engine: ConsensusEngine> {
 
     /// Submits a transaction and waits until it is committed (K-T-3).
     /// - Parameters:
-    ///   - transaction: Required. As for ``enqueue(_:)``.
+    ///   - transaction: Required. As for ``enqueue(_:)->Digest``.
     ///   - timeout: Optional, default ``NodeConfiguration/commitTimeout``.
     /// - Returns: Its receipt, durable in the store when returned.
-    /// - Throws: The errors of ``enqueue(_:)``, `.commitTimeout` (4052), `.nodeStopped` (4051).
+    /// - Throws: The errors of ``enqueue(_:)->Digest``, `.commitTimeout` (4052), `.nodeStopped` (4051).
     public func submit(_ transaction: Transaction, timeout: Duration? = nil) async throws -> Receipt {
         let txID = try enqueue(transaction)
         return try await waitForReceipt(txID, timeout: timeout)
@@ -325,7 +325,7 @@ public actor Node<Engine: ConsensusEngine> {
 
     /// The receipt of a transaction once every block this node has decided is
     /// written: when the transaction is in a decided block whose append is
-    /// still pending, waits for that append (at most ``maximumPendingAppends``
+    /// still pending, waits for that append (at most `maximumPendingAppends`
     /// blocks); otherwise answers at once from the store, as
     /// ``receipt(for:)`` does. Nil therefore means: in no block this node has
     /// decided so far, so a caller that asks after a moment knows every block
@@ -850,7 +850,7 @@ public actor Node<Engine: ConsensusEngine> {
     /// Replaces the store with a backup (K-R-2, K-R-4): the backup is verified,
     /// copied into place, and the engine restarts from it; the node then
     /// catches up from its peers.
-    /// - Parameter path: Required. A file written by a backup (``BackupScheduler`` or ``LedgerStore/backup(to:pagesPerStep:)``).
+    /// - Parameter path: Required. A file written by a backup (`BackupScheduler` or `LedgerStore.backup(to:pagesPerStep:)`).
     /// - Returns: The restored head height.
     /// - Throws: `.restoreFailed` (4105) (the store is then reopened unchanged), `.genesisMismatch` (4057), `.nodeStopped` (4051).
     public func restore(fromBackup path: String) async throws -> Height {

@@ -22,7 +22,7 @@ public struct NodeConfiguration: Sendable {
     public var schedule: ConsensusSchedule
     /// Required. The SQLite store file; its directory must exist. Created with the genesis block when missing.
     public var storePath: String
-    /// Optional, default `.normal` (a committed block survives a process crash). See ``LedgerStore/Durability``.
+    /// Optional, default `.normal` (a committed block survives a process crash). See `LedgerStore.Durability`.
     public var storeDurability: LedgerStore.Durability = .normal
     /// Optional, default the chain's. The chain's hash algorithm.
     public var hashAlgorithm: HashAlgorithm = .default
@@ -62,7 +62,7 @@ public struct NodeConfiguration: Sendable {
     public var backupSchedule: BackupSchedule?
     /// Optional, default `Logger(label: "forgechain.node")`, whose backend the host chose with
     /// `LoggingSystem.bootstrap` (swift-log's default writes info and above to standard error). The node adds
-    /// `node` to its metadata and hands it to its ``LedgerStore`` too (integrity findings, rollbacks). What is logged
+    /// `node` to its metadata and hands it to its `LedgerStore` too (integrity findings, rollbacks). What is logged
     /// at which level: `Documentation/Architecture.md` → Logs and metrics. Never receives keys or transaction bodies.
     public var logger = Logger(label: "forgechain.node")
     /// Optional, default nil: the host's `MetricsSystem.factory` (no-op until the host bootstraps one).
@@ -70,6 +70,13 @@ public struct NodeConfiguration: Sendable {
     /// tests pass their own factory instead of bootstrapping the process-wide one.
     public var metricsFactory: (any MetricsFactory)?
 
+    /// The required settings; every other property keeps its documented default.
+    /// - Parameters:
+    ///   - node: Required. This node's ID in the validator set.
+    ///   - signingKey: Required. The key the node signs blocks and votes with.
+    ///   - genesis: Required. The chain's block 0 (``ChainGenesis/make(chainID:key:hashAlgorithm:timestamp:)``).
+    ///   - schedule: Required. The consensus configuration and its changes by height.
+    ///   - storePath: Required. The SQLite file, or `:memory:`.
     public init(node: NodeID, signingKey: PrivateKey, genesis: Block, schedule: ConsensusSchedule, storePath: String) {
         self.node = node
         self.signingKey = signingKey
@@ -167,7 +174,7 @@ public struct SigningAccount: Sendable {
         return tx
     }
 
-    /// A signed ``KeyValueExecutor`` set.
+    /// A signed `KeyValueExecutor` set.
     public mutating func set(key k: [UInt8], value: [UInt8], timestamp: Timestamp = .now()) throws(LedgerError) -> Transaction {
         try transaction(kind: KeyValueExecutor.kind, body: KeyValueExecutor.setBody(key: k, value: value), timestamp: timestamp)
     }

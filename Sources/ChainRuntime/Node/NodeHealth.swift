@@ -32,7 +32,9 @@ public struct NodeHealth: Hashable, Sendable, CustomStringConvertible {
         /// Stopped.
         case stopped
     }
+    /// The node reporting.
     public var node: NodeID
+    /// Its overall state.
     public var state: State
     /// The store's head height.
     public var committedHeight: Height
@@ -58,7 +60,9 @@ public struct NodeHealth: Hashable, Sendable, CustomStringConvertible {
 
 /// Counters of a node's work, for logs, metrics and tests.
 public struct NodeMetrics: Hashable, Sendable {
+    /// Blocks written to the store.
     public var committedBlocks = 0
+    /// Transactions in those blocks.
     public var committedTransactions = 0
     /// Client transactions refused at intake (K-T-2).
     public var rejectedClientTransactions = 0
@@ -70,18 +74,27 @@ public struct NodeMetrics: Hashable, Sendable {
     public var consensusRejections = 0
     /// Proposals refused by this node's validation (K-V-*, re-execution).
     public var rejectedProposals = 0
+    /// Catch-up requests sent to peers.
     public var syncRequestsSent = 0
+    /// Blocks appended from catch-up responses.
     public var syncBlocksApplied = 0
+    /// Blocks of catch-up responses that failed their checks.
     public var syncBlocksRejected = 0
+    /// Store reads or writes that failed.
     public var storeErrors = 0
+    /// Status beacons sent to peers that were down, to reconnect.
     public var reconnectAttempts = 0
+    /// Scheduled backups taken (K-R-4).
     public var backupsTaken = 0
+    /// Times the engine was restarted from the store (after catch-up, a restore or a failed append).
     public var engineRestarts = 0
 }
 
 /// A committed block as a node announces it on ``Node/commits()``.
 public struct CommitNotice: Hashable, Sendable {
+    /// The block's height.
     public var height: Height
+    /// The block's header hash.
     public var blockHash: Digest
     /// The block's transaction IDs, in block order.
     public var transactionIDs: [Digest]

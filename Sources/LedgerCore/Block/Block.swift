@@ -16,11 +16,14 @@ public struct Block: Hashable, Sendable {
     /// The most transactions a block may hold.
     public static let maximumTransactions = 1_000_000
 
+    /// The signed header.
     public var header: BlockHeader
     /// The header hash as declared by the producer.
     public var headerHash: Digest
+    /// The transactions, in execution order.
     public var transactions: [Transaction]
 
+    /// Assembles a block as received; ``BlockValidator`` checks it. To build one, use ``make(parent:transactions:stateRoot:receiptRoot:consensusData:producerKey:chainID:hashAlgorithm:timestamp:transactionIDs:)``.
     public init(header: BlockHeader, headerHash: Digest, transactions: [Transaction]) {
         self.header = header
         self.headerHash = headerHash

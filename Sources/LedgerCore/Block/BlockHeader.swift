@@ -12,7 +12,9 @@ public struct BlockHeader: Hashable, Sendable {
     /// The largest consensus-data field accepted: 64 KiB.
     public static let maximumConsensusDataBytes = 64 << 10
 
+    /// The chain the block belongs to.
     public var chainID: UInt64
+    /// 0 for genesis, the parent's height + 1 otherwise.
     public var height: Height
     /// The header hash of the block at `height - 1`; ``Digest/zero`` for genesis.
     public var parentHash: Digest
@@ -31,6 +33,7 @@ public struct BlockHeader: Hashable, Sendable {
     /// The producer's signature over ``hash(using:)``.
     public var signature: Signature?
 
+    /// Parameters as the properties of the same names; `signature` is nil until ``sign(with:hashAlgorithm:)``.
     public init(chainID: UInt64, height: Height, parentHash: Digest, timestamp: Timestamp,
                 transactionRoot: Digest, stateRoot: Digest, receiptRoot: Digest,
                 producer: PublicKey, consensusData: [UInt8] = [], signature: Signature? = nil) {

@@ -8,6 +8,10 @@ public struct ReceiptLog: Hashable, Sendable {
     /// Unindexed data.
     public var data: [UInt8]
 
+    /// - Parameters:
+    ///   - emitter: Required. Who emitted the log (an executor or contract address).
+    ///   - topics: Optional, default empty. Indexed topics.
+    ///   - data: Optional, default empty.
     public init(emitter: [UInt8], topics: [Digest] = [], data: [UInt8] = []) {
         self.emitter = emitter
         self.topics = topics
@@ -61,6 +65,7 @@ public struct Receipt: Hashable, Sendable {
     /// Gas or cost units consumed.
     public var costUnits: UInt64
 
+    /// Parameters as the properties of the same names; `status` defaults to ``success``.
     public init(transactionID: Digest, status: UInt64 = Receipt.success, output: [UInt8] = [],
                 logs: [ReceiptLog] = [], costUnits: UInt64 = 0) {
         self.transactionID = transactionID

@@ -1,10 +1,13 @@
 extension WycheproofHandlers {
     /// Handlers for the signature-verification schemas
     /// (`ecdsa_verify_schema_v1.json`, `ecdsa_p1363_verify_schema_v1.json`,
-    /// `eddsa_verify_schema_v1.json`).
+    /// `ecdsa_bitcoin_verify_schema.json`, `eddsa_verify_schema_v1.json`).
     ///
     /// Policy: ECDSA is verified with `requireLowS: false` (Wycheproof marks
-    /// high-S signatures valid); DER signatures go through the strict
+    /// high-S signatures valid), except for the bitcoin schema
+    /// (`ecdsa_*_bitcoin_test.json`), whose files mark high-S signatures
+    /// invalid: it is verified with `requireLowS: true`, the rule this
+    /// library's transactions and blocks enforce; DER signatures go through the strict
     /// decoder; P1363 signatures must be exactly 64 bytes. The curve comes
     /// from `publicKey.curve` (secp256r1, secp256k1) and the hash from `sha`:
     /// SHA-256 is the schemes' own; SHA-224/384/512 and SHA3-224/256/384/512
@@ -16,6 +19,11 @@ extension WycheproofHandlers {
             let (key, digest, sig) = try ecdsaInputs(group, test)
             let signature = try Signature(scheme: key.scheme, derRepresentation: sig)
             return key.isValidSignature(signature, forDigest: digest, requireLowS: false)
+        },
+        "ecdsa_bitcoin_verify_schema.json": { group, test in
+            let (key, digest, sig) = try ecdsaInputs(group, test)
+            let signature = try Signature(scheme: key.scheme, derRepresentation: sig)
+            return key.isValidSignature(signature, forDigest: digest, requireLowS: true)
         },
         "ecdsa_p1363_verify_schema_v1.json": { group, test in
             let (key, digest, sig) = try ecdsaInputs(group, test)

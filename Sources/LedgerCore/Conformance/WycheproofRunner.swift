@@ -11,31 +11,31 @@ import Foundation
 /// let outcome = try WycheproofRunner.run(file: url)
 /// print("\(outcome.passed) passed, \(outcome.failed) failed")
 /// ```
-public enum WycheproofRunner {
+package enum WycheproofRunner {
     /// One test's verdict: does the implementation accept the input?
     /// A handler returns `true` when it accepts (signature verifies,
     /// decryption succeeds with the expected output, MAC and KDF outputs
     /// match), `false` when it rejects.
-    public typealias Handler = @Sendable (_ group: [String: Any], _ test: [String: Any]) throws -> Bool
+    package typealias Handler = @Sendable (_ group: [String: Any], _ test: [String: Any]) throws -> Bool
 
     /// The result of running one file.
-    public struct Outcome: Sendable, Equatable {
-        public var algorithm: String
-        public var schema: String
-        public var passed = 0
-        public var failed = 0
+    package struct Outcome: Sendable, Equatable {
+        package var algorithm: String
+        package var schema: String
+        package var passed = 0
+        package var failed = 0
         /// `acceptable` tests the implementation accepted / rejected.
-        public var acceptableAccepted = 0
-        public var acceptableRejected = 0
+        package var acceptableAccepted = 0
+        package var acceptableRejected = 0
         /// One line per failed test: `tcId`, comment, expected and actual.
-        public var failures: [String] = []
+        package var failures: [String] = []
 
         /// The closing line test tooling reads: `N passed, N failed`.
-        public var summary: String { "\(passed) passed, \(failed) failed" }
+        package var summary: String { "\(passed) passed, \(failed) failed" }
     }
 
     /// The schemas this build runs, with their handlers.
-    public static var handlers: [String: Handler] {
+    package static var handlers: [String: Handler] {
         WycheproofHandlers.signatures.merging(WycheproofHandlers.symmetric) { a, _ in a }
     }
 
@@ -44,7 +44,7 @@ public enum WycheproofRunner {
     /// - Throws: `LedgerError` `.unsupportedTestVectors` (1390) when the
     ///   file's schema, curve or hash is not one this build implements, `.malformedTestVectors`
     ///   (1391) when the file is not Wycheproof JSON.
-    public static func run(file: URL) throws -> Outcome {
+    package static func run(file: URL) throws -> Outcome {
         let data: Data
         do { data = try Data(contentsOf: file) } catch {
             throw LedgerError(.malformedTestVectors, "cannot read \(file.path): \(error.localizedDescription)")
@@ -53,7 +53,7 @@ public enum WycheproofRunner {
     }
 
     /// Runs every test of a Wycheproof document held in memory.
-    public static func run(json data: Data) throws -> Outcome {
+    package static func run(json data: Data) throws -> Outcome {
         guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let groups = root["testGroups"] as? [[String: Any]] else {
             throw LedgerError(.malformedTestVectors, "not a Wycheproof test-vector document (no testGroups)")

@@ -13,10 +13,13 @@ public enum CertificateKind: UInt8, Hashable, Sendable, Codable, CaseIterable, C
 }
 
 /// One signed vote in a certificate: `signature` is `signer`'s signature
-/// over ``CommitCertificate/signingPayload``.
+/// over ``CommitCertificate/signingPayload(kind:chainID:height:round:blockHash:)``.
 public struct CertificateVote: Hashable, Sendable {
+    /// The voting validator.
     public var signer: NodeID
+    /// Its signature over the certificate's signing payload.
     public var signature: Signature
+    /// Both are required; ``CommitCertificate/vote(kind:chainID:height:round:blockHash:signer:key:)`` makes one.
     public init(signer: NodeID, signature: Signature) {
         self.signer = signer
         self.signature = signature
@@ -26,7 +29,7 @@ public struct CertificateVote: Hashable, Sendable {
 /// The proof that a block is final, checkable by a third party that holds
 /// only the block and the validator set (K-R, D-6).
 ///
-/// Every vote signs the same canonical payload ``signingPayload`` =
+/// Every vote signs the same canonical payload ``signingPayload(kind:chainID:height:round:blockHash:)`` =
 /// RLP `["forgechain/commit/v1", kind, chainID, height, round, blockHash]`
 /// with the signer's key (``PrivateKey/signature(for:)``). Engines sign
 /// their commit votes with exactly this payload, so the votes they collect
@@ -57,10 +60,12 @@ public struct CertificateVote: Hashable, Sendable {
 public struct CommitCertificate: Hashable, Sendable {
     /// The encoding version written by this build.
     public static let encodingVersion: UInt64 = 1
-    /// The domain tag of ``signingPayload``.
+    /// The domain tag of ``signingPayload(kind:chainID:height:round:blockHash:)``.
     public static let domain = "forgechain/commit/v1"
 
+    /// The engine that committed the block.
     public var kind: CertificateKind
+    /// The committed block's height.
     public var height: Height
     /// The header hash of the committed block.
     public var blockHash: Digest
@@ -74,6 +79,10 @@ public struct CommitCertificate: Hashable, Sendable {
     public var evidence: [UInt8]
 
     /// - Parameters:
+    ///   - kind: Required. The engine that committed the block.
+    ///   - height: Required. The committed block's height.
+    ///   - blockHash: Required. The committed block's header hash.
+    ///   - round: Required. View, term or round of the commit; 0 for PoW.
     ///   - votes: Optional, default empty. Sorted by signer on init.
     ///   - difficulty: Optional, default 0; PoW only.
     ///   - evidence: Optional, default empty.
@@ -237,8 +246,11 @@ public struct CommitCertificate: Hashable, Sendable {
 /// A block together with the certificate that made it final: what an
 /// engine hands its host to store and apply, in height order.
 public struct CommittedBlock: Hashable, Sendable {
+    /// The committed block.
     public var block: Block
+    /// The certificate that makes it final.
     public var certificate: CommitCertificate
+    /// Both are required; the certificate must be for this block.
     public init(block: Block, certificate: CommitCertificate) {
         self.block = block
         self.certificate = certificate

@@ -2,6 +2,7 @@ import Foundation
 
 /// The consensus algorithms a chain can choose (K-A-1, D-6).
 public enum ConsensusEngineKind: String, Hashable, Sendable, Codable, CaseIterable, CustomStringConvertible {
+    /// PBFT, Raft, proof of work, proof of stake.
     case pbft, raft, pow, pos
     public var description: String { rawValue }
 }
@@ -19,9 +20,13 @@ public enum ConsensusEngineKind: String, Hashable, Sendable, Codable, CaseIterab
 /// try config.save(to: url)
 /// ```
 public enum ConsensusConfig: Hashable, Sendable, Codable {
+    /// PBFT with its parameters.
     case pbft(PBFTConfig)
+    /// Raft with its parameters.
     case raft(RaftConfig)
+    /// Proof of work with its parameters.
     case pow(PoWConfig)
+    /// Proof of stake with its parameters.
     case pos(PoSConfig)
 
     /// The engine this configuration is for.
@@ -132,7 +137,9 @@ public struct ConsensusSchedule: Hashable, Sendable, Codable {
     public struct Change: Hashable, Sendable, Codable {
         /// Required; at least 1, after every earlier change.
         public var height: Height
+        /// The configuration from ``height`` on.
         public var config: ConsensusConfig
+        /// Both are required; the schedule's `validate()` checks the order.
         public init(height: Height, config: ConsensusConfig) {
             self.height = height
             self.config = config
@@ -253,6 +260,7 @@ public struct PBFTConfig: Hashable, Sendable, Codable {
     /// Optional, default 1; range 0...100,000. Ticks the primary waits after a commit before proposing.
     public var blockIntervalTicks: UInt64
 
+    /// Parameters as the properties of the same names, with their documented defaults and ranges; `validate()` checks them (1701).
     public init(validators: ValidatorSet, viewChangeTimeoutTicks: UInt64 = 20, checkpointIntervalBlocks: UInt64 = 10,
                 watermarkWindowBlocks: UInt64 = 40, maximumTransactionsPerBlock: Int = 1_000, blockIntervalTicks: UInt64 = 1) {
         self.validators = validators
@@ -307,6 +315,7 @@ public struct RaftConfig: Hashable, Sendable, Codable {
     /// Optional, default 1; range 0...100,000. Ticks the leader waits between proposals.
     public var blockIntervalTicks: UInt64
 
+    /// Parameters as the properties of the same names, with their documented defaults and ranges; `validate()` checks them (1701).
     public init(members: ValidatorSet, heartbeatIntervalTicks: UInt64 = 2, electionTimeoutMinTicks: UInt64 = 10,
                 electionTimeoutMaxTicks: UInt64 = 20, maximumEntriesPerAppend: Int = 8, maximumInflightBlocks: Int = 4,
                 maximumTransactionsPerBlock: Int = 1_000, blockIntervalTicks: UInt64 = 1) {
@@ -369,6 +378,7 @@ public struct PoWConfig: Hashable, Sendable, Codable {
     /// Optional, default 1,000; range 1...1,000,000.
     public var maximumTransactionsPerBlock: Int
 
+    /// Parameters as the properties of the same names, with their documented defaults and ranges; `validate()` checks them (1701).
     public init(initialDifficulty: UInt64 = 64, minimumDifficulty: UInt64 = 1, retargetIntervalBlocks: UInt64 = 10,
                 targetBlockIntervalTicks: UInt64 = 20, maximumRetargetFactor: UInt64 = 4, hashesPerTick: UInt64 = 16,
                 confirmationDepth: UInt64 = 3, maximumTransactionsPerBlock: Int = 1_000) {
@@ -426,6 +436,7 @@ public struct PoSConfig: Hashable, Sendable, Codable {
     /// Optional, default 1,000; range 1...1,000,000.
     public var maximumTransactionsPerBlock: Int
 
+    /// Parameters as the properties of the same names, with their documented defaults and ranges; `validate()` checks them (1701).
     public init(validators: ValidatorSet, roundTimeoutTicks: UInt64 = 20, blockIntervalTicks: UInt64 = 1,
                 maximumTransactionsPerBlock: Int = 1_000) {
         self.validators = validators
@@ -455,9 +466,9 @@ public struct PoSConfig: Hashable, Sendable, Codable {
 // MARK: - Helpers
 
 /// Range checks with errors that name the field (for engine configurations, including those of later engines).
-public enum ConfigCheck {
+package enum ConfigCheck {
     /// Throws `.invalidConsensusConfig` (1701) naming `field` when `value` is outside `range`.
-    public static func range<T: Comparable & CustomStringConvertible>(_ value: T, _ range: ClosedRange<T>, _ field: String) throws(LedgerError) {
+    package static func range<T: Comparable & CustomStringConvertible>(_ value: T, _ range: ClosedRange<T>, _ field: String) throws(LedgerError) {
         guard range.contains(value) else {
             throw LedgerError(.invalidConsensusConfig, "field '\(field)': \(value) is outside \(range.lowerBound)...\(range.upperBound)",
                               details: ["field": field, "value": value.description,

@@ -92,8 +92,11 @@ public enum MessageDestination: Hashable, Sendable {
 
 /// A message the host must send.
 public struct OutboundMessage<Message: ConsensusMessage>: Hashable, Sendable {
+    /// One node or every other node.
     public var to: MessageDestination
+    /// The message.
     public var message: Message
+    /// Both are required.
     public init(to: MessageDestination, message: Message) {
         self.to = to
         self.message = message
@@ -116,6 +119,7 @@ public struct ProposalRequest: Hashable, Sendable {
     /// The most transactions the block may hold.
     public var maximumTransactions: Int
 
+    /// Parameters as the properties of the same names; `consensusData` defaults to empty.
     public init(height: Height, parent: BlockHeader, round: Round, consensusData: [UInt8] = [], maximumTransactions: Int) {
         self.height = height
         self.parent = parent
@@ -133,6 +137,7 @@ public struct Rollback: Hashable, Sendable {
     public var height: Height
     /// The undone blocks, highest first.
     public var undone: [Block]
+    /// Both are required; `undone` highest first.
     public init(height: Height, undone: [Block]) {
         self.height = height
         self.undone = undone
@@ -160,6 +165,7 @@ public struct ConsensusEffects<Message: ConsensusMessage>: Sendable, Hashable {
     /// Inputs the engine refused (bad signature, invalid proposal...), for logs and metrics.
     public var rejections: [LedgerError]
 
+    /// Every parameter is optional and defaults to empty or nil: an engine builds its effects field by field.
     public init(messages: [OutboundMessage<Message>] = [], commits: [CommittedBlock] = [],
                 proposalRequests: [ProposalRequest] = [], rollbacks: [Rollback] = [],
                 status: ConsensusStatus? = nil, persistentState: [UInt8]? = nil, rejections: [LedgerError] = []) {
@@ -203,6 +209,9 @@ public struct ConsensusRecovery: Sendable, Hashable {
     /// is in ``ConsensusContext/genesis``). A host may pass only a suffix if
     /// the engine documents that it needs no more.
     public var committed: [CommittedBlock]
+    /// - Parameters:
+    ///   - persistentState: Required. The engine's last saved state, or nil on a new node.
+    ///   - committed: Required. The committed blocks with their certificates, in height order.
     public init(persistentState: [UInt8]?, committed: [CommittedBlock]) {
         self.persistentState = persistentState
         self.committed = committed
@@ -270,6 +279,7 @@ public struct ConsensusContext: Sendable {
     /// give each node a different seed.
     public var seed: UInt64
 
+    /// Parameters as the properties of the same names; `chainID` defaults to the genesis block's, the others to their documented defaults.
     public init(node: NodeID, signingKey: PrivateKey, genesis: Block, chainID: UInt64? = nil,
                 hashAlgorithm: HashAlgorithm = .default, schedule: ConsensusSchedule,
                 proposalValidator: ProposalValidator = .acceptAll, seed: UInt64 = 0) {

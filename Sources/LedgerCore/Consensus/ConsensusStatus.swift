@@ -61,13 +61,16 @@ public struct ConsensusStatus: Hashable, Sendable, Codable, CustomStringConverti
     public var committedHeight: Height
     /// The view (PBFT), term (Raft), round (PoS) or 0 (PoW).
     public var round: Round
+    /// The node's role (primary, backup, leader, follower, proposer, ...).
     public var role: ConsensusRole
+    /// Where the current round is (proposing, voting, committed, view change).
     public var phase: ConsensusPhase
     /// The node the engine believes leads the current round, if any.
     public var leader: NodeID?
     /// Ticks from when the last committed block was proposed (or first seen) to its commit; nil before the first commit.
     public var lastCommitLatencyTicks: UInt64?
 
+    /// Parameters as the properties of the same names; engines make statuses, observers read them.
     public init(node: NodeID, committedHeight: Height, round: Round, role: ConsensusRole, phase: ConsensusPhase,
                 leader: NodeID? = nil, lastCommitLatencyTicks: UInt64? = nil) {
         self.node = node
@@ -86,14 +89,14 @@ public struct ConsensusStatus: Hashable, Sendable, Codable, CustomStringConverti
 
 /// Publishes engine status to observers as an `AsyncStream` (K-A-4). The
 /// engine stays pure: its driver (a node, or the simulator) calls
-/// ``publish(_:)`` with each step's effects.
+/// ``publish(_:)-(ConsensusEffects<M>)`` with each step's effects.
 ///
 /// ```swift
 /// let channel = ConsensusStatusChannel()
 /// Task { for await status in channel.stream { dashboard.show(status) } }
 /// channel.publish(engine.step(.tick))
 /// ```
-/// - Note: `Sendable`; ``publish(_:)`` may be called from any thread. When the
+/// - Note: `Sendable`; ``publish(_:)-(ConsensusStatus)`` may be called from any thread. When the
 ///   consumer is slow, only the newest `bufferingNewest` statuses are kept.
 public struct ConsensusStatusChannel: Sendable {
     /// The statuses, in the order they were published.

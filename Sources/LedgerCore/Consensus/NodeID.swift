@@ -8,6 +8,7 @@ public struct NodeID: RawRepresentable, Hashable, Comparable, Sendable, Codable,
                       ExpressibleByIntegerLiteral, CustomStringConvertible {
     public var rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
+    /// - Parameter value: Required. The node's index in its validator set.
     public init(_ value: UInt32) { rawValue = value }
     public init(integerLiteral value: UInt32) { rawValue = value }
     public static func < (a: NodeID, b: NodeID) -> Bool { a.rawValue < b.rawValue }
@@ -26,6 +27,7 @@ public struct Round: RawRepresentable, Hashable, Comparable, Sendable, Codable,
                      ExpressibleByIntegerLiteral, CustomStringConvertible {
     public var rawValue: UInt64
     public init(rawValue: UInt64) { self.rawValue = rawValue }
+    /// - Parameter value: Required. A view, term or round number.
     public init(_ value: UInt64) { rawValue = value }
     public init(integerLiteral value: UInt64) { rawValue = value }
     public static func < (a: Round, b: Round) -> Bool { a.rawValue < b.rawValue }

@@ -14,6 +14,10 @@ public struct Validator: Hashable, Sendable, Codable {
     /// Engines that do not weigh by stake (PBFT, Raft) ignore it.
     public var stake: UInt64
 
+    /// - Parameters:
+    ///   - id: Required. Unique in the set.
+    ///   - publicKey: Required. The key its blocks and votes verify under.
+    ///   - stake: Optional, default 1. Voting weight under PoS; at least 1.
     public init(id: NodeID, publicKey: PublicKey, stake: UInt64 = 1) {
         self.id = id
         self.publicKey = publicKey

@@ -2,17 +2,33 @@
 /// (SHA-256, SHA3-256, SM3, Keccak-256), used for block hashes, transaction
 /// IDs and Merkle nodes.
 ///
-/// Stored inline (no heap allocation), so arrays of digests are one flat
-/// buffer and comparing two digests is four word compares.
+/// Stored inline as four 64-bit words (no heap allocation, alignment 8), so
+/// arrays of digests are one flat buffer, comparing two digests is four word
+/// compares, and a digest is safe to keep across `await` in any build (see
+/// Architecture.md, "Values held across await").
+///
+/// ```swift
+/// let id = HashAlgorithm.sha256.hash(Array("line-3".utf8))
+/// print(id.hex, id[0])
+/// ```
 public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
-    /// The 32 bytes, in order.
-    public var storage: SIMD32<UInt8>
+    /// The 32 bytes as four words, in memory order: word `i` holds bytes `8i..<8i+8`
+    /// exactly as they lie in memory (host byte order).
+    @usableFromInline
+    package var words: (UInt64, UInt64, UInt64, UInt64)
 
     /// The all-zero digest (the parent of a genesis block).
-    public static let zero = Digest(storage: SIMD32<UInt8>(repeating: 0))
+    public static let zero = Digest(repeating: 0)
 
-    /// Wraps 32 raw bytes.
-    public init(storage: SIMD32<UInt8>) { self.storage = storage }
+    /// A digest whose 32 bytes are all `byte`.
+    /// - Parameter byte: Required. Any value.
+    ///
+    /// Example: `Digest(repeating: 0xff)`
+    @inlinable
+    public init(repeating byte: UInt8) {
+        let w = UInt64(byte) &* 0x0101_0101_0101_0101
+        words = (w, w, w, w)
+    }
 
     /// Copies exactly 32 bytes.
     /// - Parameter bytes: Required. Exactly 32 bytes.
@@ -22,9 +38,10 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
             throw LedgerError(.digestLength, "digest must be 32 bytes, got \(bytes.count)",
                               details: ["length": String(bytes.count)])
         }
-        var s = SIMD32<UInt8>()
-        for (i, b) in bytes.enumerated() { s[i] = b }
-        storage = s
+        words = (0, 0, 0, 0)
+        Swift.withUnsafeMutableBytes(of: &words) { out in
+            for (i, b) in bytes.enumerated() { out[i] = b }
+        }
     }
 
     /// Parses 64 hex characters (an optional `0x` prefix is allowed).
@@ -33,10 +50,24 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
         try self.init(bytes: try Hex.decode(hex))
     }
 
-    /// Copies 32 bytes from raw memory. The caller guarantees the length.
+    /// Copies 32 bytes from raw memory (any alignment). The caller guarantees the length.
     @inlinable
     public init(unsafeRaw pointer: UnsafeRawPointer) {
-        storage = pointer.loadUnaligned(as: SIMD32<UInt8>.self)
+        words = pointer.loadUnaligned(as: (UInt64, UInt64, UInt64, UInt64).self)
+    }
+
+    /// Byte `index` of the 32.
+    /// - Parameter index: Required. `0..<32`; anything else traps.
+    @inlinable
+    public subscript(index: Int) -> UInt8 {
+        get {
+            precondition(index >= 0 && index < 32, "digest byte index \(index) out of 0..<32")
+            return Swift.withUnsafeBytes(of: words) { $0[index] }
+        }
+        set {
+            precondition(index >= 0 && index < 32, "digest byte index \(index) out of 0..<32")
+            Swift.withUnsafeMutableBytes(of: &words) { $0[index] = newValue }
+        }
     }
 
     /// The 32 bytes as an array.
@@ -52,13 +83,32 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// Calls `body` with the 32 bytes.
     @inlinable
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        var s = storage
-        return try Swift.withUnsafeBytes(of: &s) { try body($0) }
+        try Swift.withUnsafeBytes(of: words) { try body($0) }
     }
 
-    /// The 32 bytes as four machine words (memory order), for hashing and comparing a word at a time.
-    @inline(__always)
-    private var words: (UInt64, UInt64, UInt64, UInt64) { unsafeBitCast(storage, to: (UInt64, UInt64, UInt64, UInt64).self) }
+    /// Calls `body` with the 32 bytes to write in place (hash engines finalise into it).
+    @inlinable
+    package mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        try Swift.withUnsafeMutableBytes(of: &words) { try body($0) }
+    }
+
+    /// Writes the 32 bytes to raw memory (any alignment).
+    @inlinable
+    package func store(to pointer: UnsafeMutableRawPointer) {
+        pointer.storeBytes(of: words, as: (UInt64, UInt64, UInt64, UInt64).self)
+    }
+
+    /// Word `index` (`0..<4`) read as a big-endian number: bytes `8·index` (most
+    /// significant) to `8·index + 7`, so comparing these orders digests like their bytes.
+    @inlinable @inline(__always)
+    package func bigEndianWord(_ index: Int) -> UInt64 {
+        switch index {
+        case 0: UInt64(bigEndian: words.0)
+        case 1: UInt64(bigEndian: words.1)
+        case 2: UInt64(bigEndian: words.2)
+        default: UInt64(bigEndian: words.3)
+        }
+    }
 
     /// Byte-wise lexicographic order.
     public static func < (lhs: Digest, rhs: Digest) -> Bool {
@@ -77,10 +127,9 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// Feeds the 32 bytes to the hasher as four words.
     public func hash(into hasher: inout Hasher) {
-        let w = words
-        hasher.combine(w.0)
-        hasher.combine(w.1)
-        hasher.combine(w.2)
-        hasher.combine(w.3)
+        hasher.combine(words.0)
+        hasher.combine(words.1)
+        hasher.combine(words.2)
+        hasher.combine(words.3)
     }
 }

@@ -14,10 +14,13 @@ public enum HMAC {
     public enum Algorithm: String, Sendable, Hashable, Codable, CaseIterable {
         /// HMAC-SHA1: still sound as a MAC, but only for legacy interoperability (HOTP/TOTP).
         case sha1 = "sha1"
+        /// HMAC-SHA-256.
         case sha256 = "sha256"
+        /// HMAC-SHA-512.
         case sha512 = "sha512"
         /// HMAC-SM3 (GB/T 32905 hash).
         case sm3 = "sm3"
+        /// HMAC-SHA3-256.
         case sha3_256 = "sha3-256"
 
         /// Parses `hmac-sha256`, `HMACSHA256`, `sha256`, `sm3`, `sha3-256`, ...
@@ -56,7 +59,7 @@ public enum HMAC {
         }
     }
 
-    /// The shortest truncated tag ``isValidAuthenticationCode(_:for:key:algorithm:minimumLength:)``
+    /// The shortest truncated tag ``isValidAuthenticationCode(_:for:key:algorithm:minimumLength:)-(_,_,[UInt8],_,_)``
     /// ever accepts: 10 bytes (80 bits, RFC 2104 §5).
     public static let minimumTruncatedLength = 10
 

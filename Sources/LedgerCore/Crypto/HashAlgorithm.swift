@@ -16,9 +16,13 @@ import COpenSSL
 /// ```
 /// Safe to call from any thread.
 public enum HashAlgorithm: String, Sendable, Hashable, Codable, CaseIterable {
+    /// SHA-256 (FIPS 180-4), the default.
     case sha256 = "sha256"
+    /// SHA3-256 (FIPS 202).
     case sha3_256 = "sha3-256"
+    /// SM3 (GB/T 32905).
     case sm3 = "sm3"
+    /// Keccak-256 with the original padding, as Ethereum uses it.
     case keccak256 = "keccak256"
 
     /// The default hash of a chain: SHA-256 (D-11).
@@ -83,11 +87,11 @@ enum SHA256Fast {
         var ctx = SHA256_CTX()
         SHA256_Init(&ctx)
         SHA256_Update(&ctx, raw.baseAddress, raw.count)
-        var out = SIMD32<UInt8>()
-        withUnsafeMutableBytes(of: &out) { o in
+        var out = Digest.zero
+        out.withUnsafeMutableBytes { o in
             _ = SHA256_Final(o.baseAddress!.assumingMemoryBound(to: UInt8.self), &ctx)
         }
-        return Digest(storage: out)
+        return out
     }
 
     /// Hashes `prefix ‖ a ‖ b` (the RFC 6962 interior-node form) without
@@ -160,12 +164,12 @@ enum EVPDigest {
     @usableFromInline
     static func oneShot(_ algorithm: HashAlgorithm, _ raw: UnsafeRawBufferPointer) -> Digest {
         let md = EVPMessageDigest.forAlgorithm(algorithm).md
-        var out = SIMD32<UInt8>()
+        var out = Digest.zero
         var len: UInt32 = 0
-        let ok = withUnsafeMutableBytes(of: &out) { o in
+        let ok = out.withUnsafeMutableBytes { o in
             EVP_Digest(raw.baseAddress, raw.count, o.baseAddress!.assumingMemoryBound(to: UInt8.self), &len, md, nil)
         }
         precondition(ok == 1 && len == 32, "EVP_Digest failed")
-        return Digest(storage: out)
+        return out
     }
 }

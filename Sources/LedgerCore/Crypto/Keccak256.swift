@@ -24,6 +24,7 @@ public struct Keccak256: Sendable {
             (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     }
 
+    /// A fresh state; feed it with `update`.
     public init() {}
 
     /// Hashes `bytes` in one call.
@@ -70,7 +71,7 @@ public struct Keccak256: Sendable {
 
     /// Pads, squeezes and returns the 32-byte digest.
     public consuming func finalize() -> Digest {
-        var out = SIMD32<UInt8>()
+        var out = Digest.zero
         let used = buffered
         var st0 = lanes.v
         var blk = buffer.v
@@ -81,14 +82,14 @@ public struct Keccak256: Sendable {
                 buf[used] ^= 0x01
                 buf[Self.rate - 1] ^= 0x80
                 Self.absorb(buf.baseAddress!, into: a)
-                withUnsafeMutableBytes(of: &out) { o in
+                out.withUnsafeMutableBytes { o in
                     for i in 0..<4 {
                         o.storeBytes(of: a[i].littleEndian, toByteOffset: i * 8, as: UInt64.self)
                     }
                 }
             }
         }
-        return Digest(storage: out)
+        return out
     }
 
     @inline(__always)

@@ -11,9 +11,13 @@ import COpenSSL
 public enum PBKDF2 {
     /// The pseudo-random function.
     public enum PseudoRandomFunction: String, Sendable, Hashable, Codable, CaseIterable {
+        /// HMAC-SHA1 (legacy interoperability only).
         case hmacSHA1 = "hmac-sha1"
+        /// HMAC-SHA-256.
         case hmacSHA256 = "hmac-sha256"
+        /// HMAC-SHA-512.
         case hmacSHA512 = "hmac-sha512"
+        /// HMAC-SM3.
         case hmacSM3 = "hmac-sm3"
 
         var digest: EVPMessageDigest {
@@ -153,9 +157,13 @@ public enum Scrypt {
 public enum HKDF {
     /// The hash inside HKDF.
     public enum Hash: String, Sendable, Hashable, Codable, CaseIterable {
+        /// SHA-1 (legacy interoperability only).
         case sha1 = "SHA1"
+        /// SHA-256.
         case sha256 = "SHA256"
+        /// SHA-512.
         case sha512 = "SHA512"
+        /// SM3.
         case sm3 = "SM3"
 
         /// The hash output length in bytes.

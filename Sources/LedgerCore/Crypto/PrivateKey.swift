@@ -120,7 +120,7 @@ public struct PrivateKey: Sendable, CustomStringConvertible {
     }
 
     /// Signs a 32-byte prehash with ECDSA (p256 or secp256k1). The result is
-    /// low-S; for secp256k1 it is recoverable (same as ``Secp256k1/sign(digest:with:)``).
+    /// low-S; for secp256k1 it is recoverable (same as ``Secp256k1/sign(digest:with:)-([UInt8],_)``).
     /// - Parameter digest: Required. Exactly 32 bytes, hashed by the caller.
     /// - Throws: `LedgerError` `.schemeMismatch` (1307) for SM2 and Ed25519,
     ///   `.digestLength` (1401) for a digest that is not 32 bytes,

@@ -31,7 +31,7 @@ public enum Secp256k1 {
 
     /// Recovers the public key that produced a recoverable signature over a
     /// 32-byte digest. High-S signatures are accepted (as `ecrecover` does);
-    /// check ``PublicKey/isValidSignature(_:forDigest:requireLowS:)`` for
+    /// check ``PublicKey/isValidSignature(_:forDigest:requireLowS:)-(_,[UInt8],_)`` for
     /// transaction rules.
     /// - Parameters:
     ///   - digest: Required. Exactly 32 bytes.

@@ -70,10 +70,10 @@ public final class StreamingHash {
 
     /// Returns the digest of everything fed so far and resets the hasher.
     public func finalize() -> Digest {
-        var out = SIMD32<UInt8>()
+        var out = Digest.zero
         switch state {
         case .sha256(var c):
-            withUnsafeMutableBytes(of: &out) { o in
+            out.withUnsafeMutableBytes { o in
                 _ = SHA256_Final(o.baseAddress!.assumingMemoryBound(to: UInt8.self), &c)
             }
             var fresh = SHA256_CTX()
@@ -81,7 +81,7 @@ public final class StreamingHash {
             state = .sha256(fresh)
         case .evp(let ctx):
             var len: UInt32 = 0
-            let ok = withUnsafeMutableBytes(of: &out) { o in
+            let ok = out.withUnsafeMutableBytes { o in
                 EVP_DigestFinal_ex(ctx, o.baseAddress!.assumingMemoryBound(to: UInt8.self), &len)
             }
             precondition(ok == 1 && len == 32)
@@ -90,6 +90,6 @@ public final class StreamingHash {
             state = .keccak(Keccak256())
             return k.finalize()
         }
-        return Digest(storage: out)
+        return out
     }
 }

@@ -31,13 +31,21 @@ import COpenSSL
 /// Thread-safety: every method is safe to call concurrently; each call uses
 /// its own OpenSSL context.
 public enum SymmetricCipher: String, Sendable, Hashable, Codable, CaseIterable {
+    /// AES-128 in GCM mode (AEAD).
     case aes128GCM = "aes-128-gcm"
+    /// AES-192 in GCM mode (AEAD).
     case aes192GCM = "aes-192-gcm"
+    /// AES-256 in GCM mode (AEAD).
     case aes256GCM = "aes-256-gcm"
+    /// SM4 (GB/T 32907) in GCM mode (AEAD).
     case sm4GCM = "sm4-gcm"
+    /// AES-128 in CBC mode with PKCS#7 padding.
     case aes128CBC = "aes-128-cbc"
+    /// AES-192 in CBC mode with PKCS#7 padding.
     case aes192CBC = "aes-192-cbc"
+    /// AES-256 in CBC mode with PKCS#7 padding.
     case aes256CBC = "aes-256-cbc"
+    /// SM4 in CBC mode with PKCS#7 padding.
     case sm4CBC = "sm4-cbc"
     /// Triple DES (TDEA, EDE) in CBC mode. Weak: legacy interoperability only.
     case tripleDESCBC = "des-ede3-cbc"

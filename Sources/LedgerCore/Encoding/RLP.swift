@@ -19,7 +19,9 @@ public enum RLP {
 
     /// An RLP item: a byte string or a list of items.
     public indirect enum Item: Hashable, Sendable {
+        /// A byte string.
         case bytes([UInt8])
+        /// A list of items.
         case list([Item])
 
         /// The canonical encoding of an unsigned integer: big-endian, no

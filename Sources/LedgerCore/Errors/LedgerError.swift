@@ -27,6 +27,10 @@ public struct LedgerError: CodedError, Hashable {
     /// Machine-readable context (for example `height`, `transaction`).
     public var details: [String: String]
 
+    /// - Parameters:
+    ///   - code: Required.
+    ///   - message: Required. Names the field and the value at fault.
+    ///   - details: Optional, default empty. Extra information (`height`, `field`, ...).
     public init(_ code: Code, _ message: String, details: [String: String] = [:]) {
         self.code = code
         self.message = message

@@ -24,6 +24,7 @@ public struct KeyValueExecutor: TransactionExecutor {
     /// Longest value, in bytes.
     public static let maximumValueBytes = 65_536
 
+    /// Stateless.
     public init() {}
 
     public var payloadKinds: [String] { [Self.kind] }

@@ -25,6 +25,7 @@ public struct ExecutionContext: Hashable, Sendable {
     /// The transaction's ID.
     public var transactionID: Digest
 
+    /// Parameters as the properties of the same names; the node makes contexts for its executors.
     public init(chainID: UInt64, height: Height, timestamp: Timestamp, hashAlgorithm: HashAlgorithm,
                 transactionIndex: Int, transactionID: Digest) {
         self.chainID = chainID
@@ -50,6 +51,7 @@ public struct ExecutionOutcome: Hashable, Sendable {
     /// State writes, in order.
     public var writes: StateChangeSet
 
+    /// Every parameter is optional: a success with no output, logs, cost or writes by default.
     public init(status: UInt64 = Receipt.success, output: [UInt8] = [], logs: [ReceiptLog] = [], costUnits: UInt64 = 0,
                 writes: StateChangeSet = StateChangeSet()) {
         self.status = status

@@ -162,7 +162,7 @@ final class KeccakMerkleEngine: MerkleHashEngine {
         var prefix: UInt8 = 0
         withUnsafeBytes(of: &prefix) { k.update($0) }
         k.update(UnsafeRawBufferPointer(start: data, count: count))
-        out.storeBytes(of: k.finalize().storage, as: SIMD32<UInt8>.self)
+        k.finalize().store(to: out)
     }
 
     @inline(__always)
@@ -177,6 +177,6 @@ final class KeccakMerkleEngine: MerkleHashEngine {
         withUnsafeBytes(of: &prefix) { k.update($0) }
         k.update(UnsafeRawBufferPointer(start: left, count: 32))
         k.update(UnsafeRawBufferPointer(start: right, count: 32))
-        out.storeBytes(of: k.finalize().storage, as: SIMD32<UInt8>.self)
+        k.finalize().store(to: out)
     }
 }

@@ -45,11 +45,10 @@ public struct MerkleHasher: Sendable, Hashable {
     ///
     /// Example: `hasher.hashChildren(a, b)`
     public func hashChildren(_ left: Digest, _ right: Digest) -> Digest {
-        var l = left.storage, r = right.storage
-        var out = SIMD32<UInt8>()
-        withUnsafeBytes(of: &l) { lp in
-            withUnsafeBytes(of: &r) { rp in
-                withUnsafeMutableBytes(of: &out) { o in
+        var out = Digest.zero
+        left.withUnsafeBytes { lp in
+            right.withUnsafeBytes { rp in
+                out.withUnsafeMutableBytes { o in
                     if algorithm == .sha256 {
                         SHA256Fast.hash(prefix: 0x01, lp.baseAddress!, rp.baseAddress!, into: o.baseAddress!)
                     } else {
@@ -57,13 +56,13 @@ public struct MerkleHasher: Sendable, Hashable {
                         message.withUnsafeMutableBytes { m in
                             (m.baseAddress! + 1).copyMemory(from: lp.baseAddress!, byteCount: 32)
                             (m.baseAddress! + 33).copyMemory(from: rp.baseAddress!, byteCount: 32)
-                            o.storeBytes(of: algorithm.hash(UnsafeRawBufferPointer(m)).storage, as: SIMD32<UInt8>.self)
+                            algorithm.hash(UnsafeRawBufferPointer(m)).store(to: o.baseAddress!)
                         }
                     }
                 }
             }
         }
-        return Digest(storage: out)
+        return out
     }
 
     /// The interior-node hash `H(0x01 ‖ left ‖ right)` of children given as

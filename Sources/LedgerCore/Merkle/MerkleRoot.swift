@@ -80,7 +80,7 @@ extension MerkleTree {
     /// (32 bytes each).
     ///
     /// - Parameters:
-    ///   - leafHashes: Required. `32 × n` bytes; may be empty.
+    ///   - leafHashBytes: Required. `32 × n` bytes; may be empty.
     ///   - algorithm: Optional, default ``HashAlgorithm/default``.
     ///   - concurrency: Optional, default ``MerkleConcurrency/automatic``.
     /// - Throws: `LedgerError` ``LedgerError/Code/invalidLeafBuffer`` (1207)

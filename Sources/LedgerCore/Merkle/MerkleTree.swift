@@ -53,8 +53,8 @@ public struct MerkleTree: Sendable, Hashable {
         var out: [Digest] = []
         out.reserveCapacity(leaves.underestimatedCount)
         for leaf in leaves {
-            var d = SIMD32<UInt8>()
-            withUnsafeMutableBytes(of: &d) { o in
+            var d = Digest.zero
+            d.withUnsafeMutableBytes { o in
                 let hashed: Void? = leaf.withContiguousStorageIfAvailable { b in
                     e.leaf(UnsafeRawPointer(b.baseAddress) ?? UnsafeRawPointer(o.baseAddress!), b.count, into: o.baseAddress!)
                 }
@@ -64,7 +64,7 @@ public struct MerkleTree: Sendable, Hashable {
                     }
                 }
             }
-            out.append(Digest(storage: d))
+            out.append(d)
         }
         return out
     }

@@ -52,23 +52,22 @@ public struct StateHasher: Sendable, Hashable {
     }
 
     private func hash65(_ prefix: UInt8, _ a: Digest, _ b: Digest) -> Digest {
-        var l = a.storage, r = b.storage
         if algorithm == .sha256 {
-            var out = SIMD32<UInt8>()
-            withUnsafeBytes(of: &l) { lp in
-                withUnsafeBytes(of: &r) { rp in
-                    withUnsafeMutableBytes(of: &out) { o in
+            var out = Digest.zero
+            a.withUnsafeBytes { lp in
+                b.withUnsafeBytes { rp in
+                    out.withUnsafeMutableBytes { o in
                         SHA256Fast.hash(prefix: prefix, lp.baseAddress!, rp.baseAddress!, into: o.baseAddress!)
                     }
                 }
             }
-            return Digest(storage: out)
+            return out
         }
         var block = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
         return withUnsafeMutableBytes(of: &block) { p in
             p[0] = prefix
-            withUnsafeBytes(of: &l) { (p.baseAddress! + 1).copyMemory(from: $0.baseAddress!, byteCount: 32) }
-            withUnsafeBytes(of: &r) { (p.baseAddress! + 33).copyMemory(from: $0.baseAddress!, byteCount: 32) }
+            a.withUnsafeBytes { (p.baseAddress! + 1).copyMemory(from: $0.baseAddress!, byteCount: 32) }
+            b.withUnsafeBytes { (p.baseAddress! + 33).copyMemory(from: $0.baseAddress!, byteCount: 32) }
             return algorithm.hash(UnsafeRawBufferPointer(rebasing: p[0..<65]))
         }
     }
@@ -78,16 +77,18 @@ extension Digest {
     /// Bit `index` (`0..<256`, most significant bit of byte 0 first) of a key path.
     @inline(__always)
     func stateBit(_ index: Int) -> Int {
-        Int(storage[index &>> 3] &>> UInt8(7 - (index & 7))) & 1
+        Int(truncatingIfNeeded: bigEndianWord(index &>> 6) &>> UInt64(63 - (index & 63))) & 1
     }
 
     /// Whether the first `count` bits (`0...256`) of two key paths agree.
     func stateSharesPrefix(with other: Digest, bits count: Int) -> Bool {
-        let whole = count / 8
-        for i in 0..<whole where storage[i] != other.storage[i] { return false }
-        let rest = count % 8
-        guard rest > 0 else { return true }
-        let mask = UInt8(0xff) << UInt8(8 - rest)
-        return storage[whole] & mask == other.storage[whole] & mask
+        var left = count
+        for i in 0..<4 where left > 0 {
+            let differing = bigEndianWord(i) ^ other.bigEndianWord(i)
+            if left < 64 { return differing &>> UInt64(64 - left) == 0 }
+            if differing != 0 { return false }
+            left -= 64
+        }
+        return true
     }
 }

@@ -181,8 +181,8 @@ public struct StateProof: Sendable, Hashable {
     /// Checks that the proof is for `key`, proves exactly `value` (`nil`:
     /// absence), and leads to `root`.
     /// - Parameters:
-    ///   - key: Required. The key the caller asked about.
-    ///   - value: Optional. The value expected, or `nil` to require absence.
+    ///   - expectedKey: Required. The key the caller asked about.
+    ///   - expectedValue: Optional. The value expected, or `nil` to require absence.
     ///   - root: Required. The trusted state root.
     ///   - algorithm: Required. The chain's hash algorithm.
     /// - Throws: `LedgerError` ``LedgerError/Code/stateProofKeyMismatch`` (1605),
@@ -219,7 +219,7 @@ public struct StateProof: Sendable, Hashable {
     /// Like ``verifiedValue(root:algorithm:)``, but first requires the proof
     /// to be about `key`.
     /// - Parameters:
-    ///   - key: Required. The key the caller asked about.
+    ///   - expectedKey: Required. The key the caller asked about.
     ///   - root: Required. The trusted state root.
     ///   - algorithm: Required. The chain's hash algorithm.
     /// - Throws: `LedgerError` ``LedgerError/Code/stateProofKeyMismatch`` (1605),

@@ -1,6 +1,6 @@
 import Logging
 
-/// How thoroughly ``LedgerStore/checkIntegrity(_:)`` checks.
+/// How thoroughly ``LedgerStore/checkIntegrity(_:progress:)`` checks.
 public enum IntegrityLevel: Hashable, Sendable {
     /// The last `lastBlocks` blocks (header hash, parent link, roots, index)
     /// and SQLite's `PRAGMA quick_check`. What every open runs.
@@ -27,8 +27,9 @@ struct IntegrityChecker {
     let db: SQLiteConnection
     let algorithm: HashAlgorithm
 
-    /// Checks the blocks `from...through`; returns (blocks, transactions) checked.
-    func checkBlocks(from: Height, through: Height) throws(LedgerError) -> (blocks: Int, transactions: Int) {
+    /// Checks the blocks `from...through`; returns (blocks, transactions) checked. Calls `progress` with the
+    /// number of blocks checked so far after each block.
+    func checkBlocks(from: Height, through: Height, progress: ((_ checked: Int) -> Void)? = nil) throws(LedgerError) -> (blocks: Int, transactions: Int) {
         var previousHash: Digest?
         if from.rawValue > 0 {
             let p = try db.statement("SELECT hash FROM blocks WHERE height = ?1")
@@ -107,6 +108,7 @@ struct IntegrityChecker {
             expected = height.next
             blocks += 1
             transactions += ids.count
+            progress?(blocks)
         }
         guard expected.rawValue == through.rawValue + 1 else {
             throw LedgerError.store(.missingBlock, height: expected, "block is missing from the store")
@@ -198,7 +200,10 @@ extension LedgerStore {
     /// block's header, follows every parent link, recomputes every
     /// transaction and receipt root, checks the transaction index, and runs
     /// `PRAGMA integrity_check`.
-    /// - Parameter level: Optional, default `.full`.
+    /// - Parameters:
+    ///   - level: Optional, default `.full`.
+    ///   - progress: Optional, default nil. Called on the calling thread after each block is checked, with the
+    ///     blocks checked so far and the number the check covers (for a progress display; the store prints nothing).
     /// - Returns: What was checked.
     /// - Throws: The first damage found, naming the height: `.missingBlock`
     ///   (1507), `.blockHashMismatch` (1506), `.brokenParentLink` (1513),
@@ -207,10 +212,11 @@ extension LedgerStore {
     /// - Note: Runs on a read snapshot, concurrently with appends; O(ledger
     ///   size) for `.full`. Example: `try store.checkIntegrity(.full)`.
     @discardableResult
-    public func checkIntegrity(_ level: IntegrityLevel = .full) throws(LedgerError) -> IntegrityReport {
+    public func checkIntegrity(_ level: IntegrityLevel = .full,
+                               progress: ((_ checked: Int, _ total: Int) -> Void)? = nil) throws(LedgerError) -> IntegrityReport {
         let check = level == .full ? "full" : "quick"
         do throws(LedgerError) {
-            let report = try runIntegrityCheck(level)
+            let report = try runIntegrityCheck(level, progress: progress)
             configuration.logger.log(level: level == .full ? .info : .debug, "store integrity check passed", metadata: [
                 "check": "\(check)", "blocks": "\(report.blocksChecked)", "transactions": "\(report.transactionsChecked)",
                 "height": "\(report.head.map(\.description) ?? "none")", "store": "\(path ?? ":memory:")",
@@ -222,7 +228,8 @@ extension LedgerStore {
         }
     }
 
-    private func runIntegrityCheck(_ level: IntegrityLevel) throws(LedgerError) -> IntegrityReport {
+    private func runIntegrityCheck(_ level: IntegrityLevel,
+                                   progress: ((_ checked: Int, _ total: Int) -> Void)?) throws(LedgerError) -> IntegrityReport {
         try read { (db) throws(LedgerError) -> IntegrityReport in
             let head = try Self.loadHead(db)
             let checker = IntegrityChecker(db: db, algorithm: hashAlgorithm)
@@ -233,7 +240,8 @@ extension LedgerStore {
                     let k = UInt64(max(1, n))
                     from = Height(head.height.rawValue >= k ? head.height.rawValue - k + 1 : 0)
                 }
-                let counts = try checker.checkBlocks(from: from, through: head.height)
+                let total = Int(head.height.rawValue - from.rawValue + 1)
+                let counts = try checker.checkBlocks(from: from, through: head.height, progress: progress.map { report in { report($0, total) } })
                 report.blocksChecked = counts.blocks
                 report.transactionsChecked = counts.transactions
                 if level == .full {

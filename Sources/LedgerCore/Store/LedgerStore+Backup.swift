@@ -97,7 +97,7 @@ extension LedgerStore {
     /// on a live store.
     /// - Parameter path: Required. A backup file (or any store file).
     /// - Returns: The report of the full check.
-    /// - Throws: The same typed errors as ``checkIntegrity(_:)`` and
+    /// - Throws: The same typed errors as ``checkIntegrity(_:progress:)`` and
     ///   ``init(path:configuration:)``: `.truncatedFile` (1502),
     ///   `.storeCorrupted` (1501), `.missingBlock` (1507), ...
     /// - Note: Thread-safe; never writes to the file. Example:
@@ -150,6 +150,11 @@ public struct BackupSchedule: Hashable, Sendable {
     /// Required. The folder backups are written to (`ledger-<height>.sqlite`).
     public var directory: String
 
+    /// - Parameters:
+    ///   - everyBlocks: Optional, default nil. Back up when this many blocks were appended since the last backup; at least 1.
+    ///   - everySeconds: Optional, default nil. Back up when this many seconds passed and there are new blocks.
+    ///   - keep: Required. Backup files to keep, at least 1; older ones are deleted.
+    ///   - directory: Required. Where the files go; created when missing.
     public init(everyBlocks: UInt64? = nil, everySeconds: Double? = nil, keep: Int, directory: String) {
         self.everyBlocks = everyBlocks.map { max(1, $0) }
         self.everySeconds = everySeconds
@@ -169,13 +174,16 @@ public struct BackupSchedule: Hashable, Sendable {
 /// - Note: Thread-safe (`lock` guards the bookkeeping); backups themselves
 ///   run on the caller's thread and do not block the store's writer.
 public final class BackupScheduler: @unchecked Sendable {
+    /// The store backed up.
     public let store: LedgerStore
+    /// When to back up and how many files to keep.
     public let schedule: BackupSchedule
     // Guarded by lock.
     private let lock = NSLock()
     private var lastHeight: Height?
     private var lastTime: ContinuousClock.Instant?
 
+    /// Both are required. Call ``runIfDue(now:)`` after appends or from a timer.
     public init(store: LedgerStore, schedule: BackupSchedule) {
         self.store = store
         self.schedule = schedule

@@ -68,6 +68,7 @@ public final class LedgerStore: @unchecked Sendable {
         /// rollbacks; never block contents. See `Documentation/Architecture.md` → Logs and metrics.
         public var logger = Logger(label: "forgechain.store")
 
+        /// Every parameter is optional; see the properties for defaults and ranges.
         public init(hashAlgorithm: HashAlgorithm? = nil, durability: Durability = .normal, readOnly: Bool = false,
                     quickCheckBlocks: Int = 16, sqliteQuickCheckOnOpen: Bool = true, maximumIdleReaders: Int = 4,
                     pageCacheKibibytes: Int = 32_768, walCheckpointPages: Int = 8_192) {
@@ -84,8 +85,11 @@ public final class LedgerStore: @unchecked Sendable {
 
     /// The head of the chain as the store last committed it.
     public struct Head: Hashable, Sendable {
+        /// The height of the last block.
         public var height: Height
+        /// Its header hash.
         public var hash: Digest
+        /// The state root after it.
         public var stateRoot: Digest
 
         /// - Parameters:
@@ -103,6 +107,7 @@ public final class LedgerStore: @unchecked Sendable {
     public let path: String?
     /// The chain's hash algorithm (recorded in the store).
     public let hashAlgorithm: HashAlgorithm
+    /// The configuration the store was opened with.
     public let configuration: Configuration
 
     // Guarded by writeLock: writer. Changes to the published head also hold writeLock.

@@ -9,6 +9,7 @@ public struct StateChangeSet: Hashable, Sendable {
     /// The writes in order (``StateChange`` of the state tree).
     public var changes: [StateChange]
 
+    /// - Parameter changes: Optional, default empty. Applied in order; a later change to a key wins.
     public init(_ changes: [StateChange] = []) { self.changes = changes }
 
     /// Records `key = value`.
@@ -17,6 +18,7 @@ public struct StateChangeSet: Hashable, Sendable {
     /// Records the deletion of `key`.
     public mutating func delete(_ key: [UInt8]) { changes.append(.delete(key)) }
 
+    /// True when there are no changes.
     public var isEmpty: Bool { changes.isEmpty }
 
     /// The final write per key, sorted by key bytes (deterministic order).

@@ -37,6 +37,8 @@ extension LedgerError.Code {
     public static let configurationMismatch = Self(rawValue: 1517)
     /// State at the requested height is not retained, or the state tree node a proof needs is missing.
     public static let stateNotRetained = Self(rawValue: 1518)
+    /// The store path names a folder, not a database file; `details["path"]` names it, and `details["storeFile"]` the `ledger.sqlite` inside it when there is one.
+    public static let storePathIsFolder = Self(rawValue: 1519)
 }
 
 extension LedgerError {

@@ -6,10 +6,26 @@ import Foundation
 enum StoreFileCheck {
     static let magic = Array("SQLite format 3\0".utf8)
 
-    /// - Throws: `.truncatedFile` (1502) when the file is shorter than its
+    /// The error for a store path that is a folder: it names the folder and, when the folder holds one, the
+    /// `ledger.sqlite` of a data folder that was probably meant.
+    static func folderError(_ path: String) -> LedgerError {
+        let inside = (path as NSString).appendingPathComponent("ledger.sqlite")
+        if FileManager.default.fileExists(atPath: inside) {
+            return LedgerError(.storePathIsFolder, "\(path) is a folder, not a store file; its ledger is \(inside)",
+                               details: ["path": path, "storeFile": inside])
+        }
+        return LedgerError(.storePathIsFolder, "\(path) is a folder, not a store file, and holds no ledger.sqlite", details: ["path": path])
+    }
+
+    /// - Throws: `.storePathIsFolder` (1519) when `path` is a folder;
+    ///   `.truncatedFile` (1502) when the file is shorter than its
     ///   header says or not a whole number of pages; `.storeCorrupted` (1501)
     ///   when it is not an SQLite database; `.heightNotFound` is never thrown.
     static func check(path: String, mustExist: Bool) throws(LedgerError) {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            throw folderError(path)
+        }
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
               let size = (attributes[.size] as? NSNumber)?.intValue else {
             if mustExist {

@@ -7,6 +7,9 @@ public struct TransactionPayload: Hashable, Sendable {
     /// The executor's input; up to ``Transaction/maximumPayloadBytes``.
     public var body: [UInt8]
 
+    /// - Parameters:
+    ///   - kind: Required. The executor that handles it (`kv`, `record`, ...).
+    ///   - body: Required. The executor's input bytes.
     public init(kind: String, body: [UInt8]) {
         self.kind = kind
         self.body = body
@@ -46,6 +49,14 @@ public struct Transaction: Hashable, Sendable {
     /// The sender's signature over ``signingDigest(using:)``; `nil` until signed.
     public var signature: Signature?
 
+    /// An unsigned transaction unless `signature` is given; sign it with ``sign(with:hashAlgorithm:)``.
+    /// - Parameters:
+    ///   - chainID: Required. The chain's ID.
+    ///   - sender: Required. The signer's public key.
+    ///   - nonce: Required. The sender's next nonce, from 0.
+    ///   - timestamp: Required. Creation time.
+    ///   - payload: Required. What to execute.
+    ///   - signature: Optional, default nil.
     public init(chainID: UInt64, sender: PublicKey, nonce: UInt64, timestamp: Timestamp,
                 payload: TransactionPayload, signature: Signature? = nil) {
         self.chainID = chainID

@@ -67,6 +67,9 @@ public struct BlockValidator: Sendable {
     /// mempool admitted them after checking their signature, K-T-2); every
     /// other check, the transaction root included, still runs on all of them.
     /// - Parameters:
+    ///   - block: Required. The block to check.
+    ///   - parent: Optional. The header of the block at `height - 1`; nil for genesis.
+    ///   - now: Optional, default the system clock. The local time for the drift check.
     ///   - alreadyVerified: Optional. Given a transaction ID, true when its
     ///     signature was verified under this chain's rules. Called concurrently; must be thread-safe.
     /// - Throws: As ``validate(_:parent:now:)``.

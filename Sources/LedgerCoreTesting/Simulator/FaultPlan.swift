@@ -17,12 +17,19 @@ public struct FaultPlan: Hashable, Sendable, Codable {
     public struct Kinds: OptionSet, Hashable, Sendable, Codable {
         public let rawValue: UInt8
         public init(rawValue: UInt8) { self.rawValue = rawValue }
+        /// Messages are lost.
         public static let drop = Kinds(rawValue: 1)
+        /// Messages arrive late.
         public static let delay = Kinds(rawValue: 2)
+        /// Messages arrive twice.
         public static let duplicate = Kinds(rawValue: 4)
+        /// Messages overtake each other.
         public static let reorder = Kinds(rawValue: 8)
+        /// The network splits into groups that cannot reach each other.
         public static let partition = Kinds(rawValue: 16)
+        /// Nodes crash and restart from their persisted state.
         public static let crash = Kinds(rawValue: 32)
+        /// Every kind.
         public static let all: Kinds = [.drop, .delay, .duplicate, .reorder, .partition, .crash]
     }
 
@@ -41,6 +48,7 @@ public struct FaultPlan: Hashable, Sendable, Codable {
     /// Optional, default 2. New blocks each correct node must commit after healing.
     public var requiredProgress: UInt64
 
+    /// Every parameter is optional; see the properties for defaults.
     public init(kinds: Kinds = [], maximumDropRate: Double = 0.25, maximumDuplicateRate: Double = 0.1, maximumDelayTicks: UInt64 = 6,
                 faultTicks: UInt64 = 250, quietTicks: UInt64 = 150, requiredProgress: UInt64 = 2) {
         self.kinds = kinds
@@ -54,9 +62,13 @@ public struct FaultPlan: Hashable, Sendable, Codable {
 
     /// No faults.
     public static let none = FaultPlan()
+    /// Message loss only.
     public static let drops = FaultPlan(kinds: [.drop])
+    /// Delays, reordering and duplicates.
     public static let delays = FaultPlan(kinds: [.delay, .reorder, .duplicate])
+    /// Partitions only.
     public static let partitions = FaultPlan(kinds: [.partition])
+    /// Crashes and restarts only.
     public static let crashes = FaultPlan(kinds: [.crash])
     /// Every kind at once.
     public static let all = FaultPlan(kinds: .all)
@@ -97,6 +109,7 @@ public struct ByzantineBehaviors: OptionSet, Hashable, Sendable, Codable {
     public static let invalidSignatures = ByzantineBehaviors(rawValue: 2)
     /// Sends nothing.
     public static let silent = ByzantineBehaviors(rawValue: 4)
+    /// Every behaviour.
     public static let all: ByzantineBehaviors = [.equivocate, .invalidSignatures, .silent]
 }
 

@@ -71,7 +71,8 @@ public struct ByzantineToolkit: Sendable {
     /// The Byzantine nodes of the run acting together (shared by all of them), or nil.
     public var coalition: ByzantineCoalition?
 
-    public init(node: NodeID, signingKey: PrivateKey, context: ConsensusContext, rng: SplitMix64,
+    /// Made by the simulator for each Byzantine node.
+    package init(node: NodeID, signingKey: PrivateKey, context: ConsensusContext, rng: SplitMix64,
                 makeBlock: @escaping @Sendable (BlockHeader, [UInt8], UInt64) -> Block?,
                 coalition: ByzantineCoalition? = nil) {
         self.node = node
@@ -108,7 +109,7 @@ public final class ByzantineCoalition: Sendable {
     /// - Parameters:
     ///   - members: Required. The Byzantine nodes.
     ///   - nodes: Required. Every node of the run.
-    public init(members: [NodeID], nodes: [NodeID]) {
+    package init(members: [NodeID], nodes: [NodeID]) {
         self.members = members.sorted()
         correct = nodes.filter { !members.contains($0) }.sorted()
     }

@@ -20,12 +20,15 @@ public enum Seeds {
 
 /// The outcome of many seeds.
 public struct SimulationBatchResult: Sendable {
+    /// Seeds whose run passed every checker.
     public var passed: Int
+    /// Seeds whose run failed (or whose simulator could not be built).
     public var failed: Int
     /// The first failing run (lowest seed), if any.
     public var firstFailure: SimulationReport?
     /// Every failing seed, ascending.
     public var failingSeeds: [UInt64]
+    /// `N passed, N failed`, then the first failing seed and its first violation.
     public var summary: String {
         "\(passed) passed, \(failed) failed" + (firstFailure.map { "; first failing seed \($0.seed): \($0.violations.first?.description ?? "")" } ?? "")
     }
@@ -44,15 +47,19 @@ public enum SimulationBatch<Engine: SimulatableEngine> {
     ///   - faults: Optional, default none. A closure may vary the plan by seed (see ``run(nodes:seeds:plan:options:parallelism:)``).
     ///   - options: Optional.
     ///   - parallelism: Optional, default 1. Threads to spread seeds over.
+    ///   - progress: Optional, default nil. Called after each seed finishes with the number of seeds finished
+    ///     so far and the total, from the worker thread that ran it (so it must be thread-safe); the counts
+    ///     rise by one per call but calls from different workers may arrive out of order. For progress
+    ///     displays: the batch itself prints nothing.
     /// - Returns: Counts and the first failure. A seed whose simulator cannot be built counts as failed.
     public static func run(nodes: Int, seeds: [UInt64], faults: FaultPlan = .none, options: SimulationOptions = .init(),
-                           parallelism: Int = 1) -> SimulationBatchResult {
-        run(nodes: nodes, seeds: seeds, plan: { _ in faults }, options: options, parallelism: parallelism)
+                           parallelism: Int = 1, progress: (@Sendable (_ finished: Int, _ total: Int) -> Void)? = nil) -> SimulationBatchResult {
+        run(nodes: nodes, seeds: seeds, plan: { _ in faults }, options: options, parallelism: parallelism, progress: progress)
     }
 
-    /// As ``run(nodes:seeds:faults:options:parallelism:)`` with a fault plan chosen per seed.
+    /// As ``run(nodes:seeds:faults:options:parallelism:progress:)`` with a fault plan chosen per seed.
     public static func run(nodes: Int, seeds: [UInt64], plan: @Sendable (UInt64) -> FaultPlan, options: SimulationOptions = .init(),
-                           parallelism: Int = 1) -> SimulationBatchResult {
+                           parallelism: Int = 1, progress: (@Sendable (_ finished: Int, _ total: Int) -> Void)? = nil) -> SimulationBatchResult {
         let results = ResultBox(count: seeds.count)
         let workers = max(1, min(parallelism, seeds.count))
         DispatchQueue.concurrentPerform(iterations: workers) { w in
@@ -69,7 +76,8 @@ public enum SimulationBatch<Engine: SimulatableEngine> {
                                               traceDigest: .zero, committedHeights: [], messagesSent: 0, messagesDropped: 0, crashes: 0,
                                               partitions: 0, rollbacks: 0, rolledBackTransactions: 0, rejections: 0, byzantineNodes: [])
                 }
-                results.set(k, report)
+                let finished = results.set(k, report)
+                progress?(finished, seeds.count)
                 k += workers
             }
         }
@@ -85,7 +93,15 @@ public enum SimulationBatch<Engine: SimulatableEngine> {
 private final class ResultBox: @unchecked Sendable {
     private let lock = NSLock()
     private var reports: [SimulationReport?]
+    private var finished = 0
     init(count: Int) { reports = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ r: SimulationReport) { lock.withLock { reports[i] = r } }
+    /// Stores report `i`; returns how many reports are stored now.
+    func set(_ i: Int, _ r: SimulationReport) -> Int {
+        lock.withLock {
+            reports[i] = r
+            finished += 1
+            return finished
+        }
+    }
     func all() -> [SimulationReport] { lock.withLock { reports.compactMap { $0 } } }
 }

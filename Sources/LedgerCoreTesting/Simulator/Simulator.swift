@@ -24,7 +24,7 @@ public struct SimulationOptions: Sendable {
     /// Optional, default nil (every node uses ``schedule``). Gives one node a configuration of its own:
     /// a misconfiguration, to show the checkers catch a broken quorum. The checkers keep using ``schedule``.
     public var nodeSchedule: (@Sendable (NodeID, ValidatorSet) -> ConsensusSchedule?)?
-    /// Optional, default nil (a ``BlockValidator`` of the chain). The rule engines use for proposals;
+    /// Optional, default nil (a `BlockValidator` of the chain). The rule engines use for proposals;
     /// replace it to plant a bug.
     public var proposalValidator: ProposalValidator?
     /// Optional, default false. Give validators stakes 1...8 drawn from the seed (else 1 each).
@@ -39,11 +39,13 @@ public struct SimulationOptions: Sendable {
     /// the trace holds each message's sender, recipient and time, and every commit, status and fault.
     public var traceMessageContents = false
 
+    /// The defaults listed on each property.
     public init() {}
 }
 
 /// A safety or liveness violation found by a checker.
 public struct Violation: Hashable, Sendable, CustomStringConvertible {
+    /// Which checker fired.
     public enum Kind: String, Hashable, Sendable {
         /// Two correct nodes committed different blocks at one height.
         case agreement
@@ -54,17 +56,24 @@ public struct Violation: Hashable, Sendable, CustomStringConvertible {
         /// A correct node made no progress within the bound after faults healed.
         case liveness
     }
+    /// Which checker fired.
     public var kind: Kind
+    /// The simulated tick it fired at.
     public var tick: UInt64
+    /// The node concerned.
     public var node: NodeID
+    /// The height concerned.
     public var height: Height
+    /// What was seen.
     public var message: String
     public var description: String { "\(kind) at tick \(tick), \(node), height \(height): \(message)" }
 }
 
 /// The outcome of one seeded run.
 public struct SimulationReport: Sendable, CustomStringConvertible {
+    /// The seed that replays this run.
     public var seed: UInt64
+    /// Ticks simulated.
     public var ticks: UInt64
     /// Empty when every check passed.
     public var violations: [Violation]
@@ -72,10 +81,15 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     public var traceDigest: Digest
     /// Committed height of each node at the end, by node index.
     public var committedHeights: [Height]
+    /// Messages sent by all nodes.
     public var messagesSent: Int
+    /// Messages the network lost.
     public var messagesDropped: Int
+    /// Node crashes.
     public var crashes: Int
+    /// Network partitions.
     public var partitions: Int
+    /// Rollbacks the engines asked for (PoW reorganisations).
     public var rollbacks: Int
     /// Transactions returned by rollbacks (K-R-3).
     public var rolledBackTransactions: Int
@@ -83,6 +97,7 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     public var rejections: Int
     /// Byzantine node indices.
     public var byzantineNodes: [Int]
+    /// True when no checker fired.
     public var passed: Bool { violations.isEmpty }
     public var description: String {
         let v = violations.first.map { "; first violation: \($0)" } ?? ""
@@ -108,11 +123,17 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
 /// ```
 /// - Note: Single-threaded and synchronous; run different seeds on different threads if needed.
 public struct Simulator<Engine: SimulatableEngine> {
+    /// The seed the run is made from.
     public let seed: UInt64
+    /// The faults injected.
     public let faults: FaultPlan
+    /// The run's options.
     public let options: SimulationOptions
+    /// The validators, with keys derived from the seed.
     public let validators: ValidatorSet
+    /// The consensus schedule every node runs.
     public let schedule: ConsensusSchedule
+    /// The chain's genesis block.
     public let genesis: Block
 
     private struct Node {
@@ -149,7 +170,7 @@ public struct Simulator<Engine: SimulatableEngine> {
     private var report: SimulationReport
 
     /// - Parameters:
-    ///   - nodes: Required; range 1...64.
+    ///   - count: Required; range 1...64.
     ///   - seed: Required. Decides keys, fault rates, fault times, delays and Byzantine choices.
     ///   - faults: Optional, default ``FaultPlan/none``.
     ///   - options: Optional, default ``SimulationOptions/init()``.

@@ -48,7 +48,7 @@ public struct NetError: CodedError, Hashable {
         self.details = details
     }
 
-    /// ``code`` as a number (``CodedError``).
+    /// ``code`` as a number (`CodedError`).
     public var numericCode: UInt32 { code.rawValue }
 }
 

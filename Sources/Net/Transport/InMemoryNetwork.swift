@@ -4,7 +4,7 @@ import LedgerCore
 /// A simulated network in one process: node transports attach to it, and
 /// its fault controls drop, delay, duplicate, reorder (through delay jitter),
 /// cut, partition and slow links, and corrupt a Byzantine node's messages.
-/// Every fault decision draws from one ``SplitMix64`` seeded at creation, so
+/// Every fault decision draws from one `SplitMix64` seeded at creation, so
 /// the sequence of decisions replays; the interleaving of concurrent senders
 /// does not (real tasks run concurrently), which is as deterministic as a
 /// network of actors can be.
@@ -32,6 +32,7 @@ public final class InMemoryNetwork: @unchecked Sendable {
         /// between the two reorders messages.
         public var maximumDelayMillis: UInt64
 
+        /// Every parameter is optional; see the properties for ranges.
         public init(dropRate: Double = 0, duplicateRate: Double = 0, minimumDelayMillis: UInt64 = 0, maximumDelayMillis: UInt64 = 0) {
             self.dropRate = dropRate
             self.duplicateRate = duplicateRate
@@ -55,10 +56,15 @@ public final class InMemoryNetwork: @unchecked Sendable {
 
     /// Counters of what the network did.
     public struct Statistics: Hashable, Sendable {
+        /// Messages handed to the network.
         public var sent = 0
+        /// Messages delivered (duplicates included).
         public var delivered = 0
+        /// Messages lost (drop rate, cut links, partitions, detached nodes).
         public var dropped = 0
+        /// Messages sent twice.
         public var duplicated = 0
+        /// Messages whose bytes were altered in transit.
         public var corrupted = 0
     }
 

@@ -15,6 +15,7 @@ import LedgerCore
 public enum Batch {
     /// Bytes a batch adds before its first item (4) and before each item (4).
     public static let headerBytes = 4
+    /// Bytes before each item (its length).
     public static let itemHeaderBytes = 4
 
     /// The encoded size of a batch holding items of these sizes.

@@ -17,7 +17,7 @@ public enum CRC32C {
         bytes.withUnsafeBytes { checksum($0, continuing: crc) }
     }
 
-    /// The CRC-32C of raw memory; as ``checksum(_:continuing:)-(([UInt8],_))``.
+    /// The CRC-32C of raw memory; as ``checksum(_:continuing:)-([UInt8],_)``.
     public static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
         var c = ~crc
         var i = 0

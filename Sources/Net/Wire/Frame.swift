@@ -25,7 +25,7 @@ public struct FrameKind: RawRepresentable, Hashable, Sendable, ExpressibleByInte
 /// | 5 | 1 | kind |
 /// | 6 | 1 | flags: bit 0 set = an authentication tag follows; other bits 0 |
 /// | 7 | 1 | reserved, 0 |
-/// | 8 | 4 | sender ``NodeID`` |
+/// | 8 | 4 | sender `NodeID` |
 /// | 12 | 4 | payload length `n` |
 /// | 16 | 4 | header CRC-32C of bytes 0..<16 |
 /// | 20 | n | payload |

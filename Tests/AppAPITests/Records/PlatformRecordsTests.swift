@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import AppAPI
 import LedgerCore
@@ -67,6 +68,21 @@ actor ChangeCollector: RecordChangeDelegate {
         await f.close()
     }
 
+    @Test func uploadBatchReportsProgressAsEachTransactionSettles() async throws {
+        final class Calls: Sendable { let list = Mutex<[(settled: Int, total: Int)]>([]) }
+        let f = try await RecordsFixture.open()
+        let records = (0..<600).map { RecordsFixture.production($0) }
+        let calls = Calls()
+        let receipts = try await f.platform.records.uploadBatch(records, token: f.rootToken,
+                                                                progress: { settled, total in calls.list.withLock { $0.append((settled, total)) } })
+        #expect(receipts.count == 600)
+        let seen = calls.list.withLock { $0 }
+        #expect(!seen.isEmpty && seen.allSatisfy { $0.total == 600 }, "\(seen)")
+        #expect(seen.last?.settled == 600, "\(seen)")
+        #expect(zip(seen, seen.dropFirst()).allSatisfy { $0.settled < $1.settled }, "\(seen)")
+        await f.close()
+    }
+
     @Test func queriesFilterCombineSortAndPageWithAStableCursor() async throws {
         let f = try await RecordsFixture.open()
         var records = (0..<120).map { RecordsFixture.production($0, batch: $0 % 2 == 0 ? "B-EVEN" : "B-ODD") }
@@ -103,7 +119,10 @@ actor ChangeCollector: RecordChangeDelegate {
         try #require(proved.records.first?.proof).verify(against: f.platform.trustAnchor, record: proved.records[0].record)
 
         let json = String(decoding: try Envelope.success(window).jsonData(), as: UTF8.self)
-        #expect(json.contains("\"code\":0") && json.contains("\"product_uid\":\"P-19\"") && json.contains("next_cursor") == false || json.contains("\"record_id\":\"P-19\""))
+        // One expectation per property: joined with && and ||, precedence reduced the check to its last term.
+        #expect(json.contains("\"code\":0"), "\(json)")
+        #expect(json.contains("\"record_id\":\"P-19\"") && json.contains("\"product_uid\":\"P-19\""), "\(json)")
+        #expect(!json.contains("next_cursor"), "a single page has no next cursor: \(json)")
         let xml = String(decoding: try Envelope.success(window).xmlData(), as: UTF8.self)
         #expect(xml.contains("<envelope>") && xml.contains("<product_uid>P-19</product_uid>"))
         await f.close()

@@ -3,6 +3,20 @@ import Testing
 @testable import LedgerCore
 
 struct LedgerStoreTests {
+    @Test func integrityChecksReportProgressOncePerCheckedBlock() throws {
+        let dir = try TemporaryDirectory()
+        let store = try LedgerStore(path: dir.path("ledger.sqlite"))
+        var chain = try TestChain()
+        try chain.extend(store, blocks: 40)
+        var full = [(checked: Int, total: Int)]()
+        let report = try store.checkIntegrity(.full) { full.append(($0, $1)) }
+        #expect(report.blocksChecked == 40)
+        #expect(full.map(\.checked) == Array(1...40) && full.allSatisfy { $0.total == 40 })
+        var quick = [(checked: Int, total: Int)]()
+        try store.checkIntegrity(.quick(lastBlocks: 16)) { quick.append(($0, $1)) }
+        #expect(quick.map(\.checked) == Array(1...16) && quick.allSatisfy { $0.total == 16 })
+    }
+
     @Test func appendsAndReadsBackTwoThousandBlocksAcrossAReopen() throws {
         let dir = try TemporaryDirectory()
         let path = dir.path("ledger.sqlite")

@@ -22,7 +22,14 @@ struct StoreBackupTests {
         }
         writer.start()
         var infos = [BackupInfo]()
-        while store.head!.height == 49 { usleep(1_000) }
+        let deadline = Date(timeIntervalSinceNow: 60)
+        while store.head!.height == 49 {
+            guard Date() < deadline else {
+                Issue.record("the writer thread appended no block within 60 s")
+                break
+            }
+            usleep(1_000)
+        }
         repeat {
             infos.append(try store.backup(to: dir.path("backup-\(infos.count).sqlite"), pagesPerStep: 8))
             usleep(40_000)

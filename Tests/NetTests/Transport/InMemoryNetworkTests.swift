@@ -48,12 +48,26 @@ import Testing
         try await a.send([1], to: 1)
         net.heal(0, 1)
         try await a.send([2], to: 1)
-        var events = [TransportEvent]()
-        for await e in b.events {
-            events.append(e)
-            if case .message = e { break }
+        // Bounded: if the message never arrives the test fails instead of waiting forever.
+        let events = await withTaskGroup(of: [TransportEvent]?.self) { group in
+            group.addTask {
+                var events = [TransportEvent]()
+                for await e in b.events {
+                    events.append(e)
+                    if case .message = e { return events }
+                }
+                return events
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(10))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
         }
-        #expect(events == [.connected(0), .disconnected(0), .connected(0), .message(from: 0, bytes: [2])])
+        #expect(events == [.connected(0), .disconnected(0), .connected(0), .message(from: 0, bytes: [2])],
+                "events within 10 s: \(String(describing: events))")
         #expect(net.statistics.dropped == 1)
         let error = await #expect(throws: NetError.self) { try await a.send([3], to: 9) }
         #expect(error?.code == .peerUnreachable)

@@ -198,6 +198,7 @@ public struct PBFTPreparedCertificate: Hashable, Sendable {
     /// Signed PREPAREs matching the pre-prepare, ascending by sender.
     public var prepares: [PBFTMessage]
 
+    /// The PRE-PREPARE and 2f matching PREPAREs, from distinct replicas.
     public init(prePrepare: PBFTMessage, prepares: [PBFTMessage]) {
         self.prePrepare = prePrepare
         self.prepares = prepares
@@ -236,6 +237,7 @@ public struct PBFTViewChange: Hashable, Sendable {
     /// For each height above ``stableHeight`` the sender prepared, its certificate of the highest view.
     public var prepared: [PBFTPreparedCertificate]
 
+    /// Parameters as the properties of the same names.
     public init(newView: Round, stableHeight: Height, stableHash: Digest, checkpointProof: [PBFTMessage], prepared: [PBFTPreparedCertificate]) {
         self.newView = newView
         self.stableHeight = stableHeight
@@ -276,6 +278,7 @@ public struct PBFTNewView: Hashable, Sendable {
     /// Signed PRE-PREPAREs of ``view`` by its primary, ascending by height, each with its block.
     public var prePrepares: [PBFTMessage]
 
+    /// Parameters as the properties of the same names.
     public init(view: Round, viewChanges: [PBFTMessage], prePrepares: [PBFTMessage]) {
         self.view = view
         self.viewChanges = viewChanges

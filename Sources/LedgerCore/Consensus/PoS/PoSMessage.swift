@@ -32,7 +32,9 @@ public struct PoSMessage: ConsensusMessage {
 
     /// The signer. Required; must be a validator.
     public var sender: NodeID
+    /// What the message says.
     public var body: Body
+    /// The sender's signature over the canonical encoding of ``body``.
     public var signature: Signature
 
     /// Wraps parts as they are (no signing, no checks).
@@ -114,6 +116,7 @@ public struct PoSMessage: ConsensusMessage {
         }
     }
 
+    /// The canonical RLP form, signature included.
     public var item: RLP.Item {
         .list([.uint(UInt64(kind)), .uint(UInt64(sender.rawValue)), .list(fields(includingBlocks: true)),
                ConsensusSigning.signatureItem(signature)])

@@ -3,7 +3,7 @@
 ///
 /// The seal is inside the hashed header fields, so changing the nonce
 /// changes the header hash: mining is trying nonces until
-/// ``PoWDifficulty/meetsTarget(_:difficulty:)`` holds for the header hash.
+/// `PoWDifficulty.meetsTarget(_:difficulty:)` holds for the header hash.
 ///
 /// ```swift
 /// header.consensusData = PoWSeal(difficulty: 16, nonce: 42).encoded

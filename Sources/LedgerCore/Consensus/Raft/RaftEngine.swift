@@ -10,7 +10,7 @@
 ///
 /// **Commit and certificate.** A follower that accepted the log of the leader
 /// of term `T` up to index `m`, where entry `m` is of term `T`, signs an
-/// acknowledgement ``CommitCertificate/signingPayload`` `(raft, chainID, h,
+/// acknowledgement ``CommitCertificate/signingPayload(kind:chainID:height:round:blockHash:)`` `(raft, chainID, h,
 /// T, hash_h)` for each uncommitted `h ≤ m` the leader asks about. The
 /// leader (which acknowledges its own log the same way) commits `h` once
 /// acknowledgements from a majority of the members of the configuration at

@@ -1,7 +1,10 @@
 /// A signed acknowledgement that the sender holds block `height` (see ``RaftEngine``).
 public struct RaftAck: Hashable, Sendable {
+    /// The acknowledged height.
     public var height: Height
+    /// The sender's commit vote signature (``CommitCertificate/signingPayload(kind:chainID:height:round:blockHash:)``).
     public var signature: Signature
+    /// Both are required.
     public init(height: Height, signature: Signature) {
         self.height = height
         self.signature = signature
