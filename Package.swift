@@ -20,6 +20,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/CoreOffice/XMLCoder", exact: "0.18.2"),
         .package(url: "https://github.com/yaslab/CSV.swift", exact: "2.5.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         // `swift package generate-documentation` (Scripts/check-docs.sh, Scripts/api-summary.sh); a command plugin, nothing is linked.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", exact: "1.5.0"),
     ],
@@ -41,7 +44,7 @@ let package = Package(
         ),
         .target(
             name: "LedgerCore",
-            dependencies: ["COpenSSL", "CSecp256k1", "CSQLite"]
+            dependencies: ["COpenSSL", "CSecp256k1", "CSQLite", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "LedgerCoreTesting",
@@ -55,10 +58,13 @@ let package = Package(
                 "Net",
                 .product(name: "XMLCoder", package: "XMLCoder"),
                 .product(name: "CSV", package: "CSV.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         .target(name: "Net", dependencies: ["LedgerCore"]),
-        .target(name: "ChainRuntime", dependencies: ["LedgerCore", "Net"]),
+        .target(name: "ChainRuntime", dependencies: ["LedgerCore", "Net", .product(name: "Logging", package: "swift-log"),
+                                                    .product(name: "Metrics", package: "swift-metrics")]),
         .executableTarget(
             name: "forgechain",
             dependencies: [
@@ -67,6 +73,7 @@ let package = Package(
                 "LedgerCoreTesting",
                 "ChainRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Appends blocks to a store and reports each committed height; the
@@ -93,6 +100,19 @@ let package = Package(
             dependencies: ["LedgerCore", "ChainRuntime"],
             path: "Examples/InMemoryCluster"
         ),
+        // A one-node platform taking uploads while its metrics are exported in Prometheus's text format.
+        .executableTarget(
+            name: "MetricsService",
+            dependencies: [
+                "AppAPI",
+                "ChainRuntime",
+                "LedgerCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Examples/MetricsService"
+        ),
         .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerCoreTesting", "forgechain-crash-probe"]),
         .testTarget(name: "AppAPITests", dependencies: ["AppAPI", "LedgerCore", "ChainRuntime"]),
         // Runs the `forgechain` binary as a child process (operator commands on a data folder).
@@ -102,6 +122,21 @@ let package = Package(
         .testTarget(name: "NetTests", dependencies: ["Net", "LedgerCore", "LedgerCoreTesting"]),
         // The code of the DocC articles and of the README, compiled and run; a checker keeps the Markdown and these sources identical.
         .testTarget(name: "DocumentationTests", dependencies: ["LedgerCore", "LedgerCoreTesting", "AppAPI", "ChainRuntime", "Net"]),
+        // Captures log records and metrics with in-memory handlers (node, store, platform, identity) and runs the CLI's --log-level.
+        .testTarget(
+            name: "ObservabilityTests",
+            dependencies: [
+                "AppAPI",
+                "CSQLite",
+                "Net",
+                "forgechain",
+                "ChainRuntime",
+                "LedgerCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
         .testTarget(name: "ChainRuntimeTests", dependencies: ["ChainRuntime", "Net", "LedgerCore", "LedgerCoreTesting", "forgechain-node-probe"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,7 @@
 import Foundation
 import LedgerCore
+import Logging
+import Metrics
 
 /// Administrator identity for a node (A-ID-1 … A-ID-4): accounts, password
 /// login with lockout, multi-factor authentication (TOTP or a code sent by
@@ -58,18 +60,49 @@ public actor IdentityService {
     private let configuration: Configuration
     private let clock: @Sendable () -> Timestamp
     private var pendingCodes: [String: (digest: [UInt8], expires: Timestamp)] = [:]
+    private let logger: Logger
+    private let metricsFactory: any MetricsFactory
+    private let logins: Counter
+    private let lockouts: Counter
+    private var refusedLogins: [UInt32: Counter] = [:]
 
     /// - Parameters:
     ///   - repository: Required. Where accounts live (SQLite in a node).
     ///   - codeSender: Optional. Needed for SMS/e-mail codes.
     ///   - configuration: Optional, default ``Configuration/init()``.
     ///   - clock: Optional, default the system clock (tests pass a fixed one).
+    ///   - logger: Optional, default `Logger(label: "forgechain.identity")`. Logins, refusals with their codes,
+    ///     lockouts and account changes, with the user name; never a password, token, one-time code or TOTP secret.
+    ///   - metricsFactory: Optional, default nil (the host's `MetricsSystem.factory`). Makes `forgechain_logins_total`,
+    ///     `forgechain_logins_refused_total` (dimension `code`) and `forgechain_account_lockouts_total`.
     public init(repository: any IdentityRepository, codeSender: (any CodeSender)? = nil,
-                configuration: Configuration = .init(), clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() }) {
+                configuration: Configuration = .init(), clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() },
+                logger: Logger = Logger(label: "forgechain.identity"), metricsFactory: (any MetricsFactory)? = nil) {
         self.repository = repository
         self.codeSender = codeSender
         self.configuration = configuration
         self.clock = clock
+        self.logger = logger
+        let factory = metricsFactory ?? MetricsSystem.factory
+        self.metricsFactory = factory
+        logins = Counter(label: "forgechain_logins_total", factory: factory)
+        lockouts = Counter(label: "forgechain_account_lockouts_total", factory: factory)
+    }
+
+    /// Counts a refused login by code and logs it at notice; `user` only when the account exists (an unknown
+    /// name may be a mistyped password).
+    private func refusedLogin(_ code: AppError.Code, user: String?, failedLogins: Int? = nil) {
+        let counter: Counter
+        if let c = refusedLogins[code.rawValue] {
+            counter = c
+        } else {
+            counter = Counter(label: "forgechain_logins_refused_total", dimensions: [("code", String(code.rawValue))], factory: metricsFactory)
+            refusedLogins[code.rawValue] = counter
+        }
+        counter.increment()
+        var metadata: Logger.Metadata = ["code": "\(code.rawValue)", "user": "\(user ?? "(unknown)")"]
+        if let failedLogins { metadata["failedLogins"] = "\(failedLogins)" }
+        logger.notice("login refused", metadata: metadata)
     }
 
     // MARK: Accounts (A-ID-1)
@@ -119,6 +152,8 @@ public actor IdentityService {
                                    passwordHash: try configuration.hasher.hash(password), totpSecret: nil, lastTOTPCounter: nil,
                                    tokensValidAfter: now, failedLogins: 0, lockedUntil: nil, createdAt: now)
         try await repository.save(account)
+        logger.info("administrator created", metadata: ["user": "\(user)", "roles": "\(roles.map(\.rawValue).sorted().joined(separator: ","))",
+                                                        "bootstrap": "\(bootstrap)"])
         return account.summary
     }
 
@@ -146,6 +181,7 @@ public actor IdentityService {
         }
         try await ensureASuperAdminRemains(replacing: account)
         try await repository.save(account)
+        logger.info("administrator changed", metadata: ["user": "\(account.user)", "enabled": "\(account.enabled)"])
         return account.summary
     }
 
@@ -162,6 +198,7 @@ public actor IdentityService {
         account.enabled = false
         try await ensureASuperAdminRemains(replacing: account)
         try await repository.delete(user)
+        logger.info("administrator deleted", metadata: ["user": "\(account.user)"])
     }
 
     /// Changes a password: one's own (with the current password) or anyone's
@@ -183,6 +220,7 @@ public actor IdentityService {
         account.passwordHash = try configuration.hasher.hash(newPassword)
         account.tokensValidAfter = clock()
         try await repository.save(account)
+        logger.info("password changed; the account's tokens are revoked", metadata: ["user": "\(account.user)", "by": "\(caller.user)"])
     }
 
     /// Enrols TOTP for an account (one's own, or anyone's with `admin.manage`).
@@ -211,6 +249,7 @@ public actor IdentityService {
         account.totpSecret = secret
         account.lastTOTPCounter = nil
         try await repository.save(account)
+        logger.info("TOTP enrolled", metadata: ["user": "\(account.user)"])
         let totp = TOTP(secret: secret)
         return TOTPEnrollment(secretBase32: Base32.encode(secret), provisioningURI: totp.provisioningURI(account: account.user))
     }
@@ -250,10 +289,12 @@ public actor IdentityService {
         var account = try await checkPassword(user: user, password: password)
         if account.hasMFA {
             guard let code = oneTimeCode?.trimmingCharacters(in: .whitespaces), !code.isEmpty else {
+                refusedLogin(.mfaRequired, user: account.user)
                 throw AppError(.mfaRequired, "account '\(account.user)' needs a one-time code", details: ["user": account.user])
             }
             guard try await checkOneTimeCode(code, account: &account) else {
                 try await recordFailure(&account)
+                refusedLogin(.invalidOneTimeCode, user: account.user, failedLogins: account.failedLogins)
                 throw AppError(.invalidOneTimeCode, "the one-time code is wrong, expired or already used")
             }
         }
@@ -266,14 +307,18 @@ public actor IdentityService {
         let now = clock()
         let token = AccessToken(id: Hex.encode(SecureRandom.bytes(count: 16)), user: account.user, issuedAt: now,
                                 expiresAt: now.adding(milliseconds: min(86_400, max(60, configuration.tokenLifetimeSeconds)) * 1000))
-        return Session(token: token.encoded(key: try await repository.tokenSecret()), user: account.user,
-                       roles: account.roles.sorted(), expiresAt: token.expiresAt)
+        let session = Session(token: token.encoded(key: try await repository.tokenSecret()), user: account.user,
+                              roles: account.roles.sorted(), expiresAt: token.expiresAt)
+        logins.increment()
+        logger.info("login succeeded", metadata: ["user": "\(account.user)", "mfa": "\(account.hasMFA)"])
+        return session
     }
 
     /// Revokes a token (logout).
     public func logout(token: String) async throws {
         let t = try AccessToken.decode(token, key: try await repository.tokenSecret())
         try await repository.revoke(tokenID: t.id, expiresAt: t.expiresAt)
+        logger.info("logout", metadata: ["user": "\(t.user)"])
     }
 
     /// The account behind a valid token.
@@ -327,19 +372,23 @@ public actor IdentityService {
         guard var account = try await repository.account(user) else {
             // Spend the same work as a real check so timing does not reveal user names.
             _ = configuration.hasher.verify(password, against: "$scrypt$ln=\(configuration.hasher.logN),r=\(configuration.hasher.r),p=\(configuration.hasher.p)$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+            refusedLogin(.invalidCredentials, user: nil)
             throw AppError(.invalidCredentials, "unknown user or wrong password")
         }
         let now = clock()
         if let until = account.lockedUntil, now < until {
             let seconds = (until.rawValue - now.rawValue + 999) / 1000
+            refusedLogin(.accountLocked, user: account.user, failedLogins: account.failedLogins)
             throw AppError(.accountLocked, "account locked after repeated failures; retry in \(seconds) s",
                            details: ["retryAfterSeconds": String(seconds), "user": account.user])
         }
         guard account.enabled else {
+            refusedLogin(.accountDisabled, user: account.user)
             throw AppError(.accountDisabled, "account '\(account.user)' is disabled", details: ["user": account.user])
         }
         guard configuration.hasher.verify(password, against: account.passwordHash) else {
             try await recordFailure(&account)
+            refusedLogin(.invalidCredentials, user: account.user, failedLogins: account.failedLogins)
             throw AppError(.invalidCredentials, "unknown user or wrong password")
         }
         return account
@@ -351,6 +400,10 @@ public actor IdentityService {
         if over >= 0 {
             let seconds = min(3_600, configuration.lockoutSeconds << UInt64(min(over, 20)))
             account.lockedUntil = clock().adding(milliseconds: seconds * 1000)
+            lockouts.increment()
+            logger.warning("account locked after repeated failed logins", metadata: [
+                "user": "\(account.user)", "failedLogins": "\(account.failedLogins)", "lockedSeconds": "\(seconds)",
+            ])
         }
         try await repository.save(account)
     }

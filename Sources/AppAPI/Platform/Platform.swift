@@ -1,6 +1,8 @@
 import ChainRuntime
 import Foundation
 import LedgerCore
+import Logging
+import Metrics
 import Net
 
 /// The embedded application platform: a chain node with the records
@@ -45,6 +47,15 @@ public actor Platform {
         public var tickInterval: Duration = .milliseconds(5)
         /// Write `platform.log` in the data folder. Default true.
         public var writesLog = true
+        /// Where the node, its store, the identity service and the record service log. Default nil: each logs
+        /// under its own label (`forgechain.node`, `forgechain.identity`, `forgechain.records`) to the backend the
+        /// host chose with `LoggingSystem.bootstrap`. Set, every component logs to this logger (the node adds
+        /// `node` to the metadata). No component logs a password, token, key or record field value.
+        public var logger: Logger?
+        /// Makes every counter, gauge and timer of the platform (`forgechain_*`, listed in
+        /// `Documentation/Architecture.md` → Logs and metrics). Default nil: the host's `MetricsSystem.factory`.
+        /// Example: `options.metricsFactory = PrometheusMetricsFactory(registry: registry)`.
+        public var metricsFactory: (any MetricsFactory)?
         /// The defaults listed on each property.
         public init() {}
     }
@@ -98,6 +109,8 @@ public actor Platform {
             var config = try keys.configuration(storePath: dir + "/ledger.sqlite", maximumTransactionsPerBlock: options.maximumTransactionsPerBlock)
             config.tickInterval = options.tickInterval
             config.commitTimeout = options.commitTimeout
+            if let logger = options.logger { config.logger = logger }
+            config.metricsFactory = options.metricsFactory
             let n = try await Node<RaftEngine>(configuration: config, transport: try InMemoryNetwork().attach(0), executors: executors)
             await n.start()
             node = n
@@ -109,6 +122,11 @@ public actor Platform {
             var c = ClusterConfiguration(nodes: count, consensus: .pbft, seed: seed)
             c.executors = executors
             c.maximumTransactionsPerBlock = options.maximumTransactionsPerBlock
+            let logger = options.logger, factory = options.metricsFactory
+            c.customize = { config in
+                if let logger { config.logger = logger }
+                config.metricsFactory = factory
+            }
             let started = try await Cluster.start(c)
             cluster = started
             directory = started.directory
@@ -121,12 +139,14 @@ public actor Platform {
         let storePath = await node.ledger.path ?? ":memory:"
         let log = PlatformLog(path: options.writesLog ? directory + "/platform.log" : nil)
         let repository = try SQLiteIdentityRepository(path: storePath)
-        let identity = IdentityService(repository: repository, codeSender: options.codeSender, configuration: options.identity)
+        let identity = IdentityService(repository: repository, codeSender: options.codeSender, configuration: options.identity,
+                                       logger: options.logger ?? Logger(label: "forgechain.identity"), metricsFactory: options.metricsFactory)
         let store = await node.ledger
         // The index has its own database file: in the ledger's file, its catch-up transactions held SQLite's
         // single write lock and the node's commits waited for them in the busy handler.
         let index = try RecordIndex(path: storePath == ":memory:" ? storePath : directory + "/records-index.sqlite", hashAlgorithm: store.hashAlgorithm)
-        let records = RecordService(node: node, store: store, index: index, identity: identity, account: account, log: log,
+        let telemetry = RecordTelemetry(logger: options.logger ?? Logger(label: "forgechain.records"), factory: options.metricsFactory)
+        let records = RecordService(node: node, store: store, index: index, identity: identity, account: account, log: log, telemetry: telemetry,
                                     organisation: options.organisationFactories, commitTimeout: options.commitTimeout,
                                     maximumTransactionBodyBytes: min(1 << 20, max(4 << 10, options.maximumTransactionBodyBytes)),
                                     settlement: settlement)

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import LedgerCore
 import Net
@@ -36,10 +37,14 @@ final class CommitWriter: @unchecked Sendable {
     private var listener: (@Sendable () -> Void)?
 
     private let deliver: @Sendable (NodeID?, [UInt8]) -> Void
+    private let appendTimer: CoreMetrics.Timer?
 
-    /// - Parameter deliver: Sends one message (nil = broadcast); called from the writer's thread or the caller's.
-    init(deliver: @escaping @Sendable (NodeID?, [UInt8]) -> Void) {
+    /// - Parameters:
+    ///   - appendTimer: Optional, default none. Records how long each block's append took (`forgechain_block_append_seconds`).
+    ///   - deliver: Sends one message (nil = broadcast); called from the writer's thread or the caller's.
+    init(appendTimer: CoreMetrics.Timer? = nil, deliver: @escaping @Sendable (NodeID?, [UInt8]) -> Void) {
         self.deliver = deliver
+        self.appendTimer = appendTimer
         let thread = Thread { [self] in run() }
         thread.name = "forgechain.commit-writer"
         thread.stackSize = 1 << 20
@@ -133,7 +138,9 @@ final class CommitWriter: @unchecked Sendable {
         switch job {
         case .append(let store, let block, let receipts, let changes, let transition, let certificate):
             do throws(LedgerError) {
+                let start = ContinuousClock.now
                 try store.append(block, receipts: receipts, stateChanges: changes, stateTransition: transition, certificate: certificate)
+                appendTimer?.record(duration: ContinuousClock.now - start)
                 return .appended(block.header.height)
             } catch {
                 return .appendFailed(block.header.height, error)

@@ -1,5 +1,6 @@
 import Foundation
 import LedgerCore
+import Logging
 import Net
 
 /// A full node: a mempool, a consensus engine it drives, block building,
@@ -82,6 +83,8 @@ public actor Node<Engine: ConsensusEngine> {
     private var byzantineSilent = false
     /// Counters of the node's work.
     public private(set) var metrics = NodeMetrics()
+    /// Logs and swift-metrics instruments (``NodeConfiguration/logger``, ``NodeConfiguration/metricsFactory``).
+    private var telemetry: NodeTelemetry
 
     /// Opens (or creates) the store, checks its genesis, and starts the
     /// engine from what the store holds (its committed blocks with
@@ -100,6 +103,8 @@ public actor Node<Engine: ConsensusEngine> {
         self.configuration = configuration
         id = configuration.node
         self.transport = transport
+        let telemetry = NodeTelemetry(node: configuration.node, logger: configuration.logger, factory: configuration.metricsFactory)
+        self.telemetry = telemetry
         let store = try Self.openStore(configuration)
         self.store = store
         let chainID = configuration.genesis.header.chainID
@@ -118,7 +123,7 @@ public actor Node<Engine: ConsensusEngine> {
         backups = configuration.backupSchedule.map { BackupScheduler(store: store, schedule: $0) }
         (outboxStream, outbox) = AsyncStream.makeStream(of: (NodeID?, [UInt8]).self, bufferingPolicy: .unbounded)
         let out = outbox
-        writer = CommitWriter { peer, bytes in out.yield((peer, bytes)) }
+        writer = CommitWriter(appendTimer: telemetry.appendTime) { peer, bytes in out.yield((peer, bytes)) }
         (tip, tipHeader) = try Self.readTip(store)
         for v in configuration.schedule.initial.validators?.ids ?? [] where v != id {
             peerState[v] = (false, 0, nil)
@@ -127,9 +132,11 @@ public actor Node<Engine: ConsensusEngine> {
 
     private static func openStore(_ configuration: NodeConfiguration) throws(ChainError) -> LedgerStore {
         let store: LedgerStore
+        var storeConfiguration = LedgerStore.Configuration(hashAlgorithm: configuration.hashAlgorithm, durability: configuration.storeDurability)
+        storeConfiguration.logger = configuration.logger
+        storeConfiguration.logger[metadataKey: "node"] = "\(configuration.node.rawValue)"
         do {
-            store = try LedgerStore(path: configuration.storePath,
-                                    configuration: .init(hashAlgorithm: configuration.hashAlgorithm, durability: configuration.storeDurability))
+            store = try LedgerStore(path: configuration.storePath, configuration: storeConfiguration)
             if store.head == nil {
                 try store.append(configuration.genesis)
             } else if try store.blockHash(atHeight: 0) != configuration.genesis.headerHash {
@@ -202,6 +209,7 @@ public actor Node<Engine: ConsensusEngine> {
                 if let to { try? await transport.send(bytes, to: to) } else { await transport.broadcast(bytes) }
             }
         }
+        telemetry.started(head: head, engine: "\(Engine.certificateKind)", peers: peerState.count)
         publishHealth(force: true)
     }
 
@@ -219,6 +227,7 @@ public actor Node<Engine: ConsensusEngine> {
         await transport.close()
         sendTask?.cancel()
         finishStop()
+        telemetry.stopped(head: head)
     }
 
     /// The synchronous end of ``stop()``: fail waiters, end the streams.
@@ -251,6 +260,8 @@ public actor Node<Engine: ConsensusEngine> {
             return txID
         } catch {
             metrics.rejectedClientTransactions += 1
+            telemetry.refused(code: error.code.rawValue, transaction: transaction,
+                              hashAlgorithm: mempoolConfiguration.hashAlgorithm, source: .client)
             throw error
         }
     }
@@ -271,14 +282,18 @@ public actor Node<Engine: ConsensusEngine> {
         let p = processor
         let results = mempool.addBatch(prepared, now: .now(), nextNonce: { p.nextNonce(for: $0) })
         var ok = [Digest]()
+        var refused = [UInt32: Int]()
         for (tx, r) in zip(transactions, results) {
             switch r {
             case .success(let d):
                 ok.append(d)
                 if relays { relayBuffer.append(tx) }
-            case .failure: metrics.rejectedClientTransactions += 1
+            case .failure(let e):
+                metrics.rejectedClientTransactions += 1
+                refused[e.code.rawValue, default: 0] += 1
             }
         }
+        telemetry.refused(refused, source: .client)
         processor.markVerified(ok)
         return results
     }
@@ -378,9 +393,11 @@ public actor Node<Engine: ConsensusEngine> {
         case .connected(let peer):
             // Alive only once the peer's beacon (with its current height) arrives.
             peerState[peer, default: (false, 0, nil)].connected = true
+            telemetry.peerConnected(peer)
             send(.status(height: head.height, head: head.hash), to: peer)
         case .disconnected(let peer):
             peerState[peer, default: (false, 0, nil)].connected = false
+            telemetry.peerDisconnected(peer)
             if syncOutstanding?.peer == peer { syncOutstanding = nil }
         case .undecodable:
             metrics.invalidPeerMessages += 1
@@ -409,15 +426,18 @@ public actor Node<Engine: ConsensusEngine> {
         let p = processor
         let results = mempool.addBatch(prepared, now: .now(), nextNonce: { p.nextNonce(for: $0) })
         var ok = [Digest]()
+        var refused = [UInt32: Int]()
         for r in results {
             switch r {
             case .success(let d): ok.append(d)
             case .failure(let e):
                 if [.invalidSignature, .wrongChain, .transactionTooLarge, .transactionExpired].contains(e.code) {
                     metrics.rejectedPeerTransactions += 1
+                    refused[e.code.rawValue, default: 0] += 1
                 }
             }
         }
+        telemetry.refused(refused, source: .peer)
         processor.markVerified(ok)
     }
 
@@ -467,6 +487,7 @@ public actor Node<Engine: ConsensusEngine> {
             _ = mempool.evictExpired(now: .now())
             maybeSync()
             runBackups()
+            telemetry.sample(mempool: mempool.count, peersAlive: alivePeers().count)
         }
         if tickCount % configuration.reconnectIntervalTicks == 0 { reconnectDownPeers() }
         publishHealth(force: false)
@@ -495,6 +516,7 @@ public actor Node<Engine: ConsensusEngine> {
             k += 1
             let effects = engine.step(input)
             metrics.consensusRejections += effects.rejections.count
+            if let status = effects.status { telemetry.observe(status) }
             for rollback in effects.rollbacks { applyRollback(rollback) }
             for c in effects.commits { commit(c) }
             if let state = effects.persistentState {
@@ -581,6 +603,7 @@ public actor Node<Engine: ConsensusEngine> {
                 pendingCommits.removeFirst()
                 didWrite(first.block, first.execution)
             case .appendFailed(let height, let error):
+                telemetry.appendFailed(height: height, error: error)
                 noteStoreError(error)
                 writeFailed = true
                 if let i = pendingCommits.firstIndex(where: { $0.block.height == height }) {
@@ -612,6 +635,8 @@ public actor Node<Engine: ConsensusEngine> {
         processor.didCommit(e, transactionIDs: ids)
         metrics.committedBlocks += 1
         metrics.committedTransactions += ids.count
+        telemetry.committed(height: c.height, hash: c.hash, transactions: ids.count, blockTimestamp: c.block.header.timestamp,
+                            mempool: mempool.count)
         storeErrorSinceCommit = false
         for r in e.receipts {
             if let list = waiters.removeValue(forKey: r.transactionID) {
@@ -647,6 +672,7 @@ public actor Node<Engine: ConsensusEngine> {
         metrics.storeErrors += 1
         storeErrorSinceCommit = true
         lastStoreError = "[\(code.rawValue)] \(error.message)"
+        telemetry.storeError(error, code: code.rawValue)
     }
 
     private func send(_ message: NodeMessage, to peer: NodeID) { writer.emit(message.encoded, to: peer) }
@@ -667,6 +693,7 @@ public actor Node<Engine: ConsensusEngine> {
     private func requestSync(from peer: NodeID) {
         syncOutstanding = (peer, tickCount)
         metrics.syncRequestsSent += 1
+        telemetry.syncRequested(from: peer, height: tip.height.next, count: configuration.syncBatchBlocks)
         send(.syncRequest(from: tip.height.next, count: configuration.syncBatchBlocks), to: peer)
     }
 
@@ -685,16 +712,19 @@ public actor Node<Engine: ConsensusEngine> {
                 try c.certificate.verify(block: c.block, validators: set, hashAlgorithm: configuration.hashAlgorithm)
             } catch {
                 metrics.syncBlocksRejected += 1
+                telemetry.syncRejected(from: peer, height: c.height, reason: "certificate: \(error.message)")
                 break
             }
             guard commit(c) else {
                 metrics.syncBlocksRejected += 1
+                telemetry.syncRejected(from: peer, height: c.height, reason: "not committed (see the store or execution error)")
                 break
             }
             applied += 1
         }
         guard applied > 0 else { return }
         metrics.syncBlocksApplied += applied
+        telemetry.syncApplied(applied, from: peer, height: tip.height)
         restartEngine()
         if blocks.count >= configuration.syncBatchBlocks { requestSync(from: peer) }
     }
@@ -713,9 +743,11 @@ public actor Node<Engine: ConsensusEngine> {
             engine = try Self.makeEngine(context: context, store: store)
             metrics.engineRestarts += 1
             heldRequest = nil
+            telemetry.engineRestarted(height: tip.height)
         } catch {
             lastStoreError = error.description
             metrics.storeErrors += 1
+            telemetry.engineRestartFailed(error)
         }
     }
 
@@ -729,7 +761,10 @@ public actor Node<Engine: ConsensusEngine> {
     private func runBackups() {
         guard let backups else { return }
         do {
-            if try backups.runIfDue() != nil { metrics.backupsTaken += 1 }
+            if let taken = try backups.runIfDue() {
+                metrics.backupsTaken += 1
+                telemetry.backupTaken(taken.path)
+            }
         } catch {
             noteStoreError(error)
         }
@@ -841,6 +876,7 @@ public actor Node<Engine: ConsensusEngine> {
         if let failure {
             throw ChainError(.restoreFailed, "restore from \(path): \(failure.message)", details: ["cause": String(failure.numericCode)])
         }
+        telemetry.restored(height: head.height)
         return head.height
     }
 

@@ -1,4 +1,6 @@
 import LedgerCore
+import Logging
+import Metrics
 
 /// Everything a ``Node`` needs: identity, chain, store, and the timings of
 /// its driver, sync and recovery.
@@ -58,6 +60,15 @@ public struct NodeConfiguration: Sendable {
     public var commitTimeout: Duration = .seconds(30)
     /// Optional, default nil (no backups). Periodic backups of the store (K-R-4).
     public var backupSchedule: BackupSchedule?
+    /// Optional, default `Logger(label: "forgechain.node")`, whose backend the host chose with
+    /// `LoggingSystem.bootstrap` (swift-log's default writes info and above to standard error). The node adds
+    /// `node` to its metadata and hands it to its `LedgerStore` too (integrity findings, rollbacks). What is logged
+    /// at which level: `Documentation/Architecture.md` → Logs and metrics. Never receives keys or transaction bodies.
+    public var logger = Logger(label: "forgechain.node")
+    /// Optional, default nil: the host's `MetricsSystem.factory` (no-op until the host bootstraps one).
+    /// The node's counters, gauges and timers (`forgechain_*`, dimension `node`) are made through it;
+    /// tests pass their own factory instead of bootstrapping the process-wide one.
+    public var metricsFactory: (any MetricsFactory)?
 
     /// The required settings; every other property keeps its documented default.
     /// - Parameters:

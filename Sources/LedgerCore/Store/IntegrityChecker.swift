@@ -1,3 +1,5 @@
+import Logging
+
 /// How thoroughly ``LedgerStore/checkIntegrity(_:progress:)`` checks.
 public enum IntegrityLevel: Hashable, Sendable {
     /// The last `lastBlocks` blocks (header hash, parent link, roots, index)
@@ -212,6 +214,22 @@ extension LedgerStore {
     @discardableResult
     public func checkIntegrity(_ level: IntegrityLevel = .full,
                                progress: ((_ checked: Int, _ total: Int) -> Void)? = nil) throws(LedgerError) -> IntegrityReport {
+        let check = level == .full ? "full" : "quick"
+        do throws(LedgerError) {
+            let report = try runIntegrityCheck(level, progress: progress)
+            configuration.logger.log(level: level == .full ? .info : .debug, "store integrity check passed", metadata: [
+                "check": "\(check)", "blocks": "\(report.blocksChecked)", "transactions": "\(report.transactionsChecked)",
+                "height": "\(report.head.map(\.description) ?? "none")", "store": "\(path ?? ":memory:")",
+            ])
+            return report
+        } catch {
+            Self.logFinding(error, check: check, path: path, logger: configuration.logger)
+            throw error
+        }
+    }
+
+    private func runIntegrityCheck(_ level: IntegrityLevel,
+                                   progress: ((_ checked: Int, _ total: Int) -> Void)?) throws(LedgerError) -> IntegrityReport {
         try read { (db) throws(LedgerError) -> IntegrityReport in
             let head = try Self.loadHead(db)
             let checker = IntegrityChecker(db: db, algorithm: hashAlgorithm)

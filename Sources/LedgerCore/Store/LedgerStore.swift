@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import Logging
 import Synchronization
 
 /// A node's whole ledger in one SQLite database (WAL): blocks, the
@@ -62,6 +63,10 @@ public final class LedgerStore: @unchecked Sendable {
         /// the same tree and index pages again and again, so a longer log copies each page once for many
         /// blocks; the price is a larger `-wal` file between checkpoints.
         public var walCheckpointPages: Int
+        /// Optional, default `Logger(label: "forgechain.store")` (the host's `LoggingSystem` backend).
+        /// Receives integrity findings (error, with `code` and `height`), passed explicit checks and
+        /// rollbacks; never block contents. See `Documentation/Architecture.md` → Logs and metrics.
+        public var logger = Logger(label: "forgechain.store")
 
         /// Every parameter is optional; see the properties for defaults and ranges.
         public init(hashAlgorithm: HashAlgorithm? = nil, durability: Durability = .normal, readOnly: Bool = false,
@@ -166,15 +171,27 @@ public final class LedgerStore: @unchecked Sendable {
         }
         hashAlgorithm = try Self.recordAlgorithm(writer, requested: configuration.hashAlgorithm, readOnly: configuration.readOnly)
         cachedHead = try Self.loadHead(writer)
-        if configuration.sqliteQuickCheckOnOpen {
-            try Self.sqliteCheck(writer, full: false)
+        do throws(LedgerError) {
+            if configuration.sqliteQuickCheckOnOpen {
+                try Self.sqliteCheck(writer, full: false)
+            }
+            if configuration.quickCheckBlocks > 0, let head = cachedHead {
+                let from = head.height.rawValue >= UInt64(configuration.quickCheckBlocks)
+                    ? head.height.rawValue - UInt64(configuration.quickCheckBlocks) + 1 : 0
+                _ = try IntegrityChecker(db: writer, algorithm: hashAlgorithm)
+                    .checkBlocks(from: Height(from), through: head.height)
+            }
+        } catch {
+            Self.logFinding(error, check: "open", path: path, logger: configuration.logger)
+            throw error
         }
-        if configuration.quickCheckBlocks > 0, let head = cachedHead {
-            let from = head.height.rawValue >= UInt64(configuration.quickCheckBlocks)
-                ? head.height.rawValue - UInt64(configuration.quickCheckBlocks) + 1 : 0
-            _ = try IntegrityChecker(db: writer, algorithm: hashAlgorithm)
-                .checkBlocks(from: Height(from), through: head.height)
-        }
+    }
+
+    /// Logs an integrity finding at error level: the code, the height when one is named, the check and the file.
+    static func logFinding(_ error: LedgerError, check: String, path: String?, logger: Logger) {
+        var metadata: Logger.Metadata = ["code": "\(error.numericCode)", "check": "\(check)", "store": "\(path ?? ":memory:")"]
+        if let height = error.details["height"] { metadata["height"] = "\(height)" }
+        logger.error("store integrity finding: \(error.message)", metadata: metadata)
     }
 
     private static func recordAlgorithm(_ db: SQLiteConnection, requested: HashAlgorithm?, readOnly: Bool) throws(LedgerError) -> HashAlgorithm {
@@ -396,6 +413,9 @@ public final class LedgerStore: @unchecked Sendable {
         }
         let reloaded = try Self.loadHead(db)
         published.withLock { $0 = (reloaded, nil) }
+        configuration.logger.notice("store rolled back", metadata: [
+            "height": "\(height)", "from": "\(head.height)", "transactions": "\(undone.count)", "store": "\(path ?? ":memory:")",
+        ])
         return undone
     }
 

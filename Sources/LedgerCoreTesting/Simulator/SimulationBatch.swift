@@ -44,7 +44,7 @@ public enum SimulationBatch<Engine: SimulatableEngine> {
     /// - Parameters:
     ///   - nodes: Required; 1...64.
     ///   - seeds: Required.
-    ///   - faults: Optional, default none. A closure may vary the plan by seed (see ``run(nodes:seeds:plan:options:parallelism:)``).
+    ///   - faults: Optional, default none. A closure may vary the plan by seed (see ``run(nodes:seeds:plan:options:parallelism:progress:)``).
     ///   - options: Optional.
     ///   - parallelism: Optional, default 1. Threads to spread seeds over.
     ///   - progress: Optional, default nil. Called after each seed finishes with the number of seeds finished
