@@ -37,7 +37,7 @@ import Net
         let foreign = try (0..<3).map { _ in try stranger.set(key: Array("k".utf8), value: Array("v".utf8)) }
         let refused = await node.enqueue(foreign)
         #expect(refused.allSatisfy { if case .failure(let e) = $0 { e.code == .wrongChain } else { false } })
-        _ = try await node.waitForReceipt(transactions[299].id(using: config.hashAlgorithm), timeout: .seconds(60))
+        _ = try await node.waitForReceipt(transactions[299].id(using: config.hashAlgorithm), timeout: .seconds(300))
         let head = await node.head
         await node.stop()
 
@@ -97,7 +97,7 @@ import Net
         let leadersBefore = metrics.counterTotal(label: "forgechain_leader_changes_total")
         await cluster.crash(old)
         let survivors = cluster.nodeIDs.filter { $0 != old }
-        _ = try await cluster.submit(try client.set(key: Array("b".utf8), value: Array("2".utf8)), to: survivors[0], timeout: .seconds(30))
+        _ = try await cluster.submit(try client.set(key: Array("b".utf8), value: Array("2".utf8)), to: survivors[0], timeout: .seconds(300))
         await cluster.shutdown()
 
         #expect(metrics.counterTotal(label: "forgechain_view_changes_total") > viewsBefore)

@@ -35,6 +35,7 @@ import LedgerCore
         var options = Platform.Options()
         options.identity.hasher = PasswordHasher(logN: 10)
         options.identity.maximumFailedLogins = 2
+        options.commitTimeout = .seconds(300)   // the suite's synchronous sweeps can starve a 30 s deadline on 2 cores
         options.logger = capture.logger(label: "forgechain.test")
         options.metricsFactory = metrics
         let platform = try await Platform.open(.singleNode(directory: dir), options: options)
