@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        // The project's HTTP server library; only the Examples/MetricsService executable uses it.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
         // `swift package generate-documentation` (Scripts/check-docs.sh, Scripts/api-summary.sh); a command plugin, nothing is linked.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", exact: "1.5.0"),
     ],
@@ -100,7 +102,8 @@ let package = Package(
             dependencies: ["LedgerCore", "ChainRuntime"],
             path: "Examples/InMemoryCluster"
         ),
-        // A one-node platform taking uploads while its metrics are exported in Prometheus's text format.
+        // A one-node platform taking uploads while its metrics are exported in Prometheus's text format,
+        // served by a Hummingbird route (the only target that depends on Hummingbird).
         .executableTarget(
             name: "MetricsService",
             dependencies: [
@@ -110,6 +113,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Examples/MetricsService"
         ),

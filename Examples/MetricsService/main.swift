@@ -14,13 +14,24 @@
 // the records in batches, queries them, scrapes its own endpoint, checks that
 // every expected metric name is there and that the uploaded-records counter
 // equals --uploads, prints the exposition to standard output, keeps serving
-// for --serve-seconds (default 0) and exits 0; 1 when a check fails.
+// for --serve-seconds (default 0), shuts the server down gracefully and exits
+// 0; 1 when a check fails.
+//
+// The endpoint is a Hummingbird route (the project's HTTP server library; no
+// library target depends on it), run in a swift-service-lifecycle
+// `ServiceGroup` so that it can be shut down gracefully. The self-scrape is
+// a plain Foundation `URLSession` request.
 import AppAPI
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Hummingbird
 import LedgerCore
 import Logging
 import Metrics
 import Prometheus
+import ServiceLifecycle   // comes with Hummingbird, whose Application is a ServiceLifecycle Service
 
 func option(_ name: String, _ fallback: Int) -> Int {
     let arguments = CommandLine.arguments
@@ -45,10 +56,48 @@ let registry = PrometheusCollectorRegistry()
 MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 let logger = Logger(label: "forgechain.example.metrics-service")
 
-// 2. The metrics endpoint.
-let server: MetricsHTTPServer
-do { server = try MetricsHTTPServer { registry.emitToString() } } catch { fail("cannot serve: \(error)") }
-logger.notice("serving metrics", metadata: ["url": "http://127.0.0.1:\(server.port)/metrics"])
+// 2. The metrics endpoint: GET /metrics answers the registry's exposition in
+// Prometheus's text format; any other path is Hummingbird's 404.
+let router = Router()
+router.get("metrics") { _, _ in
+    Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+             body: ResponseBody(byteBuffer: ByteBuffer(string: registry.emitToString())))
+}
+let (boundPorts, boundPort) = AsyncStream.makeStream(of: Int.self)
+let app = Application(
+    router: router,
+    configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),   // port 0: the OS chooses
+    onServerRunning: { channel in boundPort.yield(channel.localAddress?.port ?? 0) },
+    logger: logger)
+// No signals are trapped: Ctrl-C ends the process as it always did.
+let services = ServiceGroup(configuration: ServiceGroupConfiguration(services: [app], logger: logger))
+let serving = Task {
+    defer { boundPort.finish() }   // a server that cannot bind never reports a port
+    try await services.run()
+}
+guard let port = await boundPorts.first(where: { _ in true }), port > 0 else {
+    let cause = if case .failure(let error) = await serving.result { "\(error)" } else { "no port" }
+    fail("cannot serve: \(cause)")
+}
+logger.notice("serving metrics", metadata: ["url": "http://127.0.0.1:\(port)/metrics"])
+
+/// Stops accepting connections, lets any request in flight finish and waits for the server to end.
+func stopServing() async {
+    await services.triggerGracefulShutdown()
+    if case .failure(let error) = await serving.result { logger.error("server stopped with an error", metadata: ["error": "\(error)"]) }
+}
+
+/// Fetches the endpoint over HTTP, as Prometheus would, and returns the body of a 200 answer.
+func scrape(port: Int) async throws -> String {
+    struct ScrapeError: Error, CustomStringConvertible {
+        var status: Int
+        var description: String { "GET /metrics answered HTTP \(status)" }
+    }
+    let (body, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
+    let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+    guard status == 200 else { throw ScrapeError(status: status) }
+    return String(decoding: body, as: UTF8.self)
+}
 
 // 3. A one-node platform taking uploads, in a temporary folder removed at the end.
 let directory = FileManager.default.temporaryDirectory.appendingPathComponent("forgechain-metrics-\(UUID().uuidString)").path
@@ -83,10 +132,10 @@ do {
     try await Task.sleep(for: .milliseconds(200))   // at least one status beacon samples the mempool and peer gauges
 
     // 4. Scrape the endpoint like Prometheus would, and check it.
-    exposition = try MetricsHTTPServer.get(port: server.port, path: "/metrics")
+    exposition = try await scrape(port: port)
     await platform.close()
 } catch {
-    server.stop()
+    await stopServing()
     try? FileManager.default.removeItem(atPath: directory)
     fail("\(error)")
 }
@@ -106,7 +155,7 @@ if serveSeconds > 0 {
     logger.notice("serving until the time is up", metadata: ["seconds": "\(serveSeconds)"])
     try? await Task.sleep(for: .seconds(serveSeconds))
 }
-server.stop()
+await stopServing()
 guard missing.isEmpty else { fail("metrics missing from the exposition: \(missing.joined(separator: ", "))") }
 let counted = lines.first { $0.hasPrefix("forgechain_records_uploaded_total") }?.split(separator: " ").last.flatMap { Double($0) }
 guard counted == Double(uploads) else { fail("forgechain_records_uploaded_total is \(counted.map { "\($0)" } ?? "absent"), expected \(uploads)") }
