@@ -75,10 +75,11 @@ let serving = Task {
     defer { boundPort.finish() }   // a server that cannot bind never reports a port
     try await services.run()
 }
-guard let port = await boundPorts.first(where: { _ in true }), port > 0 else {
-    let cause = if case .failure(let error) = await serving.result { "\(error)" } else { "no port" }
+guard let port = await boundPorts.first(where: { _ in true }) else {
+    let cause = if case .failure(let error) = await serving.result { "\(error)" } else { "the server stopped" }
     fail("cannot serve: \(cause)")
 }
+guard port > 0 else { fail("cannot serve: the server's channel has no local address") }
 logger.notice("serving metrics", metadata: ["url": "http://127.0.0.1:\(port)/metrics"])
 
 /// Stops accepting connections, lets any request in flight finish and waits for the server to end.
