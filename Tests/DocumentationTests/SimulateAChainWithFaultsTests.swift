@@ -61,11 +61,11 @@ struct SimulateAChainWithFaultsTests {
 
         await cluster.crash(NodeID(3))
         let tx = try client.set(key: Array("line-3/temp".utf8), value: Array("71.2".utf8))
-        let receipt = try await cluster.submit(tx, to: NodeID(0))   // three of four still make a quorum
+        let receipt = try await cluster.submit(tx, to: NodeID(0), timeout: .seconds(300))   // three of four still make a quorum
 
         try await cluster.restart(NodeID(3))
         let head = await cluster.heads()[NodeID(0)]!.height
-        try await cluster.waitForHeight(head, timeout: .seconds(60))   // node 3 catches up from its peers
+        try await cluster.waitForHeight(head, timeout: .seconds(300))   // node 3 catches up from its peers
         await cluster.shutdown()
         #expect(receipt.status == 0)
     }

@@ -87,7 +87,7 @@ import Net
         }
         let cluster = try await Cluster.start(c)
         var client = cluster.account(0)
-        _ = try await cluster.submit(try client.set(key: Array("a".utf8), value: Array("1".utf8)))
+        _ = try await cluster.submit(try client.set(key: Array("a".utf8), value: Array("1".utf8)), timeout: .seconds(300))
         var leader: NodeID?
         for id in cluster.nodeIDs {
             if try await cluster.node(id).consensusStatus.role == .leader { leader = id }
