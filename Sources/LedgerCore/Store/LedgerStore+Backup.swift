@@ -1,6 +1,9 @@
 import CSQLite
 import Foundation
 
+/// `close(2)`; inside `LedgerStore` the name means ``LedgerStore/close()``.
+private func closeDescriptor(_ fd: Int32) { _ = close(fd) }
+
 /// What one backup produced.
 public struct BackupInfo: Hashable, Sendable {
     /// The backup file.
@@ -77,14 +80,14 @@ extension LedgerStore {
 
     static func finishBackupFile(partial: String, path: String, height: Height?) throws(LedgerError) -> BackupInfo {
         let fd = open(partial, O_RDONLY)
-        if fd >= 0 { fsync(fd); close(fd) }
+        if fd >= 0 { fsync(fd); closeDescriptor(fd) }
         removeDatabaseFiles(path)
         guard rename(partial, path) == 0 else {
             throw LedgerError(.backupFailed, "cannot move backup into place at \(path): errno \(errno)", details: ["path": path])
         }
         let dir = (path as NSString).deletingLastPathComponent
         let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY)
-        if dfd >= 0 { fsync(dfd); close(dfd) }
+        if dfd >= 0 { fsync(dfd); closeDescriptor(dfd) }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
         return BackupInfo(path: path, height: height, bytes: size)
     }
@@ -108,20 +111,24 @@ extension LedgerStore {
         return try store.checkIntegrity(.full)
     }
 
-    /// Restores a backup to `path`: verifies the backup (full check), copies
-    /// it next to `path`, switches the copy to WAL, and renames it into place.
-    /// The node must not have `path` open.
+    /// Restores a backup to `path`: takes the store lock of `path`, verifies
+    /// the backup (full check), copies it next to `path`, switches the copy to
+    /// WAL, renames it into place, and opens it (still under the lock) for the check.
     /// - Parameters:
     ///   - backupPath: Required. A file written by ``backup(to:pagesPerStep:)``.
     ///   - path: Required. The store file to (re)create; an existing store
     ///     there (with its `-wal`/`-shm`) is replaced.
     /// - Returns: The report of the check of the restored store.
-    /// - Throws: The backup's integrity errors (nothing is replaced then),
-    ///   `.backupFailed` (1509).
-    /// - Note: Not safe while a `LedgerStore` has `path` open. Example:
+    /// - Throws: `.storeLocked` (1520) at once when a store opened for writing
+    ///   (a live node's, in any process) holds `path`: nothing is replaced then.
+    ///   The backup's integrity errors (nothing is replaced then), `.backupFailed` (1509).
+    /// - Note: Safe to call while a node has `path` open: it fails with `.storeLocked`
+    ///   instead of replacing the file under it. Example:
     ///   `try LedgerStore.restore(backup: "/backups/ledger-100.sqlite", to: dataPath)`.
     @discardableResult
     public static func restore(backup backupPath: String, to path: String) throws(LedgerError) -> IntegrityReport {
+        let lock = try StoreLock.acquire(storePath: path)
+        defer { lock.release() }
         try verifyBackup(at: backupPath)
         let staging = path + ".restoring"
         removeDatabaseFiles(staging)
@@ -134,7 +141,8 @@ extension LedgerStore {
             throw LedgerError(.backupFailed, "restore staging \(staging): \(error.message)", details: error.details)
         }
         _ = try finishBackupFile(partial: staging, path: path, height: nil)
-        let restored = try LedgerStore(path: path)
+        let restored = try LedgerStore(path: path, configuration: .init(), heldLock: lock)
+        defer { restored.close() }
         return try restored.checkIntegrity(.full)
     }
 }

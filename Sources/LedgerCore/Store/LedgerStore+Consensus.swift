@@ -55,13 +55,10 @@ extension LedgerStore {
     /// Saves the consensus engine's persistent state
     /// (``ConsensusEffects/persistentState``) durably, replacing the previous one.
     /// - Parameter state: Required. Opaque bytes, at most 1 GiB.
-    /// - Throws: `.readOnlyStore` (1516), `.sqlite` (1510).
+    /// - Throws: `.readOnlyStore` (1516), `.storeClosed` (1521) after ``close()``, `.sqlite` (1510).
     /// - Note: Thread-safe; serialised with appends. Example: `try store.saveConsensusState(effects.persistentState!)`.
     public func saveConsensusState(_ state: [UInt8]) throws(LedgerError) {
-        guard !configuration.readOnly else {
-            throw LedgerError(.readOnlyStore, "the store is open read-only")
-        }
-        try withWriter { (db) throws(LedgerError) in
+        try withWritableWriter { (db) throws(LedgerError) in
             let s = try db.statement("INSERT OR REPLACE INTO consensus_state(key, value) VALUES('engine', ?1)")
             try s.run(binding: state, at: 1)
         }

@@ -17,6 +17,11 @@ import Synchronization
 /// try store.append(block, receipts: receipts, stateChanges: changes)
 /// ```
 ///
+/// A store opened for writing holds an exclusive lock on `<file>.lock`
+/// until ``close()`` or until it is released (or its process dies): a
+/// second writing open of the same file, from any process, fails at once
+/// with `.storeLocked` (1520). Read-only opens take no lock.
+///
 /// - Note: Thread-safe. Writes (`append`, `rollback`) are serialised by
 ///   `writeLock`; reads take a connection from `readers` (guarded by
 ///   `poolLock`) and never wait for a write to finish. An in-memory store
@@ -44,7 +49,8 @@ public final class LedgerStore: @unchecked Sendable {
         /// Optional, default `.normal`. See ``Durability``.
         public var durability: Durability
         /// Optional, default false. Open without writing anything (no
-        /// migration, no WAL switch); `append` and `rollback` then fail with
+        /// migration, no WAL switch, no store lock, so it works beside the
+        /// node that has the store open); `append` and `rollback` then fail with
         /// `.readOnlyStore` (1516).
         public var readOnly: Bool
         /// Optional, default 16, range `0...`. Blocks checked at open (0 skips the check).
@@ -110,9 +116,12 @@ public final class LedgerStore: @unchecked Sendable {
     /// The configuration the store was opened with.
     public let configuration: Configuration
 
-    // Guarded by writeLock: writer. Changes to the published head also hold writeLock.
+    // Guarded by writeLock: writer, isClosed. Changes to the published head also hold writeLock.
     private let writeLock = NSLock()
     private let writer: SQLiteConnection
+    private var isClosed = false
+    /// The exclusive lock on `<path>.lock`; nil for read-only and in-memory stores.
+    private let fileLock: StoreLock?
     /// The head and (once this store appended it; nil after open and rollback:
     /// read on demand) its header, behind a lock of their own so readers of
     /// the head never wait for an append in progress.
@@ -127,19 +136,41 @@ public final class LedgerStore: @unchecked Sendable {
 
     /// Opens (or creates) the store at `path`, migrates its schema, and runs
     /// the quick integrity check.
+    ///
+    /// Unless `configuration.readOnly` is set, the store takes an exclusive
+    /// lock on `path + ".lock"` (created with mode 0600; it holds this
+    /// process's ID) before it reads or writes anything, and keeps it until
+    /// ``close()``, until the store is released, or until the process dies.
     /// - Parameters:
     ///   - path: Required. A file path; its directory must exist. Created when missing (unless read-only).
     ///   - configuration: Optional, default ``Configuration/init(hashAlgorithm:durability:readOnly:quickCheckBlocks:sqliteQuickCheckOnOpen:maximumIdleReaders:pageCacheKibibytes:walCheckpointPages:)``.
-    /// - Throws: `LedgerError` `.storeCorrupted` (1501) for a damaged file,
+    /// - Throws: `LedgerError` `.storeLocked` (1520) at once when another
+    ///   store opened for writing (in any process, this one included) holds
+    ///   the file: the message names the lock file and the holder's PID,
+    ///   and nothing is read or written. `.storePathIsFolder` (1519),
+    ///   `.storeCorrupted` (1501) for a damaged file,
     ///   `.truncatedFile` (1502), `.missingBlock` (1507), `.blockHashMismatch`
     ///   (1506), `.brokenParentLink` (1513), `.storedRootMismatch` (1512),
     ///   `.indexMismatch` (1515), `.migrationFailed` (1508),
     ///   `.configurationMismatch` (1517), `.sqlite` (1510). Never repairs anything.
-    /// - Note: Blocks up to 5 s if another process holds the write lock. Example:
+    /// - Note: Never waits for the store lock. Blocks up to 5 s if a reader holds SQLite's
+    ///   write lock (a checkpoint). Example:
     ///   `let store = try LedgerStore(path: "/var/lib/forgechain/ledger.sqlite")`.
     public convenience init(path: String, configuration: Configuration = .init()) throws(LedgerError) {
+        try self.init(path: path, configuration: configuration, heldLock: nil)
+    }
+
+    /// Opens the store at `path`; a writing open takes the store lock, or uses `heldLock` when the caller took it
+    /// already (a restore holds it while it replaces the file).
+    convenience init(path: String, configuration: Configuration, heldLock: StoreLock?) throws(LedgerError) {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            throw StoreFileCheck.folderError(path)
+        }
+        var lock = heldLock
+        if lock == nil, !configuration.readOnly { lock = try StoreLock.acquire(storePath: path) }
         try StoreFileCheck.check(path: path, mustExist: configuration.readOnly)
-        try self.init(location: path, inMemory: false, configuration: configuration)
+        try self.init(location: path, inMemory: false, configuration: configuration, lock: lock)
     }
 
     /// Opens an empty in-memory store (for quick tests); it vanishes when released.
@@ -148,12 +179,13 @@ public final class LedgerStore: @unchecked Sendable {
     public static func inMemory(configuration: Configuration = .init()) throws(LedgerError) -> LedgerStore {
         var c = configuration
         c.readOnly = false
-        return try LedgerStore(location: ":memory:", inMemory: true, configuration: c)
+        return try LedgerStore(location: ":memory:", inMemory: true, configuration: c, lock: nil)
     }
 
-    private init(location: String, inMemory: Bool, configuration: Configuration) throws(LedgerError) {
+    private init(location: String, inMemory: Bool, configuration: Configuration, lock: StoreLock?) throws(LedgerError) {
         self.configuration = configuration
         path = inMemory ? nil : location
+        fileLock = lock
         writer = try SQLiteConnection(path: location, mode: configuration.readOnly ? .readOnly : .readWrite)
         try Self.sizeCache(writer, configuration)
         if configuration.readOnly {
@@ -253,6 +285,37 @@ public final class LedgerStore: @unchecked Sendable {
         }
     }
 
+    // MARK: Close
+
+    /// Ends this handle's ownership of the store: waits for an append or
+    /// rollback in progress, then releases the store lock, so another
+    /// ``init(path:configuration:)`` (in this process or another) can open
+    /// the file for writing at once.
+    ///
+    /// Afterwards ``append(_:receipts:stateChanges:stateTransition:certificate:)``,
+    /// ``rollback(toHeight:)`` and ``saveConsensusState(_:)`` fail with
+    /// `.storeClosed` (1521); reads keep working on their own connections
+    /// (a record service may still hold the handle). Releasing the last
+    /// reference closes the store too; a process that dies releases the lock
+    /// with it.
+    /// - Note: Idempotent, thread-safe. Example: `store.close()`.
+    public func close() {
+        writeLock.lock()
+        defer { writeLock.unlock() }
+        isClosed = true
+        fileLock?.release()
+    }
+
+    /// Throws `.readOnlyStore` or `.storeClosed` when this handle may not write. Call with `writeLock` held.
+    private func checkWritable() throws(LedgerError) {
+        guard !configuration.readOnly else {
+            throw LedgerError(.readOnlyStore, "the store is open read-only")
+        }
+        guard !isClosed else {
+            throw LedgerError(.storeClosed, "store \(path ?? ":memory:") was closed", details: ["path": path ?? ":memory:"])
+        }
+    }
+
     // MARK: Head
 
     /// The head block's height, hash and state root; nil for an empty store.
@@ -283,7 +346,8 @@ public final class LedgerStore: @unchecked Sendable {
     /// - Throws: `LedgerError` `.heightGap` (1504), `.parentNotHead` (1505),
     ///   `.blockHashMismatch` (1506), `.transactionRootMismatch` (1109),
     ///   `.receiptRootMismatch` (1511), `.stateRootMismatch` (1514),
-    ///   `.readOnlyStore` (1516), `.sqlite` (1510), `.storeCorrupted` (1501).
+    ///   `.readOnlyStore` (1516), `.storeClosed` (1521) after ``close()``,
+    ///   `.sqlite` (1510), `.storeCorrupted` (1501).
     ///   On any error nothing is written.
     /// - Note: Thread-safe; appends are serialised. When it returns, the
     ///   block is committed (durable as ``Durability`` says). Example:
@@ -296,6 +360,7 @@ public final class LedgerStore: @unchecked Sendable {
         let prepared = try PreparedBlock(block, receipts: receipts, algorithm: hashAlgorithm)
         writeLock.lock()
         defer { writeLock.unlock() }
+        try checkWritable()
         let height = block.header.height
         let expected = cachedHead.map { $0.height.next } ?? 0
         guard height == expected else {
@@ -367,7 +432,7 @@ public final class LedgerStore: @unchecked Sendable {
     /// - Throws: `LedgerError` `.heightNotFound` (1503) when `height` is
     ///   above the head or the store is empty, `.storeCorrupted` (1501) when
     ///   an undone block does not decode (nothing is removed then),
-    ///   `.readOnlyStore` (1516), `.sqlite` (1510).
+    ///   `.readOnlyStore` (1516), `.storeClosed` (1521) after ``close()``, `.sqlite` (1510).
     /// - Note: Thread-safe; serialised with appends. Readers in the middle of
     ///   a read keep their snapshot. Example: `let undone = try store.rollback(toHeight: 10)`.
     @discardableResult
@@ -377,6 +442,7 @@ public final class LedgerStore: @unchecked Sendable {
         }
         writeLock.lock()
         defer { writeLock.unlock() }
+        try checkWritable()
         guard let head = cachedHead, height <= head.height else {
             throw LedgerError.store(.heightNotFound, height: height,
                                     "cannot roll back: head is \(cachedHead.map { $0.height.description } ?? "none (empty store)")")
@@ -460,6 +526,14 @@ public final class LedgerStore: @unchecked Sendable {
     func withWriter<R>(_ body: (SQLiteConnection) throws(LedgerError) -> R) throws(LedgerError) -> R {
         writeLock.lock()
         defer { writeLock.unlock() }
+        return try body(writer)
+    }
+
+    /// ``withWriter(_:)`` for a write: fails with `.readOnlyStore` or `.storeClosed` when this handle may not write.
+    func withWritableWriter<R>(_ body: (SQLiteConnection) throws(LedgerError) -> R) throws(LedgerError) -> R {
+        writeLock.lock()
+        defer { writeLock.unlock() }
+        try checkWritable()
         return try body(writer)
     }
 }

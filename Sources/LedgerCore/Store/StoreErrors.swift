@@ -39,6 +39,10 @@ extension LedgerError.Code {
     public static let stateNotRetained = Self(rawValue: 1518)
     /// The store path names a folder, not a database file; `details["path"]` names it, and `details["storeFile"]` the `ledger.sqlite` inside it when there is one.
     public static let storePathIsFolder = Self(rawValue: 1519)
+    /// The store is open for writing elsewhere: another `LedgerStore` (in another process or in this one) holds the exclusive lock on `<store file>.lock`. `details["path"]` names the store, `details["lockFile"]` the lock file, `details["pid"]` the holder when it is readable, `details["errno"]` the system error when the lock file could not be opened or locked at all. Nothing was read or written.
+    public static let storeLocked = Self(rawValue: 1520)
+    /// A write (`append`, `rollback`, `saveConsensusState`) was attempted on a store after its `close()`; reads keep working.
+    public static let storeClosed = Self(rawValue: 1521)
 }
 
 extension LedgerError {

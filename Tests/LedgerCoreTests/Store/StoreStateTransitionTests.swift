@@ -55,6 +55,7 @@ struct StoreStateTransitionTests {
         try store.rollback(toHeight: 3)
         #expect(try store.header(atHeight: 3) == blocks[3].header)
         #expect(throws: LedgerError.self) { try store.header(atHeight: 5) }
+        store.close()   // the new handle is opened before the old one is released: the store lock must be free
         store = try LedgerStore(path: dir.path("ledger.sqlite"))
         #expect(try store.header(atHeight: 3) == blocks[3].header)
     }
