@@ -32,7 +32,9 @@ import Testing
         let node: any ChainNode
         let ledger: LedgerStore
         var account: SigningAccount
-        private let blocker: LedgerStore
+        /// A second connection that takes SQLite's write lock, as another writer would; raw SQLite, so it does not
+        /// take the store lock the node's `LedgerStore` holds.
+        private let blocker: SQLiteConnection
 
         init(seed: UInt64) async throws {
             cluster = try await Cluster.start(ClusterConfiguration(nodes: 1, consensus: .raft, seed: seed))
@@ -40,11 +42,11 @@ import Testing
             _ = try await TestChain.load(cluster, account: &account, count: 3, prefix: "warm")
             node = try await cluster.node(0)
             ledger = await node.ledger
-            blocker = try LedgerStore(path: ledger.path!)
+            blocker = try SQLiteConnection(path: ledger.path!, mode: .readWrite)
         }
 
         func hold(_ held: Bool) throws {
-            try blocker.withWriter { (db) throws(LedgerError) in try db.execute(held ? "BEGIN IMMEDIATE" : "ROLLBACK") }
+            try blocker.execute(held ? "BEGIN IMMEDIATE" : "ROLLBACK")
         }
     }
 

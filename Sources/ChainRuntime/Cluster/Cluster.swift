@@ -261,7 +261,8 @@ public actor Cluster {
     }
 
     /// Restarts a crashed node on its store: it resumes at its last committed block and catches up.
-    /// - Throws: `.clusterNodeState` (4152) when it is running, `.unknownClusterNode` (4151), node start errors.
+    /// - Throws: `.clusterNodeState` (4152) when it is running, `.unknownClusterNode` (4151), node start errors
+    ///   (a crashed node's stop released its store lock, so the restart takes it at once).
     public func restart(_ id: NodeID) async throws {
         guard nodeIDs.contains(id) else { throw ChainError(.unknownClusterNode, "no node \(id.rawValue) in the cluster") }
         guard running[id] == nil else { throw ChainError(.clusterNodeState, "node \(id.rawValue) is running") }

@@ -96,7 +96,9 @@ public actor Node<Engine: ConsensusEngine> {
     ///   - executors: Optional, default `[KeyValueExecutor()]`. Executors keyed by their payload kinds
     ///     (the first one listing a kind wins); a transaction of another kind commits with a failed receipt (1902).
     /// - Throws: `ChainError` `.invalidNodeConfiguration` (4050), `.invalidMempoolConfiguration` (4011),
-    ///   `.storeFailure` (4053), `.genesisMismatch` (4057), `.engineStartFailed` (4055).
+    ///   `.storeFailure` (4053), `.genesisMismatch` (4057), `.engineStartFailed` (4055);
+    ///   `LedgerError` `.storeLocked` (1520), unwrapped, at once when another open store (another node, in any
+    ///   process) holds the store file.
     public init(configuration: NodeConfiguration, transport: any Transport,
                 executors: [any TransactionExecutor] = [KeyValueExecutor()]) async throws {
         try configuration.validate()
@@ -130,7 +132,8 @@ public actor Node<Engine: ConsensusEngine> {
         }
     }
 
-    private static func openStore(_ configuration: NodeConfiguration) throws(ChainError) -> LedgerStore {
+    /// - Throws: `ChainError` (4053, 4057), or `LedgerError` `.storeLocked` (1520) as it is.
+    private static func openStore(_ configuration: NodeConfiguration) throws -> LedgerStore {
         let store: LedgerStore
         var storeConfiguration = LedgerStore.Configuration(hashAlgorithm: configuration.hashAlgorithm, durability: configuration.storeDurability)
         storeConfiguration.logger = configuration.logger
@@ -144,6 +147,8 @@ public actor Node<Engine: ConsensusEngine> {
             }
         } catch let error as ChainError {
             throw error
+        } catch let error as LedgerError where error.code == .storeLocked {
+            throw error   // another node holds the store: its own code, for the operator to act on
         } catch let error as LedgerError {
             throw ChainError(.storeFailure, "opening the store at \(configuration.storePath): \(error.message)",
                              details: ["cause": String(error.numericCode)])
@@ -215,12 +220,14 @@ public actor Node<Engine: ConsensusEngine> {
 
     /// Stops the node: its tasks end, its transport closes, pending waits fail
     /// with `.nodeStopped` (4051) and the health stream ends with `.stopped`.
-    /// Committed blocks stay in the store. Idempotent.
+    /// Committed blocks stay in the store, which is closed (`LedgerStore.close()`): its lock is released, so the
+    /// file can be opened again at once, and ``ledger`` stays readable. Idempotent.
     public func stop() async {
         guard !isStopped else { return }
         settleWrites()
         isStopped = true
         writer.finish()
+        store.close()   // the writer is idle: release the store lock so the folder can be opened again at once
         clockTask?.cancel()
         receiveTask?.cancel()
         outbox.finish()
@@ -859,7 +866,9 @@ public actor Node<Engine: ConsensusEngine> {
             throw ChainError(.restoreFailed, "backup \(path): \(error.message)", details: ["cause": String(error.numericCode)])
         }
         settleWrites()
-        // Release every handle on the store file before replacing it.
+        // Release every handle on the store file before replacing it; closing releases the store lock even
+        // while others (a record service) still hold the old handle for reads.
+        store.close()
         let placeholder = try LedgerStore.inMemory()
         processor.replaceStore(placeholder)
         backups = nil
