@@ -60,13 +60,17 @@ struct LedgerCommand: ParsableCommand {
     }
 
     struct Backup: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Take an online backup (safe while a node appends).")
+        static let configuration = CommandConfiguration(
+            abstract: "Take an online backup (safe while a node appends).",
+            discussion: "Opens the ledger read-only, so it runs beside the node that holds it.")
         @Argument(help: "The ledger database file, or a data folder (its ledger.sqlite).") var path: String
         @Option(name: .customLong("to"), help: "The backup file to write.") var destination: String
 
         func run() throws {
             try LedgerCommand.reporting { () throws(LedgerError) in
-                let store = try LedgerStore(path: LedgerCommand.storeFile(path), configuration: .init(quickCheckBlocks: 0, sqliteQuickCheckOnOpen: false))
+                // Read-only: a writing open would take the store lock and fail beside a live node.
+                let store = try LedgerStore(path: LedgerCommand.storeFile(path),
+                                            configuration: .init(readOnly: true, quickCheckBlocks: 0, sqliteQuickCheckOnOpen: false))
                 let info = try store.backup(to: destination)
                 print("backup \(info.path): height \(info.height.map(\.description) ?? "none"), \(info.bytes) bytes")
             }

@@ -90,7 +90,8 @@ public actor Platform {
     /// - Parameters:
     ///   - deployment: Required. ``Deployment/singleNode(directory:)`` or ``Deployment/cluster(nodes:seed:)``.
     ///   - options: Optional, default ``Options/init()``.
-    /// - Throws: `ChainError` node start errors (4050–4057), `AppError` `.identityBackend` (5415), `.indexFailure` (5204),
+    /// - Throws: `LedgerError` `.storeLocked` (1520) at once when another platform or node (in any process) has
+    ///   the folder's `ledger.sqlite` open, `ChainError` node start errors (4050–4057), `AppError` `.identityBackend` (5415), `.indexFailure` (5204),
     ///   `.platformClosed` (5107) when the key file is unreadable.
     /// - Note: Takes about 0.1–1 s (the node elects itself leader). Example: `try await Platform.open(.singleNode(directory: dir))`.
     public static func open(_ deployment: Deployment, options: Options = .init()) async throws -> Platform {
