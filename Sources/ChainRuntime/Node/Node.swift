@@ -139,7 +139,9 @@ public actor Node<Engine: ConsensusEngine> {
         storeConfiguration.logger = configuration.logger
         storeConfiguration.logger[metadataKey: "node"] = "\(configuration.node.rawValue)"
         do {
-            store = try LedgerStore(path: configuration.storePath, configuration: storeConfiguration)
+            // `:memory:` is a private in-memory store: no file, so no store lock (and its reads share the writer's database).
+            store = configuration.storePath == ":memory:" ? try LedgerStore.inMemory(configuration: storeConfiguration)
+                : try LedgerStore(path: configuration.storePath, configuration: storeConfiguration)
             if store.head == nil {
                 try store.append(configuration.genesis)
             } else if try store.blockHash(atHeight: 0) != configuration.genesis.headerHash {
