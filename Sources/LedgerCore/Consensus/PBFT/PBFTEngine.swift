@@ -659,16 +659,26 @@ public struct PBFTEngine: ConsensusEngine {
 
     private mutating func tryNewView(_ fx: inout ConsensusEffects<PBFTMessage>) {
         guard isChangingView, primary(of: view) == id, sentNewViewFor != view, viewChanges.count(view) >= quorum else { return }
-        let vms = Array(viewChanges.votes(view).map(\.vote).prefix(quorum))
+        let received = viewChanges.votes(view).map(\.vote)
+        let all = received.compactMap { if case .viewChange(let vc) = $0.body { return vc }; return nil }
+        func body(_ h: Height, _ d: Digest) -> Block? {
+            if let b = block(at: h, hash: d) { return b }
+            for vc in all { for c in vc.prepared { if let s = c.slot, s.height == h, s.blockHash == d, let b = s.block { return b } } }
+            return nil
+        }
+        // Any 2f + 1 VIEW-CHANGEs make a V-set. Take first those whose prepared blocks this node can
+        // re-propose: one that names a block nobody supplied (lost in a restart, or withheld by a
+        // Byzantine replica) would otherwise hold the NEW-VIEW back for good (Architecture.md, PBFT liveness).
+        let complete = received.filter { m in
+            guard case .viewChange(let vc) = m.body else { return false }
+            return vc.prepared.allSatisfy { c in c.slot.map { body($0.height, $0.blockHash) != nil } ?? true }
+        }
+        let vms = (complete + received.filter { !complete.contains($0) }).prefix(quorum).sorted { $0.sender < $1.sender }
         let vcs = vms.compactMap { if case .viewChange(let vc) = $0.body { return vc }; return nil }
         let (_, picks) = computeO(vcs)
         var prePrepares = [PBFTMessage]()
         for p in picks {
-            var found = block(at: p.height, hash: p.hash)
-            if found == nil {
-                for vc in vcs { for c in vc.prepared { if let s = c.slot, s.height == p.height, s.blockHash == p.hash, let b = s.block { found = b } } }
-            }
-            guard let b = found else { return }   // wait for a V-set that carries the block
+            guard let b = body(p.height, p.hash) else { return }   // wait for a VIEW-CHANGE that carries the block
             prePrepares.append(.make(.prePrepare(view: view, height: p.height, blockHash: p.hash, block: b), sender: id, key: key, chainID: chainID))
         }
         let nv = PBFTNewView(view: view, viewChanges: vms, prePrepares: prePrepares)
