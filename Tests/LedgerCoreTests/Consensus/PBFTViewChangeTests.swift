@@ -48,4 +48,19 @@ struct PBFTViewChangeTests {
         #expect(installed.rejections.isEmpty)
         #expect(backup.view == 1 && !backup.isChangingView)
     }
+
+    @Test func aReplicaAloneInAViewChangeWaitsThereInsteadOfRunningAhead() throws {
+        let f = try BFTFixture()
+        var engine = try PBFTEngine(context: f.context(2, config(f)))
+        for _ in 0..<10 { _ = engine.step(.tick) }
+        #expect(engine.view == 1 && engine.isChangingView)
+        // No other replica joins view 1: many timeouts later node 2 is still there, where the others will come.
+        for _ in 0..<500 { _ = engine.step(.tick) }
+        #expect(engine.view == 1 && engine.isChangingView)
+        // Another replica is changing to view 3: after four more timeouts without a quorum node 2 joins it.
+        _ = engine.step(.receive(from: 3, viewChange(f, from: 3, to: 3)))
+        #expect(engine.view == 1)
+        _ = engine.step(.tick)
+        #expect(engine.view == 3 && engine.isChangingView)
+    }
 }

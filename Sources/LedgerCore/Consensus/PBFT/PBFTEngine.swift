@@ -214,9 +214,15 @@ public struct PBFTEngine: ConsensusEngine {
         guard validators.contains(id) else { return }
         // Castro–Liskov: a replica changing view moves on to the next view only once 2f + 1 replicas
         // joined this one (the timer runs from then), so one replica never races ahead alone.
-        // (After four more timeouts without that quorum it moves on anyway, so nothing can wait forever.)
-        if now >= deadline, !isChangingView || viewChanges.count(view) >= quorum || now >= deadline + 4 * timeout {
+        if now >= deadline, !isChangingView || viewChanges.count(view) >= quorum {
             startViewChange(to: view.next, &fx)
+            return
+        }
+        // Without that quorum, after four more timeouts it joins the smallest later view another replica
+        // is changing to, so replicas split across views cannot wait for each other forever. With none,
+        // it stays: the others reach its view in time, and it would otherwise run ahead of them alone.
+        if isChangingView, now >= deadline + 4 * timeout, let later = viewChanges.sortedKeys().first(where: { $0 > view }) {
+            startViewChange(to: later, &fx)
             return
         }
         // Retransmit only what has been pending for a while: the current slot since it was first seen,
