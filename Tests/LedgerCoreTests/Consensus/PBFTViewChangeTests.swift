@@ -63,4 +63,29 @@ struct PBFTViewChangeTests {
         _ = engine.step(.tick)
         #expect(engine.view == 3 && engine.isChangingView)
     }
+
+    @Test func aRestartedReplicaKeepsItsViewChangeBackoff() throws {
+        let f = try BFTFixture()
+        // Node 0 is primary of none of views 1...3, so no NEW-VIEW of its own ends them.
+        var engine = try PBFTEngine(context: f.context(0, config(f, timeout: 10)))
+        var state: [UInt8]?
+        func tick(_ n: Int) { for _ in 0..<n { if let p = engine.step(.tick).persistentState { state = p } } }
+        func joined(_ v: Round) {
+            for s in [2, 3] { if let p = engine.step(.receive(from: NodeID(UInt32(s)), viewChange(f, from: s, to: v))).persistentState { state = p } }
+        }
+        tick(10)          // view 1, timer 10 ticks once a quorum joined
+        joined(1)
+        tick(10)          // view 2, timer 20
+        joined(2)
+        tick(20)          // view 3, timer 40
+        #expect(engine.view == 3 && engine.isChangingView)
+        var restarted = try PBFTEngine(context: f.context(0, config(f, timeout: 10)),
+                                       recovery: ConsensusRecovery(persistentState: state, committed: []))
+        for s in [2, 3] { _ = restarted.step(.receive(from: NodeID(UInt32(s)), viewChange(f, from: s, to: 3))) }
+        // The restarted replica waits 40 ticks like its peers, not the 10 of a first attempt.
+        for _ in 0..<39 { _ = restarted.step(.tick) }
+        #expect(restarted.view == 3)
+        _ = restarted.step(.tick)
+        #expect(restarted.view == 4 && restarted.isChangingView)
+    }
 }

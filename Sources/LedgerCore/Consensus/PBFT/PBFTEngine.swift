@@ -27,9 +27,9 @@
 ///   progress, asks peers for committed blocks; each one is accepted only
 ///   with a certificate that verifies against the validator set. Responses
 ///   carry the responder's latest NEW-VIEW so a node that missed it rejoins.
-/// - **Persistence**: the view, the stable checkpoint with its proof, the
-///   accepted pre-prepares and the prepared certificates (without block
-///   bodies) are emitted in ``ConsensusEffects/persistentState`` whenever
+/// - **Persistence**: the view, the view-change backoff, the stable
+///   checkpoint with its proof, the accepted pre-prepares and the prepared
+///   certificates (without block bodies) are emitted in ``ConsensusEffects/persistentState`` whenever
 ///   they change; a restarted engine gets them back with the committed
 ///   chain and never votes against what it voted before.
 ///
@@ -163,7 +163,7 @@ public struct PBFTEngine: ConsensusEngine {
             }
             if let bytes = recovery.persistentState { try restore(bytes) }
         }
-        deadline = timeout
+        if !isChangingView { deadline = timeout << min(viewChangeAttempts, 3) }
         status = makeStatus()
     }
 
@@ -453,7 +453,9 @@ public struct PBFTEngine: ConsensusEngine {
         lastHash = cb.hash
         fx.commits.append(cb)
         phase = .committed
+        let backedOff = viewChangeAttempts != 0
         madeProgress()
+        if backedOff { fx.persistentState = persistedState() }
         nextProposalTick = now + current.blockIntervalTicks
         // Keep only the prepared certificate (for VIEW-CHANGE) of committed heights.
         if var slot = slots[n.rawValue] {
@@ -791,23 +793,28 @@ public struct PBFTEngine: ConsensusEngine {
 
     // MARK: - Persistence
 
-    /// RLP `[version, view, changing, stableHeight, stableHash, [checkpoint…], [[view, height, hash]…], [encoded prepared certificate…]]`.
+    /// RLP `[version, view, changing, stableHeight, stableHash, [checkpoint…], [[view, height, hash]…], [encoded prepared certificate…],
+    /// viewChangeAttempts]` (version 2; version 1 has no `viewChangeAttempts` and restores it as 0).
     private func persistedState() -> [UInt8] {
         let accepted = acceptedBefore.keys.sorted().map { n -> RLP.Item in
             let k = acceptedBefore[n]!
             return .list([.uint(k.view.rawValue), .uint(n), .digest(k.hash)])
         }
         let prepared = slots.keys.sorted().compactMap { n in slots[n]?.preparedBytes.map { RLP.Item.bytes($0) } }
-        return RLP.encode(.list([.uint(1), .uint(view.rawValue), .uint(isChangingView ? 1 : 0), .uint(stable.height.rawValue),
-                                 .digest(stable.hash), .list(stable.proof.map(\.item)), .list(accepted), .list(prepared)]))
+        return RLP.encode(.list([.uint(2), .uint(view.rawValue), .uint(isChangingView ? 1 : 0), .uint(stable.height.rawValue),
+                                 .digest(stable.hash), .list(stable.proof.map(\.item)), .list(accepted), .list(prepared),
+                                 .uint(viewChangeAttempts)]))
     }
 
     private mutating func restore(_ bytes: [UInt8]) throws(LedgerError) {
         do throws(LedgerError) {
-            let f = try RLP.decode(bytes).list("pbft.state", count: 8)
-            guard try f[0].uint64("pbft.state.version") == 1 else {
-                throw LedgerError(.consensusStateCorrupt, "PBFT state version is not 1", details: ["field": "pbft.state.version"])
+            let f = try RLP.decode(bytes).list("pbft.state")
+            let version = try f.first?.uint64("pbft.state.version")
+            guard (version == 1 && f.count == 8) || (version == 2 && f.count == 9) else {
+                throw LedgerError(.consensusStateCorrupt, "PBFT state version \(version.map(String.init) ?? "-") with \(f.count) fields; expected version 1 with 8 or 2 with 9",
+                                  details: ["field": "pbft.state.version"])
             }
+            if version == 2 { viewChangeAttempts = try f[8].uint64("pbft.state.viewChangeAttempts") }
             view = Round(try f[1].uint64("pbft.state.view"))
             isChangingView = try f[2].uint64("pbft.state.changing") != 0
             let sh = Height(try f[3].uint64("pbft.state.stableHeight"))
@@ -834,8 +841,8 @@ public struct PBFTEngine: ConsensusEngine {
         }
         if isChangingView {
             // Resume the view change: re-sign this node's VIEW-CHANGE (the same content it sent before
-            // the restart) and re-broadcast it on the first retransmission.
-            deadline = timeout
+            // the restart) and re-broadcast it on the first retransmission; the timer keeps its backoff.
+            deadline = timeout << min(max(viewChangeAttempts, 1) - 1, 3)
             let m = makeViewChange(to: view)
             myViewChange = m
             viewChanges.add(m, from: id, for: view)
