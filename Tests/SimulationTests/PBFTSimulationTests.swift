@@ -21,3 +21,26 @@ struct PBFTSimulationTests {
         #expect(result.failed == 0, "\(result.summary)")
     }
 }
+
+/// Seeds that once stalled PBFT after healing under drops, delays, partitions and crashes with `f` Byzantine
+/// replicas (see Architecture.md, "PBFT liveness after healing").
+struct PBFTLivenessRegressionTests {
+    static let faults = "drop,delay,partition,crash"
+
+    @Test(arguments: [53, 87, 192, 194] as [UInt64])
+    func fourReplicasWithOneByzantineCommitAfterHealing(seed: UInt64) throws {
+        var options = SimulationOptions()
+        options.byzantine = 1
+        var sim = try Simulator<PBFTEngine>(nodes: 4, seed: seed, faults: try FaultPlan(parsing: Self.faults), options: options)
+        let report = sim.run()
+        #expect(report.passed, "\(report)")
+    }
+
+    @Test func sevenReplicasWithTwoByzantineCommitAfterHealingSeed26() throws {
+        var options = SimulationOptions()
+        options.byzantine = 2
+        var sim = try Simulator<PBFTEngine>(nodes: 7, seed: 26, faults: try FaultPlan(parsing: Self.faults), options: options)
+        let report = sim.run()
+        #expect(report.passed, "\(report)")
+    }
+}

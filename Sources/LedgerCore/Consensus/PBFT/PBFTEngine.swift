@@ -27,9 +27,9 @@
 ///   progress, asks peers for committed blocks; each one is accepted only
 ///   with a certificate that verifies against the validator set. Responses
 ///   carry the responder's latest NEW-VIEW so a node that missed it rejoins.
-/// - **Persistence**: the view, the stable checkpoint with its proof, the
-///   accepted pre-prepares and the prepared certificates (without block
-///   bodies) are emitted in ``ConsensusEffects/persistentState`` whenever
+/// - **Persistence**: the view, the view-change backoff, the stable
+///   checkpoint with its proof, the accepted pre-prepares and the prepared
+///   certificates (without block bodies) are emitted in ``ConsensusEffects/persistentState`` whenever
 ///   they change; a restarted engine gets them back with the committed
 ///   chain and never votes against what it voted before.
 ///
@@ -163,7 +163,7 @@ public struct PBFTEngine: ConsensusEngine {
             }
             if let bytes = recovery.persistentState { try restore(bytes) }
         }
-        deadline = timeout
+        if !isChangingView { deadline = timeout << min(viewChangeAttempts, 3) }
         status = makeStatus()
     }
 
@@ -214,9 +214,15 @@ public struct PBFTEngine: ConsensusEngine {
         guard validators.contains(id) else { return }
         // Castro–Liskov: a replica changing view moves on to the next view only once 2f + 1 replicas
         // joined this one (the timer runs from then), so one replica never races ahead alone.
-        // (After four more timeouts without that quorum it moves on anyway, so nothing can wait forever.)
-        if now >= deadline, !isChangingView || viewChanges.count(view) >= quorum || now >= deadline + 4 * timeout {
+        if now >= deadline, !isChangingView || viewChanges.count(view) >= quorum {
             startViewChange(to: view.next, &fx)
+            return
+        }
+        // Without that quorum, after four more timeouts it joins the smallest later view another replica
+        // is changing to, so replicas split across views cannot wait for each other forever. With none,
+        // it stays: the others reach its view in time, and it would otherwise run ahead of them alone.
+        if isChangingView, now >= deadline + 4 * timeout, let later = viewChanges.sortedKeys().first(where: { $0 > view }) {
+            startViewChange(to: later, &fx)
             return
         }
         // Retransmit only what has been pending for a while: the current slot since it was first seen,
@@ -447,7 +453,9 @@ public struct PBFTEngine: ConsensusEngine {
         lastHash = cb.hash
         fx.commits.append(cb)
         phase = .committed
+        let backedOff = viewChangeAttempts != 0
         madeProgress()
+        if backedOff { fx.persistentState = persistedState() }
         nextProposalTick = now + current.blockIntervalTicks
         // Keep only the prepared certificate (for VIEW-CHANGE) of committed heights.
         if var slot = slots[n.rawValue] {
@@ -659,16 +667,26 @@ public struct PBFTEngine: ConsensusEngine {
 
     private mutating func tryNewView(_ fx: inout ConsensusEffects<PBFTMessage>) {
         guard isChangingView, primary(of: view) == id, sentNewViewFor != view, viewChanges.count(view) >= quorum else { return }
-        let vms = Array(viewChanges.votes(view).map(\.vote).prefix(quorum))
+        let received = viewChanges.votes(view).map(\.vote)
+        let all = received.compactMap { if case .viewChange(let vc) = $0.body { return vc }; return nil }
+        func body(_ h: Height, _ d: Digest) -> Block? {
+            if let b = block(at: h, hash: d) { return b }
+            for vc in all { for c in vc.prepared { if let s = c.slot, s.height == h, s.blockHash == d, let b = s.block { return b } } }
+            return nil
+        }
+        // Any 2f + 1 VIEW-CHANGEs make a V-set. Take first those whose prepared blocks this node can
+        // re-propose: one that names a block nobody supplied (lost in a restart, or withheld by a
+        // Byzantine replica) would otherwise hold the NEW-VIEW back for good (Architecture.md, PBFT liveness).
+        let complete = received.filter { m in
+            guard case .viewChange(let vc) = m.body else { return false }
+            return vc.prepared.allSatisfy { c in c.slot.map { body($0.height, $0.blockHash) != nil } ?? true }
+        }
+        let vms = (complete + received.filter { !complete.contains($0) }).prefix(quorum).sorted { $0.sender < $1.sender }
         let vcs = vms.compactMap { if case .viewChange(let vc) = $0.body { return vc }; return nil }
         let (_, picks) = computeO(vcs)
         var prePrepares = [PBFTMessage]()
         for p in picks {
-            var found = block(at: p.height, hash: p.hash)
-            if found == nil {
-                for vc in vcs { for c in vc.prepared { if let s = c.slot, s.height == p.height, s.blockHash == p.hash, let b = s.block { found = b } } }
-            }
-            guard let b = found else { return }   // wait for a V-set that carries the block
+            guard let b = body(p.height, p.hash) else { return }   // wait for a VIEW-CHANGE that carries the block
             prePrepares.append(.make(.prePrepare(view: view, height: p.height, blockHash: p.hash, block: b), sender: id, key: key, chainID: chainID))
         }
         let nv = PBFTNewView(view: view, viewChanges: vms, prePrepares: prePrepares)
@@ -775,23 +793,28 @@ public struct PBFTEngine: ConsensusEngine {
 
     // MARK: - Persistence
 
-    /// RLP `[version, view, changing, stableHeight, stableHash, [checkpoint…], [[view, height, hash]…], [encoded prepared certificate…]]`.
+    /// RLP `[version, view, changing, stableHeight, stableHash, [checkpoint…], [[view, height, hash]…], [encoded prepared certificate…],
+    /// viewChangeAttempts]` (version 2; version 1 has no `viewChangeAttempts` and restores it as 0).
     private func persistedState() -> [UInt8] {
         let accepted = acceptedBefore.keys.sorted().map { n -> RLP.Item in
             let k = acceptedBefore[n]!
             return .list([.uint(k.view.rawValue), .uint(n), .digest(k.hash)])
         }
         let prepared = slots.keys.sorted().compactMap { n in slots[n]?.preparedBytes.map { RLP.Item.bytes($0) } }
-        return RLP.encode(.list([.uint(1), .uint(view.rawValue), .uint(isChangingView ? 1 : 0), .uint(stable.height.rawValue),
-                                 .digest(stable.hash), .list(stable.proof.map(\.item)), .list(accepted), .list(prepared)]))
+        return RLP.encode(.list([.uint(2), .uint(view.rawValue), .uint(isChangingView ? 1 : 0), .uint(stable.height.rawValue),
+                                 .digest(stable.hash), .list(stable.proof.map(\.item)), .list(accepted), .list(prepared),
+                                 .uint(viewChangeAttempts)]))
     }
 
     private mutating func restore(_ bytes: [UInt8]) throws(LedgerError) {
         do throws(LedgerError) {
-            let f = try RLP.decode(bytes).list("pbft.state", count: 8)
-            guard try f[0].uint64("pbft.state.version") == 1 else {
-                throw LedgerError(.consensusStateCorrupt, "PBFT state version is not 1", details: ["field": "pbft.state.version"])
+            let f = try RLP.decode(bytes).list("pbft.state")
+            let version = try f.first?.uint64("pbft.state.version")
+            guard (version == 1 && f.count == 8) || (version == 2 && f.count == 9) else {
+                throw LedgerError(.consensusStateCorrupt, "PBFT state version \(version.map(String.init) ?? "-") with \(f.count) fields; expected version 1 with 8 or 2 with 9",
+                                  details: ["field": "pbft.state.version"])
             }
+            if version == 2 { viewChangeAttempts = try f[8].uint64("pbft.state.viewChangeAttempts") }
             view = Round(try f[1].uint64("pbft.state.view"))
             isChangingView = try f[2].uint64("pbft.state.changing") != 0
             let sh = Height(try f[3].uint64("pbft.state.stableHeight"))
@@ -818,8 +841,8 @@ public struct PBFTEngine: ConsensusEngine {
         }
         if isChangingView {
             // Resume the view change: re-sign this node's VIEW-CHANGE (the same content it sent before
-            // the restart) and re-broadcast it on the first retransmission.
-            deadline = timeout
+            // the restart) and re-broadcast it on the first retransmission; the timer keeps its backoff.
+            deadline = timeout << min(max(viewChangeAttempts, 1) - 1, 3)
             let m = makeViewChange(to: view)
             myViewChange = m
             viewChanges.add(m, from: id, for: view)
