@@ -5,6 +5,7 @@
 //
 //   swift build --sanitize=address --product forgechain-await-probe
 //   SWIFT_DEBUG_ENABLE_TASK_SLAB_ALLOCATOR=false .build/debug/forgechain-await-probe 2000
+import Foundation
 import LedgerCore
 
 actor Ledger {
@@ -68,4 +69,4 @@ let total = try await withThrowingTaskGroup(of: Int.self) { group in
 }
 let distinct = await ledger.count
 guard total == tasks * 19, distinct > 0 else { fatalError("await probe: \(total) rounds, \(distinct) distinct digests") }
-print("await probe: \(tasks) tasks, \(total) digests kept across awaits, \(distinct) distinct")
+FileHandle.standardOutput.write(Data("await probe: \(tasks) tasks, \(total) digests kept across awaits, \(distinct) distinct\n".utf8))

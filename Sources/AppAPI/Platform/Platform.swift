@@ -165,8 +165,13 @@ public actor Platform {
         isClosed = true
         await records.close()
         if let cluster { await cluster.shutdown() } else { await node.stop() }
-        // A failed checkpoint loses nothing: the next open replays the log.
-        try? records.index.checkpoint()
+        // A failed checkpoint loses nothing (the next open replays the log), but an operator should see it.
+        do {
+            try records.index.checkpoint()
+        } catch {
+            records.telemetry.logger.warning("record index not checkpointed at close; the next open replays its log",
+                                             metadata: ["code": "\(error.code.rawValue)", "error": "\(error.message)"])
+        }
     }
 }
 
