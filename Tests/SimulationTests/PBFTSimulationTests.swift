@@ -11,11 +11,11 @@ struct PBFTSimulationTests {
         #expect(report.committedHeights.allSatisfy { $0.rawValue >= 50 }, "\(report)")
     }
 
-    @Test func twoHundredSeedsAcrossFaultSchedulesWithOneByzantineReplicaPass() async {
+    @Test func twoHundredSeedsAcrossFaultSchedulesWithOneByzantineReplicaPass() {
         var options = SimulationOptions()
         options.byzantine = 1
         let schedules = FaultPlan.standardSchedules
-        let result = await SimulationBatch<PBFTEngine>.runOnThreads(nodes: 4, seeds: Seeds.ci(200, offset: 4_000),
+        let result = SimulationBatch<PBFTEngine>.run(nodes: 4, seeds: Seeds.ci(200, offset: 4_000),
                                                       plan: { schedules[Int($0 % UInt64(schedules.count))] },
                                                       options: options, parallelism: 2)
         #expect(result.failed == 0, "\(result.summary)")

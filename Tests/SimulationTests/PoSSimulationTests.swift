@@ -11,20 +11,20 @@ struct PoSSimulationTests {
         #expect(report.committedHeights.allSatisfy { $0.rawValue >= 40 }, "\(report)")
     }
 
-    @Test func twoHundredSeedsAcrossFaultSchedulesWithOneByzantineValidatorPass() async {
+    @Test func twoHundredSeedsAcrossFaultSchedulesWithOneByzantineValidatorPass() {
         var options = SimulationOptions()
         options.byzantine = 1
         let schedules = FaultPlan.standardSchedules
-        let result = await SimulationBatch<PoSEngine>.runOnThreads(nodes: 4, seeds: Seeds.ci(200, offset: 5_000),
+        let result = SimulationBatch<PoSEngine>.run(nodes: 4, seeds: Seeds.ci(200, offset: 5_000),
                                                      plan: { schedules[Int($0 % UInt64(schedules.count))] },
                                                      options: options, parallelism: 2)
         #expect(result.failed == 0, "\(result.summary)")
     }
 
-    @Test func randomStakesWithTheirTolerableByzantineStakePass() async {
+    @Test func randomStakesWithTheirTolerableByzantineStakePass() {
         var options = SimulationOptions()
         options.randomStakes = true
-        let result = await SimulationBatch<PoSEngine>.runOnThreads(nodes: 5, seeds: Seeds.ci(30, offset: 6_000), faults: .all, options: options, parallelism: 2)
+        let result = SimulationBatch<PoSEngine>.run(nodes: 5, seeds: Seeds.ci(30, offset: 6_000), faults: .all, options: options, parallelism: 2)
         #expect(result.failed == 0, "\(result.summary)")
     }
 }

@@ -5,12 +5,12 @@ import Testing
 /// Raft under the seeded simulator. `FORGECHAIN_SEED=n swift test --filter RaftSimulation` replays one seed.
 struct RaftSimulationTests {
     /// 204 seeds: 34 per schedule (none, drops, delays, partitions, crashes, all), 3 and 5 nodes alternately.
-    @Test func raftStaysSafeAndLiveAcrossFaultSchedules() async {
+    @Test func raftStaysSafeAndLiveAcrossFaultSchedules() {
         let seeds = Seeds.ci(204)
         let schedules = FaultPlan.standardSchedules
         for nodes in [3, 5] {
             let mine = seeds.filter { Int($0 % 2) == (nodes == 3 ? 0 : 1) || seeds.count == 1 }
-            let result = await SimulationBatch<RaftEngine>.runOnThreads(nodes: nodes, seeds: mine,
+            let result = SimulationBatch<RaftEngine>.run(nodes: nodes, seeds: mine,
                                                          plan: { schedules[Int($0 / 2 % UInt64(schedules.count))] }, parallelism: 2)
             #expect(result.failed == 0, "\(nodes) nodes: \(result.summary) (replay with FORGECHAIN_SEED)")
             #expect(result.passed == mine.count)

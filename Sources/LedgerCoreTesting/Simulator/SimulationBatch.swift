@@ -88,38 +88,6 @@ public enum SimulationBatch<Engine: SimulatableEngine> {
     }
 }
 
-extension SimulationBatch {
-    /// As ``run(nodes:seeds:plan:options:parallelism:progress:)``, on a thread of its own (with its workers
-    /// beside it), for callers in async code: the awaiting task gives its cooperative-pool thread back while
-    /// the seeds run, so a long batch cannot hold the pool (on 2 cores, two synchronous batches held both of
-    /// its threads and every other task of the process waited for minutes).
-    ///
-    /// ```swift
-    /// let result = await SimulationBatch<PBFTEngine>.runOnThreads(nodes: 4, seeds: Seeds.ci(200), plan: { _ in .all })
-    /// ```
-    /// - Parameters: As the synchronous `run`; `plan` is called on the batch's threads.
-    /// - Returns: The same result the synchronous `run` gives for the same arguments.
-    public static func runOnThreads(nodes: Int, seeds: [UInt64], plan: @escaping @Sendable (UInt64) -> FaultPlan,
-                                    options: SimulationOptions = .init(), parallelism: Int = 1,
-                                    progress: (@Sendable (_ finished: Int, _ total: Int) -> Void)? = nil) async -> SimulationBatchResult {
-        await withCheckedContinuation { continuation in
-            let thread = Thread {
-                continuation.resume(returning: run(nodes: nodes, seeds: seeds, plan: plan, options: options,
-                                                   parallelism: parallelism, progress: progress))
-            }
-            thread.name = "forgechain.simulation-batch"
-            thread.start()
-        }
-    }
-
-    /// As ``runOnThreads(nodes:seeds:plan:options:parallelism:progress:)`` with one fault plan for every seed.
-    public static func runOnThreads(nodes: Int, seeds: [UInt64], faults: FaultPlan = .none, options: SimulationOptions = .init(),
-                                    parallelism: Int = 1,
-                                    progress: (@Sendable (_ finished: Int, _ total: Int) -> Void)? = nil) async -> SimulationBatchResult {
-        await runOnThreads(nodes: nodes, seeds: seeds, plan: { _ in faults }, options: options, parallelism: parallelism, progress: progress)
-    }
-}
-
 /// Results written by worker threads, each to its own slot.
 /// `@unchecked Sendable`: every access holds `lock` (an NSLock).
 private final class ResultBox: @unchecked Sendable {
