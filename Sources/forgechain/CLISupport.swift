@@ -79,6 +79,13 @@ enum CLI {
         print(String(decoding: try Envelope.success(data).jsonData(pretty: true), as: UTF8.self))
     }
 
+    /// Writes `value` as pretty, key-sorted JSON to `path` (receipt files that `records verify` reads).
+    static func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(value).write(to: URL(fileURLWithPath: path))
+    }
+
     static func printXML<T: Codable & Sendable>(_ data: T) throws {
         print(String(decoding: try Envelope.success(data).xmlData(), as: UTF8.self))
     }

@@ -55,11 +55,7 @@ struct RecordsCommand: AsyncParsableCommand {
                     uploaded = try await platform.records.uploadBatch(parsed.records.map(\.record), token: token,
                                                                       progress: { progress.update(completed: $0, total: $1) })
                 }
-                if let receipts {
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                    try encoder.encode(uploaded).write(to: URL(fileURLWithPath: receipts))
-                }
+                if let receipts { try CLI.writeJSON(uploaded, to: receipts) }
                 let summary = ImportSummary(uploaded: uploaded.count, rejected: parsed.issues.map {
                     ImportSummary.Rejection(record: $0.index, line: $0.line, field: $0.error.details["field"], code: $0.error.numericCode,
                                             message: $0.error.message)
@@ -168,11 +164,7 @@ struct RecordsCommand: AsyncParsableCommand {
                 let fields = try Self.fields(assignments)
                 let updated = try await platform.records.update(recordID: recordID, fields: fields, condition: .expectedVersion(expectVersion),
                                                                 token: try await options.login(platform))
-                if let receipt {
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                    try encoder.encode(updated).write(to: URL(fileURLWithPath: receipt))
-                }
+                if let receipt { try CLI.writeJSON(updated, to: receipt) }
                 try CLI.printJSON(Updated(recordID: updated.recordID, version: updated.version, height: updated.height,
                                           transactionID: updated.transactionID.hex))
             }
