@@ -22,7 +22,7 @@ struct SimulateCommand: ParsableCommand {
     @Flag(help: "Print every failing seed's report; with --seeds 1, print the seed's report even when it passes.") var verbose = false
 
     func run() throws {
-        var plan = try FaultPlan(parsing: faults)
+        let plan = try FaultPlan(parsing: faults)
         var options = SimulationOptions()
         options.byzantine = byzantine
         let list = (0..<UInt64(max(0, seeds))).map { firstSeed + $0 }
@@ -36,7 +36,6 @@ struct SimulateCommand: ParsableCommand {
             case .pbft: report = try Self.replay(PBFTEngine.self, nodes: nodes, seed: list[0], faults: plan, options: options)
             case .pos: report = try Self.replay(PoSEngine.self, nodes: nodes, seed: list[0], faults: plan, options: options)
             case .pow:
-                plan.quietTicks = max(plan.quietTicks, 500)
                 report = try Self.replay(PoWEngine.self, nodes: nodes, seed: list[0], faults: plan, options: options)
             }
             print(report)
@@ -56,8 +55,6 @@ struct SimulateCommand: ParsableCommand {
         case .pos:
             result = SimulationBatch<PoSEngine>.run(nodes: nodes, seeds: list, faults: plan, options: options, parallelism: jobs, progress: report)
         case .pow:
-            // Commits are 12 blocks deep at about 20 ticks a block: give liveness 500 quiet ticks.
-            plan.quietTicks = max(plan.quietTicks, 500)
             result = SimulationBatch<PoWEngine>.run(nodes: nodes, seeds: list, faults: plan, options: options, parallelism: jobs, progress: report)
         }
         progress.finish()

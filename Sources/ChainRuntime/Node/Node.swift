@@ -120,7 +120,8 @@ public actor Node<Engine: ConsensusEngine> {
         context = ConsensusContext(node: configuration.node, signingKey: configuration.signingKey, genesis: configuration.genesis,
                                    chainID: chainID, hashAlgorithm: configuration.hashAlgorithm, schedule: configuration.schedule,
                                    proposalValidator: ProposalValidator { block, parent in p.validate(block, parent: parent) },
-                                   seed: configuration.seed)
+                                   seed: configuration.seed,
+                                   storage: StoreConsensusStorage(store: store, logger: configuration.logger))
         engine = try Self.makeEngine(context: context, store: store)
         backups = configuration.backupSchedule.map { BackupScheduler(store: store, schedule: $0) }
         (outboxStream, outbox) = AsyncStream.makeStream(of: (NodeID?, [UInt8]).self, bufferingPolicy: .unbounded)
@@ -174,8 +175,12 @@ public actor Node<Engine: ConsensusEngine> {
 
     private static func makeEngine(context: ConsensusContext, store: LedgerStore) throws(ChainError) -> Engine {
         do {
+            // Only the last blocks: the engine reads older history through its storage (the store), so
+            // start-up does not grow with the chain.
             let head = store.head?.height ?? 0
-            let committed = head.rawValue >= 1 ? try store.committedBlocks(from: 1, through: head) : []
+            let recent = UInt64(ConsensusRecovery.recentBlocks)
+            let from = Height(head.rawValue > recent ? head.rawValue - recent + 1 : 1)
+            let committed = head.rawValue >= 1 ? try store.committedBlocks(from: from, through: head) : []
             let state = try store.consensusState()
             let recovery = committed.isEmpty && state == nil ? nil : ConsensusRecovery(persistentState: state, committed: committed)
             return try Engine(context: context, recovery: recovery)

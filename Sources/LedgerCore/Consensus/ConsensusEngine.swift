@@ -205,17 +205,26 @@ public struct ConsensusEffects<Message: ConsensusMessage>: Sendable, Hashable {
 public struct ConsensusRecovery: Sendable, Hashable {
     /// The last ``ConsensusEffects/persistentState`` saved; nil if none was ever saved.
     public var persistentState: [UInt8]?
-    /// The committed blocks the host holds, ascending from height 1 (genesis
-    /// is in ``ConsensusContext/genesis``). A host may pass only a suffix if
-    /// the engine documents that it needs no more.
+    /// The most recent committed blocks the host holds, ascending and
+    /// consecutive, ending at its head (genesis is in
+    /// ``ConsensusContext/genesis``). Any suffix will do, but it must hold
+    /// at least the head; every engine reads older history through
+    /// ``ConsensusContext/storage``, so a host passes
+    /// ``recentBlocks`` blocks or so and start-up does not
+    /// grow with the chain. PoW additionally needs the blocks from the one its
+    /// persisted state names (see ``PoWEngine/init(context:recovery:)``).
     public var committed: [CommittedBlock]
     /// - Parameters:
     ///   - persistentState: Required. The engine's last saved state, or nil on a new node.
-    ///   - committed: Required. The committed blocks with their certificates, in height order.
+    ///   - committed: Required. The last committed blocks with their certificates, in height order (a suffix of the chain ending at its head).
     public init(persistentState: [UInt8]?, committed: [CommittedBlock]) {
         self.persistentState = persistentState
         self.committed = committed
     }
+
+    /// How many recent committed blocks an engine keeps in memory (between
+    /// this and twice this), and so how many a host should pass in ``committed``: 32.
+    public static let recentBlocks = 32
 }
 
 /// Validates a proposed block before an engine votes for it (K-V-1..4).
@@ -278,11 +287,15 @@ public struct ConsensusContext: Sendable {
     /// Optional, default 0. Seeds the engine's ``SplitMix64`` (election timeouts, nonces);
     /// give each node a different seed.
     public var seed: UInt64
+    /// Optional, default nil. Where the engine reads committed history older
+    /// than the blocks it keeps in memory (see ``ConsensusStorage``); nil
+    /// means it serves history only from its recent window.
+    public var storage: (any ConsensusStorage)?
 
     /// Parameters as the properties of the same names; `chainID` defaults to the genesis block's, the others to their documented defaults.
     public init(node: NodeID, signingKey: PrivateKey, genesis: Block, chainID: UInt64? = nil,
                 hashAlgorithm: HashAlgorithm = .default, schedule: ConsensusSchedule,
-                proposalValidator: ProposalValidator = .acceptAll, seed: UInt64 = 0) {
+                proposalValidator: ProposalValidator = .acceptAll, seed: UInt64 = 0, storage: (any ConsensusStorage)? = nil) {
         self.node = node
         self.signingKey = signingKey
         self.genesis = genesis
@@ -291,5 +304,6 @@ public struct ConsensusContext: Sendable {
         self.schedule = schedule
         self.proposalValidator = proposalValidator
         self.seed = seed
+        self.storage = storage
     }
 }

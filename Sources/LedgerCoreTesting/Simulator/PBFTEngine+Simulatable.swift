@@ -8,6 +8,18 @@ extension PBFTEngine: SimulatableEngine {
                          watermarkWindowBlocks: 20, maximumTransactionsPerBlock: 4, blockIntervalTicks: 4))
     }
 
+    /// Derived from the timeouts (Architecture.md, decision 11): after healing, a replica's
+    /// view-change timer may stand at its longest backoff, 8 × `viewChangeTimeoutTicks` (the
+    /// timeout doubles per failed attempt, three times at most, and resets only on progress), and
+    /// up to `f` views in a row may have a faulty primary before a correct one, each costing that
+    /// full backoff: `(f + 1) × 8 × T`. Then two blocks at `blockIntervalTicks`, each within a
+    /// timeout: `+ 2 × (blockIntervalTicks + T)`. For 4 replicas (f = 1) 224 ticks, for 7 (f = 2) 320.
+    public static func healingTicks(validators: ValidatorSet) -> UInt64 {
+        guard case .pbft(let c) = simulationConfig(validators: validators) else { return 150 }
+        let f = UInt64(validators.maximumFaulty)
+        return (f + 1) * 8 * c.viewChangeTimeoutTicks + 2 * (c.blockIntervalTicks + c.viewChangeTimeoutTicks)
+    }
+
     /// A Byzantine PBFT node splits the correct nodes into two halves (``ByzantineToolkit/half(of:)``)
     /// and tells the second half something else, all validly signed: a primary pre-prepares a
     /// different block (same transactions, another timestamp, re-signed) and records the pair in the

@@ -15,6 +15,14 @@ extension PoWEngine: SimulatableEngine {
                        hashesPerTick: 1, confirmationDepth: 12, maximumTransactionsPerBlock: 4))
     }
 
+    /// A commit needs `confirmationDepth` blocks on top at about `targetBlockIntervalTicks` each
+    /// (12 × 20 = 240 ticks), and the retargeting may have lowered the rate during the faults (up
+    /// to ×/÷`maximumRetargetFactor`, regained within one window): 500 ticks.
+    public static func healingTicks(validators: ValidatorSet) -> UInt64 {
+        guard case .pow(let c) = simulationConfig(validators: validators) else { return 500 }
+        return max(500, 2 * c.confirmationDepth * c.targetBlockIntervalTicks + 2 * c.targetBlockIntervalTicks)
+    }
+
     /// PoW has no votes to forge: a Byzantine miner can only withhold or
     /// corrupt what it relays, which honest nodes reject, as long as it holds
     /// a minority of the hash power. The simulator gives every node equal

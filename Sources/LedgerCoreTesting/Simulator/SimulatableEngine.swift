@@ -28,6 +28,12 @@ public protocol SimulatableEngine: ConsensusEngine {
     /// required (`⌊(n−1)/2⌋` for Raft, `f` for PBFT).
     static func crashTolerance(of validators: ValidatorSet) -> Int
 
+    /// The most ticks after healing that the protocol may need, by its own
+    /// timeouts in ``simulationConfig(validators:)``, before every correct
+    /// node commits again: the simulator's liveness window is at least this
+    /// (``FaultPlan/quietTicks`` can only lengthen it). Default: 150.
+    static func healingTicks(validators: ValidatorSet) -> UInt64
+
     /// Equivocation: the message a Byzantine node sends to `recipient` in place
     /// of `message` (for example a pre-prepare of a different block to half the
     /// nodes, re-signed). Default: the message unchanged.
@@ -41,6 +47,7 @@ public protocol SimulatableEngine: ConsensusEngine {
 extension SimulatableEngine {
     public static func byzantineTolerance(of validators: ValidatorSet) -> Int { validators.maximumFaulty }
     public static func crashTolerance(of validators: ValidatorSet) -> Int { validators.maximumFaulty }
+    public static func healingTicks(validators: ValidatorSet) -> UInt64 { 150 }
 
     public static func equivocate(_ message: Message, to recipient: NodeID, toolkit: inout ByzantineToolkit) -> Message { message }
 

@@ -18,6 +18,11 @@ public struct SimulationOptions: Sendable {
     public var allowExcessFaults = false
     /// Optional, default 0. Nodes crashed from the first tick and never restarted.
     public var permanentCrashes = 0
+    /// Optional, default 0. Nodes down from the first tick that start, from an empty store, when
+    /// the network heals: they must catch up on the whole chain within the liveness window (served
+    /// from the others' ``ConsensusStorage`` once it is longer than what engines keep in memory).
+    /// Counted with ``permanentCrashes`` against the engine's crash tolerance.
+    public var lateJoiners = 0
     /// Optional, default nil (the engine's ``SimulatableEngine/simulationConfig(validators:)``).
     /// The configuration schedule of the chain, given its validators.
     public var schedule: (@Sendable (ValidatorSet) -> ConsensusSchedule)?
@@ -89,6 +94,10 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     public var crashes: Int
     /// Network partitions.
     public var partitions: Int
+    /// The most blocks any engine held in memory, sampled every 50 ticks (it must not grow with the chain).
+    package var peakBlocksInMemory = 0
+    /// Reads engines made of their storage (history older than they keep in memory).
+    package var storageReads = 0
     /// Rollbacks the engines asked for (PoW reorganisations).
     public var rollbacks: Int
     /// Transactions returned by rollbacks (K-R-3).
@@ -142,6 +151,8 @@ public struct Simulator<Engine: SimulatableEngine> {
         var key: PrivateKey
         var persisted: [UInt8]?
         var store: [CommittedBlock] = []
+        /// The same chain as `store`, as the engine's ``ConsensusStorage`` (engines keep only recent blocks).
+        var history: InMemoryConsensusStorage
         var byzantine = false
         var group = 0
         var restartAt: UInt64?
@@ -197,6 +208,8 @@ public struct Simulator<Engine: SimulatableEngine> {
         if !options.allowExcessFaults {
             try ConfigCheck.range(options.byzantine, 0...Engine.byzantineTolerance(of: validators), "byzantine")
             try ConfigCheck.range(options.permanentCrashes, 0...Engine.crashTolerance(of: validators), "permanentCrashes")
+            try ConfigCheck.range(options.permanentCrashes + options.lateJoiners, 0...Engine.crashTolerance(of: validators),
+                                  "permanentCrashes + lateJoiners")
         }
         schedule = options.schedule?(validators) ?? ConsensusSchedule(initial: Engine.simulationConfig(validators: validators))
         try schedule.validate()
@@ -205,7 +218,7 @@ public struct Simulator<Engine: SimulatableEngine> {
                                  hashAlgorithm: options.hashAlgorithm, timestamp: baseTime)
         factory = BlockFactory(senders: senders, chainID: options.chainID, hashAlgorithm: options.hashAlgorithm,
                                transactionsPerBlock: options.transactionsPerBlock)
-        let horizon = baseTime.adding(milliseconds: (faults.faultTicks + faults.quietTicks + 10_000) * 1_000)
+        let horizon = baseTime.adding(milliseconds: (faults.faultTicks + max(faults.quietTicks, Engine.healingTicks(validators: validators)) + 10_000) * 1_000)
         checker = BlockValidator(chainID: options.chainID, hashAlgorithm: options.hashAlgorithm,
                                  maximumClockDriftMillis: 0, parallelism: 1)
         let proposalValidator = options.proposalValidator
@@ -221,11 +234,13 @@ public struct Simulator<Engine: SimulatableEngine> {
         let coalition = ByzantineCoalition(members: byzantine.map { NodeID(UInt32($0)) }, nodes: (0..<count).map { NodeID(UInt32($0)) })
         var built = [Node]()
         for i in 0..<count {
+            let history = InMemoryConsensusStorage()
             let context = ConsensusContext(node: NodeID(UInt32(i)), signingKey: keys[i], genesis: genesis, chainID: options.chainID,
                                            hashAlgorithm: options.hashAlgorithm,
                                            schedule: options.nodeSchedule?(NodeID(UInt32(i)), validators) ?? schedule,
-                                           proposalValidator: proposalValidator, seed: seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15)
-            var node = Node(engine: try Engine(context: context), context: context, key: keys[i])
+                                           proposalValidator: proposalValidator, seed: seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15,
+                                           storage: history)
+            var node = Node(engine: try Engine(context: context), context: context, key: keys[i], history: history)
             if byzantine.contains(i) {
                 node.byzantine = true
                 let f = factory
@@ -246,6 +261,10 @@ public struct Simulator<Engine: SimulatableEngine> {
             built[i].engine = nil
             built[i].permanentlyDown = true
         }
+        for _ in 0..<options.lateJoiners where !crashOrder.isEmpty {
+            let i = crashOrder.remove(at: Int(rng.next() % UInt64(crashOrder.count)))
+            built[i].engine = nil   // heal() starts it
+        }
         nodes = built
         self.rng = rng
         trace = StreamingHash(options.hashAlgorithm)
@@ -258,7 +277,8 @@ public struct Simulator<Engine: SimulatableEngine> {
     /// - Returns: The report; ``SimulationReport/violations`` is empty when every check passed.
     public mutating func run() -> SimulationReport {
         let healAt = faults.faultTicks
-        let end = faults.faultTicks + faults.quietTicks
+        let quiet = max(faults.quietTicks, Engine.healingTicks(validators: validators))
+        let end = faults.faultTicks + quiet
         var targets = [UInt64]()
         while now < end {
             now += 1
@@ -271,10 +291,13 @@ public struct Simulator<Engine: SimulatableEngine> {
             for i in nodes.indices where nodes[i].restartAt == now { restart(i) }
             deliver()
             for i in nodes.indices where nodes[i].engine != nil { step(i, .tick) }
+            if now % 50 == 0 { sampleMemory() }
         }
+        sampleMemory()
+        report.storageReads = nodes.reduce(0) { $0 + $1.history.reads }
         for i in correctIndices where !nodes[i].permanentlyDown && UInt64(nodes[i].store.count) < targets[i] {
             violate(.liveness, i, Height(UInt64(nodes[i].store.count)),
-                    "committed height \(nodes[i].store.count) after healing, needed \(targets[i]) within \(faults.quietTicks) ticks")
+                    "committed height \(nodes[i].store.count) after healing, needed \(targets[i]) within \(quiet) ticks")
         }
         if let depth = options.reorgFinalityDepth { checkFinalAgreement(depth: depth) }
         report.ticks = now
@@ -284,6 +307,12 @@ public struct Simulator<Engine: SimulatableEngine> {
     }
 
     private var correctIndices: [Int] { nodes.indices.filter { !nodes[$0].byzantine } }
+
+    private mutating func sampleMemory() {
+        for node in nodes {
+            if let e = node.engine as? any ChainMemoryReporting { report.peakBlocksInMemory = max(report.peakBlocksInMemory, e.blocksInMemory) }
+        }
+    }
 
     // MARK: Faults
 
@@ -330,8 +359,10 @@ public struct Simulator<Engine: SimulatableEngine> {
         nodes[i].restartAt = nil
         guard nodes[i].engine == nil else { return }
         do {
+            // As a node restarts from its store: the last blocks only, older ones through the storage.
             nodes[i].engine = try Engine(context: nodes[i].context,
-                                         recovery: ConsensusRecovery(persistentState: nodes[i].persisted, committed: nodes[i].store))
+                                         recovery: ConsensusRecovery(persistentState: nodes[i].persisted,
+                                                                     committed: Array(nodes[i].store.suffix(ConsensusRecovery.recentBlocks))))
         } catch {
             violate(.validity, i, Height(UInt64(nodes[i].store.count)), "restart failed: \(error)")
         }
@@ -472,6 +503,11 @@ public struct Simulator<Engine: SimulatableEngine> {
             }
         }
         nodes[i].store.append(c)
+        do throws(LedgerError) {
+            try nodes[i].history.append(c)
+        } catch {
+            violate(.gap, i, c.height, "storage refused the block: \(error.message)")
+        }
     }
 
     private mutating func rollback(_ i: Int, _ r: Rollback) {
@@ -479,6 +515,7 @@ public struct Simulator<Engine: SimulatableEngine> {
         report.rolledBackTransactions += r.transactions.count
         let keep = Int(min(r.height.rawValue, UInt64(nodes[i].store.count)))
         nodes[i].store.removeSubrange(keep...)
+        nodes[i].history.truncate(toHeight: Height(UInt64(keep)))
         record([0x42, UInt8(truncatingIfNeeded: i)] + RLP.bigEndianBytes(r.height.rawValue), now)
     }
 

@@ -174,7 +174,9 @@ struct PoWEngineTests {
         let chain = try powBranch(from: cluster.genesis, count: 3, difficulty: 4, key: key, tag: "o")
         let fx = engine.step(.receive(from: 7, .block(chain[2])))
         #expect(engine.headHeight == 0)
-        #expect(fx.messages == [OutboundMessage(to: .node(7), message: .getBlocks(hash: chain[1].headerHash, count: PoWMessage.maximumBlocksPerReply))])
+        // By hash and height (the parent of a block at 3 is at 2), so a peer that pruned it can answer from storage.
+        #expect(fx.messages == [OutboundMessage(to: .node(7), message: .getBlocksAt(hash: chain[1].headerHash, count: PoWMessage.maximumBlocksPerReply,
+                                                                                    height: 2))])
         _ = engine.step(.receive(from: 7, .blocks([chain[0], chain[1]])))
         #expect(engine.headHash == chain[2].headerHash)
     }
@@ -265,6 +267,39 @@ struct PoWEngineTests {
         #expect(throws: LedgerError.self) {
             _ = try PoWEngine(context: c.context(0, config: config), recovery: ConsensusRecovery(persistentState: nil, committed: broken))
         }
+    }
+
+    /// A restart passes only the last blocks: the persisted state (the last committed block's work and
+    /// difficulty period) roots the tree there; without it the engine replays the chain from storage.
+    @Test func engineRestartedFromASuffixResumesWithTheSameWorkAndDifficulty() throws {
+        let config = PoWConfig(initialDifficulty: 8, retargetIntervalBlocks: 3, targetBlockIntervalTicks: 5,
+                               hashesPerTick: 2, confirmationDepth: 2)
+        var c = try PoWTestCluster(nodes: 1, config: config)
+        try c.run(ticks: 400)
+        let committed = c.commits[0]
+        #expect(committed.count >= 12)
+        let state = try #require(c.persisted[0])
+        // The full-history engine as the reference.
+        let full = try PoWEngine(context: c.context(0, config: config), recovery: ConsensusRecovery(persistentState: nil, committed: committed))
+        let storage = InMemoryConsensusStorage(committed)
+        var context = c.context(0, config: config)
+        context.storage = storage
+        let fromState = try PoWEngine(context: context, recovery: ConsensusRecovery(persistentState: state, committed: Array(committed.suffix(4))))
+        #expect(fromState.headHash == full.headHash)
+        #expect(fromState.headWork == full.headWork)
+        #expect(fromState.nextDifficulty == full.nextDifficulty)
+        #expect(fromState.blocksInMemory <= 4)
+        #expect(storage.reads == 0, "the persisted root needs no history")
+        // No persisted state (a store from before it existed): replayed through storage.
+        let replayed = try PoWEngine(context: context, recovery: ConsensusRecovery(persistentState: nil, committed: Array(committed.suffix(4))))
+        #expect(replayed.headHash == full.headHash)
+        #expect(replayed.headWork == full.headWork)
+        #expect(storage.reads > 0)
+        // Garbage state is refused, not guessed around.
+        let error = #expect(throws: LedgerError.self) {
+            _ = try PoWEngine(context: context, recovery: ConsensusRecovery(persistentState: [0xC1, 0x05], committed: Array(committed.suffix(4))))
+        }
+        #expect(error?.code == .consensusStateCorrupt)
     }
 
     @Test func engineRefusesANonPoWSchedule() throws {

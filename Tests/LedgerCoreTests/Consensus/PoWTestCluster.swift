@@ -21,6 +21,8 @@ struct PoWTestCluster {
     var commits: [[CommittedBlock]]
     var rollbacks: [[Rollback]]
     var rejections: [[LedgerError]]
+    /// Each node's last persistent state.
+    var persisted: [Int: [UInt8]] = [:]
     var proposed: [Int] = []
     var pendingProposals: [(node: Int, request: ProposalRequest)] = []
 
@@ -74,6 +76,7 @@ struct PoWTestCluster {
         commits[i] += fx.commits
         rollbacks[i] += fx.rollbacks
         rejections[i] += fx.rejections
+        if let p = fx.persistentState { persisted[i] = p }
         for out in fx.messages {
             switch out.to {
             case .node(let to):

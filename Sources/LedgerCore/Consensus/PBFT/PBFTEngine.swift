@@ -73,7 +73,8 @@ public struct PBFTEngine: ConsensusEngine {
     private var schedule: ConsensusSchedule
 
     private var genesis: Block
-    private var chain: [CommittedBlock] = []
+    /// The last committed blocks in memory, older ones through the context's storage.
+    private var history: CommittedHistory
     private var lastHeader: BlockHeader
     private var lastHash: Digest
 
@@ -130,7 +131,8 @@ public struct PBFTEngine: ConsensusEngine {
     /// Starts a PBFT engine.
     /// - Parameters:
     ///   - context: Required. `schedule` must be a PBFT schedule (``ConsensusConfig/pbft(_:)``); `signingKey` must be this node's key in the validator set.
-    ///   - recovery: Optional, default nil. The last persisted state and the committed blocks (ascending from height 1).
+    ///     Older committed blocks are read through its `storage`.
+    ///   - recovery: Optional, default nil. The last persisted state and the last committed blocks (a suffix of the chain ending at the head).
     /// - Throws: `LedgerError` `.consensusEngineMismatch` (1702) for a non-PBFT schedule,
     ///   `.invalidConsensusConfig` (1701) for an invalid configuration,
     ///   `.consensusStateCorrupt` (1724) when the persisted state or committed chain does not decode or link.
@@ -151,21 +153,17 @@ public struct PBFTEngine: ConsensusEngine {
         lastHash = context.genesis.headerHash
         stable = Checkpoint(height: 0, hash: context.genesis.headerHash, proof: [])
         status = ConsensusStatus(node: context.node, committedHeight: 0, round: 0, role: .backup, phase: .committed)
+        history = CommittedHistory(storage: context.storage)
         if let recovery {
-            for cb in recovery.committed {
-                guard cb.height == lastHeader.height.next, cb.block.header.parentHash == lastHash else {
-                    throw LedgerError(.consensusStateCorrupt, "recovered block at height \(cb.height) does not extend height \(lastHeader.height)",
-                                      details: ["height": cb.height.description])
-                }
-                chain.append(cb)
-                lastHeader = cb.block.header
-                lastHash = cb.hash
-            }
+            try history.load(recovery.committed, head: &lastHeader, hash: &lastHash)
             if let bytes = recovery.persistentState { try restore(bytes) }
         }
         if !isChangingView { deadline = timeout << min(viewChangeAttempts, 3) }
         status = makeStatus()
     }
+
+    /// Committed blocks held in memory (bounded; see ``ConsensusStorage``).
+    package var blocksInMemory: Int { history.recentCount }
 
     // MARK: - Configuration
 
@@ -448,7 +446,7 @@ public struct PBFTEngine: ConsensusEngine {
     private mutating func commit(_ cb: CommittedBlock, _ fx: inout ConsensusEffects<PBFTMessage>) {
         let n = cb.height
         if let first = slots[n.rawValue]?.firstSeen { lastLatency = now - first }
-        chain.append(cb)
+        history.append(cb)
         lastHeader = cb.block.header
         lastHash = cb.hash
         fx.commits.append(cb)
@@ -580,8 +578,8 @@ public struct PBFTEngine: ConsensusEngine {
     }
 
     private func block(at h: Height, hash: Digest) -> Block? {
-        if h.rawValue >= 1, h <= lastHeader.height, chain.count >= Int(h.rawValue) {
-            let b = chain[Int(h.rawValue) - 1].block
+        if h.rawValue >= 1, h <= lastHeader.height {
+            guard let b = history.block(at: h)?.block else { return nil }
             return b.headerHash == hash ? b : nil
         }
         if let b = slots[h.rawValue]?.blocks[hash] { return b }
@@ -762,8 +760,7 @@ public struct PBFTEngine: ConsensusEngine {
         guard from <= lastHeader.height || newer != nil, from.rawValue >= 1 else { return }
         var blocks = [CommittedBlock]()
         if from <= lastHeader.height {
-            let end = min(lastHeader.height.rawValue, from.rawValue + Self.syncBatch - 1)
-            blocks = Array(chain[Int(from.rawValue - 1)..<Int(end)])
+            blocks = history.blocks(from: from, limit: Int(min(Self.syncBatch, lastHeader.height.rawValue - from.rawValue + 1)))
         }
         fx.send(.make(.syncResponse(blocks: blocks, newView: newer), sender: id, key: key, chainID: chainID), to: peer)
     }
@@ -849,3 +846,5 @@ public struct PBFTEngine: ConsensusEngine {
         }
     }
 }
+
+extension PBFTEngine: ChainMemoryReporting {}

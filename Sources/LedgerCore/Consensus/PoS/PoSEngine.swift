@@ -62,7 +62,8 @@ public struct PoSEngine: ConsensusEngine {
     /// Signatures already verified (a memo; see ``VerifiedSignatureCache``).
     private let verifiedSignatures = VerifiedSignatureCache.shared
     private var schedule: ConsensusSchedule
-    private var chain: [CommittedBlock] = []
+    /// The last committed blocks in memory, older ones through the context's storage.
+    private var history: CommittedHistory
     private var lastHeader: BlockHeader
     private var lastHash: Digest
 
@@ -101,12 +102,16 @@ public struct PoSEngine: ConsensusEngine {
     private var lastLatency: UInt64?
     private var phase: ConsensusPhase = .proposing
 
+    /// Committed blocks held in memory (bounded; see ``ConsensusStorage``).
+    package var blocksInMemory: Int { history.recentCount }
+
     // MARK: - Init
 
     /// Starts a PoS engine.
     /// - Parameters:
     ///   - context: Required. `schedule` must be a PoS schedule (``ConsensusConfig/pos(_:)``).
-    ///   - recovery: Optional, default nil. The last persisted state and the committed blocks (ascending from height 1).
+    ///   - recovery: Optional, default nil. The last persisted state and the last committed blocks (a suffix of the chain
+    ///     ending at the head); older ones are read through the context's `storage`.
     /// - Throws: `.consensusEngineMismatch` (1702), `.invalidConsensusConfig` (1701), `.consensusStateCorrupt` (1724).
     public init(context: ConsensusContext, recovery: ConsensusRecovery?) throws(LedgerError) {
         guard case .pos = context.schedule.initial else {
@@ -122,16 +127,9 @@ public struct PoSEngine: ConsensusEngine {
         lastHeader = context.genesis.header
         lastHash = context.genesis.headerHash
         status = ConsensusStatus(node: context.node, committedHeight: 0, round: 0, role: .validator, phase: .proposing)
+        history = CommittedHistory(storage: context.storage)
         if let recovery {
-            for cb in recovery.committed {
-                guard cb.height == lastHeader.height.next, cb.block.header.parentHash == lastHash else {
-                    throw LedgerError(.consensusStateCorrupt, "recovered block at height \(cb.height) does not extend height \(lastHeader.height)",
-                                      details: ["height": cb.height.description])
-                }
-                chain.append(cb)
-                lastHeader = cb.block.header
-                lastHash = cb.hash
-            }
+            try history.load(recovery.committed, head: &lastHeader, hash: &lastHash)
             if let bytes = recovery.persistentState { try restore(bytes) }
         }
         proposeAt = 0
@@ -502,7 +500,7 @@ public struct PoSEngine: ConsensusEngine {
     }
 
     private mutating func decide(_ cb: CommittedBlock, _ fx: inout ConsensusEffects<PoSMessage>) {
-        chain.append(cb)
+        history.append(cb)
         lastHeader = cb.block.header
         lastHash = cb.hash
         fx.commits.append(cb)
@@ -533,8 +531,9 @@ public struct PoSEngine: ConsensusEngine {
 
     private mutating func onSyncRequest(_ peer: NodeID, _ from: Height, _ fx: inout ConsensusEffects<PoSMessage>) {
         guard from.rawValue >= 1, from <= lastHeader.height else { return }
-        let end = min(lastHeader.height.rawValue, from.rawValue + PBFTEngine.syncBatch - 1)
-        fx.send(.make(.syncResponse(blocks: Array(chain[Int(from.rawValue - 1)..<Int(end)])), sender: id, key: key, chainID: chainID), to: peer)
+        let blocks = history.blocks(from: from, limit: Int(min(PBFTEngine.syncBatch, lastHeader.height.rawValue - from.rawValue + 1)))
+        guard !blocks.isEmpty else { return }
+        fx.send(.make(.syncResponse(blocks: blocks), sender: id, key: key, chainID: chainID), to: peer)
     }
 
     private mutating func onSyncResponse(_ peer: NodeID, _ bs: [CommittedBlock], _ fx: inout ConsensusEffects<PoSMessage>) {
@@ -589,3 +588,5 @@ public struct PoSEngine: ConsensusEngine {
         }
     }
 }
+
+extension PoSEngine: ChainMemoryReporting {}

@@ -1,6 +1,7 @@
-/// The tree of every valid block a PoW node knows, rooted at genesis, with
-/// cumulative work per block, the heaviest chain, and blocks waiting for
-/// their parent.
+/// The tree of the valid blocks a PoW node knows above its root (genesis,
+/// or a committed block once the tree is pruned or recovered from a
+/// suffix), with cumulative work per block, the heaviest chain, and blocks
+/// waiting for their parent.
 ///
 /// Fork choice: the tip with the most cumulative work (the sum of the
 /// difficulties from genesis); equal work is broken by the lower header hash,
@@ -44,6 +45,38 @@ struct PoWBlockTree: Sendable {
                                   difficulty: config.initialDifficulty, periodStartHeight: genesis.header.height.rawValue + 1,
                                   periodStartTimestamp: genesis.header.timestamp)
         chain = [genesisHash]
+    }
+
+    /// A tree rooted at `root` (a committed block with its data as persisted).
+    init(root: Node, schedule: ConsensusSchedule, millisecondsPerTick: UInt64) {
+        self.schedule = schedule
+        self.millisecondsPerTick = max(1, millisecondsPerTick)
+        nodes[root.hash] = root
+        chain = [root.hash]
+    }
+
+    /// Makes the heaviest chain's block at `height` the root and forgets every
+    /// block that does not descend from it (older blocks, and branches that
+    /// fork below it). A branch forking below the root can no longer be
+    /// followed: its blocks stay orphans.
+    /// - Returns: The hashes forgotten.
+    @discardableResult
+    mutating func reroot(at height: Height) -> [Digest] {
+        guard height > genesis.height, let root = onChain(at: height) else { return [] }
+        let drop = Int(height.rawValue - genesis.height.rawValue)
+        chain.removeFirst(drop)
+        var kept: [Digest: Node] = [root.hash: root]
+        var forgotten: [Digest] = []
+        // Parents before children: by height, then hash (deterministic).
+        for node in nodes.values.sorted(by: { ($0.height, $0.hash) < ($1.height, $1.hash) }) where node.hash != root.hash {
+            if node.height > root.height, kept[node.parentHash] != nil {
+                kept[node.hash] = node
+            } else {
+                forgotten.append(node.hash)
+            }
+        }
+        nodes = kept
+        return forgotten
     }
 
     /// The PoW parameters deciding block `height` (the defaults if the schedule is for another engine,
@@ -142,6 +175,21 @@ struct PoWBlockTree: Sendable {
             steps += 1
         }
         return contains(cursor) ? nil : cursor
+    }
+
+    /// The height of the missing block ``missingAncestor(of:)`` names, when an
+    /// orphan held here is its child (nil when `hash` itself is the missing block).
+    func heightOfMissingParent(below hash: Digest) -> Height? {
+        guard !contains(hash) else { return nil }
+        var cursor = hash, child: Digest?
+        var steps = 0
+        while let parent = orphanParents[cursor], steps <= Self.maximumOrphans {
+            child = cursor
+            cursor = parent
+            steps += 1
+        }
+        guard let child, let block = orphans[cursor]?.first(where: { $0.headerHash == child }), block.header.height.rawValue >= 1 else { return nil }
+        return Height(block.header.height.rawValue - 1)
     }
 
     /// True when `a` is preferred to `b` by fork choice.

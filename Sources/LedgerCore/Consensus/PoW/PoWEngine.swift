@@ -34,6 +34,14 @@
 /// finality is probabilistic, and that happens when a partition outlasts the
 /// confirmation depth or an attacker holds most of the hash power.
 ///
+/// **Memory.** The block tree keeps the blocks above a root: the committed
+/// block ``retainedBlocks(confirmationDepth:)`` below the tip, moved up as
+/// the chain grows, so a reorganisation deeper than that (far beyond the
+/// confirmation depth) is no longer followed. Older committed blocks are
+/// served to peers from ``ConsensusContext/storage``. The persisted state is
+/// the last committed block's work and difficulty period, so a restart
+/// rebuilds the tree from the last few blocks, not from genesis.
+///
 /// ```swift
 /// var engine = try PoWEngine(context: ConsensusContext(node: 1, signingKey: key, genesis: genesis,
 ///                                                      schedule: ConsensusSchedule(initial: .pow(PoWConfig())), seed: 7))
@@ -54,6 +62,11 @@ public struct PoWEngine: ConsensusEngine {
     public static let tipAnnouncementIntervalTicks: UInt64 = 20
     /// Ticks after which an unanswered proposal request or block request is repeated: 40.
     public static let requestRetryTicks: UInt64 = 40
+
+    /// How many blocks below the tip the block tree keeps (between this and
+    /// twice this): 8 × the confirmation depth, at least 64.
+    /// - Parameter confirmationDepth: The configuration's ``PoWConfig/confirmationDepth``.
+    public static func retainedBlocks(confirmationDepth: UInt64) -> UInt64 { max(64, 8 &* confirmationDepth) }
 
     public let id: NodeID
     public private(set) var status: ConsensusStatus
@@ -81,17 +94,23 @@ public struct PoWEngine: ConsensusEngine {
     /// Tick at which each missing block was last asked for (lookups only).
     private var requested: [Digest: UInt64] = [:]
     private var lastCommitLatencyTicks: UInt64?
+    private let storage: (any ConsensusStorage)?
+    /// The committed block whose data was last persisted (height, hash).
+    private var persistedRoot: (height: Height, hash: Digest)?
 
     /// Starts an engine, fresh or after a restart.
     /// - Parameters:
-    ///   - context: Required. Its schedule must be `.pow`; `seed` and the node ID seed the nonce stream.
-    ///   - recovery: Optional, default nil. The committed blocks the host holds, every one from
-    ///     height 1 (the engine recomputes cumulative work and difficulty from them);
-    ///     `persistentState` is not used (PoW keeps no other durable state: unconfirmed
-    ///     blocks are fetched again from peers).
+    ///   - context: Required. Its schedule must be `.pow`; `seed` and the node ID seed the nonce stream;
+    ///     older committed blocks are read through its `storage`.
+    ///   - recovery: Optional, default nil. The last committed blocks the host holds (a suffix ending at
+    ///     its head) and the last `persistentState` saved, which names a committed block and its
+    ///     cumulative work and difficulty period: the tree is rebuilt from that block up when the suffix
+    ///     holds it. Without such a state (a store written before it existed) the engine replays the
+    ///     chain from genesis through `storage` once, keeping only the retained blocks. Unconfirmed blocks
+    ///     are fetched again from peers.
     /// - Throws: `LedgerError` `.consensusEngineMismatch` (1702), `.invalidConsensusConfig` (1701),
     ///   `.consensusScheduleOrder` (1704), `.consensusStateCorrupt` (1724) when the recovered
-    ///   blocks do not form a chain from genesis.
+    ///   blocks do not form a chain or the persisted state does not decode.
     public init(context: ConsensusContext, recovery: ConsensusRecovery?) throws(LedgerError) {
         guard context.schedule.engine == .pow else {
             throw LedgerError(.consensusEngineMismatch, "PoWEngine needs a pow schedule, got \(context.schedule.engine)",
@@ -103,14 +122,49 @@ public struct PoWEngine: ConsensusEngine {
         chainID = context.chainID
         hashAlgorithm = context.hashAlgorithm
         validator = context.proposalValidator
+        storage = context.storage
         rng = SplitMix64(seed: context.seed ^ (UInt64(context.node.rawValue) &* 0x9E37_79B9_7F4A_7C15))
         let genesisHash = context.genesis.header.hash(using: context.hashAlgorithm)
         tree = PoWBlockTree(genesis: context.genesis, genesisHash: genesisHash, schedule: context.schedule,
                             millisecondsPerTick: Self.millisecondsPerTick)
         committedHeight = context.genesis.header.height
-        for committed in recovery?.committed ?? [] {
+        status = ConsensusStatus(node: context.node, committedHeight: committedHeight, round: 0, role: .miner, phase: .proposing)
+        var suffix = recovery?.committed ?? []
+        if let bytes = recovery?.persistentState {
+            let root = try Self.decodeRoot(bytes)
+            if let i = suffix.firstIndex(where: { $0.height == root.height }), suffix[i].hash == root.hash {
+                let block = suffix[i].block
+                tree = PoWBlockTree(root: .init(block: block, hash: root.hash, cumulativeWork: root.work, difficulty: root.difficulty,
+                                                periodStartHeight: root.periodStartHeight, periodStartTimestamp: root.periodStartTimestamp),
+                                    schedule: context.schedule, millisecondsPerTick: Self.millisecondsPerTick)
+                committedHeight = root.height
+                persistedRoot = (root.height, root.hash)
+                suffix.removeFirst(i + 1)
+            }
+        }
+        if let first = suffix.first, first.height > committedHeight.next {
+            // No usable persisted root: replay the older chain from storage, pruning as it goes.
+            var next = committedHeight.next
+            while next < first.height {
+                let batch = storage?.committedBlocks(from: next, limit: Int(min(256, first.height.rawValue - next.rawValue))) ?? []
+                guard !batch.isEmpty else {
+                    throw LedgerError(.consensusStateCorrupt, "recovering from height \(first.height) needs blocks from \(next) and the storage has none",
+                                      details: ["height": next.description])
+                }
+                try recoverCommitted(batch)
+                next = committedHeight.next
+                pruneTree()
+            }
+        }
+        try recoverCommitted(suffix)
+        pruneTree()
+        status = ConsensusStatus(node: context.node, committedHeight: committedHeight, round: 0, role: .miner, phase: .proposing)
+    }
+
+    private mutating func recoverCommitted(_ blocks: [CommittedBlock]) throws(LedgerError) {
+        for committed in blocks {
             let block = committed.block
-            let hash = block.header.hash(using: context.hashAlgorithm)
+            let hash = block.header.hash(using: hashAlgorithm)
             guard block.header.parentHash == tree.tip.hash, block.header.height == tree.tip.height.next else {
                 throw LedgerError(.consensusStateCorrupt, "recovered block at height \(block.header.height) does not extend the chain at \(tree.tip.height)",
                                   details: ["height": block.header.height.description])
@@ -119,7 +173,6 @@ public struct PoWEngine: ConsensusEngine {
             _ = tree.setTip(hash)
             committedHeight = block.header.height
         }
-        status = ConsensusStatus(node: context.node, committedHeight: committedHeight, round: 0, role: .miner, phase: .proposing)
     }
 
     // MARK: Observation
@@ -136,6 +189,8 @@ public struct PoWEngine: ConsensusEngine {
         while let node = tree.onChain(at: h) { out.append(node.block); h = h.next }
         return out
     }
+    /// Blocks in the block tree (every branch above its root).
+    package var blocksInMemory: Int { tree.nodes.count }
     /// The cumulative work (sum of difficulties) of the heaviest chain.
     public var headWork: UInt128 { tree.tip.cumulativeWork }
     /// The difficulty the next block on the heaviest chain must have.
@@ -159,6 +214,7 @@ public struct PoWEngine: ConsensusEngine {
                 fx.rejections.append(error)
             }
         }
+        persistCommitted(&fx)
         let phase: ConsensusPhase = template != nil ? .mining : .proposing
         let next = ConsensusStatus(node: id, committedHeight: committedHeight, round: 0, role: .miner, phase: phase,
                                    leader: nil, lastCommitLatencyTicks: lastCommitLatencyTicks)
@@ -170,6 +226,64 @@ public struct PoWEngine: ConsensusEngine {
     }
 
     private func config(at height: Height) -> PoWConfig { tree.config(at: height) }
+
+    // MARK: Persistence and pruning
+
+    private struct Root {
+        var height: Height
+        var hash: Digest
+        var work: UInt128
+        var difficulty: UInt64
+        var periodStartHeight: UInt64
+        var periodStartTimestamp: Timestamp
+    }
+
+    /// RLP `[1, height, hash, work (16 bytes, big-endian), difficulty, periodStartHeight, periodStartTimestamp]`
+    /// of the last committed block.
+    private static func encodeRoot(_ node: PoWBlockTree.Node) -> [UInt8] {
+        let work = (0..<16).map { UInt8(truncatingIfNeeded: node.cumulativeWork >> (8 * (15 - $0))) }
+        return RLP.encode(.list([.uint(1), .uint(node.height.rawValue), .bytes(node.hash.bytes), .bytes(work), .uint(node.difficulty),
+                                 .uint(node.periodStartHeight), .uint(node.periodStartTimestamp.rawValue)]))
+    }
+
+    private static func decodeRoot(_ bytes: [UInt8]) throws(LedgerError) -> Root {
+        do throws(LedgerError) {
+            let f = try RLP.decode(bytes).list("powState", count: 7)
+            guard try f[0].uint64("powState.version") == 1 else {
+                throw LedgerError(.consensusStateCorrupt, "unknown pow state version")
+            }
+            let workBytes = try f[3].bytes("powState.work")
+            guard workBytes.count == 16 else { throw LedgerError(.consensusStateCorrupt, "pow state work is not 16 bytes") }
+            let work = workBytes.reduce(UInt128(0)) { $0 << 8 | UInt128($1) }
+            return Root(height: Height(try f[1].uint64("powState.height")), hash: try Digest(bytes: try f[2].bytes("powState.hash")),
+                        work: work, difficulty: try f[4].uint64("powState.difficulty"),
+                        periodStartHeight: try f[5].uint64("powState.periodStartHeight"),
+                        periodStartTimestamp: Timestamp(rawValue: try f[6].uint64("powState.periodStartTimestamp")))
+        } catch {
+            throw LedgerError(.consensusStateCorrupt, "pow persistent state: \(error.message)", details: error.details)
+        }
+    }
+
+    /// Saves the committed block's data when it changed, and prunes the tree.
+    private mutating func persistCommitted(_ fx: inout ConsensusEffects<PoWMessage>) {
+        guard committedHeight > tree.genesis.height || persistedRoot != nil, let node = tree.onChain(at: committedHeight) else { return }
+        if persistedRoot?.height != node.height || persistedRoot?.hash != node.hash {
+            fx.persistentState = Self.encodeRoot(node)
+            persistedRoot = (node.height, node.hash)
+        }
+        pruneTree()
+    }
+
+    /// Moves the root up once the tree holds twice the retained blocks (never above the committed height).
+    private mutating func pruneTree() {
+        let tip = tree.tip.height.rawValue, root = tree.genesis.height.rawValue
+        let retained = Self.retainedBlocks(confirmationDepth: config(at: tree.tip.height).confirmationDepth)
+        guard tip - root > 2 * retained else { return }
+        let newRoot = Height(min(committedHeight.rawValue, tip - retained))
+        guard newRoot.rawValue > root else { return }
+        for hash in tree.reroot(at: newRoot) { firstSeen[hash] = nil }
+        requested = requested.filter { ticks &- $0.value < 4 * Self.requestRetryTicks }
+    }
 
     private mutating func onTick(_ fx: inout ConsensusEffects<PoWMessage>) {
         ticks += 1
@@ -252,23 +366,58 @@ public struct PoWEngine: ConsensusEngine {
         case .blocks(let blocks):
             receive(Array(blocks.prefix(Int(PoWMessage.maximumBlocksPerReply))), from: from, &fx)
         case .getBlocks(let hash, let count):
-            var out: [Block] = []
-            var cursor = tree.node(hash)
-            while let node = cursor, UInt64(out.count) < min(count, PoWMessage.maximumBlocksPerReply),
-                  node.height > tree.genesis.height {
-                out.append(node.block)
-                cursor = tree.node(node.parentHash)
+            answerGetBlocks(hash: hash, count: count, height: nil, from: from, &fx)
+        case .getBlocksAt(let hash, let count, let height):
+            answerGetBlocks(hash: hash, count: count, height: height, from: from, &fx)
+        case .tip(let hash, let height):
+            if let missing = tree.missingAncestor(of: hash) {
+                requestBlocks(missing, height: missing == hash ? height : tree.heightOfMissingParent(below: hash), from: from, &fx)
             }
-            if !out.isEmpty { fx.send(.blocks(out.reversed()), to: from) }
-        case .tip(let hash, _):
-            if let missing = tree.missingAncestor(of: hash) { requestBlocks(missing, from: from, &fx) }
         }
     }
 
-    private mutating func requestBlocks(_ hash: Digest, from: NodeID, _ fx: inout ConsensusEffects<PoWMessage>) {
+    /// Block `hash` and up to `count - 1` ancestors, lowest first: from the block tree, continuing
+    /// below its root (or starting there, when `hash` is a committed block at `height` below it)
+    /// from storage.
+    private func answerGetBlocks(hash: Digest, count: UInt64, height: Height?, from: NodeID, _ fx: inout ConsensusEffects<PoWMessage>) {
+        var out: [Block] = []
+        let limit = min(count, PoWMessage.maximumBlocksPerReply)
+        var below: Height?   // the height to continue from in storage, if any
+        if var cursor = tree.node(hash) {
+            // Down to the root, the root included unless it is genesis (every node has that).
+            while UInt64(out.count) < limit, cursor.height.rawValue >= 1 {
+                out.append(cursor.block)
+                guard cursor.hash != tree.genesis.hash else {
+                    below = cursor.height
+                    break
+                }
+                guard let parent = tree.node(cursor.parentHash) else { break }
+                cursor = parent
+            }
+            if UInt64(out.count) >= limit { below = nil }
+        } else if let height, height.rawValue >= 1, height <= tree.genesis.height {
+            below = height.next   // the storage read below starts at `height` itself
+        }
+        if let top = below.map({ $0.rawValue - 1 }), top >= 1 {
+            let wanted = min(limit - UInt64(out.count), top)
+            let older = storage?.committedBlocks(from: Height(top - wanted + 1), limit: Int(wanted)) ?? []
+            // Only a consecutive run ending at `top` (and, for a request by height, at the block asked for).
+            if older.count == Int(wanted), older.last?.height.rawValue == top,
+               out.isEmpty ? older.last?.hash == hash : true {
+                out += older.reversed().map(\.block)
+            }
+        }
+        if !out.isEmpty { fx.send(.blocks(out.reversed()), to: from) }
+    }
+
+    private mutating func requestBlocks(_ hash: Digest, height: Height?, from: NodeID, _ fx: inout ConsensusEffects<PoWMessage>) {
         if let at = requested[hash], ticks - at < Self.requestRetryTicks { return }
         requested[hash] = ticks
-        fx.send(.getBlocks(hash: hash, count: PoWMessage.maximumBlocksPerReply), to: from)
+        if let height {
+            fx.send(.getBlocksAt(hash: hash, count: PoWMessage.maximumBlocksPerReply, height: height), to: from)
+        } else {
+            fx.send(.getBlocks(hash: hash, count: PoWMessage.maximumBlocksPerReply), to: from)
+        }
     }
 
     /// Checks what can be checked without the parent: header hash, seal, work, chain.
@@ -312,7 +461,9 @@ public struct PoWEngine: ConsensusEngine {
             let hash = block.header.hash(using: hashAlgorithm)
             if tree.contains(hash) { continue }
             if tree.isOrphan(hash) {
-                if let missing = tree.missingAncestor(of: hash) { requestBlocks(missing, from: from, &fx) }
+                if let missing = tree.missingAncestor(of: hash) {
+                    requestBlocks(missing, height: tree.heightOfMissingParent(below: hash), from: from, &fx)
+                }
                 continue
             }
             if let error = checkAlone(block, hash: hash) {
@@ -323,7 +474,10 @@ public struct PoWEngine: ConsensusEngine {
                 // Keep it aside and ask the sender for the first block missing below it
                 // (again after requestRetryTicks, so a lost request or reply does not stall sync).
                 _ = tree.addOrphan(block, hash: hash)
-                if let missing = tree.missingAncestor(of: block.header.parentHash) { requestBlocks(missing, from: from, &fx) }
+                if let missing = tree.missingAncestor(of: block.header.parentHash) {
+                    let height = missing == block.header.parentHash ? Height(block.header.height.rawValue &- 1) : tree.heightOfMissingParent(below: block.header.parentHash)
+                    requestBlocks(missing, height: height, from: from, &fx)
+                }
                 continue
             }
             // Connect the block, then every orphan waiting on it (depth first, children by hash).
@@ -384,3 +538,5 @@ public struct PoWEngine: ConsensusEngine {
         }
     }
 }
+
+extension PoWEngine: ChainMemoryReporting {}

@@ -5,7 +5,10 @@
 /// - `[2, hash, count]`: "send me block `hash` and up to `count - 1` of its ancestors";
 /// - `[3, [block...]]`: the answer, lowest block first;
 /// - `[4, hash, height]`: "my heaviest chain ends at `hash`" (sent every
-///   ``PoWEngine/tipAnnouncementIntervalTicks`` so a node that missed blocks catches up).
+///   ``PoWEngine/tipAnnouncementIntervalTicks`` so a node that missed blocks catches up);
+/// - `[5, hash, count, height]`: as type 2 for a block whose height the
+///   asker knows, so a node that pruned it from its block tree can still
+///   answer from its committed history.
 ///
 /// ```swift
 /// let bytes = PoWMessage.getBlocks(hash: parent, count: 32).encoded
@@ -21,6 +24,9 @@ public enum PoWMessage: ConsensusMessage {
     case blocks([Block])
     /// The sender's heaviest-chain tip.
     case tip(hash: Digest, height: Height)
+    /// ``getBlocks(hash:count:)`` for a block known to be at `height`: answered from the
+    /// responder's committed history when the block is below its block tree.
+    case getBlocksAt(hash: Digest, count: UInt64, height: Height)
 
     /// The most blocks one ``blocks(_:)`` reply carries: 64.
     public static let maximumBlocksPerReply: UInt64 = 64
@@ -31,6 +37,8 @@ public enum PoWMessage: ConsensusMessage {
         case .getBlocks(let hash, let count): RLP.encode(.list([.uint(2), .digest(hash), .uint(count)]))
         case .blocks(let bs): RLP.encode(.list([.uint(3), .list(bs.map { .bytes($0.encoded) })]))
         case .tip(let hash, let height): RLP.encode(.list([.uint(4), .digest(hash), .uint(height.rawValue)]))
+        case .getBlocksAt(let hash, let count, let height):
+            RLP.encode(.list([.uint(5), .digest(hash), .uint(count), .uint(height.rawValue)]))
         }
     }
 
@@ -70,6 +78,10 @@ public enum PoWMessage: ConsensusMessage {
         case 4:
             try expect(3)
             self = .tip(hash: try f[1].digest("powMessage.hash"), height: Height(try f[2].uint64("powMessage.height")))
+        case 5:
+            try expect(4)
+            self = .getBlocksAt(hash: try f[1].digest("powMessage.hash"), count: try f[2].uint64("powMessage.count"),
+                                height: Height(try f[3].uint64("powMessage.height")))
         default:
             throw LedgerError(.malformedConsensusMessage, "unknown PoW message type \(type)", details: ["field": "powMessage.type"])
         }

@@ -52,9 +52,8 @@ public struct RaftEngine: ConsensusEngine {
     // Persistent.
     private var term: Round = 0
     private var votedFor: NodeID?
-    private var log: [Block]
-    private var entryTerms: [Round]
-    private var certificates: [CommitCertificate?]
+    /// The uncommitted suffix and the last committed entries; older ones through the context's storage.
+    private var log: RaftLog
     private var commitIndex = 0
 
     // Volatile.
@@ -89,26 +88,29 @@ public struct RaftEngine: ConsensusEngine {
         self.schedule = context.schedule
         self.id = context.node
         self.rng = SplitMix64(seed: context.seed ^ 0x5241_4654 &* (UInt64(context.node.rawValue) &+ 1))
-        log = [context.genesis]
-        entryTerms = [0]
-        certificates = [nil]
+        log = RaftLog(genesis: context.genesis, storage: context.storage)
         status = ConsensusStatus(node: context.node, committedHeight: 0, round: 0, role: .follower, phase: .committed)
         if let recovery {
-            for c in recovery.committed {
-                guard c.height.rawValue == UInt64(log.count), c.block.header.parentHash == log[log.count - 1].headerHash else {
-                    throw LedgerError(.consensusStateCorrupt, "committed block \(c.height) does not extend height \(log.count - 1)",
+            for (i, c) in recovery.committed.enumerated() {
+                if i == 0, c.height.rawValue > UInt64(log.lastIndex + 1) {
+                    log.rebase(at: c)   // a suffix: the host's store vouches for the blocks below
+                    continue
+                }
+                guard c.height.rawValue == UInt64(log.lastIndex + 1), c.block.header.parentHash == log.last.headerHash else {
+                    throw LedgerError(.consensusStateCorrupt, "committed block \(c.height) does not extend height \(log.lastIndex)",
                                       details: ["height": c.height.description])
                 }
-                log.append(c.block)
-                entryTerms.append(Self.entryTerm(of: c.block))
-                certificates.append(c.certificate)
+                log.append(c.block, term: Self.entryTerm(of: c.block), certificate: c.certificate)
             }
-            commitIndex = log.count - 1
+            commitIndex = log.lastIndex
             if let bytes = recovery.persistentState { try restore(bytes) }
         }
         resetElectionTimer()
         status = currentStatus()
     }
+
+    /// Log entries held in memory (the uncommitted suffix and the last committed ones).
+    package var blocksInMemory: Int { log.count }
 
     // MARK: Step
 
@@ -131,8 +133,8 @@ public struct RaftEngine: ConsensusEngine {
         return out
     }
 
-    private var lastIndex: Int { log.count - 1 }
-    private var hasLeaderEntry: Bool { entryTerms[lastIndex] == term && role == .leader }
+    private var lastIndex: Int { log.lastIndex }
+    private var hasLeaderEntry: Bool { log.lastTerm == term && role == .leader }
     private func raftConfig(at index: Int) -> RaftConfig {
         guard case .raft(let c) = schedule.config(atHeight: Height(UInt64(max(0, index)))) else {
             preconditionFailure("schedule validated as raft")
@@ -195,7 +197,7 @@ public struct RaftEngine: ConsensusEngine {
         ownAcks = [:]
         if hasElectionQuorum() { becomeLeader(); return }
         for p in peers() {
-            out.send(.requestVote(term: term, lastIndex: Height(UInt64(lastIndex)), lastTerm: entryTerms[lastIndex]), to: p)
+            out.send(.requestVote(term: term, lastIndex: Height(UInt64(lastIndex)), lastTerm: log.lastTerm), to: p)
         }
     }
 
@@ -244,7 +246,7 @@ public struct RaftEngine: ConsensusEngine {
         }
         switch message {
         case let .requestVote(t, lastIdx, lastTerm):
-            let myLastTerm = entryTerms[lastIndex]
+            let myLastTerm = log.lastTerm
             let upToDate = lastTerm > myLastTerm || (lastTerm == myLastTerm && lastIdx.rawValue >= UInt64(lastIndex))
             let grant = t == term && (votedFor == nil || votedFor == from) && upToDate && role != .leader
             if grant {
@@ -280,10 +282,11 @@ public struct RaftEngine: ConsensusEngine {
                                      commitIndex: Height(UInt64(commitIndex)), acks: acks), to: from)
         }
         guard prevIndex <= lastIndex else { reply(false, lastIndex + 1); return }
-        guard entryTerms[prevIndex] == prevTerm else {
+        // Below the in-memory log every entry is committed, and committed entries agree on every node.
+        guard prevIndex < log.first || log.term(at: prevIndex) == prevTerm else {
             // Retry from the first index of the conflicting term (never below the commit index).
             var i = prevIndex
-            while i > commitIndex + 1 && entryTerms[i - 1] == entryTerms[prevIndex] { i -= 1 }
+            while i > commitIndex + 1 && log.term(at: i - 1) == log.term(at: prevIndex) { i -= 1 }
             reply(false, max(commitIndex + 1, min(i, prevIndex)))
             return
         }
@@ -291,17 +294,16 @@ public struct RaftEngine: ConsensusEngine {
         for block in entries {
             let index = match + 1
             let entryTerm = Self.entryTerm(of: block)
+            if index < log.first { match = index; continue }   // committed here, compacted
             if index <= lastIndex {
-                if entryTerms[index] == entryTerm && log[index].headerHash == block.headerHash { match = index; continue }
+                if log.term(at: index) == entryTerm && log[index].headerHash == block.headerHash { match = index; continue }
                 guard index > commitIndex else {
                     out.rejections.append(LedgerError(.raftCommittedEntryConflict,
                         "leader \(from) sent block \(block.headerHash.hex.prefix(16)) at committed height \(index)",
                         details: ["height": String(index), "leader": String(from.rawValue)]))
                     break
                 }
-                log.removeSubrange(index...)
-                entryTerms.removeSubrange(index...)
-                certificates.removeSubrange(index...)
+                log.truncate(from: index)
                 dirty = true
             }
             guard block.header.height.rawValue == UInt64(index), entryTerm <= term else { break }
@@ -310,9 +312,7 @@ public struct RaftEngine: ConsensusEngine {
                                                   details: ["height": String(index), "cause": String(error.numericCode)]))
                 break
             }
-            log.append(block)
-            entryTerms.append(entryTerm)
-            certificates.append(nil)
+            log.append(block, term: entryTerm)
             if firstSeen[index] == nil { firstSeen[index] = now }
             dirty = true
             match = index
@@ -326,7 +326,7 @@ public struct RaftEngine: ConsensusEngine {
         _ = leaderCommit
         // Acknowledge: only when the matched prefix ends in an entry of the leader's term.
         var acks = [RaftAck]()
-        if entryTerms[match] == term {
+        if log.term(at: match) == term {
             // From the leader's commit index on, even where this node already committed (a new leader may lag).
             var h = max(ackFrom, 1)
             while h <= match && acks.count < 64 {
@@ -339,8 +339,9 @@ public struct RaftEngine: ConsensusEngine {
 
     private mutating func ownAck(_ h: Int) -> Signature? {
         if let s = ownAcks[h] { return s }
+        guard let block = log.block(at: h) else { return nil }
         let payload = CommitCertificate.signingPayload(kind: .raft, chainID: context.chainID, height: Height(UInt64(h)),
-                                                       round: term, blockHash: log[h].headerHash)
+                                                       round: term, blockHash: block.headerHash)
         guard let s = try? context.signingKey.signature(for: payload) else { return nil }
         ownAcks[h] = s
         return s
@@ -349,8 +350,10 @@ public struct RaftEngine: ConsensusEngine {
     private mutating func handleAppendResponse(from: NodeID, success: Bool, match: Int, peerCommitIndex: Int, acks peerAcks: [RaftAck]) {
         peerCommit[from] = peerCommitIndex
         guard success else {
-            nextIndex[from] = max(1, min(match, (nextIndex[from] ?? 1) - 1, lastIndex + 1))
-            sendAppend(to: from)
+            let next = max(1, min(match, (nextIndex[from] ?? 1) - 1, lastIndex + 1))
+            nextIndex[from] = next
+            // Probe again at once only where the history to send is at hand (else the next heartbeat does).
+            if log.term(at: next - 1) != nil { sendAppend(to: from) }
             return
         }
         guard match <= lastIndex else { return }
@@ -386,15 +389,22 @@ public struct RaftEngine: ConsensusEngine {
         let next = min(max(1, nextIndex[peer] ?? lastIndex + 1), lastIndex + 1)
         let prev = next - 1
         let end = min(lastIndex, prev + config.maximumEntriesPerAppend)
-        let entries = next <= end ? Array(log[next...end]) : []
+        // Entries the storage cannot supply (compacted and not held) are not sent: a bare heartbeat keeps
+        // this leader's authority and the peer catches up through its host's block sync.
+        guard let entries = log.entries(from: next, through: end), let prevTerm = log.term(at: prev) else {
+            out.send(.appendEntries(term: term, prevIndex: Height(UInt64(lastIndex)), prevTerm: log.lastTerm, entries: [],
+                                    leaderCommit: Height(UInt64(commitIndex)), certificates: [],
+                                    ackFrom: Height(UInt64(commitIndex + 1))), to: peer)
+            return
+        }
         var certs = [CommitCertificate]()
         let known = peerCommit[peer] ?? 0
         if known < commitIndex {
             for h in (known + 1)...min(commitIndex, known + config.maximumEntriesPerAppend) {
-                if let c = certificates[h] { certs.append(c) }
+                if let c = log.certificate(at: h) { certs.append(c) }
             }
         }
-        out.send(.appendEntries(term: term, prevIndex: Height(UInt64(prev)), prevTerm: entryTerms[prev], entries: entries,
+        out.send(.appendEntries(term: term, prevIndex: Height(UInt64(prev)), prevTerm: prevTerm, entries: entries,
                                 leaderCommit: Height(UInt64(commitIndex)), certificates: certs,
                                 ackFrom: Height(UInt64(commitIndex + 1))), to: peer)
     }
@@ -404,18 +414,18 @@ public struct RaftEngine: ConsensusEngine {
     private mutating func maybeRequestProposal() {
         // A new leader always needs one entry of its own term: only that lets it commit older entries.
         guard role == .leader, pendingProposal == nil,
-              lastIndex - commitIndex < config.maximumInflightBlocks || entryTerms[lastIndex] != term,
+              lastIndex - commitIndex < config.maximumInflightBlocks || log.lastTerm != term,
               sinceLastProposal >= config.blockIntervalTicks, members(at: lastIndex + 1).contains(id) else { return }
         let height = lastIndex + 1
         pendingProposal = (height, now)
-        out.proposalRequests.append(ProposalRequest(height: Height(UInt64(height)), parent: log[lastIndex].header, round: term,
+        out.proposalRequests.append(ProposalRequest(height: Height(UInt64(height)), parent: log.last.header, round: term,
                                                     consensusData: RLP.encode(.uint(term.rawValue)),
                                                     maximumTransactions: raftConfig(at: height).maximumTransactionsPerBlock))
     }
 
     private mutating func propose(_ block: Block) {
         guard role == .leader, let pending = pendingProposal, block.header.height.rawValue == UInt64(pending.height),
-              pending.height == lastIndex + 1, block.header.parentHash == log[lastIndex].headerHash,
+              pending.height == lastIndex + 1, block.header.parentHash == log.last.headerHash,
               Self.entryTerm(of: block) == term, block.header.producer == context.signingKey.publicKey else {
             out.rejections.append(LedgerError(.consensusInputIgnored, "proposal at height \(block.header.height) does not answer an open request",
                                               details: ["height": block.header.height.description]))
@@ -423,9 +433,7 @@ public struct RaftEngine: ConsensusEngine {
         }
         pendingProposal = nil
         sinceLastProposal = 0
-        log.append(block)
-        entryTerms.append(term)
-        certificates.append(nil)
+        log.append(block, term: term)
         firstSeen[lastIndex] = now
         dirty = true
         for p in peers() { sendAppend(to: p) }
@@ -434,7 +442,7 @@ public struct RaftEngine: ConsensusEngine {
     }
 
     private mutating func tryCommit() {
-        guard role == .leader, entryTerms[lastIndex] == term else { return }
+        guard role == .leader, log.lastTerm == term else { return }
         var committed = false
         defer {
             // Ship the new certificates (and any further entries) at once.
@@ -462,13 +470,14 @@ public struct RaftEngine: ConsensusEngine {
     }
 
     private mutating func commit(_ h: Int, _ cert: CommitCertificate) {
-        certificates[h] = cert
+        let block = log[h]
         commitIndex = h
+        log.commit(h, certificate: cert)
         acks[h] = nil
         ownAcks[h] = nil
         if let seen = firstSeen.removeValue(forKey: h) { lastLatency = now - seen }
         dirty = true
-        out.commits.append(CommittedBlock(block: log[h], certificate: cert))
+        out.commits.append(CommittedBlock(block: block, certificate: cert))
     }
 
     // MARK: Status and persistence
@@ -484,7 +493,7 @@ public struct RaftEngine: ConsensusEngine {
     }
 
     private func persistentState() -> [UInt8] {
-        let suffix = commitIndex < lastIndex ? log[(commitIndex + 1)...].map { RLP.Item.bytes($0.encoded) } : []
+        let suffix = log.suffix(after: commitIndex).map { RLP.Item.bytes($0.encoded) }
         return RLP.encode(.list([.uint(term.rawValue), .uint(votedFor.map { UInt64($0.rawValue) + 1 } ?? 0), .list(suffix)]))
     }
 
@@ -498,10 +507,8 @@ public struct RaftEngine: ConsensusEngine {
                 let block = try Block(decoding: try item.bytes("raftState.entry"))
                 let h = Int(block.header.height.rawValue)
                 if h <= lastIndex { continue }   // committed meanwhile
-                guard h == lastIndex + 1, block.header.parentHash == log[lastIndex].headerHash else { break }
-                log.append(block)
-                entryTerms.append(Self.entryTerm(of: block))
-                certificates.append(nil)
+                guard h == lastIndex + 1, block.header.parentHash == log.last.headerHash else { break }
+                log.append(block, term: Self.entryTerm(of: block))
             }
         } catch {
             throw LedgerError(.consensusStateCorrupt, "raft persistent state: \(error.message)", details: error.details)
@@ -515,3 +522,5 @@ public struct RaftEngine: ConsensusEngine {
         return Round(t)
     }
 }
+
+extension RaftEngine: ChainMemoryReporting {}
