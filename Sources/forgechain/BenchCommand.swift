@@ -58,6 +58,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: .hidden) var ledger: String?
     @Option(help: .hidden) var store: String?
+    @Flag(help: .hidden) var storeOnly = false
 
     func validate() throws {
         guard area == .start else { return }
@@ -73,7 +74,7 @@ struct BenchCommand: AsyncParsableCommand {
         let reporter = BenchReporter(json: json)
         if area == .startProbe {
             guard let ledger, let store else { throw ValidationError("start-probe needs --ledger and --store") }
-            try await StartBench.probe(ledger: ledger, store: store)
+            try await StartBench.probe(ledger: ledger, store: store, storeOnly: storeOnly)
             return
         }
         if area == .start {

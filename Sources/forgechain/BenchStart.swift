@@ -34,6 +34,8 @@ enum StartBench {
     struct Measurement {
         var manifest: StartBenchManifest
         var probe: StartBenchProbe.Result
+        /// The fastest store-only open (``StartBenchProbe/runStoreOnly(ledger:store:)``).
+        var storeOpen: StartBenchProbe.Result
         /// Wall time of the child process from spawn to exit, milliseconds.
         var processMilliseconds: Double
         var storeBytes: Int
@@ -67,7 +69,8 @@ enum StartBench {
                                 seconds: m.probe.readyMilliseconds / 1_000, extra: [
                                     "blocks": Double(blocks), "height": Double(m.probe.committedHeight),
                                     "start_ms": m.probe.readyMilliseconds, "init_ms": m.probe.initMilliseconds,
-                                    "process_ms": m.processMilliseconds,
+                                    "process_ms": m.processMilliseconds, "store_open_ms": m.storeOpen.readyMilliseconds,
+                                    "store_open_peak_rss_mb": Double(m.storeOpen.peakRSSKibibytes) / 1_024,
                                     "peak_rss_mb": Double(m.probe.peakRSSKibibytes) / 1_024,
                                     "ready_rss_mb": Double(m.probe.readyRSSKibibytes) / 1_024,
                                     "store_mb": Double(m.storeBytes) / 1_048_576, "load_average": loadAverage(),
@@ -118,27 +121,40 @@ enum StartBench {
         }
     }
 
-    /// Runs the probe `runs` times, each on a fresh copy of the store, and keeps the fastest run.
+    /// Runs the probe `runs` times, each on a fresh copy of the store, and keeps the fastest run; then as many
+    /// store-only probes, and keeps the fastest.
     static func measure(_ manifest: StartBenchManifest, in folder: String, runs: Int) async throws -> Measurement {
         let bytes = try storeBytes(in: folder)
-        var best: Measurement?
-        for _ in 0..<max(1, runs) {
-            let copy = folder + "/run"
-            if FileManager.default.fileExists(atPath: copy) { try FileManager.default.removeItem(atPath: copy) }
-            try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
-            for file in storeFiles(in: folder) {
-                try FileManager.default.copyItem(atPath: file, toPath: copy + "/" + (file as NSString).lastPathComponent)
+        var best: (probe: StartBenchProbe.Result, processMilliseconds: Double)?
+        var bestOpen: StartBenchProbe.Result?
+        for storeOnly in [false, true] {
+            for _ in 0..<max(1, runs) {
+                let (probe, processMilliseconds) = try await probeOnCopy(of: folder, storeOnly: storeOnly)
+                guard probe.committedHeight == manifest.height, probe.engineCommittedHeight == manifest.height else {
+                    throw ValidationError("bench start: the \(storeOnly ? "store" : "node") on \(folder) opened at height \(probe.committedHeight) (engine \(probe.engineCommittedHeight)), the ledger's is \(manifest.height)")
+                }
+                if storeOnly {
+                    if bestOpen.map({ probe.readyMilliseconds < $0.readyMilliseconds }) ?? true { bestOpen = probe }
+                } else if best.map({ probe.readyMilliseconds < $0.probe.readyMilliseconds }) ?? true {
+                    best = (probe, processMilliseconds)
+                }
             }
-            let outcome = await Result(catching: { try await spawnProbe(ledger: folder, store: storePath(in: copy)) })
-            try FileManager.default.removeItem(atPath: copy)
-            let (probe, processMilliseconds) = try outcome.get()
-            guard probe.committedHeight == manifest.height, probe.engineCommittedHeight == manifest.height else {
-                throw ValidationError("bench start: the node on \(folder) started at height \(probe.committedHeight) (engine \(probe.engineCommittedHeight)), the ledger's is \(manifest.height)")
-            }
-            let m = Measurement(manifest: manifest, probe: probe, processMilliseconds: processMilliseconds, storeBytes: bytes)
-            if best.map({ m.probe.readyMilliseconds < $0.probe.readyMilliseconds }) ?? true { best = m }
         }
-        return best!
+        return Measurement(manifest: manifest, probe: best!.probe, storeOpen: bestOpen!, processMilliseconds: best!.processMilliseconds,
+                           storeBytes: bytes)
+    }
+
+    /// Copies the ledger's store into `<folder>/run`, runs a probe on the copy and removes it.
+    static func probeOnCopy(of folder: String, storeOnly: Bool) async throws -> (StartBenchProbe.Result, Double) {
+        let copy = folder + "/run"
+        if FileManager.default.fileExists(atPath: copy) { try FileManager.default.removeItem(atPath: copy) }
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        for file in storeFiles(in: folder) {
+            try FileManager.default.copyItem(atPath: file, toPath: copy + "/" + (file as NSString).lastPathComponent)
+        }
+        let outcome = await Result(catching: { try await spawnProbe(ledger: folder, store: storePath(in: copy), storeOnly: storeOnly) })
+        try FileManager.default.removeItem(atPath: copy)
+        return try outcome.get()
     }
 
     /// This executable, for the child process.
@@ -151,7 +167,7 @@ enum StartBench {
 
     /// Runs `forgechain bench start-probe` and returns its result and its wall time (spawn to exit) in milliseconds.
     /// - Note: Waits for the child without blocking a thread of the cooperative pool.
-    static func spawnProbe(ledger: String, store: String) async throws -> (StartBenchProbe.Result, Double) {
+    static func spawnProbe(ledger: String, store: String, storeOnly: Bool = false) async throws -> (StartBenchProbe.Result, Double) {
         let folder = (store as NSString).deletingLastPathComponent
         let outPath = folder + "/probe.out", errPath = folder + "/probe.err"
         guard FileManager.default.createFile(atPath: outPath, contents: nil), FileManager.default.createFile(atPath: errPath, contents: nil) else {
@@ -165,7 +181,7 @@ enum StartBench {
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executablePath)
-        process.arguments = ["bench", "start-probe", "--ledger", ledger, "--store", store]
+        process.arguments = ["bench", "start-probe", "--ledger", ledger, "--store", store] + (storeOnly ? ["--store-only"] : [])
         var environment = ProcessInfo.processInfo.environment
         environment[LogLevelOption.environmentVariable] = "error"
         process.environment = environment
@@ -190,8 +206,9 @@ enum StartBench {
     }
 
     /// The probe's side: runs it and prints its result line.
-    static func probe(ledger: String, store: String) async throws {
-        let result = try await StartBenchProbe.run(ledger: ledger, store: store)
+    static func probe(ledger: String, store: String, storeOnly: Bool) async throws {
+        let result = storeOnly ? try StartBenchProbe.runStoreOnly(ledger: ledger, store: store)
+            : try await StartBenchProbe.run(ledger: ledger, store: store)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         print(StartBenchProbe.resultPrefix + String(decoding: try encoder.encode(result), as: UTF8.self))

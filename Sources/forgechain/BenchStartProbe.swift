@@ -7,6 +7,8 @@ import Net
 /// node of the ledger's chain on `FILE` (a copy of the ledger's store), starts it, waits until the node is ready
 /// (the store's head and the engine's committed height both at the ledger's height), stops it, and prints one JSON
 /// object (``StartBenchProbe/Result``) on standard output. Its own process, so its peak RSS is the node's.
+/// With `--store-only` it opens the store alone, as `Node.init` does first (SQLite's quick check, the last blocks'
+/// check, the genesis read), which separates the cost of opening the file from that of building the engine.
 enum StartBenchProbe {
     /// What one probe measured. Times in milliseconds from just before `Node.init` (which opens the store and
     /// builds the engine from it); memory in KiB.
@@ -26,6 +28,8 @@ enum StartBenchProbe {
         var readyRSSKibibytes: Int
         /// Peak resident memory of the process after the node stopped (`getrusage` `ru_maxrss`).
         var peakRSSKibibytes: Int
+        /// Whether only the store was opened (no node, no engine: `engineCommittedHeight` is the store's head).
+        var storeOnly = false
     }
 
     static let resultPrefix = "bench-start-probe: "
@@ -68,6 +72,30 @@ enum StartBenchProbe {
         return Result(engine: manifest.engine, expectedHeight: manifest.height, committedHeight: store.rawValue,
                       engineCommittedHeight: engineHeight.rawValue, initMilliseconds: milliseconds(constructed - began),
                       readyMilliseconds: milliseconds(ready - began), readyRSSKibibytes: readyRSS, peakRSSKibibytes: peakRSSKibibytes())
+    }
+
+    /// Opens the store of `ledger` at `store` as a node's init does, without the node.
+    /// - Throws: `LedgerError` from opening the store, `ChainError` `.genesisMismatch` (4057) for another chain's store.
+    static func runStoreOnly(ledger: String, store path: String) throws -> Result {
+        let manifest = try StartBench.readManifest(in: ledger)
+        guard let engine = ConsensusEngineKind(rawValue: manifest.engine) else {
+            throw ChainError(.invalidNodeConfiguration, "ledger \(ledger): unknown engine '\(manifest.engine)'", details: ["field": "engine"])
+        }
+        let chain = try StartBenchChain(engine: engine, seed: manifest.seed, maximumTransactionsPerBlock: manifest.transactionsPerBlock)
+        let configuration = chain.nodeConfiguration(storePath: path)
+        let began = ContinuousClock.now
+        let store = try LedgerStore(path: path, configuration: LedgerStore.Configuration(hashAlgorithm: configuration.hashAlgorithm,
+                                                                                         durability: configuration.storeDurability))
+        guard try store.blockHash(atHeight: 0) == configuration.genesis.headerHash else {
+            throw ChainError(.genesisMismatch, "the store at \(path) holds another chain (genesis differs)")
+        }
+        let height = store.head?.height.rawValue ?? 0
+        let opened = milliseconds(ContinuousClock.now - began)
+        let readyRSS = statusKibibytes("VmRSS")
+        store.close()
+        return Result(engine: manifest.engine, expectedHeight: manifest.height, committedHeight: height, engineCommittedHeight: height,
+                      initMilliseconds: opened, readyMilliseconds: opened, readyRSSKibibytes: readyRSS,
+                      peakRSSKibibytes: peakRSSKibibytes(), storeOnly: true)
     }
 
     static func milliseconds(_ d: Duration) -> Double {

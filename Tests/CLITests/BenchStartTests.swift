@@ -56,7 +56,7 @@ struct BenchStartTests {
         for (name, height) in [("start.\(engine).1x5", 1.0), ("start.\(engine).3x5", 3.0)] {
             let line = try #require(lines[name], "\(first)")
             #expect(line["height"] as? Double == height, "\(name): \(line)")
-            for field in ["start_ms", "init_ms", "process_ms", "peak_rss_mb", "ready_rss_mb", "store_mb"] {
+            for field in ["start_ms", "init_ms", "process_ms", "peak_rss_mb", "ready_rss_mb", "store_mb", "store_open_ms", "store_open_peak_rss_mb"] {
                 #expect((line[field] as? Double ?? 0) > 0, "\(name): \(field) in \(line)")
             }
         }
