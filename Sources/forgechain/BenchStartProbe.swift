@@ -26,7 +26,7 @@ enum StartBenchProbe {
         var readyMilliseconds: Double
         /// Resident memory when ready (`VmRSS`).
         var readyRSSKibibytes: Int
-        /// Peak resident memory of the process after the node stopped (`getrusage` `ru_maxrss`).
+        /// Peak resident memory of the process after the node stopped (`VmHWM`).
         var peakRSSKibibytes: Int
         /// Whether only the store was opened (no node, no engine: `engineCommittedHeight` is the store's head).
         var storeOnly = false
@@ -102,13 +102,14 @@ enum StartBenchProbe {
         Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15
     }
 
-    /// This process's peak resident set in KiB (Linux reports `ru_maxrss` in KiB, macOS in bytes).
+    /// This process's peak resident set in KiB: `VmHWM` on Linux. Not `getrusage`'s `ru_maxrss` there: Linux
+    /// carries the peak of the process image before `exec` into it, so a child spawned by a large parent would
+    /// report the parent's size. Elsewhere `ru_maxrss` (bytes on macOS).
     static func peakRSSKibibytes() -> Int {
-        var usage = rusage()
         #if os(Linux)
-        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
-        return Int(usage.ru_maxrss)
+        return statusKibibytes("VmHWM")
         #else
+        var usage = rusage()
         guard getrusage(RUSAGE_SELF, &usage) == 0 else { return 0 }
         return Int(usage.ru_maxrss) / 1_024
         #endif
