@@ -2,22 +2,28 @@ import ArgumentParser
 import Foundation
 import LedgerCore
 
-/// `forgechain bench hash|merkle|validate|tps [--json]`: quick sizing of a machine.
+/// `forgechain bench hash|merkle|validate|append|tps|records|start [--json]`: quick sizing of a machine.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure operations per second of the hashing and validation core.",
         discussion: """
         Build with -c release for meaningful figures: swift run -c release forgechain bench hash. \
-        With --json, prints one JSON object per line per measured operation with name, count, seconds, ops_per_sec.
+        With --json, prints one JSON object per line per measured operation with name, count, seconds, ops_per_sec. \
+        start: a node's start-up time and peak RSS (in a child process) on a baseline ledger and a large one, per engine: \
+        forgechain bench start --engine pbft --blocks 1000 --transactions-per-block 1000 --data-dir /var/tmp/ledgers.
         """
     )
 
     enum Area: String, ExpressibleByArgument, CaseIterable {
-        case hash, merkle, validate, append, tps, records
+        case hash, merkle, validate, append, tps, records, start
+        /// The child process of `start` (not listed in the help).
+        case startProbe = "start-probe"
+
+        static var allValueStrings: [String] { allCases.filter { $0 != .startProbe }.map(\.rawValue) }
     }
 
-    @Argument(help: "What to measure: hash, merkle, validate, append (the ledger store), tps (node and cluster) or records (100,000 records uploaded and queried).")
+    @Argument(help: "What to measure: hash, merkle, validate, append (the ledger store), tps (node and cluster), records (100,000 records uploaded and queried) or start (a node's start-up time and memory by ledger size).")
     var area: Area
 
     @Flag(help: "One JSON object per line per measured operation.")
@@ -32,8 +38,51 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "For tps: the signature scheme of the transaction senders (p256, ed25519, secp256k1, sm2).")
     var senderScheme: TPSBench.Scheme = .p256
 
+    @Option(help: "For start: the consensus engine (all, pbft, raft, pos, pow).")
+    var engine: StartBench.EngineChoice = .all
+
+    @Option(help: "For start: blocks of the large ledger (1...100,000).")
+    var blocks: Int = 1_000
+
+    @Option(help: "For start: transactions per block of both ledgers (1...10,000).")
+    var transactionsPerBlock: Int = 1_000
+
+    @Option(help: "For start: blocks of the baseline ledger the large one is compared with (0: no baseline).")
+    var baselineBlocks: Int = 1
+
+    @Option(help: "For start: where generated ledgers are kept and reused (default: a temporary folder, removed afterwards).")
+    var dataDir: String?
+
+    @Option(help: "For start: start-ups measured per ledger, each on a fresh copy of its store; the fastest is reported.")
+    var runs: Int = 1
+
+    @Option(help: .hidden) var ledger: String?
+    @Option(help: .hidden) var store: String?
+    @Flag(help: .hidden) var storeOnly = false
+
+    func validate() throws {
+        guard area == .start else { return }
+        guard (1...100_000).contains(blocks) else { throw ValidationError("--blocks is \(blocks), expected 1...100000") }
+        guard (1...10_000).contains(transactionsPerBlock) else {
+            throw ValidationError("--transactions-per-block is \(transactionsPerBlock), expected 1...10000")
+        }
+        guard (0...blocks).contains(baselineBlocks) else { throw ValidationError("--baseline-blocks is \(baselineBlocks), expected 0...\(blocks)") }
+        guard (1...100).contains(runs) else { throw ValidationError("--runs is \(runs), expected 1...100") }
+    }
+
     func run() async throws {
         let reporter = BenchReporter(json: json)
+        if area == .startProbe {
+            guard let ledger, let store else { throw ValidationError("start-probe needs --ledger and --store") }
+            try await StartBench.probe(ledger: ledger, store: store, storeOnly: storeOnly)
+            return
+        }
+        if area == .start {
+            let sizes = baselineBlocks > 0 && baselineBlocks < blocks ? [baselineBlocks, blocks] : [blocks]
+            try await StartBench.run(StartBench.Options(engines: engine.engines, sizes: sizes, transactionsPerBlock: transactionsPerBlock,
+                                                        dataDirectory: dataDir, runs: runs), reporter: reporter)
+            return
+        }
         if area == .tps {
             let count = max(1_000, Int(20_000 * scale))
             if only != .pbft4 {
@@ -63,7 +112,7 @@ struct BenchCommand: AsyncParsableCommand {
         case .merkle: try Benchmarks.merkle(reporter, scale: scale)
         case .validate: try Benchmarks.validate(reporter, scale: scale)
         case .append: try Benchmarks.append(reporter, scale: scale)
-        case .tps, .records: break
+        case .tps, .records, .start, .startProbe: break
         }
     }
 }
