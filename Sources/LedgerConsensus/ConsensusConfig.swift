@@ -361,7 +361,7 @@ public struct RaftConfig: Hashable, Sendable, Codable {
 }
 
 /// Proof-of-work parameters. Difficulty `d` means a block hash must satisfy
-/// ``ProofOfWork/meets(hash:difficulty:)``: `d` attempts on average.
+/// `ProofOfWork.meets(hash:difficulty:)`: `d` attempts on average.
 public struct PoWConfig: Hashable, Sendable, Codable {
     /// Optional, default 64; range `minimumDifficulty`...2^62. Difficulty of block 1.
     public var initialDifficulty: UInt64

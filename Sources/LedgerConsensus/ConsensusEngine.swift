@@ -19,7 +19,7 @@ import LedgerModel
 /// Engines are value types (`struct`). Two engines built from the same
 /// ``ConsensusContext`` and fed the same inputs produce the same effects, on
 /// every platform and in every process: they draw randomness only from a
-/// ``SplitMix64`` seeded by ``ConsensusContext/seed`` and never iterate a
+/// `SplitMix64` seeded by ``ConsensusContext/seed`` and never iterate a
 /// `Set` or `Dictionary` on a path that produces output.
 ///
 /// ```swift
@@ -117,7 +117,7 @@ public struct ProposalRequest: Hashable, Sendable {
     public var parent: BlockHeader
     /// The round the proposal is for.
     public var round: Round
-    /// Bytes the block must carry in ``BlockHeader/consensusData`` (may be empty).
+    /// Bytes the block must carry in `BlockHeader.consensusData` (may be empty).
     public var consensusData: [UInt8]
     /// The most transactions the block may hold.
     public var maximumTransactions: Int
@@ -222,7 +222,7 @@ public struct ConsensusRecovery: Sendable, Hashable {
 }
 
 /// Validates a proposed block before an engine votes for it (K-V-1..4).
-/// Wraps a pure closure so hosts can plug in a ``BlockValidator`` with the
+/// Wraps a pure closure so hosts can plug in a `BlockValidator` with the
 /// chain's rules, and tests a permissive or a deliberately broken rule.
 ///
 /// ```swift
@@ -278,7 +278,7 @@ public struct ConsensusContext: Sendable {
     public var schedule: ConsensusSchedule
     /// Optional, default ``ProposalValidator/acceptAll``. Checks proposals before voting.
     public var proposalValidator: ProposalValidator
-    /// Optional, default 0. Seeds the engine's ``SplitMix64`` (election timeouts, nonces);
+    /// Optional, default 0. Seeds the engine's `SplitMix64` (election timeouts, nonces);
     /// give each node a different seed.
     public var seed: UInt64
 

@@ -7,7 +7,7 @@
 /// what it records holds for everyone, so engines in one process (a
 /// simulated cluster, a test) verify each signature once instead of once per
 /// engine. Another (``transactions``) holds transaction signatures verified
-/// at mempool intake (``Transaction/verifySignatureOnce(hashAlgorithm:)``), so
+/// at mempool intake (`Transaction.verifySignatureOnce(hashAlgorithm:)`), so
 /// the nodes of an in-process cluster check a relayed transaction once.
 /// `Sendable` through its ``BoundedMemo``.
 package final class VerifiedSignatureCache: Sendable {

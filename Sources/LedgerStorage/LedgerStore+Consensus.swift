@@ -56,7 +56,7 @@ extension LedgerStore {
     }
 
     /// Saves the consensus engine's persistent state
-    /// (``ConsensusEffects/persistentState``) durably, replacing the previous one.
+    /// (`ConsensusEffects.persistentState`) durably, replacing the previous one.
     /// - Parameter state: Required. Opaque bytes, at most 1 GiB.
     /// - Throws: `.readOnlyStore` (1516), `.storeClosed` (1521) after ``close()``, `.sqlite` (1510).
     /// - Note: Thread-safe; serialised with appends. Example: `try store.saveConsensusState(effects.persistentState!)`.

@@ -73,7 +73,7 @@ extension LedgerStore {
     }
 
     /// Where the transaction with `id` was committed, or nil.
-    /// - Parameter id: Required. A transaction ID (``Transaction/id(using:)``).
+    /// - Parameter id: Required. A transaction ID (`Transaction.id(using:)`).
     /// - Note: Thread-safe. Example: `let at = try store.location(ofTransaction: id)`.
     public func location(ofTransaction id: Digest) throws(LedgerError) -> TransactionLocation? {
         try read { (db) throws(LedgerError) -> TransactionLocation? in

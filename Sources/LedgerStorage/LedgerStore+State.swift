@@ -17,7 +17,7 @@ public struct StateTransition: Sendable, Hashable {
     /// The new root and the nodes created to reach it.
     public var update: StateUpdate
 
-    /// Wraps an update computed by ``StateTree/update(root:changes:store:)`` from `parentRoot`.
+    /// Wraps an update computed by `StateTree.update(root:changes:store:)` from `parentRoot`.
     /// - Parameters:
     ///   - parentRoot: Required. The root the update was computed from.
     ///   - update: Required. Its result.

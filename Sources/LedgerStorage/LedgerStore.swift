@@ -332,11 +332,11 @@ public final class LedgerStore: @unchecked Sendable {
     /// Checks linkage (height = head + 1, or 0 on an empty store; parent hash
     /// = head's hash), the header hash and transaction root, and the receipts
     /// against the header's receipt root. Full validation (signatures,
-    /// timestamps, producers) is the caller's job (``BlockValidator``).
+    /// timestamps, producers) is the caller's job (`BlockValidator`).
     /// - Parameters:
     ///   - block: Required. The next block.
     ///   - receipts: Optional, default empty. One per transaction, in order;
-    ///     empty is allowed only when the header's receipt root is ``Digest/zero``.
+    ///     empty is allowed only when the header's receipt root is `Digest.zero`.
     ///   - stateChanges: Optional, default none. The block's writes to the world state.
     ///   - stateTransition: Optional, default nil (the store computes it). The
     ///     state-tree update of `stateChanges` from the head's state root, computed

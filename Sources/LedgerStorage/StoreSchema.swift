@@ -6,7 +6,7 @@ import LedgerModel
 /// crash during a migration leaves the previous version intact.
 package enum StoreSchema {
     /// Transactions are keyed `height << 20 | index` (a block holds at most
-    /// 2^20 > ``Block/maximumTransactions`` transactions), so a block's rows
+    /// 2^20 > `Block.maximumTransactions` transactions), so a block's rows
     /// are one contiguous rowid range and appends go to the end of the tree.
     static let transactionIndexBits: Int64 = 20
 

@@ -11,7 +11,7 @@ import LedgerModel
 /// Backups check it with the ``ProposalValidator`` and PREPARE; a node with
 /// the pre-prepare and `2f` matching PREPAREs is *prepared* and COMMITs; a
 /// prepared node with `2f + 1` matching COMMITs commits the block, in height
-/// order, with those COMMITs as its ``CommitCertificate``. Blocks are
+/// order, with those COMMITs as its `CommitCertificate`. Blocks are
 /// decided one at a time (each extends the last committed block).
 ///
 /// - **Checkpoints and watermarks**: after every `checkpointIntervalBlocks`

@@ -7,9 +7,9 @@ import LedgerModel
 /// Every message is signed by its sender's validator key and verified on
 /// receipt; a message whose signature does not verify is dropped and counted
 /// (``PBFTEngine/invalidSignatureCount``). A COMMIT's signature is over
-/// ``CommitCertificate/signingPayload(kind:chainID:height:round:blockHash:)``
+/// `CommitCertificate.signingPayload(kind:chainID:height:round:blockHash:)`
 /// with kind `.pbft` and the view as the round, so `2f + 1` COMMITs are the
-/// block's ``CommitCertificate`` as they are.
+/// block's `CommitCertificate` as they are.
 ///
 /// Canonical encoding: RLP `[kind, sender, [fields…], [scheme, signature]]`.
 ///

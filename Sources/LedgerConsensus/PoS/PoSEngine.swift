@@ -8,7 +8,7 @@ import LedgerModel
 /// For each height, rounds run PROPOSAL → PREVOTE → PRECOMMIT:
 /// - **Proposer**: for `(height, round)` the validator chosen by
 ///   ``proposer(height:round:)``, a deterministic stake-weighted draw
-///   (``ValidatorSet/stakeWeightedProposer(seed:)`` seeded by the height and
+///   (`ValidatorSet.stakeWeightedProposer(seed:)` seeded by the height and
 ///   round), so a validator proposes in proportion to its stake and every
 ///   node computes the same proposer. It re-proposes its *valid* block (one
 ///   it saw > 2/3 prevotes for) or asks its host for a new one.
@@ -18,7 +18,7 @@ import LedgerModel
 /// - **Precommit / lock**: > 2/3 of the stake prevoting one block locks it
 ///   and precommits it; > 2/3 prevoting nil precommits nil.
 /// - **Decide**: > 2/3 of the stake precommitting one block in one round
-///   makes it final; those precommits are its ``CommitCertificate`` (kind
+///   makes it final; those precommits are its `CommitCertificate` (kind
 ///   `.pos`), verifiable by a third party against the validator set.
 /// - **Timeouts** (ticks): propose `T + r·T/2`, prevote and precommit
 ///   `T/2 + r·T/4` with `T = roundTimeoutTicks` and `r` the round (capped at

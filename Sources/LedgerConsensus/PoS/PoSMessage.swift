@@ -5,9 +5,9 @@ import LedgerModel
 /// stake): the sender, what it says, and its signature.
 ///
 /// A non-nil PRECOMMIT is signed over
-/// ``CommitCertificate/signingPayload(kind:chainID:height:round:blockHash:)``
+/// `CommitCertificate.signingPayload(kind:chainID:height:round:blockHash:)`
 /// with kind `.pos`, so precommits from validators holding more than 2/3 of
-/// the stake are the block's ``CommitCertificate`` as they are. Every other
+/// the stake are the block's `CommitCertificate` as they are. Every other
 /// message is signed over RLP `[domain, kind, chainID, sender, [fields…]]`
 /// (a block by its hash).
 ///

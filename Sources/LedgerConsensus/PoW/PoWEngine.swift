@@ -6,11 +6,11 @@ import LedgerModel
 /// choice and reorganisation, as a pure state machine.
 ///
 /// **Mining.** On every tick the engine tries ``PoWConfig/hashesPerTick``
-/// nonces (drawn from a ``SplitMix64`` seeded from the context seed and the
+/// nonces (drawn from a `SplitMix64` seeded from the context seed and the
 /// node ID) on a block template: the host's answer to the engine's
-/// ``ProposalRequest`` with a ``PoWSeal`` in ``BlockHeader/consensusData``.
+/// ``ProposalRequest`` with a ``PoWSeal`` in `BlockHeader.consensusData`.
 /// A header is a proof of work when its hash under the chain's algorithm
-/// meets the difficulty (``ProofOfWork/meets(hash:difficulty:)``); the
+/// meets the difficulty (`ProofOfWork.meets(hash:difficulty:)`); the
 /// engine then signs the header with the node's key and broadcasts the block.
 ///
 /// **Difficulty.** Block 1 has ``PoWConfig/initialDifficulty``. Every
@@ -26,7 +26,7 @@ import LedgerModel
 /// (``PoWMessage/getBlocks(hash:count:)``).
 ///
 /// **Commits and reorganisations.** A block is committed, with a `.pow`
-/// ``CommitCertificate`` whose `evidence` holds the `confirmationDepth`
+/// `CommitCertificate` whose `evidence` holds the `confirmationDepth`
 /// headers on top of it (``verifyCertificate(_:config:hashAlgorithm:)``), once
 /// it is ``PoWConfig/confirmationDepth`` blocks deep on the heaviest chain.
 /// Whenever the heaviest chain switches branch, the step's effects carry a

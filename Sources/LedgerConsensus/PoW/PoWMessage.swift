@@ -4,7 +4,7 @@ import LedgerModel
 /// The wire messages of proof-of-work consensus.
 ///
 /// Canonical encoding: RLP `[type, fields...]`:
-/// - `[1, block]`: a newly mined block (`block` as ``Block/encoded`` bytes);
+/// - `[1, block]`: a newly mined block (`block` as `Block.encoded` bytes);
 /// - `[2, hash, count]`: "send me block `hash` and up to `count - 1` of its ancestors";
 /// - `[3, [block...]]`: the answer, lowest block first;
 /// - `[4, hash, height]`: "my heaviest chain ends at `hash`" (sent every

@@ -2,7 +2,7 @@ import LedgerCrypto
 import LedgerModel
 
 /// The proof-of-work fields of a block header, carried in
-/// ``BlockHeader/consensusData`` as RLP `[version, difficulty, nonce]`.
+/// `BlockHeader.consensusData` as RLP `[version, difficulty, nonce]`.
 ///
 /// The seal is inside the hashed header fields, so changing the nonce
 /// changes the header hash: mining is trying nonces until
@@ -30,7 +30,7 @@ public struct PoWSeal: Hashable, Sendable {
         self.nonce = nonce
     }
 
-    /// The RLP encoding for ``BlockHeader/consensusData``.
+    /// The RLP encoding for `BlockHeader.consensusData`.
     public var encoded: [UInt8] {
         RLP.encode(.list([.uint(Self.encodingVersion), .uint(difficulty), .uint(nonce)]))
     }
@@ -61,7 +61,7 @@ public struct PoWSeal: Hashable, Sendable {
 
 /// Retargeting for proof of work. Pure functions, safe from any thread.
 ///
-/// The target test itself is the shared ``ProofOfWork/meets(hash:difficulty:)``
+/// The target test itself is the shared `ProofOfWork.meets(hash:difficulty:)`
 /// (the one certificates are verified with).
 public enum PoWDifficulty {
     /// The retargeting rule: scales `difficulty` by expected over actual time

@@ -8,17 +8,17 @@ import LedgerModel
 ///
 /// **Log.** Entry `h` is the block at height `h`; genesis is entry 0 of term
 /// 0. The term of an entry is carried in its block's
-/// ``BlockHeader/consensusData`` (RLP unsigned integer), so a block alone
+/// `BlockHeader.consensusData` (RLP unsigned integer), so a block alone
 /// says which leader term proposed it.
 ///
 /// **Commit and certificate.** A follower that accepted the log of the leader
 /// of term `T` up to index `m`, where entry `m` is of term `T`, signs an
-/// acknowledgement ``CommitCertificate/signingPayload(kind:chainID:height:round:blockHash:)`` `(raft, chainID, h,
+/// acknowledgement `CommitCertificate.signingPayload(kind:chainID:height:round:blockHash:)` `(raft, chainID, h,
 /// T, hash_h)` for each uncommitted `h ≤ m` the leader asks about. The
 /// leader (which acknowledges its own log the same way) commits `h` once
 /// acknowledgements from a majority of the members of the configuration at
 /// `h` arrive; those acknowledgements are the block's
-/// ``CommitCertificate`` (kind `.raft`, round `T`). A majority holding a
+/// `CommitCertificate` (kind `.raft`, round `T`). A majority holding a
 /// term-`T` entry at or above `h` is exactly Raft's commit rule, so a valid
 /// certificate proves, under the crash-fault model, that the block is
 /// committed: every later leader holds it. It does **not** hold against a

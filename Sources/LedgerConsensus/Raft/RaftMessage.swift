@@ -5,7 +5,7 @@ import LedgerModel
 public struct RaftAck: Hashable, Sendable {
     /// The acknowledged height.
     public var height: Height
-    /// The sender's commit vote signature (``CommitCertificate/signingPayload(kind:chainID:height:round:blockHash:)``).
+    /// The sender's commit vote signature (`CommitCertificate.signingPayload(kind:chainID:height:round:blockHash:)`).
     public var signature: Signature
     /// Both are required.
     public init(height: Height, signature: Signature) {

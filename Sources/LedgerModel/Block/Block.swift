@@ -52,8 +52,8 @@ public struct Block: Hashable, Sendable {
     /// - Parameters:
     ///   - parent: Optional. The parent header; nil makes height 0 with a zero parent hash.
     ///   - transactions: Required. Signed transactions, in execution order.
-    ///   - stateRoot: Optional, default ``Digest/zero``. The state root after execution.
-    ///   - receiptRoot: Optional, default ``Digest/zero``.
+    ///   - stateRoot: Optional, default `Digest.zero`. The state root after execution.
+    ///   - receiptRoot: Optional, default `Digest.zero`.
     ///   - consensusData: Optional, default empty.
     ///   - producerKey: Required. The producer's private key.
     ///   - chainID: Optional; defaults to the parent's chain ID, else 0.

@@ -18,7 +18,7 @@ public struct BlockHeader: Hashable, Sendable {
     public var chainID: UInt64
     /// 0 for genesis, the parent's height + 1 otherwise.
     public var height: Height
-    /// The header hash of the block at `height - 1`; ``Digest/zero`` for genesis.
+    /// The header hash of the block at `height - 1`; `Digest.zero` for genesis.
     public var parentHash: Digest
     /// When the producer made the block; strictly after the parent's.
     public var timestamp: Timestamp

@@ -33,7 +33,7 @@ public struct CertificateVote: Hashable, Sendable {
 ///
 /// Every vote signs the same canonical payload ``signingPayload(kind:chainID:height:round:blockHash:)`` =
 /// RLP `["forgechain/commit/v1", kind, chainID, height, round, blockHash]`
-/// with the signer's key (``PrivateKey/signature(for:)``). Engines sign
+/// with the signer's key (`PrivateKey.signature(for:)`). Engines sign
 /// their commit votes with exactly this payload, so the votes they collect
 /// are the certificate.
 ///
@@ -44,7 +44,7 @@ public struct CertificateVote: Hashable, Sendable {
 /// - **raft**: a member (the block's producer, leader of the term written in
 ///   its consensus data) proposed the block, and a majority of members
 ///   acknowledged, in term `round`, holding it in a log that ends in an entry
-///   of term `round` (see ``RaftEngine``): Raft's commit rule. Under Raft's
+///   of term `round` (see `RaftEngine`): Raft's commit rule. Under Raft's
 ///   crash-fault model that is commitment; it does not protect against a
 ///   Byzantine member.
 /// - **pow**: the block's header hash meets `difficulty`

@@ -1,6 +1,6 @@
 import LedgerCrypto
 
-/// The RFC 6962 §2.1 hash functions for one ``HashAlgorithm``:
+/// The RFC 6962 §2.1 hash functions for one `HashAlgorithm`:
 /// leaf = `H(0x00 ‖ data)`, node = `H(0x01 ‖ left ‖ right)`, empty tree = `H("")`.
 ///
 /// A plain value: thread-safe, cheap to copy.
@@ -10,7 +10,7 @@ public struct MerkleHasher: Sendable, Hashable {
     /// The hash function.
     public let algorithm: HashAlgorithm
 
-    /// - Parameter algorithm: Optional, default ``HashAlgorithm/default`` (SHA-256).
+    /// - Parameter algorithm: Optional, default `HashAlgorithm.default` (SHA-256).
     public init(_ algorithm: HashAlgorithm = .default) { self.algorithm = algorithm }
 
     /// The root of the empty tree: `H("")`. Example: `MerkleHasher().emptyRoot`

@@ -22,7 +22,7 @@ public struct InclusionProof: Sendable, Hashable, Codable {
     ///   - leafIndex: Required. Zero-based leaf index.
     ///   - treeSize: Required. Leaf count of the tree.
     ///   - path: Required. Sibling hashes, leaf first.
-    ///   - algorithm: Optional, default ``HashAlgorithm/default``.
+    ///   - algorithm: Optional, default `HashAlgorithm.default`.
     ///
     /// Example: `InclusionProof(leafIndex: 0, treeSize: 1, path: [])`
     public init(leafIndex: Int, treeSize: Int, path: [Digest], algorithm: HashAlgorithm = .default) {
@@ -35,8 +35,8 @@ public struct InclusionProof: Sendable, Hashable, Codable {
     /// Recomputes the root from the leaf hash and the path.
     /// - Parameter leafHash: Required. `H(0x00 ‖ leaf)`.
     /// - Returns: The root the proof leads to.
-    /// - Throws: `LedgerError` ``LedgerError/Code/leafIndexOutOfRange`` (1201)
-    ///   when `leafIndex` is outside `0..<treeSize`; ``LedgerError/Code/proofLengthMismatch``
+    /// - Throws: `LedgerError` `LedgerError.Code.leafIndexOutOfRange` (1201)
+    ///   when `leafIndex` is outside `0..<treeSize`; `LedgerError.Code.proofLengthMismatch`
     ///   (1203) when the path has the wrong length for the index and size.
     /// - Note: Thread-safe.
     ///
@@ -56,7 +56,7 @@ public struct InclusionProof: Sendable, Hashable, Codable {
     ///   - leafHash: Required. `H(0x00 ‖ leaf)`.
     ///   - root: Required. The trusted root of the tree of `treeSize` leaves.
     /// - Throws: `LedgerError` 1201 (index out of range), 1203 (wrong path
-    ///   length), 1204 ``LedgerError/Code/rootMismatch`` (the proof does not lead to `root`).
+    ///   length), 1204 `LedgerError.Code.rootMismatch` (the proof does not lead to `root`).
     /// - Note: Thread-safe.
     ///
     /// Example: `try proof.verify(leafHash: txID, root: root)`
@@ -119,7 +119,7 @@ public struct ConsistencyProof: Sendable, Hashable, Codable {
     ///   - size1: Required. Older leaf count.
     ///   - size2: Required. Newer leaf count.
     ///   - path: Required. Proof hashes.
-    ///   - algorithm: Optional, default ``HashAlgorithm/default``.
+    ///   - algorithm: Optional, default `HashAlgorithm.default`.
     ///
     /// Example: `ConsistencyProof(size1: 4, size2: 4, path: [])`
     public init(size1: Int, size2: Int, path: [Digest], algorithm: HashAlgorithm = .default) {
@@ -134,10 +134,10 @@ public struct ConsistencyProof: Sendable, Hashable, Codable {
     /// - Parameters:
     ///   - root1: Required. Trusted root of the older tree.
     ///   - root2: Required. Root of the newer tree.
-    /// - Throws: `LedgerError` ``LedgerError/Code/invalidConsistencySizes`` (1206)
+    /// - Throws: `LedgerError` `LedgerError.Code.invalidConsistencySizes` (1206)
     ///   when `size1 == 0`, `size2 < size1`, or the sizes are equal and the path
-    ///   is not empty; ``LedgerError/Code/proofLengthMismatch`` (1203);
-    ///   ``LedgerError/Code/rootMismatch`` (1204).
+    ///   is not empty; `LedgerError.Code.proofLengthMismatch` (1203);
+    ///   `LedgerError.Code.rootMismatch` (1204).
     /// - Note: Thread-safe.
     ///
     /// Example: `try proof.verify(root1: oldRoot, root2: newRoot)`

@@ -63,7 +63,7 @@ extension MerkleTree {
     /// - Parameters:
     ///   - leafHashes: Required. The leaf hashes in order; may be empty
     ///     (the root is then `H("")`).
-    ///   - algorithm: Optional, default ``HashAlgorithm/default`` (SHA-256).
+    ///   - algorithm: Optional, default `HashAlgorithm.default` (SHA-256).
     ///   - concurrency: Optional, default ``MerkleConcurrency/automatic``.
     /// - Returns: The Merkle Tree Hash of the leaves.
     /// - Note: Thread-safe; reads `leafHashes` only.
@@ -82,9 +82,9 @@ extension MerkleTree {
     ///
     /// - Parameters:
     ///   - leafHashBytes: Required. `32 × n` bytes; may be empty.
-    ///   - algorithm: Optional, default ``HashAlgorithm/default``.
+    ///   - algorithm: Optional, default `HashAlgorithm.default`.
     ///   - concurrency: Optional, default ``MerkleConcurrency/automatic``.
-    /// - Throws: `LedgerError` ``LedgerError/Code/invalidLeafBuffer`` (1207)
+    /// - Throws: `LedgerError` `LedgerError.Code.invalidLeafBuffer` (1207)
     ///   when the byte count is not a multiple of 32.
     /// - Note: Thread-safe; the memory must not change during the call.
     ///
@@ -111,10 +111,10 @@ extension MerkleTree {
     /// - Parameters:
     ///   - leafData: Required. `leafSize × n` bytes; may be empty (root `H("")`).
     ///   - leafSize: Required, ≥ 1. Bytes per leaf.
-    ///   - algorithm: Optional, default ``HashAlgorithm/default``.
+    ///   - algorithm: Optional, default `HashAlgorithm.default`.
     ///   - concurrency: Optional, default ``MerkleConcurrency/automatic``
     ///     (parallel from ``parallelThreshold`` leaves).
-    /// - Throws: `LedgerError` ``LedgerError/Code/invalidLeafBuffer`` (1207)
+    /// - Throws: `LedgerError` `LedgerError.Code.invalidLeafBuffer` (1207)
     ///   when `leafSize < 1` or the byte count is not a multiple of it.
     /// - Note: Thread-safe; the memory must not change during the call.
     ///
@@ -136,9 +136,9 @@ extension MerkleTree {
     /// - Parameters:
     ///   - leafData: Required. `leafSize × n` bytes; may be empty.
     ///   - leafSize: Required, ≥ 1.
-    ///   - algorithm: Optional, default ``HashAlgorithm/default``.
+    ///   - algorithm: Optional, default `HashAlgorithm.default`.
     ///   - concurrency: Optional, default ``MerkleConcurrency/automatic``.
-    /// - Throws: `LedgerError` ``LedgerError/Code/invalidLeafBuffer`` (1207).
+    /// - Throws: `LedgerError` `LedgerError.Code.invalidLeafBuffer` (1207).
     /// - Note: Thread-safe.
     ///
     /// Example: `let root = try MerkleTree.root(leafData: bytes, leafSize: 32)`

@@ -4,7 +4,7 @@ import LedgerCrypto
 /// kept so that inclusion and consistency proofs are generated without
 /// rehashing.
 ///
-/// Hashing is RFC 6962 §2.1 with the chain's ``HashAlgorithm``: leaf =
+/// Hashing is RFC 6962 §2.1 with the chain's `HashAlgorithm`: leaf =
 /// `H(0x00 ‖ data)`, node = `H(0x01 ‖ left ‖ right)`, empty tree = `H("")`,
 /// split point = largest power of two smaller than `n`. Level `L`, node `j`
 /// holds the hash of leaves `[j·2^L, min((j+1)·2^L, n))`; a lone last node is
@@ -33,7 +33,7 @@ public struct MerkleTree: Sendable, Hashable {
     /// Builds the tree from raw leaf data; each leaf is hashed as `H(0x00 ‖ data)`.
     /// - Parameters:
     ///   - leaves: Required. The leaf contents in order; may be empty.
-    ///   - algorithm: Optional, default ``HashAlgorithm/default`` (SHA-256).
+    ///   - algorithm: Optional, default `HashAlgorithm.default` (SHA-256).
     ///
     /// Example: `MerkleTree(leaves: [[0x01], [0x02, 0x03]])`
     public init<Leaves: Sequence>(leaves: Leaves, algorithm: HashAlgorithm = .default)
@@ -74,7 +74,7 @@ public struct MerkleTree: Sendable, Hashable {
     /// Builds the tree from leaf hashes that are already computed.
     /// - Parameters:
     ///   - leafHashes: Required. The leaf hashes in order; may be empty.
-    ///   - algorithm: Optional, default ``HashAlgorithm/default``.
+    ///   - algorithm: Optional, default `HashAlgorithm.default`.
     ///
     /// Example: `MerkleTree(leafHashes: txIDs)`
     public init(leafHashes: [Digest], algorithm: HashAlgorithm = .default) {
@@ -120,7 +120,7 @@ public struct MerkleTree: Sendable, Hashable {
 
     /// The root the tree had when it held only its first `size` leaves.
     /// - Parameter size: Required, `0...count`.
-    /// - Throws: `LedgerError` ``LedgerError/Code/invalidTreeSize`` (1202) when out of range.
+    /// - Throws: `LedgerError` `LedgerError.Code.invalidTreeSize` (1202) when out of range.
     ///
     /// Example: `let oldRoot = try tree.root(ofSize: 5)`
     public func root(ofSize size: Int) throws(LedgerError) -> Digest {
@@ -134,8 +134,8 @@ public struct MerkleTree: Sendable, Hashable {
     ///   - index: Required, `0..<treeSize`.
     ///   - treeSize: Optional, `1...count`; default `count` (the whole tree).
     /// - Returns: The proof; its path has at most ⌈log₂ treeSize⌉ hashes.
-    /// - Throws: `LedgerError` ``LedgerError/Code/invalidTreeSize`` (1202) when
-    ///   `treeSize` is outside `0...count`; ``LedgerError/Code/leafIndexOutOfRange``
+    /// - Throws: `LedgerError` `LedgerError.Code.invalidTreeSize` (1202) when
+    ///   `treeSize` is outside `0...count`; `LedgerError.Code.leafIndexOutOfRange`
     ///   (1201) when `index` is outside `0..<treeSize` (so always for an empty tree).
     /// - Note: Thread-safe (the tree is immutable).
     ///
@@ -170,8 +170,8 @@ public struct MerkleTree: Sendable, Hashable {
     ///     meaningless and is rejected, as RFC 9162 verifiers do.)
     ///   - newSize: Optional, `oldSize...count`; default `count`.
     /// - Returns: The proof; empty when `oldSize == newSize`.
-    /// - Throws: `LedgerError` ``LedgerError/Code/invalidTreeSize`` (1202) when
-    ///   `newSize` is outside `0...count`; ``LedgerError/Code/invalidConsistencySizes``
+    /// - Throws: `LedgerError` `LedgerError.Code.invalidTreeSize` (1202) when
+    ///   `newSize` is outside `0...count`; `LedgerError.Code.invalidConsistencySizes`
     ///   (1206) when `oldSize` is outside `1...newSize`.
     /// - Note: Thread-safe (the tree is immutable).
     ///

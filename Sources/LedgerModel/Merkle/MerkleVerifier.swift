@@ -24,13 +24,13 @@ public enum MerkleVerifier {
     ///   - proof: Required. The audit path, leaf first; each entry 32 bytes.
     ///     Its length is fixed by the index and size.
     ///   - root: Required. 32 bytes, the trusted root.
-    ///   - algorithm: Optional, default ``HashAlgorithm/default`` (SHA-256).
+    ///   - algorithm: Optional, default `HashAlgorithm.default` (SHA-256).
     /// - Throws: `LedgerError`:
-    ///   ``LedgerError/Code/leafIndexOutOfRange`` (1201) when `leafIndex ≥ treeSize`;
-    ///   ``LedgerError/Code/invalidHashLength`` (1205) when the leaf hash, the
+    ///   `LedgerError.Code.leafIndexOutOfRange` (1201) when `leafIndex ≥ treeSize`;
+    ///   `LedgerError.Code.invalidHashLength` (1205) when the leaf hash, the
     ///   root or a proof entry is not 32 bytes (even when leaf hash and root are equal);
-    ///   ``LedgerError/Code/proofLengthMismatch`` (1203);
-    ///   ``LedgerError/Code/rootMismatch`` (1204).
+    ///   `LedgerError.Code.proofLengthMismatch` (1203);
+    ///   `LedgerError.Code.rootMismatch` (1204).
     ///
     /// Example: `try MerkleVerifier.verifyInclusion(leafIndex: 0, treeSize: 1, leafHash: h, proof: [], root: h)`
     public static func verifyInclusion(leafIndex: UInt64, treeSize: UInt64, leafHash: [UInt8], proof: [[UInt8]],
@@ -72,13 +72,13 @@ public enum MerkleVerifier {
     ///   - root1: Required. Trusted root of the older tree (32 bytes, except
     ///     when the sizes are equal, where the roots are only compared).
     ///   - root2: Required. Root of the newer tree (same rule).
-    ///   - algorithm: Optional, default ``HashAlgorithm/default``.
+    ///   - algorithm: Optional, default `HashAlgorithm.default`.
     /// - Throws: `LedgerError`:
-    ///   ``LedgerError/Code/invalidConsistencySizes`` (1206) when `size1 == 0`,
+    ///   `LedgerError.Code.invalidConsistencySizes` (1206) when `size1 == 0`,
     ///   `size2 < size1`, or equal sizes with a non-empty proof;
-    ///   ``LedgerError/Code/proofLengthMismatch`` (1203);
-    ///   ``LedgerError/Code/invalidHashLength`` (1205);
-    ///   ``LedgerError/Code/rootMismatch`` (1204), also for equal sizes with
+    ///   `LedgerError.Code.proofLengthMismatch` (1203);
+    ///   `LedgerError.Code.invalidHashLength` (1205);
+    ///   `LedgerError.Code.rootMismatch` (1204), also for equal sizes with
     ///   different roots.
     ///
     /// Example: `try MerkleVerifier.verifyConsistency(size1: 4, size2: 8, proof: p, root1: r4, root2: r8)`

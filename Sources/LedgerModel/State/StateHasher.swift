@@ -1,6 +1,6 @@
 import LedgerCrypto
 
-/// The hash functions of the world-state tree for one ``HashAlgorithm``,
+/// The hash functions of the world-state tree for one `HashAlgorithm`,
 /// domain-separated by a prefix byte:
 ///
 /// - leaf: `H(0x00 ‖ path ‖ H(value))`, where `path = H(key)`;
@@ -20,7 +20,7 @@ public struct StateHasher: Sendable, Hashable {
     /// The digest of an empty subtree, `H(0x02)`.
     public let empty: Digest
 
-    /// - Parameter algorithm: Optional, default ``HashAlgorithm/default`` (SHA-256).
+    /// - Parameter algorithm: Optional, default `HashAlgorithm.default` (SHA-256).
     public init(_ algorithm: HashAlgorithm = .default) {
         self.algorithm = algorithm
         self.empty = algorithm.hash([0x02])

@@ -40,7 +40,7 @@ public enum StateNode: Sendable, Hashable {
 
     /// Decodes the canonical encoding strictly.
     /// - Parameter encoded: Required. Bytes as ``encoded`` produces them; any length.
-    /// - Throws: `LedgerError` ``LedgerError/Code/stateNodeCorrupted`` (1602) for
+    /// - Throws: `LedgerError` `LedgerError.Code.stateNodeCorrupted` (1602) for
     ///   anything else: bad RLP (the `rlpCode` detail gives the RLP code), an
     ///   unknown kind byte, a wrong field count, a child that is neither 0 nor 32
     ///   bytes, two empty children, or a key or value above the limits of

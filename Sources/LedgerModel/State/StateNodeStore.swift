@@ -24,7 +24,7 @@ public protocol StateNodeStore {
     /// The encoded node stored under `digest`, or `nil` when there is none.
     /// - Parameter digest: Required. A node digest (never the empty-subtree digest).
     /// - Throws: Any error of the store's own; the tree reports it as
-    ///   `LedgerError` ``LedgerError/Code/stateStoreFailure`` (1609), or passes
+    ///   `LedgerError` `LedgerError.Code.stateStoreFailure` (1609), or passes
     ///   it on unchanged when it is a `LedgerError`.
     /// - Note: The tree calls it from the caller's thread only.
     func node(_ digest: Digest) throws -> [UInt8]?

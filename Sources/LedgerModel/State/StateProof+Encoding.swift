@@ -20,7 +20,7 @@ extension StateProof {
 
     /// Decodes the binary form strictly. The result is not yet verified.
     /// - Parameter encoded: Required. Bytes as ``encoded`` produces them; any length.
-    /// - Throws: `LedgerError` ``LedgerError/Code/stateProofInvalid`` (1603) for
+    /// - Throws: `LedgerError` `LedgerError.Code.stateProofInvalid` (1603) for
     ///   bad RLP (the `rlpCode` detail gives the RLP code), an unknown
     ///   version, a wrong shape, a depth above 256 or a digest that is not 32 bytes.
     /// - Note: Pure; safe to call concurrently.

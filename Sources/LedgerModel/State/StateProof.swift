@@ -94,13 +94,13 @@ public struct StateProof: Sendable, Hashable {
 
     /// The root this proof leads to, after checking that it is well formed and canonical.
     /// - Parameter algorithm: Required. The chain's hash algorithm.
-    /// - Throws: `LedgerError` ``LedgerError/Code/stateProofInvalid`` (1603):
+    /// - Throws: `LedgerError` `LedgerError.Code.stateProofInvalid` (1603):
     ///   depth outside `0...256`, wrong bitmap length, non-zero padding bits,
     ///   a sibling count that differs from the bits set, an explicit empty
     ///   sibling, an empty last sibling below the root (a canonical tree never
     ///   has one), a terminal leaf in a presence proof, or a terminal leaf with
     ///   the key's own path or a path outside the key's position;
-    ///   ``LedgerError/Code/stateKeyTooLarge`` (1607) for a key above the limit.
+    ///   `LedgerError.Code.stateKeyTooLarge` (1607) for a key above the limit.
     /// - Note: Pure; safe to call concurrently.
     ///
     /// Example: `let root = try proof.computeRoot(algorithm: .sha256)`
@@ -168,7 +168,7 @@ public struct StateProof: Sendable, Hashable {
     ///   - root: Required. The trusted state root (from a verified block header).
     ///   - algorithm: Required. The chain's hash algorithm.
     /// - Throws: `LedgerError` 1603 or 1607 as ``computeRoot(algorithm:)``;
-    ///   ``LedgerError/Code/stateProofRootMismatch`` (1604) when it leads elsewhere.
+    ///   `LedgerError.Code.stateProofRootMismatch` (1604) when it leads elsewhere.
     /// - Note: Pure; safe to call concurrently.
     ///
     /// Example: `try proof.verify(root: header.stateRoot, algorithm: .sha256)`
@@ -187,8 +187,8 @@ public struct StateProof: Sendable, Hashable {
     ///   - expectedValue: Optional. The value expected, or `nil` to require absence.
     ///   - root: Required. The trusted state root.
     ///   - algorithm: Required. The chain's hash algorithm.
-    /// - Throws: `LedgerError` ``LedgerError/Code/stateProofKeyMismatch`` (1605),
-    ///   ``LedgerError/Code/stateProofValueMismatch`` (1606), then 1603, 1604
+    /// - Throws: `LedgerError` `LedgerError.Code.stateProofKeyMismatch` (1605),
+    ///   `LedgerError.Code.stateProofValueMismatch` (1606), then 1603, 1604
     ///   or 1607 as ``verify(root:algorithm:)``.
     /// - Note: Pure; safe to call concurrently.
     ///
@@ -224,7 +224,7 @@ public struct StateProof: Sendable, Hashable {
     ///   - expectedKey: Required. The key the caller asked about.
     ///   - root: Required. The trusted state root.
     ///   - algorithm: Required. The chain's hash algorithm.
-    /// - Throws: `LedgerError` ``LedgerError/Code/stateProofKeyMismatch`` (1605),
+    /// - Throws: `LedgerError` `LedgerError.Code.stateProofKeyMismatch` (1605),
     ///   then 1603, 1604 or 1607.
     ///
     /// Example: `let v = try proof.verifiedValue(forKey: k, root: root, algorithm: .sha256)`

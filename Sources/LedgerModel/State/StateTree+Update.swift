@@ -18,11 +18,11 @@ extension StateTree {
     ///     at most ``maximumKeyLength`` bytes, values at most ``maximumValueLength``.
     ///   - store: Required. Where the nodes of `root` are.
     /// - Returns: The new root and the new nodes (children before parents).
-    /// - Throws: `LedgerError` ``LedgerError/Code/stateKeyTooLarge`` (1607) or
-    ///   ``LedgerError/Code/stateValueTooLarge`` (1608) before any work;
-    ///   ``LedgerError/Code/stateNodeMissing`` (1601),
-    ///   ``LedgerError/Code/stateNodeCorrupted`` (1602) or
-    ///   ``LedgerError/Code/stateStoreFailure`` (1609) from the store.
+    /// - Throws: `LedgerError` `LedgerError.Code.stateKeyTooLarge` (1607) or
+    ///   `LedgerError.Code.stateValueTooLarge` (1608) before any work;
+    ///   `LedgerError.Code.stateNodeMissing` (1601),
+    ///   `LedgerError.Code.stateNodeCorrupted` (1602) or
+    ///   `LedgerError.Code.stateStoreFailure` (1609) from the store.
     /// - Note: Reads the store only; safe to call concurrently if the store is.
     ///
     /// Example: `let update = try tree.update(root: parent.stateRoot, changes: block.changes, store: store)`

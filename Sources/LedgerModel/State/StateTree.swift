@@ -33,13 +33,13 @@ public struct StateTree: Sendable, Hashable {
     /// The longest value accepted: 16 MiB (16,777,216 bytes).
     public static let maximumValueLength = 1 << 24
 
-    /// The hash functions (and so the chain's ``HashAlgorithm``).
+    /// The hash functions (and so the chain's `HashAlgorithm`).
     public let hasher: StateHasher
 
     /// The chain's hash algorithm.
     public var algorithm: HashAlgorithm { hasher.algorithm }
 
-    /// - Parameter algorithm: Optional, default ``HashAlgorithm/default`` (SHA-256).
+    /// - Parameter algorithm: Optional, default `HashAlgorithm.default` (SHA-256).
     ///   Must be the chain's genesis choice; a root is meaningless under another.
     ///
     /// Example: `let tree = StateTree(.sm3)`
@@ -48,7 +48,7 @@ public struct StateTree: Sendable, Hashable {
     }
 
     /// The root of the empty state, `H(0x02)`, for `algorithm`.
-    /// - Parameter algorithm: Optional, default ``HashAlgorithm/default``.
+    /// - Parameter algorithm: Optional, default `HashAlgorithm.default`.
     ///
     /// Example: `header.stateRoot = StateTree.emptyRoot(.sha256)`
     public static func emptyRoot(_ algorithm: HashAlgorithm = .default) -> Digest {
@@ -64,10 +64,10 @@ public struct StateTree: Sendable, Hashable {
     ///   - root: Required. A root written by ``update(root:changes:store:)``
     ///     (at any height whose nodes are kept), or ``emptyRoot``.
     ///   - store: Required. Where the nodes are.
-    /// - Throws: `LedgerError` ``LedgerError/Code/stateKeyTooLarge`` (1607),
-    ///   ``LedgerError/Code/stateNodeMissing`` (1601),
-    ///   ``LedgerError/Code/stateNodeCorrupted`` (1602),
-    ///   ``LedgerError/Code/stateStoreFailure`` (1609).
+    /// - Throws: `LedgerError` `LedgerError.Code.stateKeyTooLarge` (1607),
+    ///   `LedgerError.Code.stateNodeMissing` (1601),
+    ///   `LedgerError.Code.stateNodeCorrupted` (1602),
+    ///   `LedgerError.Code.stateStoreFailure` (1609).
     /// - Note: Read-only; reads about `log2(n)` nodes; safe to call
     ///   concurrently if the store is.
     ///

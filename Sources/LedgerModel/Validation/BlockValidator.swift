@@ -58,7 +58,7 @@ public struct BlockValidator: Sendable {
     ///   - parent: Optional. The header of the block at `height - 1`; nil for genesis.
     ///   - now: Optional, default the system clock. The local time for the drift check.
     /// - Throws: `LedgerError` with one of 1101–1109, 1111, 1114–1116 (see
-    ///   ``LedgerError/Code``). Never mutates anything.
+    ///   `LedgerError.Code`). Never mutates anything.
     public func validate(_ block: Block, parent: BlockHeader?, now: Timestamp = .now()) throws(LedgerError) {
         try validate(block, parent: parent, now: now, alreadyVerified: nil)
     }
