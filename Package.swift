@@ -10,6 +10,10 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "LedgerCore", targets: ["LedgerCore"]),
+        .library(name: "LedgerCrypto", targets: ["LedgerCrypto"]),
+        .library(name: "LedgerModel", targets: ["LedgerModel"]),
+        .library(name: "LedgerStorage", targets: ["LedgerStorage"]),
+        .library(name: "LedgerConsensus", targets: ["LedgerConsensus"]),
         .library(name: "LedgerCoreTesting", targets: ["LedgerCoreTesting"]),
         .library(name: "AppAPI", targets: ["AppAPI"]),
         .library(name: "Net", targets: ["Net"]),
@@ -44,10 +48,23 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // The core, lowest first (Documentation/Architecture.md, "Module map"). Each
+        // depends only on modules above it in this list; none on a later one.
+        // Hashes, signatures, ciphers, key derivation, randomness, `LedgerError`, hex.
+        .target(name: "LedgerCrypto", dependencies: ["COpenSSL", "CSecp256k1"]),
+        // Blocks, transactions, RLP, Merkle trees, world state, execution, validation, commit certificates.
+        .target(name: "LedgerModel", dependencies: ["LedgerCrypto", "COpenSSL"]),
+        // The SQLite ledger store.
         .target(
-            name: "LedgerCore",
-            dependencies: ["COpenSSL", "CSecp256k1", "CSQLite", .product(name: "Logging", package: "swift-log")]
+            name: "LedgerStorage",
+            dependencies: ["LedgerModel", "LedgerCrypto", "CSQLite", .product(name: "Logging", package: "swift-log")]
         ),
+        // The consensus engines (PBFT, Raft, PoW, PoS) and their configuration.
+        .target(name: "LedgerConsensus", dependencies: ["LedgerModel", "LedgerCrypto"]),
+        // Re-exports the four above: `import LedgerCore` imports all of them.
+        .target(name: "LedgerCore", dependencies: ["LedgerCrypto", "LedgerModel", "LedgerStorage", "LedgerConsensus"]),
+        // Project Wycheproof's test-vector runner (`forgechain conformance`, ConformanceTests): not a product.
+        .target(name: "LedgerConformance", dependencies: ["LedgerCrypto"]),
         .target(
             name: "LedgerCoreTesting",
             dependencies: ["LedgerCore"]
@@ -73,6 +90,7 @@ let package = Package(
                 "LedgerCore",
                 "AppAPI",
                 "LedgerCoreTesting",
+                "LedgerConformance",
                 "ChainRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -117,11 +135,15 @@ let package = Package(
             ],
             path: "Examples/MetricsService"
         ),
-        .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerCoreTesting", "forgechain-crash-probe"]),
+        .testTarget(
+            name: "LedgerCoreTests",
+            dependencies: ["LedgerCore", "LedgerCrypto", "LedgerModel", "LedgerStorage", "LedgerConsensus",
+                           "LedgerConformance", "LedgerCoreTesting", "forgechain-crash-probe"]
+        ),
         .testTarget(name: "AppAPITests", dependencies: ["AppAPI", "LedgerCore", "ChainRuntime"]),
         // Runs the `forgechain` binary as a child process (operator commands on a data folder).
         .testTarget(name: "CLITests", dependencies: ["AppAPI", "forgechain"]),
-        .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
+        .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCrypto", "LedgerConformance", "LedgerCoreTesting"]),
         .testTarget(name: "SimulationTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
         .testTarget(name: "NetTests", dependencies: ["Net", "LedgerCore", "LedgerCoreTesting"]),
         // The code of the DocC articles and of the README, compiled and run; a checker keeps the Markdown and these sources identical.

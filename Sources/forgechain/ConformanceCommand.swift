@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LedgerCore
+import LedgerConformance
 
 struct ConformanceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

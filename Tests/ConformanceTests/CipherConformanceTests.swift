@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LedgerCore
+import LedgerConformance
 
 /// Reads `../shared/conformance/crypto`; the suites that use it carry `.conformanceVectors` (skipped with the
 /// reason when the folder is absent, failed when it is absent in CI).

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LedgerCore
+import LedgerConformance
 
 @Suite(.conformanceVectors) struct MACConformanceTests {
     @Test(arguments: ["hmac_sha256_test.json", "hmac_sm3_test.json"])

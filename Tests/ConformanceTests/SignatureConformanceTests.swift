@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LedgerCore
+import LedgerConformance
 
 /// Signature conformance: Wycheproof, RFC 8032, GB/T 32918 (SM2), NIST CAVP
 /// SigVer and P-256 scalar multiplication, read from `../shared/conformance`.

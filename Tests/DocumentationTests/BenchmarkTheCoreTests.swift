@@ -2,7 +2,7 @@ import LedgerCore
 import LedgerCoreTesting
 import Testing
 
-// The code of `Sources/LedgerCore/LedgerCore.docc/BenchmarkTheCore.md`, verbatim. The test runs it with the
+// The code of `Sources/LedgerModel/LedgerModel.docc/BenchmarkTheCore.md`, verbatim. The test runs it with the
 // article's sizes (a fraction of a second optimised) and checks results, not speeds.
 
 /// Operations per second, from a count and the time they took.

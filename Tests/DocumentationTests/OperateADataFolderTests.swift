@@ -3,7 +3,7 @@ import LedgerCore
 import LedgerCoreTesting
 import Testing
 
-// The code of `Sources/LedgerCore/LedgerCore.docc/OperateADataFolder.md`, verbatim.
+// The code of `Sources/LedgerStorage/LedgerStorage.docc/OperateADataFolder.md`, verbatim.
 
 /// Writes `blocks` blocks of 10 transactions to the store at `path` (standing in for a node).
 func appendSampleBlocks(_ blocks: Int, to path: String) throws {

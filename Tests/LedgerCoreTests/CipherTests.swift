@@ -1,5 +1,6 @@
 import Testing
 @testable import LedgerCore
+@testable import LedgerCrypto
 
 struct CipherTests {
     static let gcmCiphers = SymmetricCipher.allCases.filter { $0.mode == .gcm }

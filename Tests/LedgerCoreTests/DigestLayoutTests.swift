@@ -1,4 +1,5 @@
 @testable import LedgerCore
+@testable import LedgerModel
 import Testing
 
 /// `Digest` keeps its bytes in order in four words, and nothing public that holds one is over-aligned

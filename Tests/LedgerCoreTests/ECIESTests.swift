@@ -1,5 +1,6 @@
 import Testing
 @testable import LedgerCore
+@testable import LedgerCrypto
 
 struct ECIESTests {
     static let p256Key: PrivateKey = try! PrivateKey.generate(.p256)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LedgerCore
+@testable import LedgerCrypto
 
 /// Raw, DER and PEM encodings of keys and signatures, including keys and
 /// signatures made by the `openssl` 3.0 command line.

@@ -1,5 +1,6 @@
 import Testing
 @testable import LedgerCore
+@testable import LedgerCrypto
 
 /// Calls `body` and returns the `LedgerError` code it threw (nil if none).
 func thrownCode(_ body: () throws(LedgerError) -> Void) -> LedgerError.Code? {

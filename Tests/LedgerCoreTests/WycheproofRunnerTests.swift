@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import LedgerCore
+@testable import LedgerCrypto
+@testable import LedgerConformance
 
 struct WycheproofRunnerTests {
     @Test func unknownSchemaIsATypedError() {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LedgerCore
+@testable import LedgerStorage
 
 struct LedgerStoreTests {
     @Test func integrityChecksReportProgressOncePerCheckedBlock() throws {

@@ -1,5 +1,6 @@
 import Foundation
 @testable import LedgerCore
+@testable import LedgerStorage
 import Testing
 
 /// `LedgerStore.append(_:receipts:stateChanges:stateTransition:certificate:)`

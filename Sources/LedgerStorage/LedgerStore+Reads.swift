@@ -1,0 +1,250 @@
+import CSQLite
+import LedgerCrypto
+import LedgerModel
+
+/// Where a transaction sits in the chain.
+public struct TransactionLocation: Hashable, Sendable {
+    /// The block that holds it.
+    public var height: Height
+    /// Its position in the block, from 0.
+    public var index: Int
+}
+
+extension LedgerStore {
+    /// The block at `height`.
+    /// - Parameter height: Required. `0...head.height`.
+    /// - Throws: `LedgerError` `.heightNotFound` (1503); `.storeCorrupted`
+    ///   (1501) when the stored bytes do not decode.
+    /// - Note: Thread-safe, runs concurrently with appends. Example: `let b = try store.block(atHeight: 7)`.
+    public func block(atHeight height: Height) throws(LedgerError) -> Block {
+        try read { (db) throws(LedgerError) -> Block in
+            let s = try db.statement("SELECT encoded FROM blocks WHERE height = ?1")
+            defer { s.reset() }
+            s.bind(1, height.rawValue)
+            guard try s.step() else {
+                throw LedgerError.store(.heightNotFound, height: height, "no block at this height")
+            }
+            return try Self.decodeBlock(s.blob(0), height: height)
+        }
+    }
+
+    /// The block whose header hash is `hash`, or nil.
+    /// - Throws: `.storeCorrupted` (1501), `.sqlite` (1510).
+    /// - Note: Thread-safe. Example: `let b = try store.block(withHash: digest)`.
+    public func block(withHash hash: Digest) throws(LedgerError) -> Block? {
+        try read { (db) throws(LedgerError) -> Block? in
+            let s = try db.statement("SELECT height, encoded FROM blocks WHERE hash = ?1")
+            defer { s.reset() }
+            s.bind(1, hash)
+            guard try s.step() else { return nil }
+            return try Self.decodeBlock(s.blob(1), height: Height(s.uint(0)))
+        }
+    }
+
+    /// The header of the block at `height`.
+    /// - Throws: `.heightNotFound` (1503), `.storeCorrupted` (1501).
+    /// - Note: Thread-safe. The head's header is served from memory when
+    ///   this store appended it; other heights decode their stored block.
+    ///   Example: `let h = try store.header(atHeight: 7)`.
+    public func header(atHeight height: Height) throws(LedgerError) -> BlockHeader {
+        if let header = headHeader(ifAt: height) { return header }
+        return try block(atHeight: height).header
+    }
+
+    /// The header hash recorded for `height`, without decoding the block.
+    /// - Throws: `.heightNotFound` (1503).
+    public func blockHash(atHeight height: Height) throws(LedgerError) -> Digest {
+        try read { (db) throws(LedgerError) -> Digest in
+            let s = try db.statement("SELECT hash FROM blocks WHERE height = ?1")
+            defer { s.reset() }
+            s.bind(1, height.rawValue)
+            guard try s.step(), let d = s.digest(0) else {
+                throw LedgerError.store(.heightNotFound, height: height, "no block at this height")
+            }
+            return d
+        }
+    }
+
+    static func decodeBlock(_ bytes: [UInt8], height: Height) throws(LedgerError) -> Block {
+        do { return try Block(decoding: bytes) } catch {
+            throw LedgerError.store(.storeCorrupted, height: height, "stored block does not decode: \(error.message)",
+                                    details: ["cause": String(error.numericCode)])
+        }
+    }
+
+    /// Where the transaction with `id` was committed, or nil.
+    /// - Parameter id: Required. A transaction ID (`Transaction.id(using:)`).
+    /// - Note: Thread-safe. Example: `let at = try store.location(ofTransaction: id)`.
+    public func location(ofTransaction id: Digest) throws(LedgerError) -> TransactionLocation? {
+        try read { (db) throws(LedgerError) -> TransactionLocation? in
+            let s = try db.statement("SELECT key FROM transactions WHERE id = ?1 ORDER BY key LIMIT 1")
+            defer { s.reset() }
+            s.bind(1, id)
+            guard try s.step() else { return nil }
+            return Self.location(key: s.int(0))
+        }
+    }
+
+    static func location(key: Int64) -> TransactionLocation {
+        TransactionLocation(height: Height(UInt64(key >> StoreSchema.transactionIndexBits)),
+                            index: Int(key & (1 << StoreSchema.transactionIndexBits - 1)))
+    }
+
+    /// The committed transaction with `id` and where it is, or nil. Reads
+    /// only the transaction's bytes out of the stored block.
+    /// - Throws: `.storeCorrupted` (1501) when the stored bytes do not decode
+    ///   or no longer hash to `id`.
+    /// - Note: Thread-safe. Example: `let (tx, at) = try store.transaction(withID: id)!`.
+    public func transaction(withID id: Digest) throws(LedgerError) -> (transaction: Transaction, location: TransactionLocation)? {
+        try read { (db) throws(LedgerError) -> (transaction: Transaction, location: TransactionLocation)? in
+            let s = try db.statement("SELECT key, offset, length FROM transactions WHERE id = ?1 ORDER BY key LIMIT 1")
+            s.bind(1, id)
+            guard try s.step() else { s.reset(); return nil }
+            let at = Self.location(key: s.int(0))
+            let offset = Int32(s.int(1)), length = Int(s.int(2))
+            s.reset()
+            var blob: OpaquePointer?
+            var rc = sqlite3_blob_open(db.handle, "main", "blocks", "encoded", Int64(bitPattern: at.height.rawValue), 0, &blob)
+            guard rc == SQLITE_OK, let blob else {
+                if let blob { sqlite3_blob_close(blob) }
+                throw LedgerError.store(.indexMismatch, height: at.height, "transaction \(at.index) is indexed but its block is missing")
+            }
+            defer { sqlite3_blob_close(blob) }
+            var bytes = [UInt8](repeating: 0, count: length)
+            rc = bytes.withUnsafeMutableBytes { sqlite3_blob_read(blob, $0.baseAddress, Int32(length), offset) }
+            guard rc == SQLITE_OK else { throw db.error(rc, sql: nil) }
+            guard hashAlgorithm.hash(bytes) == id else {
+                throw LedgerError.store(.indexMismatch, height: at.height, "transaction \(at.index) bytes do not hash to its indexed ID",
+                                        details: ["transactionIndex": String(at.index)])
+            }
+            do throws(LedgerError) { return (try Transaction(decoding: bytes), at) } catch {
+                throw LedgerError.store(.storeCorrupted, height: at.height, "transaction \(at.index) does not decode: \(error.message)")
+            }
+        }
+    }
+
+    /// The receipt of the transaction with `id`, or nil when the
+    /// transaction is unknown or its block was stored without receipts.
+    /// - Throws: `.storeCorrupted` (1501).
+    /// - Note: Thread-safe. Example: `let r = try store.receipt(forTransaction: id)`.
+    public func receipt(forTransaction id: Digest) throws(LedgerError) -> Receipt? {
+        try read { (db) throws(LedgerError) -> Receipt? in
+            let s = try db.statement("SELECT key, receipt FROM transactions WHERE id = ?1 ORDER BY key LIMIT 1")
+            defer { s.reset() }
+            s.bind(1, id)
+            guard try s.step(), !s.isNull(1) else { return nil }
+            return try Self.decodeReceipt(s.blob(1), at: Self.location(key: s.int(0)))
+        }
+    }
+
+    /// The receipts of the block at `height`, in transaction order (empty
+    /// when the block was stored without receipts).
+    /// - Throws: `.heightNotFound` (1503), `.storeCorrupted` (1501).
+    /// - Note: Thread-safe. Example: `let rs = try store.receipts(atHeight: 7)`.
+    public func receipts(atHeight height: Height) throws(LedgerError) -> [Receipt] {
+        try read { (db) throws(LedgerError) -> [Receipt] in
+            let b = try db.statement("SELECT 1 FROM blocks WHERE height = ?1")
+            b.bind(1, height.rawValue)
+            guard try b.step() else {
+                b.reset()
+                throw LedgerError.store(.heightNotFound, height: height, "no block at this height")
+            }
+            b.reset()
+            let s = try db.statement("SELECT key, receipt FROM transactions WHERE key >= ?1 AND key < ?2 AND receipt IS NOT NULL ORDER BY key")
+            defer { s.reset() }
+            s.bind(1, StoreSchema.transactionKey(height: height, index: 0))
+            s.bind(2, StoreSchema.transactionKey(height: height.next, index: 0))
+            var out = [Receipt]()
+            while try s.step() { out.append(try Self.decodeReceipt(s.blob(1), at: Self.location(key: s.int(0)))) }
+            return out
+        }
+    }
+
+    static func decodeReceipt(_ bytes: [UInt8], at: TransactionLocation) throws(LedgerError) -> Receipt {
+        do { return try Receipt(decoding: bytes) } catch {
+            throw LedgerError.store(.storeCorrupted, height: at.height, "receipt \(at.index) does not decode: \(error.message)",
+                                    details: ["transactionIndex": String(at.index)])
+        }
+    }
+
+    // MARK: State
+
+    /// The value of `key` in the world state after block `height`, or nil
+    /// when the key is absent (never written, or deleted) at that height.
+    /// - Parameters:
+    ///   - key: Required. 1–1024 bytes.
+    ///   - height: Optional, default the head. `0...head.height`.
+    /// - Throws: `.heightNotFound` (1503) for a height above the head or an empty store.
+    /// - Note: Thread-safe; a read at a committed height is unaffected by
+    ///   appends running at the same time. Example: `try store.stateValue(forKey: k, atHeight: 9)`.
+    public func stateValue(forKey key: [UInt8], atHeight height: Height? = nil) throws(LedgerError) -> [UInt8]? {
+        try read { (db) throws(LedgerError) -> [UInt8]? in
+            let h = try Self.resolve(height, db)
+            return try Self.stateValue(key, at: h, db)
+        }
+    }
+
+    static func resolve(_ height: Height?, _ db: SQLiteConnection) throws(LedgerError) -> Height {
+        let top = try db.scalarInt("SELECT max(height) FROM blocks").map { Height(UInt64(bitPattern: $0)) }
+        guard let top else {
+            throw LedgerError(.heightNotFound, "the store is empty")
+        }
+        let h = height ?? top
+        guard h <= top else {
+            throw LedgerError.store(.heightNotFound, height: h, "state requested above the head \(top)")
+        }
+        return h
+    }
+
+    static func stateValue(_ key: [UInt8], at height: Height, _ db: SQLiteConnection) throws(LedgerError) -> [UInt8]? {
+        let s = try db.statement("SELECT value FROM state WHERE key = ?1 AND height <= ?2 ORDER BY height DESC LIMIT 1")
+        defer { s.reset() }
+        s.bind(1, key)
+        s.bind(2, height.rawValue)
+        guard try s.step(), !s.isNull(0) else { return nil }
+        return s.blob(0)
+    }
+
+    /// A consistent read-only view of the world state at `height` (default:
+    /// the current head), for an execution that runs while the next block is
+    /// being written.
+    /// - Throws: `.heightNotFound` (1503).
+    /// - Note: The snapshot is `Sendable`; its reads are thread-safe and see
+    ///   exactly the state after block `height` until that block is rolled back.
+    ///   Example: `let view = try store.snapshot(); let v = try view.value(forKey: k)`.
+    public func snapshot(atHeight height: Height? = nil) throws(LedgerError) -> StateSnapshot {
+        let h = try read { (db) throws(LedgerError) -> Height in try Self.resolve(height, db) }
+        return StateSnapshot(store: self, height: h)
+    }
+
+    /// Every key/value pair live at `height`, sorted by key bytes.
+    /// - Note: O(state size); for tools and tests. Thread-safe.
+    public func stateEntries(atHeight height: Height? = nil) throws(LedgerError) -> [(key: [UInt8], value: [UInt8])] {
+        try read { (db) throws(LedgerError) -> [(key: [UInt8], value: [UInt8])] in
+            let h = try Self.resolve(height, db)
+            let s = try db.statement("""
+                SELECT key, value FROM state AS s WHERE height = (SELECT max(height) FROM state WHERE key = s.key AND height <= ?1)
+                AND value IS NOT NULL ORDER BY key
+                """)
+            defer { s.reset() }
+            s.bind(1, h.rawValue)
+            var out = [(key: [UInt8], value: [UInt8])]()
+            while try s.step() { out.append((s.blob(0), s.blob(1))) }
+            return out
+        }
+    }
+}
+
+/// The world state as of one committed height.
+public struct StateSnapshot: Sendable {
+    /// The store read from.
+    public let store: LedgerStore
+    /// The height whose post-state this view shows.
+    public let height: Height
+
+    /// The value of `key` at ``height``, or nil when absent.
+    /// - Throws: `.heightNotFound` (1503) if the height was rolled back since.
+    public func value(forKey key: [UInt8]) throws(LedgerError) -> [UInt8]? {
+        try store.stateValue(forKey: key, atHeight: height)
+    }
+}
