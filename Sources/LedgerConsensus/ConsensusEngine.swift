@@ -212,10 +212,10 @@ public struct ConsensusRecovery: Sendable, Hashable {
     /// consecutive, ending at its head (genesis is in
     /// ``ConsensusContext/genesis``). Any suffix will do, but it must hold
     /// at least the head; every engine reads older history through
-    /// ``ConsensusContext/storage``, so a host passes
-    /// ``recentBlocks`` blocks or so and start-up does not
-    /// grow with the chain. PoW additionally needs the blocks from the one its
-    /// persisted state names (see ``PoWEngine/init(context:recovery:)``).
+    /// ``ConsensusContext/storage``, so a host may pass the head alone (a node
+    /// does) and start-up does not grow with the chain. PoW reads the block its
+    /// persisted state names, and those above it, from the suffix or from storage
+    /// (see ``PoWEngine/init(context:recovery:)``).
     public var committed: [CommittedBlock]
     /// - Parameters:
     ///   - persistentState: Required. The engine's last saved state, or nil on a new node.

@@ -136,7 +136,9 @@ public actor Node<Engine: ConsensusEngine> {
     /// - Throws: `ChainError` (4053, 4057), or `LedgerError` `.storeLocked` (1520) as it is.
     private static func openStore(_ configuration: NodeConfiguration) throws -> LedgerStore {
         let store: LedgerStore
-        var storeConfiguration = LedgerStore.Configuration(hashAlgorithm: configuration.hashAlgorithm, durability: configuration.storeDurability)
+        var storeConfiguration = LedgerStore.Configuration(hashAlgorithm: configuration.hashAlgorithm, durability: configuration.storeDurability,
+                                                           quickCheckBlocks: configuration.storeBlocksCheckedOnOpen,
+                                                           sqliteQuickCheckOnOpen: configuration.storeFileCheckOnOpen)
         storeConfiguration.logger = configuration.logger
         storeConfiguration.logger[metadataKey: "node"] = "\(configuration.node.rawValue)"
         do {
@@ -175,12 +177,10 @@ public actor Node<Engine: ConsensusEngine> {
 
     private static func makeEngine(context: ConsensusContext, store: LedgerStore) throws(ChainError) -> Engine {
         do {
-            // Only the last blocks: the engine reads older history through its storage (the store), so
-            // start-up does not grow with the chain.
+            // The head block only: the engine reads anything older through its storage (the store), so
+            // start-up reads one block whatever the chain's length.
             let head = store.head?.height ?? 0
-            let recent = UInt64(ConsensusRecovery.recentBlocks)
-            let from = Height(head.rawValue > recent ? head.rawValue - recent + 1 : 1)
-            let committed = head.rawValue >= 1 ? try store.committedBlocks(from: from, through: head) : []
+            let committed = head.rawValue >= 1 ? try store.committedBlocks(from: head, through: head) : []
             let state = try store.consensusState()
             let recovery = committed.isEmpty && state == nil ? nil : ConsensusRecovery(persistentState: state, committed: committed)
             return try Engine(context: context, recovery: recovery)

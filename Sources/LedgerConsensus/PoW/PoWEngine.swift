@@ -106,9 +106,9 @@ public struct PoWEngine: ConsensusEngine {
     ///   - context: Required. Its schedule must be `.pow`; `seed` and the node ID seed the nonce stream;
     ///     older committed blocks are read through its `storage`.
     ///   - recovery: Optional, default nil. The last committed blocks the host holds (a suffix ending at
-    ///     its head) and the last `persistentState` saved, which names a committed block and its
-    ///     cumulative work and difficulty period: the tree is rebuilt from that block up when the suffix
-    ///     holds it. Without such a state (a store written before it existed) the engine replays the
+    ///     its head; the head alone will do) and the last `persistentState` saved, which names a committed
+    ///     block and its cumulative work and difficulty period: the tree is rebuilt from that block up,
+    ///     read from the suffix or, when the suffix starts above it, from `storage`. Without such a state (a store written before it existed) the engine replays the
     ///     chain from genesis through `storage` once, keeping only the retained blocks. Unconfirmed blocks
     ///     are fetched again from peers.
     /// - Throws: `LedgerError` `.consensusEngineMismatch` (1702), `.invalidConsensusConfig` (1701),
@@ -135,6 +135,16 @@ public struct PoWEngine: ConsensusEngine {
         var suffix = recovery?.committed ?? []
         if let bytes = recovery?.persistentState {
             let root = try Self.decodeRoot(bytes)
+            // The root's block and those up to the suffix: from storage when the suffix starts above it
+            // (the state is saved after the blocks it follows, so it may name an older one).
+            if let first = suffix.first, first.height > root.height, root.height.rawValue >= 1,
+               first.height.rawValue - root.height.rawValue <= 4 * UInt64(ConsensusRecovery.recentBlocks) {
+                let gap = storage?.committedBlocks(from: root.height, limit: Int(first.height.rawValue - root.height.rawValue)) ?? []
+                if gap.count == Int(first.height.rawValue - root.height.rawValue), gap.first?.hash == root.hash,
+                   gap.last?.hash == first.block.header.parentHash {
+                    suffix = gap + suffix
+                }
+            }
             if let i = suffix.firstIndex(where: { $0.height == root.height }), suffix[i].hash == root.hash {
                 let block = suffix[i].block
                 tree = PoWBlockTree(root: .init(block: block, hash: root.hash, cumulativeWork: root.work, difficulty: root.difficulty,

@@ -20,7 +20,7 @@ public struct SimulationOptions: Sendable {
     public var permanentCrashes = 0
     /// Optional, default 0. Nodes down from the first tick that start, from an empty store, when
     /// the network heals: they must catch up on the whole chain within the liveness window (served
-    /// from the others' ``ConsensusStorage`` once it is longer than what engines keep in memory).
+    /// from the others' `ConsensusStorage` once it is longer than what engines keep in memory).
     /// Counted with ``permanentCrashes`` against the engine's crash tolerance.
     public var lateJoiners = 0
     /// Optional, default nil (the engine's ``SimulatableEngine/simulationConfig(validators:)``).
@@ -359,10 +359,10 @@ public struct Simulator<Engine: SimulatableEngine> {
         nodes[i].restartAt = nil
         guard nodes[i].engine == nil else { return }
         do {
-            // As a node restarts from its store: the last blocks only, older ones through the storage.
+            // As a node restarts from its store: the head block only, older ones through the storage.
             nodes[i].engine = try Engine(context: nodes[i].context,
                                          recovery: ConsensusRecovery(persistentState: nodes[i].persisted,
-                                                                     committed: Array(nodes[i].store.suffix(ConsensusRecovery.recentBlocks))))
+                                                                     committed: Array(nodes[i].store.suffix(1))))
         } catch {
             violate(.validity, i, Height(UInt64(nodes[i].store.count)), "restart failed: \(error)")
         }

@@ -290,6 +290,16 @@ struct PoWEngineTests {
         #expect(fromState.nextDifficulty == full.nextDifficulty)
         #expect(fromState.blocksInMemory <= 4)
         #expect(storage.reads == 0, "the persisted root needs no history")
+        // The head alone, with a state that names an older block (saved before the last appends): the
+        // blocks from it up come from storage.
+        #expect(c.persistedLog.count >= 4)
+        let older = c.persistedLog[c.persistedLog.count - 4]
+        let readsBefore = storage.reads
+        let fromOlder = try PoWEngine(context: context, recovery: ConsensusRecovery(persistentState: older, committed: Array(committed.suffix(1))))
+        #expect(fromOlder.headHash == full.headHash)
+        #expect(fromOlder.headWork == full.headWork)
+        #expect(fromOlder.nextDifficulty == full.nextDifficulty)
+        #expect(storage.reads == readsBefore + 1, "one read for the gap, no replay")
         // No persisted state (a store from before it existed): replayed through storage.
         let replayed = try PoWEngine(context: context, recovery: ConsensusRecovery(persistentState: nil, committed: Array(committed.suffix(4))))
         #expect(replayed.headHash == full.headHash)

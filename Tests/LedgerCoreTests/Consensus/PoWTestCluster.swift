@@ -23,6 +23,8 @@ struct PoWTestCluster {
     var rejections: [[LedgerError]]
     /// Each node's last persistent state.
     var persisted: [Int: [UInt8]] = [:]
+    /// Every state node 0 persisted, oldest first.
+    var persistedLog: [[UInt8]] = []
     var proposed: [Int] = []
     var pendingProposals: [(node: Int, request: ProposalRequest)] = []
 
@@ -76,7 +78,10 @@ struct PoWTestCluster {
         commits[i] += fx.commits
         rollbacks[i] += fx.rollbacks
         rejections[i] += fx.rejections
-        if let p = fx.persistentState { persisted[i] = p }
+        if let p = fx.persistentState {
+            persisted[i] = p
+            if i == 0 { persistedLog.append(p) }
+        }
         for out in fx.messages {
             switch out.to {
             case .node(let to):
