@@ -7,8 +7,9 @@ import Net
 /// node of the ledger's chain on `FILE` (a copy of the ledger's store), starts it, waits until the node is ready
 /// (the store's head and the engine's committed height both at the ledger's height), stops it, and prints one JSON
 /// object (``StartBenchProbe/Result``) on standard output. Its own process, so its peak RSS is the node's.
-/// With `--store-only` it opens the store alone, as `Node.init` does first (SQLite's quick check, the last blocks'
-/// check, the genesis read), which separates the cost of opening the file from that of building the engine.
+/// With `--store-only` it opens the store alone, as `Node.init` does first (the head block's check, the genesis
+/// read; SQLite's whole-file check when the configuration asks for it), which separates the cost of opening the
+/// file from that of building the engine.
 enum StartBenchProbe {
     /// What one probe measured. Times in milliseconds from just before `Node.init` (which opens the store and
     /// builds the engine from it); memory in KiB.
@@ -84,8 +85,11 @@ enum StartBenchProbe {
         let chain = try StartBenchChain(engine: engine, seed: manifest.seed, maximumTransactionsPerBlock: manifest.transactionsPerBlock)
         let configuration = chain.nodeConfiguration(storePath: path)
         let began = ContinuousClock.now
+        // As the node opens it (`Node.init`): the head's check, SQLite's whole-file check only when configured.
         let store = try LedgerStore(path: path, configuration: LedgerStore.Configuration(hashAlgorithm: configuration.hashAlgorithm,
-                                                                                         durability: configuration.storeDurability))
+                                                                                         durability: configuration.storeDurability,
+                                                                                         quickCheckBlocks: configuration.storeBlocksCheckedOnOpen,
+                                                                                         sqliteQuickCheckOnOpen: configuration.storeFileCheckOnOpen))
         guard try store.blockHash(atHeight: 0) == configuration.genesis.headerHash else {
             throw ChainError(.genesisMismatch, "the store at \(path) holds another chain (genesis differs)")
         }
