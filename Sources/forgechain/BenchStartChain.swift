@@ -38,14 +38,8 @@ struct StartBenchChain: Sendable {
         genesis = try ChainGenesis.make(chainID: Self.chainID, key: try Self.ed25519Key(&rng), hashAlgorithm: .default)
         let validators = try ValidatorSet((0..<Self.validatorCount).map { Validator(id: NodeID(UInt32($0)), publicKey: keys[$0].publicKey) })
         self.validators = validators
-        let initial: ConsensusConfig = switch engine {
-        case .pbft: .pbft(PBFTConfig(validators: validators, maximumTransactionsPerBlock: maximumTransactionsPerBlock))
-        case .raft: .raft(RaftConfig(members: validators, maximumTransactionsPerBlock: maximumTransactionsPerBlock))
-        case .pos: .pos(PoSConfig(validators: validators, maximumTransactionsPerBlock: maximumTransactionsPerBlock))
-        // The in-memory cluster's PoW parameters (difficulty 16, a block every 10 ticks).
-        case .pow: .pow(PoWConfig(initialDifficulty: 16, targetBlockIntervalTicks: 10, hashesPerTick: 4,
-                                  maximumTransactionsPerBlock: maximumTransactionsPerBlock))
-        }
+        // The in-memory cluster's configurations (for PoW: difficulty 16, a block every 10 ticks).
+        let initial = try ClusterEngines.config(engine, validators: validators, maximumTransactionsPerBlock: maximumTransactionsPerBlock)
         schedule = ConsensusSchedule(initial: initial)
         try schedule.validate()
     }
@@ -62,7 +56,7 @@ struct StartBenchChain: Sendable {
         var c = NodeConfiguration(node: Self.probedNode, signingKey: keys[Int(Self.probedNode.rawValue)], genesis: genesis,
                                   schedule: schedule, storePath: storePath)
         c.hashAlgorithm = hashAlgorithm
-        c.emptyBlockIntervalTicks = engine == .raft ? 50 : engine == .pow ? 1 : 8
+        c.emptyBlockIntervalTicks = ClusterEngines.emptyBlockIntervalTicks(engine)
         if engine == .pow {
             // PoWEngine stamps 1 s of block time per tick: the chain's block times run ahead of the wall clock.
             c.maximumClockDriftMillis = 1_000_000_000_000
@@ -72,11 +66,6 @@ struct StartBenchChain: Sendable {
 
     /// A node of this chain's engine on `transport`, not started.
     func makeNode(_ configuration: NodeConfiguration, transport: any Transport) async throws -> any ChainNode {
-        switch engine {
-        case .pbft: try await Node<PBFTEngine>(configuration: configuration, transport: transport)
-        case .raft: try await Node<RaftEngine>(configuration: configuration, transport: transport)
-        case .pos: try await Node<PoSEngine>(configuration: configuration, transport: transport)
-        case .pow: try await Node<PoWEngine>(configuration: configuration, transport: transport)
-        }
+        try await ClusterEngines.makeNode(engine, configuration: configuration, transport: transport)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ChainRuntime
 import LedgerCore
 
 /// What a generated `bench start` ledger holds, written beside its store once the store is complete: a folder
@@ -124,7 +125,7 @@ enum StartBenchLedger {
     /// `nonce/<scheme>/<public key>` holding the next nonce, 8 bytes big-endian.
     static func nonceWrite(_ tx: Transaction) -> (key: [UInt8], value: [UInt8]) {
         let next = tx.nonce + 1
-        return (Array("nonce/\(tx.sender.scheme.rawValue)/".utf8) + tx.sender.rawRepresentation,
+        return (BlockProcessor.nonceKey(tx.sender),
                 (0..<8).map { UInt8(truncatingIfNeeded: next >> (56 - 8 * UInt64($0))) })
     }
 

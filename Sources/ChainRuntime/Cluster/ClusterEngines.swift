@@ -2,8 +2,8 @@ import LedgerCore
 import Net
 
 /// Maps a ``ConsensusEngineKind`` to an engine type and its configuration.
-enum ClusterEngines {
-    static func config(_ kind: ConsensusEngineKind, validators: ValidatorSet, maximumTransactionsPerBlock: Int) throws(ChainError) -> ConsensusConfig {
+package enum ClusterEngines {
+    package static func config(_ kind: ConsensusEngineKind, validators: ValidatorSet, maximumTransactionsPerBlock: Int) throws(ChainError) -> ConsensusConfig {
         switch kind {
         case .raft: .raft(RaftConfig(members: validators, maximumTransactionsPerBlock: maximumTransactionsPerBlock))
         case .pbft: .pbft(PBFTConfig(validators: validators, maximumTransactionsPerBlock: maximumTransactionsPerBlock))
@@ -15,7 +15,7 @@ enum ClusterEngines {
 
     /// Ticks a leader may hold a proposal request open while its mempool is empty: below the
     /// engines' round and view-change timeouts (20 ticks), so an idle chain never changes view.
-    static func emptyBlockIntervalTicks(_ kind: ConsensusEngineKind) -> UInt64 {
+    package static func emptyBlockIntervalTicks(_ kind: ConsensusEngineKind) -> UInt64 {
         switch kind {
         case .raft: 50
         case .pbft, .pos: 8
@@ -23,7 +23,7 @@ enum ClusterEngines {
         }
     }
 
-    static func makeNode(_ kind: ConsensusEngineKind, configuration: NodeConfiguration, transport: any Transport,
+    package static func makeNode(_ kind: ConsensusEngineKind, configuration: NodeConfiguration, transport: any Transport,
                          executors: [any TransactionExecutor] = [KeyValueExecutor()]) async throws -> any ChainNode {
         switch kind {
         case .raft: try await Node<RaftEngine>(configuration: configuration, transport: transport, executors: executors)

@@ -38,7 +38,7 @@ struct ExecutedBlock: Sendable {
 /// - Note: `@unchecked Sendable`: every mutable field is guarded by `lock`.
 ///   The node calls it from its actor; the consensus engine's proposal
 ///   validator calls ``validate(_:parent:)`` from inside `step`, on the same actor.
-final class BlockProcessor: @unchecked Sendable {
+package final class BlockProcessor: @unchecked Sendable {
     let chainID: UInt64
     let hashAlgorithm: HashAlgorithm
     let validator: BlockValidator
@@ -76,7 +76,7 @@ final class BlockProcessor: @unchecked Sendable {
     }
 
     /// The state key holding `sender`'s next nonce.
-    static func nonceKey(_ sender: PublicKey) -> [UInt8] {
+    package static func nonceKey(_ sender: PublicKey) -> [UInt8] {
         Array("nonce/\(sender.scheme.rawValue)/".utf8) + sender.rawRepresentation
     }
 
