@@ -108,7 +108,9 @@ public struct PoWEngine: ConsensusEngine {
     ///   - recovery: Optional, default nil. The last committed blocks the host holds (a suffix ending at
     ///     its head; the head alone will do) and the last `persistentState` saved, which names a committed
     ///     block and its cumulative work and difficulty period: the tree is rebuilt from that block up,
-    ///     read from the suffix or, when the suffix starts above it, from `storage`. Without such a state (a store written before it existed) the engine replays the
+    ///     read from the suffix or, when the suffix starts above it, from `storage`. Without such a state (a
+    ///     store written before it existed), or with one naming a block the store no longer holds (after a
+    ///     manual rollback below it), the engine replays the
     ///     chain from genesis through `storage` once, keeping only the retained blocks. Unconfirmed blocks
     ///     are fetched again from peers.
     /// - Throws: `LedgerError` `.consensusEngineMismatch` (1702), `.invalidConsensusConfig` (1701),
