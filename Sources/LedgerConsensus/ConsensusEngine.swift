@@ -226,7 +226,8 @@ public struct ConsensusRecovery: Sendable, Hashable {
     }
 
     /// How many recent committed blocks an engine keeps in memory (between
-    /// this and twice this), and so how many a host should pass in ``committed``: 32.
+    /// this and twice this): 32. A host need not pass as many in ``committed``:
+    /// the head alone will do, and older blocks are read through the storage.
     public static let recentBlocks = 32
 }
 
