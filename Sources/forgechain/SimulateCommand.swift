@@ -18,6 +18,8 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "First seed.") var firstSeed: UInt64 = 1
     @Option(help: "Byzantine nodes (at most the engine's tolerance).") var byzantine: Int = 0
     @Option(help: "Comma-separated faults: drop, delay, duplicate, reorder, partition, crash, all, none.") var faults: String = "none"
+    @Option(help: "Nodes down until the network heals that then start from an empty store and must catch up on the whole chain (at most the engine's crash tolerance).")
+    var lateJoiners: Int = 0
     @Option(help: "Worker threads.") var jobs: Int = 1
     @Flag(help: "Print every failing seed's report; with --seeds 1, print the seed's report even when it passes.") var verbose = false
 
@@ -25,6 +27,7 @@ struct SimulateCommand: ParsableCommand {
         let plan = try FaultPlan(parsing: faults)
         var options = SimulationOptions()
         options.byzantine = byzantine
+        options.lateJoiners = lateJoiners
         let list = (0..<UInt64(max(0, seeds))).map { firstSeed + $0 }
         guard let kind = ConsensusEngineKind(rawValue: engine.lowercased()) else {
             throw ValidationError("unknown engine '\(engine)'; expected pbft, raft, pow or pos")

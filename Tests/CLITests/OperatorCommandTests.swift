@@ -187,6 +187,17 @@ struct OperatorCommandTests {
                 "\(lenient)")
     }
 
+    /// A node that joins at healing must catch up; more late joiners than the engine tolerates is refused by name.
+    @Test func simulateTakesLateJoinersWithinTheCrashTolerance() async throws {
+        let cli = try ForgeChainProcess()
+        defer { cli.remove() }
+        let ok = try await cli.run(["simulate", "--engine", "pbft", "--nodes", "4", "--late-joiners", "1", "--faults", "drop,delay",
+                                    "--seeds", "2"], withData: false)
+        #expect(ok.status == 0 && ok.stdout.contains("2 passed, 0 failed"), "\(ok)")
+        let tooMany = try await cli.run(["simulate", "--engine", "pbft", "--nodes", "4", "--late-joiners", "2", "--seeds", "1"], withData: false)
+        #expect(tooMany.status != 0 && tooMany.stdout.contains("permanentCrashes + lateJoiners"), "\(tooMany)")
+    }
+
     @Test func longCommandsWriteNoProgressTextWhenStandardErrorIsNotATerminal() async throws {
         let cli = try ForgeChainProcess()
         defer { cli.remove() }
