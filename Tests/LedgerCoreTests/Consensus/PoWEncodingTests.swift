@@ -23,7 +23,8 @@ struct PoWEncodingTests {
                                      timestamp: Timestamp(millisecondsSince1970: 1))
         let child = try powChild(of: genesis, difficulty: 4, key: key, tag: "e")
         let messages: [PoWMessage] = [.block(child), .getBlocks(hash: child.headerHash, count: 9), .blocks([genesis, child]),
-                                      .blocks([]), .tip(hash: child.headerHash, height: 1)]
+                                      .blocks([]), .tip(hash: child.headerHash, height: 1),
+                                      .getBlocksAt(hash: child.headerHash, count: 64, height: 1)]
         for m in messages { #expect(try PoWMessage(decoding: m.encoded) == m) }
         var rng = SplitMix64(seed: 11)
         for m in messages {
@@ -38,6 +39,34 @@ struct PoWEncodingTests {
         #expect(error?.code == .malformedConsensusMessage)
         let tooMany = RLP.encode(.list([.uint(3), .list(Array(repeating: .bytes(genesis.encoded), count: 65))]))
         #expect(throws: LedgerError.self) { try PoWMessage(decoding: tooMany) }
+        // A request by height with a field missing is refused by its count.
+        let short = RLP.encode(.list([.uint(5), .digest(child.headerHash), .uint(3)]))
+        #expect((#expect(throws: LedgerError.self) { try PoWMessage(decoding: short) })?.code == .malformedConsensusMessage)
+    }
+
+    /// The persisted state a restarted PoW engine reads back (a damaged store): garbage is refused with 1724, never trapped on.
+    @Test func damagedPersistedStateIsRefusedNeverTrappedOn() throws {
+        let config = PoWConfig(initialDifficulty: 8, retargetIntervalBlocks: 3, targetBlockIntervalTicks: 5, hashesPerTick: 2, confirmationDepth: 2)
+        var c = try PoWTestCluster(nodes: 1, config: config)
+        try c.run(ticks: 120)
+        let state = try #require(c.persisted[0])
+        let suffix = Array(c.commits[0].suffix(1))
+        var rng = SplitMix64(seed: 29)
+        var refused = 0
+        for _ in 0..<300 {
+            var bytes = state
+            for _ in 0..<(1 + Int(rng.next() % 3)) {
+                let i = Int(rng.next() % UInt64(bytes.count))
+                bytes[i] ^= UInt8(truncatingIfNeeded: rng.next() | 1)
+            }
+            do {
+                _ = try PoWEngine(context: c.context(0, config: config), recovery: ConsensusRecovery(persistentState: bytes, committed: suffix))
+            } catch {
+                #expect(error.code == .consensusStateCorrupt, "\(error)")
+                refused += 1
+            }
+        }
+        #expect(refused > 0)
     }
 
     @Test func retargetScalesByExpectedOverActualTimeWithinTheClamp() {
