@@ -167,11 +167,6 @@ package struct CommittedHistory: Sendable {
         }
     }
 
-    /// Forgets the in-memory blocks above `height` (a rollback).
-    package mutating func truncate(toHeight height: Height) {
-        recent.removeAll { $0.height > height }
-    }
-
     /// Up to `limit` consecutive committed blocks from `height`: the
     /// in-memory ones where held, the older ones from storage.
     package func blocks(from height: Height, limit: Int) -> [CommittedBlock] {

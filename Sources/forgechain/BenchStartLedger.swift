@@ -1,6 +1,7 @@
 import Foundation
 import ChainRuntime
 import LedgerCore
+import Logging
 
 /// What a generated `bench start` ledger holds, written beside its store once the store is complete: a folder
 /// without it (an interrupted run) is generated again.
@@ -323,32 +324,15 @@ enum StartBenchLedger {
         /// recovered once over the whole chain, a batch at a time through the store, emits it on its first step.
         private func savePoWState() throws {
             guard let head = store.head?.height, head.rawValue >= 1 else { return }
-            let recent = UInt64(ConsensusRecovery.recentBlocks)
-            let from = Height(head.rawValue > recent ? head.rawValue - recent + 1 : 1)
             let context = ConsensusContext(node: StartBenchChain.probedNode, signingKey: chain.keys[0], genesis: chain.genesis,
-                                           hashAlgorithm: chain.hashAlgorithm, schedule: chain.schedule, storage: LedgerHistory(store: store))
+                                           hashAlgorithm: chain.hashAlgorithm, schedule: chain.schedule,
+                                           storage: StoreConsensusStorage(store: store, logger: Logger(label: "forgechain.bench")))
             var engine = try PoWEngine(context: context, recovery: ConsensusRecovery(persistentState: nil,
-                                                                                    committed: try store.committedBlocks(from: from, through: head)))
+                                                                                    committed: try store.committedBlocks(from: head, through: head)))
             guard let state = engine.step(.tick).persistentState else {
                 throw LedgerError(.consensusStateCorrupt, "the PoW engine recovered at height \(head) saved no state")
             }
             try store.saveConsensusState(state)
-        }
-    }
-
-    /// The generated store as a PoW engine's history (it is complete and nothing writes it meanwhile).
-    struct LedgerHistory: ConsensusStorage {
-        let store: LedgerStore
-        func committedBlocks(from height: Height, limit: Int) -> [CommittedBlock] {
-            guard let head = store.head?.height, height <= head, limit > 0 else { return [] }
-            let through = Height(min(head.rawValue, height.rawValue + UInt64(limit) - 1))
-            do {
-                return try store.committedBlocks(from: height, through: through)
-            } catch {
-                // The engine then stops with 1724 naming the height; say why here.
-                FileHandle.standardError.write(Data("reading blocks \(height)...\(through) for the PoW state: \(error)\n".utf8))
-                return []
-            }
         }
     }
 

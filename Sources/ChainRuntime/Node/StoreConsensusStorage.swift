@@ -9,11 +9,16 @@ import Logging
 /// couple of blocks behind) is not found here; the engine still holds it in
 /// its recent window. A read that fails is logged and returns fewer blocks;
 /// the engine treats them as unavailable, and the peer that asked retries.
-struct StoreConsensusStorage: ConsensusStorage {
+package struct StoreConsensusStorage: ConsensusStorage {
     let store: LedgerStore
     let logger: Logger
 
-    func committedBlocks(from height: Height, limit: Int) -> [CommittedBlock] {
+    package init(store: LedgerStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+    }
+
+    package func committedBlocks(from height: Height, limit: Int) -> [CommittedBlock] {
         guard limit > 0, height.rawValue >= 1, let head = store.head?.height, height <= head else { return [] }
         let through = Height(min(head.rawValue, height.rawValue &+ UInt64(limit) &- 1))
         do {

@@ -137,28 +137,21 @@ public struct PoWEngine: ConsensusEngine {
         var suffix = recovery?.committed ?? []
         if let bytes = recovery?.persistentState {
             let root = try Self.decodeRoot(bytes)
-            // The root's block and those up to the suffix: from storage when the suffix starts above it
-            // (the state is saved after the blocks it follows, so it may name an older one).
-            if let first = suffix.first, first.height > root.height, root.height.rawValue >= 1,
-               first.height.rawValue - root.height.rawValue <= 4 * UInt64(ConsensusRecovery.recentBlocks) {
-                let gap = storage?.committedBlocks(from: root.height, limit: Int(first.height.rawValue - root.height.rawValue)) ?? []
-                if gap.count == Int(first.height.rawValue - root.height.rawValue), gap.first?.hash == root.hash,
-                   gap.last?.hash == first.block.header.parentHash {
-                    suffix = gap + suffix
-                }
-            }
-            if let i = suffix.firstIndex(where: { $0.height == root.height }), suffix[i].hash == root.hash {
-                let block = suffix[i].block
-                tree = PoWBlockTree(root: .init(block: block, hash: root.hash, cumulativeWork: root.work, difficulty: root.difficulty,
+            // The state is saved after the blocks it follows, so it may name a block below the suffix: then from storage.
+            let rootBlock = suffix.first { $0.height == root.height }
+                ?? (root.height.rawValue >= 1 ? storage?.committedBlocks(from: root.height, limit: 1).first : nil)
+            if let rootBlock, rootBlock.height == root.height, rootBlock.hash == root.hash {
+                tree = PoWBlockTree(root: .init(block: rootBlock.block, hash: root.hash, cumulativeWork: root.work, difficulty: root.difficulty,
                                                 periodStartHeight: root.periodStartHeight, periodStartTimestamp: root.periodStartTimestamp),
                                     schedule: context.schedule, millisecondsPerTick: Self.millisecondsPerTick)
                 committedHeight = root.height
                 persistedRoot = (root.height, root.hash)
-                suffix.removeFirst(i + 1)
+                suffix.removeAll { $0.height <= root.height }
             }
         }
         if let first = suffix.first, first.height > committedHeight.next {
-            // No usable persisted root: replay the older chain from storage, pruning as it goes.
+            // The blocks between the tree's root (the persisted one, else genesis: a store written before that
+            // state existed, or rolled back below it) and the suffix, from storage, pruning as it goes.
             var next = committedHeight.next
             while next < first.height {
                 let batch = storage?.committedBlocks(from: next, limit: Int(min(256, first.height.rawValue - next.rawValue))) ?? []
@@ -391,34 +384,30 @@ public struct PoWEngine: ConsensusEngine {
         }
     }
 
-    /// Block `hash` and up to `count - 1` ancestors, lowest first: from the block tree, continuing
-    /// below its root (or starting there, when `hash` is a committed block at `height` below it)
-    /// from storage.
+    /// Block `hash` and up to `count - 1` ancestors, lowest first: from the block tree and, below its
+    /// root (or from the start, when `hash` is a committed block at `height` below it), from storage.
     private func answerGetBlocks(hash: Digest, count: UInt64, height: Height?, from: NodeID, _ fx: inout ConsensusEffects<PoWMessage>) {
         var out: [Block] = []
-        let limit = min(count, PoWMessage.maximumBlocksPerReply)
-        var below: Height?   // the height to continue from in storage, if any
+        let limit = Int(min(count, PoWMessage.maximumBlocksPerReply))
+        // Where committed history in storage takes over: the block expected at the top of what is read there.
+        var continueAt: (height: Height, hash: Digest)?
         if var cursor = tree.node(hash) {
             // Down to the root, the root included unless it is genesis (every node has that).
-            while UInt64(out.count) < limit, cursor.height.rawValue >= 1 {
+            while out.count < limit, cursor.height.rawValue >= 1 {
                 out.append(cursor.block)
-                guard cursor.hash != tree.genesis.hash else {
-                    below = cursor.height
+                guard let parent = tree.node(cursor.parentHash) else {
+                    continueAt = (Height(cursor.height.rawValue - 1), cursor.parentHash)
                     break
                 }
-                guard let parent = tree.node(cursor.parentHash) else { break }
                 cursor = parent
             }
-            if UInt64(out.count) >= limit { below = nil }
-        } else if let height, height.rawValue >= 1, height <= tree.genesis.height {
-            below = height.next   // the storage read below starts at `height` itself
+        } else if let height, height <= tree.genesis.height {
+            continueAt = (height, hash)
         }
-        if let top = below.map({ $0.rawValue - 1 }), top >= 1 {
-            let wanted = min(limit - UInt64(out.count), top)
-            let older = storage?.committedBlocks(from: Height(top - wanted + 1), limit: Int(wanted)) ?? []
-            // Only a consecutive run ending at `top` (and, for a request by height, at the block asked for).
-            if older.count == Int(wanted), older.last?.height.rawValue == top,
-               out.isEmpty ? older.last?.hash == hash : true {
+        if let c = continueAt, c.height.rawValue >= 1, out.count < limit {
+            let wanted = min(limit - out.count, Int(c.height.rawValue))
+            let older = storage?.committedBlocks(from: Height(c.height.rawValue - UInt64(wanted) + 1), limit: wanted) ?? []
+            if older.count == wanted, older.last?.height == c.height, older.last?.hash == c.hash {
                 out += older.reversed().map(\.block)
             }
         }

@@ -150,9 +150,8 @@ public struct Simulator<Engine: SimulatableEngine> {
         var context: ConsensusContext
         var key: PrivateKey
         var persisted: [UInt8]?
-        var store: [CommittedBlock] = []
-        /// The same chain as `store`, as the engine's ``ConsensusStorage`` (engines keep only recent blocks).
-        var history: InMemoryConsensusStorage
+        /// The node's committed chain, which its engine also reads as its `ConsensusStorage`.
+        var store: InMemoryConsensusStorage
         var byzantine = false
         var group = 0
         var restartAt: UInt64?
@@ -234,13 +233,13 @@ public struct Simulator<Engine: SimulatableEngine> {
         let coalition = ByzantineCoalition(members: byzantine.map { NodeID(UInt32($0)) }, nodes: (0..<count).map { NodeID(UInt32($0)) })
         var built = [Node]()
         for i in 0..<count {
-            let history = InMemoryConsensusStorage()
+            let store = InMemoryConsensusStorage()
             let context = ConsensusContext(node: NodeID(UInt32(i)), signingKey: keys[i], genesis: genesis, chainID: options.chainID,
                                            hashAlgorithm: options.hashAlgorithm,
                                            schedule: options.nodeSchedule?(NodeID(UInt32(i)), validators) ?? schedule,
                                            proposalValidator: proposalValidator, seed: seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15,
-                                           storage: history)
-            var node = Node(engine: try Engine(context: context), context: context, key: keys[i], history: history)
+                                           storage: store)
+            var node = Node(engine: try Engine(context: context), context: context, key: keys[i], store: store)
             if byzantine.contains(i) {
                 node.byzantine = true
                 let f = factory
@@ -284,7 +283,7 @@ public struct Simulator<Engine: SimulatableEngine> {
             now += 1
             if now == healAt + 1 || (healAt == 0 && now == 1) {
                 heal()
-                let top = correctIndices.map { UInt64(nodes[$0].store.count) }.max() ?? 0
+                let top = correctIndices.map { nodes[$0].store.height.rawValue }.max() ?? 0
                 targets = nodes.map { _ in top + faults.requiredProgress }
             }
             if now <= healAt { injectFaults() }
@@ -294,14 +293,14 @@ public struct Simulator<Engine: SimulatableEngine> {
             if now % 50 == 0 { sampleMemory() }
         }
         sampleMemory()
-        report.storageReads = nodes.reduce(0) { $0 + $1.history.reads }
-        for i in correctIndices where !nodes[i].permanentlyDown && UInt64(nodes[i].store.count) < targets[i] {
-            violate(.liveness, i, Height(UInt64(nodes[i].store.count)),
-                    "committed height \(nodes[i].store.count) after healing, needed \(targets[i]) within \(quiet) ticks")
+        report.storageReads = nodes.reduce(0) { $0 + $1.store.reads }
+        for i in correctIndices where !nodes[i].permanentlyDown && nodes[i].store.height.rawValue < targets[i] {
+            violate(.liveness, i, nodes[i].store.height,
+                    "committed height \(nodes[i].store.height) after healing, needed \(targets[i]) within \(quiet) ticks")
         }
         if let depth = options.reorgFinalityDepth { checkFinalAgreement(depth: depth) }
         report.ticks = now
-        report.committedHeights = nodes.map { Height(UInt64($0.store.count)) }
+        report.committedHeights = nodes.map(\.store.height)
         report.traceDigest = trace.finalize()
         return report
     }
@@ -362,9 +361,9 @@ public struct Simulator<Engine: SimulatableEngine> {
             // As a node restarts from its store: the head block only, older ones through the storage.
             nodes[i].engine = try Engine(context: nodes[i].context,
                                          recovery: ConsensusRecovery(persistentState: nodes[i].persisted,
-                                                                     committed: Array(nodes[i].store.suffix(1))))
+                                                                     committed: nodes[i].store.suffix(1)))
         } catch {
-            violate(.validity, i, Height(UInt64(nodes[i].store.count)), "restart failed: \(error)")
+            violate(.validity, i, nodes[i].store.height, "restart failed: \(error)")
         }
         record([0x52, UInt8(truncatingIfNeeded: i)], now)
     }
@@ -467,7 +466,7 @@ public struct Simulator<Engine: SimulatableEngine> {
 
     private mutating func commit(_ i: Int, _ c: CommittedBlock) {
         record([0x43, UInt8(truncatingIfNeeded: i)] + RLP.bigEndianBytes(c.height.rawValue) + c.hash.bytes, now)
-        let expected = UInt64(nodes[i].store.count) + 1
+        let expected = nodes[i].store.height.rawValue + 1
         guard c.height.rawValue == expected else {
             violate(.gap, i, c.height, "committed height \(c.height), expected \(expected)")
             return
@@ -502,9 +501,8 @@ public struct Simulator<Engine: SimulatableEngine> {
                 }
             }
         }
-        nodes[i].store.append(c)
         do throws(LedgerError) {
-            try nodes[i].history.append(c)
+            try nodes[i].store.append(c)   // the height was checked above
         } catch {
             violate(.gap, i, c.height, "storage refused the block: \(error.message)")
         }
@@ -513,19 +511,17 @@ public struct Simulator<Engine: SimulatableEngine> {
     private mutating func rollback(_ i: Int, _ r: Rollback) {
         report.rollbacks += 1
         report.rolledBackTransactions += r.transactions.count
-        let keep = Int(min(r.height.rawValue, UInt64(nodes[i].store.count)))
-        nodes[i].store.removeSubrange(keep...)
-        nodes[i].history.truncate(toHeight: Height(UInt64(keep)))
+        nodes[i].store.truncate(toHeight: r.height)
         record([0x42, UInt8(truncatingIfNeeded: i)] + RLP.bigEndianBytes(r.height.rawValue), now)
     }
 
     private mutating func checkFinalAgreement(depth: UInt64) {
         let correct = correctIndices.filter { !nodes[$0].permanentlyDown }
-        guard let shortest = correct.map({ UInt64(nodes[$0].store.count) }).min(), shortest > depth else { return }
-        for h in 0..<Int(shortest - depth) {
-            let first = nodes[correct[0]].store[h].hash
-            for i in correct.dropFirst() where nodes[i].store[h].hash != first {
-                violate(.agreement, i, Height(UInt64(h + 1)), "final block differs from \(NodeID(UInt32(correct[0])))'s")
+        guard let shortest = correct.map({ nodes[$0].store.height.rawValue }).min(), shortest > depth else { return }
+        for h in 1...(shortest - depth) {
+            let first = nodes[correct[0]].store.block(at: Height(h))?.hash
+            for i in correct.dropFirst() where nodes[i].store.block(at: Height(h))?.hash != first {
+                violate(.agreement, i, Height(h), "final block differs from \(NodeID(UInt32(correct[0])))'s")
             }
         }
     }
