@@ -40,7 +40,7 @@ public protocol ChainNode: Actor {
     /// Manual catch-up from a peer (K-R-2); see ``Node/resync(from:timeout:)``.
     func resync(from peer: NodeID?, timeout: Duration) async throws -> Height
     /// Manual rollback (K-R-3); see ``Node/rollback(toHeight:)``.
-    func rollback(toHeight height: Height) throws -> [Transaction]
+    func rollback(toHeight height: Height) async throws -> [Transaction]
     /// Restores the store from a backup and restarts the engine; see ``Node/restore(fromBackup:)``.
     func restore(fromBackup path: String) async throws -> Height
     /// Test hook: makes the node misbehave (forged proposals, invalid transactions, or silence).

@@ -14,7 +14,7 @@ import Net
 /// (``takeOutcomes()``), which only then hands out receipts.
 ///
 /// - Note: `@unchecked Sendable`: every mutable field is guarded by `condition`.
-final class CommitWriter: @unchecked Sendable {
+final class CommitWriter: NodeWriter, @unchecked Sendable {
     enum Job {
         case append(store: LedgerStore, block: Block, receipts: [Receipt], changes: StateChangeSet,
                     transition: StateTransition?, certificate: CommitCertificate?)
@@ -51,7 +51,8 @@ final class CommitWriter: @unchecked Sendable {
         thread.start()
     }
 
-    /// Called from the writer's thread after each append or failed save (the node collects outcomes then).
+    /// Called from the writer's thread after each append or failed save, and whenever the queue empties
+    /// (the node collects outcomes then, and resumes work that waited for the writes to settle).
     func setListener(_ listener: @escaping @Sendable () -> Void) {
         condition.lock()
         self.listener = listener
@@ -98,7 +99,14 @@ final class CommitWriter: @unchecked Sendable {
         return o
     }
 
-    /// Blocks the caller until every queued job is done.
+    /// Whether every queued job is done.
+    var isIdle: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return jobs.isEmpty
+    }
+
+    /// Blocks the caller until every queued job is done (tests; the node never blocks on it).
     func waitUntilIdle() {
         condition.lock()
         while !jobs.isEmpty { condition.wait() }
@@ -122,19 +130,21 @@ final class CommitWriter: @unchecked Sendable {
                 return
             }
             condition.unlock()
-            let outcome = perform(job)
+            let outcome = Self.perform(job, appendTimer: appendTimer, deliver: deliver)
             condition.lock()
             jobs.removeFirst()
             if case .append = job { appendsQueued -= 1 }
             if let outcome { outcomes.append(outcome) }
-            let listener = outcome == nil ? nil : self.listener
+            let listener = outcome == nil && !jobs.isEmpty ? nil : self.listener
             condition.broadcast()
             condition.unlock()
             listener?()
         }
     }
 
-    private func perform(_ job: Job) -> Outcome? {
+    /// Carries out one job; nil when it has no outcome to report (a send, a saved state).
+    static func perform(_ job: Job, appendTimer: CoreMetrics.Timer? = nil,
+                                deliver: (NodeID?, [UInt8]) -> Void) -> Outcome? {
         switch job {
         case .append(let store, let block, let receipts, let changes, let transition, let certificate):
             do throws(LedgerError) {
