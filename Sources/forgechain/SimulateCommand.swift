@@ -21,9 +21,17 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Nodes down until the network heals that then start from an empty store and must catch up on the whole chain (at most the engine's crash tolerance).")
     var lateJoiners: Int = 0
     @Option(help: "Worker threads.") var jobs: Int = 1
+    @Option(help: "What runs: 'engine' (bare consensus engines) or 'node' (whole nodes: mempool, execution, an in-memory SQLite store, catch-up sync and recovery; faults also 'append' for failed appends, 'slow' for slow ones, 'skew' for clock skew).")
+    var level: String = "engine"
+    @Option(help: "With --level node: client transactions submitted per tick.") var transactionsPerTick: Int = 1
     @Flag(help: "Print every failing seed's report; with --seeds 1, print the seed's report even when it passes.") var verbose = false
 
     func run() throws {
+        switch level.lowercased() {
+        case "engine": break
+        case "node": return try runNodes()
+        default: throw ValidationError("unknown level '\(level)'; expected engine or node")
+        }
         let plan = try FaultPlan(parsing: faults)
         var options = SimulationOptions()
         options.byzantine = byzantine
@@ -61,6 +69,34 @@ struct SimulateCommand: ParsableCommand {
             result = SimulationBatch<PoWEngine>.run(nodes: nodes, seeds: list, faults: plan, options: options, parallelism: jobs, progress: report)
         }
         progress.finish()
+        print("\(result.passed) passed, \(result.failed) failed")
+        if let first = result.firstFailure {
+            print("first failing seed: \(first.seed)")
+            print(first)
+            if verbose { print("failing seeds: \(result.failingSeeds.map(String.init).joined(separator: ","))") }
+            throw ExitCode.failure
+        }
+    }
+
+    /// `--level node`: whole nodes under the node simulator.
+    private func runNodes() throws {
+        guard let kind = ConsensusEngineKind(rawValue: engine.lowercased()) else {
+            throw ValidationError("unknown engine '\(engine)'; expected pbft, raft, pow or pos")
+        }
+        guard byzantine == 0, lateJoiners == 0 else {
+            throw ValidationError("--byzantine and --late-joiners apply to --level engine")
+        }
+        var options = NodeSimulationOptions()
+        options.nodes = nodes
+        options.faults = try NodeFaults(parsing: faults)
+        options.transactionsPerTick = transactionsPerTick
+        let list = (0..<UInt64(max(0, seeds))).map { firstSeed + $0 }
+        let progress = ProgressReporter(label: "simulate --level node \(kind.rawValue)", unit: "seeds", total: list.count)
+        let result = NodeSimulationBatch.run(kind, seeds: list, options: options, parallelism: jobs) { progress.update(completed: $0, total: $1) }
+        progress.finish()
+        if verbose && list.count == 1, result.failed == 0 {
+            print(NodeSimulationBatch.runOne(kind, seed: list[0], options: options))
+        }
         print("\(result.passed) passed, \(result.failed) failed")
         if let first = result.firstFailure {
             print("first failing seed: \(first.seed)")

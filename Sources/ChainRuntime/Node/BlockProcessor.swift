@@ -62,10 +62,13 @@ package final class BlockProcessor: @unchecked Sendable {
     private var deciding: [Digest] = []
 
     static let maximumCachedKeys = 400_000
+    /// The time blocks are checked against (K-V-2): the wall clock, or the node simulator's.
+    private let clock: @Sendable () -> Timestamp
 
     init(store: LedgerStore, chainID: UInt64, hashAlgorithm: HashAlgorithm, maximumClockDriftMillis: UInt64,
-         executors: [any TransactionExecutor]) {
+         executors: [any TransactionExecutor], clock: @escaping @Sendable () -> Timestamp = { .now() }) {
         self.store = store
+        self.clock = clock
         base = Self.base(of: store)
         self.chainID = chainID
         self.hashAlgorithm = hashAlgorithm
@@ -325,7 +328,7 @@ package final class BlockProcessor: @unchecked Sendable {
     /// (a fork branch under PoW) passes on K-V-1..4 alone; it is executed when it is committed.
     private func checkAndExecute(_ block: Block, parent: BlockHeader?, deferUnknownParent: Bool = false) throws(LedgerError) -> ExecutedBlock? {
         let known = verified
-        try validator.validate(block, parent: parent, now: .now(), alreadyVerified: { known.contains($0) })
+        try validator.validate(block, parent: parent, now: clock(), alreadyVerified: { known.contains($0) })
         let h = block.header
         if deferUnknownParent, let parent, base.hash != h.parentHash,
            execution(of: parent, hash: h.parentHash) == nil {

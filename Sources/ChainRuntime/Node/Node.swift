@@ -148,7 +148,7 @@ public actor Node<Engine: ConsensusEngine> {
 
     deinit { writer.finish() }
 
-    private static func makeEngine(context: ConsensusContext, store: LedgerStore) throws(ChainError) -> Engine {
+    static func makeEngine(context: ConsensusContext, store: LedgerStore) throws(ChainError) -> Engine {
         do {
             // The head block only: the engine reads anything older through its storage (the store), so
             // start-up reads one block whatever the chain's length.
