@@ -1,6 +1,7 @@
 import ArgumentParser
 import LedgerCore
 import LedgerCoreTesting
+import ChainRuntime
 
 /// `forgechain simulate`: runs the deterministic consensus simulator over many seeds.
 struct SimulateCommand: ParsableCommand {

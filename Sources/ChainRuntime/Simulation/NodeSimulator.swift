@@ -128,6 +128,8 @@ package struct NodeSimulationReport: Sendable, CustomStringConvertible {
     package var submitted = 0
     /// Transactions whose receipt some node handed out.
     package var acknowledged = 0
+    /// PoW: acknowledged transactions whose block a heavier chain replaced.
+    package var reorganisedAcknowledgements = 0
     package var passed: Bool { violations.isEmpty }
     package var description: String {
         let v = violations.first.map { "; first violation: \($0)" } ?? ""
@@ -570,8 +572,17 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
         let live = nodes.indices.filter { !nodes[$0].permanentlyDown && nodes[$0].driver != nil }
         let shortest = live.map { nodes[$0].store.head?.height.rawValue ?? 0 }.min() ?? 0
         for (txID, at) in acknowledged.sorted(by: { $0.key.hex < $1.key.hex }) {
-            if let depth = finalityDepth, at.height.rawValue + depth > shortest { continue }
-            for i in live {
+            if let depth = finalityDepth {
+                // PoW: a receipt is not final. One whose block a deeper chain replaced is counted, not checked
+                // (its transaction went back to a mempool, which a crash may lose); agreement is checked below.
+                if at.height.rawValue + depth > shortest { continue }
+                if let first = live.first, (try? nodes[first].store.blockHash(atHeight: at.height)) != at.hash {
+                    report.reorganisedAcknowledgements += 1
+                    continue
+                }
+            }
+            // A node a block or two behind at the end is the liveness checker's concern, not this one's.
+            for i in live where (nodes[i].store.head?.height ?? 0) >= at.height {
                 do throws(LedgerError) {
                     guard let location = try nodes[i].store.location(ofTransaction: txID),
                           let stored = try nodes[i].store.receipt(forTransaction: txID) else {
