@@ -65,7 +65,7 @@ package struct NodeSimulationOptions: Sendable {
     package var faults: NodeFaults = []
     /// Default 300. Ticks during which faults are injected.
     package var faultTicks: UInt64 = 300
-    /// Default 0 (the engine's bound, ``NodeSimulator/healingTicks``). Ticks after healing within which
+    /// Default 0: the engine's bound (``NodeSimulator/healingTicks(_:)``). Ticks after healing within which
     /// every correct node must commit ``requiredProgress`` new blocks.
     package var quietTicks: UInt64 = 0
     /// Default 2.
@@ -245,6 +245,8 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
     private var decided: [Height: Digest] = [:]
     private var roots: [Height: Digest] = [:]
     private var acknowledged: [Digest: (height: Height, hash: Digest, receipt: Receipt)] = [:]
+    /// The nodes that handed out each transaction's receipt.
+    private var acknowledgedBy: [Digest: Set<Int>] = [:]
     private var clientCounter: UInt64 = 0
     private var report: NodeSimulationReport
     /// Blocks may be reorganised (PoW): agreement and lost transactions are checked at the end, below this depth.
@@ -323,7 +325,7 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
     /// Runs the fault phase, heals, runs the quiet phase, and checks.
     package func run() -> NodeSimulationReport {
         let healAt = options.faultTicks
-        let quiet = max(options.quietTicks, Self.healingTicks(kind))
+        let quiet = options.quietTicks > 0 ? options.quietTicks : Self.healingTicks(kind)
         let end = healAt + quiet
         var targets = [UInt64]()
         while clock.now < end {
@@ -375,10 +377,12 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
         let faults = options.faults
         var planRNG = SplitMix64(seed: rng.next())
         let faultEnd = options.faultTicks
-        writer.plan = { job in
+        writer.plan = { [unowned self] job in
             guard case .append = job, clock.now <= faultEnd else { return (0, false) }
             let fail = faults.contains(.failedAppend) && planRNG.next() % 25 == 0
             let slow: UInt64 = faults.contains(.slowAppend) && planRNG.next() % 5 == 0 ? 1 + planRNG.next() % 5 : 0
+            if fail { self.report.failedAppends += 1 }
+            if slow > 0 { self.report.slowAppends += 1 }
             return (slow, fail)
         }
         let processor = BlockProcessor(store: store, chainID: chainID, hashAlgorithm: hashAlgorithm,
@@ -563,6 +567,7 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
         }
         for r in e.receipts {
             acknowledged[r.transactionID] = (c.height, c.hash, r)
+            acknowledgedBy[r.transactionID, default: []].insert(i)
         }
     }
 
@@ -581,8 +586,9 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
                     continue
                 }
             }
-            // A node a block or two behind at the end is the liveness checker's concern, not this one's.
-            for i in live where (nodes[i].store.head?.height ?? 0) >= at.height {
+            // A node a block or two behind at the end is the liveness checker's concern, not this one's,
+            // unless it handed out the receipt itself.
+            for i in live where (nodes[i].store.head?.height ?? 0) >= at.height || acknowledgedBy[txID, default: []].contains(i) {
                 do throws(LedgerError) {
                     guard let location = try nodes[i].store.location(ofTransaction: txID),
                           let stored = try nodes[i].store.receipt(forTransaction: txID) else {

@@ -1,0 +1,95 @@
+@testable import ChainRuntime
+import LedgerCore
+import Testing
+
+/// Whole nodes on simulated time: replay by seed, the faults, and each checker firing on a
+/// deliberately broken node.
+@Suite struct NodeSimulatorTests {
+    static func options(faults: NodeFaults = [], faultTicks: UInt64 = 120, quietTicks: UInt64 = 400) -> NodeSimulationOptions {
+        var o = NodeSimulationOptions()
+        o.faults = faults
+        o.faultTicks = faultTicks
+        o.quietTicks = quietTicks
+        return o
+    }
+
+    @Test func oneSeedReplaysExactly() {
+        let o = Self.options(faults: [.drop, .delay, .partition, .crash])
+        let a = NodeSimulationBatch.runOne(.pbft, seed: 11, options: o)
+        let b = NodeSimulationBatch.runOne(.pbft, seed: 11, options: o)
+        let c = NodeSimulationBatch.runOne(.pbft, seed: 12, options: o)
+        #expect(a.traceDigest == b.traceDigest && a.committedHeights == b.committedHeights && a.acknowledged == b.acknowledged)
+        #expect(a.traceDigest != c.traceDigest)
+        #expect(a.passed, "\(a)")
+    }
+
+    @Test(arguments: [ConsensusEngineKind.raft, .pbft, .pos, .pow])
+    func wholeNodesCommitAndAgreeWithoutFaults(_ kind: ConsensusEngineKind) {
+        let r = NodeSimulationBatch.runOne(kind, seed: 3, options: Self.options(faultTicks: 0))
+        #expect(r.passed, "\(r)")
+        #expect(r.acknowledged > 100 && (r.committedHeights.min() ?? 0) > 5, "\(r)")
+    }
+
+    @Test(arguments: [ConsensusEngineKind.raft, .pbft, .pos])
+    func wholeNodesSurviveNetworkFaultsAndCrashes(_ kind: ConsensusEngineKind) {
+        let r = NodeSimulationBatch.runOne(kind, seed: 21, options: Self.options(faults: [.drop, .delay, .partition, .crash], faultTicks: 250, quietTicks: 0))
+        #expect(r.passed, "\(r)")
+        #expect(r.crashes + r.partitions > 0 && r.messagesDropped > 0, "the seed injected nothing: \(r)")
+    }
+
+    @Test(arguments: [ConsensusEngineKind.raft, .pbft])
+    func wholeNodesSurviveFailedAndSlowAppends(_ kind: ConsensusEngineKind) {
+        var o = Self.options(faults: [.crash, .failedAppend, .slowAppend], faultTicks: 250, quietTicks: 0)
+        o.transactionsPerTick = 2
+        let r = NodeSimulationBatch.runOne(kind, seed: 22, options: o)
+        #expect(r.passed, "\(r)")
+        #expect(r.failedAppends > 0, "no append failed: \(r)")
+    }
+
+    @Test func wholeNodesSurviveClockSkew() {
+        let r = NodeSimulationBatch.runOne(.pbft, seed: 23, options: Self.options(faults: [.clockSkew, .drop], faultTicks: 200, quietTicks: 0))
+        #expect(r.passed, "\(r)")
+    }
+
+    @Test func agreementCheckerFiresOnANodeThatThinksItIsTheOnlyValidator() {
+        var o = Self.options(faultTicks: 0, quietTicks: 200)
+        o.sabotage = .soleValidator(node: 2)
+        let r = NodeSimulationBatch.runOne(.pbft, seed: 5, options: o)
+        #expect(r.violations.contains { $0.kind == .agreement }, "\(r)")
+    }
+
+    @Test func stateRootCheckerFiresOnANodeReportingAnotherRoot() {
+        var o = Self.options(faultTicks: 0, quietTicks: 200)
+        o.sabotage = .alteredStateRoot(node: 1)
+        let r = NodeSimulationBatch.runOne(.raft, seed: 5, options: o)
+        #expect(r.violations.contains { $0.kind == .stateRoot && $0.node == 1 }, "\(r)")
+    }
+
+    @Test func receiptCheckerFiresOnANodeHandingOutAlteredReceipts() {
+        var o = Self.options(faultTicks: 0, quietTicks: 200)
+        o.sabotage = .alteredReceipts(node: 3)
+        let r = NodeSimulationBatch.runOne(.pbft, seed: 5, options: o)
+        #expect(r.violations.contains { $0.kind == .receipt && $0.node == 3 }, "\(r)")
+    }
+
+    @Test func lostTransactionCheckerFiresOnANodeWhoseFsyncLies() {
+        var o = Self.options(faultTicks: 0, quietTicks: 200)
+        o.sabotage = .lyingWriter(node: 0)
+        let r = NodeSimulationBatch.runOne(.raft, seed: 5, options: o)
+        #expect(r.violations.contains { $0.kind == .lostTransaction && $0.node == 0 }, "\(r)")
+    }
+
+    @Test func livenessCheckerFiresWhenMoreNodesAreDownThanTheEngineTolerates() {
+        var o = Self.options(faultTicks: 0, quietTicks: 200)
+        o.permanentCrashes = 2
+        o.allowExcessFaults = true
+        let r = NodeSimulationBatch.runOne(.pbft, seed: 5, options: o)
+        #expect(r.violations.contains { $0.kind == .liveness }, "\(r)")
+        #expect(!r.violations.contains { $0.kind == .agreement })
+    }
+
+    @Test func unknownFaultWordsAreRefusedWithTheirName() {
+        #expect(throws: ChainError.self) { try NodeFaults(parsing: "drop,flood") }
+        #expect((try? NodeFaults(parsing: "drop,append,slow,skew")) == [.drop, .failedAppend, .slowAppend, .clockSkew])
+    }
+}
