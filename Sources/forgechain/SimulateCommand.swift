@@ -102,7 +102,10 @@ struct SimulateCommand: ParsableCommand {
         if let first = result.firstFailure {
             print("first failing seed: \(first.seed)")
             print(first)
-            if verbose { print("failing seeds: \(result.failingSeeds.map(String.init).joined(separator: ","))") }
+            if verbose {
+                for line in first.nodeStates { print("  \(line)") }
+                print("failing seeds: \(result.failingSeeds.map(String.init).joined(separator: ","))")
+            }
             throw ExitCode.failure
         }
     }

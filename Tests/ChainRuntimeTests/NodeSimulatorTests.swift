@@ -46,6 +46,16 @@ import Testing
         #expect(r.failedAppends > 0, "no append failed: \(r)")
     }
 
+    /// Every fault at once, Raft, seed 21: a leader elected after failed appends and restarts holds
+    /// uncommitted entries it never executed; it must still propose (an empty block) so they commit.
+    @Test func wholeNodesSurviveEveryFaultAtOnce() {
+        var o = Self.options(faults: [.drop, .delay, .partition, .crash, .failedAppend, .slowAppend, .clockSkew], faultTicks: 300, quietTicks: 0)
+        o.transactionsPerTick = 2
+        let r = NodeSimulationBatch.runOne(.raft, seed: 21, options: o)
+        #expect(r.passed, "\(r)\n\(r.nodeStates.joined(separator: "\n"))")
+        #expect(r.failedAppends > 0 && r.crashes > 0)
+    }
+
     @Test func wholeNodesSurviveClockSkew() {
         let r = NodeSimulationBatch.runOne(.pbft, seed: 23, options: Self.options(faults: [.clockSkew, .drop], faultTicks: 200, quietTicks: 0))
         #expect(r.passed, "\(r)")

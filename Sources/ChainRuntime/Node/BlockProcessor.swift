@@ -285,7 +285,19 @@ package final class BlockProcessor: @unchecked Sendable {
         defer { lock.unlock() }
         let parentHash = request.parent.hash(using: hashAlgorithm)
         if base.hash != parentHash { _ = execution(of: request.parent, hash: parentHash) }
-        let r = try run(candidates, ids: ids, parentHash: parentHash, height: request.height, timestamp: timestamp, filter: true)
+        let r: (included: [Transaction], ids: [Digest], receipts: [Receipt], changes: StateChangeSet, overlay: [[UInt8]: [UInt8]?],
+                stateRoot: Digest, transition: StateTransition)
+        do {
+            r = try run(candidates, ids: ids, parentHash: parentHash, height: request.height, timestamp: timestamp, filter: true)
+        } catch where error.code == .parentHashMismatch {
+            // The parent is an entry this node holds but has not executed (a Raft leader's uncommitted log
+            // after an engine restart). An empty block needs no state: its root is the parent's. Committing
+            // it commits the entries before it (Raft commits earlier terms' entries only through one of
+            // its own), and they are executed then, in order.
+            return try Block.make(parent: request.parent, transactions: [], stateRoot: request.parent.stateRoot,
+                                  receiptRoot: Receipt.root(of: [], using: hashAlgorithm), consensusData: request.consensusData,
+                                  producerKey: key, chainID: chainID, hashAlgorithm: hashAlgorithm, timestamp: timestamp)
+        }
         let receiptRoot = Receipt.root(of: r.receipts, using: hashAlgorithm)
         var block = try Block.make(parent: request.parent, transactions: r.included, stateRoot: r.stateRoot, receiptRoot: receiptRoot,
                                    consensusData: request.consensusData, producerKey: key, chainID: chainID,

@@ -115,6 +115,9 @@ struct NodeCore<Engine: ConsensusEngine> {
     private(set) var syncOutstanding: (peer: NodeID, sentAt: UInt64)?
     private var storeErrorSinceCommit = false
     private var lastStoreError: String?
+    /// Blocks to roll back the next time a peer's sync batch does not extend this node's head
+    /// (engines whose commits can be reorganised: PoW); doubles per attempt, reset when a batch applies.
+    private var forkBackoff: UInt64 = 1
     private var byzantineTransactions = false
     private var byzantineSilent = false
 
@@ -481,6 +484,11 @@ struct NodeCore<Engine: ConsensusEngine> {
     private mutating func applySync(_ blocks: [CommittedBlock], from peer: NodeID, _ out: inout [Action]) {
         if syncOutstanding?.peer == peer { syncOutstanding = nil }
         guard !restarting else { return }
+        if let first = blocks.first(where: { $0.height == tipHeight.next }), pendingAppends == 0, tipHeight == stored.height,
+           first.block.header.parentHash != stored.hash {
+            divergedFrom(peer, at: first.height, &out)
+            return
+        }
         var applied = 0
         for c in blocks where c.height > tipHeight {
             guard c.height == tipHeight.next else { break }
@@ -498,10 +506,31 @@ struct NodeCore<Engine: ConsensusEngine> {
             applied += 1
         }
         guard applied > 0 else { return }
+        forkBackoff = 1
         metrics.syncBlocksApplied += applied
         telemetry.syncApplied(applied, from: peer, height: tipHeight)
         requestRestart(resetExecutions: false, &out)
         if blocks.count >= configuration.syncBatchBlocks { requestSync(from: peer, &out) }
+    }
+
+    /// A peer's certified chain does not extend this node's head. Under PoW a partition longer than
+    /// the confirmation depth does this (both sides committed, and this side's branch lost): the
+    /// node rolls back `forkBackoff` blocks (doubling per attempt, so the fork point is found in
+    /// log steps; the undone transactions return to the mempool), restarts its engine from the store
+    /// and asks again. Under a final engine it is a conflicting certified chain: refused and logged.
+    private mutating func divergedFrom(_ peer: NodeID, at height: Height, _ out: inout [Action]) {
+        metrics.syncBlocksRejected += 1
+        guard Engine.certificateKind == .pow, tipHeight.rawValue > 0 else {
+            telemetry.syncRejected(from: peer, height: height, reason: "the peer's block does not extend this node's head (a conflicting chain)")
+            return
+        }
+        let target = Height(tipHeight.rawValue - min(forkBackoff, tipHeight.rawValue))
+        telemetry.syncRejected(from: peer, height: height, reason: "fork below the head: rolling back to \(target) and asking again")
+        forkBackoff = min(forkBackoff * 2, 1 << 20)
+        tipHeight = target
+        out.append(.rollback(to: target))
+        requestRestart(resetExecutions: true, &out)
+        requestSync(from: peer, &out)
     }
 
     // MARK: Health (K-R-1)

@@ -84,6 +84,14 @@ final class NodeDriver<Engine: ConsensusEngine> {
     /// No action waits and no write is queued.
     var isQuiescent: Bool { blocked.isEmpty && parked.isEmpty && writer.isIdle }
 
+    /// One line on the driver's and core's state, for diagnosing a stalled node.
+    var diagnostics: String {
+        "stored=\(core.stored.height) tip=\(core.tipHeight) pendingAppends=\(core.pendingAppends) pending=\(pending.count) "
+            + "restarting=\(core.restarting) blocked=\(blocked.count) parked=\(parked.count) writerIdle=\(writer.isIdle) "
+            + "mempool=\(core.mempool.count) refusedProposals=\(processor.proposalRejections) "
+            + "consensusRejections=\(core.metrics.consensusRejections) storeErrors=\(core.metrics.storeErrors) engine=\(core.engine.status)"
+    }
+
     /// The current time of this driver's clock.
     var now: Timestamp { clock() }
 

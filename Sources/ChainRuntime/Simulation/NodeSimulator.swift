@@ -1,5 +1,6 @@
 import Foundation
 import LedgerCore
+import Logging
 import Synchronization
 
 /// Faults a node simulation injects during its fault phase.
@@ -128,6 +129,8 @@ package struct NodeSimulationReport: Sendable, CustomStringConvertible {
     package var submitted = 0
     /// Transactions whose receipt some node handed out.
     package var acknowledged = 0
+    /// Each node's state at the end (tip, pipeline, mempool, engine status), for diagnosing a failure.
+    package var nodeStates: [String] = []
     /// PoW: acknowledged transactions whose block a heavier chain replaced.
     package var reorganisedAcknowledgements = 0
     package var passed: Bool { violations.isEmpty }
@@ -300,7 +303,7 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
             c.seed = seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15
             c.emptyBlockIntervalTicks = ClusterEngines.emptyBlockIntervalTicks(kind)
             c.maximumClockDriftMillis = kind == .pow ? 1_000_000_000_000 : 15_000
-            c.logger.logLevel = .critical
+            c.logger.logLevel = ProcessInfo.processInfo.environment["FORGECHAIN_SIM_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
             if case .soleValidator(let n) = options.sabotage, n == i {
                 c.schedule = ConsensusSchedule(initial: try ClusterEngines.config(kind, validators: try ValidatorSet([validators.validators[i]]),
                                                                                   maximumTransactionsPerBlock: 64))
@@ -358,6 +361,7 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
         checkFinal()
         report.ticks = clock.now
         report.committedHeights = nodes.map { $0.store.head?.height ?? 0 }
+        report.nodeStates = nodes.indices.map { "node \($0): " + (nodes[$0].driver?.diagnostics ?? "down") }
         report.acknowledged = acknowledged.count
         report.traceDigest = trace.finalize()
         return report
