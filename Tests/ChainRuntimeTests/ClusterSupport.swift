@@ -2,12 +2,23 @@ import ChainRuntime
 import Foundation
 import LedgerCore
 
+extension ClusterConfiguration {
+    /// The same configuration on simulated time (`ClusterClock.simulated`).
+    var simulated: ClusterConfiguration {
+        var c = self
+        c.clock = .simulated
+        return c
+    }
+}
+
 /// Helpers shared by the cluster tests.
 enum TestChain {
-    /// How long a test waits for commits. Generous on purpose: the whole suite shares Swift's cooperative
-    /// pool (one thread per core), and on a 2-core machine the synchronous simulation and conformance tests
-    /// can hold it for a minute or two, during which a cluster's nodes barely get a turn.
-    static let patience: Duration = .seconds(300)
+    /// How long a test waits for commits, in the cluster's time. Simulated clusters count it in ticks
+    /// (12,000 of 10 ms), so a busy machine slows them down instead of failing them.
+    static let patience: Duration = .seconds(120)
+    /// The few tests that keep real time on purpose (the writer thread, wall-clock ticks) wait this long:
+    /// the suite shares Swift's cooperative pool (one thread per core) with the simulation sweeps.
+    static let realTimePatience: Duration = .seconds(120)
 
     static func kv(_ account: inout SigningAccount, _ key: String, _ value: String) throws -> Transaction {
         try account.set(key: Array(key.utf8), value: Array(value.utf8))

@@ -100,7 +100,7 @@ import Testing
         let node = try await cluster.node(0)
         let ids = try await node.enqueue(txs).map { try $0.get() }
         for id in ids {
-            let receipt = try await node.waitForReceipt(id, timeout: TestChain.patience)
+            let receipt = try await node.waitForReceipt(id, timeout: TestChain.realTimePatience)
             #expect(receipt.status == Receipt.success)
             // Durable when handed out: the store answers for it at once.
             let stored = try await node.ledger.receipt(forTransaction: id)
@@ -128,7 +128,7 @@ import Testing
         #expect(await node.health.lastStoreError != nil)
         try f.hold(false)
 
-        let receipt = try await node.waitForReceipt(id, timeout: TestChain.patience)
+        let receipt = try await node.waitForReceipt(id, timeout: TestChain.realTimePatience)
         #expect(receipt.status == Receipt.success)
         #expect(try ledger.stateValue(forKey: KeyValueExecutor.stateKey(Array("blocked".utf8))) == Array("v".utf8))
         #expect(await node.head.height > before.height)

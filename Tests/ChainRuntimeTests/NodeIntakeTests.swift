@@ -8,7 +8,7 @@ import Testing
     @Test func fullMempoolRejectsWithAClearError() async throws {
         var config = ClusterConfiguration(nodes: 1, consensus: .raft, seed: 41)
         config.mempool = MempoolConfiguration(chainID: 53, maxTransactions: 5, maxPerSender: 5)
-        let cluster = try await Cluster.start(config)
+        let cluster = try await Cluster.start(config.simulated)
         var alice = cluster.account(1)
         var txs = [Transaction]()
         for i in 0..<8 { txs.append(try TestChain.kv(&alice, "k\(i)", "v")) }
@@ -22,7 +22,7 @@ import Testing
     }
 
     @Test func clientTransactionWithABrokenSignatureIsRejected() async throws {
-        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 1, consensus: .raft, seed: 42))
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 1, consensus: .raft, seed: 42).simulated)
         var alice = cluster.account(1)
         var tx = try TestChain.kv(&alice, "k", "v")
         tx.payload.body += [1]
@@ -33,7 +33,7 @@ import Testing
     }
 
     @Test func invalidTransactionsFromAPeerAreDroppedCountedAndNeverCommitted() async throws {
-        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 3, consensus: .raft, seed: 43))
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 3, consensus: .raft, seed: 43).simulated)
         var alice = cluster.account(1)
         _ = try await TestChain.load(cluster, account: &alice, count: 5, prefix: "warm")
         let leader = try await cluster.node(0).consensusStatus.leader ?? 0
@@ -62,7 +62,7 @@ import Testing
     }
 
     @Test func keyValueExecutorFailuresBecomeFailedReceiptsAndWriteNothing() async throws {
-        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 1, consensus: .raft, seed: 44))
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 1, consensus: .raft, seed: 44).simulated)
         var alice = cluster.account(1)
         let bad = try alice.transaction(kind: KeyValueExecutor.kind, body: [0xC0])
         let unknown = try alice.transaction(kind: "nope", body: [1])
@@ -85,7 +85,7 @@ import Testing
     }
 
     @Test func replayedTransactionIsNeverCommittedTwice() async throws {
-        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 1, consensus: .raft, seed: 45))
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 1, consensus: .raft, seed: 45).simulated)
         var alice = cluster.account(1)
         let tx = try TestChain.kv(&alice, "once", "1")
         _ = try await cluster.submit(tx, timeout: TestChain.patience)

@@ -25,7 +25,7 @@ import Testing
     }
 
     @Test func crashedPBFTNodeRestartsAndCatchesUp() async throws {
-        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 4, consensus: .pbft, seed: 22))
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 4, consensus: .pbft, seed: 22).simulated)
         var alice = cluster.account(1)
         _ = try await TestChain.load(cluster, account: &alice, count: 40, prefix: "a")
         await cluster.crash(3)
@@ -40,7 +40,7 @@ import Testing
     }
 
     @Test func byzantineNodeUnderPBFTDoesNotStopTheOthers() async throws {
-        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 4, consensus: .pbft, seed: 23))
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 4, consensus: .pbft, seed: 23).simulated)
         try await cluster.makeByzantine(2, corruptionRate: 0.5)
         var alice = cluster.account(1)
         var receipts = [Receipt]()
@@ -65,7 +65,7 @@ import Testing
 
 @Suite(.serialized) struct OtherEngineClusterTests {
     @Test func proofOfStakeClusterConverges() async throws {
-        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 4, consensus: .pos, seed: 31))
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 4, consensus: .pos, seed: 31).simulated)
         var alice = cluster.account(1)
         _ = try await TestChain.load(cluster, account: &alice, count: 100, prefix: "s")
         let top = try await cluster.node(0).head.height
@@ -76,7 +76,7 @@ import Testing
     }
 
     @Test func proofOfWorkClusterConverges() async throws {
-        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 3, consensus: .pow, seed: 32))
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 3, consensus: .pow, seed: 32).simulated)
         var alice = cluster.account(1)
         _ = try await TestChain.load(cluster, account: &alice, count: 60, prefix: "w")
         let top = try await cluster.node(0).head.height

@@ -5,7 +5,7 @@ import Testing
 
 @Suite(.serialized) struct RaftClusterTests {
     @Test func threeNodeRaftClusterCommitsIdenticalChains() async throws {
-        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 3, consensus: .raft, seed: 11))
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 3, consensus: .raft, seed: 11).simulated)
         var alice = cluster.account(1)
         let receipts = try await TestChain.load(cluster, account: &alice, count: 200, prefix: "a")
         #expect(receipts.allSatisfy { $0.status == Receipt.success })
@@ -25,7 +25,7 @@ import Testing
     }
 
     @Test func crashedNodeRestartsAndCatchesUpToTheSameStateRoot() async throws {
-        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 3, consensus: .raft, seed: 12))
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 3, consensus: .raft, seed: 12).simulated)
         var alice = cluster.account(1)
         _ = try await TestChain.load(cluster, account: &alice, count: 50, prefix: "before")
         let crashedAt = try await cluster.node(2).head.height
@@ -45,7 +45,7 @@ import Testing
     }
 
     @Test func partitionedMinorityCatchesUpAfterThePartitionHeals() async throws {
-        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 3, consensus: .raft, seed: 13))
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 3, consensus: .raft, seed: 13).simulated)
         var alice = cluster.account(1)
         _ = try await TestChain.load(cluster, account: &alice, count: 20, prefix: "a")
         let leader = try await cluster.node(0).consensusStatus.leader ?? 0

@@ -5,7 +5,7 @@ import Testing
 
 @Suite(.serialized) struct RecoveryTests {
     @Test func rollbackReturnsTheUndoneTransactionsWhichAreCommittedAgain() async throws {
-        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 1, consensus: .raft, seed: 51))
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 1, consensus: .raft, seed: 51).simulated)
         var alice = cluster.account(1)
         let receipts = try await TestChain.load(cluster, account: &alice, count: 30, prefix: "r")
         let node = try await cluster.node(0)
@@ -26,7 +26,7 @@ import Testing
     @Test func periodicBackupsAreTakenAndRestoreThenCatchUp() async throws {
         var config = ClusterConfiguration(nodes: 3, consensus: .raft, seed: 52)
         config.backupEveryBlocks = 2
-        let cluster = try await Cluster.start(config)
+        let cluster = try await Cluster.start(config.simulated)
         var alice = cluster.account(1)
         for round in 0..<6 { _ = try await TestChain.load(cluster, account: &alice, count: 10, prefix: "b\(round)") }
         let node = try await cluster.node(1)
@@ -48,7 +48,7 @@ import Testing
     }
 
     @Test func healthReportsIsolationLagAndRecovery() async throws {
-        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 3, consensus: .raft, seed: 53))
+        let cluster = try await Cluster.start(ClusterConfiguration(nodes: 3, consensus: .raft, seed: 53).simulated)
         var alice = cluster.account(1)
         _ = try await TestChain.load(cluster, account: &alice, count: 5, prefix: "h")
         let leader = try await cluster.node(0).consensusStatus.leader ?? 0

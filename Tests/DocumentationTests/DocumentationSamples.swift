@@ -26,8 +26,8 @@ enum DocumentationSamples {
     static func platform(directory: String) async throws -> (Platform, String) {
         var options = Platform.Options()
         options.identity.hasher = PasswordHasher(logN: 10)
-        // The suite's synchronous sweeps can hold both cooperative threads for minutes on 2 cores (TestChain.patience).
-        options.commitTimeout = .seconds(300)
+        // Simulated time: the commit timeout counts ticks, so the suite's synchronous sweeps on 2 cores slow it, never fail it.
+        options.clock = .simulated
         let platform = try await Platform.open(.singleNode(directory: directory), options: options)
         _ = try await platform.identity.createAdministrator(user: "root", password: "Correct-Horse-Battery-9", roles: [.superAdmin], token: nil)
         let token = try await platform.identity.login(user: "root", password: "Correct-Horse-Battery-9", oneTimeCode: nil).token

@@ -44,8 +44,8 @@ struct LinkIntoAServiceTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var options = Platform.Options()
         options.identity.hasher = PasswordHasher(logN: 10)   // fast password hashing for the test only
-        // The suite's synchronous sweeps can hold both cooperative threads for minutes on 2 cores (TestChain.patience).
-        options.commitTimeout = .seconds(300)
+        // Simulated time: the commit timeout counts ticks, so the suite's synchronous sweeps on 2 cores slow it, never fail it.
+        options.clock = .simulated
 
         let ledger = try await PlantLedger(directory: directory, user: "plant-admin", password: "Plant-Service-2025", options: options)
         let receipt = try await ledger.record(DocumentationSamples.productionRecord)

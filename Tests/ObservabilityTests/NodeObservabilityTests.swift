@@ -25,7 +25,9 @@ import Net
         var config = try NodeConfiguration.singleNode(storePath: dir + "/ledger.sqlite", seed: 11)
         config.logger = capture.logger(label: "forgechain.node")
         config.metricsFactory = metrics
-        let node = try await Node<RaftEngine>(configuration: config, transport: try InMemoryNetwork().attach(0))
+        // On simulated time: the receipt wait below counts ticks, so a busy machine slows the test, never fails it.
+        let node = try await Node<RaftEngine>.simulatedSolo(configuration: config, transport: try InMemoryNetwork().attach(0),
+                                                           executors: [KeyValueExecutor()])
         await node.start()
 
         var account = SigningAccount(key: try PrivateKey.generate(.ed25519), chainID: config.genesis.header.chainID)
@@ -37,7 +39,7 @@ import Net
         let foreign = try (0..<3).map { _ in try stranger.set(key: Array("k".utf8), value: Array("v".utf8)) }
         let refused = await node.enqueue(foreign)
         #expect(refused.allSatisfy { if case .failure(let e) = $0 { e.code == .wrongChain } else { false } })
-        _ = try await node.waitForReceipt(transactions[299].id(using: config.hashAlgorithm), timeout: .seconds(300))
+        _ = try await node.waitForReceipt(transactions[299].id(using: config.hashAlgorithm), timeout: .seconds(60))
         let head = await node.head
         await node.stop()
 
@@ -80,6 +82,7 @@ import Net
         let capture = LogCapture()
         let metrics = TestMetrics()
         var c = ClusterConfiguration(nodes: 3, consensus: .raft, seed: 7)
+        c.clock = .simulated
         let logger = capture.logger(label: "forgechain.node")
         c.customize = { config in
             config.logger = logger
@@ -87,7 +90,7 @@ import Net
         }
         let cluster = try await Cluster.start(c)
         var client = cluster.account(0)
-        _ = try await cluster.submit(try client.set(key: Array("a".utf8), value: Array("1".utf8)), timeout: .seconds(300))
+        _ = try await cluster.submit(try client.set(key: Array("a".utf8), value: Array("1".utf8)), timeout: .seconds(60))
         var leader: NodeID?
         for id in cluster.nodeIDs {
             if try await cluster.node(id).consensusStatus.role == .leader { leader = id }
@@ -97,7 +100,7 @@ import Net
         let leadersBefore = metrics.counterTotal(label: "forgechain_leader_changes_total")
         await cluster.crash(old)
         let survivors = cluster.nodeIDs.filter { $0 != old }
-        _ = try await cluster.submit(try client.set(key: Array("b".utf8), value: Array("2".utf8)), to: survivors[0], timeout: .seconds(300))
+        _ = try await cluster.submit(try client.set(key: Array("b".utf8), value: Array("2".utf8)), to: survivors[0], timeout: .seconds(60))
         await cluster.shutdown()
 
         #expect(metrics.counterTotal(label: "forgechain_view_changes_total") > viewsBefore)

@@ -45,6 +45,11 @@ public actor Platform {
         public var maximumTransactionsPerBlock = 1_000
         /// The node's clock tick. Default 5 ms.
         public var tickInterval: Duration = .milliseconds(5)
+        /// Whose time the chain runs on. Default `ClusterClock.realTime`. With `.simulated` the nodes tick as
+        /// fast as the machine allows while there is work (and a thousand times a second otherwise), and every
+        /// timeout (``commitTimeout`` included) counts ticks: for hosts' tests, which a busy machine then slows
+        /// down instead of failing.
+        public var clock: ClusterClock = .realTime
         /// Write `platform.log` in the data folder. Default true.
         public var writesLog = true
         /// Where the node, its store, the identity service and the record service log. Default nil: each logs
@@ -112,7 +117,10 @@ public actor Platform {
             config.commitTimeout = options.commitTimeout
             if let logger = options.logger { config.logger = logger }
             config.metricsFactory = options.metricsFactory
-            let n = try await Node<RaftEngine>(configuration: config, transport: try InMemoryNetwork().attach(0), executors: executors)
+            let transport = try InMemoryNetwork().attach(0)
+            let n = options.clock == .simulated
+                ? try await Node<RaftEngine>.simulatedSolo(configuration: config, transport: transport, executors: executors)
+                : try await Node<RaftEngine>(configuration: config, transport: transport, executors: executors)
             await n.start()
             node = n
             settlement = .atomicCommits
@@ -121,6 +129,7 @@ public actor Platform {
             account = SigningAccount(key: client, chainID: keys.chainID, nextNonce: await n.nextNonce(for: client.publicKey))
         case .cluster(let count, let seed):
             var c = ClusterConfiguration(nodes: count, consensus: .pbft, seed: seed)
+            c.clock = options.clock
             c.executors = executors
             c.maximumTransactionsPerBlock = options.maximumTransactionsPerBlock
             let logger = options.logger, factory = options.metricsFactory

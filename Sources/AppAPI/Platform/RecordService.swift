@@ -259,7 +259,8 @@ public actor RecordService {
         out.reserveCapacity(groups.count)
         for (k, group) in groups.enumerated() {
             let deadline = start.adding(milliseconds: millis.multipliedReportingOverflow(by: UInt64(k + 1)).partialValue)
-            out.append((try account.transaction(kind: RecordsExecutor.kind, body: RecordOperation.body(encodedOperations: group.encoded, deadline: deadline)),
+            out.append((try account.transaction(kind: RecordsExecutor.kind, body: RecordOperation.body(encodedOperations: group.encoded, deadline: deadline),
+                                                timestamp: start),
                         deadline))
         }
         return out
@@ -302,7 +303,7 @@ public actor RecordService {
         let groups = pack(ops)
         let firstNonce = account.nextNonce
         let wait = timeout ?? commitTimeout
-        let signed = try sign(groups, start: .now(), timeout: wait)
+        let signed = try sign(groups, start: node.now, timeout: wait)
         return Prepared(transactions: signed.map(\.0), groups: groups.map(\.operations), deadlines: signed.map(\.1), firstNonce: firstNonce,
                         grace: .milliseconds(min(10_000, max(1_000, Self.milliseconds(wait)))))
     }

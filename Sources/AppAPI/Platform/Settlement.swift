@@ -105,7 +105,7 @@ final class Settler: Sendable {
 
     /// The receipt if it arrives by the deadline; `.expired` here only means "not by the deadline".
     private func untilDeadline(_ pending: RecordService.Pending) async -> Settlement.Outcome {
-        let timeout = Self.remaining(until: pending.deadline)
+        let timeout = Self.remaining(until: pending.deadline, now: node.now)
         do {
             let receipt = try await node.waitForReceipt(pending.transactionID, timeout: timeout)
             return .of(receipt)
@@ -116,7 +116,7 @@ final class Settler: Sendable {
 
     private func afterDeadline(_ pending: RecordService.Pending, giveUpAt: ContinuousClock.Instant) async -> Settlement.Outcome {
         while true {
-            let now = Timestamp.now()
+            let now = node.now
             let headTime = rule == .committedBlockAfterDeadline ? Settlement.committedHeadTime(store) : nil
             let look = await receiptNow(pending.transactionID)
             if let outcome = Self.conclude(look, pending: pending, now: now, headTime: headTime, rule: rule, giveUpAt: giveUpAt) {
@@ -140,8 +140,9 @@ final class Settler: Sendable {
         }
     }
 
-    static func remaining(until deadline: Timestamp) -> Duration {
-        let now = Timestamp.now().rawValue
+    /// - Parameter now: The node's clock (`ChainNode.now`), which deadlines and block timestamps share.
+    static func remaining(until deadline: Timestamp, now: Timestamp) -> Duration {
+        let now = now.rawValue
         return .milliseconds(deadline.rawValue > now ? deadline.rawValue - now : 1)
     }
 

@@ -2,6 +2,18 @@ import Foundation
 import LedgerCore
 import Net
 
+/// Whose time a ``Cluster`` runs on.
+public enum ClusterClock: Sendable, Hashable {
+    /// Each node ticks every `tickInterval` of wall-clock time, and messages cross an `InMemoryNetwork`.
+    case realTime
+    /// The cluster advances one tick at a time for every node, as fast as the machine allows, and
+    /// carries the nodes' messages itself (network faults, link cuts and partitions decided by the
+    /// seed); every timeout (commit waits, ``Cluster/waitForHeight(_:nodes:timeout:)``, elections,
+    /// view changes) counts ticks, so a busy machine slows a test down instead of failing it.
+    /// ``Cluster/run(ticks:)`` and ``Cluster/run(until:timeout:)`` step it explicitly.
+    case simulated
+}
+
 /// How to build an in-memory ``Cluster``.
 public struct ClusterConfiguration: Sendable {
     /// Required; range 1...16. Number of nodes (all validators), IDs `0..<nodes`.
@@ -31,6 +43,10 @@ public struct ClusterConfiguration: Sendable {
     public var customize: (@Sendable (inout NodeConfiguration) -> Void)?
     /// Optional, default `[KeyValueExecutor()]`. The executors every node runs (AppAPI adds its records executor).
     public var executors: [any TransactionExecutor] = [KeyValueExecutor()]
+    /// Optional, default ``ClusterClock/realTime``. On ``ClusterClock/simulated`` the cluster advances time
+    /// itself (``tickInterval`` of simulated time per tick) and `network` stays idle: use the cluster's own
+    /// fault controls (``Cluster/cut(_:_:)``, ``Cluster/partition(_:)``...).
+    public var clock: ClusterClock = .realTime
 
     /// - Parameters:
     ///   - nodes: Required. The number of nodes; every one is a validator.
@@ -80,6 +96,19 @@ public actor Cluster {
     private var running: [NodeID: any ChainNode] = [:]
     private var byzantine: Set<NodeID> = []
 
+    // Simulated time (``ClusterClock/simulated``):
+    private let simulatedClock: SimulatedClock?
+    private var driven: [NodeID: any SimulationDriven] = [:]
+    private var simulationTask: Task<Void, Never>?
+    private var inFlight: [UInt64: [(from: NodeID, to: NodeID, bytes: [UInt8])]] = [:]
+    private var rng: SplitMix64
+    private var group: [NodeID: Int] = [:]
+    private var cutLinks: Set<[UInt32]> = []
+    private var slowTicks: [[UInt32]: UInt64] = [:]
+    private var corruption: [NodeID: Double] = [:]
+    /// Callers in a cluster-level wait: time then runs at full speed.
+    private var waitersInCluster = 0
+
     private init(configuration: ClusterConfiguration, keys: [PrivateKey], genesis: Block, schedule: ConsensusSchedule,
                  directory: String, ownsDirectory: Bool) {
         self.configuration = configuration
@@ -90,6 +119,14 @@ public actor Cluster {
         self.ownsDirectory = ownsDirectory
         nodeIDs = (0..<configuration.nodes).map { NodeID(UInt32($0)) }
         network = InMemoryNetwork(seed: configuration.seed, faults: configuration.faults)
+        rng = SplitMix64(seed: configuration.seed ^ 0x5EED_C10C)
+        if configuration.clock == .simulated {
+            let t = configuration.tickInterval.components
+            let millis = UInt64(max(1, t.seconds * 1_000 + t.attoseconds / 1_000_000_000_000_000))
+            simulatedClock = SimulatedClock(base: Timestamp.now().rawValue, millisPerTick: millis)
+        } else {
+            simulatedClock = nil
+        }
     }
 
     /// Creates the stores and starts every node.
@@ -125,6 +162,7 @@ public actor Cluster {
         let cluster = Cluster(configuration: configuration, keys: keys, genesis: genesis, schedule: schedule,
                               directory: directory, ownsDirectory: owns)
         for id in cluster.nodeIDs { try await cluster.launch(id) }
+        await cluster.startSimulation()
         return cluster
     }
 
@@ -157,9 +195,17 @@ public actor Cluster {
         let transport = try network.attach(id)
         do {
             let node = try await ClusterEngines.makeNode(configuration.consensus, configuration: config, transport: transport,
-                                                             executors: configuration.executors)
+                                                             executors: configuration.executors, simulatedClock: simulatedClock)
             running[id] = node
             await node.start()
+            if let d = node as? any SimulationDriven {
+                driven[id] = d
+                // Links come up both ways with every running node.
+                for (peer, other) in driven.sorted(by: { $0.key < $1.key }) where peer != id {
+                    await d.simulatedDeliver(.connected(peer))
+                    await other.simulatedDeliver(.connected(id))
+                }
+            }
         } catch {
             await transport.close()
             throw error
@@ -230,18 +276,22 @@ public actor Cluster {
     /// - Throws: `.heightTimeout` (4153) with each node's height in `details`, `.clusterNodeState` (4152).
     public func waitForHeight(_ height: Height, nodes: [NodeID]? = nil, timeout: Duration = .seconds(30)) async throws {
         let ids = nodes ?? runningNodes
+        waitersInCluster += 1
+        defer { waitersInCluster -= 1 }
         let deadline = ContinuousClock.now + timeout
+        let deadlineTick = simulatedClock.map { $0.now + ticks(timeout) }
         while true {
             var heights = [NodeID: Height]()
             for id in ids { heights[id] = try await node(id).head.height }
             if heights.values.allSatisfy({ $0 >= height }) { return }
-            guard ContinuousClock.now < deadline else {
+            let expired = deadlineTick.map { simulatedClock!.now >= $0 } ?? (ContinuousClock.now >= deadline)
+            guard !expired else {
                 var details = [String: String]()
                 for (k, v) in heights { details["n\(k.rawValue)"] = v.description }
                 throw ChainError(.heightTimeout, "height \(height) not reached in time: " +
                                  ids.map { "n\($0.rawValue)=\(heights[$0]!)" }.joined(separator: " "), details: details)
             }
-            try await Task.sleep(for: .milliseconds(10))
+            if simulatedClock != nil { await Task.yield() } else { try await Task.sleep(for: .milliseconds(10)) }
         }
     }
 
@@ -257,7 +307,9 @@ public actor Cluster {
     /// Crashes node `id`: its tasks stop and its transport detaches; its store stays on disk. No-op when already down.
     public func crash(_ id: NodeID) async {
         guard let n = running.removeValue(forKey: id) else { return }
+        driven[id] = nil
         await n.stop()
+        for (_, other) in driven.sorted(by: { $0.key < $1.key }) { await other.simulatedDeliver(.disconnected(id)) }
     }
 
     /// Restarts a crashed node on its store: it resumes at its last committed block and catches up.
@@ -271,15 +323,40 @@ public actor Cluster {
     }
 
     /// Cuts the link between `a` and `b`.
-    public func cut(_ a: NodeID, _ b: NodeID) { network.cut(a, b) }
+    public func cut(_ a: NodeID, _ b: NodeID) async {
+        guard simulatedClock != nil else { return network.cut(a, b) }
+        let before = linkStates()
+        cutLinks.insert(Self.link(a, b))
+        await announceLinkChanges(from: before)
+    }
     /// Heals the link between `a` and `b`.
-    public func heal(_ a: NodeID, _ b: NodeID) { network.heal(a, b) }
+    public func heal(_ a: NodeID, _ b: NodeID) async {
+        guard simulatedClock != nil else { return network.heal(a, b) }
+        let before = linkStates()
+        cutLinks.remove(Self.link(a, b))
+        await announceLinkChanges(from: before)
+    }
     /// Splits the cluster into groups that cannot talk (unlisted nodes form one more group).
-    public func partition(_ groups: [[NodeID]]) { network.partition(groups) }
+    public func partition(_ groups: [[NodeID]]) async {
+        guard simulatedClock != nil else { return network.partition(groups) }
+        let before = linkStates()
+        group = [:]
+        for (k, g) in groups.enumerated() { for id in g { group[id] = k + 1 } }
+        await announceLinkChanges(from: before)
+    }
     /// Ends every partition and cut.
-    public func healAll() { network.healAll() }
+    public func healAll() async {
+        guard simulatedClock != nil else { return network.healAll() }
+        let before = linkStates()
+        group = [:]
+        cutLinks = []
+        await announceLinkChanges(from: before)
+    }
     /// Adds `delayMillis` to every message between `a` and `b` (0 restores it).
-    public func slowLink(_ a: NodeID, _ b: NodeID, delayMillis: UInt64) { network.slowLink(a, b, delayMillis: delayMillis) }
+    public func slowLink(_ a: NodeID, _ b: NodeID, delayMillis: UInt64) {
+        guard let clock = simulatedClock else { return network.slowLink(a, b, delayMillis: delayMillis) }
+        slowTicks[Self.link(a, b)] = delayMillis == 0 ? nil : max(1, delayMillis / clock.millisPerTick)
+    }
 
     /// Makes node `id` Byzantine: it proposes blocks with a forged transaction,
     /// relays transactions with broken signatures, and a `corruptionRate` share of
@@ -291,14 +368,145 @@ public actor Cluster {
         let n = try node(id)
         byzantine.insert(id)
         await n.setByzantine(forgeProposals: true, invalidTransactions: true, silent: false)
-        network.setCorruption(of: id, rate: corruptionRate)
+        if simulatedClock != nil { corruption[id] = corruptionRate } else { network.setCorruption(of: id, rate: corruptionRate) }
     }
 
     /// Stops every node, shuts the network down and removes the temporary folder (if the cluster made it).
     public func shutdown() async {
+        simulationTask?.cancel()
+        simulationTask = nil
+        driven = [:]
         for id in running.keys.sorted() { await running[id]?.stop() }
         running = [:]
         network.shutdown()
         if ownsDirectory { try? FileManager.default.removeItem(atPath: directory) }
     }
+
+    // MARK: Simulated time
+
+    /// The current tick of simulated time (0 on real time).
+    public var tick: UInt64 { simulatedClock?.now ?? 0 }
+
+    /// Advances simulated time by `ticks` ticks (on real time, sleeps that many tick intervals).
+    /// - Parameter ticks: Required; range 0...10,000,000.
+    public func run(ticks: UInt64) async {
+        guard let clock = simulatedClock else {
+            try? await Task.sleep(for: configuration.tickInterval * Int(min(ticks, 10_000_000)))
+            return
+        }
+        let target = clock.now + min(ticks, 10_000_000)
+        waitersInCluster += 1
+        defer { waitersInCluster -= 1 }
+        while clock.now < target, simulationTask != nil { await Task.yield() }
+    }
+
+    /// Runs until `condition` holds, checking after every tick.
+    /// - Parameters:
+    ///   - condition: Required. Called on the cluster between ticks.
+    ///   - timeout: Optional, default 30 s, in the cluster's time (simulated or real).
+    /// - Throws: `.heightTimeout` (4153) when the condition does not hold in time.
+    public func run(until condition: @Sendable (Cluster) async throws -> Bool, timeout: Duration = .seconds(30)) async throws {
+        waitersInCluster += 1
+        defer { waitersInCluster -= 1 }
+        let deadline = ContinuousClock.now + timeout
+        let deadlineTick = simulatedClock.map { $0.now + ticks(timeout) }
+        while try await !condition(self) {
+            let expired = deadlineTick.map { simulatedClock!.now >= $0 } ?? (ContinuousClock.now >= deadline)
+            if expired { throw ChainError(.heightTimeout, "condition not met within \(timeout)") }
+            if simulatedClock != nil { await Task.yield() } else { try await Task.sleep(for: .milliseconds(10)) }
+        }
+    }
+
+    private func ticks(_ duration: Duration) -> UInt64 {
+        guard let clock = simulatedClock else { return 0 }
+        let c = duration.components
+        let millis = max(0, c.seconds) * 1_000 + c.attoseconds / 1_000_000_000_000_000
+        return max(1, UInt64(millis) / clock.millisPerTick)
+    }
+
+    /// Starts the task that advances simulated time (no-op on real time).
+    private func startSimulation() {
+        guard simulatedClock != nil, simulationTask == nil else { return }
+        simulationTask = Task { [weak self] in
+            while !Task.isCancelled {
+                guard let self else { return }
+                let busy = await self.step()
+                await Node<RaftEngine>.pace(busy: busy)
+            }
+        }
+    }
+
+    /// One tick: messages due now are delivered, every running node ticks, and what they sent goes onto
+    /// the simulated network (lost, delayed, cut or partitioned as configured).
+    /// - Returns: Whether any node has work, or messages are in flight (the loop then does not pause).
+    private func step() async -> Bool {
+        guard let clock = simulatedClock else { return false }
+        clock.advance()
+        let now = clock.now
+        for m in inFlight.removeValue(forKey: now) ?? [] {
+            guard linkUp(m.from, m.to), let target = driven[m.to] else { continue }
+            await target.simulatedDeliver(.message(from: m.from, bytes: m.bytes))
+        }
+        var busy = false
+        for id in driven.keys.sorted() {
+            if await driven[id]?.simulatedTick() == true { busy = true }
+        }
+        for id in driven.keys.sorted() {
+            guard let node = driven[id] else { continue }
+            for (to, bytes) in await node.takeOutbound() { route(bytes, from: id, to: to, now: now) }
+        }
+        return busy || waitersInCluster > 0
+    }
+
+    private func route(_ bytes: [UInt8], from: NodeID, to: NodeID?, now: UInt64) {
+        let faults = configuration.faults
+        let targets = to.map { [$0] } ?? nodeIDs.filter { $0 != from }
+        for t in targets {
+            guard linkUp(from, t) else { continue }
+            if faults.dropRate > 0, Double(rng.next() % 1_000_000) / 1_000_000 < faults.dropRate { continue }
+            var message = bytes
+            if let rate = corruption[from], rate > 0, !message.isEmpty, Double(rng.next() % 1_000_000) / 1_000_000 < rate {
+                message[Int(rng.next() % UInt64(message.count))] ^= 0xFF
+            }
+            var delay: UInt64 = 1 + (slowTicks[Self.link(from, t)] ?? 0)
+            if let clock = simulatedClock, faults.maximumDelayMillis > 0 {
+                let spread = max(faults.minimumDelayMillis, faults.maximumDelayMillis) - faults.minimumDelayMillis
+                delay += (faults.minimumDelayMillis + (spread > 0 ? rng.next() % (spread + 1) : 0)) / clock.millisPerTick
+            }
+            let copies = faults.duplicateRate > 0 && Double(rng.next() % 1_000_000) / 1_000_000 < faults.duplicateRate ? 2 : 1
+            for _ in 0..<copies { inFlight[now + delay, default: []].append((from, t, message)) }
+        }
+    }
+
+    private static func link(_ a: NodeID, _ b: NodeID) -> [UInt32] { [min(a.rawValue, b.rawValue), max(a.rawValue, b.rawValue)] }
+
+    private func linkUp(_ a: NodeID, _ b: NodeID) -> Bool {
+        group[a, default: 0] == group[b, default: 0] && !cutLinks.contains(Self.link(a, b))
+    }
+
+    private func linkStates() -> [[UInt32]: Bool] {
+        var out = [[UInt32]: Bool]()
+        for a in nodeIDs { for b in nodeIDs where a < b { out[Self.link(a, b)] = linkUp(a, b) } }
+        return out
+    }
+
+    /// Tells both ends of each link that went down or came up, as a transport would.
+    private func announceLinkChanges(from before: [[UInt32]: Bool]) async {
+        for (key, wasUp) in before.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            let a = NodeID(key[0]), b = NodeID(key[1])
+            let up = linkUp(a, b)
+            guard up != wasUp else { continue }
+            await driven[a]?.simulatedDeliver(up ? .connected(b) : .disconnected(b))
+            await driven[b]?.simulatedDeliver(up ? .connected(a) : .disconnected(a))
+        }
+    }
 }
+
+/// A node the cluster drives on simulated time.
+protocol SimulationDriven: Actor {
+    func simulatedTick() -> Bool?
+    func simulatedDeliver(_ event: TransportEvent)
+    func takeOutbound() -> [(NodeID?, [UInt8])]
+}
+
+extension Node: SimulationDriven {}

@@ -25,11 +25,16 @@ package enum ClusterEngines {
 
     package static func makeNode(_ kind: ConsensusEngineKind, configuration: NodeConfiguration, transport: any Transport,
                          executors: [any TransactionExecutor] = [KeyValueExecutor()]) async throws -> any ChainNode {
+        try await makeNode(kind, configuration: configuration, transport: transport, executors: executors, simulatedClock: nil)
+    }
+
+    static func makeNode(_ kind: ConsensusEngineKind, configuration c: NodeConfiguration, transport t: any Transport,
+                         executors e: [any TransactionExecutor], simulatedClock s: SimulatedClock?) async throws -> any ChainNode {
         switch kind {
-        case .raft: try await Node<RaftEngine>(configuration: configuration, transport: transport, executors: executors)
-        case .pbft: try await Node<PBFTEngine>(configuration: configuration, transport: transport, executors: executors)
-        case .pos: try await Node<PoSEngine>(configuration: configuration, transport: transport, executors: executors)
-        case .pow: try await Node<PoWEngine>(configuration: configuration, transport: transport, executors: executors)
+        case .raft: try await Node<RaftEngine>(configuration: c, transport: t, executors: e, simulatedClock: s)
+        case .pbft: try await Node<PBFTEngine>(configuration: c, transport: t, executors: e, simulatedClock: s)
+        case .pos: try await Node<PoSEngine>(configuration: c, transport: t, executors: e, simulatedClock: s)
+        case .pow: try await Node<PoWEngine>(configuration: c, transport: t, executors: e, simulatedClock: s)
         }
     }
 }

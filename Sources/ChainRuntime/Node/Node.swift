@@ -40,6 +40,10 @@ public actor Node<Engine: ConsensusEngine> {
     public nonisolated let configuration: NodeConfiguration
     /// The mempool's validated configuration.
     private nonisolated let mempoolConfiguration: MempoolConfiguration
+    private nonisolated let clock: @Sendable () -> Timestamp
+    /// The node's clock: the wall clock, or on simulated time the later of the wall clock and the simulated
+    /// time (block timestamps use it; so does a host's deadline for its transactions).
+    public nonisolated var now: Timestamp { clock() }
 
     /// The protocol logic (``NodeCore``) and the carrying out of its actions; the actor adds the clock,
     /// the transport, the writer's thread, receipt waiters and streams.
@@ -54,12 +58,20 @@ public actor Node<Engine: ConsensusEngine> {
     private var sendTask: Task<Void, Never>?
     private let outbox: AsyncStream<(NodeID?, [UInt8])>.Continuation
     private let outboxStream: AsyncStream<(NodeID?, [UInt8])>
-    private let writer: CommitWriter
+    /// The writer's thread (real time); nil on simulated time, where writes run inline (``simulatedWriter``).
+    private let commitWriter: CommitWriter?
+    /// On simulated time (a ``Cluster`` with `ClusterClock.simulated`): the clock, the inline writer and
+    /// the messages sent since the cluster last took them.
+    private let simulation: (clock: SimulatedClock, writer: SimulatedWriter, outbound: OutboundBuffer)?
 
-    private var waiters: [Digest: [(deadline: ContinuousClock.Instant, continuation: CheckedContinuation<Receipt, any Error>)]] = [:]
+    /// Receipt waiters with their deadlines in ticks of this node's clock.
+    private var waiters: [Digest: [(deadline: UInt64, continuation: CheckedContinuation<Receipt, any Error>)]] = [:]
     /// Callers waiting for the driver to be quiescent (no blocked action, no queued write).
     private var quiescenceWaiters: [CheckedContinuation<Void, Never>] = []
     private var isStopped = false
+    private var started = false
+    /// On simulated time without a cluster: the node advances its own clock (``simulatedSolo(configuration:transport:executors:)``).
+    private let ticksItself: Bool
     private var healthContinuations: [UUID: AsyncStream<NodeHealth>.Continuation] = [:]
     private var commitContinuations: [UUID: AsyncStream<CommitNotice>.Continuation] = [:]
     private var lastHealth: NodeHealth?
@@ -82,14 +94,24 @@ public actor Node<Engine: ConsensusEngine> {
     ///   process) holds the store file.
     public init(configuration: NodeConfiguration, transport: any Transport,
                 executors: [any TransactionExecutor] = [KeyValueExecutor()]) async throws {
+        try await self.init(configuration: configuration, transport: transport, executors: executors, simulatedClock: nil)
+    }
+
+    /// A node on simulated time when `simulatedClock` is given: no clock, receive or send task; the cluster
+    /// ticks it, hands it messages and takes what it sends (``simulatedTick()``, ``simulatedDeliver(from:bytes:)``,
+    /// ``takeOutbound()``), and its writes run inline.
+    init(configuration: NodeConfiguration, transport: any Transport, executors: [any TransactionExecutor],
+         simulatedClock: SimulatedClock?, ticksItself: Bool = false) async throws {
         try configuration.validate()
+        self.ticksItself = ticksItself && simulatedClock != nil
         self.configuration = configuration
         id = configuration.node
         self.transport = transport
         let store = try Self.openStore(configuration)
         let chainID = configuration.genesis.header.chainID
         let processor = BlockProcessor(store: store, chainID: chainID, hashAlgorithm: configuration.hashAlgorithm,
-                                       maximumClockDriftMillis: configuration.maximumClockDriftMillis, executors: executors)
+                                       maximumClockDriftMillis: configuration.maximumClockDriftMillis, executors: executors,
+                                       clock: { simulatedClock.map { max(Timestamp.now(), $0.timestamp(skew: 0)) } ?? .now() })
         let pool = try Mempool(configuration: configuration.mempool
                                ?? MempoolConfiguration(chainID: chainID, hashAlgorithm: configuration.hashAlgorithm))
         mempoolConfiguration = pool.configuration
@@ -106,9 +128,28 @@ public actor Node<Engine: ConsensusEngine> {
         let core = NodeCore(configuration: configuration, engine: engine, mempool: pool, head: head, now: .now(),
                             nextNonce: { p.nextNonce(for: $0) })
         let out = outbox
-        writer = CommitWriter(appendTimer: core.telemetry.appendTime) { peer, bytes in out.yield((peer, bytes)) }
+        let writer: any NodeWriter
+        let clock: @Sendable () -> Timestamp
+        if let simulatedClock {
+            let outbound = OutboundBuffer()
+            let w = SimulatedWriter(clock: simulatedClock) { peer, bytes in outbound.items.append((peer, bytes)) }
+            w.appendTimer = core.telemetry.appendTime
+            simulation = (simulatedClock, w, outbound)
+            commitWriter = nil
+            writer = w
+            // Ticks are simulated; timestamps follow the wall clock when it is ahead, so transactions a
+            // caller stamps with `Timestamp.now()` stay within the mempool's window.
+            clock = { max(Timestamp.now(), simulatedClock.timestamp(skew: 0)) }
+        } else {
+            let w = CommitWriter(appendTimer: core.telemetry.appendTime) { peer, bytes in out.yield((peer, bytes)) }
+            simulation = nil
+            commitWriter = w
+            writer = w
+            clock = { .now() }
+        }
+        self.clock = clock
         driver = try NodeDriver(core: core, processor: processor, store: store, writer: writer, signingKey: configuration.signingKey,
-                                clock: { .now() },
+                                clock: clock,
                                 makeEngine: { store throws(ChainError) in
                                     var context = context
                                     context.storage = StoreConsensusStorage(store: store, logger: configuration.logger)
@@ -146,7 +187,7 @@ public actor Node<Engine: ConsensusEngine> {
         return store
     }
 
-    deinit { writer.finish() }
+    deinit { commitWriter?.finish() }
 
     static func makeEngine(context: ConsensusContext, store: LedgerStore) throws(ChainError) -> Engine {
         do {
@@ -168,8 +209,24 @@ public actor Node<Engine: ConsensusEngine> {
     /// Starts the clock, receiver and sender tasks. Idempotent.
     /// - Note: Call once after `init`; a stopped node cannot be restarted (make a new one on the same store).
     public func start() {
-        guard clockTask == nil, !isStopped else { return }
-        writer.setListener { [weak self] in
+        guard clockTask == nil, !isStopped, !started else { return }
+        started = true
+        if let simulation {
+            telemetry.started(head: head, engine: "\(Engine.certificateKind)", peers: driver.core.peerCount)
+            publishHealth(force: true)
+            if ticksItself {
+                let clock = simulation.clock
+                clockTask = Task { [weak self] in
+                    while !Task.isCancelled {
+                        clock.advance()
+                        guard let busy = await self?.simulatedTick(), !Task.isCancelled else { return }
+                        await Self.pace(busy: busy)
+                    }
+                }
+            }
+            return
+        }
+        commitWriter?.setListener { [weak self] in
             Task { await self?.writesProgressed() }
         }
         let interval = configuration.tickInterval
@@ -220,7 +277,7 @@ public actor Node<Engine: ConsensusEngine> {
         clockTask?.cancel()
         receiveTask?.cancel()
         await quiescent()
-        writer.finish()
+        commitWriter?.finish()
         store.close()   // the writer is idle: release the store lock so the folder can be opened again at once
         outbox.finish()
         await transport.close()
@@ -244,6 +301,10 @@ public actor Node<Engine: ConsensusEngine> {
 
     /// Suspends (without blocking a thread) until no action waits for the writer and no write is queued.
     private func quiescent() async {
+        if simulation != nil {
+            flushSimulated()
+            return
+        }
         while !driver.isQuiescent {
             await withCheckedContinuation { quiescenceWaiters.append($0) }
             driver.writesProgressed()
@@ -298,7 +359,7 @@ public actor Node<Engine: ConsensusEngine> {
     public func waitForReceipt(_ transactionID: Digest, timeout: Duration? = nil) async throws -> Receipt {
         if let r = try receipt(for: transactionID) { return r }
         guard !isStopped else { throw ChainError(.nodeStopped, "node \(id.rawValue) is stopped") }
-        let deadline = ContinuousClock.now + (timeout ?? configuration.commitTimeout)
+        let deadline = driver.core.tickCount + ticks(timeout ?? configuration.commitTimeout)
         return try await withCheckedThrowingContinuation { c in
             waiters[transactionID, default: []].append((deadline, c))
         }
@@ -371,8 +432,72 @@ public actor Node<Engine: ConsensusEngine> {
         guard !isStopped else { return }
         driver.handle(.tick(now: .now()))
         afterDriver()
-        if !waiters.isEmpty, driver.core.tickCount % 10 == 0 { expireWaiters(ContinuousClock.now) }
+        if !waiters.isEmpty, driver.core.tickCount % 10 == 0 { expireWaiters(driver.core.tickCount) }
         publishHealth(force: false)
+    }
+
+    // MARK: Simulated time (driven by a Cluster)
+
+    /// A node on simulated time with no peers that ticks itself, as fast as the machine allows while it has
+    /// work (a transaction in its mempool, a receipt awaited) and a thousand ticks a second otherwise.
+    /// For hosts' tests of a single-node chain: every timeout counts ticks, so a busy machine slows the
+    /// test down instead of failing it.
+    package static func simulatedSolo(configuration: NodeConfiguration, transport: any Transport,
+                                      executors: [any TransactionExecutor]) async throws -> Node {
+        let t = configuration.tickInterval.components
+        let millis = UInt64(max(1, t.seconds * 1_000 + t.attoseconds / 1_000_000_000_000_000))
+        return try await Node(configuration: configuration, transport: transport, executors: executors,
+                              simulatedClock: SimulatedClock(base: Timestamp.now().rawValue, millisPerTick: millis), ticksItself: true)
+    }
+
+    /// Between simulated ticks: a yield while there is work, a millisecond's sleep otherwise.
+    static func pace(busy: Bool) async {
+        if busy {
+            await Task.yield()
+        } else {
+            do { try await Task.sleep(for: .milliseconds(1)) } catch { return }   // cancelled: the caller's loop ends
+        }
+    }
+
+    /// One tick of simulated time: the core's tick, then every write it caused, run inline.
+    /// - Returns: Whether the node has work (mempool, awaited receipts, writes); nil once it is stopped.
+    @discardableResult
+    func simulatedTick() -> Bool? {
+        guard !isStopped, simulation != nil else { return nil }
+        driver.handle(.tick(now: driver.now))
+        flushSimulated()
+        if !waiters.isEmpty { expireWaiters(driver.core.tickCount) }
+        publishHealth(force: false)
+        return driver.core.mempool.count > 0 || !waiters.isEmpty || driver.core.pendingAppends > 0 || driver.core.restarting
+    }
+
+    /// A message (or link event) from the simulated network.
+    func simulatedDeliver(_ event: TransportEvent) {
+        guard !isStopped, simulation != nil else { return }
+        driver.handle(.received(NodeInbound<Engine.Message>.decode(event, mempool: mempoolConfiguration), now: driver.now))
+        flushSimulated()
+    }
+
+    /// The messages sent since the last call (nil: broadcast), in order.
+    func takeOutbound() -> [(NodeID?, [UInt8])] {
+        guard let simulation else { return [] }
+        defer { simulation.outbound.items = [] }
+        return simulation.outbound.items
+    }
+
+    /// After an operator's call into the driver: on simulated time its writes run now.
+    private func settle() {
+        if simulation != nil { flushSimulated() } else { afterDriver() }
+    }
+
+    /// Runs the queued writes and feeds their outcomes back until nothing is left.
+    private func flushSimulated() {
+        guard let simulation else { return }
+        repeat {
+            simulation.writer.run()
+            driver.writesProgressed()
+        } while !simulation.writer.isIdle
+        afterDriver()
     }
 
     /// The writer finished jobs: collect their outcomes and resume what waited for them.
@@ -394,7 +519,15 @@ public actor Node<Engine: ConsensusEngine> {
         }
     }
 
-    private func expireWaiters(_ now: ContinuousClock.Instant) {
+    /// How many of this node's ticks `duration` is (at least one).
+    private func ticks(_ duration: Duration) -> UInt64 {
+        let d = duration.components, t = configuration.tickInterval.components
+        let nanos = Double(d.seconds) * 1e9 + Double(d.attoseconds) / 1e9
+        let tick = max(1, Double(t.seconds) * 1e9 + Double(t.attoseconds) / 1e9)
+        return UInt64(max(1, min(Double(UInt64.max / 2), (nanos / tick).rounded(.up))))
+    }
+
+    private func expireWaiters(_ now: UInt64) {
         for (txID, list) in waiters {
             var keep = list
             keep.removeAll { w in
@@ -487,7 +620,7 @@ public actor Node<Engine: ConsensusEngine> {
                              details: ["height": height.description, "head": head.height.description])
         }
         let undone = try driver.rollback(toHeight: height)
-        afterDriver()
+        settle()
         return undone
     }
 
@@ -511,7 +644,7 @@ public actor Node<Engine: ConsensusEngine> {
         do { try LedgerStore.restore(backup: path, to: configuration.storePath) } catch { failure = error }
         let reopened = try Self.openStore(configuration)
         try driver.replaceStore(reopened)
-        afterDriver()
+        settle()
         backups = configuration.backupSchedule.map { BackupScheduler(store: reopened, schedule: $0) }
         if let failure {
             throw ChainError(.restoreFailed, "restore from \(path): \(failure.message)", details: ["cause": String(failure.numericCode)])

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import LedgerCore
 import Logging
@@ -146,13 +147,27 @@ package struct NodeSimulationReport: Sendable, CustomStringConvertible {
 final class SimulatedClock: Sendable {
     private let tick = Mutex<UInt64>(0)
     static let base: UInt64 = 1_764_000_000_000
-    static let millisPerTick: UInt64 = 1_000
+    /// Milliseconds since 1970 at tick 0.
+    let base: UInt64
+    /// Simulated milliseconds per tick.
+    let millisPerTick: UInt64
+
+    init(base: UInt64 = SimulatedClock.base, millisPerTick: UInt64 = 1_000) {
+        self.base = base
+        self.millisPerTick = millisPerTick
+    }
+
     var now: UInt64 { tick.withLock { $0 } }
     func advance() { tick.withLock { $0 += 1 } }
     func timestamp(skew: Int64) -> Timestamp {
-        let ms = Int64(Self.base + now * Self.millisPerTick) + skew
+        let ms = Int64(base + now * millisPerTick) + skew
         return Timestamp(millisecondsSince1970: UInt64(max(0, ms)))
     }
+}
+
+/// Messages a node on simulated time sent, until its cluster takes them.
+final class OutboundBuffer {
+    var items: [(NodeID?, [UInt8])] = []
 }
 
 /// A node's writer on simulated time: jobs run when the simulator says (at the end of each tick,
@@ -165,6 +180,8 @@ final class SimulatedWriter: NodeWriter {
     var plan: (CommitWriter.Job) -> (delay: UInt64, fail: Bool) = { _ in (0, false) }
     /// An fsync that lies: appends are reported done and not written.
     var lies = false
+    /// Records each append's duration (`forgechain_block_append_seconds`), as `CommitWriter` does.
+    var appendTimer: CoreMetrics.Timer?
     private let clock: SimulatedClock
 
     init(clock: SimulatedClock, deliver: @escaping (NodeID?, [UInt8]) -> Void) {
@@ -205,7 +222,7 @@ final class SimulatedWriter: NodeWriter {
             case .append(_, let block, _, _, _, _) where lies:
                 outcomes.append(.appended(block.header.height))
             default:
-                if let o = CommitWriter.perform(first.job, deliver: deliver) { outcomes.append(o) }
+                if let o = CommitWriter.perform(first.job, appendTimer: appendTimer, deliver: deliver) { outcomes.append(o) }
             }
         }
     }

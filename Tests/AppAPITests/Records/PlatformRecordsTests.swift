@@ -231,7 +231,7 @@ actor ChangeCollector: RecordChangeDelegate {
         _ = try await q.fillNonceGapForTesting(gap)
         for error in [update, upload] {
             let txID = try Digest(hex: try #require(error?.details["transactionID"]))
-            let receipt = try await f.platform.node.waitForReceipt(txID, timeout: .seconds(300))
+            let receipt = try await f.platform.node.waitForReceipt(txID, timeout: .seconds(60))
             #expect(receipt.status == UInt64(AppError.Code.deadlineExceeded.rawValue))
         }
         try q.syncIndex()
@@ -253,6 +253,7 @@ actor ChangeCollector: RecordChangeDelegate {
         var options = Platform.Options()
         options.identity.hasher = PasswordHasher(logN: 10)
         options.writesLog = false
+        options.clock = .simulated
         let platform = try await Platform.open(.cluster(nodes: 4, seed: 9), options: options)
         _ = try await platform.identity.createAdministrator(user: "root", password: RecordsFixture.password, roles: [.superAdmin], token: nil)
         let token = try await platform.identity.login(user: "root", password: RecordsFixture.password, oneTimeCode: nil).token
@@ -266,7 +267,7 @@ actor ChangeCollector: RecordChangeDelegate {
         let deadline = try #require(error?.details["deadline"].flatMap(UInt64.init))
         #expect(try #require(Settlement.committedHeadTime(q.store)).rawValue > deadline)
         _ = try await q.fillNonceGapForTesting(gap)
-        let receipt = try await platform.node.waitForReceipt(try Digest(hex: try #require(error?.details["transactionID"])), timeout: .seconds(300))
+        let receipt = try await platform.node.waitForReceipt(try Digest(hex: try #require(error?.details["transactionID"])), timeout: .seconds(60))
         #expect(receipt.status == UInt64(AppError.Code.deadlineExceeded.rawValue))
         #expect(try q.store.stateValue(forKey: RecordStateEntry.key("P-1")) == nil)
         await platform.close()
