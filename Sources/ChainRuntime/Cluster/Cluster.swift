@@ -61,18 +61,23 @@ public struct ClusterConfiguration: Sendable {
     }
 }
 
-/// A whole chain in one process: N full nodes (``Node``) over an
-/// `InMemoryNetwork`, each with its own SQLite store in a folder, one
-/// consensus engine chosen by configuration, a seed, and fault controls:
-/// crash and restart a node, cut and heal links, partition, slow a link,
-/// make a node Byzantine.
+/// A whole chain in one process: N full nodes (``Node``), each with its own
+/// SQLite store in a folder, one consensus engine chosen by configuration, a
+/// seed, and fault controls: crash and restart a node, cut and heal links,
+/// partition, slow a link, make a node Byzantine. On ``ClusterClock/realTime``
+/// the nodes tick on the wall clock over an `InMemoryNetwork`; on
+/// ``ClusterClock/simulated`` the cluster ticks them and carries their
+/// messages itself, and every timeout counts ticks.
 ///
 /// ```swift
-/// let cluster = try await Cluster.start(ClusterConfiguration(nodes: 4, consensus: .pbft, seed: 7))
+/// var configuration = ClusterConfiguration(nodes: 4, consensus: .pbft, seed: 7)
+/// configuration.clock = .simulated
+/// let cluster = try await Cluster.start(configuration)
 /// var client = cluster.account(0)
-/// let receipt = try await cluster.submit(try client.set(key: Array("k".utf8), value: Array("v".utf8)))
+/// _ = try await cluster.submit(try client.set(key: Array("k".utf8), value: Array("v".utf8)))
 /// await cluster.crash(3)
-/// try await cluster.waitForHeight(receipt.height + 5, nodes: [0, 1, 2])
+/// let top = try await cluster.node(0).head.height
+/// try await cluster.waitForHeight(Height(top.rawValue + 5), nodes: [0, 1, 2])   // 5 more blocks without node 3
 /// try await cluster.restart(3)
 /// await cluster.shutdown()
 /// ```

@@ -42,11 +42,24 @@ extension Mempool {
     /// verifies signatures (through the process-wide memo of verified transaction signatures).
     /// Pure apart from the memo; safe to call from any thread, concurrently.
     static func prepare(_ txs: [Transaction], configuration: MempoolConfiguration, parallelism: Int? = nil) -> PreparedTransactions {
+        let threads = max(1, parallelism ?? ProcessInfo.processInfo.activeProcessorCount)
+        return PreparedTransactions(transactions: txs, items: BatchParallel.map(txs, threads: threads, chunkSize: 32, preparation(configuration)))
+    }
+
+    /// ``prepare(_:configuration:parallelism:)`` for async callers: the calling task's thread takes its
+    /// share of the work and then suspends (it never blocks a cooperative thread) until the other
+    /// threads finish.
+    static func prepare(_ txs: [Transaction], configuration: MempoolConfiguration) async -> PreparedTransactions {
+        let threads = ProcessInfo.processInfo.activeProcessorCount
+        return PreparedTransactions(transactions: txs,
+                                    items: await BatchParallel.map(txs, threads: threads, chunkSize: 32, preparation(configuration)))
+    }
+
+    private static func preparation(_ configuration: MempoolConfiguration) -> @Sendable (Transaction) -> PreparedTransactions.Item {
         let algorithm = configuration.hashAlgorithm
         let chainID = configuration.chainID
         let maxBytes = min(configuration.maxTransactionBytes, configuration.maxBytes)
-        let threads = max(1, parallelism ?? ProcessInfo.processInfo.activeProcessorCount)
-        let items = BatchParallel.map(txs, threads: threads, chunkSize: 32) { tx -> PreparedTransactions.Item in
+        return { tx -> PreparedTransactions.Item in
             let encoded = tx.encoded
             let id = algorithm.hash(encoded)
             var error: LedgerError?
@@ -55,7 +68,6 @@ extension Mempool {
             }
             return PreparedTransactions.Item(encoded: encoded, id: id, signatureError: error)
         }
-        return PreparedTransactions(transactions: txs, items: items)
     }
 
     /// The serial half of ``addBatch(_:now:parallelism:nextNonce:)``: the admission checks, in order.
@@ -107,6 +119,57 @@ enum BatchParallel {
         work()
         for _ in 1..<workers { done.wait() }
         return results.collect()
+    }
+
+    /// ``map(_:threads:chunkSize:_:)`` that suspends instead of blocking while the other threads finish:
+    /// the last thread to finish resumes the caller.
+    static func map<T: Sendable, R: Sendable>(_ items: [T], threads: Int, chunkSize: Int,
+                                              _ transform: @escaping @Sendable (T) -> R) async -> [R] {
+        let chunks = (items.count + chunkSize - 1) / chunkSize
+        let workers = min(threads, chunks)
+        guard workers > 1 else { return items.map(transform) }
+        let results = ResultSlots<R>(count: chunks)
+        let shared = SharedProgress(workers: workers)
+        let work: @Sendable () -> Void = {
+            while true {
+                let j = shared.next.wrappingAdd(1, ordering: .relaxed).oldValue
+                if j >= chunks { break }
+                let range = (j * chunkSize)..<min(items.count, (j + 1) * chunkSize)
+                results.store(items[range].map(transform), at: j)
+            }
+        }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            shared.setContinuation(c)
+            for _ in 1..<workers {
+                let thread = Thread { work(); shared.finished() }
+                thread.stackSize = 1 << 20
+                thread.start()
+            }
+            work()
+            shared.finished()
+        }
+        return results.collect()
+    }
+}
+
+/// The chunk counter and the count of workers still running, shared by the threads of one async map;
+/// the last worker to finish resumes the caller.
+private final class SharedProgress: Sendable {
+    let next = Atomic<Int>(0)
+    private let state: Mutex<(running: Int, continuation: CheckedContinuation<Void, Never>?)>
+
+    init(workers: Int) { state = Mutex((workers, nil)) }
+
+    func setContinuation(_ c: CheckedContinuation<Void, Never>) { state.withLock { $0.continuation = c } }
+
+    func finished() {
+        let resume: CheckedContinuation<Void, Never>? = state.withLock { s in
+            s.running -= 1
+            guard s.running == 0 else { return nil }
+            defer { s.continuation = nil }
+            return s.continuation
+        }
+        resume?.resume()
     }
 }
 

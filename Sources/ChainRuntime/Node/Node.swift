@@ -242,7 +242,7 @@ public actor Node<Engine: ConsensusEngine> {
         receiveTask = Task { [weak self] in
             for await event in events {
                 // Decoding (and relayed transactions' signature checks) happens here, off the actor.
-                let inbound = NodeInbound<Engine.Message>.decode(event, mempool: mempool)
+                let inbound = await NodeInbound<Engine.Message>.decodeSuspending(event, mempool: mempool)
                 guard let self else { return }
                 await self.receive(inbound)
             }
@@ -330,7 +330,7 @@ public actor Node<Engine: ConsensusEngine> {
     /// - Returns: One result per transaction, in order.
     /// - Note: Safe to call concurrently; each batch is admitted whole.
     public nonisolated func enqueue(_ transactions: [Transaction]) async -> [Result<Digest, ChainError>] {
-        await admit(Mempool.prepare(transactions, configuration: mempoolConfiguration))
+        await admit(await Mempool.prepare(transactions, configuration: mempoolConfiguration))
     }
 
     private func admit(_ prepared: PreparedTransactions) -> [Result<Digest, ChainError>] {

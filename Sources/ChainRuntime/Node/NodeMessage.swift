@@ -65,6 +65,18 @@ enum NodeInbound<Message: ConsensusMessage>: Sendable {
     /// Any other node message.
     case other(from: NodeID, NodeMessage)
 
+    /// ``decode(_:mempool:)`` for async callers: relayed transactions are prepared on all cores while the
+    /// calling task suspends (a node's receive task; no cooperative thread blocks).
+    static func decodeSuspending(_ event: TransportEvent, mempool: MempoolConfiguration) async -> Self {
+        guard case .message(let from, let bytes) = event else { return decode(event, mempool: mempool) }
+        let message: NodeMessage
+        do { message = try NodeMessage(decoding: bytes) } catch { return .undecodable(from: from) }
+        if case .transactions(let txs) = message {
+            return .transactions(from: from, await Mempool.prepare(txs, configuration: mempool))
+        }
+        return classify(message, from: from, mempool: mempool)
+    }
+
     /// Decodes `event` (and prepares relayed transactions for `mempool`). Pure apart from the
     /// process-wide memo of verified transaction signatures; runs on the caller's thread.
     static func decode(_ event: TransportEvent, mempool: MempoolConfiguration) -> Self {
@@ -74,11 +86,16 @@ enum NodeInbound<Message: ConsensusMessage>: Sendable {
         case .message(let from, let bytes):
             let message: NodeMessage
             do { message = try NodeMessage(decoding: bytes) } catch { return .undecodable(from: from) }
-            switch message {
-            case .consensus(let inner): return .consensus(from: from, try? Message(decoding: inner))
-            case .transactions(let txs): return .transactions(from: from, Mempool.prepare(txs, configuration: mempool))
-            default: return .other(from: from, message)
-            }
+            return classify(message, from: from, mempool: mempool)
+        }
+    }
+
+    private static func classify(_ message: NodeMessage, from: NodeID, mempool: MempoolConfiguration) -> Self {
+        switch message {
+        // Bytes inside a node message that are not an engine message: counted by the node as invalid.
+        case .consensus(let inner): return .consensus(from: from, try? Message(decoding: inner))
+        case .transactions(let txs): return .transactions(from: from, Mempool.prepare(txs, configuration: mempool))
+        default: return .other(from: from, message)
         }
     }
 }
