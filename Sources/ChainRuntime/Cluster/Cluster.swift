@@ -396,7 +396,9 @@ public actor Cluster {
     /// - Parameter ticks: Required; range 0...10,000,000.
     public func run(ticks: UInt64) async {
         guard let clock = simulatedClock else {
-            try? await Task.sleep(for: configuration.tickInterval * Int(min(ticks, 10_000_000)))
+            do { try await Task.sleep(for: configuration.tickInterval * Int(min(ticks, 10_000_000))) } catch {
+                return   // cancelled: the caller's task is ending
+            }
             return
         }
         let target = clock.now + min(ticks, 10_000_000)

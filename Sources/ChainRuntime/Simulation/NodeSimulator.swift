@@ -602,7 +602,7 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
                 // PoW: a receipt is not final. One whose block a deeper chain replaced is counted, not checked
                 // (its transaction went back to a mempool, which a crash may lose); agreement is checked below.
                 if at.height.rawValue + depth > shortest { continue }
-                if let first = live.first, (try? nodes[first].store.blockHash(atHeight: at.height)) != at.hash {
+                if let first = live.first, blockHash(first, at.height) != at.hash {
                     report.reorganisedAcknowledgements += 1
                     continue
                 }
@@ -628,10 +628,18 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
         }
         guard let depth = finalityDepth, let first = live.first, shortest > depth else { return }
         for h in 1...(shortest - depth) {
-            let a = try? nodes[first].store.blockHash(atHeight: Height(h))
-            for i in live.dropFirst() where (try? nodes[i].store.blockHash(atHeight: Height(h))) != a {
+            let a = blockHash(first, Height(h))
+            for i in live.dropFirst() where blockHash(i, Height(h)) != a {
                 violate(.agreement, i, Height(h), "final block differs from node \(first)'s")
             }
+        }
+    }
+
+    /// Node `i`'s block hash at `height`; a failed read is itself a violation (and nil).
+    private func blockHash(_ i: Int, _ height: Height) -> Digest? {
+        do { return try nodes[i].store.blockHash(atHeight: height) } catch {
+            violate(.agreement, i, height, "reading the block hash: \(error.message)")
+            return nil
         }
     }
 
