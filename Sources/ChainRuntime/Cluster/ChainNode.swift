@@ -7,8 +7,9 @@ import LedgerCore
 public protocol ChainNode: Actor {
     /// The node's ID in the validator set.
     nonisolated var id: NodeID { get }
-    /// The node's clock: the wall clock, or on simulated time the later of the wall clock and the simulated
-    /// time. Block timestamps use it; so do deadlines a host sets for its transactions (the platform's do).
+    /// The node's clock: the wall clock, or on simulated time the simulated time (which starts at the wall
+    /// clock and stays at most 5 minutes ahead of it). Block timestamps use it; so do deadlines a host sets
+    /// for its transactions (the platform's do).
     nonisolated var now: Timestamp { get }
     /// The store's head: height, hash and state root of the last written block.
     var head: LedgerStore.Head { get }

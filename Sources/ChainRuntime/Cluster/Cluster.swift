@@ -438,7 +438,7 @@ public actor Cluster {
             while !Task.isCancelled {
                 guard let self else { return }
                 let busy = await self.step()
-                await Node<RaftEngine>.pace(busy: busy)
+                if let clock = self.simulatedClock { await Node<RaftEngine>.pace(busy: busy, clock: clock) }
             }
         }
     }

@@ -41,8 +41,9 @@ public actor Node<Engine: ConsensusEngine> {
     /// The mempool's validated configuration.
     private nonisolated let mempoolConfiguration: MempoolConfiguration
     private nonisolated let clock: @Sendable () -> Timestamp
-    /// The node's clock: the wall clock, or on simulated time the later of the wall clock and the simulated
-    /// time (block timestamps use it; so does a host's deadline for its transactions).
+    /// The node's clock: the wall clock, or on simulated time the simulated time (which starts at the wall
+    /// clock and stays at most 5 minutes ahead of it). Block timestamps use it; so does a host's deadline
+    /// for its transactions.
     public nonisolated var now: Timestamp { clock() }
 
     /// The protocol logic (``NodeCore``) and the carrying out of its actions; the actor adds the clock,
@@ -111,7 +112,7 @@ public actor Node<Engine: ConsensusEngine> {
         let chainID = configuration.genesis.header.chainID
         let processor = BlockProcessor(store: store, chainID: chainID, hashAlgorithm: configuration.hashAlgorithm,
                                        maximumClockDriftMillis: configuration.maximumClockDriftMillis, executors: executors,
-                                       clock: { simulatedClock.map { max(Timestamp.now(), $0.timestamp(skew: 0)) } ?? .now() })
+                                       clock: { simulatedClock.map { $0.timestamp(skew: 0) } ?? .now() })
         let pool = try Mempool(configuration: configuration.mempool
                                ?? MempoolConfiguration(chainID: chainID, hashAlgorithm: configuration.hashAlgorithm))
         mempoolConfiguration = pool.configuration
@@ -137,9 +138,9 @@ public actor Node<Engine: ConsensusEngine> {
             simulation = (simulatedClock, w, outbound)
             commitWriter = nil
             writer = w
-            // Ticks are simulated; timestamps follow the wall clock when it is ahead, so transactions a
-            // caller stamps with `Timestamp.now()` stay within the mempool's window.
-            clock = { max(Timestamp.now(), simulatedClock.timestamp(skew: 0)) }
+            // Chain time is simulated time (block timestamps, deadlines), started at the wall clock and kept
+            // within `SimulatedClock.maximumLeadMillis` ahead of it (see `pace`).
+            clock = { simulatedClock.timestamp(skew: 0) }
         } else {
             let w = CommitWriter(appendTimer: core.telemetry.appendTime) { peer, bytes in out.yield((peer, bytes)) }
             simulation = nil
@@ -220,7 +221,7 @@ public actor Node<Engine: ConsensusEngine> {
                     while !Task.isCancelled {
                         clock.advance()
                         guard let busy = await self?.simulatedTick(), !Task.isCancelled else { return }
-                        await Self.pace(busy: busy)
+                        await Self.pace(busy: busy, clock: clock)
                     }
                 }
             }
@@ -450,13 +451,19 @@ public actor Node<Engine: ConsensusEngine> {
                               simulatedClock: SimulatedClock(base: Timestamp.now().rawValue, millisPerTick: millis), ticksItself: true)
     }
 
-    /// Between simulated ticks: a yield while there is work, a millisecond's sleep otherwise.
-    static func pace(busy: Bool) async {
-        if busy {
+    /// Between simulated ticks: a yield while there is work, a millisecond's sleep otherwise, or while
+    /// simulated time is more than `SimulatedClock.maximumLeadMillis` ahead of the wall clock.
+    static func pace(busy: Bool, clock: SimulatedClock) async {
+        let pause: Int64
+        if clock.leadMillis >= SimulatedClock.maximumLeadMillis {
+            pause = Int64(clock.millisPerTick)   // at the cap: no faster than the wall clock
+        } else if busy {
             await Task.yield()
+            return
         } else {
-            do { try await Task.sleep(for: .milliseconds(1)) } catch { return }   // cancelled: the caller's loop ends
+            pause = 1
         }
+        do { try await Task.sleep(for: .milliseconds(pause)) } catch { return }   // cancelled: the caller's loop ends
     }
 
     /// One tick of simulated time: the core's tick, then every write it caused, run inline.

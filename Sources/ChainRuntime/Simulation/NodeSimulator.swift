@@ -159,6 +159,14 @@ final class SimulatedClock: Sendable {
 
     var now: UInt64 { tick.withLock { $0 } }
     func advance() { tick.withLock { $0 += 1 } }
+
+    /// How far simulated time is ahead of the wall clock, in milliseconds (negative when behind).
+    var leadMillis: Int64 { Int64(base + now * millisPerTick) - Int64(Timestamp.now().rawValue) }
+
+    /// The most a clock driven by a cluster or a self-ticking node may run ahead of the wall clock:
+    /// transactions a caller stamps with the wall clock then stay well inside the mempool's 10-minute
+    /// window, whatever the speed of the simulation.
+    static let maximumLeadMillis: Int64 = 300_000
     func timestamp(skew: Int64) -> Timestamp {
         let ms = Int64(base + now * millisPerTick) + skew
         return Timestamp(millisecondsSince1970: UInt64(max(0, ms)))
