@@ -132,6 +132,21 @@ import Testing
         #expect(h.tick(until: Self.isBuild, limit: 60).contains(where: Self.isBuild), "after the restart the engine proposes again")
     }
 
+    /// Without this action each follower verified every relayed signature again when checking the block
+    /// holding it (a 4-node PBFT benchmark fell from 6,700 to 4,200 tx/s before it existed).
+    @Test func relayedTransactionsAreAdmittedAndMarkedVerified() throws {
+        var h = try Harness()
+        let txs = try (0..<3).map { i in try h.client.set(key: Array("k\(i)".utf8), value: Array("v".utf8), timestamp: h.at(1)) }
+        let prepared = Mempool.prepare(txs, configuration: h.core.mempool.configuration, parallelism: 1)
+        let actions = h.core.handle(.received(.transactions(from: 1, prepared), now: h.at(1)))
+        guard case .verified(let ids)? = actions.first else {
+            Issue.record("no verified action: \(actions)")
+            return
+        }
+        #expect(ids == txs.map { $0.id(using: .sha256) })
+        #expect(h.core.mempool.count == 3)
+    }
+
     @Test func undecodableAndForeignInputIsCountedNotActedOn() throws {
         var h = try Harness()
         #expect(h.core.handle(.received(.undecodable(from: 3), now: h.at(1))).isEmpty)

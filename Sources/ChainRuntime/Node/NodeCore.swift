@@ -21,7 +21,7 @@ import LedgerCore
 /// |---|---|
 /// | `tick` | the engine's effects; `build` for a held proposal request; `send` of relayed transactions; every status interval `send(status)`, `housekeeping`, and a `send(syncRequest)` when behind; reconnect beacons |
 /// | `received(consensus)` | the engine's effects: `rollback`, `commit` per decided block, `saveState`, `send` per message, `build` per proposal request |
-/// | `received(transactions)` | none (admitted to the mempool) |
+/// | `received(transactions)` | `verified(ids)` for those admitted to the mempool |
 /// | `received(status)` | `send(syncRequest)` when behind |
 /// | `received(syncRequest)` | `serveSync` |
 /// | `received(syncResponse)` | `commit` per verified block in order, `restartEngine`, `send(syncRequest)` for the next batch |
@@ -85,6 +85,8 @@ struct NodeCore<Engine: ConsensusEngine> {
         case restartEngine(resetExecutions: Bool)
         /// Periodic work outside the protocol: backups, gauges.
         case housekeeping
+        /// These admitted transactions' signatures verified: checking a block that holds them may skip them.
+        case verified([Digest])
     }
 
     let id: NodeID
@@ -357,7 +359,8 @@ struct NodeCore<Engine: ConsensusEngine> {
             drive(.receive(from: from, message), &out)
         case .transactions(let from, let prepared):
             noteSeen(from)
-            admitRelayed(prepared)
+            let admitted = admitRelayed(prepared)
+            if !admitted.isEmpty { out.append(.verified(admitted)) }
         case .other(let from, let message):
             noteSeen(from)
             switch message {
@@ -379,15 +382,23 @@ struct NodeCore<Engine: ConsensusEngine> {
         peerState[peer]?.connected = true
     }
 
-    private mutating func admitRelayed(_ prepared: PreparedTransactions) {
+    /// Admits a peer's relayed transactions; returns the IDs admitted.
+    private mutating func admitRelayed(_ prepared: PreparedTransactions) -> [Digest] {
         let results = mempool.addBatch(prepared, now: now, nextNonce: nextNonce)
         var refused = [UInt32: Int]()
-        for case .failure(let e) in results
-        where [.invalidSignature, .wrongChain, .transactionTooLarge, .transactionExpired].contains(e.code) {
-            metrics.rejectedPeerTransactions += 1
-            refused[e.code.rawValue, default: 0] += 1
+        var admitted = [Digest]()
+        admitted.reserveCapacity(results.count)
+        for r in results {
+            switch r {
+            case .success(let id): admitted.append(id)
+            case .failure(let e) where [.invalidSignature, .wrongChain, .transactionTooLarge, .transactionExpired].contains(e.code):
+                metrics.rejectedPeerTransactions += 1
+                refused[e.code.rawValue, default: 0] += 1
+            case .failure: break
+            }
         }
         telemetry.refused(refused, source: .peer)
+        return admitted
     }
 
     // MARK: The engine

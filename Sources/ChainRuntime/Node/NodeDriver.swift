@@ -340,6 +340,9 @@ final class NodeDriver<Engine: ConsensusEngine> {
         case .housekeeping:
             housekeepingDue = true
             return []
+        case .verified(let ids):
+            processor.markVerified(ids)
+            return []
         }
     }
 }
