@@ -5,7 +5,9 @@ import Testing
 
 /// Whole nodes on simulated time: replay by seed, the faults, and each checker firing on a
 /// deliberately broken node.
-@Suite struct NodeSimulatorTests {
+/// Serialized: each run takes a thread of its own, and in parallel they would take every core from the
+/// rest of the suite.
+@Suite(.serialized) struct NodeSimulatorTests {
     /// Runs one seed on a thread of its own: a run is seconds of synchronous work, which would otherwise
     /// hold one of the cooperative pool's two threads and starve the suite's async tests.
     static func run(_ kind: ConsensusEngineKind, seed: UInt64, options: NodeSimulationOptions) async -> NodeSimulationReport {
@@ -36,21 +38,21 @@ import Testing
 
     @Test(arguments: [ConsensusEngineKind.raft, .pbft, .pos, .pow])
     func wholeNodesCommitAndAgreeWithoutFaults(_ kind: ConsensusEngineKind) async {
-        let r = await Self.run(kind, seed: 3, options: Self.options(faultTicks: 0))
+        let r = await Self.run(kind, seed: 3, options: Self.options(faultTicks: 0, quietTicks: 200))
         #expect(r.passed, "\(r)")
         #expect(r.acknowledged > 100 && (r.committedHeights.min() ?? 0) > 5, "\(r)")
     }
 
     @Test(arguments: [ConsensusEngineKind.raft, .pbft, .pos])
     func wholeNodesSurviveNetworkFaultsAndCrashes(_ kind: ConsensusEngineKind) async {
-        let r = await Self.run(kind, seed: 21, options: Self.options(faults: [.drop, .delay, .partition, .crash], faultTicks: 250, quietTicks: 0))
+        let r = await Self.run(kind, seed: 21, options: Self.options(faults: [.drop, .delay, .partition, .crash], faultTicks: 200, quietTicks: 500))
         #expect(r.passed, "\(r)")
         #expect(r.crashes + r.partitions > 0 && r.messagesDropped > 0, "the seed injected nothing: \(r)")
     }
 
     @Test(arguments: [ConsensusEngineKind.raft, .pbft])
     func wholeNodesSurviveFailedAndSlowAppends(_ kind: ConsensusEngineKind) async {
-        var o = Self.options(faults: [.crash, .failedAppend, .slowAppend], faultTicks: 250, quietTicks: 0)
+        var o = Self.options(faults: [.crash, .failedAppend, .slowAppend], faultTicks: 200, quietTicks: 500)
         o.transactionsPerTick = 2
         let r = await Self.run(kind, seed: 22, options: o)
         #expect(r.passed, "\(r)")
@@ -68,7 +70,7 @@ import Testing
     }
 
     @Test func wholeNodesSurviveClockSkew() async {
-        let r = await Self.run(.pbft, seed: 23, options: Self.options(faults: [.clockSkew, .drop], faultTicks: 200, quietTicks: 0))
+        let r = await Self.run(.pbft, seed: 23, options: Self.options(faults: [.clockSkew, .drop], faultTicks: 150, quietTicks: 400))
         #expect(r.passed, "\(r)")
     }
 
