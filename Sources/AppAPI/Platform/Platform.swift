@@ -46,7 +46,7 @@ public actor Platform {
         /// The node's clock tick. Default 5 ms.
         public var tickInterval: Duration = .milliseconds(5)
         /// Whose time the chain runs on. Default `ClusterClock.realTime`. With `.simulated` the nodes tick as
-        /// fast as the machine allows while there is work (and a thousand times a second otherwise), and every
+        /// fast as the machine allows while there is work (and at the wall clock's pace otherwise), and every
         /// timeout (``commitTimeout`` included) counts ticks: for hosts' tests, which a busy machine then slows
         /// down instead of failing.
         public var clock: ClusterClock = .realTime

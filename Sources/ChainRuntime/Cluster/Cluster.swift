@@ -6,7 +6,8 @@ import Net
 public enum ClusterClock: Sendable, Hashable {
     /// Each node ticks every `tickInterval` of wall-clock time, and messages cross an `InMemoryNetwork`.
     case realTime
-    /// The cluster advances one tick at a time for every node, as fast as the machine allows, and
+    /// The cluster advances one tick at a time for every node, as fast as the machine allows while a node
+    /// has work or a caller waits (at the wall clock's pace otherwise), and
     /// carries the nodes' messages itself (network faults, link cuts and partitions decided by the
     /// seed); every timeout (commit waits, ``Cluster/waitForHeight(_:nodes:timeout:)``, elections,
     /// view changes) counts ticks, so a busy machine slows a test down instead of failing it.

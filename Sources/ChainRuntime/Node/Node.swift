@@ -440,7 +440,7 @@ public actor Node<Engine: ConsensusEngine> {
     // MARK: Simulated time (driven by a Cluster)
 
     /// A node on simulated time with no peers that ticks itself, as fast as the machine allows while it has
-    /// work (a transaction in its mempool, a receipt awaited) and a thousand ticks a second otherwise.
+    /// work (a transaction in its mempool, a receipt awaited) and at the wall clock's pace otherwise.
     /// For hosts' tests of a single-node chain: every timeout counts ticks, so a busy machine slows the
     /// test down instead of failing it.
     package static func simulatedSolo(configuration: NodeConfiguration, transport: any Transport,
@@ -451,18 +451,15 @@ public actor Node<Engine: ConsensusEngine> {
                               simulatedClock: SimulatedClock(base: Timestamp.now().rawValue, millisPerTick: millis), ticksItself: true)
     }
 
-    /// Between simulated ticks: a yield while there is work, a millisecond's sleep otherwise, or while
-    /// simulated time is more than `SimulatedClock.maximumLeadMillis` ahead of the wall clock.
+    /// Between simulated ticks: a yield while there is work (and simulated time is less than
+    /// `SimulatedClock.maximumLeadMillis` ahead of the wall clock), otherwise a tick's length of wall time,
+    /// so an idle chain costs what it costs on real time.
     static func pace(busy: Bool, clock: SimulatedClock) async {
-        let pause: Int64
-        if clock.leadMillis >= SimulatedClock.maximumLeadMillis {
-            pause = Int64(clock.millisPerTick)   // at the cap: no faster than the wall clock
-        } else if busy {
+        if busy && clock.leadMillis < SimulatedClock.maximumLeadMillis {
             await Task.yield()
             return
-        } else {
-            pause = 1
         }
+        let pause = Int64(clock.millisPerTick)
         do { try await Task.sleep(for: .milliseconds(pause)) } catch { return }   // cancelled: the caller's loop ends
     }
 
