@@ -126,13 +126,7 @@ public actor Cluster {
         nodeIDs = (0..<configuration.nodes).map { NodeID(UInt32($0)) }
         network = InMemoryNetwork(seed: configuration.seed, faults: configuration.faults)
         rng = SplitMix64(seed: configuration.seed ^ 0x5EED_C10C)
-        if configuration.clock == .simulated {
-            let t = configuration.tickInterval.components
-            let millis = UInt64(max(1, t.seconds * 1_000 + t.attoseconds / 1_000_000_000_000_000))
-            simulatedClock = SimulatedClock(base: Timestamp.now().rawValue, millisPerTick: millis)
-        } else {
-            simulatedClock = nil
-        }
+        simulatedClock = configuration.clock == .simulated ? .startingNow(tickInterval: configuration.tickInterval) : nil
     }
 
     /// Creates the stores and starts every node.
@@ -426,10 +420,7 @@ public actor Cluster {
     }
 
     private func ticks(_ duration: Duration) -> UInt64 {
-        guard let clock = simulatedClock else { return 0 }
-        let c = duration.components
-        let millis = max(0, c.seconds) * 1_000 + c.attoseconds / 1_000_000_000_000_000
-        return max(1, UInt64(millis) / clock.millisPerTick)
+        simulatedClock.map { SimulatedClock.ticks(duration, millisPerTick: $0.millisPerTick) } ?? 0
     }
 
     /// Starts the task that advances simulated time (no-op on real time).

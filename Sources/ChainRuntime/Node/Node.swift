@@ -445,10 +445,8 @@ public actor Node<Engine: ConsensusEngine> {
     /// test down instead of failing it.
     package static func simulatedSolo(configuration: NodeConfiguration, transport: any Transport,
                                       executors: [any TransactionExecutor]) async throws -> Node {
-        let t = configuration.tickInterval.components
-        let millis = UInt64(max(1, t.seconds * 1_000 + t.attoseconds / 1_000_000_000_000_000))
-        return try await Node(configuration: configuration, transport: transport, executors: executors,
-                              simulatedClock: SimulatedClock(base: Timestamp.now().rawValue, millisPerTick: millis), ticksItself: true)
+        try await Node(configuration: configuration, transport: transport, executors: executors,
+                       simulatedClock: .startingNow(tickInterval: configuration.tickInterval), ticksItself: true)
     }
 
     /// Between simulated ticks: a yield while there is work (and simulated time is less than
@@ -525,10 +523,7 @@ public actor Node<Engine: ConsensusEngine> {
 
     /// How many of this node's ticks `duration` is (at least one).
     private func ticks(_ duration: Duration) -> UInt64 {
-        let d = duration.components, t = configuration.tickInterval.components
-        let nanos = Double(d.seconds) * 1e9 + Double(d.attoseconds) / 1e9
-        let tick = max(1, Double(t.seconds) * 1e9 + Double(t.attoseconds) / 1e9)
-        return UInt64(max(1, min(Double(UInt64.max / 2), (nanos / tick).rounded(.up))))
+        SimulatedClock.ticks(duration, millisPerTick: SimulatedClock.millis(configuration.tickInterval))
     }
 
     private func expireWaiters(_ now: UInt64) {

@@ -109,7 +109,7 @@ final class NodeDriver<Engine: ConsensusEngine> {
     /// Admits prepared client transactions (see ``NodeCore/admit(_:now:)``).
     func admit(_ prepared: PreparedTransactions) -> [Result<Digest, ChainError>] {
         let results = core.admit(prepared, now: clock())
-        processor.markVerified(results.compactMap { try? $0.get() })
+        processor.markVerified(results.compactMap { if case .success(let id) = $0 { id } else { nil } })
         return results
     }
 

@@ -146,15 +146,33 @@ package struct NodeSimulationReport: Sendable, CustomStringConvertible {
 /// Simulated time shared by a run's clocks (each node adds its own skew).
 final class SimulatedClock: Sendable {
     private let tick = Mutex<UInt64>(0)
-    static let base: UInt64 = 1_764_000_000_000
+    /// The node simulator's tick 0: 2025-11-24, fixed so a seed replays.
+    static let simulationBase: UInt64 = 1_764_000_000_000
     /// Milliseconds since 1970 at tick 0.
     let base: UInt64
     /// Simulated milliseconds per tick.
     let millisPerTick: UInt64
 
-    init(base: UInt64 = SimulatedClock.base, millisPerTick: UInt64 = 1_000) {
+    init(base: UInt64 = SimulatedClock.simulationBase, millisPerTick: UInt64 = 1_000) {
         self.base = base
         self.millisPerTick = millisPerTick
+    }
+
+    /// A clock for a cluster or a self-ticking node: tick 0 is the wall clock now, each tick `tickInterval`.
+    static func startingNow(tickInterval: Duration) -> SimulatedClock {
+        SimulatedClock(base: Timestamp.now().rawValue, millisPerTick: max(1, millis(tickInterval)))
+    }
+
+    /// Whole milliseconds of `duration` (0 for a negative one).
+    static func millis(_ duration: Duration) -> UInt64 {
+        let c = duration.components
+        return UInt64(max(0, c.seconds * 1_000 + c.attoseconds / 1_000_000_000_000_000))
+    }
+
+    /// How many ticks of `millisPerTick` milliseconds `duration` spans, rounded up, at least one.
+    static func ticks(_ duration: Duration, millisPerTick: UInt64) -> UInt64 {
+        let per = max(1, millisPerTick)
+        return max(1, (millis(duration) + per - 1) / per)
     }
 
     var now: UInt64 { tick.withLock { $0 } }
@@ -316,7 +334,7 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
                              details: ["field": "permanentCrashes"])
         }
         genesis = try ChainGenesis.make(chainID: chainID, key: try key(), hashAlgorithm: hashAlgorithm,
-                                        timestamp: Timestamp(millisecondsSince1970: SimulatedClock.base))
+                                        timestamp: Timestamp(millisecondsSince1970: SimulatedClock.simulationBase))
         let schedule = ConsensusSchedule(initial: try ClusterEngines.config(kind, validators: validators, maximumTransactionsPerBlock: 64))
         finalityDepth = kind == .pow ? 8 : nil
         trace = StreamingHash(hashAlgorithm)
@@ -545,7 +563,8 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
             clientCounter += 1
             let i = up[Int(rng.next() % UInt64(up.count))]
             // A fresh client key per transaction (nonce 0), so a transaction lost with a crashed node's
-            // mempool never holds back the ones after it.
+            // mempool never holds back the ones after it. 32 bytes are always a valid Ed25519 seed and a
+            // key-value set of this size always signs, so the `try?`s below skip nothing in practice.
             var raw = [UInt8]()
             for _ in 0..<4 { withUnsafeBytes(of: rng.next().littleEndian) { raw += $0 } }
             guard let key = try? PrivateKey(scheme: .ed25519, rawRepresentation: raw) else { continue }
