@@ -83,6 +83,10 @@ public enum ConsensusInput<Message: ConsensusMessage>: Sendable, Hashable {
     /// governance transaction. Every node must receive it before the height
     /// it names is decided; engines apply it from that height on.
     case configChange(ConsensusSchedule.Change)
+    /// The host's verdict on a ``ValidationRequest`` (handed back as it came):
+    /// nil when the block is valid, else why not. A verdict nobody asked for is
+    /// ignored.
+    case validated(ValidationRequest, error: LedgerError?)
 }
 
 /// Where an outbound message goes.
@@ -132,6 +136,27 @@ public struct ProposalRequest: Hashable, Sendable {
     }
 }
 
+/// "Check this block": with ``ProposalValidator/deferred`` an engine does not
+/// validate a proposed block inside ``ConsensusEngine/step(_:)`` but asks its
+/// host, which may validate on any thread (execution reads the state) and
+/// answers later with ``ConsensusInput/validated(_:error:)``. Until then
+/// the engine does not vote for the block. Each block is asked for once per
+/// engine; a host must answer every request (a restarted engine asks again).
+public struct ValidationRequest: Hashable, Sendable {
+    /// The proposed block.
+    public var block: Block
+    /// Its header hash (the key of the answer).
+    public var hash: Digest
+    /// The header it must extend.
+    public var parent: BlockHeader
+    /// All are required; `hash` is `block`'s header hash.
+    public init(block: Block, hash: Digest, parent: BlockHeader) {
+        self.block = block
+        self.hash = hash
+        self.parent = parent
+    }
+}
+
 /// Blocks undone by a reorganisation (PoW, K-R-3): the host rolls its
 /// store back to `height` and returns the transactions of `undone` to its
 /// mempool (those not in the new branch).
@@ -167,11 +192,15 @@ public struct ConsensusEffects<Message: ConsensusMessage>: Sendable, Hashable {
     public var persistentState: [UInt8]?
     /// Inputs the engine refused (bad signature, invalid proposal...), for logs and metrics.
     public var rejections: [LedgerError]
+    /// Blocks the host must validate (answer each with ``ConsensusInput/validated(_:error:)``);
+    /// only with ``ProposalValidator/deferred``.
+    public var validations: [ValidationRequest]
 
     /// Every parameter is optional and defaults to empty or nil: an engine builds its effects field by field.
     public init(messages: [OutboundMessage<Message>] = [], commits: [CommittedBlock] = [],
                 proposalRequests: [ProposalRequest] = [], rollbacks: [Rollback] = [],
-                status: ConsensusStatus? = nil, persistentState: [UInt8]? = nil, rejections: [LedgerError] = []) {
+                status: ConsensusStatus? = nil, persistentState: [UInt8]? = nil, rejections: [LedgerError] = [],
+                validations: [ValidationRequest] = []) {
         self.messages = messages
         self.commits = commits
         self.proposalRequests = proposalRequests
@@ -179,12 +208,13 @@ public struct ConsensusEffects<Message: ConsensusMessage>: Sendable, Hashable {
         self.status = status
         self.persistentState = persistentState
         self.rejections = rejections
+        self.validations = validations
     }
 
     /// Whether there is nothing to do.
     public var isEmpty: Bool {
         messages.isEmpty && commits.isEmpty && proposalRequests.isEmpty && rollbacks.isEmpty
-            && status == nil && persistentState == nil && rejections.isEmpty
+            && status == nil && persistentState == nil && rejections.isEmpty && validations.isEmpty
     }
 
     /// Sends `message` to `node`.
@@ -201,6 +231,7 @@ public struct ConsensusEffects<Message: ConsensusMessage>: Sendable, Hashable {
         if let s = later.status { status = s }
         if let p = later.persistentState { persistentState = p }
         rejections += later.rejections
+        validations += later.validations
     }
 }
 
@@ -239,16 +270,36 @@ public struct ConsensusRecovery: Sendable, Hashable {
 /// let check = ProposalValidator(BlockValidator(chainID: 7, hashAlgorithm: .sha256, parallelism: 1))
 /// if let error = check.validate(block, parent: parentHeader) { reject(error) }
 /// ```
+///
+/// A host that validates off the engine's thread gives engines ``deferred``
+/// instead: they then ask through ``ConsensusEffects/validations`` and wait
+/// for ``ConsensusInput/validated(_:error:)``, and `step` does no I/O.
 /// - Note: `Sendable`; the closure must be pure and thread-safe.
 public struct ProposalValidator: Sendable {
     private let check: @Sendable (Block, BlockHeader?) -> LedgerError?
+    /// Whether engines ask their host (``deferred``) instead of calling ``validate(_:parent:)``.
+    public let isDeferred: Bool
 
     /// - Parameter check: Required. Returns nil to accept `block` as the child of the header, or the reason to refuse.
-    public init(_ check: @Sendable @escaping (Block, BlockHeader?) -> LedgerError?) { self.check = check }
+    public init(_ check: @Sendable @escaping (Block, BlockHeader?) -> LedgerError?) {
+        self.check = check
+        isDeferred = false
+    }
+
+    /// Validation as an effect: engines emit a ``ValidationRequest`` for each
+    /// proposed block and vote only once the host's verdict comes back.
+    /// ``validate(_:parent:)`` of this value refuses every block.
+    public static let deferred = ProposalValidator(deferring: ())
+
+    private init(deferring: Void) {
+        check = { _, _ in LedgerError(.proposalRejected, "a deferred validator is answered by the host, not called") }
+        isDeferred = true
+    }
 
     /// Uses `validator` (K-V-1..4). The clock-drift check uses `now` when given
     /// (pass a fixed value for deterministic runs), else the system clock.
     public init(_ validator: BlockValidator, now: Timestamp? = nil) {
+        isDeferred = false
         check = { block, parent -> LedgerError? in
             do throws(LedgerError) {
                 try validator.validate(block, parent: parent, now: now ?? .now())
@@ -309,5 +360,53 @@ public struct ConsensusContext: Sendable {
         self.proposalValidator = proposalValidator
         self.seed = seed
         self.storage = storage
+    }
+}
+
+/// The verdicts an engine holds on proposed blocks: asks the validator inline,
+/// or, when it is ``ProposalValidator/deferred``, asks the host once per block
+/// and keeps the answers until the block's height is decided.
+struct ProposalVerdicts: Sendable {
+    /// What is known of a block.
+    enum Verdict: Equatable {
+        case valid
+        case invalid(LedgerError)
+        case pending
+    }
+
+    private let validator: ProposalValidator
+    /// Verdicts and open requests by header hash, with the bodies asked about: a header does not
+    /// commit to everything in a block (transaction signatures), so two bodies under one header hash
+    /// get a verdict each.
+    private var known: [Digest: [(block: Block, error: LedgerError?)]] = [:]
+    private var asked: [Digest: [Block]] = [:]
+
+    init(_ validator: ProposalValidator) { self.validator = validator }
+
+    /// The verdict on `block` (computed header hash `hash`) as the child of `parent`; with a deferred
+    /// validator the first call appends a request to `requests` and says `.pending`.
+    mutating func check(_ block: Block, hash: Digest, parent: BlockHeader, _ requests: inout [ValidationRequest]) -> Verdict {
+        guard validator.isDeferred else { return validator.validate(block, parent: parent).map(Verdict.invalid) ?? .valid }
+        if let k = known[hash]?.first(where: { $0.block == block }) { return k.error.map(Verdict.invalid) ?? .valid }
+        if asked[hash]?.contains(block) == true { return .pending }
+        asked[hash, default: []].append(block)
+        requests.append(ValidationRequest(block: block, hash: hash, parent: parent))
+        return .pending
+    }
+
+    /// Records the host's answer; false when nobody asked (the answer is dropped).
+    mutating func record(_ request: ValidationRequest, _ error: LedgerError?) -> Bool {
+        guard var open = asked[request.hash], let i = open.firstIndex(of: request.block) else { return false }
+        open.remove(at: i)
+        asked[request.hash] = open.isEmpty ? nil : open
+        known[request.hash, default: []].append((request.block, error))
+        return true
+    }
+
+    /// Forgets verdicts and requests at or below `height` (decided).
+    mutating func forget(through height: Height) {
+        guard !known.isEmpty || !asked.isEmpty else { return }
+        known = known.filter { $0.value.first.map { $0.block.header.height > height } ?? false }
+        asked = asked.filter { $0.value.first.map { $0.header.height > height } ?? false }
     }
 }

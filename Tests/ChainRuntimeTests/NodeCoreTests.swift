@@ -153,4 +153,46 @@ import Testing
         #expect(h.core.handle(.received(.consensus(from: 3, nil), now: h.at(1))).isEmpty)
         #expect(h.core.metrics.invalidPeerMessages == 2)
     }
+
+    /// A PBFT backup's core: a proposed block becomes a `validate` action; the engine's vote (a PREPARE,
+    /// sent) follows only the `validated` event, and an invalid verdict sends nothing.
+    @Test func aProposedBlockIsValidatedAsAnActionAndTheVoteFollowsTheVerdict() throws {
+        let keys = try (0..<4).map { i in try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: UInt8(i + 1), count: 32)) }
+        let t0 = Timestamp(millisecondsSince1970: 1_764_000_000_000)
+        let genesis = try ChainGenesis.make(chainID: 53, key: keys[0], hashAlgorithm: .sha256, timestamp: t0)
+        let validators = try ValidatorSet(keys.indices.map { Validator(id: NodeID(UInt32($0)), publicKey: keys[$0].publicKey) })
+        let schedule = ConsensusSchedule(initial: .pbft(PBFTConfig(validators: validators)))
+        func backup() throws -> NodeCore<PBFTEngine> {
+            var c = NodeConfiguration(node: 2, signingKey: keys[2], genesis: genesis, schedule: schedule, storePath: ":memory:")
+            c.hashAlgorithm = .sha256
+            let context = ConsensusContext(node: 2, signingKey: keys[2], genesis: genesis, chainID: 53, hashAlgorithm: .sha256,
+                                           schedule: schedule, proposalValidator: .deferred, storage: InMemoryConsensusStorage())
+            let head = LedgerStore.Head(height: 0, hash: genesis.headerHash, stateRoot: genesis.header.stateRoot)
+            return NodeCore(configuration: c, engine: try PBFTEngine(context: context),
+                            mempool: try Mempool(configuration: MempoolConfiguration(chainID: 53, hashAlgorithm: .sha256)),
+                            head: head, now: t0, nextNonce: { _ in 0 })
+        }
+        let block = try Block.make(parent: genesis.header, transactions: [], producerKey: keys[0], chainID: 53, hashAlgorithm: .sha256,
+                                   timestamp: t0.adding(milliseconds: 5))
+        let prePrepare = PBFTMessage.make(.prePrepare(view: 0, height: 1, blockHash: block.headerHash, block: block), sender: 0, key: keys[0], chainID: 53)
+        func sends(_ actions: [NodeCore<PBFTEngine>.Action]) -> Int { actions.filter { if case .send = $0 { true } else { false } }.count }
+
+        for verdict in [nil, LedgerError(.executionRootMismatch, "re-execution differs")] {
+            var core = try backup()
+            let received = core.handle(.received(.consensus(from: 0, prePrepare), now: t0.adding(milliseconds: 6)))
+            let requests = received.compactMap { if case .validate(let r) = $0 { r } else { nil } }
+            #expect(requests.map(\.hash) == [block.headerHash])
+            #expect(requests.first?.parent == genesis.header)
+            #expect(sends(received) == 0, "no vote before the verdict")
+            let request = try #require(requests.first)
+            let after = core.handle(.validated(request, verdict))
+            if verdict == nil {
+                #expect(sends(after) == 1, "the PREPARE, broadcast: \(after)")
+                #expect(core.metrics.consensusRejections == 0)
+            } else {
+                #expect(sends(after) == 0)
+                #expect(core.metrics.consensusRejections == 1)
+            }
+        }
+    }
 }

@@ -119,8 +119,7 @@ public actor Node<Engine: ConsensusEngine> {
         let p = processor
         let context = ConsensusContext(node: configuration.node, signingKey: configuration.signingKey, genesis: configuration.genesis,
                                        chainID: chainID, hashAlgorithm: configuration.hashAlgorithm, schedule: configuration.schedule,
-                                       proposalValidator: ProposalValidator { block, parent in p.validate(block, parent: parent) },
-                                       seed: configuration.seed,
+                                       proposalValidator: .deferred, seed: configuration.seed,
                                        storage: StoreConsensusStorage(store: store, logger: configuration.logger))
         let engine = try Self.makeEngine(context: context, store: store)
         backups = configuration.backupSchedule.map { BackupScheduler(store: store, schedule: $0) }
@@ -156,6 +155,15 @@ public actor Node<Engine: ConsensusEngine> {
                                     context.storage = StoreConsensusStorage(store: store, logger: configuration.logger)
                                     return try Self.makeEngine(context: context, store: store)
                                 })
+        if simulatedClock == nil {
+            // Proposed blocks are validated (and executed) off the actor, on any core.
+            driver.validateElsewhere = { [weak self] request in
+                Task.detached {
+                    let error = p.validate(request.block, parent: request.parent)
+                    await self?.validated(request, error)
+                }
+            }
+        }
     }
 
     /// - Throws: `ChainError` (4053, 4057), or `LedgerError` `.storeLocked` (1520) as it is.
@@ -426,6 +434,12 @@ public actor Node<Engine: ConsensusEngine> {
     private func receive(_ inbound: NodeInbound<Engine.Message>) {
         guard !isStopped else { return }
         driver.handle(.received(inbound, now: .now()))
+        afterDriver()
+    }
+
+    private func validated(_ request: ValidationRequest, _ error: LedgerError?) {
+        guard !isStopped else { return }
+        driver.handle(.validated(request, error))
         afterDriver()
     }
 

@@ -20,7 +20,8 @@ import LedgerCore
 /// | Event | Actions |
 /// |---|---|
 /// | `tick` | the engine's effects; `build` for a held proposal request; `send` of relayed transactions; every status interval `send(status)`, `housekeeping`, and a `send(syncRequest)` when behind; reconnect beacons |
-/// | `received(consensus)` | the engine's effects: `rollback`, `commit` per decided block, `saveState`, `send` per message, `build` per proposal request |
+/// | `received(consensus)` | the engine's effects: `rollback`, `commit` per decided block, `saveState`, `send` per message, `validate` per proposed block to check, `build` per proposal request |
+/// | `validated(block, error)` | the engine's effects of the verdict (a vote, an acknowledgement, a commit) |
 /// | `received(transactions)` | `verified(ids)` for those admitted to the mempool |
 /// | `received(status)` | `send(syncRequest)` when behind |
 /// | `received(syncRequest)` | `serveSync` |
@@ -59,6 +60,8 @@ struct NodeCore<Engine: ConsensusEngine> {
         case storeReplaced(head: LedgerStore.Head)
         /// The engine was rebuilt from the store (nil when that failed), whose head is `head`.
         case engineRestarted(Engine?, head: LedgerStore.Head)
+        /// The verdict on a block a ``Action/validate(_:)`` asked about: nil when valid.
+        case validated(ValidationRequest, LedgerError?)
     }
 
     /// What the node must do, in order.
@@ -72,6 +75,9 @@ struct NodeCore<Engine: ConsensusEngine> {
         case checkStored(CommittedBlock)
         /// Save the engine's persistent state, behind the appends before it.
         case saveState([UInt8])
+        /// Validate and execute this proposed block (K-V-1..4 and re-execution), anywhere, and answer
+        /// ``Event/validated(_:_:)``: the engine does not vote for it before.
+        case validate(ValidationRequest)
         /// Build a block from these mempool transactions for the request; answer ``Event/built(_:)``.
         case build(ProposalRequest, candidates: [Transaction], ids: [Digest])
         /// The block at this height is written: hand its receipts to waiters and observers.
@@ -231,6 +237,8 @@ struct NodeCore<Engine: ConsensusEngine> {
             onInbound(inbound, &out)
         case .built(let block):
             if let block { drive(.proposal(block), &out) }
+        case .validated(let request, let error):
+            drive(.validated(request, error: error), &out)
         case .commitQueued:
             break
         case .commitFailed(let height, let error):
@@ -426,6 +434,7 @@ struct NodeCore<Engine: ConsensusEngine> {
                 }
             }
         }
+        for request in effects.validations { out.append(.validate(request)) }
         for request in effects.proposalRequests {
             if mempool.count == 0 || pendingAppends >= Self.maximumPendingAppends {
                 heldRequest = (request, tickCount)

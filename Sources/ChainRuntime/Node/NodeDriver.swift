@@ -49,6 +49,10 @@ final class NodeDriver<Engine: ConsensusEngine> {
     /// Blocks whose receipts are out, for the owner to hand to waiters (``takeDelivered()``).
     private var delivered: [(block: CommittedBlock, execution: ExecutedBlock)] = []
     private var housekeepingDue = false
+    /// Where ``NodeCore/Action/validate(_:)`` runs: nil validates inline (simulated time, where the
+    /// answer must come in a replayable order); a running ``Node`` hands it to a task off its actor,
+    /// which feeds ``NodeCore/Event/validated(_:_:)`` back.
+    var validateElsewhere: ((ValidationRequest) -> Void)?
 
     /// - Parameters:
     ///   - core: The state machine, started from `store`.
@@ -343,6 +347,12 @@ final class NodeDriver<Engine: ConsensusEngine> {
         case .verified(let ids):
             processor.markVerified(ids)
             return []
+        case .validate(let request):
+            if let validateElsewhere {
+                validateElsewhere(request)
+                return []
+            }
+            return [.validated(request, processor.validate(request.block, parent: request.parent))]
         }
     }
 }

@@ -276,6 +276,8 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
         var restartAt: UInt64?
         var permanentlyDown = false
         var skew: Int64 = 0
+        /// How many times the node started: a request made before a crash is not answered after it.
+        var starts = 0
     }
 
     private var nodes: [SimNode] = []
@@ -283,6 +285,9 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
     private let clock = SimulatedClock()
     private var inFlight: [UInt64: [(from: Int, to: Int, bytes: [UInt8])]] = [:]
     private var outgoing: [(from: Int, to: NodeID?, bytes: [UInt8])] = []
+    /// Proposed blocks to validate, by the tick the verdict is due (1-2 ticks after the request, as a
+    /// node validates off its actor), with the driver that asked (a crashed node's requests lapse).
+    private var validationsDue: [UInt64: [(node: Int, start: Int, request: ValidationRequest)]] = [:]
     private let trace: StreamingHash
     private var dropRate = 0.0
     private let genesis: Block
@@ -384,6 +389,7 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
             }
             if now <= healAt { injectFaults() }
             for i in nodes.indices where nodes[i].restartAt == now { restart(i) }
+            validate()
             deliver()
             for i in nodes.indices { nodes[i].driver?.handle(.tick(now: timestamp(i))) }
             submitClientTransactions()
@@ -437,8 +443,7 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
                                        clock: { clock.timestamp(skew: skew) })
         let p = processor
         let context = ConsensusContext(node: c.node, signingKey: c.signingKey, genesis: genesis, chainID: chainID, hashAlgorithm: hashAlgorithm,
-                                       schedule: c.schedule, proposalValidator: ProposalValidator { block, parent in p.validate(block, parent: parent) },
-                                       seed: c.seed, storage: StoreConsensusStorage(store: store, logger: c.logger))
+                                       schedule: c.schedule, proposalValidator: .deferred, seed: c.seed, storage: StoreConsensusStorage(store: store, logger: c.logger))
         let engine = try Node<Engine>.makeEngine(context: context, store: store)
         guard let head = store.head else { throw ChainError(.storeFailure, "node \(i)'s store is empty") }
         let core = NodeCore(configuration: c, engine: engine, mempool: try Mempool(configuration: MempoolConfiguration(chainID: chainID, hashAlgorithm: hashAlgorithm)),
@@ -446,6 +451,11 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
         let driver = try NodeDriver(core: core, processor: processor, store: store, writer: writer, signingKey: c.signingKey,
                                     clock: { clock.timestamp(skew: skew) },
                                     makeEngine: { s throws(ChainError) in try Node<Engine>.makeEngine(context: context, store: s) })
+        nodes[i].starts += 1
+        let asker = nodes[i].starts
+        driver.validateElsewhere = { [unowned self] request in
+            self.validationsDue[clock.now + 1 + self.rng.next() % 2, default: []].append((i, asker, request))
+        }
         nodes[i].driver = driver
         nodes[i].writer = writer
         // Links come up: the node hears of every peer, and every running peer of it.
@@ -538,6 +548,15 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
                 }
                 record([0x4D, UInt8(truncatingIfNeeded: from), UInt8(truncatingIfNeeded: t)] + RLP.bigEndianBytes(UInt64(bytes.count)))
             }
+        }
+    }
+
+    /// Answers the validation requests due now, in the order they were made.
+    private func validate() {
+        guard let due = validationsDue.removeValue(forKey: clock.now) else { return }
+        for (i, asker, request) in due {
+            guard let driver = nodes[i].driver, nodes[i].starts == asker else { continue }
+            driver.handle(.validated(request, driver.processor.validate(request.block, parent: request.parent)))
         }
     }
 

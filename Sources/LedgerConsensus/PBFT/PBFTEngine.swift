@@ -70,7 +70,7 @@ public struct PBFTEngine: ConsensusEngine {
     private let key: PrivateKey
     private let chainID: UInt64
     private let hashAlgorithm: HashAlgorithm
-    private let proposalValidator: ProposalValidator
+    private var verdicts: ProposalVerdicts
     /// Signatures already verified (a memo; see ``VerifiedSignatureCache``).
     private let verifiedSignatures = VerifiedSignatureCache.shared
     private var schedule: ConsensusSchedule
@@ -149,7 +149,7 @@ public struct PBFTEngine: ConsensusEngine {
         key = context.signingKey
         chainID = context.chainID
         hashAlgorithm = context.hashAlgorithm
-        proposalValidator = context.proposalValidator
+        verdicts = ProposalVerdicts(context.proposalValidator)
         schedule = context.schedule
         genesis = context.genesis
         lastHeader = context.genesis.header
@@ -194,6 +194,8 @@ public struct PBFTEngine: ConsensusEngine {
         case .proposal(let block): onProposal(block, &fx)
         case .configChange(let change):
             do { try schedule.schedule(change.config, atHeight: change.height) } catch { fx.rejections.append(error) }
+        case .validated(let request, let error):
+            if verdicts.record(request, error) { advance(&fx) }
         }
         maybePropose(&fx)
         let s = makeStatus()
@@ -364,10 +366,20 @@ public struct PBFTEngine: ConsensusEngine {
                                              details: ["height": h.description]))
             return
         }
-        if m.sender != id, let error = proposalValidator.validate(block, parent: lastHeader) {
-            fx.rejections.append(LedgerError(.proposalRejected, "block \(d.hex) at height \(h) rejected: \(error.message)",
-                                             details: ["height": h.description, "cause": error.code.description]))
-            return
+        if m.sender != id {
+            switch verdicts.check(block, hash: d, parent: lastHeader, &fx.validations) {
+            case .valid:
+                break
+            case .pending:
+                // The host's verdict comes back as `.validated`, which runs `advance` again.
+                slot.candidates.insert(m, at: idx)
+                slots[n] = slot
+                return
+            case .invalid(let error):
+                fx.rejections.append(LedgerError(.proposalRejected, "block \(d.hex) at height \(h) rejected: \(error.message)",
+                                                 details: ["height": h.description, "cause": error.code.description]))
+                return
+            }
         }
         slot.accepted = m
         slot.blocks[d] = block
@@ -453,6 +465,7 @@ public struct PBFTEngine: ConsensusEngine {
         lastHeader = cb.block.header
         lastHash = cb.hash
         fx.commits.append(cb)
+        verdicts.forget(through: n)
         phase = .committed
         let backedOff = viewChangeAttempts != 0
         madeProgress()

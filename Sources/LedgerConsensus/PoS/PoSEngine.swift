@@ -61,7 +61,7 @@ public struct PoSEngine: ConsensusEngine {
     private let key: PrivateKey
     private let chainID: UInt64
     private let hashAlgorithm: HashAlgorithm
-    private let proposalValidator: ProposalValidator
+    private var verdicts: ProposalVerdicts
     /// Signatures already verified (a memo; see ``VerifiedSignatureCache``).
     private let verifiedSignatures = VerifiedSignatureCache.shared
     private var schedule: ConsensusSchedule
@@ -125,7 +125,7 @@ public struct PoSEngine: ConsensusEngine {
         key = context.signingKey
         chainID = context.chainID
         hashAlgorithm = context.hashAlgorithm
-        proposalValidator = context.proposalValidator
+        verdicts = ProposalVerdicts(context.proposalValidator)
         schedule = context.schedule
         lastHeader = context.genesis.header
         lastHash = context.genesis.headerHash
@@ -178,6 +178,8 @@ public struct PoSEngine: ConsensusEngine {
         case .proposal(let block): onProposal(block, &fx)
         case .configChange(let change):
             do { try schedule.schedule(change.config, atHeight: change.height) } catch { fx.rejections.append(error) }
+        case .validated(let request, let error):
+            _ = verdicts.record(request, error)   // `evaluate` below takes the verdict up
         }
         evaluate(&fx)
         let s = makeStatus()
@@ -391,10 +393,19 @@ public struct PoSEngine: ConsensusEngine {
         }
     }
 
-    private mutating func isValid(_ d: Digest) -> Bool {
+    /// Whether block `d` is a valid next block; nil while the host's verdict is pending
+    /// (``ProposalValidator/deferred``).
+    private mutating func isValid(_ d: Digest, _ fx: inout ConsensusEffects<PoSMessage>) -> Bool? {
         if let v = validity[d] { return v }
         guard let b = blocks[d] else { return false }
-        let ok = b.header.parentHash == lastHash && proposalValidator.validate(b, parent: lastHeader) == nil
+        var ok = false
+        if b.header.parentHash == lastHash {
+            switch verdicts.check(b, hash: d, parent: lastHeader, &fx.validations) {
+            case .pending: return nil
+            case .valid: ok = true
+            case .invalid: ok = false
+            }
+        }
         validity[d] = ok
         return ok
     }
@@ -425,16 +436,17 @@ public struct PoSEngine: ConsensusEngine {
             if let r = laterRoundWithThird() { startRound(r, &fx); changed = true; continue }
 
             let r = round
+            // A proposal whose verdict is pending waits (the propose timeout still prevotes nil).
             if step == .propose, let p = proposals[r], case .proposal(_, _, let d, _, let vr) = p.body {
                 if let vr {
-                    if vr < r, hasQuorum(stake(prevotes, VoteKey(round: vr, hash: d))) {
-                        let ok = isValid(d) && (lockedRound.map { $0 <= vr } ?? true || lockedHash == d)
+                    if vr < r, hasQuorum(stake(prevotes, VoteKey(round: vr, hash: d))), let valid = isValid(d, &fx) {
+                        let ok = valid && (lockedRound.map { $0 <= vr } ?? true || lockedHash == d)
                         vote(precommit: false, ok ? d : nil, &fx)
                         step = .prevote
                         changed = true
                     }
-                } else {
-                    let ok = isValid(d) && (lockedRound == nil || lockedHash == d)
+                } else if let valid = isValid(d, &fx) {
+                    let ok = valid && (lockedRound == nil || lockedHash == d)
                     vote(precommit: false, ok ? d : nil, &fx)
                     step = .prevote
                     changed = true
@@ -445,7 +457,7 @@ public struct PoSEngine: ConsensusEngine {
                 timeoutPrevote = timeoutFor(.prevote)
             }
             if step != .propose, !done.contains("lock\(r)"), let p = proposals[r], case .proposal(_, _, let d, _, _) = p.body,
-               hasQuorum(stake(prevotes, VoteKey(round: r, hash: d))), isValid(d) {
+               hasQuorum(stake(prevotes, VoteKey(round: r, hash: d))), isValid(d, &fx) == true {
                 done.insert("lock\(r)")
                 if step == .prevote {
                     lockedRound = r
@@ -466,7 +478,7 @@ public struct PoSEngine: ConsensusEngine {
                 done.insert("pcany\(r)")
                 timeoutPrecommit = timeoutFor(.precommit)
             }
-            updateValidFromPastRounds()
+            updateValidFromPastRounds(&fx)
         }
     }
 
@@ -474,10 +486,10 @@ public struct PoSEngine: ConsensusEngine {
     /// block (what it re-proposes). Safe: receivers of a re-proposal check those prevotes and their
     /// own lock themselves; this only lets correct nodes that missed a polka (an equivocator showed
     /// them something else) follow it once gossip delivers it.
-    private mutating func updateValidFromPastRounds() {
+    private mutating func updateValidFromPastRounds(_ fx: inout ConsensusEffects<PoSMessage>) {
         for r in prevoteKeys.keys.sorted(by: >) where r < round {
             if let vr = validRound, r <= vr { return }
-            for d in prevoteKeys[r] ?? [] where blocks[d] != nil && hasQuorum(stake(prevotes, VoteKey(round: r, hash: d))) && isValid(d) {
+            for d in prevoteKeys[r] ?? [] where blocks[d] != nil && hasQuorum(stake(prevotes, VoteKey(round: r, hash: d))) && isValid(d, &fx) == true {
                 validRound = r
                 validHash = d
                 return
@@ -507,6 +519,7 @@ public struct PoSEngine: ConsensusEngine {
         lastHeader = cb.block.header
         lastHash = cb.hash
         fx.commits.append(cb)
+        verdicts.forget(through: cb.height)
         lastLatency = now - heightStarted
         heightStarted = now
         lastProgress = now

@@ -85,7 +85,10 @@ public struct PoWEngine: ConsensusEngine {
     private let signingKey: PrivateKey
     private let chainID: UInt64
     private let hashAlgorithm: HashAlgorithm
-    private let validator: ProposalValidator
+    private var verdicts: ProposalVerdicts
+    /// Blocks whose parent is known, waiting for the host's verdict (``ProposalValidator/deferred``).
+    private var awaitingVerdict: [Digest: [(block: Block, from: NodeID)]] = [:]
+    private var verdictsForgottenAt: Height = 0
     private var tree: PoWBlockTree
     private var rng: SplitMix64
     private var ticks: UInt64 = 0
@@ -126,7 +129,7 @@ public struct PoWEngine: ConsensusEngine {
         signingKey = context.signingKey
         chainID = context.chainID
         hashAlgorithm = context.hashAlgorithm
-        validator = context.proposalValidator
+        verdicts = ProposalVerdicts(context.proposalValidator)
         storage = context.storage
         rng = SplitMix64(seed: context.seed ^ (UInt64(context.node.rawValue) &* 0x9E37_79B9_7F4A_7C15))
         let genesisHash = context.genesis.header.hash(using: context.hashAlgorithm)
@@ -221,8 +224,20 @@ public struct PoWEngine: ConsensusEngine {
             } catch {
                 fx.rejections.append(error)
             }
+        case .validated(let request, let error):
+            if verdicts.record(request, error), var waiting = awaitingVerdict[request.hash],
+               let i = waiting.firstIndex(where: { $0.block == request.block }) {
+                let w = waiting.remove(at: i)
+                awaitingVerdict[request.hash] = waiting.isEmpty ? nil : waiting
+                receive([w.block], from: w.from, &fx)
+            }
         }
         persistCommitted(&fx)
+        if committedHeight > verdictsForgottenAt {
+            verdictsForgottenAt = committedHeight
+            verdicts.forget(through: committedHeight)
+            awaitingVerdict = awaitingVerdict.filter { ($0.value.first?.block.header.height ?? 0) > committedHeight }
+        }
         let phase: ConsensusPhase = template != nil ? .mining : .proposing
         let next = ConsensusStatus(node: id, committedHeight: committedHeight, round: 0, role: .miner, phase: phase,
                                    leader: nil, lastCommitLatencyTicks: lastCommitLatencyTicks)
@@ -441,8 +456,15 @@ public struct PoWEngine: ConsensusEngine {
         return nil
     }
 
-    /// Checks a block against its known parent: height, time, difficulty rule, then the host's validator.
-    private func checkAgainstParent(_ block: Block, hash: Digest, parent: PoWBlockTree.Node) -> LedgerError? {
+    /// Checks a block against its known parent: height, time, difficulty rule, then the host's validator
+    /// (pending while a deferred validator's verdict is out).
+    private mutating func checkAgainstParent(_ block: Block, hash: Digest, parent: PoWBlockTree.Node,
+                                             _ fx: inout ConsensusEffects<PoWMessage>) -> ProposalVerdicts.Verdict {
+        if let error = checkRules(block, hash: hash, parent: parent) { return .invalid(error) }
+        return verdicts.check(block, hash: hash, parent: parent.block.header, &fx.validations)
+    }
+
+    private func checkRules(_ block: Block, hash: Digest, parent: PoWBlockTree.Node) -> LedgerError? {
         let details = ["height": block.header.height.description, "block": hash.hex]
         guard block.header.height == parent.height.next else {
             return LedgerError(.heightMismatch, "height \(block.header.height), expected \(parent.height.next)", details: details)
@@ -456,7 +478,7 @@ public struct PoWEngine: ConsensusEngine {
         guard declared == expected else {
             return LedgerError(.powDifficultyMismatch, "difficulty \(declared), expected \(expected)", details: details)
         }
-        return validator.validate(block, parent: parent.block.header)
+        return nil
     }
 
     private mutating func receive(_ blocks: [Block], from: NodeID, _ fx: inout ConsensusEffects<PoWMessage>) {
@@ -487,8 +509,15 @@ public struct PoWEngine: ConsensusEngine {
             // Connect the block, then every orphan waiting on it (depth first, children by hash).
             var stack = [(block, hash)]
             while let (b, h) = stack.popLast() {
-                if let error = checkAgainstParent(b, hash: h, parent: tree.node(b.header.parentHash)!) {
+                switch checkAgainstParent(b, hash: h, parent: tree.node(b.header.parentHash)!, &fx) {
+                case .valid:
+                    break
+                case .invalid(let error):
                     fx.rejections.append(error)
+                    continue
+                case .pending:
+                    // `.validated` receives it again.
+                    if awaitingVerdict[h]?.contains(where: { $0.block == b }) != true { awaitingVerdict[h, default: []].append((b, from)) }
                     continue
                 }
                 tree.insert(b, hash: h)

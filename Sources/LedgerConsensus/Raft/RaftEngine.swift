@@ -76,6 +76,10 @@ public struct RaftEngine: ConsensusEngine {
     private var sinceLastProposal: UInt64 = 0
     private var firstSeen = [Int: UInt64]()
     private var lastLatency: UInt64?
+    private var verdicts: ProposalVerdicts
+    /// An AppendEntries that stopped at an entry whose verdict is pending: received again when it comes.
+    private var parkedAppend: (from: NodeID, message: RaftMessage)?
+    private var appendWaitsForVerdict = false
 
     // Per-step output.
     private var out = ConsensusEffects<RaftMessage>()
@@ -91,6 +95,7 @@ public struct RaftEngine: ConsensusEngine {
         self.schedule = context.schedule
         self.id = context.node
         self.rng = SplitMix64(seed: context.seed ^ 0x5241_4654 &* (UInt64(context.node.rawValue) &+ 1))
+        verdicts = ProposalVerdicts(context.proposalValidator)
         log = RaftLog(genesis: context.genesis, storage: context.storage)
         status = ConsensusStatus(node: context.node, committedHeight: 0, round: 0, role: .follower, phase: .committed)
         if let recovery {
@@ -126,6 +131,11 @@ public struct RaftEngine: ConsensusEngine {
         case .proposal(let block): propose(block)
         case .configChange(let change):
             do { try schedule.schedule(change.config, atHeight: change.height) } catch { out.rejections.append(error) }
+        case .validated(let request, let error):
+            if verdicts.record(request, error), let parked = parkedAppend {
+                parkedAppend = nil
+                receive(parked.message, from: parked.from)
+            }
         }
         if dirty { out.persistentState = persistentState() }
         let s = currentStatus()
@@ -269,8 +279,10 @@ public struct RaftEngine: ConsensusEngine {
             }
             if role != .follower || leader != from { becomeFollower(term: t, leader: from) }
             electionElapsed = 0
+            appendWaitsForVerdict = false
             handleAppend(from: from, prevIndex: Int(prevIndex.rawValue), prevTerm: prevTerm, entries: entries,
                          leaderCommit: Int(leaderCommit.rawValue), certificates: certs, ackFrom: Int(ackFrom.rawValue))
+            if appendWaitsForVerdict { parkedAppend = (from, message) }
         case let .appendResponse(t, success, match, peerCommitIndex, peerAcks):
             guard role == .leader, t == term else { return }
             handleAppendResponse(from: from, success: success, match: Int(match.rawValue),
@@ -310,7 +322,13 @@ public struct RaftEngine: ConsensusEngine {
                 dirty = true
             }
             guard block.header.height.rawValue == UInt64(index), entryTerm <= term else { break }
-            if let error = context.proposalValidator.validate(block, parent: log[index - 1].header) {
+            let verdict = verdicts.check(block, hash: block.header.hash(using: context.hashAlgorithm), parent: log[index - 1].header,
+                                         &out.validations)
+            if verdict == .pending {
+                appendWaitsForVerdict = true   // acknowledge what matched so far; the rest once the verdict is in
+                break
+            }
+            if case .invalid(let error) = verdict {
                 out.rejections.append(LedgerError(.proposalRejected, "block \(index) from leader \(from) rejected: \(error.message)",
                                                   details: ["height": String(index), "cause": String(error.numericCode)]))
                 break
@@ -476,6 +494,7 @@ public struct RaftEngine: ConsensusEngine {
         let block = log[h]
         commitIndex = h
         log.commit(h, certificate: cert)
+        verdicts.forget(through: Height(UInt64(h)))
         acks[h] = nil
         ownAcks[h] = nil
         if let seen = firstSeen.removeValue(forKey: h) { lastLatency = now - seen }

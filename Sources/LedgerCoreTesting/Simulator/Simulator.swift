@@ -32,6 +32,10 @@ public struct SimulationOptions: Sendable {
     /// Optional, default nil (a `BlockValidator` of the chain). The rule engines use for proposals;
     /// replace it to plant a bug.
     public var proposalValidator: ProposalValidator?
+    /// Optional, default true. Engines get ``ProposalValidator/deferred`` and the simulator answers
+    /// each ``ValidationRequest`` with ``proposalValidator``'s verdict at once or a tick later, as a node's
+    /// validation off the engine's thread does; false: engines call the validator inside `step`.
+    public var deferredValidation = true
     /// Optional, default false. Give validators stakes 1...8 drawn from the seed (else 1 each).
     public var randomStakes = false
     /// Optional, default nil. Receives every status change of every node (K-A-4).
@@ -168,6 +172,9 @@ public struct Simulator<Engine: SimulatableEngine> {
     private var nodes: [Node]
     private var rng: SplitMix64
     private var inFlight: [UInt64: [Envelope]] = [:]
+    /// The host's verdicts on validation requests, by the tick they are delivered at.
+    private var verdictsDue: [UInt64: [(node: Int, request: ValidationRequest, error: LedgerError?)]] = [:]
+    private let proposalValidator: ProposalValidator
     private var now: UInt64 = 0
     private let trace: StreamingHash
     private let dropRate: Double
@@ -222,6 +229,7 @@ public struct Simulator<Engine: SimulatableEngine> {
                                  maximumClockDriftMillis: 0, parallelism: 1)
         let proposalValidator = options.proposalValidator
             ?? ProposalValidation.memoized(BlockValidator(chainID: options.chainID, hashAlgorithm: options.hashAlgorithm, parallelism: 1), now: horizon)
+        self.proposalValidator = proposalValidator
         dropRate = faults.kinds.contains(.drop) ? Double(rng.next() % 1_000) / 1_000 * faults.maximumDropRate : 0
         duplicateRate = faults.kinds.contains(.duplicate) ? Double(rng.next() % 1_000) / 1_000 * faults.maximumDuplicateRate : 0
         var byzantine = [Int]()
@@ -237,7 +245,8 @@ public struct Simulator<Engine: SimulatableEngine> {
             let context = ConsensusContext(node: NodeID(UInt32(i)), signingKey: keys[i], genesis: genesis, chainID: options.chainID,
                                            hashAlgorithm: options.hashAlgorithm,
                                            schedule: options.nodeSchedule?(NodeID(UInt32(i)), validators) ?? schedule,
-                                           proposalValidator: proposalValidator, seed: seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15,
+                                           proposalValidator: options.deferredValidation ? .deferred : proposalValidator,
+                                           seed: seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15,
                                            storage: store)
             var node = Node(engine: try Engine(context: context), context: context, key: keys[i], store: store)
             if byzantine.contains(i) {
@@ -288,6 +297,7 @@ public struct Simulator<Engine: SimulatableEngine> {
             }
             if now <= healAt { injectFaults() }
             for i in nodes.indices where nodes[i].restartAt == now { restart(i) }
+            deliverVerdicts()
             deliver()
             for i in nodes.indices where nodes[i].engine != nil { step(i, .tick) }
             if now % 50 == 0 { sampleMemory() }
@@ -370,6 +380,12 @@ public struct Simulator<Engine: SimulatableEngine> {
 
     // MARK: Network
 
+    /// Verdicts for an engine that crashed since it asked reach its successor, which ignores them.
+    private mutating func deliverVerdicts() {
+        guard let due = verdictsDue.removeValue(forKey: now) else { return }
+        for v in due where nodes[v.node].engine != nil { step(v.node, .validated(v.request, error: v.error)) }
+    }
+
     private mutating func deliver() {
         guard var bucket = inFlight.removeValue(forKey: now) else { return }
         if faults.kinds.contains(.reorder) && now <= faults.faultTicks && bucket.count > 1 {
@@ -441,6 +457,15 @@ public struct Simulator<Engine: SimulatableEngine> {
             }
             for request in effects.proposalRequests {
                 if let block = buildProposal(i, request) { queue.append(.proposal(block)) }
+            }
+            for request in effects.validations {
+                let error = proposalValidator.validate(request.block, parent: request.parent)
+                let delay = rng.next() % 2
+                if delay == 0 {
+                    queue.append(.validated(request, error: error))
+                } else {
+                    verdictsDue[now + delay, default: []].append((i, request, error))
+                }
             }
             if let s = effects.status {
                 options.statusChannel?.publish(s)
