@@ -14,7 +14,11 @@ import LedgerModel
 /// 3. send ``ConsensusEffects/messages``;
 /// 4. answer ``ConsensusEffects/proposalRequests`` later with
 ///    ``ConsensusInput/proposal(_:)``;
-/// 5. publish ``ConsensusEffects/status`` (``ConsensusStatusChannel``).
+/// 5. publish ``ConsensusEffects/status`` (``ConsensusStatusChannel``);
+/// 6. answer ``ConsensusEffects/validations`` later with ``ConsensusInput/validated(_:error:)``
+///    (only with ``ProposalValidator/deferred``);
+/// 7. on ``ConsensusEffects/catchUp``, fetch the committed blocks the engine lacks and restart it
+///    from the store (engines carry no block-sync messages of their own).
 ///
 /// Engines are value types (`struct`). Two engines built from the same
 /// ``ConsensusContext`` and fed the same inputs produce the same effects, on
@@ -157,6 +161,23 @@ public struct ValidationRequest: Hashable, Sendable {
     }
 }
 
+/// "I am behind": an engine saw blocks decided above its own height (or is
+/// stuck at one). Engines fetch no committed blocks themselves: the host runs
+/// its one catch-up protocol (a node's block sync, K-R-2): it fetches committed
+/// blocks with their certificates from `from` on, verifies the certificates,
+/// stores the blocks and restarts the engine from its store.
+public struct CatchUpRequest: Hashable, Sendable {
+    /// A peer known to be ahead; nil when the engine only knows it is stuck (ask any peer that is ahead).
+    public var peer: NodeID?
+    /// The first height the engine lacks.
+    public var from: Height
+    /// `peer` is optional (nil: any peer ahead); `from` is required.
+    public init(peer: NodeID?, from: Height) {
+        self.peer = peer
+        self.from = from
+    }
+}
+
 /// Blocks undone by a reorganisation (PoW, K-R-3): the host rolls its
 /// store back to `height` and returns the transactions of `undone` to its
 /// mempool (those not in the new branch).
@@ -195,12 +216,15 @@ public struct ConsensusEffects<Message: ConsensusMessage>: Sendable, Hashable {
     /// Blocks the host must validate (answer each with ``ConsensusInput/validated(_:error:)``);
     /// only with ``ProposalValidator/deferred``.
     public var validations: [ValidationRequest]
+    /// The engine is behind: the host should catch up (see ``CatchUpRequest``); nil otherwise.
+    /// Engines rate-limit it (at most one every 2 ticks).
+    public var catchUp: CatchUpRequest?
 
     /// Every parameter is optional and defaults to empty or nil: an engine builds its effects field by field.
     public init(messages: [OutboundMessage<Message>] = [], commits: [CommittedBlock] = [],
                 proposalRequests: [ProposalRequest] = [], rollbacks: [Rollback] = [],
                 status: ConsensusStatus? = nil, persistentState: [UInt8]? = nil, rejections: [LedgerError] = [],
-                validations: [ValidationRequest] = []) {
+                validations: [ValidationRequest] = [], catchUp: CatchUpRequest? = nil) {
         self.messages = messages
         self.commits = commits
         self.proposalRequests = proposalRequests
@@ -209,12 +233,13 @@ public struct ConsensusEffects<Message: ConsensusMessage>: Sendable, Hashable {
         self.persistentState = persistentState
         self.rejections = rejections
         self.validations = validations
+        self.catchUp = catchUp
     }
 
     /// Whether there is nothing to do.
     public var isEmpty: Bool {
         messages.isEmpty && commits.isEmpty && proposalRequests.isEmpty && rollbacks.isEmpty
-            && status == nil && persistentState == nil && rejections.isEmpty && validations.isEmpty
+            && status == nil && persistentState == nil && rejections.isEmpty && validations.isEmpty && catchUp == nil
     }
 
     /// Sends `message` to `node`.
@@ -232,6 +257,7 @@ public struct ConsensusEffects<Message: ConsensusMessage>: Sendable, Hashable {
         if let p = later.persistentState { persistentState = p }
         rejections += later.rejections
         validations += later.validations
+        if let c = later.catchUp { catchUp = c }
     }
 }
 

@@ -20,7 +20,7 @@ import LedgerCore
 /// | Event | Actions |
 /// |---|---|
 /// | `tick` | the engine's effects; `build` for a held proposal request; `send` of relayed transactions; every status interval `send(status)`, `housekeeping`, and a `send(syncRequest)` when behind; reconnect beacons |
-/// | `received(consensus)` | the engine's effects: `rollback`, `commit` per decided block, `saveState`, `send` per message, `validate` per proposed block to check, `build` per proposal request |
+/// | `received(consensus)` | the engine's effects: `rollback`, `commit` per decided block, `saveState`, `send` per message, `validate` per proposed block to check, `send(syncRequest)` when the engine is behind, `build` per proposal request |
 /// | `validated(block, error)` | the engine's effects of the verdict (a vote, an acknowledgement, a commit) |
 /// | `received(transactions)` | `verified(ids)` for those admitted to the mempool |
 /// | `received(status)` | `send(syncRequest)` when behind |
@@ -435,6 +435,7 @@ struct NodeCore<Engine: ConsensusEngine> {
             }
         }
         for request in effects.validations { out.append(.validate(request)) }
+        if let c = effects.catchUp { engineIsBehind(c, &out) }
         for request in effects.proposalRequests {
             if mempool.count == 0 || pendingAppends >= Self.maximumPendingAppends {
                 heldRequest = (request, tickCount)
@@ -483,6 +484,17 @@ struct NodeCore<Engine: ConsensusEngine> {
         let lag = best.height.rawValue - tipHeight.rawValue
         guard force || lag >= configuration.syncLagBlocks || tickCount - lastCommitTick >= configuration.syncStallTicks else { return }
         requestSync(from: best.node, &out)
+    }
+
+    /// The engine saw blocks decided above its height (or is stuck): sync now from the peer it names,
+    /// or from the best peer ahead, unless a request is out and not yet due for a retry.
+    private mutating func engineIsBehind(_ c: CatchUpRequest, _ out: inout [Action]) {
+        guard let peer = c.peer, peer != id else {
+            maybeSync(force: true, &out)
+            return
+        }
+        if let o = syncOutstanding, tickCount - o.sentAt < configuration.syncRetryTicks { return }
+        requestSync(from: peer, &out)
     }
 
     /// Asks `peer` for the blocks after the tip.

@@ -27,9 +27,11 @@ import LedgerModel
 ///   prepared above the highest stable checkpoint (the O-set); backups
 ///   recompute the O-set from the V-set before accepting.
 /// - **Catch-up**: a node that sees messages for later heights, or makes no
-///   progress, asks peers for committed blocks; each one is accepted only
-///   with a certificate that verifies against the validator set. Responses
-///   carry the responder's latest NEW-VIEW so a node that missed it rejoins.
+///   progress, asks its host to catch up (``ConsensusEffects/catchUp``: the
+///   host fetches committed blocks with certificates, verifies them and
+///   restarts the engine from its store) and asks peers for their latest
+///   NEW-VIEW (``PBFTMessage/Body/viewQuery(view:)``), so a node that missed a
+///   view change rejoins.
 /// - **Persistence**: the view, the view-change backoff, the stable
 ///   checkpoint with its proof, the accepted pre-prepares and the prepared
 ///   certificates (without block bodies) are emitted in ``ConsensusEffects/persistentState`` whenever
@@ -51,8 +53,6 @@ public struct PBFTEngine: ConsensusEngine {
     public typealias Message = PBFTMessage
     public static let certificateKind = CertificateKind.pbft
 
-    /// Blocks per catch-up response.
-    static let syncBatch: UInt64 = 16
 
     public let id: NodeID
     public private(set) var status: ConsensusStatus
@@ -261,7 +261,9 @@ public struct PBFTEngine: ConsensusEngine {
         }
         if let nv = lastNewViewMessage, case .newView(let body) = nv.body, body.view == view, !isChangingView { fx.broadcast(nv) }
         if let c = myCheckpoint, case .checkpoint(let h, _) = c.body, h > stable.height { fx.broadcast(c) }
-        fx.broadcast(.make(.syncRequest(from: lastHeader.height.next), sender: id, key: key, chainID: chainID))
+        // Stuck: the host catches up from any peer ahead, and peers tell this node their view.
+        fx.catchUp = CatchUpRequest(peer: nil, from: lastHeader.height.next)
+        fx.broadcast(.make(.viewQuery(view: view), sender: id, key: key, chainID: chainID))
         lastSyncRequest = now
     }
 
@@ -292,8 +294,8 @@ public struct PBFTEngine: ConsensusEngine {
         case .checkpoint(let h, let d): onCheckpoint(m, h, d, &fx)
         case .viewChange(let vc): onViewChange(m, vc, &fx)
         case .newView(let nv): onNewView(m, nv, &fx)
-        case .syncRequest(let from): onSyncRequest(m.sender, from, &fx)
-        case .syncResponse(let blocks, let nv): onSyncResponse(m.sender, blocks, nv, &fx)
+        case .viewQuery(let v): onViewQuery(m.sender, v, &fx)
+        case .viewAnswer(let nv): onViewAnswer(nv, &fx)
         }
     }
 
@@ -304,7 +306,8 @@ public struct PBFTEngine: ConsensusEngine {
     private mutating func requestSync(from peer: NodeID, _ fx: inout ConsensusEffects<PBFTMessage>) {
         if let last = lastSyncRequest, now - last < 2 { return }
         lastSyncRequest = now
-        fx.send(.make(.syncRequest(from: lastHeader.height.next), sender: id, key: key, chainID: chainID), to: peer)
+        fx.catchUp = CatchUpRequest(peer: peer, from: lastHeader.height.next)
+        fx.send(.make(.viewQuery(view: view), sender: id, key: key, chainID: chainID), to: peer)
     }
 
     private mutating func onPrePrepare(_ m: PBFTMessage, _ v: Round, _ h: Height, _ d: Digest, _ block: Block?,
@@ -771,33 +774,13 @@ public struct PBFTEngine: ConsensusEngine {
 
     // MARK: - Catch-up
 
-    private mutating func onSyncRequest(_ peer: NodeID, _ from: Height, _ fx: inout ConsensusEffects<PBFTMessage>) {
-        let newer = isChangingView ? nil : lastNewView
-        guard from <= lastHeader.height || newer != nil, from.rawValue >= 1 else { return }
-        var blocks = [CommittedBlock]()
-        if from <= lastHeader.height {
-            blocks = history.blocks(from: from, limit: Int(min(Self.syncBatch, lastHeader.height.rawValue - from.rawValue + 1)))
-        }
-        fx.send(.make(.syncResponse(blocks: blocks, newView: newer), sender: id, key: key, chainID: chainID), to: peer)
+    private mutating func onViewQuery(_ peer: NodeID, _ v: Round, _ fx: inout ConsensusEffects<PBFTMessage>) {
+        guard !isChangingView, let nv = lastNewView, nv.view >= v else { return }
+        fx.send(.make(.viewAnswer(nv), sender: id, key: key, chainID: chainID), to: peer)
     }
 
-    private mutating func onSyncResponse(_ peer: NodeID, _ blocks: [CommittedBlock], _ nv: PBFTNewView?, _ fx: inout ConsensusEffects<PBFTMessage>) {
-        for cb in blocks where cb.height == lastHeader.height.next {
-            guard cb.block.header.parentHash == lastHash, cb.certificate.kind == .pbft else {
-                fx.rejections.append(LedgerError(.consensusSyncBlockInvalid, "synced block at height \(cb.height) from \(peer) does not extend the chain",
-                                                 details: ["height": cb.height.description, "from": peer.description]))
-                break
-            }
-            do {
-                try cb.certificate.verify(block: cb.block, validators: config(at: cb.height).validators, hashAlgorithm: hashAlgorithm)
-            } catch {
-                fx.rejections.append(LedgerError(.consensusSyncBlockInvalid, "synced block at height \(cb.height) from \(peer): \(error.message)",
-                                                 details: ["height": cb.height.description, "from": peer.description, "cause": error.code.description]))
-                break
-            }
-            commit(cb, &fx)
-        }
-        if let nv, nv.view > view || (nv.view == view && isChangingView), validNewView(nv, from: primary(of: nv.view)) {
+    private mutating func onViewAnswer(_ nv: PBFTNewView, _ fx: inout ConsensusEffects<PBFTMessage>) {
+        if nv.view > view || (nv.view == view && isChangingView), validNewView(nv, from: primary(of: nv.view)) {
             install(nv, &fx)
         } else {
             advance(&fx)

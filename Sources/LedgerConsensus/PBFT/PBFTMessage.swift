@@ -34,10 +34,13 @@ public struct PBFTMessage: ConsensusMessage {
         case viewChange(PBFTViewChange)
         /// The new primary's proof (2f+1 VIEW-CHANGEs) and its re-proposals (the O-set).
         case newView(PBFTNewView)
-        /// "Send me committed blocks from `from` on."
-        case syncRequest(from: Height)
-        /// Committed blocks with their certificates, ascending, and the sender's latest NEW-VIEW, if any.
-        case syncResponse(blocks: [CommittedBlock], newView: PBFTNewView?)
+        /// "I am in `view` (or changing to it): send me your latest NEW-VIEW if it is at least that."
+        /// A node that missed a view change rejoins with the answer; committed blocks come through
+        /// the host's catch-up (``ConsensusEffects/catchUp``), not through the engine.
+        case viewQuery(view: Round)
+        /// The sender's latest installed NEW-VIEW (it authenticates itself: the new primary's
+        /// pre-prepares and `2f + 1` signed VIEW-CHANGEs).
+        case viewAnswer(PBFTNewView)
     }
 
     /// The signer. Required; must be in the validator set.
@@ -79,8 +82,8 @@ public struct PBFTMessage: ConsensusMessage {
         case .checkpoint: 4
         case .viewChange: 5
         case .newView: 6
-        case .syncRequest: 7
-        case .syncResponse: 8
+        case .viewQuery: 7
+        case .viewAnswer: 8
         }
     }
 
@@ -118,15 +121,11 @@ public struct PBFTMessage: ConsensusMessage {
             return vc.items
         case .newView(let nv):
             return nv.items
-        case .syncRequest(let from):
-            return [.uint(from.rawValue)]
-        case .syncResponse(let blocks, let nv):
-            if includingBlocks {
-                return [.list(blocks.map { .bytes($0.encoded) }), .list(nv.map { [.list($0.items)] } ?? [])]
-            }
-            // The blocks and the NEW-VIEW authenticate themselves (certificates, nested signatures).
-            return [.list(blocks.map { .list([.uint($0.height.rawValue), .digest($0.hash)]) }),
-                    .list(nv.map { [.uint($0.view.rawValue)] } ?? [])]
+        case .viewQuery(let v):
+            return [.uint(v.rawValue)]
+        case .viewAnswer(let nv):
+            // The NEW-VIEW authenticates itself (nested signatures): the signature covers its view only.
+            return includingBlocks ? [.list(nv.items)] : [.uint(nv.view.rawValue)]
         }
     }
 
@@ -176,16 +175,10 @@ public struct PBFTMessage: ConsensusMessage {
             body = .newView(try PBFTNewView(items: g))
         case 7:
             try need(1)
-            body = .syncRequest(from: Height(try g[0].uint64("pbft.from")))
+            body = .viewQuery(view: Round(try g[0].uint64("pbft.view")))
         case 8:
-            try need(2)
-            var blocks = [CommittedBlock]()
-            for b in try g[0].list("pbft.blocks") { blocks.append(try CommittedBlock(decoding: try b.bytes("pbft.block"))) }
-            let nvs = try g[1].list("pbft.newView")
-            guard nvs.count <= 1 else {
-                throw LedgerError(.malformedConsensusMessage, "field 'pbft.newView': at most one, found \(nvs.count)", details: ["field": "pbft.newView"])
-            }
-            body = .syncResponse(blocks: blocks, newView: try nvs.first.map { (i) throws(LedgerError) in try PBFTNewView(items: try i.list("pbft.newView")) })
+            try need(1)
+            body = .viewAnswer(try PBFTNewView(items: try g[0].list("pbft.newView")))
         default:
             throw LedgerError(.malformedConsensusMessage, "field 'pbft.kind': unknown kind \(kind)", details: ["field": "pbft.kind"])
         }

@@ -27,8 +27,8 @@ import LedgerModel
 /// - **Stake changes**: the validator set deciding height `h` is the one of
 ///   `schedule.config(atHeight: h)`; a change scheduled at `h` takes effect at
 ///   `h` on every node.
-/// - **Catch-up and persistence** as in ``PBFTEngine``: certificates make
-///   synced blocks self-verifying; the height, round, step, lock and this
+/// - **Catch-up and persistence** as in ``PBFTEngine``: a node behind asks its
+///   host to catch up (``ConsensusEffects/catchUp``); the height, round, step, lock and this
 ///   node's votes are persisted so a restarted node never signs two
 ///   different votes of one kind in one round.
 ///
@@ -232,7 +232,8 @@ public struct PoSEngine: ConsensusEngine {
             for kind in [VoteKind(round: round, precommit: false), VoteKind(round: round, precommit: true)] {
                 if let h = myVotes[kind] { fx.broadcast(voteMessage(kind.precommit, round, h)) }
             }
-            fx.broadcast(.make(.syncRequest(from: height), sender: id, key: key, chainID: chainID))
+            // Stuck at this height: the host catches up from any peer that decided it.
+            fx.catchUp = CatchUpRequest(peer: nil, from: height)
             lastSyncRequest = now
         }
     }
@@ -310,7 +311,7 @@ public struct PoSEngine: ConsensusEngine {
     private mutating func onReceive(_ from: NodeID, _ m: PoSMessage, _ fx: inout ConsensusEffects<PoSMessage>) {
         // Proposals and votes may be relayed by another validator (gossip, see relayJustification(of:_:));
         // their signatures authenticate them.
-        guard m.sender == from || !isSync(m), from != id, validators.contains(from) || isSync(m) else {
+        guard from != id, validators.contains(from) else {
             fx.rejections.append(LedgerError(.consensusMessageFromUnknownNode, "PoS message from \(from) signed as \(m.sender) is not from a validator peer",
                                              details: ["from": from.description]))
             return
@@ -322,25 +323,14 @@ public struct PoSEngine: ConsensusEngine {
                                              details: ["from": from.description]))
             return
         }
-        switch m.body {
-        case .syncRequest(let h): onSyncRequest(from, h, &fx)
-        case .syncResponse(let bs): onSyncResponse(from, bs, &fx)
-        default:
-            if m.height > height { requestSync(from, &fx); return }
-            guard m.height == height else { return }
-            record(m, &fx)
-        }
+        if m.height > height { requestSync(from, &fx); return }
+        guard m.height == height else { return }
+        record(m, &fx)
     }
 
     private func isVote(_ m: PoSMessage) -> Bool {
         if case .prevote = m.body { return true }
         if case .precommit = m.body { return true }
-        return false
-    }
-
-    private func isSync(_ m: PoSMessage) -> Bool {
-        if case .syncRequest = m.body { return true }
-        if case .syncResponse = m.body { return true }
         return false
     }
 
@@ -388,8 +378,6 @@ public struct PoSEngine: ConsensusEngine {
             } else {
                 if prevotes.add(m, from: m.sender, for: k), let d, prevoteKeys[r]?.contains(d) != true { prevoteKeys[r, default: []].append(d) }
             }
-        default:
-            break
         }
     }
 
@@ -539,33 +527,11 @@ public struct PoSEngine: ConsensusEngine {
 
     // MARK: - Catch-up
 
+    /// A message from a later height: this node is behind; the host catches up from the sender.
     private mutating func requestSync(_ peer: NodeID, _ fx: inout ConsensusEffects<PoSMessage>) {
         if let last = lastSyncRequest, now - last < 2 { return }
         lastSyncRequest = now
-        fx.send(.make(.syncRequest(from: height), sender: id, key: key, chainID: chainID), to: peer)
-    }
-
-    private mutating func onSyncRequest(_ peer: NodeID, _ from: Height, _ fx: inout ConsensusEffects<PoSMessage>) {
-        guard from.rawValue >= 1, from <= lastHeader.height else { return }
-        let blocks = history.blocks(from: from, limit: Int(min(PBFTEngine.syncBatch, lastHeader.height.rawValue - from.rawValue + 1)))
-        guard !blocks.isEmpty else { return }
-        fx.send(.make(.syncResponse(blocks: blocks), sender: id, key: key, chainID: chainID), to: peer)
-    }
-
-    private mutating func onSyncResponse(_ peer: NodeID, _ bs: [CommittedBlock], _ fx: inout ConsensusEffects<PoSMessage>) {
-        for cb in bs where cb.height == height {
-            do throws(LedgerError) {
-                guard cb.block.header.parentHash == lastHash, cb.certificate.kind == .pos else {
-                    throw LedgerError(.certificateBlockMismatch, "does not extend the chain or is not a pos certificate")
-                }
-                try cb.certificate.verify(block: cb.block, validators: validators, hashAlgorithm: hashAlgorithm)
-            } catch {
-                fx.rejections.append(LedgerError(.consensusSyncBlockInvalid, "synced block at height \(cb.height) from \(peer): \(error.message)",
-                                                 details: ["height": cb.height.description, "from": peer.description, "cause": error.code.description]))
-                return
-            }
-            decide(cb, &fx)
-        }
+        fx.catchUp = CatchUpRequest(peer: peer, from: height)
     }
 
     // MARK: - Persistence

@@ -27,10 +27,6 @@ public struct PoSMessage: ConsensusMessage {
         case prevote(height: Height, round: Round, blockHash: Digest?)
         /// A second-stage vote; > 2/3 of the stake on one block makes it final.
         case precommit(height: Height, round: Round, blockHash: Digest?)
-        /// "Send me committed blocks from `from` on."
-        case syncRequest(from: Height)
-        /// Committed blocks with their certificates, ascending.
-        case syncResponse(blocks: [CommittedBlock])
     }
 
     /// The signer. Required; must be a validator.
@@ -69,17 +65,13 @@ public struct PoSMessage: ConsensusMessage {
         case .proposal: 1
         case .prevote: 2
         case .precommit: 3
-        case .syncRequest: 4
-        case .syncResponse: 5
         }
     }
 
-    /// The height the message is about (the first requested height for a sync request, 0 for a response).
+    /// The height the message is about.
     public var height: Height {
         switch body {
         case .proposal(let h, _, _, _, _), .prevote(let h, _, _), .precommit(let h, _, _): h
-        case .syncRequest(let h): h
-        case .syncResponse: 0
         }
     }
 
@@ -111,11 +103,6 @@ public struct PoSMessage: ConsensusMessage {
             return [.uint(h.rawValue), .uint(r.rawValue), .digest(d), Self.optionalRound(vr)] + (includingBlocks ? [.bytes(b?.encoded ?? [])] : [])
         case .prevote(let h, let r, let d), .precommit(let h, let r, let d):
             return [.uint(h.rawValue), .uint(r.rawValue), Self.optionalHash(d)]
-        case .syncRequest(let h):
-            return [.uint(h.rawValue)]
-        case .syncResponse(let blocks):
-            if includingBlocks { return [.list(blocks.map { .bytes($0.encoded) })] }
-            return [.list(blocks.map { .list([.uint($0.height.rawValue), .digest($0.hash)]) })]
         }
     }
 
@@ -135,7 +122,8 @@ public struct PoSMessage: ConsensusMessage {
         sender = try ConsensusSigning.node(f[1], "pos.sender")
         let g = try f[2].list("pos.fields")
         signature = try ConsensusSigning.signature(f[3], "pos.signature")
-        let counts: [UInt64: Int] = [1: 5, 2: 3, 3: 3, 4: 1, 5: 1]
+        // Kinds 4 and 5 were block-sync messages; committed blocks now come through the host's catch-up.
+        let counts: [UInt64: Int] = [1: 5, 2: 3, 3: 3]
         guard let need = counts[kind], g.count == need else {
             throw LedgerError(.malformedConsensusMessage, "field 'pos.fields': kind \(kind) with \(g.count) fields is not a PoS message",
                               details: ["field": "pos.fields"])
@@ -150,15 +138,9 @@ public struct PoSMessage: ConsensusMessage {
             body = .proposal(height: Height(try g[0].uint64("pos.height")), round: Round(try g[1].uint64("pos.round")),
                              blockHash: try g[2].digest("pos.blockHash"), block: try ConsensusSigning.optionalBlock(g[4], "pos.block"),
                              validRound: vr == 0 ? nil : Round(vr - 1))
-        case 2, 3:
+        default:
             let h = Height(try g[0].uint64("pos.height")), r = Round(try g[1].uint64("pos.round")), d = try hash(g[2])
             body = kind == 2 ? .prevote(height: h, round: r, blockHash: d) : .precommit(height: h, round: r, blockHash: d)
-        case 4:
-            body = .syncRequest(from: Height(try g[0].uint64("pos.from")))
-        default:
-            var blocks = [CommittedBlock]()
-            for b in try g[0].list("pos.blocks") { blocks.append(try CommittedBlock(decoding: try b.bytes("pos.block"))) }
-            body = .syncResponse(blocks: blocks)
         }
     }
 }

@@ -166,8 +166,19 @@ public struct Simulator<Engine: SimulatableEngine> {
     private struct Envelope {
         var from: Int
         var to: Int
-        var message: Engine.Message
+        var payload: Payload
     }
+
+    /// What travels between simulated nodes: an engine's message, or the hosts' catch-up protocol
+    /// (the same shape as a node's block sync: a request from a height, a batch of certified blocks).
+    private enum Payload {
+        case engine(Engine.Message)
+        case syncRequest(from: Height)
+        case syncResponse([CommittedBlock])
+    }
+
+    /// Blocks per catch-up answer.
+    static var syncBatch: Int { 16 }
 
     private var nodes: [Node]
     private var rng: SplitMix64
@@ -396,7 +407,11 @@ public struct Simulator<Engine: SimulatableEngine> {
                 report.messagesDropped += 1
                 continue
             }
-            step(env.to, .receive(from: NodeID(UInt32(env.from)), env.message))
+            switch env.payload {
+            case .engine(let message): step(env.to, .receive(from: NodeID(UInt32(env.from)), message))
+            case .syncRequest(let from): serveSync(env.to, from: from, to: env.from)
+            case .syncResponse(let blocks): applySync(env.to, blocks, from: env.from)
+            }
         }
     }
 
@@ -418,6 +433,13 @@ public struct Simulator<Engine: SimulatableEngine> {
             }
             nodes[from].toolkit = toolkit
         }
+        transmit(.engine(message), from: from, to: to,
+                 trace: [0x4D, UInt8(truncatingIfNeeded: from), UInt8(truncatingIfNeeded: to)] + (options.traceMessageContents ? message.encoded : []))
+    }
+
+    /// Puts a payload on the simulated network: dropped, duplicated and delayed as the fault plan says;
+    /// `trace` goes into the trace digest when it is not dropped.
+    private mutating func transmit(_ payload: Payload, from: Int, to: Int, trace: [UInt8]) {
         let faulty = now <= faults.faultTicks
         report.messagesSent += 1
         if faulty && dropRate > 0 && Double(rng.next() % 1_000_000) / 1_000_000 < dropRate {
@@ -429,9 +451,57 @@ public struct Simulator<Engine: SimulatableEngine> {
         for _ in 0..<copies {
             var delay: UInt64 = 1
             if faulty && faults.kinds.contains(.delay) && faults.maximumDelayTicks > 0 { delay += rng.next() % (faults.maximumDelayTicks + 1) }
-            inFlight[now + delay, default: []].append(Envelope(from: from, to: to, message: message))
+            inFlight[now + delay, default: []].append(Envelope(from: from, to: to, payload: payload))
         }
-        record([0x4D, UInt8(truncatingIfNeeded: from), UInt8(truncatingIfNeeded: to)] + (options.traceMessageContents ? message.encoded : []), now)
+        record(trace, now)
+    }
+
+    // MARK: The hosts' catch-up (engines carry no block sync of their own)
+
+    /// An engine is behind: its host asks the peer it names, or every peer, for the blocks after its store's head.
+    private mutating func catchUp(_ i: Int, _ request: CatchUpRequest) {
+        let from = nodes[i].store.height.next
+        let peers = request.peer.map { [Int($0.rawValue)] } ?? nodes.indices.filter { $0 != i }
+        for j in peers where j != i && j < nodes.count {
+            transmit(.syncRequest(from: from), from: i, to: j,
+                     trace: [0x59, UInt8(truncatingIfNeeded: i), UInt8(truncatingIfNeeded: j)] + RLP.bigEndianBytes(from.rawValue))
+        }
+    }
+
+    /// Answers from this host's store (its committed chain), when it holds anything from `from` on.
+    private mutating func serveSync(_ j: Int, from: Height, to i: Int) {
+        guard from.rawValue >= 1, from <= nodes[j].store.height else { return }
+        var blocks = [CommittedBlock]()
+        var h = from
+        while blocks.count < Self.syncBatch, let b = nodes[j].store.block(at: h) {
+            blocks.append(b)
+            h = h.next
+        }
+        transmit(.syncResponse(blocks), from: j, to: i,
+                 trace: [0x5A, UInt8(truncatingIfNeeded: j), UInt8(truncatingIfNeeded: i)] + RLP.bigEndianBytes(from.rawValue) + RLP.bigEndianBytes(UInt64(blocks.count)))
+    }
+
+    /// Verifies each block's certificate and link, commits the consecutive valid prefix (the checkers
+    /// see it as a commit), restarts the engine from the store, and asks for more after a full batch.
+    private mutating func applySync(_ i: Int, _ blocks: [CommittedBlock], from j: Int) {
+        var applied = 0
+        for c in blocks where c.height > nodes[i].store.height {
+            guard c.height == nodes[i].store.height.next,
+                  c.block.header.parentHash == (nodes[i].store.last?.hash ?? genesis.headerHash) else { break }
+            let set = schedule.config(atHeight: c.height).validators ?? validators
+            do throws(LedgerError) {
+                try c.certificate.verify(block: c.block, validators: set, hashAlgorithm: options.hashAlgorithm)
+            } catch {
+                report.rejections += 1
+                break
+            }
+            commit(i, c)
+            applied += 1
+        }
+        guard applied > 0 else { return }
+        nodes[i].engine = nil
+        restart(i)
+        if blocks.count >= Self.syncBatch { catchUp(i, CatchUpRequest(peer: NodeID(UInt32(j)), from: nodes[i].store.height.next)) }
     }
 
     // MARK: Stepping a node
@@ -447,6 +517,7 @@ public struct Simulator<Engine: SimulatableEngine> {
             report.rejections += effects.rejections.count
             for r in effects.rollbacks { rollback(i, r) }
             for c in effects.commits { commit(i, c) }
+            if let c = effects.catchUp { catchUp(i, c) }
             for m in effects.messages {
                 switch m.to {
                 case .node(let to):
