@@ -107,6 +107,8 @@ public struct PBFTEngine: ConsensusEngine {
     private var stable: Checkpoint
     private var checkpointVotes = VoteTally<CheckpointKey, PBFTMessage>()
     private var myCheckpoint: PBFTMessage?
+    /// Set at a restart that signed the checkpoint of the store's head: broadcast it on the first tick.
+    private var announceCheckpoint = false
 
     private var viewChanges = VoteTally<Round, PBFTMessage>()
     private var myViewChange: PBFTMessage?
@@ -160,6 +162,7 @@ public struct PBFTEngine: ConsensusEngine {
         if let recovery {
             try history.load(recovery.committed, head: &lastHeader, hash: &lastHash)
             if let bytes = recovery.persistentState { try restore(bytes) }
+            signCheckpointOfHead()
         }
         if !isChangingView { deadline = timeout << min(viewChangeAttempts, 3) }
         status = makeStatus()
@@ -215,6 +218,10 @@ public struct PBFTEngine: ConsensusEngine {
     private mutating func onTick(_ fx: inout ConsensusEffects<PBFTMessage>) {
         now += 1
         guard validators.contains(id) else { return }
+        if announceCheckpoint, let c = myCheckpoint {
+            announceCheckpoint = false
+            fx.broadcast(c)
+        }
         // Castro–Liskov: a replica changing view moves on to the next view only once 2f + 1 replicas
         // joined this one (the timer runs from then), so one replica never races ahead alone.
         if now >= deadline, !isChangingView || viewChanges.count(view) >= quorum {
@@ -785,6 +792,21 @@ public struct PBFTEngine: ConsensusEngine {
         } else {
             advance(&fx)
         }
+    }
+
+    /// Blocks the host committed while this engine was down, or through its catch-up, never passed
+    /// through ``commit(_:_:)``: sign the latest checkpoint the store now holds, as committing it would
+    /// have, so the low watermark can move on (it needs `2f + 1` signatures).
+    private mutating func signCheckpointOfHead() {
+        guard validators.contains(id) else { return }
+        let head = lastHeader.height.rawValue
+        let c = head - head % config(at: lastHeader.height).checkpointIntervalBlocks
+        guard c >= 1, c > stable.height.rawValue else { return }
+        guard let hash = c == head ? lastHash : history.block(at: Height(c))?.hash else { return }
+        let m = PBFTMessage.make(.checkpoint(height: Height(c), blockHash: hash), sender: id, key: key, chainID: chainID)
+        myCheckpoint = m
+        checkpointVotes.add(m, from: id, for: CheckpointKey(height: Height(c), hash: hash))
+        announceCheckpoint = true
     }
 
     // MARK: - Persistence

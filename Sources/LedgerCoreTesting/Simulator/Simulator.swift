@@ -102,6 +102,8 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     package var peakBlocksInMemory = 0
     /// Reads engines made of their storage (history older than they keep in memory).
     package var storageReads = 0
+    /// Blocks the hosts' catch-up applied (fetched from a peer's store, certificate verified).
+    package var syncedBlocks = 0
     /// Rollbacks the engines asked for (PoW reorganisations).
     public var rollbacks: Int
     /// Transactions returned by rollbacks (K-R-3).
@@ -499,6 +501,7 @@ public struct Simulator<Engine: SimulatableEngine> {
             applied += 1
         }
         guard applied > 0 else { return }
+        report.syncedBlocks += applied
         nodes[i].engine = nil
         restart(i)
         if blocks.count >= Self.syncBatch { catchUp(i, CatchUpRequest(peer: NodeID(UInt32(j)), from: nodes[i].store.height.next)) }
