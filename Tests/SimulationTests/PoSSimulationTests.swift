@@ -11,11 +11,12 @@ struct PoSSimulationTests {
         #expect(report.committedHeights.allSatisfy { $0.rawValue >= 40 }, "\(report)")
     }
 
-    @Test func twoHundredSeedsAcrossFaultSchedulesWithOneByzantineValidatorPass() {
+    /// 60 seeds, 10 per standard schedule, in the debug suite; `.ci/run` sweeps more in release.
+    @Test func seedsAcrossFaultSchedulesWithOneByzantineValidatorPass() {
         var options = SimulationOptions()
         options.byzantine = 1
         let schedules = FaultPlan.standardSchedules
-        let result = SimulationBatch<PoSEngine>.run(nodes: 4, seeds: Seeds.ci(200, offset: 5_000),
+        let result = SimulationBatch<PoSEngine>.run(nodes: 4, seeds: Seeds.ci(60, offset: 5_000),
                                                      plan: { schedules[Int($0 % UInt64(schedules.count))] },
                                                      options: options, parallelism: 2)
         #expect(result.failed == 0, "\(result.summary)")
@@ -24,7 +25,7 @@ struct PoSSimulationTests {
     @Test func randomStakesWithTheirTolerableByzantineStakePass() {
         var options = SimulationOptions()
         options.randomStakes = true
-        let result = SimulationBatch<PoSEngine>.run(nodes: 5, seeds: Seeds.ci(30, offset: 6_000), faults: .all, options: options, parallelism: 2)
+        let result = SimulationBatch<PoSEngine>.run(nodes: 5, seeds: Seeds.ci(12, offset: 6_000), faults: .all, options: options, parallelism: 2)
         #expect(result.failed == 0, "\(result.summary)")
     }
 }

@@ -27,7 +27,7 @@ struct PoWSimulationTests {
         return o
     }
 
-    @Test(arguments: Seeds.ci(204, offset: 4_000))
+    @Test(arguments: Seeds.ci(60, offset: 4_000))
     func powStaysSafeAndLiveUnderFaults(seed: UInt64) throws {
         var sim = try Simulator<PoWEngine>(nodes: 4, seed: seed, faults: Self.plan(seed), options: Self.options(seed))
         let report = sim.run()

@@ -107,8 +107,8 @@ public struct PBFTEngine: ConsensusEngine {
     private var stable: Checkpoint
     private var checkpointVotes = VoteTally<CheckpointKey, PBFTMessage>()
     private var myCheckpoint: PBFTMessage?
-    /// Set at a restart that signed the checkpoint of the store's head: broadcast it on the first tick.
-    private var announceCheckpoint = false
+    /// Set by a restart: sign and broadcast the checkpoint of the store's head on the first tick.
+    private var signsHeadCheckpoint = false
 
     private var viewChanges = VoteTally<Round, PBFTMessage>()
     private var myViewChange: PBFTMessage?
@@ -162,7 +162,7 @@ public struct PBFTEngine: ConsensusEngine {
         if let recovery {
             try history.load(recovery.committed, head: &lastHeader, hash: &lastHash)
             if let bytes = recovery.persistentState { try restore(bytes) }
-            signCheckpointOfHead()
+            signsHeadCheckpoint = true
         }
         if !isChangingView { deadline = timeout << min(viewChangeAttempts, 3) }
         status = makeStatus()
@@ -218,9 +218,9 @@ public struct PBFTEngine: ConsensusEngine {
     private mutating func onTick(_ fx: inout ConsensusEffects<PBFTMessage>) {
         now += 1
         guard validators.contains(id) else { return }
-        if announceCheckpoint, let c = myCheckpoint {
-            announceCheckpoint = false
-            fx.broadcast(c)
+        if signsHeadCheckpoint {
+            signsHeadCheckpoint = false
+            signCheckpointOfHead(&fx)
         }
         // Castro–Liskov: a replica changing view moves on to the next view only once 2f + 1 replicas
         // joined this one (the timer runs from then), so one replica never races ahead alone.
@@ -797,7 +797,7 @@ public struct PBFTEngine: ConsensusEngine {
     /// Blocks the host committed while this engine was down, or through its catch-up, never passed
     /// through ``commit(_:_:)``: sign the latest checkpoint the store now holds, as committing it would
     /// have, so the low watermark can move on (it needs `2f + 1` signatures).
-    private mutating func signCheckpointOfHead() {
+    private mutating func signCheckpointOfHead(_ fx: inout ConsensusEffects<PBFTMessage>) {
         guard validators.contains(id) else { return }
         let head = lastHeader.height.rawValue
         let c = head - head % config(at: lastHeader.height).checkpointIntervalBlocks
@@ -806,7 +806,8 @@ public struct PBFTEngine: ConsensusEngine {
         let m = PBFTMessage.make(.checkpoint(height: Height(c), blockHash: hash), sender: id, key: key, chainID: chainID)
         myCheckpoint = m
         checkpointVotes.add(m, from: id, for: CheckpointKey(height: Height(c), hash: hash))
-        announceCheckpoint = true
+        fx.broadcast(m)
+        checkStable(CheckpointKey(height: Height(c), hash: hash), &fx)
     }
 
     // MARK: - Persistence
