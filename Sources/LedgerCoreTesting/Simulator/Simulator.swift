@@ -32,8 +32,8 @@ public struct SimulationOptions: Sendable {
     /// Optional, default nil (a `BlockValidator` of the chain). The rule engines use for proposals;
     /// replace it to plant a bug.
     public var proposalValidator: ProposalValidator?
-    /// Optional, default true. Engines get ``ProposalValidator/deferred`` and the simulator answers
-    /// each ``ValidationRequest`` with ``proposalValidator``'s verdict at once or a tick later, as a node's
+    /// Optional, default true. Engines get `ProposalValidator.deferred` and the simulator answers
+    /// each `ValidationRequest` with ``proposalValidator``'s verdict at once or a tick later, as a node's
     /// validation off the engine's thread does; false: engines call the validator inside `step`.
     public var deferredValidation = true
     /// Optional, default false. Give validators stakes 1...8 drawn from the seed (else 1 each).
