@@ -17,8 +17,9 @@ import LedgerModel
 /// 5. publish ``ConsensusEffects/status`` (``ConsensusStatusChannel``);
 /// 6. answer ``ConsensusEffects/validations`` later with ``ConsensusInput/validated(_:error:)``
 ///    (only with ``ProposalValidator/deferred``);
-/// 7. on ``ConsensusEffects/catchUp``, fetch the committed blocks the engine lacks and restart it
-///    from the store (engines carry no block-sync messages of their own).
+/// 7. on ``ConsensusEffects/catchUp``, fetch the committed blocks the engine lacks and hand them
+///    over with ``ConsensusInput/synced(_:)`` (or, when ``adoptsSyncedBlocks`` is false, store
+///    them and restart the engine from the store); engines carry no block-sync messages of their own.
 ///
 /// Engines are value types (`struct`). Two engines built from the same
 /// ``ConsensusContext`` and fed the same inputs produce the same effects, on
@@ -56,9 +57,17 @@ public protocol ConsensusEngine: Sendable {
     /// Feeds one input and returns everything the host must do as a result.
     /// Never throws: invalid input is reported in ``ConsensusEffects/rejections`` and ignored.
     mutating func step(_ input: ConsensusInput<Message>) -> ConsensusEffects<Message>
+
+    /// Whether the engine takes blocks its host fetched by catch-up through
+    /// ``ConsensusInput/synced(_:)`` (PBFT, PoS). When false (the default; Raft, PoW) the host
+    /// stores them and restarts the engine from its store.
+    static var adoptsSyncedBlocks: Bool { get }
 }
 
 extension ConsensusEngine {
+    /// False: the host restarts the engine from its store after a catch-up.
+    public static var adoptsSyncedBlocks: Bool { false }
+
     /// Starts a fresh engine.
     public init(context: ConsensusContext) throws(LedgerError) { try self.init(context: context, recovery: nil) }
 }
@@ -91,6 +100,12 @@ public enum ConsensusInput<Message: ConsensusMessage>: Sendable, Hashable {
     /// nil when the block is valid, else why not. A verdict nobody asked for is
     /// ignored.
     case validated(ValidationRequest, error: LedgerError?)
+    /// Committed blocks the host fetched by its catch-up (``ConsensusEffects/catchUp``), ascending.
+    /// An engine that adopts them (``ConsensusEngine/adoptsSyncedBlocks``) commits, in its effects,
+    /// each one that extends its head and whose certificate verifies, and keeps the rest of its state
+    /// (votes, view change, candidates); others ignore this input and their host restarts them from
+    /// its store instead.
+    case synced([CommittedBlock])
 }
 
 /// Where an outbound message goes.
@@ -164,8 +179,8 @@ public struct ValidationRequest: Hashable, Sendable {
 /// "I am behind": an engine saw blocks decided above its own height (or is
 /// stuck at one). Engines fetch no committed blocks themselves: the host runs
 /// its one catch-up protocol (a node's block sync, K-R-2): it fetches committed
-/// blocks with their certificates from `from` on, verifies the certificates,
-/// stores the blocks and restarts the engine from its store.
+/// blocks with their certificates from `from` on and hands them to the engine
+/// (``ConsensusInput/synced(_:)``), which commits them as if it had decided them.
 public struct CatchUpRequest: Hashable, Sendable {
     /// A peer known to be ahead; nil when the engine only knows it is stuck (ask any peer that is ahead).
     public var peer: NodeID?

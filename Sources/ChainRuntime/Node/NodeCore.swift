@@ -25,7 +25,7 @@ import LedgerCore
 /// | `received(transactions)` | `verified(ids)` for those admitted to the mempool |
 /// | `received(status)` | `send(syncRequest)` when behind |
 /// | `received(syncRequest)` | `serveSync` |
-/// | `received(syncResponse)` | `commit` per verified block in order, `restartEngine`, `send(syncRequest)` for the next batch |
+/// | `received(syncResponse)` | PBFT, PoS: the engine's effects of `.synced(blocks)` (a `commit` per block it adopts); Raft, PoW: `commit` per verified block in order, `restartEngine`; then `send(syncRequest)` for the next batch |
 /// | `built(block)` | the engine's effects of the proposal |
 /// | `commitQueued`, `commitFailed` | `send(syncRequest)` after a failure |
 /// | `appended(height)` | `deliverReceipts(height)`, `build` for a held request |
@@ -521,6 +521,15 @@ struct NodeCore<Engine: ConsensusEngine> {
             divergedFrom(peer, at: first.height, &out)
             return
         }
+        if Engine.adoptsSyncedBlocks {
+            // The engine commits them in place (keeping its view, votes and candidates); its commits
+            // become `commit` actions as decided blocks do.
+            let before = tipHeight
+            drive(.synced(blocks), &out)
+            guard tipHeight > before else { return }
+            finishSync(Int(tipHeight.rawValue - before.rawValue), from: peer, full: blocks.count >= configuration.syncBatchBlocks, &out)
+            return
+        }
         var applied = 0
         for c in blocks where c.height > tipHeight {
             guard c.height == tipHeight.next else { break }
@@ -538,11 +547,15 @@ struct NodeCore<Engine: ConsensusEngine> {
             applied += 1
         }
         guard applied > 0 else { return }
+        requestRestart(resetExecutions: false, &out)
+        finishSync(applied, from: peer, full: blocks.count >= configuration.syncBatchBlocks, &out)
+    }
+
+    private mutating func finishSync(_ applied: Int, from peer: NodeID, full: Bool, _ out: inout [Action]) {
         forkBackoff = 1
         metrics.syncBlocksApplied += applied
         telemetry.syncApplied(applied, from: peer, height: tipHeight)
-        requestRestart(resetExecutions: false, &out)
-        if blocks.count >= configuration.syncBatchBlocks { requestSync(from: peer, &out) }
+        if full { requestSync(from: peer, &out) }
     }
 
     /// A peer's certified chain does not extend this node's head. Under PoW a partition longer than

@@ -51,6 +51,8 @@ import LedgerModel
 /// - Note: A value type; not for concurrent mutation (own it from one actor or thread).
 public struct PBFTEngine: ConsensusEngine {
     public typealias Message = PBFTMessage
+    /// True: blocks from the host's catch-up are committed in place, the view and votes kept.
+    public static var adoptsSyncedBlocks: Bool { true }
     public static let certificateKind = CertificateKind.pbft
 
 
@@ -199,6 +201,8 @@ public struct PBFTEngine: ConsensusEngine {
             do { try schedule.schedule(change.config, atHeight: change.height) } catch { fx.rejections.append(error) }
         case .validated(let request, let error):
             if verdicts.record(request, error) { advance(&fx) }
+        case .synced(let blocks):
+            adoptSynced(blocks, &fx)
         }
         maybePropose(&fx)
         let s = makeStatus()
@@ -780,6 +784,24 @@ public struct PBFTEngine: ConsensusEngine {
     }
 
     // MARK: - Catch-up
+
+    /// Commits the host's catch-up blocks that extend the head and carry a PBFT certificate that verifies.
+    private mutating func adoptSynced(_ blocks: [CommittedBlock], _ fx: inout ConsensusEffects<PBFTMessage>) {
+        for cb in blocks where cb.height > lastHeader.height {
+            do throws(LedgerError) {
+                guard cb.height == lastHeader.height.next, cb.block.header.parentHash == lastHash, cb.certificate.kind == .pbft else {
+                    throw LedgerError(.certificateBlockMismatch, "does not extend height \(lastHeader.height) or is not a pbft certificate")
+                }
+                try cb.certificate.verify(block: cb.block, validators: config(at: cb.height).validators, hashAlgorithm: hashAlgorithm)
+            } catch {
+                fx.rejections.append(LedgerError(.consensusSyncBlockInvalid, "synced block at height \(cb.height): \(error.message)",
+                                                 details: ["height": cb.height.description, "cause": error.code.description]))
+                break
+            }
+            commit(cb, &fx)
+        }
+        advance(&fx)
+    }
 
     private mutating func onViewQuery(_ peer: NodeID, _ v: Round, _ fx: inout ConsensusEffects<PBFTMessage>) {
         guard !isChangingView, let nv = lastNewView, nv.view >= v else { return }

@@ -43,6 +43,8 @@ import LedgerModel
 /// - Note: A value type; not for concurrent mutation.
 public struct PoSEngine: ConsensusEngine {
     public typealias Message = PoSMessage
+    /// True: blocks from the host's catch-up are decided in place, votes for later heights kept.
+    public static var adoptsSyncedBlocks: Bool { true }
     public static let certificateKind = CertificateKind.pos
 
     public let id: NodeID
@@ -180,6 +182,8 @@ public struct PoSEngine: ConsensusEngine {
             do { try schedule.schedule(change.config, atHeight: change.height) } catch { fx.rejections.append(error) }
         case .validated(let request, let error):
             _ = verdicts.record(request, error)   // `evaluate` below takes the verdict up
+        case .synced(let blocks):
+            adoptSynced(blocks, &fx)
         }
         evaluate(&fx)
         let s = makeStatus()
@@ -526,6 +530,23 @@ public struct PoSEngine: ConsensusEngine {
     }
 
     // MARK: - Catch-up
+
+    /// Decides the host's catch-up blocks that extend the head and carry a PoS certificate that verifies.
+    private mutating func adoptSynced(_ blocks: [CommittedBlock], _ fx: inout ConsensusEffects<PoSMessage>) {
+        for cb in blocks where cb.height == height {
+            do throws(LedgerError) {
+                guard cb.block.header.parentHash == lastHash, cb.certificate.kind == .pos else {
+                    throw LedgerError(.certificateBlockMismatch, "does not extend the chain or is not a pos certificate")
+                }
+                try cb.certificate.verify(block: cb.block, validators: validators, hashAlgorithm: hashAlgorithm)
+            } catch {
+                fx.rejections.append(LedgerError(.consensusSyncBlockInvalid, "synced block at height \(cb.height): \(error.message)",
+                                                 details: ["height": cb.height.description, "cause": error.code.description]))
+                return
+            }
+            decide(cb, &fx)
+        }
+    }
 
     /// A message from a later height: this node is behind; the host catches up from the sender.
     private mutating func requestSync(_ peer: NodeID, _ fx: inout ConsensusEffects<PoSMessage>) {

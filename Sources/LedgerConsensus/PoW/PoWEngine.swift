@@ -224,6 +224,8 @@ public struct PoWEngine: ConsensusEngine {
             } catch {
                 fx.rejections.append(error)
             }
+        case .synced:
+            break   // not adopted: the host restarts a PoW engine from its store after a catch-up
         case .validated(let request, let error):
             if verdicts.record(request, error), var waiting = awaitingVerdict[request.hash],
                let i = waiting.firstIndex(where: { $0.block == request.block }) {

@@ -131,6 +131,8 @@ public struct RaftEngine: ConsensusEngine {
         case .proposal(let block): propose(block)
         case .configChange(let change):
             do { try schedule.schedule(change.config, atHeight: change.height) } catch { out.rejections.append(error) }
+        case .synced:
+            break   // not adopted: the host restarts a Raft engine from its store after a catch-up
         case .validated(let request, let error):
             if verdicts.record(request, error), let parked = parkedAppend {
                 parkedAppend = nil

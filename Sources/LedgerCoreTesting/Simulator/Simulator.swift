@@ -483,9 +483,19 @@ public struct Simulator<Engine: SimulatableEngine> {
                  trace: [0x5A, UInt8(truncatingIfNeeded: j), UInt8(truncatingIfNeeded: i)] + RLP.bigEndianBytes(from.rawValue) + RLP.bigEndianBytes(UInt64(blocks.count)))
     }
 
-    /// Verifies each block's certificate and link, commits the consecutive valid prefix (the checkers
-    /// see it as a commit), restarts the engine from the store, and asks for more after a full batch.
+    /// Hands the blocks to an engine that adopts them (its commits reach the checkers as any commit
+    /// does); otherwise verifies each block's certificate and link, commits the consecutive valid
+    /// prefix and restarts the engine from the store. Asks for more after a full batch.
     private mutating func applySync(_ i: Int, _ blocks: [CommittedBlock], from j: Int) {
+        if Engine.adoptsSyncedBlocks {
+            let before = nodes[i].store.height
+            step(i, .synced(blocks))
+            let after = nodes[i].store.height
+            guard after > before else { return }
+            report.syncedBlocks += Int(after.rawValue - before.rawValue)
+            if blocks.count >= Self.syncBatch { catchUp(i, CatchUpRequest(peer: NodeID(UInt32(j)), from: after.next)) }
+            return
+        }
         var applied = 0
         for c in blocks where c.height > nodes[i].store.height {
             guard c.height == nodes[i].store.height.next,

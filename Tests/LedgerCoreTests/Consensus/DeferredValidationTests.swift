@@ -114,3 +114,43 @@ struct DeferredValidationTests {
         #expect(Self.prepares(fx) == [b.headerHash])
     }
 }
+
+/// Catch-up as an effect: a PBFT engine behind says so (`ConsensusEffects.catchUp`) and takes the
+/// blocks its host fetched (`ConsensusInput.synced`) in place, refusing one whose certificate fails.
+struct HostCatchUpTests {
+    func certified(_ f: BFTFixture, _ b: Block, signers: [Int]) -> CommittedBlock {
+        let votes = signers.map { i in
+            let m = PBFTMessage.make(.commit(view: 0, height: 1, blockHash: b.headerHash), sender: NodeID(UInt32(i)), key: f.keys[i], chainID: f.chainID)
+            return CertificateVote(signer: NodeID(UInt32(i)), signature: m.signature)
+        }
+        return CommittedBlock(block: b, certificate: CommitCertificate(kind: .pbft, height: 1, blockHash: b.headerHash, round: 0, votes: votes))
+    }
+
+    @Test func aPBFTEngineBehindAsksItsHostAndAPeerForItsView() throws {
+        let f = try BFTFixture()
+        var engine = try PBFTEngine(context: f.context(3, .pbft(PBFTConfig(validators: f.set))))
+        #expect(PBFTEngine.adoptsSyncedBlocks && PoSEngine.adoptsSyncedBlocks && !RaftEngine.adoptsSyncedBlocks)
+        let ahead = PBFTMessage.make(.commit(view: 0, height: 5, blockHash: .zero), sender: 1, key: f.keys[1], chainID: f.chainID)
+        let fx = engine.step(.receive(from: 1, ahead))
+        #expect(fx.catchUp == CatchUpRequest(peer: 1, from: 1))
+        #expect(fx.messages.contains { if case .viewQuery(view: 0) = $0.message.body { $0.to == .node(1) } else { false } })
+        // Rate-limited: the same news a moment later asks nothing more.
+        #expect(engine.step(.receive(from: 1, ahead)).catchUp == nil)
+    }
+
+    @Test func syncedBlocksAreCommittedInPlaceAndABadCertificateIsRefused() throws {
+        let f = try BFTFixture()
+        let b = try f.block(producer: 0, variant: 7)
+        var engine = try PBFTEngine(context: f.context(3, .pbft(PBFTConfig(validators: f.set))))
+        let short = engine.step(.synced([certified(f, b, signers: [0, 1])]))
+        #expect(short.commits.isEmpty)
+        #expect(short.rejections.map(\.code) == [.consensusSyncBlockInvalid])
+        #expect(engine.committedHeight == 0)
+        let good = certified(f, b, signers: [0, 1, 2])
+        let fx = engine.step(.synced([good]))
+        #expect(fx.commits == [good])
+        #expect(engine.committedHeight == 1)
+        // Already held: nothing again.
+        #expect(engine.step(.synced([good])).commits.isEmpty)
+    }
+}
