@@ -478,8 +478,14 @@ struct NodeCore<Engine: ConsensusEngine> {
 
     // MARK: Sync (catch-up, K-R-2)
 
+    /// A sync request is out and not yet due for a retry.
+    private var syncRequestOutstanding: Bool {
+        guard let o = syncOutstanding else { return false }
+        return tickCount - o.sentAt < configuration.syncRetryTicks
+    }
+
     private mutating func maybeSync(force: Bool = false, _ out: inout [Action]) {
-        if let o = syncOutstanding, tickCount - o.sentAt < configuration.syncRetryTicks { return }
+        guard !syncRequestOutstanding else { return }
         guard let best = alivePeers().max(by: { ($0.height, $1.node) < ($1.height, $0.node) }), best.height > tipHeight else { return }
         let lag = best.height.rawValue - tipHeight.rawValue
         guard force || lag >= configuration.syncLagBlocks || tickCount - lastCommitTick >= configuration.syncStallTicks else { return }
@@ -493,7 +499,7 @@ struct NodeCore<Engine: ConsensusEngine> {
             maybeSync(force: true, &out)
             return
         }
-        if let o = syncOutstanding, tickCount - o.sentAt < configuration.syncRetryTicks { return }
+        guard !syncRequestOutstanding else { return }
         requestSync(from: peer, &out)
     }
 
