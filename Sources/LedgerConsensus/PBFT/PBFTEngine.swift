@@ -92,6 +92,9 @@ public struct PBFTEngine: ConsensusEngine {
         var prepared: PBFTPreparedCertificate?
         /// The canonical encoding of `prepared` without its block (what is persisted), computed once.
         var preparedBytes: [UInt8]?
+        /// The prepared block's canonical encoding, persisted while the block is not committed: a restart
+        /// must not lose the only copy a later NEW-VIEW may need (computed once).
+        var preparedBody: [UInt8]?
         var blocks: [Digest: Block] = [:]
         var sentCommit: VoteKey?
         var firstSeen: UInt64?
@@ -437,6 +440,7 @@ public struct PBFTEngine: ConsensusEngine {
                 let cert = PBFTPreparedCertificate(prePrepare: stripped(pp), prepares: slot.prepares.votes(k).map(\.vote))
                 slot.prepared = cert
                 slot.preparedBytes = RLP.encode(cert.item)
+                slot.preparedBody = slot.blocks[k.hash]?.encoded
                 slot.sentCommit = k
                 let c = PBFTMessage.make(.commit(view: k.view, height: Height(n), blockHash: k.hash), sender: id, key: key, chainID: chainID)
                 slot.commits.add(c, from: id, for: k)
@@ -508,10 +512,26 @@ public struct PBFTEngine: ConsensusEngine {
         let h = lastHeader.height.next
         guard !isChangingView, primary(of: view) == id, now >= nextProposalTick, inWindow(h) else { return }
         if let rh = requestedHeight, rh == h, requestedView == view { return }
-        // Before a restart this primary pre-prepared a block for (view, h) whose body it no longer has:
-        // it must not propose another one in this view, so it waits for the view change.
-        if let before = acceptedBefore[h.rawValue], before.view == view, slots[h.rawValue]?.blocks[before.hash] == nil { return }
         if let slot = slots[h.rawValue], slot.acceptedKey?.view == view { return }
+        // Before a restart this primary pre-prepared a block for (view, h): it must not propose another one in
+        // this view. If that block was prepared, its body was kept with the certificate, and the primary
+        // pre-prepares it again (the signature covers the hash, not the body); otherwise it waits for the
+        // view change.
+        if let before = acceptedBefore[h.rawValue], before.view == view {
+            guard var slot = slots[h.rawValue], let pp = slot.prepared?.prePrepare, pp.sender == id,
+                  let certified = slot.prepared?.slot, certified.view == view, certified.height == h, certified.blockHash == before.hash,
+                  let block = slot.blocks[before.hash], block.header.parentHash == lastHash, slot.candidates.isEmpty,
+                  let prepares = slot.prepared?.prepares else { return }
+            let again = PBFTMessage(sender: id, body: .prePrepare(view: view, height: h, blockHash: before.hash, block: block), signature: pp.signature)
+            slot.candidates = [again]
+            // The certificate's PREPAREs count again, so this primary commits without the backups preparing twice.
+            for p in prepares { slot.prepares.add(p, from: p.sender, for: before) }
+            slot.firstSeen = slot.firstSeen ?? now
+            slots[h.rawValue] = slot
+            fx.broadcast(again)
+            advance(&fx)
+            return
+        }
         if slots[h.rawValue]?.candidates.contains(where: { if case .prePrepare(let v, _, _, _) = $0.body { return v == view }; return false }) == true { return }
         requestedView = view
         requestedHeight = h
@@ -835,27 +855,31 @@ public struct PBFTEngine: ConsensusEngine {
     // MARK: - Persistence
 
     /// RLP `[version, view, changing, stableHeight, stableHash, [checkpoint…], [[view, height, hash]…], [encoded prepared certificate…],
-    /// viewChangeAttempts]` (version 2; version 1 has no `viewChangeAttempts` and restores it as 0).
+    /// viewChangeAttempts, [encoded prepared block above the head…]]` (version 3; version 2 has no prepared blocks,
+    /// version 1 neither nor `viewChangeAttempts`, restored as 0). The prepared blocks above the head are kept
+    /// because a NEW-VIEW must re-propose every prepared block: when every replica holding one's body restarted
+    /// without it, no new primary could build a NEW-VIEW again (seed 4560).
     private func persistedState() -> [UInt8] {
         let accepted = acceptedBefore.keys.sorted().map { n -> RLP.Item in
             let k = acceptedBefore[n]!
             return .list([.uint(k.view.rawValue), .uint(n), .digest(k.hash)])
         }
         let prepared = slots.keys.sorted().compactMap { n in slots[n]?.preparedBytes.map { RLP.Item.bytes($0) } }
-        return RLP.encode(.list([.uint(2), .uint(view.rawValue), .uint(isChangingView ? 1 : 0), .uint(stable.height.rawValue),
+        let bodies = slots.keys.sorted().filter { $0 > lastHeader.height.rawValue }.compactMap { n in slots[n]?.preparedBody.map { RLP.Item.bytes($0) } }
+        return RLP.encode(.list([.uint(3), .uint(view.rawValue), .uint(isChangingView ? 1 : 0), .uint(stable.height.rawValue),
                                  .digest(stable.hash), .list(stable.proof.map(\.item)), .list(accepted), .list(prepared),
-                                 .uint(viewChangeAttempts)]))
+                                 .uint(viewChangeAttempts), .list(bodies)]))
     }
 
     private mutating func restore(_ bytes: [UInt8]) throws(LedgerError) {
         do throws(LedgerError) {
             let f = try RLP.decode(bytes).list("pbft.state")
             let version = try f.first?.uint64("pbft.state.version")
-            guard (version == 1 && f.count == 8) || (version == 2 && f.count == 9) else {
-                throw LedgerError(.consensusStateCorrupt, "PBFT state version \(version.map(String.init) ?? "-") with \(f.count) fields; expected version 1 with 8 or 2 with 9",
+            guard (version == 1 && f.count == 8) || (version == 2 && f.count == 9) || (version == 3 && f.count == 10) else {
+                throw LedgerError(.consensusStateCorrupt, "PBFT state version \(version.map(String.init) ?? "-") with \(f.count) fields; expected version 1 with 8, 2 with 9 or 3 with 10",
                                   details: ["field": "pbft.state.version"])
             }
-            if version == 2 { viewChangeAttempts = try f[8].uint64("pbft.state.viewChangeAttempts") }
+            if version ?? 0 >= 2 { viewChangeAttempts = try f[8].uint64("pbft.state.viewChangeAttempts") }
             view = Round(try f[1].uint64("pbft.state.view"))
             isChangingView = try f[2].uint64("pbft.state.changing") != 0
             let sh = Height(try f[3].uint64("pbft.state.stableHeight"))
@@ -875,6 +899,19 @@ public struct PBFTEngine: ConsensusEngine {
                 slot.prepared = c
                 slot.preparedBytes = bytes
                 slots[s.height.rawValue] = slot
+            }
+            if version == 3 {
+                for i in try f[9].list("pbft.state.preparedBlocks") {
+                    let bytes = try i.bytes("pbft.state.preparedBlock")
+                    let block = try Block(decoding: bytes)
+                    let hash = block.header.hash(using: hashAlgorithm)
+                    let n = block.header.height.rawValue
+                    // Only the body a restored prepared certificate names (anything else is ignored).
+                    guard var slot = slots[n], slot.prepared?.slot?.blockHash == hash, block.headerHash == hash else { continue }
+                    slot.blocks[hash] = block
+                    slot.preparedBody = bytes
+                    slots[n] = slot
+                }
             }
         } catch {
             if error.code == .consensusStateCorrupt { throw error }

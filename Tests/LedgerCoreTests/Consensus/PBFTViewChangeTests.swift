@@ -88,4 +88,56 @@ struct PBFTViewChangeTests {
         _ = restarted.step(.tick)
         #expect(restarted.view == 4 && restarted.isChangingView)
     }
+    /// Node `s`'s signed PREPARE of `b` in view 0 at height 1.
+    func prepare(_ f: BFTFixture, from s: Int, _ b: Block) -> PBFTMessage {
+        .make(.prepare(view: 0, height: 1, blockHash: b.headerHash), sender: NodeID(UInt32(s)), key: f.keys[s], chainID: f.chainID)
+    }
+
+    @Test func aReplicaThatPreparedABlockStillOffersItsBodyInAViewChangeAfterARestart() throws {
+        let f = try BFTFixture()
+        let b = try f.block(producer: 0, variant: 1)
+        var engine = try PBFTEngine(context: f.context(2, config(f)))
+        var state: [UInt8]?
+        func keep(_ fx: ConsensusEffects<PBFTMessage>) { if let p = fx.persistentState { state = p } }
+        keep(engine.step(.receive(from: 0, .make(.prePrepare(view: 0, height: 1, blockHash: b.headerHash, block: b), sender: 0, key: f.keys[0], chainID: f.chainID))))
+        keep(engine.step(.receive(from: 3, prepare(f, from: 3, b))))
+        #expect(engine.status.phase == .voting)
+        // Prepared (its own PREPARE and node 3's), not committed; then the replica restarts from its state alone.
+        var restarted = try PBFTEngine(context: f.context(2, config(f)), recovery: ConsensusRecovery(persistentState: state, committed: []))
+        var sent = [PBFTMessage]()
+        for _ in 0..<10 { sent += restarted.step(.tick).messages.map(\.message) }
+        let vc = try #require(sent.compactMap { if case .viewChange(let vc) = $0.body { return vc }; return nil }.first)
+        // Every replica that prepared b may have restarted like this one: the VIEW-CHANGE still carries b's
+        // body, so the next primary can re-propose it instead of waiting for a body nobody has.
+        let cert = try #require(vc.prepared.first?.slot)
+        #expect(cert.blockHash == b.headerHash)
+        #expect(cert.block == b)
+    }
+
+    @Test func aPrimaryThatPreparedABlockPrePreparesTheSameBlockAfterARestart() throws {
+        let f = try BFTFixture()
+        let b = try f.block(producer: 0, variant: 1)
+        var engine = try PBFTEngine(context: f.context(0, config(f)))
+        var state: [UInt8]?
+        func keep(_ fx: ConsensusEffects<PBFTMessage>) { if let p = fx.persistentState { state = p } }
+        #expect(engine.step(.tick).proposalRequests.map(\.height) == [1])
+        keep(engine.step(.proposal(b)))
+        keep(engine.step(.receive(from: 2, prepare(f, from: 2, b))))
+        keep(engine.step(.receive(from: 3, prepare(f, from: 3, b))))
+        var restarted = try PBFTEngine(context: f.context(0, config(f)), recovery: ConsensusRecovery(persistentState: state, committed: []))
+        let fx = restarted.step(.tick)
+        // No second block for view 0 height 1: the same pre-prepare goes out again with its body, and the
+        // certificate's PREPAREs let the primary send its COMMIT again.
+        #expect(fx.proposalRequests.isEmpty)
+        let again = try #require(fx.messages.compactMap { m -> Block? in
+            if case .prePrepare(0, 1, b.headerHash, let block) = m.message.body { return block }; return nil }.first)
+        #expect(again == b)
+        #expect(fx.messages.contains { if case .commit(0, 1, b.headerHash) = $0.message.body { return true }; return false })
+        // A replica that never saw the first pre-prepare accepts the repeated one (the signature covers the hash).
+        var backup = try PBFTEngine(context: f.context(1, config(f)))
+        let repeated = try #require(fx.messages.first { if case .prePrepare = $0.message.body { return true }; return false }?.message)
+        let accepted = backup.step(.receive(from: 0, repeated))
+        #expect(accepted.rejections.isEmpty)
+        #expect(accepted.messages.contains { if case .prepare(0, 1, b.headerHash) = $0.message.body { return true }; return false })
+    }
 }
