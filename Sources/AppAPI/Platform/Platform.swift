@@ -52,6 +52,9 @@ public actor Platform {
         public var clock: ClusterClock = .realTime
         /// Write `platform.log` in the data folder. Default true.
         public var writesLog = true
+        /// How large `platform.log` may grow before it rotates, and how many rotated files stay. Default 64 MiB
+        /// per file and 4 rotated files (at most 320 MiB); see ``PlatformLog/Rotation`` for the ranges.
+        public var logRotation = PlatformLog.Rotation()
         /// Where the node, its store, the identity service and the record service log. Default nil: each logs
         /// under its own label (`forgechain.node`, `forgechain.identity`, `forgechain.records`) to the backend the
         /// host chose with `LoggingSystem.bootstrap`. Set, every component logs to this logger (the node adds
@@ -147,7 +150,8 @@ public actor Platform {
             account = SigningAccount(key: a.key, chainID: a.chainID, nextNonce: await node.nextNonce(for: a.key.publicKey))
         }
         let storePath = await node.ledger.path ?? ":memory:"
-        let log = PlatformLog(path: options.writesLog ? directory + "/platform.log" : nil)
+        let log = PlatformLog(path: options.writesLog ? directory + "/platform.log" : nil, rotation: options.logRotation,
+                              logger: options.logger ?? Logger(label: "forgechain.records"), metricsFactory: options.metricsFactory)
         let repository = try SQLiteIdentityRepository(path: storePath)
         let identity = IdentityService(repository: repository, codeSender: options.codeSender, configuration: options.identity,
                                        logger: options.logger ?? Logger(label: "forgechain.identity"), metricsFactory: options.metricsFactory)
