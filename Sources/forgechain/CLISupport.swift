@@ -81,9 +81,42 @@ enum CLI {
 
     /// Writes `value` as pretty, key-sorted JSON to `path` (receipt files that `records verify` reads).
     static func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+        try writeJSONArray([value], to: path, asArray: false)
+    }
+
+    /// Writes `items` as a pretty, key-sorted JSON array to `path`, one element at a time: memory holds one
+    /// element's encoding, not the file's (a batch's receipts run to gigabytes), and no single write is large
+    /// (one `Data.write` of more than 2 GiB started over mid-file). The file appears complete or not at all:
+    /// it is written beside `path`, flushed to disk and renamed.
+    /// - Throws: the encoder's or the file system's error; nothing is left at `path` or beside it then.
+    static func writeJSONArray<T: Encodable>(_ items: [T], to path: String, asArray: Bool = true) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(value).write(to: URL(fileURLWithPath: path))
+        let partial = path + ".partial"
+        let fm = FileManager.default
+        if fm.fileExists(atPath: partial) { try fm.removeItem(atPath: partial) }
+        guard fm.createFile(atPath: partial, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: partial])
+        }
+        do {
+            // On an error the handle closes when released; the partial file goes below.
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partial))
+            if asArray { try handle.write(contentsOf: Array("[\n".utf8)) }
+            for (i, item) in items.enumerated() {
+                if i > 0 { try handle.write(contentsOf: Array(",\n".utf8)) }
+                try handle.write(contentsOf: try encoder.encode(item))
+            }
+            try handle.write(contentsOf: Array((asArray ? "\n]\n" : "\n").utf8))
+            try handle.synchronize()
+            try handle.close()
+            // rename(2) replaces a file atomically and refuses a directory (never deleted to make room).
+            guard rename(partial, path) == 0 else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)])
+            }
+        } catch {
+            try? fm.removeItem(atPath: partial)   // best effort: the error above is what the caller sees
+            throw error
+        }
     }
 
     static func printXML<T: Codable & Sendable>(_ data: T) throws {

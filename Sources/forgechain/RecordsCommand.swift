@@ -55,7 +55,7 @@ struct RecordsCommand: AsyncParsableCommand {
                     uploaded = try await platform.records.uploadBatch(parsed.records.map(\.record), token: token,
                                                                       progress: { progress.update(completed: $0, total: $1) })
                 }
-                if let receipts { try CLI.writeJSON(uploaded, to: receipts) }
+                if let receipts { try CLI.writeJSONArray(uploaded, to: receipts) }
                 let summary = ImportSummary(uploaded: uploaded.count, rejected: parsed.issues.map {
                     ImportSummary.Rejection(record: $0.index, line: $0.line, field: $0.error.details["field"], code: $0.error.numericCode,
                                             message: $0.error.message)
