@@ -84,42 +84,76 @@ enum CLI {
         try writeJSONArray([value], to: path, asArray: false)
     }
 
-    /// Writes `items` as a pretty, key-sorted JSON array to `path`, one element at a time: memory holds one
-    /// element's encoding, not the file's (a batch's receipts run to gigabytes), and no single write is large
-    /// (one `Data.write` of more than 2 GiB started over mid-file). The file appears complete or not at all:
-    /// it is written beside `path`, flushed to disk and renamed.
+    /// Writes `items` as a pretty, key-sorted JSON array to `path` (see ``JSONArrayFile``).
     /// - Throws: the encoder's or the file system's error; nothing is left at `path` or beside it then.
     static func writeJSONArray<T: Encodable>(_ items: [T], to path: String, asArray: Bool = true) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let partial = path + ".partial"
-        let fm = FileManager.default
-        if fm.fileExists(atPath: partial) { try fm.removeItem(atPath: partial) }
-        guard fm.createFile(atPath: partial, contents: nil) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: partial])
-        }
+        let file = try JSONArrayFile(path: path, asArray: asArray)
         do {
-            // On an error the handle closes when released; the partial file goes below.
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partial))
-            if asArray { try handle.write(contentsOf: Array("[\n".utf8)) }
-            for (i, item) in items.enumerated() {
-                if i > 0 { try handle.write(contentsOf: Array(",\n".utf8)) }
-                try handle.write(contentsOf: try encoder.encode(item))
-            }
-            try handle.write(contentsOf: Array((asArray ? "\n]\n" : "\n").utf8))
-            try handle.synchronize()
-            try handle.close()
-            // rename(2) replaces a file atomically and refuses a directory (never deleted to make room).
-            guard rename(partial, path) == 0 else {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)])
-            }
+            try file.append(items)
+            try file.finish()
         } catch {
-            try? fm.removeItem(atPath: partial)   // best effort: the error above is what the caller sees
+            file.discard()
             throw error
         }
     }
 
     static func printXML<T: Codable & Sendable>(_ data: T) throws {
         print(String(decoding: try Envelope.success(data).xmlData(), as: UTF8.self))
+    }
+}
+
+/// A pretty, key-sorted JSON array written to a file one element at a time: memory holds one element's
+/// encoding, not the file's (an import's receipts run to gigabytes), and no single write is large (one
+/// `Data.write` of more than 2 GiB started over mid-file). The file appears whole or not at all: it is written
+/// to `PATH.partial`, flushed to disk and renamed (rename(2) replaces a file and refuses a directory, which is
+/// never deleted to make room).
+final class JSONArrayFile {
+    let path: String
+    private let partial: String
+    private let handle: FileHandle
+    private let asArray: Bool
+    private let encoder = JSONEncoder()
+    private(set) var count = 0
+
+    /// Creates `PATH.partial` (replacing a stale one).
+    /// - Parameter asArray: Optional, default true; false writes exactly one value, not an array.
+    init(path: String, asArray: Bool = true) throws {
+        self.path = path
+        self.asArray = asArray
+        partial = path + ".partial"
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let fm = FileManager.default
+        if fm.fileExists(atPath: partial) { try fm.removeItem(atPath: partial) }
+        guard fm.createFile(atPath: partial, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: partial])
+        }
+        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partial))
+        if asArray { try handle.write(contentsOf: Array("[\n".utf8)) }
+    }
+
+    /// Appends elements (encoded and written one at a time).
+    func append<T: Encodable>(_ items: [T]) throws {
+        for item in items {
+            if count > 0 { try handle.write(contentsOf: Array(",\n".utf8)) }
+            try handle.write(contentsOf: try encoder.encode(item))
+            count += 1
+        }
+    }
+
+    /// Closes the array, flushes it to disk and renames it to `path`.
+    func finish() throws {
+        try handle.write(contentsOf: Array((asArray ? "\n]\n" : "\n").utf8))
+        try handle.synchronize()
+        try handle.close()
+        guard rename(partial, path) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path,
+                                                           NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)])
+        }
+    }
+
+    /// Removes the partial file after a failure (best effort: the failure itself is what the caller reports).
+    func discard() {
+        try? handle.close()
+        try? FileManager.default.removeItem(atPath: partial)
     }
 }

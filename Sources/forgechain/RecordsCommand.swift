@@ -23,6 +23,11 @@ struct RecordsCommand: AsyncParsableCommand {
             discussion: """
                 Exit status: 0 all uploaded; 1 nothing uploaded (unreadable file, --all-or-nothing with a bad record, refused upload); \
                 2 some records refused, the others uploaded. On a terminal, standard error shows the records committed, the rate and the time left.
+                A CSV file of any size is read --batch-size records at a time in bounded memory (JSON and XML files up to 64 MiB); each batch \
+                commits on its own. Run again after a failure, an import skips the records already on chain with the same content \
+                (counted in already_on_chain) and uploads the rest, so each record ends on chain once. The summary lists the first \
+                10,000 uploaded records and refusals (records_omitted, rejected_total give the rest); --receipts writes every \
+                receipt, streamed, and keeps those of the records uploaded before a failure.
                 """
         )
         @OptionGroup var options: DataOptions
@@ -31,12 +36,13 @@ struct RecordsCommand: AsyncParsableCommand {
         @Option(help: "Record kind when the file does not say: production, equipment, quality_inspection.") var kind: String = "production"
         @Flag(help: "Reject the whole file when any record is bad.") var allOrNothing = false
         @Option(help: "Write the upload receipts (JSON) to this file.") var receipts: String?
+        @Option(help: "Records per upload batch, each committed on its own (1...100,000).") var batchSize: Int = 10_000
 
         func run() async throws {
             try await CLI.runWithStatus(options) { (platform) async throws -> Int32 in
-                guard let data = FileManager.default.contents(atPath: file) else {
-                    throw AppError(.emptyInput, "cannot read '\(file)'", details: ["file": file])
-                }
+                // A CSV file is read this many records at a time, other inputs are uploaded in batches of this size;
+                // each batch commits on its own and a re-run skips the records already on chain.
+                let batch = min(RecordIngest.maximumRecords, max(1, batchSize))
                 let fmt: RecordFormat
                 if let format {
                     guard let f = RecordFormat(rawValue: format.lowercased()) else {
@@ -46,45 +52,116 @@ struct RecordsCommand: AsyncParsableCommand {
                 } else {
                     fmt = try RecordFormat(fileName: file)
                 }
-                let parsed = try RecordIngest.parse(data, format: fmt, kind: try RecordKind(name: kind), allOrNothing: allOrNothing)
-                let token = try await options.login(platform)
-                var uploaded = [UploadReceipt]()
-                if !parsed.records.isEmpty {
-                    let progress = ProgressReporter(label: "records import", unit: "records", total: parsed.records.count)
-                    defer { progress.finish() }
-                    uploaded = try await platform.records.uploadBatch(parsed.records.map(\.record), token: token,
-                                                                      progress: { progress.update(completed: $0, total: $1) })
+                let recordKind = try RecordKind(name: kind)
+                var summary = ImportSummary()
+                let receiptFile = try receipts.map { try JSONArrayFile(path: $0) }
+                do {
+                    if fmt == .csv {
+                        // A CSV file of any size streams through in batches; --all-or-nothing reads it once first.
+                        if allOrNothing { _ = try CSVRecordStream(path: file, kind: recordKind).checkAll() }
+                        let stream = try CSVRecordStream(path: file, kind: recordKind)
+                        var next = try stream.next(batch)
+                        let token = try await options.login(platform)
+                        let progress = ProgressReporter(label: "records import", unit: "records")
+                        defer { progress.finish() }
+                        while let current = next {
+                            summary.refuse(current.issues)
+                            try await upload(current.records.map(\.record), platform: platform, token: token, into: &summary,
+                                             receipts: receiptFile, progress: progress)
+                            next = try stream.next(batch)
+                        }
+                    } else {
+                        guard let data = FileManager.default.contents(atPath: file) else {
+                            throw AppError(.emptyInput, "cannot read '\(file)'", details: ["file": file])
+                        }
+                        let parsed = try RecordIngest.parse(data, format: fmt, kind: recordKind, allOrNothing: allOrNothing)
+                        let token = try await options.login(platform)
+                        summary.refuse(parsed.issues)
+                        let progress = ProgressReporter(label: "records import", unit: "records", total: parsed.records.count)
+                        defer { progress.finish() }
+                        for start in stride(from: 0, to: parsed.records.count, by: batch) {
+                            let chunk = parsed.records[start..<min(parsed.records.count, start + batch)].map(\.record)
+                            try await upload(chunk, platform: platform, token: token, into: &summary, receipts: receiptFile, progress: progress)
+                        }
+                    }
+                    try receiptFile?.finish()
+                } catch {
+                    // The receipts of the records already uploaded are kept: a re-run skips those records.
+                    do { try receiptFile?.finish() } catch { receiptFile?.discard() }
+                    throw error
                 }
-                if let receipts { try CLI.writeJSONArray(uploaded, to: receipts) }
-                let summary = ImportSummary(uploaded: uploaded.count, rejected: parsed.issues.map {
-                    ImportSummary.Rejection(record: $0.index, line: $0.line, field: $0.error.details["field"], code: $0.error.numericCode,
-                                            message: $0.error.message)
-                }, records: uploaded.map { .init(recordID: $0.recordID, height: $0.height, transactionID: $0.transactionID.hex) })
-                guard let first = parsed.issues.first else {
+                guard let first = summary.firstRefusal else {
                     try CLI.printJSON(summary)
                     return 0
                 }
                 // Some records were refused: the envelope carries the first refusal's code, line and field, and
                 // the summary of what was uploaded; exit status 2 tells a script the file was only partly taken.
-                var error = first.error
-                error.message = "\(parsed.issues.count) of \(parsed.issues.count + uploaded.count) records refused; first at line "
-                    + "\(first.line.map(String.init) ?? "?"): \(first.error.message)"
-                error.details["rejected"] = String(parsed.issues.count)
+                var error = first
+                error.message = "\(summary.rejectedTotal) of \(summary.rejectedTotal + summary.uploaded + summary.alreadyOnChain) records refused; first at line "
+                    + "\(error.details["line"] ?? "?"): \(first.message)"
+                error.details["rejected"] = String(summary.rejectedTotal)
                 try CLI.printJSON(summary, failure: error)
                 return 2
             }
         }
+
+        /// Uploads one batch (skipping records already on chain), appending receipts and the summary's counts.
+        private func upload(_ records: [ManufacturingRecord], platform: Platform, token: String, into summary: inout ImportSummary,
+                            receipts: JSONArrayFile?, progress: ProgressReporter) async throws {
+            guard !records.isEmpty else { return }
+            let base = summary.uploaded + summary.alreadyOnChain
+            let result = try await platform.records.uploadNew(records, token: token,
+                                                              progress: { settled, _ in progress.update(completed: base + settled) })
+            try receipts?.append(result.receipts)
+            summary.add(result)
+            progress.update(completed: summary.uploaded + summary.alreadyOnChain)
+        }
     }
 
+    /// What `records import` prints: counts, and the first uploaded records and refusals (the lists stop at
+    /// ``listLimit`` entries so that a file of millions of records prints a bounded summary).
     struct ImportSummary: Codable, Sendable {
         struct Rejection: Codable, Sendable { var record: Int; var line: Int?; var field: String?; var code: UInt32; var message: String }
         struct Uploaded: Codable, Sendable {
             var recordID: String; var height: UInt64; var transactionID: String
             enum CodingKeys: String, CodingKey { case recordID = "record_id", height = "block_height", transactionID = "transaction_id" }
         }
-        var uploaded: Int
-        var rejected: [Rejection]
-        var records: [Uploaded]
+        static let listLimit = 10_000
+        var uploaded = 0
+        /// Records skipped because they were on chain already with the same content (a re-run of an import).
+        var alreadyOnChain = 0
+        var rejected: [Rejection] = []
+        var rejectedTotal = 0
+        var records: [Uploaded] = []
+        /// Uploaded records not listed in `records`.
+        var recordsOmitted = 0
+        var firstRefusal: AppError?
+
+        enum CodingKeys: String, CodingKey {
+            case uploaded, rejected, records
+            case alreadyOnChain = "already_on_chain", rejectedTotal = "rejected_total", recordsOmitted = "records_omitted"
+        }
+
+        mutating func refuse(_ issues: [RecordIngest.Issue]) {
+            if firstRefusal == nil, let first = issues.first {
+                var e = first.error
+                if e.details["line"] == nil, let line = first.line { e.details["line"] = String(line) }
+                firstRefusal = e
+            }
+            rejectedTotal += issues.count
+            for issue in issues.prefix(max(0, Self.listLimit - rejected.count)) {
+                rejected.append(Rejection(record: issue.index, line: issue.line, field: issue.error.details["field"],
+                                          code: issue.error.numericCode, message: issue.error.message))
+            }
+        }
+
+        mutating func add(_ result: RecordService.UploadResult) {
+            uploaded += result.receipts.count
+            alreadyOnChain += result.alreadyOnChain.count
+            let room = max(0, Self.listLimit - records.count)
+            records += result.receipts.prefix(room).map { Uploaded(recordID: $0.recordID, height: $0.height, transactionID: $0.transactionID.hex) }
+            recordsOmitted += max(0, result.receipts.count - room)
+        }
     }
 
     struct Query: AsyncParsableCommand {

@@ -16,37 +16,64 @@ enum CSVFieldReader {
         } catch {
             throw AppError(.malformedCSV, "CSV line 1: \(error)", details: ["line": "1"])
         }
-        guard let header = reader.headerRow, !header.isEmpty else {
-            throw AppError(.emptyInput, "CSV input has no header row")
-        }
-        let columns = header.map { $0.trimmingCharacters(in: .whitespaces) }
-        if let dup = columns.first(where: { c in columns.filter { $0 == c }.count > 1 }) {
-            throw AppError(.malformedCSV, "CSV line 1: column '\(dup)' appears twice", details: ["line": "1", "field": dup])
-        }
-        var line = 1 + newlines(in: header)
-        var rows: [FieldNode] = []
-        while let row = reader.next() {
-            let start = line + 1
-            line = start + newlines(in: row)
-            if row.count == 1, row[0].isEmpty { continue }   // blank line
-            guard row.count == columns.count else {
-                throw AppError(.malformedCSV, "CSV line \(start): \(row.count) cells, the header has \(columns.count)",
-                               details: ["line": String(start)])
-            }
-            rows.append(nest(columns, row, line: start))
-        }
-        if let error = reader.error {
-            throw AppError(.malformedCSV, "CSV line \(line + 1): \(error)", details: ["line": String(line + 1)])
-        }
-        return rows
+        var rows = try Rows(reader)
+        var nodes: [FieldNode] = []
+        while let node = try rows.next() { nodes.append(node) }
+        return nodes
     }
 
-    private static func newlines(in cells: [String]) -> Int {
+    /// The rows of a CSV reader after its header, one node at a time (a file's rows are never all in memory).
+    struct Rows {
+        private let reader: CSVReader
+        private let columns: [String]
+        private var line: Int
+
+        /// Checks the header row.
+        /// - Throws: `.emptyInput` (5012) without a header; `.malformedCSV` (5007) when a column appears twice.
+        init(_ reader: CSVReader) throws(AppError) {
+            if let error = reader.error {
+                throw AppError(.malformedCSV, "CSV line 1: \(error)", details: ["line": "1"])
+            }
+            guard var header = reader.headerRow, !header.isEmpty else {
+                throw AppError(.emptyInput, "CSV input has no header row")
+            }
+            if header[0].hasPrefix("\u{FEFF}") { header[0].removeFirst() }
+            let columns = header.map { $0.trimmingCharacters(in: .whitespaces) }
+            var seen = Set<String>()
+            if let dup = columns.first(where: { !seen.insert($0).inserted }) {
+                throw AppError(.malformedCSV, "CSV line 1: column '\(dup)' appears twice", details: ["line": "1", "field": dup])
+            }
+            self.reader = reader
+            self.columns = columns
+            line = 1 + CSVFieldReader.newlines(in: header)
+        }
+
+        /// The next row's node (blank lines skipped), or nil after the last.
+        /// - Throws: `.malformedCSV` (5007) with the line, for a row with the wrong cell count or unreadable input.
+        mutating func next() throws(AppError) -> FieldNode? {
+            while let row = reader.next() {
+                let start = line + 1
+                line = start + CSVFieldReader.newlines(in: row)
+                if row.count == 1, row[0].isEmpty { continue }   // blank line
+                guard row.count == columns.count else {
+                    throw AppError(.malformedCSV, "CSV line \(start): \(row.count) cells, the header has \(columns.count)",
+                                   details: ["line": String(start)])
+                }
+                return CSVFieldReader.nest(columns, row, line: start)
+            }
+            if let error = reader.error {
+                throw AppError(.malformedCSV, "CSV line \(line + 1): \(error)", details: ["line": String(line + 1)])
+            }
+            return nil
+        }
+    }
+
+    static func newlines(in cells: [String]) -> Int {
         cells.reduce(0) { $0 + $1.reduce(0) { $1 == "\n" || $1 == "\r\n" ? $0 + 1 : $0 } }
     }
 
     /// Builds the nested object of one row from dotted column names.
-    private static func nest(_ columns: [String], _ cells: [String], line: Int) -> FieldNode {
+    static func nest(_ columns: [String], _ cells: [String], line: Int) -> FieldNode {
         var root: [FieldNode.Entry] = []
         for (column, cell) in zip(columns, cells) {
             let path = column.split(separator: ".").map(String.init)

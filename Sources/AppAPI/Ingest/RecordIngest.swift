@@ -103,16 +103,22 @@ public enum RecordIngest {
             }
         }
         if allOrNothing, !result.issues.isEmpty {
-            var details = ["rejected": String(result.issues.count), "records": String(nodes.count)]
-            for issue in result.issues.prefix(20) {
-                details["record \(issue.index)"] = "line \(issue.line.map(String.init) ?? "?"): [\(issue.error.numericCode)] \(issue.error.message)"
-            }
-            let first = result.issues[0]
-            throw AppError(.batchRejected,
-                           "batch rejected: \(result.issues.count) of \(nodes.count) records are bad; first at line \(first.line.map(String.init) ?? "?"): \(first.error.message)",
-                           details: details)
+            throw batchRejection(result.issues, issueCount: result.issues.count, records: nodes.count)
         }
         return result
+    }
+
+    /// The `.batchRejected` (5010) error of an all-or-nothing input: the count, the first bad record's line and
+    /// message, and up to 20 of `issues` in its details.
+    static func batchRejection(_ issues: [Issue], issueCount: Int, records: Int) -> AppError {
+        var details = ["rejected": String(issueCount), "records": String(records)]
+        for issue in issues.prefix(20) {
+            details["record \(issue.index)"] = "line \(issue.line.map(String.init) ?? "?"): [\(issue.error.numericCode)] \(issue.error.message)"
+        }
+        let first = issues[0]
+        return AppError(.batchRejected,
+                        "batch rejected: \(issueCount) of \(records) records are bad; first at line \(first.line.map(String.init) ?? "?"): \(first.error.message)",
+                        details: details)
     }
 
     /// Splits the input into one node per record.

@@ -152,6 +152,55 @@ public actor RecordService {
         try await submit(records, token: token, expectedDigests: nil, timeout: timeout, progress: progress).confirmation
     }
 
+    /// What ``uploadNew(_:token:timeout:progress:)`` did with a batch.
+    public struct UploadResult: Sendable {
+        /// One receipt per record uploaded now, in the batch's order.
+        public var receipts: [UploadReceipt]
+        /// The IDs of records that were already on chain with the same content (skipped), in the batch's order.
+        public var alreadyOnChain: [String]
+    }
+
+    /// Uploads the records of a batch that are not on chain yet, so that an import run again after a failure (a
+    /// killed process, a lost connection) ends with each record on chain exactly once: a record whose ID is on
+    /// chain with the same canonical digest at its creation is skipped; one whose ID is on chain with other
+    /// content is refused as ``uploadBatch(_:token:timeout:progress:)`` refuses it.
+    /// - Parameters:
+    ///   - records: Required. 1...100,000 records with distinct IDs.
+    ///   - token: Required.
+    ///   - timeout: Optional, default 30 s, per transaction (see ``submit(_:token:expectedDigests:timeout:)``).
+    ///   - progress: Optional, default nil. As in ``uploadBatch(_:token:timeout:progress:)``, over the records uploaded now.
+    /// - Returns: The receipts of the records uploaded now and the IDs of those skipped.
+    /// - Throws: As ``uploadBatch(_:token:timeout:progress:)``: `.recordExists` (5101) only for an ID on chain
+    ///   with other content. Nothing of the batch is submitted then.
+    ///
+    /// ```swift
+    /// let result = try await platform.records.uploadNew(records, token: token)
+    /// print(result.receipts.count, "uploaded,", result.alreadyOnChain.count, "already on chain")
+    /// ```
+    public func uploadNew(_ records: [ManufacturingRecord], token: String, timeout: Duration? = nil,
+                          progress: (@Sendable (_ settled: Int, _ total: Int) -> Void)? = nil) async throws -> UploadResult {
+        guard !closed else { throw AppError(.platformClosed, "the platform is closed") }
+        guard (1...Self.maximumBatch).contains(records.count) else {
+            throw AppError(.invalidBatch, "a submission holds 1...\(Self.maximumBatch) records, got \(records.count)", details: ["field": "records"])
+        }
+        let admin = try await identity.authorize(token: token, permission: .uploadRecords)
+        let ops = try creations(records, admin: admin, expectedDigests: nil)
+        try syncIndex()
+        let onChain = try index.creationDigests(ops.map(\.recordID))
+        if let clash = ops.first(where: { op in onChain[op.recordID].map { $0 != op.digest } ?? false }) {
+            log.write(user: admin.user, operation: "upload", subject: clash.recordID, code: AppError.Code.recordExists.rawValue)
+            let error = AppError(.recordExists, "record '\(clash.recordID)' is already on chain with other content; use update to change it",
+                                 details: ["recordID": clash.recordID])
+            telemetry.refused(error, user: admin.user, operation: "upload", recordID: clash.recordID)
+            throw error
+        }
+        let fresh = ops.filter { onChain[$0.recordID] == nil }
+        let skipped = ops.filter { onChain[$0.recordID] != nil }.map(\.recordID)
+        guard !fresh.isEmpty else { return UploadResult(receipts: [], alreadyOnChain: skipped) }
+        let receipts = try await send(fresh, user: admin.user, operation: "upload", timeout: timeout, progress: progress).confirmation
+        return UploadResult(receipts: receipts, alreadyOnChain: skipped)
+    }
+
     /// Checks permissions and digests, packs the records into as few
     /// transactions as the size limit allows (a transaction commits wholly or
     /// not at all), admits them to the node and returns at once.

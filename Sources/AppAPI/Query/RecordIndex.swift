@@ -311,6 +311,21 @@ public final class RecordIndex: @unchecked Sendable {
         }
     }
 
+    /// The digest each of `recordIDs` was created with (version 1), for those indexed already.
+    /// - Throws: `AppError` `.indexFailure` (5204).
+    public func creationDigests(_ recordIDs: [String]) throws(AppError) -> [String: Digest] {
+        try read { db in
+            let s = try db.statement("SELECT digest FROM records_versions WHERE record_id = ?1 AND version = 1")
+            var found = [String: Digest]()
+            for id in recordIDs {
+                s.bind(1, text: id)
+                if try s.step() { found[id] = s.digest(0) ?? .zero }
+                s.reset()
+            }
+            return found
+        }
+    }
+
     /// Every version of a record, oldest first (empty when unknown).
     /// - Throws: `AppError` `.indexFailure` (5204).
     public func history(_ recordID: String) throws(AppError) -> [StoredRecord] {
