@@ -11,19 +11,21 @@ struct BenchCommand: AsyncParsableCommand {
         Build with -c release for meaningful figures: swift run -c release forgechain bench hash. \
         With --json, prints one JSON object per line per measured operation with name, count, seconds, ops_per_sec. \
         start: a node's start-up time and peak RSS (in a child process) on a baseline ledger and a large one, per engine: \
-        forgechain bench start --engine pbft --blocks 1000 --transactions-per-block 1000 --data-dir /var/tmp/ledgers.
+        forgechain bench start --engine pbft --blocks 1000 --transactions-per-block 1000 --data-dir /var/tmp/ledgers. \
+        scale: one data folder grown by `records import` of generated CSV files in child processes, per step the import rate and \
+        peak RSS, the commit rate, a reopen with one query, and bytes per record on disk: forgechain bench scale --records 1000000 --step 100000.
         """
     )
 
     enum Area: String, ExpressibleByArgument, CaseIterable {
-        case hash, merkle, validate, append, tps, records, start
+        case hash, merkle, validate, append, tps, records, start, scale
         /// The child process of `start` (not listed in the help).
         case startProbe = "start-probe"
 
         static var allValueStrings: [String] { allCases.filter { $0 != .startProbe }.map(\.rawValue) }
     }
 
-    @Argument(help: "What to measure: hash, merkle, validate, append (the ledger store), tps (node and cluster), records (100,000 records uploaded and queried) or start (a node's start-up time and memory by ledger size).")
+    @Argument(help: "What to measure: hash, merkle, validate, append (the ledger store), tps (node and cluster), records (100,000 records uploaded and queried), start (a node's start-up time and memory by ledger size) or scale (a data folder grown to --records in --step imports).")
     var area: Area
 
     @Flag(help: "One JSON object per line per measured operation.")
@@ -50,8 +52,14 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "For start: blocks of the baseline ledger the large one is compared with (0: no baseline).")
     var baselineBlocks: Int = 1
 
-    @Option(help: "For start: where generated ledgers are kept and reused (default: a temporary folder, removed afterwards).")
+    @Option(help: "For start: where generated ledgers are kept and reused; for scale: where the data folder grows (default: a temporary folder, removed afterwards).")
     var dataDir: String?
+
+    @Option(help: "For scale: records in the data folder at the end (1...10,000,000).")
+    var records: Int = 1_000_000
+
+    @Option(help: "For scale: records imported per step (1...1,000,000).")
+    var step: Int = 100_000
 
     @Option(help: "For start: start-ups measured per ledger, each on a fresh copy of its store; the fastest is reported.")
     var runs: Int = 1
@@ -61,6 +69,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: .hidden) var storeOnly = false
 
     func validate() throws {
+        if area == .scale {
+            guard (1...10_000_000).contains(records) else { throw ValidationError("--records is \(records), expected 1...10000000") }
+            guard (1...1_000_000).contains(step) else { throw ValidationError("--step is \(step), expected 1...1000000") }
+            return
+        }
         guard area == .start else { return }
         guard (1...100_000).contains(blocks) else { throw ValidationError("--blocks is \(blocks), expected 1...100000") }
         guard (1...10_000).contains(transactionsPerBlock) else {
@@ -81,6 +94,10 @@ struct BenchCommand: AsyncParsableCommand {
             let sizes = baselineBlocks > 0 && baselineBlocks < blocks ? [baselineBlocks, blocks] : [blocks]
             try await StartBench.run(StartBench.Options(engines: engine.engines, sizes: sizes, transactionsPerBlock: transactionsPerBlock,
                                                         dataDirectory: dataDir, runs: runs), reporter: reporter)
+            return
+        }
+        if area == .scale {
+            try await ScaleBench.run(ScaleBench.Options(records: records, step: step, dataDirectory: dataDir), reporter: reporter)
             return
         }
         if area == .tps {
@@ -112,7 +129,7 @@ struct BenchCommand: AsyncParsableCommand {
         case .merkle: try Benchmarks.merkle(reporter, scale: scale)
         case .validate: try Benchmarks.validate(reporter, scale: scale)
         case .append: try Benchmarks.append(reporter, scale: scale)
-        case .tps, .records, .start, .startProbe: break
+        case .tps, .records, .start, .startProbe, .scale: break
         }
     }
 }

@@ -119,10 +119,11 @@ enum StartBenchProbe {
         #endif
     }
 
-    /// A `kB` field of `/proc/self/status` (`VmRSS`, `VmHWM`); 0 where there is none.
-    static func statusKibibytes(_ field: String) -> Int {
+    /// A `kB` field of `/proc/self/status` (`VmRSS`, `VmHWM`), or of another process's `file`; 0 where there is none
+    /// (off Linux, or once that process has exited).
+    static func statusKibibytes(_ field: String, file: String = "/proc/self/status") -> Int {
         // Read to the end: /proc files report a size of 0, so a read sized by it gets nothing.
-        guard let handle = FileHandle(forReadingAtPath: "/proc/self/status") else { return 0 }
+        guard let handle = FileHandle(forReadingAtPath: file) else { return 0 }
         defer { try? handle.close() }
         guard let data = try? handle.readToEnd() else { return 0 }
         let text = String(decoding: data, as: UTF8.self)
