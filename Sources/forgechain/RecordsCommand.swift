@@ -23,7 +23,7 @@ struct RecordsCommand: AsyncParsableCommand {
             discussion: """
                 Exit status: 0 all uploaded; 1 nothing uploaded (unreadable file, --all-or-nothing with a bad record, refused upload); \
                 2 some records refused, the others uploaded. On a terminal, standard error shows the records committed, the rate and the time left.
-                A CSV file of any size is read --batch-size records at a time in bounded memory (JSON and XML files up to 64 MiB and 100,000 records); each batch \
+                A CSV file of any size is read --batch-size records at a time in bounded memory (JSON and XML files up to 64 MiB); each batch \
                 commits on its own. Run again after a failure, an import skips the records already on chain with the same content \
                 (counted in already_on_chain) and uploads the rest, so each record ends on chain once. The summary lists the first \
                 10,000 uploaded records and refusals (records_omitted, rejected_total give the rest); --receipts writes every \
@@ -74,7 +74,7 @@ struct RecordsCommand: AsyncParsableCommand {
                         guard let data = FileManager.default.contents(atPath: file) else {
                             throw AppError(.emptyInput, "cannot read '\(file)'", details: ["file": file])
                         }
-                        let parsed = try RecordIngest.parse(data, format: fmt, kind: recordKind, allOrNothing: allOrNothing)
+                        let parsed = try RecordIngest.parseFile(data, format: fmt, kind: recordKind, allOrNothing: allOrNothing)
                         let token = try await options.login(platform)
                         summary.refuse(parsed.issues)
                         let progress = ProgressReporter(label: "records import", unit: "records", total: parsed.records.count)

@@ -124,4 +124,11 @@ struct CSVRecordStreamTests {
         #expect(page.records.count == 15)
         await f.platform.close()
     }
+    @Test func theRecordLimitIsABatchesNotAFiles() throws {
+        let text = Self.header + "\n" + (0..<5).map { Self.row($0) }.joined(separator: "\n")
+        // The API batch limit (100,000; 3 here) refuses a larger batch; a file the CLI uploads in batches has none.
+        let e = #expect(throws: AppError.self) { try RecordIngest.parse(Data(text.utf8), format: .csv, kind: .production, allOrNothing: false, recordLimit: 3) }
+        #expect(e?.code == .invalidFieldValue)
+        #expect(try RecordIngest.parseFile(Data(text.utf8), format: .csv).records.count == 5)
+    }
 }

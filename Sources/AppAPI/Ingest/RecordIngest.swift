@@ -75,13 +75,24 @@ public enum RecordIngest {
     /// - Note: Pure; safe to call concurrently; no timeout (bounded by input size).
     public static func parse(_ data: Data, format: RecordFormat, kind: RecordKind = .production,
                              allOrNothing: Bool = false) throws(AppError) -> Result {
+        try parse(data, format: format, kind: kind, allOrNothing: allOrNothing, recordLimit: maximumRecords)
+    }
+
+    /// ``parse(_:format:kind:allOrNothing:)`` of a file the caller uploads in batches: any number of records.
+    package static func parseFile(_ data: Data, format: RecordFormat, kind: RecordKind = .production,
+                                  allOrNothing: Bool = false) throws(AppError) -> Result {
+        try parse(data, format: format, kind: kind, allOrNothing: allOrNothing, recordLimit: .max)
+    }
+
+    static func parse(_ data: Data, format: RecordFormat, kind: RecordKind, allOrNothing: Bool,
+                      recordLimit: Int) throws(AppError) -> Result {
         guard data.count <= maximumInputBytes else {
             throw AppError(.invalidFieldValue, "input of \(data.count) bytes exceeds \(maximumInputBytes)")
         }
         let nodes = try recordNodes(data, format: format)
         guard !nodes.isEmpty else { throw AppError(.emptyInput, "the input holds no records") }
-        guard nodes.count <= maximumRecords else {
-            throw AppError(.invalidFieldValue, "\(nodes.count) records exceed the batch limit of \(maximumRecords)")
+        guard nodes.count <= recordLimit else {
+            throw AppError(.invalidFieldValue, "\(nodes.count) records exceed the batch limit of \(recordLimit)")
         }
         var result = Result(records: [], issues: [], token: nil)
         for (index, node) in nodes.enumerated() {
