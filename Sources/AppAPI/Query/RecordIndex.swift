@@ -5,12 +5,14 @@ import LedgerCore
 /// in the node's database file, derived only from committed blocks, so
 /// ``rebuild(from:)`` recreates it from the chain at any time.
 ///
-/// Tables: `records_current` (one row per record: its current version and
-/// the filter columns, with a composite index per filter ending in
+/// Tables: `records_versions` (every version with its bytes, stored once),
+/// `records_current` (one row per record: the filter columns and the number
+/// of its current version, with a composite index per filter ending in
 /// `(time, record_id)`, so each filtered, ordered page is an index range
-/// scan), `records_versions` (every version, for history), `records_meta`
-/// (the height and block hash indexed so far; a chain rolled back under the
-/// index is detected and the index rebuilt).
+/// scan joined to its versions by primary key), `records_meta` (the height
+/// and block hash indexed so far; a chain rolled back under the index is
+/// detected and the index rebuilt). An index of an older schema is dropped
+/// on open and derived again from the chain.
 ///
 /// ```swift
 /// let index = try RecordIndex(path: dir + "/ledger.sqlite", hashAlgorithm: .sha256)
@@ -25,12 +27,14 @@ public final class RecordIndex: @unchecked Sendable {
     private let reader: SQLiteConnection
     private let hashAlgorithm: HashAlgorithm
 
+    /// Schema 2: a record's bytes are stored once, in its version row; `records_current` holds the filter columns
+    /// and the current version's number (schema 1 kept a second copy of the body and metadata there).
+    static let schemaVersion = 2
+
     static let schema = """
         CREATE TABLE IF NOT EXISTS records_current(
             record_id TEXT PRIMARY KEY, kind TEXT NOT NULL, factory TEXT NOT NULL, time INTEGER NOT NULL,
-            product TEXT, batch TEXT, device TEXT, location TEXT, operator TEXT,
-            version INTEGER NOT NULL, body BLOB NOT NULL, digest BLOB NOT NULL, uploader TEXT NOT NULL,
-            height INTEGER NOT NULL, tx_id BLOB NOT NULL, changed TEXT NOT NULL, condition TEXT NOT NULL, committed_at INTEGER NOT NULL);
+            product TEXT, batch TEXT, device TEXT, location TEXT, operator TEXT, version INTEGER NOT NULL) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS records_by_time ON records_current(time, record_id);
         CREATE INDEX IF NOT EXISTS records_by_product ON records_current(product, time, record_id);
         CREATE INDEX IF NOT EXISTS records_by_batch ON records_current(batch, time, record_id);
@@ -46,6 +50,18 @@ public final class RecordIndex: @unchecked Sendable {
         CREATE TABLE IF NOT EXISTS records_meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);
         """
 
+    /// An index of an older schema is dropped and derived again from the chain by the next ``catchUp(with:through:collectingChanges:)``
+    /// (it holds nothing the chain does not).
+    private static func migrate(_ db: SQLiteConnection) throws(LedgerError) {
+        let columns = try db.textRows("SELECT name FROM pragma_table_info('records_current')")
+        guard columns.contains("body") else { return }
+        try db.execute("""
+            BEGIN IMMEDIATE;
+            DROP TABLE IF EXISTS records_current; DROP TABLE IF EXISTS records_versions; DROP TABLE IF EXISTS records_meta;
+            COMMIT;
+            """)
+    }
+
     /// Opens (creating the tables as needed) the index in the database at `path`.
     /// - Parameters:
     ///   - path: Required. The node's database file (`DIR/ledger.sqlite`), or `:memory:` in tests.
@@ -56,6 +72,7 @@ public final class RecordIndex: @unchecked Sendable {
         do {
             writer = try SQLiteConnection(path: path, mode: .readWrite)
             try writer.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+            try Self.migrate(writer)
             try writer.execute(Self.schema)
             reader = path == ":memory:" ? writer : try SQLiteConnection(path: path, mode: .readOnly)
         } catch {
@@ -219,9 +236,8 @@ public final class RecordIndex: @unchecked Sendable {
             INSERT OR REPLACE INTO records_versions(record_id, version, body, digest, uploader, height, tx_id, changed, condition, committed_at)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
             """), current: try writer.statement("""
-            INSERT OR REPLACE INTO records_current(record_id, kind, factory, time, product, batch, device, location, operator,
-                version, body, digest, uploader, height, tx_id, changed, condition, committed_at)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+            INSERT OR REPLACE INTO records_current(record_id, kind, factory, time, product, batch, device, location, operator, version)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
             """))
     }
 
@@ -248,20 +264,15 @@ public final class RecordIndex: @unchecked Sendable {
             if let value { c.bind(Int32(5 + i), text: value) } else { c.bindNull(Int32(5 + i)) }
         }
         c.bind(10, r.version)
-        c.bind(11, bytes)
-        c.bind(12, r.digest)
-        c.bind(13, text: r.uploader)
-        c.bind(14, r.height)
-        c.bind(15, r.transactionID)
-        c.bind(16, text: r.changedFields.joined(separator: ","))
-        c.bind(17, text: r.condition)
-        c.bind(18, r.committedAt.millisecondsSince1970)
         try c.run()
     }
 
     // MARK: Reads
 
     private static let columns = "record_id, version, body, digest, uploader, height, tx_id, changed, condition, committed_at"
+    /// The current versions: each `records_current` row with its version's row (`c` and `v`).
+    private static let currentColumns = "v.record_id, v.version, v.body, v.digest, v.uploader, v.height, v.tx_id, v.changed, v.condition, v.committed_at"
+    private static let currentRows = "records_current c JOIN records_versions v ON v.record_id = c.record_id AND v.version = c.version"
 
     private static func row(_ s: SQLiteConnection.Statement) throws(AppError) -> StoredRecord {
         let changed = s.text(7)
@@ -272,7 +283,7 @@ public final class RecordIndex: @unchecked Sendable {
     }
 
     private func currentLocked(_ recordID: String, connection db: SQLiteConnection) throws -> StoredRecord? {
-        let s = try db.statement("SELECT \(Self.columns) FROM records_current WHERE record_id = ?1")
+        let s = try db.statement("SELECT \(Self.currentColumns) FROM \(Self.currentRows) WHERE c.record_id = ?1")
         defer { s.reset() }
         s.bind(1, text: recordID)
         return try s.step() ? try Self.row(s) : nil
@@ -339,6 +350,11 @@ public final class RecordIndex: @unchecked Sendable {
         }
     }
 
+    /// The column names of one of the index's tables (for schema tests).
+    package func tableColumnsForTesting(_ table: String) throws(AppError) -> [String] {
+        try read { db in try db.textRows("SELECT name FROM pragma_table_info('\(table)')") }
+    }
+
     /// The number of records (current versions) indexed.
     public func count() throws(AppError) -> Int {
         try read { db in Int(try db.scalarInt("SELECT count(*) FROM records_current") ?? 0) }
@@ -352,20 +368,20 @@ public final class RecordIndex: @unchecked Sendable {
             bindings.append(value)
             clauses.append("\(column) = ?\(bindings.count)")
         }
-        add("product", query.productUID)
-        add("batch", query.batchNumber)
-        add("device", query.deviceID)
-        add("location", query.location)
-        add("operator", query.operatorID)
-        add("factory", query.factoryUID)
-        add("kind", query.kind?.rawValue)
-        if let from = query.from { bindings.append(String(from.millisecondsSince1970)); clauses.append("time >= CAST(?\(bindings.count) AS INTEGER)") }
-        if let to = query.to { bindings.append(String(to.millisecondsSince1970)); clauses.append("time < CAST(?\(bindings.count) AS INTEGER)") }
+        add("c.product", query.productUID)
+        add("c.batch", query.batchNumber)
+        add("c.device", query.deviceID)
+        add("c.location", query.location)
+        add("c.operator", query.operatorID)
+        add("c.factory", query.factoryUID)
+        add("c.kind", query.kind?.rawValue)
+        if let from = query.from { bindings.append(String(from.millisecondsSince1970)); clauses.append("c.time >= CAST(?\(bindings.count) AS INTEGER)") }
+        if let to = query.to { bindings.append(String(to.millisecondsSince1970)); clauses.append("c.time < CAST(?\(bindings.count) AS INTEGER)") }
         if query.factoryUID == nil, let factories {
-            clauses.append("factory IN (\(factories.map { f -> String in bindings.append(f); return "?\(bindings.count)" }.joined(separator: ",")))")
+            clauses.append("c.factory IN (\(factories.map { f -> String in bindings.append(f); return "?\(bindings.count)" }.joined(separator: ",")))")
         }
         if query.kind == nil, let kinds {
-            clauses.append("kind IN (\(kinds.map { k -> String in bindings.append(k.rawValue); return "?\(bindings.count)" }.joined(separator: ",")))")
+            clauses.append("c.kind IN (\(kinds.map { k -> String in bindings.append(k.rawValue); return "?\(bindings.count)" }.joined(separator: ",")))")
         }
         let asc = query.order == .timeAscending
         if let cursor = query.cursor {
@@ -373,11 +389,11 @@ public final class RecordIndex: @unchecked Sendable {
             bindings.append(String(time))
             let t = bindings.count
             bindings.append(id)
-            clauses.append("(time, record_id) \(asc ? ">" : "<") (CAST(?\(t) AS INTEGER), ?\(bindings.count))")
+            clauses.append("(c.time, c.record_id) \(asc ? ">" : "<") (CAST(?\(t) AS INTEGER), ?\(bindings.count))")
         }
         let dir = asc ? "ASC" : "DESC"
-        let sql = "SELECT \(Self.columns), time FROM records_current" + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "))
-            + " ORDER BY time \(dir), record_id \(dir) LIMIT \(query.limit + 1)"
+        let sql = "SELECT \(Self.currentColumns), c.time FROM \(Self.currentRows)" + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "))
+            + " ORDER BY c.time \(dir), c.record_id \(dir) LIMIT \(query.limit + 1)"
         return (sql, bindings)
     }
 
