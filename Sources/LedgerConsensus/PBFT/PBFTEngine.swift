@@ -495,6 +495,7 @@ public struct PBFTEngine: ConsensusEngine {
             slot.prepares.removeAll()
             slot.commits.removeAll()
             slot.blocks = [:]
+            slot.preparedBody = nil   // committed: the store has the block
             slots[n.rawValue] = slot
         }
         if n.rawValue % config(at: n).checkpointIntervalBlocks == 0 {
