@@ -81,35 +81,20 @@ public final class CSVRecordStream {
     /// - Returns: The batch, or nil after the last record.
     /// - Throws: `AppError`: `.malformedCSV` (5007) with its line when the file cannot be read on (a row with the
     ///   wrong number of cells, bad quoting, invalid UTF-8): the batches before it stand; `.emptyInput` (5012) when
-    ///   the file holds no record at all; `.invalidFieldValue` (5003) for a `token` that differs from an earlier one.
+    ///   the file holds no record at all. A bad record is not thrown but listed in ``RecordIngest/Result/issues``
+    ///   (a `token` that differs from an earlier record's among them, 5003).
     public func next(_ count: Int = 10_000) throws(AppError) -> RecordIngest.Result? {
         let limit = min(RecordIngest.maximumRecords, max(1, count))
-        var batch = RecordIngest.Result(records: [], issues: [], token: nil)
+        var batch = RecordIngest.Result(records: [], issues: [], token: token)
         while batch.records.count + batch.issues.count < limit, let node = try rows.next() {
-            let index = recordsRead
+            RecordIngest.take(node, index: recordsRead, kind: kind, into: &batch)
             recordsRead += 1
-            do throws(AppError) {
-                let (record, token) = try RecordIngest.readRecord(node, defaultKind: kind)
-                if let token {
-                    if let existing = self.token, existing != token {
-                        throw AppError(.invalidFieldValue, "record \(index): a different access token than earlier records",
-                                       details: ["field": "token"])
-                    }
-                    self.token = token
-                }
-                batch.records.append((index, record))
-            } catch {
-                var e = error
-                e.details["record"] = String(index)
-                if e.details["line"] == nil, let l = node.line { e.details["line"] = String(l) }
-                batch.issues.append(RecordIngest.Issue(index: index, line: e.details["line"].flatMap { Int($0) }, error: e))
-            }
         }
+        token = batch.token
         if batch.records.isEmpty, batch.issues.isEmpty {
             if recordsRead == 0 { throw AppError(.emptyInput, "the input holds no records", details: ["file": path]) }
             return nil
         }
-        batch.token = token
         return batch
     }
 }

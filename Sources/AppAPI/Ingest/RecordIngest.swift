@@ -95,24 +95,7 @@ public enum RecordIngest {
             throw AppError(.invalidFieldValue, "\(nodes.count) records exceed the batch limit of \(recordLimit)")
         }
         var result = Result(records: [], issues: [], token: nil)
-        for (index, node) in nodes.enumerated() {
-            do throws(AppError) {
-                let (record, token) = try readRecord(node, defaultKind: kind)
-                if let token {
-                    if let existing = result.token, existing != token {
-                        throw AppError(.invalidFieldValue, "record \(index): a different access token than earlier records",
-                                       details: ["field": "token"])
-                    }
-                    result.token = token
-                }
-                result.records.append((index, record))
-            } catch {
-                var e = error
-                e.details["record"] = String(index)
-                if e.details["line"] == nil, let l = node.line { e.details["line"] = String(l) }
-                result.issues.append(Issue(index: index, line: e.details["line"].flatMap { Int($0) }, error: e))
-            }
-        }
+        for (index, node) in nodes.enumerated() { take(node, index: index, kind: kind, into: &result) }
         if allOrNothing, !result.issues.isEmpty {
             throw batchRejection(result.issues, issueCount: result.issues.count, records: nodes.count)
         }
@@ -162,6 +145,27 @@ public enum RecordIngest {
             return [root]
         case .csv:
             return try CSVFieldReader.parse(data)
+        }
+    }
+
+    /// Reads record `index` of an input into `result`: the record, or an issue with its line and field. A token
+    /// must match the one `result` holds from earlier records.
+    static func take(_ node: FieldNode, index: Int, kind: RecordKind, into result: inout Result) {
+        do throws(AppError) {
+            let (record, token) = try readRecord(node, defaultKind: kind)
+            if let token {
+                if let existing = result.token, existing != token {
+                    throw AppError(.invalidFieldValue, "record \(index): a different access token than earlier records",
+                                   details: ["field": "token"])
+                }
+                result.token = token
+            }
+            result.records.append((index, record))
+        } catch {
+            var e = error
+            e.details["record"] = String(index)
+            if e.details["line"] == nil, let l = node.line { e.details["line"] = String(l) }
+            result.issues.append(Issue(index: index, line: e.details["line"].flatMap { Int($0) }, error: e))
         }
     }
 
