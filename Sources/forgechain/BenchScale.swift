@@ -58,8 +58,8 @@ enum ScaleBench {
             guard rows.first?["record_id"] as? String == "P-\(total - 1)" else {
                 throw ValidationError("bench scale: the query after \(total) records did not find P-\(total - 1): \(query.stdout)")
             }
-            let ledger = bytes(data, prefix: "ledger.sqlite"), index = bytes(data, prefix: "records-index.sqlite")
-            let log = bytes(data, prefix: "platform.log")
+            let ledger = try bytes(data, prefix: "ledger.sqlite"), index = try bytes(data, prefix: "records-index.sqlite")
+            let log = try bytes(data, prefix: "platform.log")
             reporter.report("scale.import", count: count, seconds: imported.seconds, extra: [
                 "records_total": Double(total),
                 "transactions": Double(stepTransactions),
@@ -80,7 +80,6 @@ enum ScaleBench {
             throw ValidationError("bench scale: cannot create \(path)")
         }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        defer { try? handle.close() }
         try handle.write(contentsOf: Data(("production_time,production_location,product_uid,pro_raw_material.pro_supplier,"
             + "pro_raw_material.pro_batch_number,pro_raw_material.pro_Report_qualify_eval,propara.pro_temperature,propara.pro_humidity,"
             + "propara.pro_pressure,pro_op_info.pro_op_name,pro_op_info.pro_op_id,pro_op_info.pro_op_record,pro_factory_uid,device_id\n").utf8))
@@ -97,6 +96,7 @@ enum ScaleBench {
             try handle.write(contentsOf: Data(text.utf8))
             start = end
         }
+        try handle.close()
     }
 
     /// The head height now and the transactions in the blocks above `height`, read from the ledger read-only.
@@ -112,11 +112,12 @@ enum ScaleBench {
 
     /// The bytes of the files in `folder` whose names start with `prefix` (a database with its -wal and -shm, a log
     /// with its rotated files).
-    static func bytes(_ folder: String, prefix: String) -> Int {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        return names.filter { $0.hasPrefix(prefix) }.reduce(0) { sum, name in
-            sum + ((try? FileManager.default.attributesOfItem(atPath: folder + "/" + name)[.size] as? NSNumber)?.intValue ?? 0)
+    static func bytes(_ folder: String, prefix: String) throws -> Int {
+        var total = 0
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder) where name.hasPrefix(prefix) {
+            total += (try FileManager.default.attributesOfItem(atPath: folder + "/" + name)[.size] as? NSNumber)?.intValue ?? 0
         }
+        return total
     }
 
     /// Runs this binary with `arguments` (logs at error level only), sampling its peak RSS until it exits.
@@ -126,7 +127,7 @@ enum ScaleBench {
             throw ValidationError("bench scale: cannot create \(outPath)")
         }
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        defer { try? out.close() }
+        defer { try? out.close() }   // the child wrote through its own descriptor; this copy only closes
         let process = Process()
         process.executableURL = URL(fileURLWithPath: StartBench.executablePath)
         process.arguments = arguments
