@@ -35,7 +35,7 @@ enum ScaleBench {
         _ = try await child(["admin", "create", user, "--role", "super-admin", "--new-password", password, "--data", data], in: root)
         let progress = ProgressReporter(label: "bench scale", unit: "records", total: options.records)
         defer { progress.finish() }
-        var total = 0, transactions = 0, height = 0
+        var total = 0, height = 0
         while total < options.records {
             let count = min(options.step, options.records - total)
             let csv = root + "/step-\(total).csv"
@@ -47,9 +47,7 @@ enum ScaleBench {
             }
             total += count
             progress.update(completed: total)
-            let (newHeight, newTransactions) = try chain(data + "/ledger.sqlite", from: height)
-            let stepTransactions = newTransactions
-            transactions += stepTransactions
+            let (newHeight, stepTransactions) = try chain(data + "/ledger.sqlite", from: height)
             height = newHeight
             // Reopen the folder and answer one query, as an operator's next command does.
             let query = try await child(["records", "query", "--batch", "B-\((total - 1) / 100)", "--order", "desc", "--limit", "10",

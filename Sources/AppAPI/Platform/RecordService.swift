@@ -179,20 +179,10 @@ public actor RecordService {
     /// ```
     public func uploadNew(_ records: [ManufacturingRecord], token: String, timeout: Duration? = nil,
                           progress: (@Sendable (_ settled: Int, _ total: Int) -> Void)? = nil) async throws -> UploadResult {
-        guard !closed else { throw AppError(.platformClosed, "the platform is closed") }
-        guard (1...Self.maximumBatch).contains(records.count) else {
-            throw AppError(.invalidBatch, "a submission holds 1...\(Self.maximumBatch) records, got \(records.count)", details: ["field": "records"])
-        }
-        let admin = try await identity.authorize(token: token, permission: .uploadRecords)
-        let ops = try creations(records, admin: admin, expectedDigests: nil)
-        try syncIndex()
+        let (admin, ops) = try await creations(records, token: token, expectedDigests: nil)
         let onChain = try index.creationDigests(ops.map(\.recordID))
         if let clash = ops.first(where: { op in onChain[op.recordID].map { $0 != op.digest } ?? false }) {
-            log.write(user: admin.user, operation: "upload", subject: clash.recordID, code: AppError.Code.recordExists.rawValue)
-            let error = AppError(.recordExists, "record '\(clash.recordID)' is already on chain with other content; use update to change it",
-                                 details: ["recordID": clash.recordID])
-            telemetry.refused(error, user: admin.user, operation: "upload", recordID: clash.recordID)
-            throw error
+            throw refusedAsExisting(clash.recordID, user: admin.user, message: "is already on chain with other content")
         }
         let fresh = ops.filter { onChain[$0.recordID] == nil }
         let skipped = ops.filter { onChain[$0.recordID] != nil }.map(\.recordID)
@@ -221,6 +211,17 @@ public actor RecordService {
     /// ``submit(_:token:expectedDigests:timeout:)`` with the progress callback of ``uploadBatch(_:token:timeout:progress:)``.
     private func submit(_ records: [ManufacturingRecord], token: String, expectedDigests: [Digest?]?, timeout: Duration?,
                         progress: (@Sendable (Int, Int) -> Void)?) async throws -> SubmissionHandle {
+        let (admin, ops) = try await creations(records, token: token, expectedDigests: expectedDigests)
+        if let dup = try index.existing(ops.map(\.recordID)).sorted().first {
+            throw refusedAsExisting(dup, user: admin.user, message: "is already on chain")
+        }
+        return try await send(ops, user: admin.user, operation: "upload", timeout: timeout, progress: progress)
+    }
+
+    /// The checks every upload makes before looking at the chain: open, batch size, digests count, the token's
+    /// permission, each record's permission and digest; then the index brought up to date.
+    private func creations(_ records: [ManufacturingRecord], token: String, expectedDigests: [Digest?]?) async throws
+        -> (AdminAccount, [RecordOperation]) {
         guard !closed else { throw AppError(.platformClosed, "the platform is closed") }
         guard (1...Self.maximumBatch).contains(records.count) else {
             throw AppError(.invalidBatch, "a submission holds 1...\(Self.maximumBatch) records, got \(records.count)", details: ["field": "records"])
@@ -231,13 +232,15 @@ public actor RecordService {
         let admin = try await identity.authorize(token: token, permission: .uploadRecords)
         let ops = try creations(records, admin: admin, expectedDigests: expectedDigests)
         try syncIndex()
-        if let dup = try index.existing(ops.map(\.recordID)).sorted().first {
-            log.write(user: admin.user, operation: "upload", subject: dup, code: AppError.Code.recordExists.rawValue)
-            let error = AppError(.recordExists, "record '\(dup)' is already on chain; use update to change it", details: ["recordID": dup])
-            telemetry.refused(error, user: admin.user, operation: "upload", recordID: dup)
-            throw error
-        }
-        return try await send(ops, user: admin.user, operation: "upload", timeout: timeout, progress: progress)
+        return (admin, ops)
+    }
+
+    /// The `.recordExists` (5101) refusal of an upload, logged and counted.
+    private func refusedAsExisting(_ recordID: String, user: String, message: String) -> AppError {
+        log.write(user: user, operation: "upload", subject: recordID, code: AppError.Code.recordExists.rawValue)
+        let error = AppError(.recordExists, "record '\(recordID)' \(message); use update to change it", details: ["recordID": recordID])
+        telemetry.refused(error, user: user, operation: "upload", recordID: recordID)
+        return error
     }
 
     /// Checks permissions (once per factory and kind), digests and duplicates, and builds the create operations.
