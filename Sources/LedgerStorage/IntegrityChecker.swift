@@ -50,6 +50,9 @@ struct IntegrityChecker {
         s.bind(2, through.rawValue)
         var expected = from
         var blocks = 0, transactions = 0
+        // Below the retention window a block's tree may be pruned; its root is checked from the window up.
+        let retainedFrom = try StateWriter.retainedFrom(db)
+        let nodes = SQLiteStateNodeStore(db: db, algorithm: algorithm)
         while try s.step() {
             let height = Height(s.uint(0))
             guard height == expected else {
@@ -96,11 +99,11 @@ struct IntegrityChecker {
                                         details: ["root": "transaction"])
             }
             try checkIndex(height: height, header: header, ids: ids, encoded: encoded)
-            if stateRoot != StateTree.emptyRoot(algorithm) {
-                let n = try db.statement("SELECT 1 FROM state_nodes WHERE digest = ?1")
-                n.bind(1, stateRoot)
-                let present = try n.step()
-                n.reset()
+            if height >= retainedFrom, stateRoot != StateTree.emptyRoot(algorithm) {
+                let present: Bool
+                do { present = try nodes.node(stateRoot).map { SQLiteStateNodeStore.digest(of: $0, algorithm) == stateRoot } ?? false } catch {
+                    throw LedgerError.store(.sqlite, height: height, "state tree root unreadable: \(error)")
+                }
                 guard present else {
                     throw LedgerError.store(.storedRootMismatch, height: height, "the state tree root \(stateRoot.hex) is not stored",
                                             details: ["root": "state"])
@@ -122,7 +125,7 @@ struct IntegrityChecker {
     /// state tree under the head's root gives it.
     func checkFlatState(head: LedgerStore.Head) throws(LedgerError) {
         let tree = StateTree(algorithm)
-        let nodes = SQLiteStateNodeStore(db: db)
+        let nodes = SQLiteStateNodeStore(db: db, algorithm: algorithm)
         let s = try db.statement("""
             SELECT key, value, height FROM state AS s WHERE height = (SELECT max(height) FROM state WHERE key = s.key AND height <= ?1) ORDER BY key
             """)
@@ -140,6 +143,24 @@ struct IntegrityChecker {
                 throw LedgerError.store(.storedRootMismatch, height: row.height,
                                         "state key \(Hex.encode(row.key)) differs between the versioned table and the state tree",
                                         details: ["root": "state", "key": Hex.encode(row.key)])
+            }
+        }
+    }
+
+    /// Every state-tree leaf stored as a reference finds its flat state row, and the leaf it makes
+    /// hashes to its row's tag (a lost or altered flat row would otherwise surface only when a proof
+    /// or an update reads that leaf).
+    func checkLeafReferences() throws(LedgerError) {
+        let s = try db.statement("SELECT id, tag, bytes FROM state_nodes WHERE substr(bytes, 1, 1) = x'00'")
+        defer { s.reset() }
+        while try s.step() {
+            let tag = s.blob(1), stored = s.blob(2)
+            let leaf = try SQLiteStateNodeStore.resolve(stored, db)
+            guard leaf != stored, let digest = SQLiteStateNodeStore.digest(of: leaf, algorithm), Array(digest.bytes.prefix(8)) == tag else {
+                let height = stored.count >= 9 ? stored[1..<9].reduce(UInt64(0)) { $0 << 8 | UInt64($1) } : 0
+                throw LedgerError.store(.storedRootMismatch, height: Height(height),
+                                        "state leaf row \(s.int(0)) refers to a flat state row that is missing or does not match it",
+                                        details: ["root": "state", "row": String(s.int(0))])
             }
         }
     }
@@ -248,6 +269,7 @@ extension LedgerStore {
                 report.transactionsChecked = counts.transactions
                 if level == .full {
                     try checker.checkFlatState(head: head)
+                    try checker.checkLeafReferences()
                     let extra = try db.scalarInt("SELECT count(*) FROM transactions WHERE key >= \(StoreSchema.transactionKey(height: head.height.next, index: 0))") ?? 0
                     guard extra == 0 else {
                         throw LedgerError.store(.indexMismatch, height: head.height.next, "\(extra) transaction index entries above the head")
