@@ -295,33 +295,83 @@ public struct UploadReceipt: Hashable, Sendable, Codable {
 }
 
 extension UploadReceipt {
-    /// Builds the receipts of `operations` committed in transaction `transactionID`: the transaction's
-    /// operations tree is built once, and each record gets its operation and a proof of about log2(n) hashes.
-    /// A transaction committed by a build before operations commitments (its receipt's output is not one)
-    /// gets format-1 receipts.
-    /// - Throws: `AppError` `.recordNotFound` (5203) when the transaction is not committed or does not carry an
-    ///   operation, `.indexFailure` (5204) when the store cannot be read or the commitment does not match the body.
+    /// Builds the receipts of `operations` committed in transaction `transactionID` (see ``Builder``).
+    /// - Throws: As ``Builder/receipts(transactionID:operations:store:)``.
     static func build(transactionID: Digest, operations: [(recordID: String, version: UInt64, digest: Digest)],
                       store: LedgerStore) throws(AppError) -> [UploadReceipt] {
-        do {
-            guard let at = try store.location(ofTransaction: transactionID) else {
-                throw AppError(.recordNotFound, "transaction \(transactionID.hex) is not committed")
+        var builder = Builder()
+        return try builder.receipts(transactionID: transactionID, operations: operations, store: store)
+    }
+
+    /// Builds receipts transaction by transaction, keeping the last block it read (its header, certificate,
+    /// receipts and both trees) for the next transaction of the same block: a batch's transactions usually
+    /// share blocks, and reading and hashing a block of many large transactions once per transaction cost
+    /// time quadratic in the transactions per block.
+    struct Builder {
+        private struct BlockData {
+            var height: Height
+            var block: Block
+            var receipts: [Receipt]
+            var certificate: CommitCertificate
+            var transactionTree: MerkleTree
+            var receiptTree: MerkleTree
+        }
+
+        private var last: BlockData?
+
+        init() {}
+
+        /// The receipts of `operations` committed in transaction `transactionID`: the transaction's operations
+        /// tree is built once, and each record gets its operation and a proof of about log2(n) hashes. A
+        /// transaction committed by a build before operations commitments (its receipt's output is not one)
+        /// gets format-1 receipts.
+        /// - Throws: `AppError` `.recordNotFound` (5203) when the transaction is not committed or does not carry an
+        ///   operation, `.indexFailure` (5204) when the store cannot be read or the commitment does not match the body.
+        mutating func receipts(transactionID: Digest, operations: [(recordID: String, version: UInt64, digest: Digest)],
+                               store: LedgerStore) throws(AppError) -> [UploadReceipt] {
+            do {
+                guard let at = try store.location(ofTransaction: transactionID) else {
+                    throw AppError(.recordNotFound, "transaction \(transactionID.hex) is not committed")
+                }
+                let alg = store.hashAlgorithm
+                let data: BlockData
+                if let last, last.height == at.height {
+                    data = last
+                } else {
+                    let block = try store.block(atHeight: at.height)
+                    let receipts = try store.receipts(atHeight: at.height)
+                    guard let certificate = try store.certificate(atHeight: at.height) else {
+                        throw AppError(.indexFailure, "block \(at.height) has no commit certificate")
+                    }
+                    data = BlockData(height: at.height, block: block, receipts: receipts, certificate: certificate,
+                                     transactionTree: MerkleTree(leaves: block.transactions.map { $0.id(using: alg).bytes }, algorithm: alg),
+                                     receiptTree: MerkleTree(leaves: receipts.map { $0.digest(using: alg).bytes }, algorithm: alg))
+                    last = data
+                }
+                guard at.index < data.receipts.count, at.index < data.block.transactions.count else {
+                    throw AppError(.indexFailure, "block \(at.height) has no receipt for transaction \(at.index)")
+                }
+                return try Self.receipts(of: data, index: at.index, transactionID: transactionID, operations: operations, algorithm: alg)
+            } catch let e as AppError {
+                throw e
+            } catch let e as LedgerError {
+                throw RecordIndex.failure(e)
+            } catch {
+                throw AppError(.indexFailure, "\(error)")
             }
-            let block = try store.block(atHeight: at.height)
-            let receipts = try store.receipts(atHeight: at.height)
-            guard let certificate = try store.certificate(atHeight: at.height), at.index < receipts.count, at.index < block.transactions.count else {
-                throw AppError(.indexFailure, "block \(at.height) has no commit certificate or receipt")
-            }
-            let alg = store.hashAlgorithm
-            let txTree = MerkleTree(leaves: block.transactions.map { $0.id(using: alg).bytes }, algorithm: alg)
-            let receiptTree = MerkleTree(leaves: receipts.map { $0.digest(using: alg).bytes }, algorithm: alg)
-            let proof = try txTree.inclusionProof(forLeafAt: at.index)
-            let receiptProof = try receiptTree.inclusionProof(forLeafAt: at.index)
-            let transaction = block.transactions[at.index], receipt = receipts[at.index]
+        }
+
+        private static func receipts(of data: BlockData, index: Int, transactionID: Digest,
+                                     operations: [(recordID: String, version: UInt64, digest: Digest)],
+                                     algorithm alg: HashAlgorithm) throws -> [UploadReceipt] {
+            let proof = try data.transactionTree.inclusionProof(forLeafAt: index)
+            let receiptProof = try data.receiptTree.inclusionProof(forLeafAt: index)
+            let transaction = data.block.transactions[index], receipt = data.receipts[index]
+            let header = data.block.header, blockHash = data.block.headerHash, certificate = data.certificate
             guard let commitment = try? OperationsCommitment(decoding: receipt.output) else {
                 return operations.map {
                     UploadReceipt(recordID: $0.recordID, version: $0.version, recordDigest: $0.digest, transaction: transaction,
-                                  header: block.header, blockHash: block.headerHash, inclusionProof: proof, receipt: receipt,
+                                  header: header, blockHash: blockHash, inclusionProof: proof, receipt: receipt,
                                   receiptProof: receiptProof, certificate: certificate)
                 }
             }
@@ -339,26 +389,20 @@ extension UploadReceipt {
             var out = [UploadReceipt]()
             out.reserveCapacity(operations.count)
             for wanted in operations {
-                let index = operations.count > 1
+                let found = operations.count > 1
                     ? position[wanted.recordID]?.first(where: { $0.version == wanted.version })?.index
                     : ops.firstIndex { $0.recordID == wanted.recordID && $0.version == wanted.version }
-                guard let index else {
+                guard let found else {
                     throw AppError(.recordNotFound, "transaction \(transactionID.hex) does not carry '\(wanted.recordID)' v\(wanted.version)",
                                    details: ["recordID": wanted.recordID])
                 }
                 out.append(UploadReceipt(recordID: wanted.recordID, version: wanted.version, recordDigest: wanted.digest,
-                                         operation: encodings[index], operationIndex: index,
-                                         operationProof: try opsTree.inclusionProof(forLeafAt: index), header: block.header,
-                                         blockHash: block.headerHash, inclusionProof: proof, receipt: receipt, receiptProof: receiptProof,
+                                         operation: encodings[found], operationIndex: found,
+                                         operationProof: try opsTree.inclusionProof(forLeafAt: found), header: header,
+                                         blockHash: blockHash, inclusionProof: proof, receipt: receipt, receiptProof: receiptProof,
                                          certificate: certificate))
             }
             return out
-        } catch let e as AppError {
-            throw e
-        } catch let e as LedgerError {
-            throw RecordIndex.failure(e)
-        } catch {
-            throw AppError(.indexFailure, "\(error)")
         }
     }
 }
