@@ -52,8 +52,11 @@ struct JSONElementSplitter {
     /// - Throws: ``Failure`` for malformed framing; `emit`'s errors. After a throw the splitter must not be fed again.
     mutating func feed(_ bytes: some Collection<UInt8>, _ emit: ([UInt8]) throws -> Void) throws {
         for b in bytes {
-            try step(b, emit)
+            // `emit` is called here only, not passed down the per-byte steps: passed down, the optimiser copied
+            // its captures once per byte.
+            let completed = try step(b)
             offset += 1
+            if completed { try emit(takeElement()) }
         }
     }
 
@@ -61,7 +64,8 @@ struct JSONElementSplitter {
     /// - Throws: ``Failure`` when the input is empty or ends inside a value or an open array.
     mutating func finish(_ emit: ([UInt8]) throws -> Void) throws {
         if phase == .element, stack.isEmpty, !inString, !isArray {
-            try complete(emit)
+            complete()
+            try emit(takeElement())
         }
         switch phase {
         case .done: return
@@ -71,10 +75,11 @@ struct JSONElementSplitter {
         }
     }
 
-    private mutating func step(_ b: UInt8, _ emit: ([UInt8]) throws -> Void) throws {
+    /// Consumes one byte; returns whether it completed an element (then ``takeElement()`` hands it over).
+    private mutating func step(_ b: UInt8) throws -> Bool {
         switch phase {
         case .start:
-            if Self.isSpace(b) { return }
+            if Self.isSpace(b) { return false }
             if b == UInt8(ascii: "[") {
                 isArray = true
                 phase = .arrayOpen
@@ -82,7 +87,7 @@ struct JSONElementSplitter {
                 try begin(b)
             }
         case .arrayOpen, .afterComma:
-            if Self.isSpace(b) { return }
+            if Self.isSpace(b) { return false }
             if b == UInt8(ascii: "]") {
                 guard phase == .arrayOpen else { throw failure("a comma before ']'") }
                 phase = .done
@@ -90,12 +95,13 @@ struct JSONElementSplitter {
                 try begin(b)
             }
         case .element:
-            try continueElement(b, emit)
+            return try continueElement(b)
         case .afterElement:
             try afterElement(b)
         case .done:
             guard Self.isSpace(b) else { throw failure("bytes after the end of the JSON value") }
         }
+        return false
     }
 
     private mutating func afterElement(_ b: UInt8) throws {
@@ -119,7 +125,7 @@ struct JSONElementSplitter {
         phase = .element
     }
 
-    private mutating func continueElement(_ b: UInt8, _ emit: ([UInt8]) throws -> Void) throws {
+    private mutating func continueElement(_ b: UInt8) throws -> Bool {
         if inString {
             if escaped {
                 escaped = false
@@ -131,14 +137,21 @@ struct JSONElementSplitter {
                 throw failure("control byte 0x\(String(b, radix: 16)) inside a string")
             }
             try append(b)
-            if !inString, stack.isEmpty { try complete(emit) }
-            return
+            if !inString, stack.isEmpty {
+                complete()
+                return true
+            }
+            return false
         }
         if stack.isEmpty {
             // A bare scalar (number, true, false, null) at the top level ends at the first byte that cannot continue it.
-            if Self.isScalarByte(b) { return try append(b) }
-            try complete(emit)
-            return try afterElement(b)
+            if Self.isScalarByte(b) {
+                try append(b)
+                return false
+            }
+            complete()
+            try afterElement(b)
+            return true
         }
         switch b {
         case UInt8(ascii: "\""):
@@ -154,7 +167,11 @@ struct JSONElementSplitter {
             break
         }
         try append(b)
-        if stack.isEmpty { try complete(emit) }
+        if stack.isEmpty {
+            complete()
+            return true
+        }
+        return false
     }
 
     private mutating func append(_ b: UInt8) throws {
@@ -164,12 +181,16 @@ struct JSONElementSplitter {
         element.append(b)
     }
 
-    private mutating func complete(_ emit: ([UInt8]) throws -> Void) throws {
-        let done = element
-        element.removeAll(keepingCapacity: element.capacity <= 1 << 20)
+    private mutating func complete() {
         phase = .afterElement
         elementCount += 1
-        try emit(done)
+    }
+
+    /// The element just completed; the buffer starts empty again.
+    private mutating func takeElement() -> [UInt8] {
+        let done = element
+        element.removeAll(keepingCapacity: element.capacity <= 1 << 20)
+        return done
     }
 
     /// Reads the file at `path` through a splitter, `chunkBytes` at a time, calling `body` with each element.
