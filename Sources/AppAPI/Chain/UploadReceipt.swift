@@ -31,7 +31,7 @@ public struct TrustAnchor: Hashable, Sendable, Codable {
 /// transaction's successful execution receipt (whose output is that commitment) with its proof against the
 /// block's receipt root, the transaction ID's proof against the transaction root, the block header and the
 /// block's commit certificate. Its size does not depend on how many other records shared the transaction
-/// (about 3 KB for one record, a few hundred bytes more in a 2,500-record transaction).
+/// (as JSON, about 2.1 KB for a record alone in its transaction, 3.0 KB in a 2,500-record one: 12 proof hashes more).
 ///
 /// ```swift
 /// let receipt = try await platform.records.upload(record, token: token)
