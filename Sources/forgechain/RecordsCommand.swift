@@ -285,31 +285,50 @@ struct RecordsCommand: AsyncParsableCommand {
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Verify upload receipts offline against the chain's trust anchor.")
         @OptionGroup var options: DataOptions
-        @Argument(help: "A receipt file (one receipt or an array, as written by `records import --receipts`).") var receipt: String
+        @Argument(help: "A receipt file (one receipt or an array, as written by `records import --receipts`), of any size: it is read one receipt at a time.") var receipt: String
         @Option(help: "The trust anchor (default: DATA/trust-anchor.json).") var anchor: String?
 
         func run() async throws {
             do {
                 let anchorPath = anchor ?? options.data + "/trust-anchor.json"
-                guard let anchorData = FileManager.default.contents(atPath: anchorPath), let data = FileManager.default.contents(atPath: receipt) else {
+                guard let anchorData = FileManager.default.contents(atPath: anchorPath), FileManager.default.isReadableFile(atPath: receipt) else {
                     throw AppError(.receiptInvalid, "cannot read '\(receipt)' or the trust anchor '\(anchorPath)'", details: ["check": "input"])
                 }
                 let trust: TrustAnchor
                 do { trust = try JSONDecoder().decode(TrustAnchor.self, from: anchorData) } catch {
                     throw AppError(.receiptInvalid, "the trust anchor '\(anchorPath)' is not a trust anchor: \(error)", details: ["check": "anchor"])
                 }
-                let receipts: [UploadReceipt]
+                // The file is read one receipt at a time (an import's receipts file has no size limit).
+                let decoder = JSONDecoder()
+                var listed = [String]()
+                var seen = 0
+                let count: Int
                 do {
-                    receipts = try (try? JSONDecoder().decode([UploadReceipt].self, from: data)) ?? [JSONDecoder().decode(UploadReceipt.self, from: data)]
-                } catch {
-                    throw AppError(.receiptInvalid, "'\(receipt)' holds no upload receipt (one, or an array): \(error)", details: ["check": "format"])
+                    count = try JSONElementSplitter.forEachElement(inFile: receipt) { element in
+                        seen += 1
+                        let r: UploadReceipt
+                        do { r = try decoder.decode(UploadReceipt.self, from: Data(element)) } catch {
+                            throw AppError(.receiptInvalid, "'\(receipt)' element \(seen) is not an upload receipt: \(error)",
+                                           details: ["check": "format"])
+                        }
+                        try r.verify(against: trust)
+                        if listed.count < Self.listLimit { listed.append(r.recordID) }
+                    }
+                } catch let e as JSONElementSplitter.Failure {
+                    throw AppError(.receiptInvalid, "'\(receipt)' holds no upload receipt (one, or an array): \(e)", details: ["check": "format"])
+                } catch let e as CocoaError {
+                    throw AppError(.receiptInvalid, "cannot read '\(receipt)': \(e.localizedDescription)", details: ["check": "input"])
                 }
-                for r in receipts { try r.verify(against: trust) }
-                try CLI.printJSON(["verified": String(receipts.count), "records": receipts.map(\.recordID).joined(separator: ",")])
+                var result = ["verified": String(count), "records": listed.joined(separator: ",")]
+                if count > listed.count { result["records_omitted"] = String(count - listed.count) }
+                try CLI.printJSON(result)
             } catch {
                 CLI.fail(error)
             }
         }
+
+        /// The most record IDs the result lists; `records_omitted` counts the rest.
+        static let listLimit = 10_000
     }
 
     struct Reindex: AsyncParsableCommand {

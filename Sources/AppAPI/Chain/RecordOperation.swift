@@ -178,6 +178,13 @@ public struct RecordOperation: Hashable, Sendable {
     /// The deadline (nil in a format-1 body) and operations of a records transaction body.
     /// - Throws: `LedgerError` `.malformedPayload` (1901) or an RLP code (10xx), naming the field.
     public static func decodeBody(_ body: [UInt8]) throws(LedgerError) -> (deadline: Timestamp?, operations: [RecordOperation]) {
+        try decodeBody(body, eachEncoding: { _ in })
+    }
+
+    /// ``decodeBody(_:)`` that also hands `eachEncoding` the exact bytes of each operation in the body, in order
+    /// (borrowed for the call): the leaves of the operations commitment (``OperationsCommitment``).
+    static func decodeBody(_ body: [UInt8], eachEncoding: (UnsafeBufferPointer<UInt8>) -> Void)
+        throws(LedgerError) -> (deadline: Timestamp?, operations: [RecordOperation]) {
         try RLPReader.read(body) { (r) throws(LedgerError) in
             var top = try r.list("records")
             let count = try top.count()
@@ -192,7 +199,9 @@ public struct RecordOperation: Hashable, Sendable {
             }
             var list = try top.list("records.ops")
             var ops = [RecordOperation]()
-            while !list.isAtEnd { ops.append(try RecordOperation(reading: &list)) }
+            while !list.isAtEnd {
+                ops.append(try list.capturing({ (r) throws(LedgerError) in try RecordOperation(reading: &r) }, consumed: eachEncoding))
+            }
             return (deadline, ops)
         }
     }

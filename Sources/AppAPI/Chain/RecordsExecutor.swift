@@ -6,6 +6,9 @@ import LedgerCore
 /// **Body format**: see ``RecordOperation`` (`[1, [op…]]`). One transaction
 /// may hold many operations (a batch); it commits wholly or not at all.
 ///
+/// **Output** of a successful transaction: its ``OperationsCommitment``, RLP `[1, opsRoot, opCount]`, in the
+/// execution receipt (and so under the block's receipt root); ``UploadReceipt`` proves one operation against it.
+///
 /// **State**: key `rec/<recordID>` → `[version, digest, kind, factory]`
 /// (``RecordStateEntry``). The record bytes live in the block; the state
 /// keeps what conditions need.
@@ -37,7 +40,11 @@ public struct RecordsExecutor: TransactionExecutor {
     public func execute(_ transaction: Transaction, context: ExecutionContext, state: any StateReader) throws(LedgerError) -> ExecutionOutcome {
         let ops: [RecordOperation]
         let deadline: Timestamp?
-        do { (deadline, ops) = try RecordOperation.decodeBody(transaction.payload.body) } catch {
+        var leafHashes = [Digest]()
+        let hasher = MerkleHasher(context.hashAlgorithm)
+        do {
+            (deadline, ops) = try RecordOperation.decodeBody(transaction.payload.body) { leafHashes.append(hasher.hashLeaf(raw: UnsafeRawBufferPointer($0))) }
+        } catch {
             return .failure(AppError(.malformedRecordTransaction, "records transaction: \(error.message)", details: error.details))
         }
         if let deadline, context.timestamp > deadline {
@@ -108,6 +115,9 @@ public struct RecordsExecutor: TransactionExecutor {
             writes.set(key, to: entry.encoded)
             cost += UInt64(op.recordBytes.count)
         }
-        return ExecutionOutcome(output: [], costUnits: cost, writes: writes)
+        // The receipt's output commits to the operations (Architecture.md, AppAPI decision 6), so that an upload receipt
+        // proves one operation without carrying the transaction.
+        return ExecutionOutcome(output: OperationsCommitment(leafHashes: leafHashes, algorithm: context.hashAlgorithm).encoded,
+                                costUnits: cost, writes: writes)
     }
 }

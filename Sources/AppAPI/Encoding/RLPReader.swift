@@ -168,6 +168,16 @@ struct RLPReader {
         return Digest(unsafeRaw: UnsafeRawPointer(start + r.lowerBound))
     }
 
+    /// Reads the next element with `body` and passes the exact bytes it consumed (its canonical encoding,
+    /// borrowed, valid only during the call) to `consumed`.
+    mutating func capturing<R>(_ body: (inout RLPReader) throws(LedgerError) -> R,
+                               consumed: (UnsafeBufferPointer<UInt8>) -> Void) throws(LedgerError) -> R {
+        let start = offset
+        let result = try body(&self)
+        consumed(UnsafeBufferPointer(rebasing: base[start..<offset]))
+        return result
+    }
+
     /// Skips the next element, checking that it is canonical RLP throughout (nesting up to `RLP.maximumDepth`).
     mutating func skip(depth: Int = 0) throws(LedgerError) {
         guard depth <= RLP.maximumDepth else {

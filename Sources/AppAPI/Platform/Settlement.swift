@@ -244,9 +244,10 @@ struct ConfirmationTally {
         }
         var receipts = [UploadReceipt]()
         receipts.reserveCapacity(count)
+        var builder = UploadReceipt.Builder()
         for p in committed {
-            receipts += try UploadReceipt.build(transactionID: p.transactionID,
-                                                operations: p.operations.map { ($0.recordID, $0.version, $0.digest) }, store: store)
+            receipts += try builder.receipts(transactionID: p.transactionID,
+                                             operations: p.operations.map { ($0.recordID, $0.version, $0.digest) }, store: store)
             let tx = p.transactionID.hex.prefix(16)
             log.write(user: user, operation: operation, entries: p.operations.map { ($0.recordID, 0, "version=\($0.version) tx=\(tx)") })
         }

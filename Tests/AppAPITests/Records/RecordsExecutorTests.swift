@@ -77,6 +77,24 @@ struct RecordsExecutorTests {
         #expect(try run([good], on: state).status == Receipt.success)
     }
 
+    @Test func aSuccessfulTransactionOutputsTheRootAndCountOfItsOperationEncodings() throws {
+        let ops = (0..<5).map { create(RecordsFixture.production($0)) }
+        let outcome = try run(ops, on: DictionaryState())
+        #expect(outcome.status == Receipt.success)
+        let commitment = try OperationsCommitment(decoding: outcome.output)
+        #expect(commitment.count == 5)
+        #expect(commitment.root == MerkleTree(leaves: ops.map(\.encoded), algorithm: .sha256).root)
+        #expect(outcome.output == RLP.encode(.list([.uint(1), .digest(commitment.root), .uint(5)])))
+        // The leaves are the bytes as they stand in the body: decoding an operation and encoding it again gives them back.
+        var encodings = [[UInt8]]()
+        let decoded = try RecordOperation.decodeBody(RecordOperation.body(ops, deadline: Timestamp(millisecondsSince1970: 9))) { encodings.append(Array($0)) }
+        #expect(encodings == ops.map(\.encoded))
+        #expect(decoded.operations.map(\.encoded) == encodings)
+        // Another operation list, another root.
+        #expect(try OperationsCommitment(decoding: try run(Array(ops.prefix(4)), on: DictionaryState()).output).root != commitment.root)
+        #expect(throws: LedgerError.self) { try OperationsCommitment(decoding: RLP.encode(.list([.uint(2), .digest(commitment.root), .uint(5)]))) }
+    }
+
     @Test func canonicalEncodingRoundTripsForEveryKind() throws {
         let equipment = ManufacturingRecord.equipment(EquipmentRecord(deviceID: "PRESS-04", recordedTime: RecordTime(millisecondsSince1970: 5),
                                                                       status: .running, readings: ["rpm": "1200"], factoryUID: "F-1", location: "line 3"))

@@ -11,13 +11,15 @@ struct RecordsFixture {
 
     /// On simulated time: the commit timeout counts the node's ticks, so a busy machine slows a test down
     /// instead of failing it.
-    static func open(organisation: FactoryScope = .all, directory: String? = nil, commitTimeout: Duration = .seconds(60)) async throws -> RecordsFixture {
+    static func open(organisation: FactoryScope = .all, directory: String? = nil, commitTimeout: Duration = .seconds(60),
+                     maximumTransactionBodyBytes: Int? = nil) async throws -> RecordsFixture {
         let dir = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("forgechain-app-\(UUID().uuidString)").path
         var options = Platform.Options()
         options.identity.hasher = PasswordHasher(logN: 10)
         options.organisationFactories = organisation
         options.commitTimeout = commitTimeout
         options.clock = .simulated
+        if let maximumTransactionBodyBytes { options.maximumTransactionBodyBytes = maximumTransactionBodyBytes }
         let platform = try await Platform.open(.singleNode(directory: dir), options: options)
         if try await platform.identity.needsBootstrap() {
             _ = try await platform.identity.createAdministrator(user: "root", password: password, roles: [.superAdmin], token: nil)
