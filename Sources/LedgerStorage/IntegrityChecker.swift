@@ -52,7 +52,6 @@ struct IntegrityChecker {
         var blocks = 0, transactions = 0
         // Below the retention window a block's tree may be pruned; its root is checked from the window up.
         let retainedFrom = try StateWriter.retainedFrom(db)
-        let nodes = SQLiteStateNodeStore(db: db, algorithm: algorithm)
         while try s.step() {
             let height = Height(s.uint(0))
             guard height == expected else {
@@ -101,7 +100,10 @@ struct IntegrityChecker {
             try checkIndex(height: height, header: header, ids: ids, encoded: encoded)
             if height >= retainedFrom, stateRoot != StateTree.emptyRoot(algorithm) {
                 let present: Bool
-                do { present = try nodes.node(stateRoot).map { SQLiteStateNodeStore.digest(of: $0, algorithm) == stateRoot } ?? false } catch {
+                do {
+                    let nodes = try SQLiteStateNodeStore.atHeight(height, db: db, algorithm: algorithm)
+                    present = try nodes.node(stateRoot).map { SQLiteStateNodeStore.digest(of: $0, algorithm) == stateRoot } ?? false
+                } catch {
                     throw LedgerError.store(.sqlite, height: height, "state tree root unreadable: \(error)")
                 }
                 guard present else {
@@ -125,7 +127,8 @@ struct IntegrityChecker {
     /// state tree under the head's root gives it.
     func checkFlatState(head: LedgerStore.Head) throws(LedgerError) {
         let tree = StateTree(algorithm)
-        let nodes = SQLiteStateNodeStore(db: db, algorithm: algorithm)
+        // One walk per key from the root's row, so the locations a walk learns do not pile up.
+        let root = try SQLiteStateNodeStore.atHeight(head.height, db: db, algorithm: algorithm).locations
         let s = try db.statement("""
             SELECT key, value, height FROM state AS s WHERE height = (SELECT max(height) FROM state WHERE key = s.key AND height <= ?1) ORDER BY key
             """)
@@ -135,7 +138,9 @@ struct IntegrityChecker {
         s.reset()
         for row in rows {
             let inTree: [UInt8]?
-            do { inTree = try tree.value(forKey: row.key, root: head.stateRoot, store: nodes) } catch {
+            do {
+                inTree = try tree.value(forKey: row.key, root: head.stateRoot, store: SQLiteStateNodeStore(db: db, algorithm: algorithm, locations: root))
+            } catch {
                 throw LedgerError.store(.storedRootMismatch, height: row.height, "state tree unreadable: \(error.message)",
                                         details: ["root": "state", "cause": String(error.numericCode)])
             }
@@ -147,16 +152,16 @@ struct IntegrityChecker {
         }
     }
 
-    /// Every state-tree leaf stored as a reference finds its flat state row, and the leaf it makes
-    /// hashes to its row's tag (a lost or altered flat row would otherwise surface only when a proof
-    /// or an update reads that leaf).
+    /// Every state-tree leaf stored as a reference finds its flat state row (a lost one would otherwise
+    /// surface only when a proof or an update reads that leaf; an altered one fails the flat-state
+    /// check against the head's tree, or the digest check of the parent that reads it).
     func checkLeafReferences() throws(LedgerError) {
-        let s = try db.statement("SELECT id, tag, bytes FROM state_nodes WHERE substr(bytes, 1, 1) = x'00'")
+        let s = try db.statement("SELECT id, bytes FROM state_nodes WHERE substr(bytes, 1, 1) = x'00'")
         defer { s.reset() }
         while try s.step() {
-            let tag = s.blob(1), stored = s.blob(2)
+            let stored = s.blob(1)
             let leaf = try SQLiteStateNodeStore.resolve(stored, db)
-            guard leaf != stored, let digest = SQLiteStateNodeStore.digest(of: leaf, algorithm), Array(digest.bytes.prefix(8)) == tag else {
+            guard leaf != stored, SQLiteStateNodeStore.digest(of: leaf, algorithm) != nil else {
                 let height = stored.count >= 9 ? stored[1..<9].reduce(UInt64(0)) { $0 << 8 | UInt64($1) } : 0
                 throw LedgerError.store(.storedRootMismatch, height: Height(height),
                                         "state leaf row \(s.int(0)) refers to a flat state row that is missing or does not match it",

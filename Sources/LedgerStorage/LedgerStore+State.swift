@@ -16,6 +16,10 @@ public struct StateTransition: Sendable, Hashable {
     public var parentRoot: Digest
     /// The new root and the nodes created to reach it.
     public var update: StateUpdate
+    /// Where the stored nodes the update read, and their children, are (row ids): what the append
+    /// needs to link the new nodes to the ones they keep. Empty for a transition made by hand; the
+    /// store then computes the update again.
+    var locations: [Digest: Int64] = [:]
 
     /// Wraps an update computed by `StateTree.update(root:changes:store:)` from `parentRoot`.
     /// - Parameters:
@@ -27,30 +31,76 @@ public struct StateTransition: Sendable, Hashable {
     }
 }
 
-/// The state tree's nodes in the `state_nodes` table of one connection.
+/// The state tree's nodes in the `state_nodes` table of one connection, found by row id.
 ///
-/// A row holds the node's stored form and an 8-byte tag (the digest's first bytes), found through a
-/// non-unique index on the tag. The stored form of an internal node is its canonical encoding; so is
-/// that of a leaf written before schema 5. A leaf written since is a reference to the flat state row
-/// that holds the same key and value (written by the same block): `0x00`, the height as 8 bytes
-/// big-endian, the key. A canonical encoding is an RLP list and never starts with `0x00`. The tree
-/// checks every node it reads against its digest; when two rows share a tag (two digests agreeing in
-/// 64 bits, or one leaf written twice) the store hashes them to pick the right one.
-struct SQLiteStateNodeStore: StateNodeStore {
+/// A row holds a node's stored form and, for an internal node, the row ids of its two children
+/// (`left`, `right`; NULL for an empty child). `state_roots` names the row of each block's root.
+/// So a walk from a root reads one row per node by its id, and a new node is appended with the ids
+/// of the children it links to: no index on digests, and new rows go to the end of the table.
+///
+/// The stored form of an internal node is its canonical encoding; so is that of a leaf written
+/// before schema 5. A leaf written since is a reference to the flat state row of the block that
+/// wrote it, which holds the same key and value: `0x00`, the height as 8 bytes big-endian, the key
+/// (a canonical encoding is an RLP list and never starts with `0x00`). The tree checks every node
+/// it reads against its digest, so a wrong row is reported, never used.
+///
+/// The store learns where a node is from the node above it: it is seeded with roots and with
+/// locations known from before (a pending transition's), and every internal node it reads adds its
+/// children. One store serves one walk or update on one thread.
+final class SQLiteStateNodeStore: StateNodeStore {
     let db: SQLiteConnection
     let algorithm: HashAlgorithm
+    /// Digest to row id: seeded, then filled as internal nodes are read.
+    private(set) var locations: [Digest: Int64]
+    /// The rows of the last appends' new nodes: children of pending blocks' nodes that have been written since.
+    var recent = RecentStateNodes()
+
+    init(db: SQLiteConnection, algorithm: HashAlgorithm, locations: [Digest: Int64] = [:]) {
+        self.db = db
+        self.algorithm = algorithm
+        self.locations = locations
+    }
+
+    /// Adds locations known from elsewhere (a pending transition's).
+    func learn(_ more: [Digest: Int64]) { locations.merge(more) { mine, _ in mine } }
+
+    /// A store that starts at `root`, found among the roots of the last 64 blocks.
+    static func atRoot(_ root: Digest, db: SQLiteConnection, algorithm: HashAlgorithm) throws(LedgerError) -> SQLiteStateNodeStore {
+        let store = SQLiteStateNodeStore(db: db, algorithm: algorithm)
+        let s = try db.statement("""
+            SELECT r.id FROM blocks AS b JOIN state_roots AS r ON r.height = b.height
+            WHERE b.height >= (SELECT max(height) FROM blocks) - 63 AND b.state_root = ?1 AND r.id IS NOT NULL ORDER BY b.height DESC LIMIT 1
+            """)
+        defer { s.reset() }
+        s.bind(1, root)
+        if try s.step() { store.locations[root] = s.int(0) }
+        return store
+    }
+
+    /// A store that starts at the root of block `height` (none for the empty tree).
+    static func atHeight(_ height: Height, db: SQLiteConnection, algorithm: HashAlgorithm) throws(LedgerError) -> SQLiteStateNodeStore {
+        let store = SQLiteStateNodeStore(db: db, algorithm: algorithm)
+        let s = try db.statement("SELECT b.state_root, r.id FROM blocks AS b LEFT JOIN state_roots AS r ON r.height = b.height WHERE b.height = ?1")
+        defer { s.reset() }
+        s.bind(1, height.rawValue)
+        if try s.step(), let root = s.digest(0), !s.isNull(1) { store.locations[root] = s.int(1) }
+        return store
+    }
 
     func node(_ digest: Digest) throws -> [UInt8]? {
-        let s = try db.statement("SELECT bytes FROM state_nodes WHERE tag = ?1")
-        var stored = [[UInt8]]()
-        s.bindTag(1, digest)
-        while try s.step() { stored.append(s.blob(0)) }
+        guard let id = locations[digest] ?? recent[digest] else { return nil }
+        let s = try db.statement("SELECT bytes, left, right FROM state_nodes WHERE id = ?1")
+        s.bind(1, id)
+        guard try s.step() else { s.reset(); return nil }
+        let stored = s.blob(0)
+        let left: Int64? = s.isNull(1) ? nil : s.int(1), right: Int64? = s.isNull(2) ? nil : s.int(2)
         s.reset()
-        guard let first = stored.first else { return nil }
-        if stored.count == 1 { return try Self.resolve(first, db) }
-        var resolved = [[UInt8]]()
-        for bytes in stored { resolved.append(try Self.resolve(bytes, db)) }
-        return resolved.last { Self.digest(of: $0, algorithm) == digest } ?? resolved[0]
+        if left != nil || right != nil, case .internal(let l, let r)? = try? StateNode(encoded: stored) {
+            // Undecodable bytes are left for the tree to report against the digest.
+            if let l, let left { locations[l] = left }
+            if let r, let right { locations[r] = right }
+        }
+        return try Self.resolve(stored, db)
     }
 
     /// The leaf a reference names, encoded; other stored forms as they are. A reference whose flat row
@@ -72,26 +122,7 @@ struct SQLiteStateNodeStore: StateNodeStore {
         [0x00] + (0..<8).reversed().map { UInt8(truncatingIfNeeded: height.rawValue >> (UInt64($0) * 8)) } + key
     }
 
-    /// The id of the row holding the node `digest`: with `stored`, the row holding exactly that stored
-    /// form (nil when none does); without, the only row under the digest's tag, or the newest that
-    /// hashes to it.
-    static func rowID(of digest: Digest, stored: [UInt8]? = nil, algorithm: HashAlgorithm,
-                      using s: SQLiteConnection.Statement, _ db: SQLiteConnection) throws(LedgerError) -> Int64? {
-        var rows = [(id: Int64, bytes: [UInt8])]()
-        s.bindTag(1, digest)
-        while try s.step() {
-            let row = (id: s.int(0), bytes: s.blob(1))
-            if let stored, row.bytes == stored { s.reset(); return row.id }
-            rows.append(row)
-        }
-        s.reset()
-        guard stored == nil else { return nil }
-        if rows.count == 1 { return rows[0].id }
-        for row in rows.reversed() where Self.digest(of: try resolve(row.bytes, db), algorithm) == digest { return row.id }
-        return nil
-    }
-
-    /// The digest of stored node bytes; nil when they do not decode (then they are not the node sought).
+    /// The digest of node bytes; nil when they do not decode.
     static func digest(of bytes: [UInt8], _ algorithm: HashAlgorithm) -> Digest? {
         do { return try StateNode(encoded: bytes).digest(StateHasher(algorithm)) } catch { return nil }
     }
@@ -108,28 +139,69 @@ struct OverlayStateNodeStore: StateNodeStore {
     }
 }
 
-/// Writes a block's state: the new tree nodes (appended; a node already stored is not written
-/// again), the block's first node id (for rollback), the nodes it replaced (when the store prunes),
-/// and the flat versioned table `state(key, height, value-or-NULL)` for fast reads at a height.
+/// The row ids of the nodes the last few appends wrote, so a transition computed over pending
+/// blocks (whose nodes had no rows yet) can be linked to them when it is appended.
+struct RecentStateNodes: Sendable {
+    /// Blocks kept: at least 4, up to 16 while they hold at most a million rows together.
+    static let blocks = (minimum: 4, maximum: 16, rows: 1_000_000)
+    private var byBlock: [(height: Height, ids: [Digest: Int64])] = []
+    private var rows = 0
+
+    mutating func record(_ height: Height, _ ids: [Digest: Int64]) {
+        byBlock.append((height, ids))
+        rows += ids.count
+        while byBlock.count > Self.blocks.maximum || (byBlock.count > Self.blocks.minimum && rows > Self.blocks.rows) {
+            rows -= byBlock.removeFirst().ids.count
+        }
+    }
+
+    mutating func forget(above height: Height) {
+        byBlock.removeAll { $0.height > height }
+        rows = byBlock.reduce(0) { $0 + $1.ids.count }
+    }
+
+    subscript(digest: Digest) -> Int64? {
+        for b in byBlock.reversed() { if let id = b.ids[digest] { return id } }
+        return nil
+    }
+
+}
+
+/// Writes a block's state: the flat versioned rows `state(key, height, value-or-NULL)`, the new
+/// tree nodes (appended, linked to their children's rows), the row of the block's root, the block's
+/// first node row (for rollback) and, when the store prunes, the rows of the nodes it replaced.
 enum StateWriter {
-    /// Computes the state root after `set` on top of `parentRoot` (or takes
-    /// it from `transition`, computed before from the same root), checks it
-    /// against the header, and writes nodes and flat rows.
+    /// A child of a new node whose row is not known: the update must be computed again here.
+    struct UnknownLocation: Error {}
+
+    /// Computes the state root after `set` on top of `parentRoot` (or takes it from `transition`,
+    /// computed before from the same root), checks it against the header, and writes.
+    /// - Returns: The row ids of the nodes written (for ``RecentStateNodes``).
     static func write(_ set: StateChangeSet, transition: StateTransition?, height: Height, header: BlockHeader,
                       parentRoot: Digest?, algorithm: HashAlgorithm, retention: LedgerStore.StateRetention,
-                      into db: SQLiteConnection) throws(LedgerError) {
+                      recent: RecentStateNodes, into db: SQLiteConnection) throws(LedgerError) -> [Digest: Int64] {
         let tree = StateTree(algorithm)
         let base = parentRoot ?? tree.emptyRoot
-        let update: StateUpdate
-        if let transition {
-            guard transition.parentRoot == base else {
-                throw LedgerError.store(.stateRootMismatch, height: height,
-                                        "state transition starts from root \(transition.parentRoot.hex), the head's state root is \(base.hex)",
-                                        details: ["transitionParent": transition.parentRoot.hex, "headRoot": base.hex])
-            }
+        if let transition, transition.parentRoot != base {
+            throw LedgerError.store(.stateRootMismatch, height: height,
+                                    "state transition starts from root \(transition.parentRoot.hex), the head's state root is \(base.hex)",
+                                    details: ["transitionParent": transition.parentRoot.hex, "headRoot": base.hex])
+        }
+        var update: StateUpdate
+        var locations: [Digest: Int64]
+        func compute() throws(LedgerError) {
+            let store = height.rawValue > 0 ? try SQLiteStateNodeStore.atHeight(Height(height.rawValue - 1), db: db, algorithm: algorithm)
+                : SQLiteStateNodeStore(db: db, algorithm: algorithm)
+            update = try tree.update(root: base, changes: set.changes, store: store)
+            locations = store.locations
+        }
+        update = StateUpdate(root: base, nodes: [])
+        locations = [:]
+        if let transition, !transition.locations.isEmpty || transition.update.nodes.isEmpty {
             update = transition.update
+            locations = transition.locations
         } else {
-            update = try tree.update(root: base, changes: set.changes, store: SQLiteStateNodeStore(db: db, algorithm: algorithm))
+            try compute()
         }
         guard update.root == header.stateRoot else {
             throw LedgerError.store(.stateRootMismatch, height: height,
@@ -146,47 +218,92 @@ enum StateWriter {
                 try s.run()
             }
         }
-        if !update.nodes.isEmpty { try insertNodes(update.nodes, values: set, height: height, algorithm: algorithm, into: db) }
+        func locate(_ d: Digest) -> Int64? { locations[d] ?? recent[d] }
+        // New nodes come from the tree's own update and always decode; a plan fails only on a child whose row is unknown.
+        var plan = try? Plan(update.nodes, locate: locate)
+        if plan == nil, transition != nil {
+            // A child from a block appended longer ago than the memo reaches: read the tree again.
+            try compute()
+            plan = try? Plan(update.nodes, locate: locate)
+        }
+        guard let plan else {
+            throw LedgerError.store(.stateNodeMissing, height: height, "a state node the new tree keeps has no stored row")
+        }
+        let written = try insert(plan, values: set, height: height, into: db)
+        // The root's row: new, kept from before, or none for the empty tree.
+        let rootID: Int64? = update.root == tree.emptyRoot ? nil : written[update.root] ?? locate(update.root)
+        if update.root != tree.emptyRoot, rootID == nil {
+            throw LedgerError.store(.stateNodeMissing, height: height, "the state root \(update.root.hex) has no stored row")
+        }
+        let r = try db.statement("INSERT OR REPLACE INTO state_roots(height, id) VALUES(?1, ?2)")
+        r.bind(1, height.rawValue)
+        if let rootID { r.bind(2, rootID) } else { r.bindNull(2) }
+        try r.run()
         if case .recent = retention, !update.replaced.isEmpty {
-            // The replaced nodes were read moments ago by the update: their index pages are in the cache.
-            let find = try db.statement("SELECT id, bytes FROM state_nodes WHERE tag = ?1")
             let s = try db.statement("INSERT OR IGNORE INTO state_stale(height, id) VALUES(?1, ?2)")
-            for digest in update.replaced.sorted() {
-                guard let id = try SQLiteStateNodeStore.rowID(of: digest, algorithm: algorithm, using: find, db) else { continue }
+            for digest in update.replaced {
+                // A replaced node is one the update read, so its row is known; one that is not is left (never wrong, only kept).
+                guard let id = locate(digest) else { continue }
                 s.bind(1, height.rawValue)
                 s.bind(2, id)
                 try s.run()
             }
         }
+        return written
     }
 
-    /// Appends the nodes not stored yet and marks the block's first row. A leaf whose key and value are
-    /// this block's flat state row is stored as a reference to it (the value is then stored once). An
-    /// internal node already stored was in an older tree and replaced since (the update never
-    /// recreates a node of the tree it changes): it is noted in `state_revived` so that pruning keeps it.
-    /// A leaf written again gets a second row, which needs no such note.
-    private static func insertNodes(_ nodes: [StateUpdate.Node], values set: StateChangeSet, height: Height,
-                                    algorithm: HashAlgorithm, into db: SQLiteConnection) throws(LedgerError) {
+    /// The new nodes in write order (children before parents, as the update lists them) with the rows
+    /// of the children they keep.
+    struct Plan {
+        var nodes: [(node: StateUpdate.Node, decoded: StateNode)]
+        var keptChildren: [Digest: Int64]
+
+        init(_ nodes: [StateUpdate.Node], locate: (Digest) -> Int64?) throws {
+            let new = Set(nodes.map(\.digest))
+            self.nodes = []
+            self.nodes.reserveCapacity(nodes.count)
+            keptChildren = [:]
+            for n in nodes {
+                let decoded = try StateNode(encoded: n.encoded)
+                if case .internal(let l, let r) = decoded {
+                    for c in [l, r].compactMap({ $0 }) where !new.contains(c) {
+                        guard let id = locate(c) else { throw UnknownLocation() }
+                        keptChildren[c] = id
+                    }
+                }
+                self.nodes.append((n, decoded))
+            }
+        }
+    }
+
+    /// Appends the planned nodes and marks the block's first row. A leaf whose key and value are this
+    /// block's flat state row is stored as a reference to it (the value is then stored once).
+    private static func insert(_ plan: Plan, values set: StateChangeSet, height: Height,
+                               into db: SQLiteConnection) throws(LedgerError) -> [Digest: Int64] {
+        guard !plan.nodes.isEmpty else { return [:] }
         var values = [[UInt8]: [UInt8]]()
         values.reserveCapacity(set.changes.count)
         for c in set.netChanges { if let v = c.value { values[c.key] = v } }
-        let find = try db.statement("SELECT id, bytes FROM state_nodes WHERE tag = ?1")
-        let insert = try db.statement("INSERT INTO state_nodes(tag, bytes) VALUES(?1, ?2)")
+        let insert = try db.statement("INSERT INTO state_nodes(bytes, left, right) VALUES(?1, ?2, ?3)")
+        var written = [Digest: Int64]()
+        written.reserveCapacity(plan.nodes.count)
         var firstID: Int64?
-        // In digest (so tag) order: consecutive index inserts land on the same or neighbouring pages.
-        for node in nodes.sorted(by: { $0.digest < $1.digest }) {
+        for (node, decoded) in plan.nodes where written[node.digest] == nil {
             var stored = node.encoded
-            if case .leaf(let key, let value) = try StateNode(encoded: node.encoded), values[key] == value {
-                stored = SQLiteStateNodeStore.leafReference(key: key, height: height)
-            } else if let id = try SQLiteStateNodeStore.rowID(of: node.digest, stored: stored, algorithm: algorithm, using: find, db) {
-                let r = try db.statement("INSERT OR IGNORE INTO state_revived(id) VALUES(?1)")
-                r.bind(1, id)
-                try r.run()
-                continue
+            switch decoded {
+            case .leaf(let key, let value):
+                if values[key] == value { stored = SQLiteStateNodeStore.leafReference(key: key, height: height) }
+                insert.bindNull(2)
+                insert.bindNull(3)
+            case .internal(let l, let r):
+                for (i, c) in [(Int32(2), l), (Int32(3), r)] {
+                    if let c, let id = written[c] ?? plan.keptChildren[c] { insert.bind(i, id) } else { insert.bindNull(i) }
+                }
             }
-            insert.bindTag(1, node.digest)
-            try insert.run(binding: stored, at: 2)
-            if firstID == nil { firstID = db.lastInsertRowID }
+            try insert.run(binding: stored, at: 1)
+            let id = db.lastInsertRowID
+            written[node.digest] = id
+            if firstID == nil { firstID = id }
         }
         if let firstID {
             let m = try db.statement("INSERT OR REPLACE INTO state_node_marks(height, first_id) VALUES(?1, ?2)")
@@ -194,11 +311,12 @@ enum StateWriter {
             m.bind(2, firstID)
             try m.run()
         }
+        return written
     }
 
     /// Deletes the nodes that only heights below `lowest` needed: those replaced at or below it (a
-    /// node replaced at height `s` is in the trees of heights below `s` only), except revived ones.
-    /// Records `lowest` as the lowest height whose tree is whole.
+    /// node replaced at height `s` is in the trees of heights below `s` only). Records `lowest` as
+    /// the lowest height whose tree is whole.
     static func prune(keepingFrom lowest: Height, into db: SQLiteConnection) throws(LedgerError) {
         let stale = try db.statement("SELECT count(*) FROM state_stale WHERE height <= ?1")
         stale.bind(1, lowest.rawValue)
@@ -207,8 +325,7 @@ enum StateWriter {
         if count > 0 {
             // In id order: neighbouring deletes touch the same pages.
             try db.execute("""
-                DELETE FROM state_nodes WHERE id IN (
-                    SELECT id FROM state_stale WHERE height <= \(lowest.rawValue) AND id NOT IN (SELECT id FROM state_revived) ORDER BY id);
+                DELETE FROM state_nodes WHERE id IN (SELECT id FROM state_stale WHERE height <= \(lowest.rawValue) ORDER BY id);
                 DELETE FROM state_stale WHERE height <= \(lowest.rawValue);
                 """)
         }
@@ -249,8 +366,12 @@ extension LedgerStore {
     /// - Note: Thread-safe; writes nothing. Example: `let t = try store.stateTransition(applying: changes)`.
     public func stateTransition(applying changes: StateChangeSet) throws(LedgerError) -> StateTransition {
         try read { (db) throws(LedgerError) -> StateTransition in
-            let root = try Self.loadHead(db)?.stateRoot ?? StateTree(hashAlgorithm).emptyRoot
-            return try transition(changes, from: root, nodes: SQLiteStateNodeStore(db: db, algorithm: hashAlgorithm))
+            guard let head = try Self.loadHead(db) else {
+                return try transition(changes, from: StateTree(hashAlgorithm).emptyRoot, store: SQLiteStateNodeStore(db: db, algorithm: hashAlgorithm))
+            }
+            let store = try SQLiteStateNodeStore.atHeight(head.height, db: db, algorithm: hashAlgorithm)
+            store.recent = recentStateNodesSnapshot
+            return try transition(changes, from: head.stateRoot, store: store)
         }
     }
 
@@ -274,12 +395,24 @@ extension LedgerStore {
         overlay.reserveCapacity(pending.reduce(0) { $0 + $1.update.nodes.count })
         for t in pending { for n in t.update.nodes { overlay[n.digest] = n.encoded } }
         return try read { (db) throws(LedgerError) -> StateTransition in
-            try transition(changes, from: root, nodes: OverlayStateNodeStore(overlay: overlay, base: SQLiteStateNodeStore(db: db, algorithm: hashAlgorithm)))
+            // The root is a pending block's (in the overlay) or a stored block's; the stored nodes the
+            // pending blocks keep are where their transitions found them.
+            let base = overlay[root] == nil ? try SQLiteStateNodeStore.atRoot(root, db: db, algorithm: hashAlgorithm)
+                : SQLiteStateNodeStore(db: db, algorithm: hashAlgorithm)
+            for t in pending { base.learn(t.locations) }
+            base.recent = recentStateNodesSnapshot
+            let update = try StateTree(hashAlgorithm).update(root: root, changes: changes.changes,
+                                                             store: OverlayStateNodeStore(overlay: overlay, base: base))
+            var t = StateTransition(parentRoot: root, update: update)
+            t.locations = base.locations
+            return t
         }
     }
 
-    private func transition(_ changes: StateChangeSet, from root: Digest, nodes: some StateNodeStore) throws(LedgerError) -> StateTransition {
-        StateTransition(parentRoot: root, update: try StateTree(hashAlgorithm).update(root: root, changes: changes.changes, store: nodes))
+    private func transition(_ changes: StateChangeSet, from root: Digest, store: SQLiteStateNodeStore) throws(LedgerError) -> StateTransition {
+        var t = StateTransition(parentRoot: root, update: try StateTree(hashAlgorithm).update(root: root, changes: changes.changes, store: store))
+        t.locations = store.locations
+        return t
     }
 
     /// A proof of the value of `key` (or of its absence) in the state after
@@ -310,7 +443,8 @@ extension LedgerStore {
             }
             s.reset()
             do throws(LedgerError) {
-                return try StateTree(hashAlgorithm).proof(forKey: key, root: root, store: SQLiteStateNodeStore(db: db, algorithm: hashAlgorithm))
+                return try StateTree(hashAlgorithm).proof(forKey: key, root: root,
+                                                          store: SQLiteStateNodeStore.atHeight(h, db: db, algorithm: hashAlgorithm))
             } catch where error.code == .stateNodeMissing {
                 throw LedgerError.store(.stateNotRetained, height: h, "state tree node missing: \(error.message)",
                                         details: ["cause": String(error.numericCode)])

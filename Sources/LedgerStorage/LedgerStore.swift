@@ -174,6 +174,10 @@ public final class LedgerStore: @unchecked Sendable {
     /// read on demand) its header, behind a lock of their own so readers of
     /// the head never wait for an append in progress.
     private let published = Mutex<(head: Head?, header: BlockHeader?)>((nil, nil))
+    /// Rows of the nodes the last appends wrote: changed by appends and rollbacks (under writeLock),
+    /// read by transitions on any thread.
+    private let recentStateNodes = Mutex(RecentStateNodes())
+    var recentStateNodesSnapshot: RecentStateNodes { recentStateNodes.withLock { $0 } }
     private var cachedHead: Head? {
         get { published.withLock { $0.head } }
         set { published.withLock { $0.head = newValue } }
@@ -422,10 +426,12 @@ public final class LedgerStore: @unchecked Sendable {
         }
         let db = writer
         let parentRoot = cachedHead?.stateRoot
+        var written = [Digest: Int64]()
         try db.transaction { () throws(LedgerError) in
             try Self.insert(prepared, into: db)
-            try StateWriter.write(stateChanges, transition: stateTransition, height: height, header: block.header, parentRoot: parentRoot,
-                                  algorithm: hashAlgorithm, retention: configuration.stateRetention, into: db)
+            written = try StateWriter.write(stateChanges, transition: stateTransition, height: height, header: block.header,
+                                            parentRoot: parentRoot, algorithm: hashAlgorithm, retention: configuration.stateRetention,
+                                            recent: recentStateNodesSnapshot, into: db)
             // Pruned in strides of a quarter window: the deletes of several blocks land on a page together.
             if let lowest = configuration.stateRetention.lowestRetained(head: height),
                lowest.rawValue >= (try StateWriter.retainedFrom(db)).rawValue + configuration.stateRetention.pruneStride {
@@ -440,6 +446,7 @@ public final class LedgerStore: @unchecked Sendable {
             marker.bind(1, text: height.description)
             try marker.run()
         }
+        recentStateNodes.withLock { $0.record(height, written) }
         published.withLock { $0 = (Head(height: height, hash: prepared.hash, stateRoot: block.header.stateRoot), block.header) }
     }
 
@@ -529,6 +536,7 @@ public final class LedgerStore: @unchecked Sendable {
             for sql in ["DELETE FROM blocks WHERE height > ?1", "DELETE FROM state WHERE height > ?1",
                         "DELETE FROM state_nodes WHERE id >= (SELECT min(first_id) FROM state_node_marks WHERE height > ?1)",
                         "DELETE FROM state_node_marks WHERE height > ?1", "DELETE FROM state_stale WHERE height > ?1",
+                        "DELETE FROM state_roots WHERE height > ?1",
                         "DELETE FROM certificates WHERE height > ?1"] {
                 let d = try db.statement(sql)
                 d.bind(1, h)
@@ -542,6 +550,7 @@ public final class LedgerStore: @unchecked Sendable {
             try marker.run()
             return txs
         }
+        recentStateNodes.withLock { $0.forget(above: height) }
         let reloaded = try Self.loadHead(db)
         published.withLock { $0 = (reloaded, nil) }
         configuration.logger.notice("store rolled back", metadata: [

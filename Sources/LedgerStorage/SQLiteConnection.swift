@@ -157,13 +157,6 @@ package final class SQLiteConnection {
             }
         }
 
-        /// Binds the first 8 bytes of `d`: the tag a state-tree node row is found by.
-        package func bindTag(_ i: Int32, _ d: Digest) {
-            _ = d.withUnsafeBytes { p in
-                sqlite3_bind_blob(stmt, i, p.baseAddress, 8, forgechain_sqlite_transient())
-            }
-        }
-
         /// Steps once: true when a row is ready, false when done.
         @discardableResult
         package func step() throws(LedgerError) -> Bool {

@@ -75,39 +75,52 @@ package enum StoreSchema {
         CREATE UNIQUE INDEX state_nodes_digest ON state_nodes(digest);
         CREATE INDEX state_nodes_height ON state_nodes(height);
         """,
-        // 5: compact state-tree rows and pruning. A node row keeps an 8-byte tag (the digest's first
-        // bytes) instead of the whole digest, with a non-unique index on the tag: the digest is the hash
-        // of the bytes, so a read checks it (and picks the right row if two tags ever collide). The
-        // height column and its index give way to one row per block naming the block's first node id
-        // (rows are appended in height order), which is all a rollback needs. `state_stale` lists, per
-        // height, the rows of the nodes that height replaced; a store that keeps a window of recent heights
-        // deletes them once no retained height needs them. `state_revived` names rows of replaced nodes
-        // that a later block wrote again (a key set back to an old value), which pruning must keep.
-        // Leaves written from now on are stored as references to their flat `state` row (see
-        // `SQLiteStateNodeStore`), so a value is stored once; rows written before keep their bytes.
+        // 5: state-tree rows found by row id, pruning. A node row keeps its bytes and the row ids of its
+        // two children (`left`, `right`); `state_roots` names the row of each block's root; so a walk
+        // from a root reads one row per node by id, and new nodes are appended with their children's
+        // ids: the digest column and its index (random inserts on every block), and the height column
+        // and its index, go. `state_node_marks` names each block's first row (rows are appended block
+        // after block), which is what a rollback needs. `state_stale` lists, per height, the rows of the
+        // nodes that height replaced; a store keeping a window of recent heights deletes them once no
+        // retained height needs them. Leaves written from now on are stored as references to their flat
+        // `state` row (see `SQLiteStateNodeStore`), so a value is stored once; rows written before keep
+        // their bytes. Internal nodes are RLP `[0x01, left, right]` in one of three forms (two children:
+        // 69 bytes `F8 43 01 A0 <32> A0 <32>`; one: 36 bytes `E3 01 80 A0 <32>` or `E3 01 A0 <32> 80`),
+        // from which the children's digests are read here to find their rows.
         """
         CREATE TABLE state_nodes_v5(
             id INTEGER PRIMARY KEY,
-            tag BLOB NOT NULL,
-            bytes BLOB NOT NULL);
-        INSERT INTO state_nodes_v5(id, tag, bytes) SELECT id, substr(digest, 1, 8), bytes FROM state_nodes ORDER BY id;
+            bytes BLOB NOT NULL,
+            left INTEGER,
+            right INTEGER);
+        INSERT INTO state_nodes_v5(id, bytes, left, right)
+            SELECT n.id, n.bytes,
+                CASE WHEN length(n.bytes) = 69 AND substr(n.bytes, 1, 4) = x'F84301A0'
+                         THEN (SELECT c.id FROM state_nodes AS c WHERE c.digest = substr(n.bytes, 5, 32))
+                     WHEN length(n.bytes) = 36 AND substr(n.bytes, 1, 3) = x'E301A0'
+                         THEN (SELECT c.id FROM state_nodes AS c WHERE c.digest = substr(n.bytes, 4, 32)) END,
+                CASE WHEN length(n.bytes) = 69 AND substr(n.bytes, 1, 4) = x'F84301A0'
+                         THEN (SELECT c.id FROM state_nodes AS c WHERE c.digest = substr(n.bytes, 38, 32))
+                     WHEN length(n.bytes) = 36 AND substr(n.bytes, 1, 4) = x'E30180A0'
+                         THEN (SELECT c.id FROM state_nodes AS c WHERE c.digest = substr(n.bytes, 5, 32)) END
+            FROM state_nodes AS n ORDER BY n.id;
         CREATE TABLE state_node_marks(
             height INTEGER PRIMARY KEY,
             first_id INTEGER NOT NULL);
         INSERT INTO state_node_marks(height, first_id) SELECT height, min(id) FROM state_nodes GROUP BY height;
+        CREATE TABLE state_roots(
+            height INTEGER PRIMARY KEY,
+            id INTEGER);
+        INSERT INTO state_roots(height, id)
+            SELECT b.height, (SELECT c.id FROM state_nodes AS c WHERE c.digest = b.state_root) FROM blocks AS b;
         DROP TABLE state_nodes;
         ALTER TABLE state_nodes_v5 RENAME TO state_nodes;
-        CREATE INDEX state_nodes_tag ON state_nodes(tag);
         CREATE TABLE state_stale(
             height INTEGER NOT NULL,
             id INTEGER NOT NULL,
             PRIMARY KEY(height, id)) WITHOUT ROWID;
-        CREATE TABLE state_revived(id INTEGER PRIMARY KEY);
         """,
     ]
-
-    /// The tag a state-tree node row is found by: the first 8 bytes of its digest.
-    static func stateNodeTag(_ digest: Digest) -> [UInt8] { Array(digest.bytes.prefix(8)) }
 
     static var latestVersion: Int { migrations.count }
 

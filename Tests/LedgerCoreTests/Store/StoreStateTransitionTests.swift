@@ -97,6 +97,53 @@ struct StoreStateTransitionTests {
         #expect(try chained.checkIntegrity(.full).blocksChecked == 5)
     }
 
+    /// The node's pattern: block N+1 is executed over N's unwritten nodes, N is appended, then N+2 is
+    /// executed over N+1's, whose nodes now link to rows N's append wrote; every append finds them.
+    @Test func transitionsComputedWhileEarlierOnesAreAppendedLinkToTheirRows() throws {
+        let dir = try TemporaryDirectory()
+        let store = try LedgerStore(path: dir.path("ledger.sqlite"), configuration: .init(stateRetention: .recent(heights: 3)))
+        let reference = try LedgerStore.inMemory()
+        var chain = try TestChain()
+        var other = try TestChain()
+        var pending = [(Block, [Receipt], StateChangeSet, StateTransition)]()
+        var root = StateTree.emptyRoot(.sha256)
+        for h in 0..<30 {
+            let changes = sampleChanges(Height(UInt64(h)))
+            let t = try store.stateTransition(applying: changes, from: root, pending: pending.map(\.3))
+            let (block, receipts) = try chain.next(changes: changes, stateRoot: t.update.root)
+            pending.append((block, receipts, changes, t))
+            root = t.update.root
+            if pending.count == 3 {
+                let (b, r, c, oldest) = pending.removeFirst()
+                try store.append(b, receipts: r, stateChanges: c, stateTransition: oldest)
+            }
+            let (rb, rr) = try other.next(changes: changes, stateRoot: try reference.stateRoot(applying: changes))
+            try reference.append(rb, receipts: rr, stateChanges: changes)
+        }
+        for (b, r, c, t) in pending { try store.append(b, receipts: r, stateChanges: c, stateTransition: t) }
+        #expect(store.head?.stateRoot == reference.head?.stateRoot)
+        for k in 0..<10 {
+            let key = Array("k\(k)".utf8)
+            try store.stateProof(key: key).verify(key: key, value: try reference.stateValue(forKey: key), root: root, algorithm: .sha256)
+        }
+        #expect(try store.checkIntegrity(.full).blocksChecked == 30)
+    }
+
+    /// A transition built by hand carries no row locations: the append computes the update again and stores the same tree.
+    @Test func aTransitionMadeByHandIsComputedAgainAtAppend() throws {
+        let store = try LedgerStore.inMemory()
+        var chain = try TestChain()
+        try chain.extend(store, blocks: 3, changes: sampleChanges)
+        let changes = sampleChanges(3)
+        let computed = try store.stateTransition(applying: changes)
+        let byHand = StateTransition(parentRoot: computed.parentRoot, update: computed.update)
+        let (block, receipts) = try chain.next(changes: changes, stateRoot: computed.update.root)
+        try store.append(block, receipts: receipts, stateChanges: changes, stateTransition: byHand)
+        #expect(try store.checkIntegrity(.full).blocksChecked == 4)
+        let key = Array("k9".utf8)
+        try store.stateProof(key: key).verify(key: key, value: try store.stateValue(forKey: key), root: block.header.stateRoot, algorithm: .sha256)
+    }
+
     @Test func transitionFromARootNeitherStoredNorPendingFailsWithStateNodeMissing() throws {
         let store = try LedgerStore.inMemory()
         var chain = try TestChain()
