@@ -50,6 +50,9 @@ struct IntegrityChecker {
         s.bind(2, through.rawValue)
         var expected = from
         var blocks = 0, transactions = 0
+        // Below the retention window a block's tree may be pruned; its root is checked from the window up.
+        let retainedFrom = try StateWriter.retainedFrom(db)
+        let nodes = SQLiteStateNodeStore(db: db, algorithm: algorithm)
         while try s.step() {
             let height = Height(s.uint(0))
             guard height == expected else {
@@ -96,11 +99,11 @@ struct IntegrityChecker {
                                         details: ["root": "transaction"])
             }
             try checkIndex(height: height, header: header, ids: ids, encoded: encoded)
-            if stateRoot != StateTree.emptyRoot(algorithm) {
-                let n = try db.statement("SELECT 1 FROM state_nodes WHERE digest = ?1")
-                n.bind(1, stateRoot)
-                let present = try n.step()
-                n.reset()
+            if height >= retainedFrom, stateRoot != StateTree.emptyRoot(algorithm) {
+                let present: Bool
+                do { present = try nodes.node(stateRoot).map { SQLiteStateNodeStore.digest(of: $0, algorithm) == stateRoot } ?? false } catch {
+                    throw LedgerError.store(.sqlite, height: height, "state tree root unreadable: \(error)")
+                }
                 guard present else {
                     throw LedgerError.store(.storedRootMismatch, height: height, "the state tree root \(stateRoot.hex) is not stored",
                                             details: ["root": "state"])
@@ -122,7 +125,7 @@ struct IntegrityChecker {
     /// state tree under the head's root gives it.
     func checkFlatState(head: LedgerStore.Head) throws(LedgerError) {
         let tree = StateTree(algorithm)
-        let nodes = SQLiteStateNodeStore(db: db)
+        let nodes = SQLiteStateNodeStore(db: db, algorithm: algorithm)
         let s = try db.statement("""
             SELECT key, value, height FROM state AS s WHERE height = (SELECT max(height) FROM state WHERE key = s.key AND height <= ?1) ORDER BY key
             """)

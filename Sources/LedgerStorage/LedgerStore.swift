@@ -71,6 +71,10 @@ public final class LedgerStore: @unchecked Sendable {
         /// the same tree and index pages again and again, so a longer log copies each page once for many
         /// blocks; the price is a larger `-wal` file between checkpoints.
         public var walCheckpointPages: Int
+        /// Optional, default `.archive`. How many heights' state trees stay whole (provable, and
+        /// reachable by ``LedgerStore/rollback(toHeight:)``); see ``StateRetention``. Values at every
+        /// height stay readable either way (``LedgerStore/stateValue(forKey:atHeight:)``).
+        public var stateRetention: StateRetention
         /// Optional, default `Logger(label: "forgechain.store")` (the host's `LoggingSystem` backend).
         /// Receives integrity findings (error, with `code` and `height`), passed explicit checks and
         /// rollbacks; never block contents. See `Documentation/Architecture.md` → Logs and metrics.
@@ -79,7 +83,7 @@ public final class LedgerStore: @unchecked Sendable {
         /// Every parameter is optional; see the properties for defaults and ranges.
         public init(hashAlgorithm: HashAlgorithm? = nil, durability: Durability = .normal, readOnly: Bool = false,
                     quickCheckBlocks: Int = 16, sqliteQuickCheckOnOpen: Bool = true, maximumIdleReaders: Int = 4,
-                    pageCacheKibibytes: Int = 32_768, walCheckpointPages: Int = 8_192) {
+                    pageCacheKibibytes: Int = 32_768, walCheckpointPages: Int = 8_192, stateRetention: StateRetention = .archive) {
             self.hashAlgorithm = hashAlgorithm
             self.durability = durability
             self.readOnly = readOnly
@@ -88,6 +92,41 @@ public final class LedgerStore: @unchecked Sendable {
             self.maximumIdleReaders = min(64, max(1, maximumIdleReaders))
             self.pageCacheKibibytes = min(4_194_304, max(0, pageCacheKibibytes))
             self.walCheckpointPages = min(1_000_000, max(0, walCheckpointPages))
+            self.stateRetention = stateRetention
+        }
+    }
+
+    /// How much state-tree history a store keeps.
+    ///
+    /// Each block replaces the tree nodes on the paths it changes. An archive keeps every replaced
+    /// node, so the tree at every height stays provable, and the tree's share of the file grows with
+    /// history (about `log2(keys / keys-per-block)` nodes per changed key). A store keeping recent
+    /// heights deletes a replaced node once no retained height needs it, so the tree's share stays
+    /// about the size of the live state plus the window's replaced nodes.
+    ///
+    /// Either way the flat state table keeps the value of every key at every height
+    /// (``LedgerStore/stateValue(forKey:atHeight:)`` answers for any height). What the window limits is
+    /// ``LedgerStore/stateProof(key:atHeight:)`` and ``LedgerStore/rollback(toHeight:)``: below the
+    /// window both fail with `.stateNotRetained` (1518) and change nothing. Only blocks appended
+    /// while the window is set are pruned; turning it on later leaves older history as it is.
+    ///
+    /// ```swift
+    /// var c = LedgerStore.Configuration()
+    /// c.stateRetention = .recent(heights: 128)   // proofs and rollback for the last 128 heights
+    /// let store = try LedgerStore(path: "ledger.sqlite", configuration: c)
+    /// ```
+    public enum StateRetention: Sendable, Hashable {
+        /// Every height's tree stays whole (an archive node). The default.
+        case archive
+        /// The trees of the last `heights` heights stay whole (range `1...`; a smaller value is
+        /// taken as 1, the head alone); older replaced nodes are deleted as blocks are appended.
+        case recent(heights: Int)
+
+        /// The lowest height whose tree stays whole once `head` is appended; nil for an archive.
+        func lowestRetained(head: Height) -> Height? {
+            guard case .recent(let heights) = self else { return nil }
+            let keep = UInt64(max(1, heights))
+            return head.rawValue + 1 > keep ? Height(head.rawValue + 1 - keep) : nil
         }
     }
 
@@ -379,7 +418,10 @@ public final class LedgerStore: @unchecked Sendable {
         try db.transaction { () throws(LedgerError) in
             try Self.insert(prepared, into: db)
             try StateWriter.write(stateChanges, transition: stateTransition, height: height, header: block.header, parentRoot: parentRoot,
-                                  algorithm: hashAlgorithm, into: db)
+                                  algorithm: hashAlgorithm, retention: configuration.stateRetention, into: db)
+            if let lowest = configuration.stateRetention.lowestRetained(head: height) {
+                try StateWriter.prune(keepingFrom: lowest, algorithm: hashAlgorithm, into: db)
+            }
             if let certificate {
                 let c = try db.statement("INSERT OR REPLACE INTO certificates(height, encoded) VALUES(?1, ?2)")
                 c.bind(1, height.rawValue)
@@ -434,6 +476,8 @@ public final class LedgerStore: @unchecked Sendable {
     /// - Throws: `LedgerError` `.heightNotFound` (1503) when `height` is
     ///   above the head or the store is empty, `.storeCorrupted` (1501) when
     ///   an undone block does not decode (nothing is removed then),
+    ///   `.stateNotRetained` (1518) when `height` is below the state
+    ///   retention window (``StateRetention``; nothing is removed),
     ///   `.readOnlyStore` (1516), `.storeClosed` (1521) after ``close()``, `.sqlite` (1510).
     /// - Note: Thread-safe; serialised with appends. Readers in the middle of
     ///   a read keep their snapshot. Example: `let undone = try store.rollback(toHeight: 10)`.
@@ -451,6 +495,12 @@ public final class LedgerStore: @unchecked Sendable {
         }
         guard height < head.height else { return [] }
         let db = writer
+        let retained = try StateWriter.retainedFrom(db)
+        guard height >= retained else {
+            throw LedgerError.store(.stateNotRetained, height: height,
+                                    "cannot roll back below the state retention window: the tree is whole from height \(retained) (StateRetention)",
+                                    details: ["retainedFrom": retained.description])
+        }
         let undone = try db.transaction { () throws(LedgerError) -> [Transaction] in
             var txs = [Transaction]()
             let s = try db.statement("SELECT height, encoded FROM blocks WHERE height > ?1 ORDER BY height")
@@ -465,8 +515,12 @@ public final class LedgerStore: @unchecked Sendable {
             }
             s.reset()
             let h = Int64(bitPattern: height.rawValue)
+            // Node rows are appended block after block, so the rows above `height` are those from the
+            // first row of the first block above it on.
             for sql in ["DELETE FROM blocks WHERE height > ?1", "DELETE FROM state WHERE height > ?1",
-                        "DELETE FROM state_nodes WHERE height > ?1", "DELETE FROM certificates WHERE height > ?1"] {
+                        "DELETE FROM state_nodes WHERE id >= (SELECT min(first_id) FROM state_node_marks WHERE height > ?1)",
+                        "DELETE FROM state_node_marks WHERE height > ?1", "DELETE FROM state_stale WHERE height > ?1",
+                        "DELETE FROM certificates WHERE height > ?1"] {
                 let d = try db.statement(sql)
                 d.bind(1, h)
                 try d.run()

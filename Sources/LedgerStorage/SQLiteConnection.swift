@@ -90,6 +90,9 @@ package final class SQLiteConnection {
     }
 
     /// The first column of the first row of `sql` as an integer (nil when no row).
+    /// The rowid of the last row this connection inserted.
+    package var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
     package func scalarInt(_ sql: String) throws(LedgerError) -> Int64? {
         let s = try statement(sql)
         defer { s.reset() }
@@ -151,6 +154,13 @@ package final class SQLiteConnection {
         package func bind(_ i: Int32, _ d: Digest) {
             _ = d.withUnsafeBytes { p in
                 sqlite3_bind_blob(stmt, i, p.baseAddress, 32, forgechain_sqlite_transient())
+            }
+        }
+
+        /// Binds the first 8 bytes of `d`: the tag a state-tree node row is found by.
+        package func bindTag(_ i: Int32, _ d: Digest) {
+            _ = d.withUnsafeBytes { p in
+                sqlite3_bind_blob(stmt, i, p.baseAddress, 8, forgechain_sqlite_transient())
             }
         }
 

@@ -75,7 +75,37 @@ package enum StoreSchema {
         CREATE UNIQUE INDEX state_nodes_digest ON state_nodes(digest);
         CREATE INDEX state_nodes_height ON state_nodes(height);
         """,
+        // 5: compact state-tree rows and pruning. A node row keeps an 8-byte tag (the digest's first
+        // bytes) instead of the whole digest, with a non-unique index on the tag: the digest is the hash
+        // of the bytes, so a read checks it (and picks the right row if two tags ever collide). The
+        // height column and its index give way to one row per block naming the block's first node id
+        // (rows are appended in height order), which is all a rollback needs. `state_stale` lists, per
+        // height, the nodes that height replaced; a store that keeps a window of recent heights deletes
+        // them once no retained height needs them. `state_revived` names stale nodes that a later block
+        // wrote again (a key set back to an old value), which pruning must keep.
+        """
+        CREATE TABLE state_nodes_v5(
+            id INTEGER PRIMARY KEY,
+            tag BLOB NOT NULL,
+            bytes BLOB NOT NULL);
+        INSERT INTO state_nodes_v5(id, tag, bytes) SELECT id, substr(digest, 1, 8), bytes FROM state_nodes ORDER BY id;
+        CREATE TABLE state_node_marks(
+            height INTEGER PRIMARY KEY,
+            first_id INTEGER NOT NULL);
+        INSERT INTO state_node_marks(height, first_id) SELECT height, min(id) FROM state_nodes GROUP BY height;
+        DROP TABLE state_nodes;
+        ALTER TABLE state_nodes_v5 RENAME TO state_nodes;
+        CREATE INDEX state_nodes_tag ON state_nodes(tag);
+        CREATE TABLE state_stale(
+            height INTEGER NOT NULL,
+            digest BLOB NOT NULL,
+            PRIMARY KEY(height, digest)) WITHOUT ROWID;
+        CREATE TABLE state_revived(digest BLOB PRIMARY KEY) WITHOUT ROWID;
+        """,
     ]
+
+    /// The tag a state-tree node row is found by: the first 8 bytes of its digest.
+    static func stateNodeTag(_ digest: Digest) -> [UInt8] { Array(digest.bytes.prefix(8)) }
 
     static var latestVersion: Int { migrations.count }
 

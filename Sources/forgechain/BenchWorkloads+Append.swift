@@ -136,10 +136,12 @@ extension Benchmarks {
         }
         let insBlock = prepare("INSERT INTO blocks(height, hash, parent_hash, state_root, timestamp, tx_count, encoded) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)")
         let insTx = prepare("INSERT INTO transactions(key, id, offset, length, receipt) VALUES(?1, ?2, ?3, ?4, ?5)")
-        let insNode = prepare("INSERT OR IGNORE INTO state_nodes(digest, height, bytes) VALUES(?1, ?2, ?3)")
+        let findNode = prepare("SELECT id, bytes FROM state_nodes WHERE tag = ?1")
+        let insNode = prepare("INSERT INTO state_nodes(tag, bytes) VALUES(?1, ?2)")
+        let insMark = prepare("INSERT OR REPLACE INTO state_node_marks(height, first_id) VALUES(?1, ?2)")
         let insState = prepare("INSERT OR REPLACE INTO state(key, height, value) VALUES(?1, ?2, ?3)")
         let insMeta = prepare("INSERT OR REPLACE INTO meta(key, value) VALUES('head_height', ?1)")
-        defer { for s in [insBlock, insTx, insNode, insState, insMeta] { sqlite3_finalize(s) } }
+        defer { for s in [insBlock, insTx, findNode, insNode, insMark, insState, insMeta] { sqlite3_finalize(s) } }
         func blob(_ s: OpaquePointer, _ i: Int32, _ b: [UInt8]) {
             b.withUnsafeBytes { _ = sqlite3_bind_blob(s, i, $0.baseAddress, Int32($0.count), forgechain_sqlite_transient()) }
         }
@@ -163,9 +165,24 @@ extension Benchmarks {
                 sqlite3_bind_int64(insTx, 3, t.offset); sqlite3_bind_int64(insTx, 4, t.length); blob(insTx, 5, t.receipt)
                 try step(insTx)
             }
-            for n in b.nodes {
-                blob(insNode, 1, n.digest); sqlite3_bind_int64(insNode, 2, b.height); blob(insNode, 3, n.bytes)
+            var firstNode: Int64?
+            for n in b.nodes.sorted(by: { $0.digest.lexicographicallyPrecedes($1.digest) }) {
+                blob(findNode, 1, Array(n.digest.prefix(8)))
+                var stored = false
+                while sqlite3_step(findNode) == SQLITE_ROW {
+                    let count = Int(sqlite3_column_bytes(findNode, 1))
+                    if count == n.bytes.count, let p = sqlite3_column_blob(findNode, 1),
+                       n.bytes.withUnsafeBytes({ memcmp($0.baseAddress!, p, count) == 0 }) { stored = true; break }
+                }
+                sqlite3_reset(findNode)
+                if stored { continue }
+                blob(insNode, 1, Array(n.digest.prefix(8))); blob(insNode, 2, n.bytes)
                 try step(insNode)
+                if firstNode == nil { firstNode = sqlite3_last_insert_rowid(db) }
+            }
+            if let firstNode {
+                sqlite3_bind_int64(insMark, 1, b.height); sqlite3_bind_int64(insMark, 2, firstNode)
+                try step(insMark)
             }
             for s in b.state {
                 blob(insState, 1, s.key); sqlite3_bind_int64(insState, 2, b.height)

@@ -50,6 +50,12 @@ public actor Platform {
         /// timeout (``commitTimeout`` included) counts ticks: for hosts' tests, which a busy machine then slows
         /// down instead of failing.
         public var clock: ClusterClock = .realTime
+        /// How many recent heights' state trees the single-node store keeps whole (state proofs and
+        /// `ledger rollback` reach that far). Default `.recent(heights: 16)`: the single node's chain is final (a
+        /// Raft group of one never undoes a block), records, receipts and the value of every state key
+        /// at every height stay readable, and the state tree's share of the ledger stops growing with
+        /// history. `.archive` keeps every height provable. See `LedgerStore.StateRetention`.
+        public var stateRetention: LedgerStore.StateRetention = .recent(heights: 16)
         /// Write `platform.log` in the data folder. Default true.
         public var writesLog = true
         /// How large `platform.log` may grow before it rotates, and how many rotated files stay. Default 64 MiB
@@ -118,6 +124,7 @@ public actor Platform {
             var config = try keys.configuration(storePath: dir + "/ledger.sqlite", maximumTransactionsPerBlock: options.maximumTransactionsPerBlock)
             config.tickInterval = options.tickInterval
             config.commitTimeout = options.commitTimeout
+            config.stateRetention = options.stateRetention
             if let logger = options.logger { config.logger = logger }
             config.metricsFactory = options.metricsFactory
             let transport = try InMemoryNetwork().attach(0)

@@ -172,6 +172,7 @@ public actor Node<Engine: ConsensusEngine> {
         var storeConfiguration = LedgerStore.Configuration(hashAlgorithm: configuration.hashAlgorithm, durability: configuration.storeDurability,
                                                            quickCheckBlocks: configuration.storeBlocksCheckedOnOpen,
                                                            sqliteQuickCheckOnOpen: configuration.storeFileCheckOnOpen)
+        storeConfiguration.stateRetention = configuration.stateRetention
         storeConfiguration.logger = configuration.logger
         storeConfiguration.logger[metadataKey: "node"] = "\(configuration.node.rawValue)"
         do {

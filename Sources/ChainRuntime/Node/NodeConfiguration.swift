@@ -35,6 +35,12 @@ public struct NodeConfiguration: Sendable {
     /// each costs a block's worth of hashing and index reads, so the default checks the head only and
     /// start-up stays that of one block whatever the ledger's length.
     public var storeBlocksCheckedOnOpen = 1
+    /// Optional, default `.archive`. How many recent heights' state trees the store keeps whole
+    /// (`LedgerStore.StateRetention`): below the window state proofs and rollbacks fail with
+    /// `.stateNotRetained` (1518), and the tree's share of the store stops growing with history.
+    /// Under PoW keep an archive, or a window deeper than any fork the node may have to undo: a
+    /// node that must roll back below its window cannot follow the heavier chain.
+    public var stateRetention: LedgerStore.StateRetention = .archive
     /// Optional, default the chain's. The chain's hash algorithm.
     public var hashAlgorithm: HashAlgorithm = .default
     /// Optional, default 10 ms; range 1 ms...10 s. Wall-clock length of one consensus tick.

@@ -60,12 +60,19 @@ public struct StateUpdate: Sendable, Hashable {
     /// already existed under the old root (unchanged subtrees, a leaf that
     /// only moved) are not repeated. Empty when the changes change nothing.
     public var nodes: [Node]
+    /// The digests of the nodes of the old root that are not part of the new
+    /// one (replaced or deleted), each once: what a store that prunes history
+    /// may delete once no retained height needs the old root. A leaf that only
+    /// moved keeps its digest and is not listed. Empty when nothing changed.
+    public var replaced: [Digest]
 
     /// - Parameters:
     ///   - root: Required. The new root.
     ///   - nodes: Required. The new nodes, possibly empty.
-    public init(root: Digest, nodes: [Node]) {
+    ///   - replaced: Optional, default none. The old nodes no longer in the tree.
+    public init(root: Digest, nodes: [Node], replaced: [Digest] = []) {
         self.root = root
         self.nodes = nodes
+        self.replaced = replaced
     }
 }

@@ -49,7 +49,7 @@ extension StateTree {
         if unique.isEmpty { return StateUpdate(root: root, nodes: []) }
         var updater = StateUpdater(tree: self, store: store, changes: changes)
         let result = try updater.apply(root, depth: 0, unique[...])
-        return StateUpdate(root: result.digest(hasher), nodes: updater.nodes)
+        return StateUpdate(root: result.digest(hasher), nodes: updater.nodes, replaced: updater.replaced)
     }
 }
 
@@ -85,6 +85,8 @@ struct StateUpdater<Store: StateNodeStore> {
     let store: Store
     let changes: [StateChange]
     var nodes: [StateUpdate.Node] = []
+    /// Nodes read on the changed paths that the new tree no longer holds.
+    var replaced: [Digest] = []
 
     init(tree: StateTree, store: Store, changes: [StateChange]) {
         self.tree = tree
@@ -110,6 +112,8 @@ struct StateUpdater<Store: StateNodeStore> {
             } else {
                 merged.insert(Entry(path: path, change: -1, existing: digest), at: i)
             }
+            // The leaf stays (perhaps at another depth, with the same digest) unless a change replaced it.
+            if merged[i].change >= 0 { replaced.append(digest) }
             return build(depth: depth, merged[...])
         case .internal(let left, let right):
             try tree.checkDepth(depth, of: digest)
@@ -118,7 +122,9 @@ struct StateUpdater<Store: StateNodeStore> {
                 ? try apply(left, depth: depth + 1, entries[..<split]) : untouched(left)
             let newRight = split < entries.endIndex
                 ? try apply(right, depth: depth + 1, entries[split...]) : untouched(right)
-            return try join(newLeft, newRight, was: digest, left, right)
+            let result = try join(newLeft, newRight, was: digest, left, right)
+            if case .internal(let d) = result, d == digest {} else { replaced.append(digest) }
+            return result
         }
     }
 

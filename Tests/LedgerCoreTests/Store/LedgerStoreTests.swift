@@ -286,43 +286,60 @@ struct LedgerStoreTests {
         #expect(try store.checkIntegrity(.full).blocksChecked == 5)
     }
 
-    @Test func stateNodesOfAVersion3StoreMoveToTheRowLayoutAndStayUsable() throws {
+    /// A chain written by this build, copied into a database at an older schema version (3: nodes keyed
+    /// by digest; 4: rows with digest and height), then opened: it migrates in place to the compact
+    /// rows, proves, appends, rolls back and passes the full check.
+    @Test(arguments: [3, 4])
+    func stateNodesOfAnOlderStoreMigrateInPlaceAndStayUsable(version: Int) throws {
         let dir = try TemporaryDirectory()
-        // A chain written by this build, its rows copied into a database at schema version 3.
         let source = try LedgerStore(path: dir.path("source.sqlite"))
         var chain = try TestChain()
         try chain.extend(source, blocks: 6, changes: sampleChanges)
         let head = try #require(source.head)
-        let old = dir.path("v3.sqlite")
+        let old = dir.path("v\(version).sqlite")
         let c = try SQLiteConnection(path: old, mode: .readWrite)
-        try StoreSchema.migrate(c, upTo: 3)
+        try StoreSchema.migrate(c, upTo: version)
         try c.execute("ATTACH DATABASE '\(dir.path("source.sqlite"))' AS src")
         for table in ["meta", "blocks", "transactions", "state", "certificates", "consensus_state"] {
             try c.execute("INSERT INTO \(table) SELECT * FROM src.\(table)")
         }
-        try c.execute("INSERT INTO state_nodes(digest, height, bytes) SELECT digest, height, bytes FROM src.state_nodes")
+        // The old rows: each node's digest (the hash of its bytes) and the height that first wrote it.
+        let rows = try c.statement("""
+            SELECT n.bytes, (SELECT max(height) FROM src.state_node_marks WHERE first_id <= n.id) FROM src.state_nodes AS n ORDER BY n.id
+            """)
+        var nodes = [(bytes: [UInt8], height: Int64)]()
+        while try rows.step() { nodes.append((rows.blob(0), rows.int(1))) }
+        rows.reset()
         try c.execute("DETACH DATABASE src")
-        let nodes = try #require(try c.scalarInt("SELECT count(*) FROM state_nodes"))
-        #expect(nodes > 20)
+        let insert = try c.statement("INSERT INTO state_nodes(digest, height, bytes) VALUES(?1, ?2, ?3)")
+        for n in nodes {
+            insert.bind(1, try StateNode(encoded: n.bytes).digest(StateHasher(.sha256)))
+            insert.bind(2, n.height)
+            insert.bind(3, n.bytes)
+            try insert.run()
+        }
+        #expect(nodes.count > 20)
 
         let store = try LedgerStore(path: old)
-        #expect(try c.scalarInt("PRAGMA user_version") == 4)
+        #expect(try c.scalarInt("PRAGMA user_version") == Int64(StoreSchema.latestVersion))
+        #expect(try c.textRows("SELECT name FROM pragma_table_info('state_nodes') ORDER BY cid") == ["id", "tag", "bytes"])
         #expect(store.head == head)
-        #expect(try c.scalarInt("SELECT count(*) FROM state_nodes") == nodes)
-        #expect(try c.scalarInt("SELECT max(id) FROM state_nodes") == nodes)   // the row layout, one row per node
+        #expect(try c.scalarInt("SELECT count(*) FROM state_nodes") == Int64(nodes.count))
+        #expect(try c.scalarInt("SELECT count(DISTINCT bytes) FROM state_nodes") == Int64(nodes.count))
         #expect(try store.checkIntegrity(.full).blocksChecked == 6)
         for k in 0..<10 {
             let key = Array("k\(k)".utf8)
             let value = try source.stateValue(forKey: key)
             try store.stateProof(key: key).verify(key: key, value: value, root: head.stateRoot, algorithm: .sha256)
+            #expect(try store.stateProof(key: key, atHeight: 2) == source.stateProof(key: key, atHeight: 2))
         }
         // Appends, duplicate nodes and rollback on the new layout.
         try chain.extend(store, blocks: 3, changes: sampleChanges)
         #expect(try store.checkIntegrity(.full).blocksChecked == 9)
-        #expect(try c.scalarInt("SELECT count(*) FROM state_nodes") == c.scalarInt("SELECT count(DISTINCT digest) FROM state_nodes"))
+        #expect(try c.scalarInt("SELECT count(*) FROM state_nodes") == c.scalarInt("SELECT count(DISTINCT bytes) FROM state_nodes"))
         try store.rollback(toHeight: 5)
         #expect(store.head == head)
-        #expect(try c.scalarInt("SELECT count(*) FROM state_nodes") == nodes)
+        #expect(try c.scalarInt("SELECT count(*) FROM state_nodes") == Int64(nodes.count))
     }
 
     @Test func olderSchemaIsMigratedAndNewerSchemaIsRefused() throws {

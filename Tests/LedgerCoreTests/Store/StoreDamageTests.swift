@@ -122,7 +122,7 @@ struct StoreDamageTests {
     @Test func deletedStateNodeIsReportedAtTheHeightThatNeedsIt() throws {
         let d = try Damaged()
         let root = d.blocks[44].header.stateRoot
-        try rawSQL(d.path, "DELETE FROM state_nodes WHERE digest = x'\(root.hex)'")
+        try rawSQL(d.path, "DELETE FROM state_nodes WHERE tag = x'\(root.hex.prefix(16))'")
         let error = try #require(d.detect())
         #expect(error.code == .storedRootMismatch, "\(error)")
         #expect(error.details["height"] == "44")
