@@ -2,6 +2,26 @@ import CSQLite
 import LedgerCrypto
 import LedgerModel
 
+/// A byte range inside the stored encoding (`Transaction.encoded`) of a committed transaction: what the
+/// record index keeps instead of a copy of each record (``LedgerStore/read(_:)``).
+package struct TransactionSlice: Hashable, Sendable {
+    /// The block that holds the transaction.
+    package var height: Height
+    /// The transaction's position in the block, from 0.
+    package var index: Int
+    /// The first byte, counted from the start of the transaction's encoding.
+    package var offset: Int
+    /// The number of bytes.
+    package var length: Int
+
+    package init(height: Height, index: Int, offset: Int, length: Int) {
+        self.height = height
+        self.index = index
+        self.offset = offset
+        self.length = length
+    }
+}
+
 /// Where a transaction sits in the chain.
 public struct TransactionLocation: Hashable, Sendable {
     /// The block that holds it.
@@ -120,6 +140,100 @@ extension LedgerStore {
             do throws(LedgerError) { return (try Transaction(decoding: bytes), at) } catch {
                 throw LedgerError.store(.storeCorrupted, height: at.height, "transaction \(at.index) does not decode: \(error.message)")
             }
+        }
+    }
+
+    /// The block at `height`, its stored encoding, and the range each transaction's encoding occupies in it
+    /// (as the transaction index records it), from one read: for a reader that derives positions inside
+    /// transactions (the record index) without encoding anything again.
+    /// - Throws: `.heightNotFound` (1503); `.storeCorrupted` (1501) when the stored bytes do not decode;
+    ///   `.indexMismatch` (1515) when the transaction index does not cover the block's transactions.
+    /// - Note: Thread-safe.
+    package func blockWithEncoding(atHeight height: Height) throws(LedgerError) -> (block: Block, encoded: [UInt8], transactions: [Range<Int>]) {
+        try read { (db) throws(LedgerError) -> (block: Block, encoded: [UInt8], transactions: [Range<Int>]) in
+            let s = try db.statement("SELECT encoded FROM blocks WHERE height = ?1")
+            s.bind(1, height.rawValue)
+            guard try s.step() else {
+                s.reset()
+                throw LedgerError.store(.heightNotFound, height: height, "no block at this height")
+            }
+            let encoded = s.blob(0)
+            s.reset()
+            let block = try Self.decodeBlock(encoded, height: height)
+            let t = try db.statement("SELECT offset, length FROM transactions WHERE key >= ?1 AND key < ?2 ORDER BY key")
+            defer { t.reset() }
+            t.bind(1, StoreSchema.transactionKey(height: height, index: 0))
+            t.bind(2, StoreSchema.transactionKey(height: height.next, index: 0))
+            var ranges = [Range<Int>]()
+            ranges.reserveCapacity(block.transactions.count)
+            while try t.step() {
+                let offset = Int(t.int(0)), length = Int(t.int(1))
+                guard offset >= 0, length >= 0, offset + length <= encoded.count else {
+                    throw LedgerError.store(.indexMismatch, height: height, "transaction \(ranges.count) is indexed outside its block",
+                                            details: ["transactionIndex": String(ranges.count)])
+                }
+                ranges.append(offset..<(offset + length))
+            }
+            guard ranges.count == block.transactions.count else {
+                throw LedgerError.store(.indexMismatch, height: height,
+                                        "\(ranges.count) transactions indexed, the block holds \(block.transactions.count)")
+            }
+            return (block, encoded, ranges)
+        }
+    }
+
+    /// For each slice, the ID of its transaction and the slice's bytes, in order, from one snapshot. Only the
+    /// pages that hold the bytes are read (SQLite incremental blob I/O on the stored block), not whole blocks.
+    /// The bytes are not checked here: the caller knows what they must hash or decode to.
+    /// - Parameter slices: Required. Each names a committed transaction and a range inside its encoding.
+    /// - Throws: `.indexMismatch` (1515) when no transaction is stored at a slice's height and index, or the
+    ///   slice reaches outside the transaction; `.sqlite` (1510).
+    /// - Note: Thread-safe, runs concurrently with appends.
+    package func read(_ slices: [TransactionSlice]) throws(LedgerError) -> [(transactionID: Digest, bytes: [UInt8])] {
+        guard !slices.isEmpty else { return [] }
+        return try read { (db) throws(LedgerError) -> [(transactionID: Digest, bytes: [UInt8])] in
+            let s = try db.statement("SELECT id, offset, length FROM transactions WHERE key = ?1")
+            var blob: OpaquePointer?
+            var blobHeight: Height?
+            defer { if let blob { sqlite3_blob_close(blob) } }
+            var out = [(transactionID: Digest, bytes: [UInt8])]()
+            out.reserveCapacity(slices.count)
+            for slice in slices {
+                s.bind(1, StoreSchema.transactionKey(height: slice.height, index: slice.index))
+                guard try s.step(), let id = s.digest(0) else {
+                    s.reset()
+                    throw LedgerError.store(.indexMismatch, height: slice.height, "no transaction \(slice.index) is stored in this block",
+                                            details: ["transactionIndex": String(slice.index)])
+                }
+                let start = s.int(1), length = s.int(2)
+                s.reset()
+                guard slice.offset >= 0, slice.length >= 0, Int64(slice.offset + slice.length) <= length else {
+                    throw LedgerError.store(.indexMismatch, height: slice.height,
+                                            "bytes \(slice.offset)..<\(slice.offset + slice.length) lie outside transaction \(slice.index) (\(length) bytes)",
+                                            details: ["transactionIndex": String(slice.index)])
+                }
+                let row = Int64(bitPattern: slice.height.rawValue)
+                if let open = blob {
+                    if blobHeight != slice.height {
+                        let rc = sqlite3_blob_reopen(open, row)
+                        guard rc == SQLITE_OK else {
+                            // A failed reopen leaves the handle aborted; it is still closed once, by the defer.
+                            throw LedgerError.store(.indexMismatch, height: slice.height, "transaction \(slice.index) is indexed but its block is missing")
+                        }
+                    }
+                } else {
+                    let rc = sqlite3_blob_open(db.handle, "main", "blocks", "encoded", row, 0, &blob)
+                    guard rc == SQLITE_OK, blob != nil else {
+                        throw LedgerError.store(.indexMismatch, height: slice.height, "transaction \(slice.index) is indexed but its block is missing")
+                    }
+                }
+                blobHeight = slice.height
+                var bytes = [UInt8](repeating: 0, count: slice.length)
+                let rc = bytes.withUnsafeMutableBytes { sqlite3_blob_read(blob, $0.baseAddress, Int32(slice.length), Int32(start) + Int32(slice.offset)) }
+                guard rc == SQLITE_OK else { throw db.error(rc, sql: nil) }
+                out.append((id, bytes))
+            }
+            return out
         }
     }
 
