@@ -182,8 +182,8 @@ extension LedgerStore {
         }
     }
 
-    /// For each slice, the ID of its transaction and the slice's bytes, in order, from one snapshot. Only the
-    /// pages that hold the bytes are read (SQLite incremental blob I/O on the stored block), not whole blocks.
+    /// For each slice, the ID of its transaction and the slice's bytes, in the order given, from one snapshot. Only
+    /// the pages that hold the bytes are read (SQLite incremental blob I/O on the stored block), not whole blocks.
     /// The bytes are not checked here: the caller knows what they must hash or decode to.
     /// - Parameter slices: Required. Each names a committed transaction and a range inside its encoding.
     /// - Throws: `.indexMismatch` (1515) when no transaction is stored at a slice's height and index, or the
@@ -196,9 +196,15 @@ extension LedgerStore {
             var blob: OpaquePointer?
             var blobHeight: Height?
             defer { if let blob { sqlite3_blob_close(blob) } }
-            var out = [(transactionID: Digest, bytes: [UInt8])]()
-            out.reserveCapacity(slices.count)
-            for slice in slices {
+            // Read block by block, each in increasing offsets: SQLite caches a blob's overflow page list while
+            // one handle stays on a row, so a later slice continues the walk instead of starting it again.
+            let order = slices.indices.sorted {
+                let a = slices[$0], b = slices[$1]
+                return (a.height.rawValue, a.index, a.offset) < (b.height.rawValue, b.index, b.offset)
+            }
+            var out = [(transactionID: Digest, bytes: [UInt8])](repeating: (.zero, []), count: slices.count)
+            for position in order {
+                let slice = slices[position]
                 s.bind(1, StoreSchema.transactionKey(height: slice.height, index: slice.index))
                 guard try s.step(), let id = s.digest(0) else {
                     s.reset()
@@ -231,7 +237,7 @@ extension LedgerStore {
                 var bytes = [UInt8](repeating: 0, count: slice.length)
                 let rc = bytes.withUnsafeMutableBytes { sqlite3_blob_read(blob, $0.baseAddress, Int32(slice.length), Int32(start) + Int32(slice.offset)) }
                 guard rc == SQLITE_OK else { throw db.error(rc, sql: nil) }
-                out.append((id, bytes))
+                out[position] = (id, bytes)
             }
             return out
         }
