@@ -182,6 +182,10 @@ extension LedgerStore {
         }
     }
 
+    /// Slices of one transaction at most this far apart are read in one call, as long as the run stays within ``sliceRunBytes``.
+    static let sliceGapBytes = 4_096
+    static let sliceRunBytes = 256 << 10
+
     /// For each slice, the ID of its transaction and the slice's bytes, in the order given, from one snapshot. Only
     /// the pages that hold the bytes are read (SQLite incremental blob I/O on the stored block), not whole blocks.
     /// The bytes are not checked here: the caller knows what they must hash or decode to.
@@ -195,6 +199,8 @@ extension LedgerStore {
             let s = try db.statement("SELECT id, offset, length FROM transactions WHERE key = ?1")
             var blob: OpaquePointer?
             var blobHeight: Height?
+            // The transaction row of the previous slice: in key order, slices of one transaction follow each other.
+            var transaction: (key: Int64, id: Digest, start: Int64, length: Int64)?
             defer { if let blob { sqlite3_blob_close(blob) } }
             // Read block by block, each in increasing offsets: SQLite caches a blob's overflow page list while
             // one handle stays on a row, so a later slice continues the walk instead of starting it again.
@@ -203,20 +209,42 @@ extension LedgerStore {
                 return (a.height.rawValue, a.index, a.offset) < (b.height.rawValue, b.index, b.offset)
             }
             var out = [(transactionID: Digest, bytes: [UInt8])](repeating: (.zero, []), count: slices.count)
-            for position in order {
-                let slice = slices[position]
-                s.bind(1, StoreSchema.transactionKey(height: slice.height, index: slice.index))
-                guard try s.step(), let id = s.digest(0) else {
+            var next = 0
+            while next < order.count {
+                let slice = slices[order[next]]
+                let key = StoreSchema.transactionKey(height: slice.height, index: slice.index)
+                let found: (key: Int64, id: Digest, start: Int64, length: Int64)
+                if let previous = transaction, previous.key == key {
+                    found = previous
+                } else {
+                    s.bind(1, key)
+                    guard try s.step(), let id = s.digest(0) else {
+                        s.reset()
+                        throw LedgerError.store(.indexMismatch, height: slice.height, "no transaction \(slice.index) is stored in this block",
+                                                details: ["transactionIndex": String(slice.index)])
+                    }
+                    found = (key, id, s.int(1), s.int(2))
                     s.reset()
-                    throw LedgerError.store(.indexMismatch, height: slice.height, "no transaction \(slice.index) is stored in this block",
-                                            details: ["transactionIndex": String(slice.index)])
+                    transaction = found
                 }
-                let start = s.int(1), length = s.int(2)
-                s.reset()
-                guard slice.offset >= 0, slice.length >= 0, Int64(slice.offset + slice.length) <= length else {
-                    throw LedgerError.store(.indexMismatch, height: slice.height,
-                                            "bytes \(slice.offset)..<\(slice.offset + slice.length) lie outside transaction \(slice.index) (\(length) bytes)",
-                                            details: ["transactionIndex": String(slice.index)])
+                // One read for a run of slices of this transaction that lie close together (a page of records
+                // uploaded together): the gaps cost less than a call per slice.
+                var last = next
+                var end = slice.offset + slice.length
+                while last + 1 < order.count {
+                    let candidate = slices[order[last + 1]]
+                    guard candidate.height == slice.height, candidate.index == slice.index,
+                          candidate.offset - end <= Self.sliceGapBytes, candidate.offset + candidate.length - slice.offset <= Self.sliceRunBytes else { break }
+                    end = max(end, candidate.offset + candidate.length)
+                    last += 1
+                }
+                for position in order[next...last] {
+                    let piece = slices[position]
+                    guard piece.offset >= 0, piece.length >= 0, Int64(piece.offset + piece.length) <= found.length else {
+                        throw LedgerError.store(.indexMismatch, height: piece.height,
+                                                "bytes \(piece.offset)..<\(piece.offset + piece.length) lie outside transaction \(piece.index) (\(found.length) bytes)",
+                                                details: ["transactionIndex": String(piece.index)])
+                    }
                 }
                 let row = Int64(bitPattern: slice.height.rawValue)
                 if let open = blob {
@@ -234,10 +262,21 @@ extension LedgerStore {
                     }
                 }
                 blobHeight = slice.height
-                var bytes = [UInt8](repeating: 0, count: slice.length)
-                let rc = bytes.withUnsafeMutableBytes { sqlite3_blob_read(blob, $0.baseAddress, Int32(slice.length), Int32(start) + Int32(slice.offset)) }
+                var run = [UInt8](repeating: 0, count: end - slice.offset)
+                let rc = run.withUnsafeMutableBytes {
+                    sqlite3_blob_read(blob, $0.baseAddress, Int32($0.count), Int32(found.start) + Int32(slice.offset))
+                }
                 guard rc == SQLITE_OK else { throw db.error(rc, sql: nil) }
-                out[position] = (id, bytes)
+                if last == next {
+                    out[order[next]] = (found.id, run)
+                } else {
+                    for position in order[next...last] {
+                        let piece = slices[position]
+                        let from = piece.offset - slice.offset
+                        out[position] = (found.id, Array(run[from..<(from + piece.length)]))
+                    }
+                }
+                next = last + 1
             }
             return out
         }
