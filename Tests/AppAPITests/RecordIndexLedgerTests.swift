@@ -72,6 +72,31 @@ struct RecordIndexLedgerTests {
         await f.close()
     }
 
+    /// The index gives the time order; records sharing one time are ordered by ID after the read, and a page
+    /// that ends inside such a group continues with the rest of it on the next page.
+    @Test(arguments: RecordQuery.Order.allCases)
+    func recordsSharingATimeAreOrderedByIDAcrossPages(_ order: RecordQuery.Order) async throws {
+        let f = try await RecordsFixture.open()
+        // 30 records at 3 times, uploaded in an order unlike their IDs' (as text: P-1 < P-10 < P-2).
+        let numbers = [17, 3, 25, 9, 1, 28, 12, 5, 21, 14, 0, 19, 7, 26, 10, 2, 23, 15, 8, 29, 4, 11, 27, 16, 6, 20, 13, 24, 18, 22]
+        let records = numbers.map { RecordsFixture.production($0, minute: $0 % 3) }
+        _ = try await f.platform.records.uploadBatch(records, token: f.rootToken)
+        let ascending = records.sorted { ($0.time, $0.recordID) < ($1.time, $1.recordID) }.map(\.recordID)
+        let expected = order == .timeAscending ? ascending : Array(ascending.reversed())
+        for filtered in [false, true] {
+            var seen = [String]()
+            var query = RecordQuery(batchNumber: filtered ? "B-17" : nil, order: order, limit: 4)
+            repeat {
+                let page = try await f.platform.records.query(query, token: f.rootToken)
+                #expect(page.records.count == 4 || page.nextCursor == nil)
+                seen += page.records.map(\.recordID)
+                query.cursor = page.nextCursor
+            } while query.cursor != nil
+            #expect(seen == expected, "filtered: \(filtered)")
+        }
+        await f.close()
+    }
+
     /// Which stored byte the damage test changes: one inside the record, or one of the digest stored after it.
     enum DamagedByte: CaseIterable, Sendable { case record, digest }
 

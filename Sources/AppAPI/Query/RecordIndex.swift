@@ -290,65 +290,85 @@ public final class RecordIndex: @unchecked Sendable {
         }
     }
 
-    /// The insert statements, prepared (looked up in the connection's cache) once per block rather than per record.
+    /// The write statements, prepared (looked up in the connection's cache) once per block rather than per record.
+    /// Plain INSERTs and a one-row UPDATE: an upsert, `OR REPLACE` or `RETURNING` made SQLite keep a statement
+    /// journal per row, 20 times the index's own writes in system calls.
     private struct Writes {
-        var current: SQLiteConnection.Statement
+        var create: SQLiteConnection.Statement
+        var update: SQLiteConnection.Statement
+        var lastRowID: SQLiteConnection.Statement
         var version: SQLiteConnection.Statement
         var block: SQLiteConnection.Statement
     }
 
     private func writes() throws(LedgerError) -> Writes {
-        Writes(current: try writer.statement("""
-            INSERT INTO records_current(record_id, kind, factory, time, product, batch, device, location, operator, version)
+        Writes(create: try writer.statement("""
+            INSERT INTO records_current(kind, factory, time, product, batch, device, location, operator, version, record_id)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-            ON CONFLICT(record_id) DO UPDATE SET kind = excluded.kind, factory = excluded.factory, time = excluded.time,
-                product = excluded.product, batch = excluded.batch, device = excluded.device, location = excluded.location,
-                operator = excluded.operator, version = excluded.version
-            RETURNING id
-            """), version: try writer.statement("""
-            INSERT OR REPLACE INTO records_versions(record, version, height, tx, offset, length, uploader, changed, condition)
+            """), update: try writer.statement("""
+            UPDATE records_current SET kind = ?1, factory = ?2, time = ?3, product = ?4, batch = ?5, device = ?6, location = ?7,
+                operator = ?8, version = ?9 WHERE record_id = ?10
+            """), lastRowID: try writer.statement("SELECT last_insert_rowid()"),
+            version: try writer.statement("""
+            INSERT INTO records_versions(record, version, height, tx, offset, length, uploader, changed, condition)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-            """), block: try writer.statement("INSERT OR REPLACE INTO records_blocks(height, committed_at) VALUES (?1, ?2)"))
+            """), block: try writer.statement("INSERT INTO records_blocks(height, committed_at) VALUES (?1, ?2)"))
     }
 
     /// The id of `value` in `records_strings`, added when new. Holding `writeLock`, inside a write transaction.
     private func stringID(_ value: String) throws(LedgerError) -> Int64 {
         if let id = stringIDs[value] { return id }
         let find = try writer.statement("SELECT id FROM records_strings WHERE value = ?1")
-        find.bind(1, text: value)
-        let found = try find.step() ? find.int(0) : nil
-        find.reset()
-        let id: Int64
-        if let found {
-            id = found
-        } else {
-            let add = try writer.statement("INSERT INTO records_strings(value) VALUES (?1) RETURNING id")
-            add.bind(1, text: value)
-            defer { add.reset() }
-            guard try add.step() else { throw LedgerError(.sqlite, "record index: no id returned for a new string", details: ["value": value]) }
-            id = add.int(0)
+        func found() throws(LedgerError) -> Int64? {
+            find.bind(1, text: value)
+            defer { find.reset() }
+            return try find.step() ? find.int(0) : nil
         }
+        var id = try found()
+        if id == nil {
+            let add = try writer.statement("INSERT INTO records_strings(value) VALUES (?1)")
+            add.bind(1, text: value)
+            try add.run()
+            id = try found()
+        }
+        guard let id else { throw LedgerError(.sqlite, "record index: string not found after its insert", details: ["value": value]) }
         stringIDs[value] = id
         return id
     }
 
+    /// The integer key of `recordID` in `records_current`.
+    private func rowID(_ recordID: String) throws(LedgerError) -> Int64 {
+        let s = try writer.statement("SELECT id FROM records_current WHERE record_id = ?1")
+        s.bind(1, text: recordID)
+        defer { s.reset() }
+        guard try s.step() else {
+            throw LedgerError(.sqlite, "record index: an update of record '\(recordID)', which is not indexed", details: ["recordID": recordID])
+        }
+        return s.int(0)
+    }
+
     private func insert(_ op: RecordOperation, record rec: ManufacturingRecord, at location: RecordLocation, using statements: Writes) throws(LedgerError) {
-        let c = statements.current
-        c.bind(1, text: op.recordID)
-        c.bind(2, try stringID(rec.kind.rawValue))
-        c.bind(3, try stringID(rec.factoryUID))
-        c.bind(4, rec.time.millisecondsSince1970)
-        if let product = rec.productUID { c.bind(5, text: product) } else { c.bindNull(5) }
+        // A create adds the record's row; an update rewrites it (the filters may change) and keeps its key.
+        let c = op.version == 1 ? statements.create : statements.update
+        c.bind(1, try stringID(rec.kind.rawValue))
+        c.bind(2, try stringID(rec.factoryUID))
+        c.bind(3, rec.time.millisecondsSince1970)
+        if let product = rec.productUID { c.bind(4, text: product) } else { c.bindNull(4) }
         for (i, value) in [rec.batchNumber, rec.deviceID, rec.location, rec.operatorID].enumerated() {
-            if let value { c.bind(Int32(6 + i), try stringID(value)) } else { c.bindNull(Int32(6 + i)) }
+            if let value { c.bind(Int32(5 + i), try stringID(value)) } else { c.bindNull(Int32(5 + i)) }
         }
-        c.bind(10, op.version)
-        guard try c.step() else {
-            c.reset()
-            throw LedgerError(.sqlite, "record index: no row id returned for record '\(op.recordID)'", details: ["recordID": op.recordID])
+        c.bind(9, op.version)
+        c.bind(10, text: op.recordID)
+        try c.run()
+        let id: Int64
+        if op.version == 1 {
+            let last = statements.lastRowID
+            defer { last.reset() }
+            guard try last.step() else { throw LedgerError(.sqlite, "record index: no row id after inserting '\(op.recordID)'") }
+            id = last.int(0)
+        } else {
+            id = try rowID(op.recordID)
         }
-        let id = c.int(0)
-        c.reset()
         let v = statements.version
         v.bind(1, id)
         v.bind(2, op.version)
@@ -369,34 +389,60 @@ public final class RecordIndex: @unchecked Sendable {
         var recordID: String
         var version: UInt64
         var location: RecordLocation
-        var uploader: String
+        /// The uploader's id in `records_strings`; ``uploader`` is filled from it by ``complete(_:_:)``.
+        var uploaderID: Int64
+        var uploader = ""
         var changedFields: [String]
         var condition: String
-        var committedAt: RecordTime
+        /// Filled from `records_blocks` by ``complete(_:_:)``.
+        var committedAt = RecordTime(millisecondsSince1970: 0)
     }
 
-    /// The columns of an ``IndexedVersion``, from `c` (`records_current`), `v` (`records_versions`), `u` (the uploader's
-    /// string) and `b` (`records_blocks`): ``versionRows`` or ``currentRows``.
-    private static let versionColumns =
-        "c.record_id, v.version, v.height, v.tx, v.offset, v.length, u.value, v.changed, v.condition, b.committed_at"
-    /// Every version of every record. CROSS JOIN keeps SQLite's loop order: records first, so a filter index
-    /// on `records_current` gives the order and the rest are primary-key lookups.
-    private static let versionRows = """
-        records_current c CROSS JOIN records_versions v ON v.record = c.id \
-        CROSS JOIN records_strings u ON u.id = v.uploader CROSS JOIN records_blocks b ON b.height = v.height
-        """
+    /// The columns of an ``IndexedVersion``, from `c` (`records_current`) and `v` (`records_versions`): ``versionRows``
+    /// or ``currentRows``.
+    private static let versionColumns = "c.record_id, v.version, v.height, v.tx, v.offset, v.length, v.uploader, v.changed, v.condition"
+    /// Every version of every record. CROSS JOIN keeps SQLite's loop order: records first, so a filter index on
+    /// `records_current` gives the order and the versions are primary-key lookups.
+    private static let versionRows = "records_current c CROSS JOIN records_versions v ON v.record = c.id"
     /// The current versions: each `records_current` row with its version's row.
-    private static let currentRows = """
-        records_current c CROSS JOIN records_versions v ON v.record = c.id AND v.version = c.version \
-        CROSS JOIN records_strings u ON u.id = v.uploader CROSS JOIN records_blocks b ON b.height = v.height
-        """
+    private static let currentRows = "records_current c CROSS JOIN records_versions v ON v.record = c.id AND v.version = c.version"
 
     private static func row(_ s: SQLiteConnection.Statement) -> IndexedVersion {
         let changed = s.isNull(7) ? "" : s.text(7)
         return IndexedVersion(recordID: s.text(0), version: s.uint(1),
                               location: RecordLocation(height: s.uint(2), transactionIndex: Int(s.int(3)), offset: Int(s.int(4)), length: Int(s.int(5))),
-                              uploader: s.text(6), changedFields: changed.isEmpty ? [] : changed.split(separator: ",").map(String.init),
-                              condition: s.isNull(8) ? "" : s.text(8), committedAt: RecordTime(millisecondsSince1970: s.uint(9)))
+                              uploaderID: s.int(6), changedFields: changed.isEmpty ? [] : changed.split(separator: ",").map(String.init),
+                              condition: s.isNull(8) ? "" : s.text(8))
+    }
+
+    /// Fills each row's uploader name and commit time, looking up each distinct uploader and height once (a page's
+    /// rows share a few of each; joining them per row was a fifth of a page's index work).
+    private static func complete(_ rows: inout [IndexedVersion], _ db: SQLiteConnection) throws(LedgerError) {
+        guard !rows.isEmpty else { return }
+        let names = try db.statement("SELECT value FROM records_strings WHERE id = ?1")
+        let blocks = try db.statement("SELECT committed_at FROM records_blocks WHERE height = ?1")
+        var uploaders = [Int64: String](), times = [UInt64: RecordTime]()
+        for i in rows.indices {
+            let id = rows[i].uploaderID, height = rows[i].location.height
+            if uploaders[id] == nil {
+                names.bind(1, id)
+                defer { names.reset() }
+                guard try names.step() else {
+                    throw LedgerError(.sqlite, "record index: uploader \(id) of '\(rows[i].recordID)' is not in records_strings", details: ["recordID": rows[i].recordID])
+                }
+                uploaders[id] = names.text(0)
+            }
+            if times[height] == nil {
+                blocks.bind(1, height)
+                defer { blocks.reset() }
+                guard try blocks.step() else {
+                    throw LedgerError(.sqlite, "record index: height \(height) of '\(rows[i].recordID)' is not in records_blocks", details: ["recordID": rows[i].recordID])
+                }
+                times[height] = RecordTime(millisecondsSince1970: blocks.uint(0))
+            }
+            rows[i].uploader = uploaders[id] ?? ""
+            rows[i].committedAt = times[height] ?? RecordTime(millisecondsSince1970: 0)
+        }
     }
 
     /// The error for a version whose bytes in the ledger are not what the index says they are.
@@ -414,7 +460,7 @@ public final class RecordIndex: @unchecked Sendable {
     private func resolve(_ rows: [IndexedVersion]) throws(AppError) -> [StoredRecord] {
         let read: [(transactionID: Digest, bytes: [UInt8])]
         do {
-            read = try ledger.read(rows.map(\.location.slice))
+            read = try ledger.read(rows.map { $0.location.slice })
         } catch where error.code == .indexMismatch {
             // Name the version concerned: the one whose transaction the error names, else the first.
             let row = rows.first { String($0.location.height) == error.details["height"]
@@ -455,9 +501,11 @@ public final class RecordIndex: @unchecked Sendable {
         let row: IndexedVersion?
         do throws(LedgerError) {
             let s = try db.statement("SELECT \(Self.versionColumns) FROM \(Self.currentRows) WHERE c.record_id = ?1")
-            defer { s.reset() }
             s.bind(1, text: recordID)
-            row = try s.step() ? Self.row(s) : nil
+            var rows = try s.step() ? [Self.row(s)] : []
+            s.reset()
+            try Self.complete(&rows, db)
+            row = rows.first
         } catch {
             throw Self.failure(error)
         }
@@ -479,26 +527,34 @@ public final class RecordIndex: @unchecked Sendable {
     }
 
     /// The index rows `sql` selects (``versionColumns`` first), read under the reader's lock; the ledger is read after.
-    /// - Parameter times: Optional. Called with column 10 of each row (a page's `c.time`, for its cursor).
+    /// - Parameter limit: Optional. Stop once more than `limit` rows are read and the row after them has another
+    ///   time than row `limit` (column 9, a page's `c.time`): the rows kept then include every record that shares a
+    ///   time with the last one a page can hold. Their times are returned beside them.
     private func versions(_ sql: String, bind: (SQLiteConnection.Statement) -> Void,
-                          times: ((UInt64) -> Void)? = nil) throws(AppError) -> [IndexedVersion] {
+                          limit: Int? = nil) throws(AppError) -> (rows: [IndexedVersion], times: [UInt64]) {
         try read { db in
             let s = try db.statement(sql)
             defer { s.reset() }
             bind(s)
-            var rows = [IndexedVersion]()
+            var rows = [IndexedVersion](), times = [UInt64]()
             while try s.step() {
+                if let limit {
+                    let time = s.uint(9)
+                    if rows.count > limit, time != times[limit] { break }
+                    times.append(time)
+                }
                 rows.append(Self.row(s))
-                times?(s.uint(10))
             }
-            return rows
+            s.reset()
+            try Self.complete(&rows, db)
+            return (rows, times)
         }
     }
 
     /// The current version of a record, or nil.
     /// - Throws: `AppError` `.indexFailure` (5204), `.recordDamaged` (5205).
     public func current(_ recordID: String) throws(AppError) -> StoredRecord? {
-        let rows = try versions("SELECT \(Self.versionColumns) FROM \(Self.currentRows) WHERE c.record_id = ?1") { $0.bind(1, text: recordID) }
+        let rows = try versions("SELECT \(Self.versionColumns) FROM \(Self.currentRows) WHERE c.record_id = ?1", bind: { $0.bind(1, text: recordID) }).rows
         return try resolve(rows).first
     }
 
@@ -528,6 +584,7 @@ public final class RecordIndex: @unchecked Sendable {
                 if try s.step() { rows.append(Self.row(s)) }
                 s.reset()
             }
+            try Self.complete(&rows, db)
             return rows
         }
         var found = [String: Digest]()
@@ -538,9 +595,8 @@ public final class RecordIndex: @unchecked Sendable {
     /// Every version of a record, oldest first (empty when unknown).
     /// - Throws: `AppError` `.indexFailure` (5204), `.recordDamaged` (5205).
     public func history(_ recordID: String) throws(AppError) -> [StoredRecord] {
-        let rows = try versions("SELECT \(Self.versionColumns) FROM \(Self.versionRows) WHERE c.record_id = ?1 ORDER BY v.version") {
-            $0.bind(1, text: recordID)
-        }
+        let rows = try versions("SELECT \(Self.versionColumns) FROM \(Self.versionRows) WHERE c.record_id = ?1 ORDER BY v.version",
+                                bind: { $0.bind(1, text: recordID) }).rows
         return try resolve(rows)
     }
 
@@ -552,10 +608,10 @@ public final class RecordIndex: @unchecked Sendable {
     /// Where the index says version `version` of `recordID` lies in the ledger: height, transaction index, and the
     /// byte range of the record inside the transaction's encoding (for tests that damage the ledger under it).
     package func locationForTesting(_ recordID: String, version: UInt64) throws(AppError) -> (height: UInt64, transactionIndex: Int, bytes: Range<Int>)? {
-        let rows = try versions("SELECT \(Self.versionColumns) FROM \(Self.versionRows) WHERE c.record_id = ?1 AND v.version = ?2") {
+        let rows = try versions("SELECT \(Self.versionColumns) FROM \(Self.versionRows) WHERE c.record_id = ?1 AND v.version = ?2", bind: {
             $0.bind(1, text: recordID)
             $0.bind(2, version)
-        }
+        }).rows
         return rows.first.map { ($0.location.height, $0.location.transactionIndex, $0.location.offset..<($0.location.offset + $0.location.length)) }
     }
 
@@ -600,11 +656,10 @@ public final class RecordIndex: @unchecked Sendable {
             clauses.append(asc ? "c.time >= CAST(\(t) AS INTEGER) AND (c.time > CAST(\(t) AS INTEGER) OR c.record_id > \(r))"
                                : "c.time <= CAST(\(t) AS INTEGER) AND (c.time < CAST(\(t) AS INTEGER) OR c.record_id < \(r))")
         }
-        let dir = asc ? "ASC" : "DESC"
-        // The filter's index delivers rows in time order; only records sharing one time are sorted by ID
-        // ("USE TEMP B-TREE FOR RIGHT PART OF ORDER BY"), and the scan stops at the limit.
+        // The filter's index delivers rows in time order; ``page(_:factories:kinds:)`` steps until the page and the
+        // records sharing its last time are read, and orders those ties by record ID itself.
         let sql = "SELECT \(Self.versionColumns), c.time FROM \(Self.currentRows)" + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "))
-            + " ORDER BY c.time \(dir), c.record_id \(dir) LIMIT \(query.limit + 1)"
+            + " ORDER BY c.time \(asc ? "ASC" : "DESC")"
         return (sql, bindings)
     }
 
@@ -614,16 +669,31 @@ public final class RecordIndex: @unchecked Sendable {
     public func page(_ query: RecordQuery, factories: [String]? = nil, kinds: [RecordKind]? = nil) throws(AppError) -> RecordPage {
         try query.validate()
         let (sql, bindings) = try sql(for: query, factories: factories, kinds: kinds)
-        var times = [UInt64]()
-        var rows = try versions(sql) { s in
+        var (rows, times) = try versions(sql, bind: { s in
             for (i, b) in bindings.enumerated() { s.bind(Int32(i + 1), text: b) }
-        } times: { times.append($0) }
+        }, limit: query.limit)
+        Self.orderTies(&rows, times: times, ascending: query.order == .timeAscending)
         var next: String?
         if rows.count > query.limit {
-            rows.removeLast()
+            rows.removeSubrange(query.limit...)
             next = Self.encodeCursor(time: times[query.limit - 1], id: rows[query.limit - 1].recordID, query: query)
         }
         return RecordPage(records: try resolve(rows), nextCursor: next)
+    }
+
+    /// Orders each run of rows that share a time (`times`, parallel to `rows`, already in time order) by record ID:
+    /// the second key of a page's order. The filter's index gives the time order; records sharing one time are few,
+    /// and sorting them here costs less than SQLite's sorter did for every row.
+    private static func orderTies(_ rows: inout [IndexedVersion], times: [UInt64], ascending: Bool) {
+        var start = 0
+        while start < rows.count {
+            var end = start + 1
+            while end < rows.count, times[end] == times[start] { end += 1 }
+            if end - start > 1 {
+                rows[start..<end].sort { ascending ? $0.recordID < $1.recordID : $0.recordID > $1.recordID }
+            }
+            start = end
+        }
     }
 
     /// `EXPLAIN QUERY PLAN` of a query (for tests that guard index use).
