@@ -2,6 +2,26 @@ import CSQLite
 import LedgerCrypto
 import LedgerModel
 
+/// A byte range inside the stored encoding (`Transaction.encoded`) of a committed transaction: what the
+/// record index keeps instead of a copy of each record (``LedgerStore/read(_:)``).
+package struct TransactionSlice: Hashable, Sendable {
+    /// The block that holds the transaction.
+    package var height: Height
+    /// The transaction's position in the block, from 0.
+    package var index: Int
+    /// The first byte, counted from the start of the transaction's encoding.
+    package var offset: Int
+    /// The number of bytes.
+    package var length: Int
+
+    package init(height: Height, index: Int, offset: Int, length: Int) {
+        self.height = height
+        self.index = index
+        self.offset = offset
+        self.length = length
+    }
+}
+
 /// Where a transaction sits in the chain.
 public struct TransactionLocation: Hashable, Sendable {
     /// The block that holds it.
@@ -120,6 +140,145 @@ extension LedgerStore {
             do throws(LedgerError) { return (try Transaction(decoding: bytes), at) } catch {
                 throw LedgerError.store(.storeCorrupted, height: at.height, "transaction \(at.index) does not decode: \(error.message)")
             }
+        }
+    }
+
+    /// The block at `height`, its stored encoding, and the range each transaction's encoding occupies in it
+    /// (as the transaction index records it), from one read: for a reader that derives positions inside
+    /// transactions (the record index) without encoding anything again.
+    /// - Throws: `.heightNotFound` (1503); `.storeCorrupted` (1501) when the stored bytes do not decode;
+    ///   `.indexMismatch` (1515) when the transaction index does not cover the block's transactions.
+    /// - Note: Thread-safe.
+    package func blockWithEncoding(atHeight height: Height) throws(LedgerError) -> (block: Block, encoded: [UInt8], transactions: [Range<Int>]) {
+        try read { (db) throws(LedgerError) -> (block: Block, encoded: [UInt8], transactions: [Range<Int>]) in
+            let s = try db.statement("SELECT encoded FROM blocks WHERE height = ?1")
+            s.bind(1, height.rawValue)
+            guard try s.step() else {
+                s.reset()
+                throw LedgerError.store(.heightNotFound, height: height, "no block at this height")
+            }
+            let encoded = s.blob(0)
+            s.reset()
+            let block = try Self.decodeBlock(encoded, height: height)
+            let t = try db.statement("SELECT offset, length FROM transactions WHERE key >= ?1 AND key < ?2 ORDER BY key")
+            defer { t.reset() }
+            t.bind(1, StoreSchema.transactionKey(height: height, index: 0))
+            t.bind(2, StoreSchema.transactionKey(height: height.next, index: 0))
+            var ranges = [Range<Int>]()
+            ranges.reserveCapacity(block.transactions.count)
+            while try t.step() {
+                let offset = Int(t.int(0)), length = Int(t.int(1))
+                guard offset >= 0, length >= 0, offset + length <= encoded.count else {
+                    throw LedgerError.store(.indexMismatch, height: height, "transaction \(ranges.count) is indexed outside its block",
+                                            details: ["transactionIndex": String(ranges.count)])
+                }
+                ranges.append(offset..<(offset + length))
+            }
+            guard ranges.count == block.transactions.count else {
+                throw LedgerError.store(.indexMismatch, height: height,
+                                        "\(ranges.count) transactions indexed, the block holds \(block.transactions.count)")
+            }
+            return (block, encoded, ranges)
+        }
+    }
+
+    /// Slices of one transaction at most this far apart are read in one call, as long as the run stays within ``sliceRunBytes``.
+    static let sliceGapBytes = 4_096
+    static let sliceRunBytes = 256 << 10
+
+    /// For each slice, the ID of its transaction and the slice's bytes, in the order given, from one snapshot. Only
+    /// the pages that hold the bytes are read (SQLite incremental blob I/O on the stored block), not whole blocks.
+    /// The bytes are not checked here: the caller knows what they must hash or decode to.
+    /// - Parameter slices: Required. Each names a committed transaction and a range inside its encoding.
+    /// - Throws: `.indexMismatch` (1515) when no transaction is stored at a slice's height and index, or the
+    ///   slice reaches outside the transaction; `.sqlite` (1510).
+    /// - Note: Thread-safe, runs concurrently with appends.
+    package func read(_ slices: [TransactionSlice]) throws(LedgerError) -> [(transactionID: Digest, bytes: [UInt8])] {
+        guard !slices.isEmpty else { return [] }
+        return try read { (db) throws(LedgerError) -> [(transactionID: Digest, bytes: [UInt8])] in
+            let s = try db.statement("SELECT id, offset, length FROM transactions WHERE key = ?1")
+            var blob: OpaquePointer?
+            var blobHeight: Height?
+            // The transaction row of the previous slice: in key order, slices of one transaction follow each other.
+            var transaction: (key: Int64, id: Digest, start: Int64, length: Int64)?
+            defer { if let blob { sqlite3_blob_close(blob) } }
+            // Read block by block, each in increasing offsets: SQLite caches a blob's overflow page list while
+            // one handle stays on a row, so a later slice continues the walk instead of starting it again.
+            let order = slices.indices.sorted {
+                let a = slices[$0], b = slices[$1]
+                return (a.height.rawValue, a.index, a.offset) < (b.height.rawValue, b.index, b.offset)
+            }
+            var out = [(transactionID: Digest, bytes: [UInt8])](repeating: (.zero, []), count: slices.count)
+            var next = 0
+            while next < order.count {
+                let slice = slices[order[next]]
+                let key = StoreSchema.transactionKey(height: slice.height, index: slice.index)
+                let found: (key: Int64, id: Digest, start: Int64, length: Int64)
+                if let previous = transaction, previous.key == key {
+                    found = previous
+                } else {
+                    s.bind(1, key)
+                    guard try s.step(), let id = s.digest(0) else {
+                        s.reset()
+                        throw LedgerError.store(.indexMismatch, height: slice.height, "no transaction \(slice.index) is stored in this block",
+                                                details: ["transactionIndex": String(slice.index)])
+                    }
+                    found = (key, id, s.int(1), s.int(2))
+                    s.reset()
+                    transaction = found
+                }
+                // One read for a run of slices of this transaction that lie close together (a page of records
+                // uploaded together): the gaps cost less than a call per slice.
+                var last = next
+                var end = slice.offset + slice.length
+                while last + 1 < order.count {
+                    let candidate = slices[order[last + 1]]
+                    guard candidate.height == slice.height, candidate.index == slice.index,
+                          candidate.offset - end <= Self.sliceGapBytes, candidate.offset + candidate.length - slice.offset <= Self.sliceRunBytes else { break }
+                    end = max(end, candidate.offset + candidate.length)
+                    last += 1
+                }
+                for position in order[next...last] {
+                    let piece = slices[position]
+                    guard piece.offset >= 0, piece.length >= 0, Int64(piece.offset + piece.length) <= found.length else {
+                        throw LedgerError.store(.indexMismatch, height: piece.height,
+                                                "bytes \(piece.offset)..<\(piece.offset + piece.length) lie outside transaction \(piece.index) (\(found.length) bytes)",
+                                                details: ["transactionIndex": String(piece.index)])
+                    }
+                }
+                let row = Int64(bitPattern: slice.height.rawValue)
+                if let open = blob {
+                    if blobHeight != slice.height {
+                        let rc = sqlite3_blob_reopen(open, row)
+                        guard rc == SQLITE_OK else {
+                            // A failed reopen leaves the handle aborted; it is still closed once, by the defer.
+                            throw LedgerError.store(.indexMismatch, height: slice.height, "transaction \(slice.index) is indexed but its block is missing")
+                        }
+                    }
+                } else {
+                    let rc = sqlite3_blob_open(db.handle, "main", "blocks", "encoded", row, 0, &blob)
+                    guard rc == SQLITE_OK, blob != nil else {
+                        throw LedgerError.store(.indexMismatch, height: slice.height, "transaction \(slice.index) is indexed but its block is missing")
+                    }
+                }
+                blobHeight = slice.height
+                var run = [UInt8](repeating: 0, count: end - slice.offset)
+                let rc = run.withUnsafeMutableBytes {
+                    sqlite3_blob_read(blob, $0.baseAddress, Int32($0.count), Int32(found.start) + Int32(slice.offset))
+                }
+                guard rc == SQLITE_OK else { throw db.error(rc, sql: nil) }
+                if last == next {
+                    out[order[next]] = (found.id, run)
+                } else {
+                    for position in order[next...last] {
+                        let piece = slices[position]
+                        let from = piece.offset - slice.offset
+                        out[position] = (found.id, Array(run[from..<(from + piece.length)]))
+                    }
+                }
+                next = last + 1
+            }
+            return out
         }
     }
 

@@ -43,6 +43,11 @@ extension AppError.Code {
     public static let recordNotFound = Self(rawValue: 5203)
     /// The record index (SQLite) failed; `cause` holds the storage code. Rebuild it with `forgechain records reindex`.
     public static let indexFailure = Self(rawValue: 5204)
+    /// A record the index points at does not read back from the ledger as indexed: its bytes do not hash to the
+    /// digest stored beside them, do not decode, or name another record, or the transaction is gone. The ledger is
+    /// damaged or the index is stale; `height` and `transactionIndex` say where. Check the ledger (`forgechain ledger
+    /// verify`), then rebuild the index with `forgechain records reindex`.
+    public static let recordDamaged = Self(rawValue: 5205)
 }
 
 // Update (53xx).

@@ -49,6 +49,27 @@ struct RLPReader {
     /// Whether every element of this list has been read.
     var isAtEnd: Bool { offset >= end }
 
+    /// The next element, a byte string: the range of its payload, counted from the start of the buffer
+    /// ``read(_:_:)`` was given (for readers that keep positions instead of copies).
+    mutating func byteRange(_ field: String) throws(LedgerError) -> Range<Int> {
+        try nextBytes(field)
+    }
+
+    /// The next element, a byte string whose payload is itself exactly one RLP item (a transaction's body):
+    /// a reader positioned on that item, its positions still counted from the start of the whole buffer.
+    /// - Throws: the RLP codes of ``read(_:_:)`` (`.trailingBytes` 1003 when the payload holds more than one item).
+    mutating func embedded(_ field: String) throws(LedgerError) -> RLPReader {
+        let r = try nextBytes(field)
+        let inner = RLPReader(base, from: r.lowerBound, to: r.upperBound)
+        guard !r.isEmpty else { throw LedgerError(.emptyInput, "field '\(field)': the embedded RLP item is empty", details: ["field": field]) }
+        let item = try inner.header()
+        guard item.next == r.upperBound else {
+            throw LedgerError(.trailingBytes, "field '\(field)': \(r.upperBound - item.next) trailing bytes after the embedded item",
+                              details: ["field": field, "offset": String(item.next)])
+        }
+        return inner
+    }
+
     private struct Header {
         var isList: Bool
         var payload: Range<Int>

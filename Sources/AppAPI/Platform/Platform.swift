@@ -165,7 +165,7 @@ public actor Platform {
         let store = await node.ledger
         // The index has its own database file: in the ledger's file, its catch-up transactions held SQLite's
         // single write lock and the node's commits waited for them in the busy handler.
-        let index = try RecordIndex(path: storePath == ":memory:" ? storePath : directory + "/records-index.sqlite", hashAlgorithm: store.hashAlgorithm)
+        let index = try RecordIndex(path: storePath == ":memory:" ? storePath : directory + "/records-index.sqlite", ledger: store)
         let telemetry = RecordTelemetry(logger: options.logger ?? Logger(label: "forgechain.records"), factory: options.metricsFactory)
         let records = RecordService(node: node, store: store, index: index, identity: identity, account: account, log: log, telemetry: telemetry,
                                     organisation: options.organisationFactories, commitTimeout: options.commitTimeout,

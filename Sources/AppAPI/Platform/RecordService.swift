@@ -14,7 +14,7 @@ import LedgerCore
 /// | ``upload(_:token:expectedDigest:timeout:)`` | `records.upload` for the record's factory and kind | default 30 s | 5011, 5101–5103, 5107, 5109, 5409, 5406–5408 |
 /// | ``submit(_:token:expectedDigests:timeout:)`` | same, per record | returns at once; confirmation default 30 s per transaction | same |
 /// | ``uploadBatch(_:token:timeout:progress:)`` | same | default 30 s per transaction | same, 5105 |
-/// | ``query(_:token:)`` | `records.query`; filters outside scope → 5409 | none (local index) | 5201, 5202, 5204, 5409 |
+/// | ``query(_:token:)`` | `records.query`; filters outside scope → 5409 | none (local index) | 5201, 5202, 5204, 5205, 5409 |
 /// | ``update(recordID:fields:condition:token:timeout:)`` | `records.update` for the record's factory and kind | default 30 s | 5001–5004, 5203, 5301–5303, 5102, 5109, 5409 |
 /// | ``history(recordID:token:)`` | `records.query` for the record's factory and kind | none | 5203, 5409 |
 /// | ``changes(token:)`` | `records.query`; only changes inside scope | stream | 5409 |
@@ -460,7 +460,7 @@ public actor RecordService {
     ///   - token: Required. Needs `records.query`.
     /// - Returns: The page; encode it with ``Envelope`` for JSON or XML (A-Q-4).
     /// - Throws: `.permissionDenied` (5409) when `query.factoryUID` is outside the caller's or the node's scope, or
-    ///   `query.kind` is not granted by the caller's roles (an error, not an empty page); 5201, 5202, 5204; token errors.
+    ///   `query.kind` is not granted by the caller's roles (an error, not an empty page); 5201, 5202, 5204, 5205 (a record that does not read back from the ledger as indexed); token errors.
     /// - Note: Answered from the local index (no timeout); p99 under 20 ms for 100 rows over 100,000 records.
     public nonisolated func query(_ query: RecordQuery, token: String) async throws -> RecordPage {
         let admin = try await identity.authorize(token: token, permission: .queryRecords)
@@ -517,7 +517,7 @@ public actor RecordService {
     /// - Parameters:
     ///   - recordID: Required. ``ManufacturingRecord/recordID``, for example `P-2025-0201`.
     ///   - token: Required. Needs `records.query` for the record's factory and kind.
-    /// - Throws: `.recordNotFound` (5203), `.permissionDenied` (5409), token errors.
+    /// - Throws: `.recordNotFound` (5203), `.recordDamaged` (5205), `.permissionDenied` (5409), token errors.
     public nonisolated func history(recordID: String, token: String) async throws -> [StoredRecord] {
         let admin = try await identity.authorize(token: token, permission: .queryRecords)
         try syncIndex()
