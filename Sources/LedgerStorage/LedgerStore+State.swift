@@ -142,8 +142,9 @@ struct OverlayStateNodeStore: StateNodeStore {
 /// The row ids of the nodes the last few appends wrote, so a transition computed over pending
 /// blocks (whose nodes had no rows yet) can be linked to them when it is appended.
 struct RecentStateNodes: Sendable {
-    /// Blocks kept: at least 4, up to 16 while they hold at most a million rows together.
-    static let blocks = (minimum: 4, maximum: 16, rows: 1_000_000)
+    /// Blocks kept: at least 4 (a node executes at most a few blocks ahead of its store), up to 8
+    /// while they hold at most 300,000 rows together (about 20 MB).
+    static let blocks = (minimum: 4, maximum: 8, rows: 300_000)
     private var byBlock: [(height: Height, ids: [Digest: Int64])] = []
     private var rows = 0
 
