@@ -195,7 +195,7 @@ public final class LedgerStore: @unchecked Sendable {
     /// ``close()``, until the store is released, or until the process dies.
     /// - Parameters:
     ///   - path: Required. A file path; its directory must exist. Created when missing (unless read-only).
-    ///   - configuration: Optional, default ``Configuration/init(hashAlgorithm:durability:readOnly:quickCheckBlocks:sqliteQuickCheckOnOpen:maximumIdleReaders:pageCacheKibibytes:walCheckpointPages:)``.
+    ///   - configuration: Optional, default ``Configuration/init(hashAlgorithm:durability:readOnly:quickCheckBlocks:sqliteQuickCheckOnOpen:maximumIdleReaders:pageCacheKibibytes:walCheckpointPages:stateRetention:)``.
     /// - Throws: `LedgerError` `.storeLocked` (1520) at once when another
     ///   store opened for writing (in any process, this one included) holds
     ///   the file: the message names the lock file and the holder's PID,
