@@ -64,6 +64,23 @@ final class SQLiteStateNodeStore: StateNodeStore {
     /// Adds locations known from elsewhere (a pending transition's).
     func learn(_ more: [Digest: Int64]) { locations.merge(more) { mine, _ in mine } }
 
+    private var scannedRecentRows = false
+
+    /// Hashes the rows the last 64 blocks appended and notes where each node is.
+    private func learnRecentRows() throws(LedgerError) {
+        let s = try db.statement("""
+            SELECT id, bytes FROM state_nodes WHERE id >= (SELECT min(first_id) FROM state_node_marks
+                WHERE height > (SELECT max(height) FROM blocks) - 64) ORDER BY id
+            """)
+        var rows = [(Int64, [UInt8])]()
+        while try s.step() { rows.append((s.int(0), s.blob(1))) }
+        s.reset()
+        for (id, stored) in rows {
+            guard let d = Self.digest(of: try Self.resolve(stored, db), algorithm), locations[d] == nil else { continue }
+            locations[d] = id
+        }
+    }
+
     /// A store that starts at `root`, found among the roots of the last 64 blocks.
     static func atRoot(_ root: Digest, db: SQLiteConnection, algorithm: HashAlgorithm) throws(LedgerError) -> SQLiteStateNodeStore {
         let store = SQLiteStateNodeStore(db: db, algorithm: algorithm)
@@ -88,7 +105,15 @@ final class SQLiteStateNodeStore: StateNodeStore {
     }
 
     func node(_ digest: Digest) throws -> [UInt8]? {
-        guard let id = locations[digest] ?? recent[digest] else { return nil }
+        var found = locations[digest] ?? recent[digest]
+        if found == nil, !scannedRecentRows {
+            // A child of a pending block's node, written by an append the memo no longer holds (a
+            // deep pending chain, as under PoW's confirmation depth): learn the recent rows once.
+            scannedRecentRows = true
+            try learnRecentRows()
+            found = locations[digest]
+        }
+        guard let id = found else { return nil }
         let s = try db.statement("SELECT bytes, left, right FROM state_nodes WHERE id = ?1")
         s.bind(1, id)
         guard try s.step() else { s.reset(); return nil }
@@ -142,9 +167,10 @@ struct OverlayStateNodeStore: StateNodeStore {
 /// The row ids of the nodes the last few appends wrote, so a transition computed over pending
 /// blocks (whose nodes had no rows yet) can be linked to them when it is appended.
 struct RecentStateNodes: Sendable {
-    /// Blocks kept: at least 4 (a node executes at most a few blocks ahead of its store), up to 8
-    /// while they hold at most 300,000 rows together (about 20 MB).
-    static let blocks = (minimum: 4, maximum: 8, rows: 300_000)
+    /// Blocks kept: at least 4, up to 16 while they hold at most 300,000 rows together (about
+    /// 20 MB). A node executes a few blocks ahead of its store (more under PoW, which commits a
+    /// confirmation depth behind); a miss costs one scan of the recent rows, never a wrong answer.
+    static let blocks = (minimum: 4, maximum: 16, rows: 300_000)
     private var byBlock: [(height: Height, ids: [Digest: Int64])] = []
     private var rows = 0
 

@@ -99,7 +99,9 @@ struct StoreStateTransitionTests {
 
     /// The node's pattern: block N+1 is executed over N's unwritten nodes, N is appended, then N+2 is
     /// executed over N+1's, whose nodes now link to rows N's append wrote; every append finds them.
-    @Test func transitionsComputedWhileEarlierOnesAreAppendedLinkToTheirRows() throws {
+    /// Three and twenty blocks ahead of the store (a PoW node executes a confirmation depth ahead).
+    @Test(arguments: [3, 20])
+    func transitionsComputedWhileEarlierOnesAreAppendedLinkToTheirRows(ahead: Int) throws {
         let dir = try TemporaryDirectory()
         let store = try LedgerStore(path: dir.path("ledger.sqlite"), configuration: .init(stateRetention: .recent(heights: 3)))
         let reference = try LedgerStore.inMemory()
@@ -107,13 +109,13 @@ struct StoreStateTransitionTests {
         var other = try TestChain()
         var pending = [(Block, [Receipt], StateChangeSet, StateTransition)]()
         var root = StateTree.emptyRoot(.sha256)
-        for h in 0..<30 {
+        for h in 0..<60 {
             let changes = sampleChanges(Height(UInt64(h)))
             let t = try store.stateTransition(applying: changes, from: root, pending: pending.map(\.3))
             let (block, receipts) = try chain.next(changes: changes, stateRoot: t.update.root)
             pending.append((block, receipts, changes, t))
             root = t.update.root
-            if pending.count == 3 {
+            if pending.count == ahead {
                 let (b, r, c, oldest) = pending.removeFirst()
                 try store.append(b, receipts: r, stateChanges: c, stateTransition: oldest)
             }
@@ -126,7 +128,7 @@ struct StoreStateTransitionTests {
             let key = Array("k\(k)".utf8)
             try store.stateProof(key: key).verify(key: key, value: try reference.stateValue(forKey: key), root: root, algorithm: .sha256)
         }
-        #expect(try store.checkIntegrity(.full).blocksChecked == 30)
+        #expect(try store.checkIntegrity(.full).blocksChecked == 60)
     }
 
     /// A transition built by hand carries no row locations: the append computes the update again and stores the same tree.
