@@ -201,7 +201,7 @@ struct JSONElementSplitter {
     /// - Throws: the file system's errors, ``Failure``, or `body`'s errors.
     static func forEachElement(inFile path: String, chunkBytes: Int = 64 << 10, _ body: ([UInt8]) throws -> Void) throws -> Int {
         let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-        defer { try? handle.close() }
+        defer { try? handle.close() }   // read-only: nothing to lose if closing fails
         var splitter = JSONElementSplitter()
         while let chunk = try handle.read(upToCount: max(1, chunkBytes)), !chunk.isEmpty {
             try splitter.feed(chunk, body)

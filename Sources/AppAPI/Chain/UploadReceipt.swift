@@ -193,6 +193,7 @@ public struct UploadReceipt: Hashable, Sendable, Codable {
         }
         let op: RecordOperation
         if let transaction {
+            // A body that does not decode carries no record version: the `record` check fails below.
             guard transaction.payload.kind == RecordsExecutor.kind,
                   let ops = try? RecordOperation.operations(inBody: transaction.payload.body),
                   let found = ops.first(where: { $0.recordID == recordID && $0.version == version }) else {
@@ -368,6 +369,8 @@ extension UploadReceipt {
             let receiptProof = try data.receiptTree.inclusionProof(forLeafAt: index)
             let transaction = data.block.transactions[index], receipt = data.receipts[index]
             let header = data.block.header, blockHash = data.block.headerHash, certificate = data.certificate
+            // No commitment in the output (a transaction committed by a build without them): a format-1
+            // receipt, which carries the transaction and so needs none.
             guard let commitment = try? OperationsCommitment(decoding: receipt.output) else {
                 return operations.map {
                     UploadReceipt(recordID: $0.recordID, version: $0.version, recordDigest: $0.digest, transaction: transaction,
