@@ -162,8 +162,7 @@ struct IntegrityChecker {
             let stored = s.blob(1)
             let leaf = try SQLiteStateNodeStore.resolve(stored, db)
             guard leaf != stored, SQLiteStateNodeStore.digest(of: leaf, algorithm) != nil else {
-                let height = stored.count >= 9 ? stored[1..<9].reduce(UInt64(0)) { $0 << 8 | UInt64($1) } : 0
-                throw LedgerError.store(.storedRootMismatch, height: Height(height),
+                throw LedgerError.store(.storedRootMismatch, height: Height(SQLiteStateNodeStore.leafReference(stored)?.height ?? 0),
                                         "state leaf row \(s.int(0)) refers to a flat state row that is missing or does not match it",
                                         details: ["root": "state", "row": String(s.int(0))])
             }

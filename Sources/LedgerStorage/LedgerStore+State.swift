@@ -120,8 +120,8 @@ final class SQLiteStateNodeStore: StateNodeStore {
         let stored = s.blob(0)
         let left: Int64? = s.isNull(1) ? nil : s.int(1), right: Int64? = s.isNull(2) ? nil : s.int(2)
         s.reset()
+        // Bytes that do not decode teach no children; the tree reports them against the digest.
         if left != nil || right != nil, case .internal(let l, let r)? = try? StateNode(encoded: stored) {
-            // Undecodable bytes are left for the tree to report against the digest.
             if let l, let left { locations[l] = left }
             if let r, let right { locations[r] = right }
         }
@@ -131,15 +131,19 @@ final class SQLiteStateNodeStore: StateNodeStore {
     /// The leaf a reference names, encoded; other stored forms as they are. A reference whose flat row
     /// is missing comes back as stored, so the tree reports the node as corrupted.
     static func resolve(_ stored: [UInt8], _ db: SQLiteConnection) throws(LedgerError) -> [UInt8] {
-        guard stored.first == 0x00, stored.count >= 9 else { return stored }
-        let height = stored[1..<9].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        let key = Array(stored[9...])
+        guard let (height, key) = leafReference(stored) else { return stored }
         let s = try db.statement("SELECT value FROM state WHERE key = ?1 AND height = ?2")
         defer { s.reset() }
         s.bind(1, key)
         s.bind(2, height)
         guard try s.step(), !s.isNull(0) else { return stored }
         return StateNode.leaf(key: key, value: s.blob(0)).encoded
+    }
+
+    /// The flat state row a stored leaf reference names; nil for any other stored form.
+    static func leafReference(_ stored: [UInt8]) -> (height: UInt64, key: [UInt8])? {
+        guard stored.first == 0x00, stored.count >= 9 else { return nil }
+        return (stored[1..<9].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }, Array(stored[9...]))
     }
 
     /// The stored form of a leaf whose value is the flat state row (`key`, `height`).
@@ -198,9 +202,6 @@ struct RecentStateNodes: Sendable {
 /// tree nodes (appended, linked to their children's rows), the row of the block's root, the block's
 /// first node row (for rollback) and, when the store prunes, the rows of the nodes it replaced.
 enum StateWriter {
-    /// A child of a new node whose row is not known: the update must be computed again here.
-    struct UnknownLocation: Error {}
-
     /// Computes the state root after `set` on top of `parentRoot` (or takes it from `transition`,
     /// computed before from the same root), checks it against the header, and writes.
     /// - Returns: The row ids of the nodes written (for ``RecentStateNodes``).
@@ -214,19 +215,13 @@ enum StateWriter {
                                     "state transition starts from root \(transition.parentRoot.hex), the head's state root is \(base.hex)",
                                     details: ["transitionParent": transition.parentRoot.hex, "headRoot": base.hex])
         }
-        var update: StateUpdate
-        var locations: [Digest: Int64]
-        func compute() throws(LedgerError) {
+        func compute() throws(LedgerError) -> (StateUpdate, [Digest: Int64]) {
             let store = height.rawValue > 0 ? try SQLiteStateNodeStore.atHeight(Height(height.rawValue - 1), db: db, algorithm: algorithm)
                 : SQLiteStateNodeStore(db: db, algorithm: algorithm)
-            update = try tree.update(root: base, changes: set.changes, store: store)
-            locations = store.locations
+            return (try tree.update(root: base, changes: set.changes, store: store), store.locations)
         }
-        update = StateUpdate(root: base, nodes: [])
-        locations = [:]
-        if let transition, !transition.locations.isEmpty || transition.update.nodes.isEmpty {
-            update = transition.update
-            locations = transition.locations
+        var (update, locations) = if let transition, !transition.locations.isEmpty || transition.update.nodes.isEmpty {
+            (transition.update, transition.locations)
         } else {
             try compute()
         }
@@ -246,12 +241,11 @@ enum StateWriter {
             }
         }
         func locate(_ d: Digest) -> Int64? { locations[d] ?? recent[d] }
-        // New nodes come from the tree's own update and always decode; a plan fails only on a child whose row is unknown.
-        var plan = try? Plan(update.nodes, locate: locate)
+        var plan = try Plan(update.nodes, locate: locate)
         if plan == nil, transition != nil {
             // A child from a block appended longer ago than the memo reaches: read the tree again.
-            try compute()
-            plan = try? Plan(update.nodes, locate: locate)
+            (update, locations) = try compute()
+            plan = try Plan(update.nodes, locate: locate)
         }
         guard let plan else {
             throw LedgerError.store(.stateNodeMissing, height: height, "a state node the new tree keeps has no stored row")
@@ -280,12 +274,12 @@ enum StateWriter {
     }
 
     /// The new nodes in write order (children before parents, as the update lists them) with the rows
-    /// of the children they keep.
+    /// of the children they keep; nil when a kept child's row is not known.
     struct Plan {
         var nodes: [(node: StateUpdate.Node, decoded: StateNode)]
         var keptChildren: [Digest: Int64]
 
-        init(_ nodes: [StateUpdate.Node], locate: (Digest) -> Int64?) throws {
+        init?(_ nodes: [StateUpdate.Node], locate: (Digest) -> Int64?) throws(LedgerError) {
             let new = Set(nodes.map(\.digest))
             self.nodes = []
             self.nodes.reserveCapacity(nodes.count)
@@ -294,7 +288,7 @@ enum StateWriter {
                 let decoded = try StateNode(encoded: n.encoded)
                 if case .internal(let l, let r) = decoded {
                     for c in [l, r].compactMap({ $0 }) where !new.contains(c) {
-                        guard let id = locate(c) else { throw UnknownLocation() }
+                        guard let id = locate(c) else { return nil }
                         keptChildren[c] = id
                     }
                 }
@@ -345,17 +339,11 @@ enum StateWriter {
     /// node replaced at height `s` is in the trees of heights below `s` only). Records `lowest` as
     /// the lowest height whose tree is whole.
     static func prune(keepingFrom lowest: Height, into db: SQLiteConnection) throws(LedgerError) {
-        let stale = try db.statement("SELECT count(*) FROM state_stale WHERE height <= ?1")
-        stale.bind(1, lowest.rawValue)
-        let count = try stale.step() ? stale.int(0) : 0
-        stale.reset()
-        if count > 0 {
-            // In id order: neighbouring deletes touch the same pages.
-            try db.execute("""
-                DELETE FROM state_nodes WHERE id IN (SELECT id FROM state_stale WHERE height <= \(lowest.rawValue) ORDER BY id);
-                DELETE FROM state_stale WHERE height <= \(lowest.rawValue);
-                """)
-        }
+        // In id order: neighbouring deletes touch the same pages.
+        try db.execute("""
+            DELETE FROM state_nodes WHERE id IN (SELECT id FROM state_stale WHERE height <= \(lowest.rawValue) ORDER BY id);
+            DELETE FROM state_stale WHERE height <= \(lowest.rawValue);
+            """)
         let m = try db.statement("INSERT OR REPLACE INTO meta(key, value) VALUES('state_retained_from', ?1)")
         m.bind(1, text: lowest.description)
         try m.run()
