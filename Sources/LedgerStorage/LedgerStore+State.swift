@@ -260,6 +260,7 @@ enum StateWriter {
         r.bind(1, height.rawValue)
         if let rootID { r.bind(2, rootID) } else { r.bindNull(2) }
         try r.run()
+        var staleRows = 0
         if case .recent = retention, !update.replaced.isEmpty {
             let s = try db.statement("INSERT OR IGNORE INTO state_stale(height, id) VALUES(?1, ?2)")
             for digest in update.replaced {
@@ -268,8 +269,10 @@ enum StateWriter {
                 s.bind(1, height.rawValue)
                 s.bind(2, id)
                 try s.run()
+                staleRows += db.changes
             }
         }
+        try countRows(nodes: written.count, stale: staleRows, in: db)
         return written
     }
 
@@ -340,13 +343,61 @@ enum StateWriter {
     /// the lowest height whose tree is whole.
     static func prune(keepingFrom lowest: Height, into db: SQLiteConnection) throws(LedgerError) {
         // In id order: neighbouring deletes touch the same pages.
-        try db.execute("""
-            DELETE FROM state_nodes WHERE id IN (SELECT id FROM state_stale WHERE height <= \(lowest.rawValue) ORDER BY id);
-            DELETE FROM state_stale WHERE height <= \(lowest.rawValue);
-            """)
+        try db.execute("DELETE FROM state_nodes WHERE id IN (SELECT id FROM state_stale WHERE height <= \(lowest.rawValue) ORDER BY id)")
+        let nodes = db.changes
+        try db.execute("DELETE FROM state_stale WHERE height <= \(lowest.rawValue)")
+        try countRows(nodes: -nodes, stale: -db.changes, in: db)
         let m = try db.statement("INSERT OR REPLACE INTO meta(key, value) VALUES('state_retained_from', ?1)")
         m.bind(1, text: lowest.description)
         try m.run()
+    }
+
+    /// Whether a prune keeping `lowest` and up is worth its cost now: the rows it would delete (the
+    /// replaced rows of heights `retained + 1 ... lowest`, estimated as their share of the pending
+    /// replaced rows) are at least half the live tree's rows. The nodes a block replaces deep in the
+    /// tree were written long ago, on pages all over the file, so a prune rewrites most of the
+    /// tree's pages whatever it deletes; deferring it until it deletes a share of the tree keeps
+    /// that cost per block flat as the state grows. Reads two counters, never the tables.
+    static func pruneIsDue(keepingFrom lowest: Height, retainedFrom retained: Height, head: Height,
+                           in db: SQLiteConnection) throws(LedgerError) -> Bool {
+        let (nodes, stale) = try rowCounts(db)
+        let pending = head.rawValue - min(head.rawValue, retained.rawValue)
+        guard pending > 0, stale > 0 else { return false }
+        let prunable = Double(stale) * Double(lowest.rawValue - min(lowest.rawValue, retained.rawValue)) / Double(pending)
+        return prunable * 2 >= Double(max(0, nodes - stale))
+    }
+
+    /// The rows in `state_nodes` and in `state_stale`, kept in `meta` (`state_node_rows`,
+    /// `state_stale_rows`) so that deciding whether to prune reads no table. A store without them
+    /// (migrated, or written by an earlier build) counts its tables once and keeps the counts from then on.
+    static func rowCounts(_ db: SQLiteConnection) throws(LedgerError) -> (nodes: Int64, stale: Int64) {
+        let s = try db.statement("SELECT key, value FROM meta WHERE key IN ('state_node_rows', 'state_stale_rows')")
+        var counts = [String: Int64]()
+        while try s.step() { counts[s.text(0)] = Int64(s.text(1)) }
+        s.reset()
+        if let nodes = counts["state_node_rows"], let stale = counts["state_stale_rows"] { return (nodes, stale) }
+        let nodes = try db.scalarInt("SELECT count(*) FROM state_nodes") ?? 0
+        let stale = try db.scalarInt("SELECT count(*) FROM state_stale") ?? 0
+        let m = try db.statement("INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)")
+        for (key, value) in [("state_node_rows", nodes), ("state_stale_rows", stale)] {
+            m.bind(1, text: key)
+            m.bind(2, text: String(value))
+            try m.run()
+        }
+        return (nodes, stale)
+    }
+
+    /// Adds to the row counters of ``rowCounts(_:)``; nothing while they are not kept yet (the first
+    /// ``rowCounts(_:)`` counts the tables then).
+    static func countRows(nodes: Int, stale: Int, in db: SQLiteConnection) throws(LedgerError) {
+        guard nodes != 0 || stale != 0 else { return }
+        let u = try db.statement("""
+            UPDATE meta SET value = CAST(CAST(value AS INTEGER) + (CASE key WHEN 'state_node_rows' THEN ?1 ELSE ?2 END) AS TEXT)
+            WHERE key IN ('state_node_rows', 'state_stale_rows')
+            """)
+        u.bind(1, Int64(nodes))
+        u.bind(2, Int64(stale))
+        try u.run()
     }
 
     /// The lowest height whose state tree is whole (0 when nothing was ever pruned).

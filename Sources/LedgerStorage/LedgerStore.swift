@@ -119,8 +119,12 @@ public final class LedgerStore: @unchecked Sendable {
         /// Every height's tree stays whole (an archive node). The default.
         case archive
         /// The trees of the last `heights` heights stay whole (range `1...`; a smaller value is
-        /// taken as 1, the head alone); older replaced nodes are deleted as blocks are appended, in
-        /// strides of a quarter window, so up to `heights + heights / 4` heights stay provable.
+        /// taken as 1, the head alone). Older replaced nodes are deleted as blocks are appended, at
+        /// most once every quarter window and only once they are at least half as many as the rows
+        /// of the live tree: they lie on pages all over the file, so a prune rewrites most of the
+        /// tree's pages whatever it deletes, and waiting for a share of the tree keeps that cost per
+        /// block the same as the state grows. At least `heights` heights always stay provable; the
+        /// tree's rows stay below about 1.5 times the live tree plus the window's replaced nodes.
         case recent(heights: Int)
 
         /// Heights between prunes: a quarter of the window (at least 1).
@@ -432,10 +436,13 @@ public final class LedgerStore: @unchecked Sendable {
             written = try StateWriter.write(stateChanges, transition: stateTransition, height: height, header: block.header,
                                             parentRoot: parentRoot, algorithm: hashAlgorithm, retention: configuration.stateRetention,
                                             recent: recentStateNodesSnapshot, into: db)
-            // Pruned in strides of a quarter window: the deletes of several blocks land on a page together.
-            if let lowest = configuration.stateRetention.lowestRetained(head: height),
-               lowest.rawValue >= (try StateWriter.retainedFrom(db)).rawValue + configuration.stateRetention.pruneStride {
-                try StateWriter.prune(keepingFrom: lowest, into: db)
+            // Pruned at most every quarter window, once what it would delete is half the live tree (see StateRetention).
+            if let lowest = configuration.stateRetention.lowestRetained(head: height) {
+                let retained = try StateWriter.retainedFrom(db)
+                if lowest.rawValue >= retained.rawValue + configuration.stateRetention.pruneStride,
+                   try StateWriter.pruneIsDue(keepingFrom: lowest, retainedFrom: retained, head: height, in: db) {
+                    try StateWriter.prune(keepingFrom: lowest, into: db)
+                }
             }
             if let certificate {
                 let c = try db.statement("INSERT OR REPLACE INTO certificates(height, encoded) VALUES(?1, ?2)")
@@ -533,6 +540,7 @@ public final class LedgerStore: @unchecked Sendable {
             let h = Int64(bitPattern: height.rawValue)
             // Node rows are appended block after block, so the rows above `height` are those from the
             // first row of the first block above it on.
+            var removedNodes = 0, removedStale = 0
             for sql in ["DELETE FROM blocks WHERE height > ?1", "DELETE FROM state WHERE height > ?1",
                         "DELETE FROM state_nodes WHERE id >= (SELECT min(first_id) FROM state_node_marks WHERE height > ?1)",
                         "DELETE FROM state_node_marks WHERE height > ?1", "DELETE FROM state_stale WHERE height > ?1",
@@ -541,7 +549,10 @@ public final class LedgerStore: @unchecked Sendable {
                 let d = try db.statement(sql)
                 d.bind(1, h)
                 try d.run()
+                if sql.hasPrefix("DELETE FROM state_nodes ") { removedNodes = db.changes }
+                if sql.hasPrefix("DELETE FROM state_stale ") { removedStale = db.changes }
             }
+            try StateWriter.countRows(nodes: -removedNodes, stale: -removedStale, in: db)
             let d = try db.statement("DELETE FROM transactions WHERE key >= ?1")
             d.bind(1, StoreSchema.transactionKey(height: height.next, index: 0))
             try d.run()

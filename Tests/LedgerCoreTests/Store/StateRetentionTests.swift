@@ -126,15 +126,16 @@ import Testing
         var three = StateChangeSet(); three.set(keys[0], to: [1])
         try append(three)
         #expect(store.head?.stateRoot == rootOne)
-        // Height 2 wrote the leaf a = 1 of height 0's tree again, in a row of its own; height 0's row, replaced
-        // at height 1, is pruned with the window (2 heights).
-        let db = try SQLiteConnection(path: path, mode: .readOnly)
-        #expect(try db.scalarInt("SELECT count(*) FROM state_nodes WHERE bytes = x'00000000000000000061'") == 0)
-        #expect(try db.scalarInt("SELECT count(*) FROM state_nodes WHERE bytes = x'00000000000000000261'") == 1)
         for i in 0..<6 {
             var c = StateChangeSet(); c.set(Array("other-\(i)".utf8), to: [UInt8(i)])
             try append(c)
         }
+        // Height 2 wrote the leaf a = 1 of height 0's tree again, in a row of its own; height 0's row, replaced
+        // at height 1, is pruned once the window (2 heights) has passed it and enough is replaced to prune.
+        let db = try SQLiteConnection(path: path, mode: .readOnly)
+        #expect(try db.scalarInt("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'state_retained_from'") ?? 0 > 1)
+        #expect(try db.scalarInt("SELECT count(*) FROM state_nodes WHERE bytes = x'00000000000000000061'") == 0)
+        #expect(try db.scalarInt("SELECT count(*) FROM state_nodes WHERE bytes = x'00000000000000000261'") == 1)
         let root = try #require(store.head).stateRoot
         for k in keys { try store.stateProof(key: k).verify(key: k, value: [1], root: root, algorithm: .sha256) }
         #expect(try store.checkIntegrity(.full).blocksChecked == 9)
@@ -177,5 +178,61 @@ import Testing
             #expect(error?.code == .stateNotRetained)
             #expect(head - lowestKept + 1 >= 8)
         }
+    }
+
+    /// A large live state changed a little per block: the replaced rows below the window are left until
+    /// they are half the live tree (a prune rewrites pages all over the tree, so it waits until it
+    /// deletes a share of it), then go at once; the window stays provable throughout, and the row
+    /// counters the decision reads match the tables across prunes and a rollback.
+    @Test func pruningWaitsUntilItDeletesHalfTheLiveTree() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path("ledger.sqlite")
+        let store = try LedgerStore(path: path, configuration: .init(stateRetention: .recent(heights: 4)))
+        var chain = try TestChain()
+        let changes: (Height) -> StateChangeSet = { h in
+            var c = StateChangeSet()
+            if h == 0 {
+                for i in 0..<300 { c.set(Array("key-\(i)".utf8), to: [0]) }
+            } else {
+                c.set(Array("key-\(Int(h.rawValue) * 7 % 300)".utf8), to: [UInt8(truncatingIfNeeded: h.rawValue)])
+            }
+            return c
+        }
+        let db = try SQLiteConnection(path: path, mode: .readOnly)
+        func retainedFrom() throws -> Int64 {
+            try db.scalarInt("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'state_retained_from'") ?? 0
+        }
+        func countersMatchTables() throws {
+            let nodes = try db.scalarInt("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'state_node_rows'")
+            let stale = try db.scalarInt("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'state_stale_rows'")
+            #expect(nodes == (try db.scalarInt("SELECT count(*) FROM state_nodes")))
+            #expect(stale == (try db.scalarInt("SELECT count(*) FROM state_stale")))
+        }
+        // 20 heights: a stride (1 height) has long passed, but what a prune would delete is a small part of the tree.
+        try chain.extend(store, blocks: 21, changes: changes)
+        #expect(try retainedFrom() == 0)
+        _ = try store.stateProof(key: Array("key-7".utf8), atHeight: 1)
+        try countersMatchTables()
+        var prunes = 0, last = try retainedFrom()
+        var rows = [Int64]()
+        for _ in 0..<300 {
+            try chain.extend(store, blocks: 1, changes: changes)
+            let now = try retainedFrom()
+            if now != last { prunes += 1; last = now }
+            rows.append(try #require(try db.scalarInt("SELECT count(*) FROM state_nodes")))
+        }
+        let head = try #require(store.head).height.rawValue
+        #expect(prunes >= 2 && prunes <= 30, "\(prunes) prunes in 300 blocks")
+        for h in head - 3...head { _ = try store.stateProof(key: Array("key-7".utf8), atHeight: Height(h)) }
+        if last > 0 {
+            let error = #expect(throws: LedgerError.self) { try store.stateProof(key: Array("key-7".utf8), atHeight: Height(UInt64(last - 1))) }
+            #expect(error?.code == .stateNotRetained)
+        }
+        // The tree stays bounded: the live tree (about 600 rows), at most half of it again, and the window.
+        #expect(try #require(rows.max()) < 1_200, "rows grew to \(rows.max() ?? 0)")
+        try countersMatchTables()
+        _ = try store.rollback(toHeight: Height(head - 2))
+        try countersMatchTables()
+        #expect(try store.checkIntegrity(.full).blocksChecked == Int(head - 1))
     }
 }
