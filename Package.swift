@@ -65,9 +65,10 @@ let package = Package(
         .target(name: "LedgerCore", dependencies: ["LedgerCrypto", "LedgerModel", "LedgerStorage", "LedgerConsensus"]),
         // Project Wycheproof's test-vector runner (`forgechain conformance`, ConformanceTests): not a product.
         .target(name: "LedgerConformance", dependencies: ["LedgerCrypto"]),
+        // The simulator, workloads and seeded (deterministic, so not secret) node configurations: tests, probes, benchmarks.
         .target(
             name: "LedgerCoreTesting",
-            dependencies: ["LedgerCore"]
+            dependencies: ["LedgerCore", "ChainRuntime"]
         ),
         .target(
             name: "AppAPI",
@@ -106,7 +107,7 @@ let package = Package(
         // transaction ID; the node crash test kills it with SIGKILL (Tests/ChainRuntimeTests).
         .executableTarget(
             name: "forgechain-node-probe",
-            dependencies: ["LedgerCore", "ChainRuntime"]
+            dependencies: ["LedgerCore", "ChainRuntime", "LedgerCoreTesting"]
         ),
         // Keeps digests across awaits in many tasks; run unoptimised under AddressSanitizer (Architecture.md).
         .executableTarget(name: "forgechain-await-probe", dependencies: ["LedgerCore"]),
@@ -158,6 +159,7 @@ let package = Package(
                 "forgechain",
                 "ChainRuntime",
                 "LedgerCore",
+                "LedgerCoreTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

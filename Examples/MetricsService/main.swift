@@ -107,6 +107,7 @@ do {
     var options = Platform.Options()
     options.identity.hasher = PasswordHasher(logN: 12)
     options.writesLog = false
+    options.passphrase = try Passphrase(Hex.encode(SecureRandom.bytes(count: 32)))   // a folder removed at the end
     let platform = try await Platform.open(.singleNode(directory: directory), options: options)
     let password = "Metrics-Service-Demo-2025"
     _ = try await platform.identity.createAdministrator(user: "operator", password: password, roles: [.superAdmin], token: nil)

@@ -5,10 +5,11 @@
 // batch's records back from the chain.
 //
 //   swift run PlantUploader DATA_DIR FILE
-//   FORGECHAIN_USER=root FORGECHAIN_PASSWORD=... swift run PlantUploader ./plant-data Examples/data/production-records.csv
+//   FORGECHAIN_PASSPHRASE=... FORGECHAIN_USER=root FORGECHAIN_PASSWORD=... swift run PlantUploader ./plant-data Examples/data/production-records.csv
 //
 // On a new folder it creates the administrator from FORGECHAIN_USER and
-// FORGECHAIN_PASSWORD (the bootstrap super-admin).
+// FORGECHAIN_PASSWORD (the bootstrap super-admin). The folder's keys are
+// sealed under FORGECHAIN_PASSPHRASE (the platform reads it by default).
 import AppAPI
 import Foundation
 import LedgerCore

@@ -210,20 +210,33 @@ public final class Keystore: Sendable {
             throw LedgerError(.keystoreEntryMissing, "the keystore in \(directory) has no entry \(name)", details: ["name": name])
         }
         for key in handedOut.withLock({ $0.removeValue(forKey: name) ?? [] }) { key.destroy() }
-        let fd = open(file, O_WRONLY | O_CLOEXEC)
-        if fd >= 0 {
-            var size = stat()
-            if fstat(fd, &size) == 0, size.st_size > 0 {
-                let noise = SecureRandom.bytes(count: Int(size.st_size))
-                _ = noise.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-                _ = fsync(fd)
+        try Self.shred(file)
+    }
+
+    /// Overwrites the file at `path` in place with random bytes, syncs it, removes it and syncs its folder.
+    /// (On copy-on-write or flash storage the old blocks may survive below the file system; the bytes were
+    /// sealed or are being retired, and this is the best a process can do.)
+    /// - Throws: `LedgerError` `.keystoreIO` (1366) when the file cannot be opened, overwritten or removed.
+    package static func shred(_ path: String) throws(LedgerError) {
+        func fail(_ step: String) -> LedgerError {
+            LedgerError(.keystoreIO, "cannot remove \(path): \(step) failed: \(String(cString: strerror(errno)))", details: ["file": path])
+        }
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw fail("open") }
+        var size = stat()
+        if fstat(fd, &size) == 0, size.st_size > 0 {
+            let noise = SecureRandom.bytes(count: Int(size.st_size))
+            let written = noise.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+            guard written == noise.count, fsync(fd) == 0 else {
+                let error = fail("overwrite")
+                close(fd)
+                throw error
             }
-            close(fd)
         }
-        guard unlink(file) == 0 else {
-            throw LedgerError(.keystoreIO, "cannot remove keystore entry \(file): \(String(cString: strerror(errno)))", details: ["name": name])
-        }
-        try Self.syncDirectory(directory)
+        close(fd)
+        guard unlink(path) == 0 else { throw fail("unlink") }
+        let folder = (path as NSString).deletingLastPathComponent
+        try syncDirectory(folder.isEmpty ? "." : folder)
     }
 
     /// Seals every entry again under `newPassphrase` (fresh salts and nonces); from then on this keystore

@@ -9,6 +9,7 @@
 import ChainRuntime
 import Foundation
 import LedgerCore
+import LedgerCoreTesting
 import Net
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -29,7 +30,7 @@ func report(_ line: String) {
 }
 
 do {
-    let configuration = try NodeConfiguration.singleNode(storePath: dir + "/ledger.sqlite", seed: 1407)
+    let configuration = try NodeConfiguration.seededSingleNode(storePath: dir + "/ledger.sqlite", seed: 1407)
     let network = InMemoryNetwork(seed: 1407)
     let node = try await Node<RaftEngine>(configuration: configuration, transport: try network.attach(0))
     await node.start()

@@ -52,7 +52,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "For start: blocks of the baseline ledger the large one is compared with (0: no baseline).")
     var baselineBlocks: Int = 1
 
-    @Option(help: "For start: where generated ledgers are kept and reused; for scale: where the data folder grows (default: a temporary folder, removed afterwards).")
+    @Option(help: "For start: where generated ledgers are kept and reused; for scale: where the data folder grows (default: a temporary folder, removed afterwards; its user is bench, password Bench-Scale-Password-2025, keystore passphrase Bench-Scale-Keystore-2025).")
     var dataDir: String?
 
     @Option(help: "For scale: records in the data folder at the end (1...10,000,000).")

@@ -39,6 +39,7 @@ enum RecordsBench {
         var options = Platform.Options()
         options.identity.hasher = PasswordHasher(logN: 10)
         options.commitTimeout = .seconds(120)
+        options.passphrase = try Passphrase(Hex.encode(SecureRandom.bytes(count: 32)))   // a folder removed after the run
         let platform = try await Platform.open(.singleNode(directory: dir), options: options)
         _ = try await platform.identity.createAdministrator(user: "bench", password: "Bench-Password-2025", roles: [.superAdmin], token: nil)
         let token = try await platform.identity.login(user: "bench", password: "Bench-Password-2025", oneTimeCode: nil).token

@@ -26,6 +26,8 @@ enum ScaleBench {
 
     static let user = "bench"
     static let password = "Bench-Scale-Password-2025"
+    /// The keystore passphrase of the bench's data folder (the children reopen it at every step).
+    static let passphrase = "Bench-Scale-Keystore-2025"
 
     static func run(_ options: Options, reporter: BenchReporter) async throws {
         let root = options.dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("forgechain-bench-scale-\(UUID().uuidString)").path
@@ -131,6 +133,7 @@ enum ScaleBench {
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FORGECHAIN_") }
         environment[LogLevelOption.environmentVariable] = "error"
+        environment["FORGECHAIN_PASSPHRASE"] = passphrase
         process.environment = environment
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = out

@@ -23,8 +23,26 @@ struct DataOptions: ParsableArguments {
     var resolvedPassword: String? { password ?? environment["FORGECHAIN_PASSWORD"] }
     var resolvedOTP: String? { otp ?? environment["FORGECHAIN_OTP"] }
 
+    @Option(help: "A file whose first line is the keystore passphrase (or FORGECHAIN_PASSPHRASE; asked for on a terminal).")
+    var passphraseFile: String?
+
     func open() async throws -> Platform {
-        try await Platform.open(.singleNode(directory: data))
+        var options = Platform.Options()
+        options.passphrase = try passphrase()
+        return try await Platform.open(.singleNode(directory: data), options: options)
+    }
+
+    /// The keystore passphrase: --passphrase-file, else FORGECHAIN_PASSPHRASE, else asked for when standard input is a terminal.
+    func passphrase() throws -> Passphrase {
+        if let passphraseFile { return try .file(passphraseFile) }
+        if let text = environment["FORGECHAIN_PASSPHRASE"], !text.isEmpty { return try Passphrase(text) }
+        if isatty(STDIN_FILENO) != 0, let typed = getpass("keystore passphrase for \(data): ") {
+            let text = String(cString: typed)
+            memset(typed, 0, strlen(typed))
+            return try Passphrase(text)
+        }
+        throw LedgerError(.keystoreLocked, "the data folder's keystore needs a passphrase: --passphrase-file FILE or FORGECHAIN_PASSPHRASE",
+                          details: ["field": "passphrase"])
     }
 
     /// Logs in with the given credentials and returns the token.

@@ -16,6 +16,13 @@ enum RecordsDemo {
     static func run(_ deployment: Platform.Deployment, examples: String) async throws {
         var options = Platform.Options()
         options.identity.hasher = PasswordHasher(logN: 14)
+        if let text = ProcessInfo.processInfo.environment["FORGECHAIN_PASSPHRASE"], !text.isEmpty {
+            options.passphrase = try Passphrase(text)
+        } else {
+            // The demo's folder is new and its own: its keys are sealed under a passphrase nobody keeps.
+            options.passphrase = try Passphrase(Hex.encode(SecureRandom.bytes(count: 32)))
+            print("keys sealed under a one-time passphrase (set FORGECHAIN_PASSPHRASE to choose one and reopen the folder later)")
+        }
         let platform = try await Platform.open(deployment, options: options)
         do {
             try await story(platform, examples: examples)

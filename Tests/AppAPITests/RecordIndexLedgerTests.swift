@@ -12,6 +12,7 @@ struct RecordIndexLedgerTests {
         let dir = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("forgechain-index-\(UUID().uuidString)").path
         var options = Platform.Options()
         options.identity.hasher = PasswordHasher(logN: 10)
+        options.passphrase = try Passphrase("test-keystore-passphrase")
         options.commitTimeout = .seconds(60)
         options.clock = .simulated
         options.maximumTransactionBodyBytes = 4 << 10

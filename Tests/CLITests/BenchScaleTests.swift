@@ -27,7 +27,8 @@ struct BenchScaleTests {
         }
         // The folder given is kept and holds every record once.
         let query = try await cli.run(["records", "query", "--limit", "1000", "--data", folder + "/data",
-                                       "--user", "bench", "--password", "Bench-Scale-Password-2025"], withData: false)
+                                       "--user", "bench", "--password", "Bench-Scale-Password-2025"],
+                                      environment: ["FORGECHAIN_PASSPHRASE": "Bench-Scale-Keystore-2025"], withData: false)
         let page = try #require(query.data as? [String: Any], "\(query)")
         #expect((page["records"] as? [Any])?.count == 250)
     }

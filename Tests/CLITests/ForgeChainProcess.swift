@@ -10,6 +10,8 @@ struct ForgeChainProcess {
     }
 
     /// The sample inputs in `Examples/data`.
+    /// The keystore passphrase every spawned command gets (FORGECHAIN_PASSPHRASE).
+    static let passphrase = "CLI-Test-Keystore-Passphrase"
     static let samples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Examples/data")
 
@@ -68,6 +70,7 @@ struct ForgeChainProcess {
         process.executableURL = Self.binary
         process.arguments = args
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FORGECHAIN_") }
+        env["FORGECHAIN_PASSPHRASE"] = Self.passphrase
         env.merge(environment) { _, new in new }
         process.environment = env
         // Files, not pipes: a large query must not block on a full pipe buffer.

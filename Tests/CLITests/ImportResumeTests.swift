@@ -27,6 +27,7 @@ struct ImportResumeTests {
         process.arguments = ["records", "import", csv, "--batch-size", "50", "--receipts", firstReceipts,
                              "--data", cli.data, "--user", root.0, "--password", root.1]
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FORGECHAIN_") }
+            .merging(["FORGECHAIN_PASSPHRASE": ForgeChainProcess.passphrase]) { _, new in new }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         let exited = AsyncStream<Void>.makeStream()

@@ -14,7 +14,9 @@ struct StoreLockCommandTests {
         let samples = ForgeChainProcess.samples.appendingPathComponent("production-records.json").path
         let ledger = cli.data + "/ledger.sqlite"
 
-        let platform = try await Platform.open(.singleNode(directory: cli.data))
+        var options = Platform.Options()
+        options.passphrase = try Passphrase(ForgeChainProcess.passphrase)
+        let platform = try await Platform.open(.singleNode(directory: cli.data), options: options)
         let clock = ContinuousClock()
         let start = clock.now
         let imported = try await cli.run(["records", "import", samples], credentials: root)

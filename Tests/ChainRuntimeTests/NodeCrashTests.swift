@@ -1,6 +1,7 @@
 import ChainRuntime
 import Foundation
 import LedgerCore
+import LedgerCoreTesting
 import Net
 import Testing
 
@@ -34,7 +35,7 @@ import Testing
             printed += text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
         }
         #expect(printed.count > 20, "the probe made too little progress to test anything")
-        let configuration = try NodeConfiguration.singleNode(storePath: dir + "/ledger.sqlite", seed: 1407)
+        let configuration = try NodeConfiguration.seededSingleNode(storePath: dir + "/ledger.sqlite", seed: 1407)
         let network = InMemoryNetwork()
         let node = try await Node<RaftEngine>(configuration: configuration, transport: try network.attach(0))
         await node.start()

@@ -1,6 +1,7 @@
 import ChainRuntime
 import Foundation
 import LedgerCore
+import LedgerCoreTesting
 import Net
 import Testing
 
@@ -10,7 +11,7 @@ import Testing
     @Test func aSecondNodeOnTheSameStoreFailsAtOnceAndOpensOnceTheFirstIsStopped() async throws {
         let dir = try TestChain.temporaryDirectory("node-lock")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let configuration = try NodeConfiguration.singleNode(storePath: dir + "/ledger.sqlite", seed: 1407)
+        let configuration = try NodeConfiguration.seededSingleNode(storePath: dir + "/ledger.sqlite", seed: 1407)
         let first = try await Node<RaftEngine>(configuration: configuration, transport: try InMemoryNetwork().attach(0))
         await first.start()
 
@@ -30,7 +31,7 @@ import Testing
     }
 
     @Test func aNodeOnMemoryUsesAnInMemoryStoreWithoutALockFile() async throws {
-        let configuration = try NodeConfiguration.singleNode(storePath: ":memory:", seed: 1407)
+        let configuration = try NodeConfiguration.seededSingleNode(storePath: ":memory:", seed: 1407)
         let node = try await Node<RaftEngine>(configuration: configuration, transport: try InMemoryNetwork().attach(0))
         #expect(await node.ledger.path == nil)
         #expect(try await node.ledger.blockHash(atHeight: 0) == configuration.genesis.headerHash)

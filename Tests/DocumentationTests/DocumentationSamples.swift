@@ -26,6 +26,7 @@ enum DocumentationSamples {
     static func platform(directory: String) async throws -> (Platform, String) {
         var options = Platform.Options()
         options.identity.hasher = PasswordHasher(logN: 10)
+        options.passphrase = try Passphrase("test-keystore-passphrase")
         // Simulated time: the commit timeout counts ticks, so the suite's synchronous sweeps on 2 cores slow it, never fail it.
         options.clock = .simulated
         let platform = try await Platform.open(.singleNode(directory: directory), options: options)

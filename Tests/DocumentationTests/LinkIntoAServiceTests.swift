@@ -44,6 +44,7 @@ struct LinkIntoAServiceTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var options = Platform.Options()
         options.identity.hasher = PasswordHasher(logN: 10)   // fast password hashing for the test only
+        options.passphrase = try Passphrase("test-keystore-passphrase")
         // Simulated time: the commit timeout counts ticks, so the suite's synchronous sweeps on 2 cores slow it, never fail it.
         options.clock = .simulated
 

@@ -25,6 +25,7 @@ import Testing
         process.executableURL = binary
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FORGECHAIN_") }
+        env["FORGECHAIN_PASSPHRASE"] = "log-level-test-keystore"
         env.merge(environment) { _, new in new }
         process.environment = env
         process.standardOutput = outHandle

@@ -1,12 +1,13 @@
 import CSQLite
+import ChainRuntime
 import Foundation
+import LedgerCore
+import LedgerCoreTesting
 import Logging
 import Metrics
 import MetricsTestKit
-import Testing
-import ChainRuntime
-import LedgerCore
 import Net
+import Testing
 
 /// Logs and metrics of the node and its store, captured with in-memory
 /// handlers given through `NodeConfiguration` and `LedgerStore.Configuration`.
@@ -22,7 +23,7 @@ import Net
         let metrics = TestMetrics()
         let dir = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var config = try NodeConfiguration.singleNode(storePath: dir + "/ledger.sqlite", seed: 11)
+        var config = try NodeConfiguration.seededSingleNode(storePath: dir + "/ledger.sqlite", seed: 11)
         config.logger = capture.logger(label: "forgechain.node")
         config.metricsFactory = metrics
         // On simulated time: the receipt wait below counts ticks, so a busy machine slows the test, never fails it.

@@ -34,6 +34,7 @@ import LedgerCore
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var options = Platform.Options()
         options.identity.hasher = PasswordHasher(logN: 10)
+        options.passphrase = try Passphrase("test-keystore-passphrase")
         options.identity.maximumFailedLogins = 2
         options.clock = .simulated   // timeouts count ticks: the suite's synchronous sweeps on 2 cores slow it, never fail it
         options.logger = capture.logger(label: "forgechain.test")

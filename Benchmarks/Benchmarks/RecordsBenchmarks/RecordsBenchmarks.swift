@@ -28,6 +28,7 @@ let benchmarks: @Sendable () -> Void = {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("forgechain-rb-\(UUID().uuidString)").path
         var options = Platform.Options()
         options.identity.hasher = PasswordHasher(logN: 10)
+        options.passphrase = try Passphrase("test-keystore-passphrase")
         let platform = try await Platform.open(.singleNode(directory: dir), options: options)
         _ = try await platform.identity.createAdministrator(user: "bench", password: "Bench-Password-2025", roles: [.superAdmin], token: nil)
         let token = try await platform.identity.login(user: "bench", password: "Bench-Password-2025", oneTimeCode: nil).token

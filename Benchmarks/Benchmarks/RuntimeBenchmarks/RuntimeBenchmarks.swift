@@ -56,7 +56,8 @@ func withSingleNode(_ body: (Node<RaftEngine>, UInt64) async throws -> Void) asy
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("forgechain-bench-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    var config = try NodeConfiguration.singleNode(storePath: dir + "/ledger.sqlite", maximumTransactionsPerBlock: 2_000)
+    var config = try NodeConfiguration.singleNode(storePath: dir + "/ledger.sqlite", nodeKey: try .generate(.ed25519), genesisKey: try .generate(.ed25519),
+                                                maximumTransactionsPerBlock: 2_000)
     config.tickInterval = .milliseconds(5)
     let network = InMemoryNetwork()
     let node = try await Node<RaftEngine>(configuration: config, transport: try network.attach(0))

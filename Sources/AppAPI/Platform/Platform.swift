@@ -21,8 +21,10 @@ public actor Platform {
     public enum Deployment: Sendable {
         /// A single-node chain (a Raft group of one) whose store and identity tables (`ledger.sqlite`), record
         /// index (`records-index.sqlite`, derived from the chain and rebuilt when missing),
-        /// keys (`platform-keys.json`, mode 0600), trust anchor and log live in `directory`;
-        /// reopening the folder continues the same chain. The folder is created when missing.
+        /// keys (`keystore/`, sealed under ``Options/passphrase``), trust anchor and log live in `directory`;
+        /// reopening the folder continues the same chain. The folder is created when missing. A folder
+        /// written before the keystore (keys in clear in `platform-keys.json`) has its keys moved into the
+        /// keystore at open, and the clear file overwritten and removed.
         case singleNode(directory: String)
         /// An in-memory PBFT cluster of `nodes` (4...16) in a temporary folder, served from node 0 (demos and tests).
         case cluster(nodes: Int, seed: UInt64 = 0)
@@ -70,6 +72,11 @@ public actor Platform {
         /// `Documentation/Architecture.md` → Logs and metrics). Default nil: the host's `MetricsSystem.factory`.
         /// Example: `options.metricsFactory = PrometheusMetricsFactory(registry: registry)`.
         public var metricsFactory: (any MetricsFactory)?
+        /// Unlocks the single-node folder's keystore (the node, genesis and client keys, scrypt then AES-256-GCM).
+        /// Default nil: the environment variable `FORGECHAIN_PASSPHRASE`. A new folder's keys are sealed under it;
+        /// an existing folder opens only with the passphrase it was sealed under (`.keystoreWrongPassphrase`, 1363).
+        /// Unused by ``Deployment/cluster(nodes:seed:)``. Example: `options.passphrase = try .file("/etc/forgechain/passphrase")`.
+        public var passphrase: Passphrase?
         /// The defaults listed on each property.
         public init() {}
     }
@@ -105,8 +112,11 @@ public actor Platform {
     ///   - deployment: Required. ``Deployment/singleNode(directory:)`` or ``Deployment/cluster(nodes:seed:)``.
     ///   - options: Optional, default ``Options/init()``.
     /// - Throws: `LedgerError` `.storeLocked` (1520) at once when another platform or node (in any process) has
-    ///   the folder's `ledger.sqlite` open, `ChainError` node start errors (4050–4057), `AppError` `.identityBackend` (5415), `.indexFailure` (5204),
-    ///   `.platformClosed` (5107) when the key file is unreadable.
+    ///   the folder's `ledger.sqlite` open; for a single node `.keystoreLocked` (1367) when no passphrase is given
+    ///   (``Options/passphrase`` nil and `FORGECHAIN_PASSPHRASE` unset), `.keystoreWrongPassphrase` (1363),
+    ///   `.keystoreIO` (1366) when the keystore or the trust anchor cannot be written; `ChainError` node start errors
+    ///   (4050–4057), `AppError` `.identityBackend` (5415), `.indexFailure` (5204), `.platformClosed` (5107) when a
+    ///   clear key file left by an earlier version is unreadable.
     /// - Note: Takes about 0.1–1 s (the node elects itself leader). Example: `try await Platform.open(.singleNode(directory: dir))`.
     public static func open(_ deployment: Deployment, options: Options = .init()) async throws -> Platform {
         let node: any ChainNode
@@ -120,7 +130,7 @@ public actor Platform {
         case .singleNode(let dir):
             directory = dir
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let keys = try PlatformKeys.load(directory: dir)
+            let keys = try PlatformKeys.load(directory: dir, passphrase: try options.passphrase ?? Passphrase.environment("FORGECHAIN_PASSPHRASE"))
             var config = try keys.configuration(storePath: dir + "/ledger.sqlite", maximumTransactionsPerBlock: options.maximumTransactionsPerBlock)
             config.tickInterval = options.tickInterval
             config.commitTimeout = options.commitTimeout
@@ -174,7 +184,13 @@ public actor Platform {
         await records.startFollowing()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try? encoder.encode(anchor).write(to: URL(fileURLWithPath: directory + "/trust-anchor.json"))
+        do {
+            try Keystore.writeAtomically(Array(try encoder.encode(anchor)), to: directory + "/trust-anchor.json", mode: 0o644)
+        } catch {
+            await records.close()
+            if let cluster { await cluster.shutdown() } else { await node.stop() }
+            throw error
+        }
         return Platform(identity: identity, records: records, trustAnchor: anchor, directory: directory, log: log, node: node, cluster: cluster)
     }
 
@@ -195,25 +211,59 @@ public actor Platform {
     }
 }
 
-/// The keys of a single-node platform, persisted in `DIR/platform-keys.json` (mode 0600).
-struct PlatformKeys: Codable {
+/// The keys of a single-node platform, sealed in the folder's keystore (`DIR/keystore/`: entries `node`,
+/// `genesis`, `client` and `chain-id`), drawn from the CSPRNG when the folder is new.
+struct PlatformKeys {
     var chainID: UInt64
     var nodeKey: String
     var genesisKey: String
     var clientKey: String
 
-    static func load(directory: String) throws -> PlatformKeys {
-        let path = directory + "/platform-keys.json"
-        if let data = FileManager.default.contents(atPath: path) {
-            do { return try JSONDecoder().decode(PlatformKeys.self, from: data) } catch {
-                throw AppError(.platformClosed, "\(path) is unreadable: \(error)", details: ["file": path])
+    /// The clear key file of folders written before the keystore.
+    struct ClearFile: Codable {
+        var chainID: UInt64
+        var nodeKey: String
+        var genesisKey: String
+        var clientKey: String
+    }
+
+    static let entries = ["node", "genesis", "client", "chain-id"]
+
+    static func load(directory: String, passphrase: Passphrase) throws -> PlatformKeys {
+        let keystore = try Keystore(directory: directory + "/keystore", passphrase: passphrase)
+        let clearPath = directory + "/platform-keys.json"
+        if entries.allSatisfy(keystore.contains) {
+            func hex(_ name: String) throws(LedgerError) -> String {
+                let key = try keystore.load(name)
+                defer { key.destroy() }
+                return Hex.encode(try key.bytesCopy())
             }
+            let id = try keystore.load("chain-id")
+            defer { id.destroy() }
+            let keys = PlatformKeys(chainID: try id.bytesCopy().reduce(UInt64(0)) { $0 << 8 | UInt64($1) },
+                                    nodeKey: try hex("node"), genesisKey: try hex("genesis"), clientKey: try hex("client"))
+            // A clear file left by a move that stopped before removing it.
+            if FileManager.default.fileExists(atPath: clearPath) { try Keystore.shred(clearPath) }
+            return keys
         }
-        func fresh() throws(LedgerError) -> String { Hex.encode(try PrivateKey.generate(.ed25519).rawRepresentation) }
-        let keys = PlatformKeys(chainID: 53_1407, nodeKey: try fresh(), genesisKey: try fresh(), clientKey: try fresh())
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        _ = FileManager.default.createFile(atPath: path, contents: try encoder.encode(keys), attributes: [.posixPermissions: 0o600])
+        let keys: PlatformKeys
+        if let data = FileManager.default.contents(atPath: clearPath) {
+            do {
+                let clear = try JSONDecoder().decode(ClearFile.self, from: data)
+                keys = PlatformKeys(chainID: clear.chainID, nodeKey: clear.nodeKey, genesisKey: clear.genesisKey, clientKey: clear.clientKey)
+            } catch {
+                throw AppError(.platformClosed, "\(clearPath) is unreadable: \(error)", details: ["file": clearPath])
+            }
+        } else {
+            func fresh() throws(LedgerError) -> String { Hex.encode(try PrivateKey.generate(.ed25519).rawRepresentation) }
+            keys = PlatformKeys(chainID: 53_1407, nodeKey: try fresh(), genesisKey: try fresh(), clientKey: try fresh())
+        }
+        // Sealed first, the clear file removed after: a crash in between leaves both, and the next open removes the clear one.
+        try keystore.store(try Hex.decode(keys.nodeKey), named: "node")
+        try keystore.store(try Hex.decode(keys.genesisKey), named: "genesis")
+        try keystore.store(try Hex.decode(keys.clientKey), named: "client")
+        try keystore.store((0..<8).reversed().map { UInt8(truncatingIfNeeded: keys.chainID >> (UInt64($0) * 8)) }, named: "chain-id")
+        if FileManager.default.fileExists(atPath: clearPath) { try Keystore.shred(clearPath) }
         return keys
     }
 

@@ -199,31 +199,48 @@ public struct SigningAccount: Sendable {
 }
 
 extension NodeConfiguration {
-    /// A one-node chain (a Raft group of one member, which commits alone) whose
-    /// keys and genesis derive from `seed`: the same seed reopens the same chain.
-    /// For embedded single-plant use, benchmarks and the crash test.
+    /// A one-node chain (a Raft group of one member, which commits alone) on the given keys. Keep the
+    /// keys: the genesis block is signed with `genesisKey` and the node's blocks with `nodeKey`, so the
+    /// store reopens only with the same two (``singleNode(storePath:keystore:chainID:maximumTransactionsPerBlock:)``
+    /// keeps them sealed for you).
     /// - Parameters:
     ///   - storePath: Required. The store file; its directory must exist.
-    ///   - seed: Optional, default 0.
+    ///   - nodeKey: Required. The node's signing key (its public key is the one validator).
+    ///   - genesisKey: Required. The key that signs the genesis block.
     ///   - chainID: Optional, default 53.
     ///   - maximumTransactionsPerBlock: Optional, default 1,000; range 1...1,000,000.
-    /// - Throws: `LedgerError` key or genesis errors (13xx), `.invalidConsensusConfig` (1701).
-    /// - Note: Pure. Example: `let node = try await Node<RaftEngine>(configuration: .singleNode(storePath: p), transport: t)`.
-    public static func singleNode(storePath: String, seed: UInt64 = 0, chainID: UInt64 = 53,
+    /// - Throws: `LedgerError` genesis errors (13xx), `.invalidConsensusConfig` (1701).
+    /// - Note: Pure. Example: `try .singleNode(storePath: p, nodeKey: try .generate(.ed25519), genesisKey: try .generate(.ed25519))`.
+    public static func singleNode(storePath: String, nodeKey: PrivateKey, genesisKey: PrivateKey, chainID: UInt64 = 53,
                                   maximumTransactionsPerBlock: Int = 1_000) throws(LedgerError) -> NodeConfiguration {
-        var rng = SplitMix64(seed: seed ^ 0x51_4E_47_4C_45)
-        func key() throws(LedgerError) -> PrivateKey {
-            var raw = [UInt8]()
-            for _ in 0..<4 { withUnsafeBytes(of: rng.next().littleEndian) { raw += $0 } }
-            return try PrivateKey(scheme: .ed25519, rawRepresentation: raw)
-        }
-        let nodeKey = try key()
-        let genesis = try ChainGenesis.make(chainID: chainID, key: try key())
+        let genesis = try ChainGenesis.make(chainID: chainID, key: genesisKey)
         let members = try ValidatorSet([Validator(id: 0, publicKey: nodeKey.publicKey)])
-        let schedule = ConsensusSchedule(initial: .raft(RaftConfig(members: members, maximumTransactionsPerBlock: maximumTransactionsPerBlock)))
+        let schedule = ConsensusSchedule(initial: .raft(RaftConfig(members: members,
+                                                                    maximumTransactionsPerBlock: min(1_000_000, max(1, maximumTransactionsPerBlock)))))
         try schedule.validate()
-        var c = NodeConfiguration(node: 0, signingKey: nodeKey, genesis: genesis, schedule: schedule, storePath: storePath)
-        c.seed = seed
-        return c
+        return NodeConfiguration(node: 0, signingKey: nodeKey, genesis: genesis, schedule: schedule, storePath: storePath)
+    }
+
+    /// A one-node chain whose keys live in `keystore` (entries `node-key` and `genesis-key`, Ed25519): drawn
+    /// from the CSPRNG and sealed the first time, loaded after, so the same keystore reopens the same chain
+    /// and two keystores never share keys. For embedded single-plant use.
+    /// - Parameters:
+    ///   - storePath: Required. The store file; its directory must exist.
+    ///   - keystore: Required. Unlocked with the operator's passphrase.
+    ///   - chainID: Optional, default 53.
+    ///   - maximumTransactionsPerBlock: Optional, default 1,000; range 1...1,000,000.
+    /// - Throws: `LedgerError` `.keystoreWrongPassphrase` (1363), `.keystoreIO` (1366), key and genesis errors
+    ///   (13xx), `.invalidConsensusConfig` (1701).
+    /// - Note: Example: `try .singleNode(storePath: dir + "/ledger.sqlite", keystore: try Keystore(directory: dir + "/keystore", passphrase: p))`.
+    public static func singleNode(storePath: String, keystore: Keystore, chainID: UInt64 = 53,
+                                  maximumTransactionsPerBlock: Int = 1_000) throws(LedgerError) -> NodeConfiguration {
+        func key(_ name: String) throws(LedgerError) -> PrivateKey {
+            if !keystore.contains(name) { try keystore.store(try PrivateKey.generate(.ed25519).rawRepresentation, named: name) }
+            let sealed = try keystore.load(name)
+            defer { sealed.destroy() }
+            return try PrivateKey(scheme: .ed25519, rawRepresentation: try sealed.bytesCopy())
+        }
+        return try singleNode(storePath: storePath, nodeKey: try key("node-key"), genesisKey: try key("genesis-key"), chainID: chainID,
+                              maximumTransactionsPerBlock: maximumTransactionsPerBlock)
     }
 }

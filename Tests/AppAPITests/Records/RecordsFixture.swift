@@ -16,6 +16,7 @@ struct RecordsFixture {
         let dir = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("forgechain-app-\(UUID().uuidString)").path
         var options = Platform.Options()
         options.identity.hasher = PasswordHasher(logN: 10)
+        options.passphrase = try Passphrase("test-keystore-passphrase")
         options.organisationFactories = organisation
         options.commitTimeout = commitTimeout
         options.clock = .simulated

@@ -33,7 +33,9 @@ struct Consumer {
             let directory = FileManager.default.temporaryDirectory
                 .appendingPathComponent("forgechain-consumer-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            let platform = try await Platform.open(.singleNode(directory: directory))
+            var options = Platform.Options()
+            options.passphrase = try Passphrase("consumer-check-keystore")
+            let platform = try await Platform.open(.singleNode(directory: directory), options: options)
             _ = try await platform.identity.createAdministrator(user: "root", password: "Consumer-Check-2025", roles: [.superAdmin], token: nil)
             let token = try await platform.identity.login(user: "root", password: "Consumer-Check-2025", oneTimeCode: nil).token
 
