@@ -12,7 +12,7 @@ struct AdminCommand: AsyncParsableCommand {
             Every other command logs in with --user/--password/--otp (or FORGECHAIN_USER, FORGECHAIN_PASSWORD, FORGECHAIN_OTP).
             Results print as a JSON envelope {code, message, data, details}; failures exit 1.
             """,
-        subcommands: [Create.self, Passwd.self, Disable.self, Delete.self, EnrollTOTP.self, List.self]
+        subcommands: [Create.self, Passwd.self, Disable.self, Delete.self, EnrollTOTP.self, List.self, AdminBackup.self]
     )
 
     struct Create: AsyncParsableCommand {

@@ -54,10 +54,10 @@ struct PlatformKeystoreTests {
 
         #expect(!FileManager.default.fileExists(atPath: a + "/platform-keys.json"))
         let keystore = try Keystore(directory: a + "/keystore", passphrase: try Passphrase(Self.passphrase))
-        #expect(keystore.names() == ["chain-id", "client", "genesis", "node"])
+        #expect(keystore.names() == ["chain-id", "client", "genesis", "identity-key", "node"])
         let node = try keystore.load("node").bytesCopy()
         #expect(try PrivateKey(scheme: .ed25519, rawRepresentation: node).publicKey == anchorA.validators.validators[0].publicKey)
-        for name in ["node", "genesis", "client"] { try Self.expectNowhereInClear(try keystore.load(name).bytesCopy(), in: a) }
+        for name in ["node", "genesis", "client", "identity-key"] { try Self.expectNowhereInClear(try keystore.load(name).bytesCopy(), in: a) }
 
         // Reopening with the same passphrase continues the same chain.
         let again = try await Platform.open(.singleNode(directory: a), options: try Self.options())

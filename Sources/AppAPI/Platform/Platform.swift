@@ -19,8 +19,9 @@ import Net
 public actor Platform {
     /// Where the chain runs.
     public enum Deployment: Sendable {
-        /// A single-node chain (a Raft group of one) whose store and identity tables (`ledger.sqlite`), record
-        /// index (`records-index.sqlite`, derived from the chain and rebuilt when missing),
+        /// A single-node chain (a Raft group of one) whose store (`ledger.sqlite`), identity database
+        /// (`identity.sqlite`, mode 0600, its secrets sealed), record index (`records-index.sqlite`, derived
+        /// from the chain and rebuilt when missing),
         /// keys (`keystore/`, sealed under ``Options/passphrase``), trust anchor and log live in `directory`;
         /// reopening the folder continues the same chain. The folder is created when missing. A folder
         /// written before the keystore (keys in clear in `platform-keys.json`) has its keys moved into the
@@ -96,9 +97,13 @@ public actor Platform {
     private let cluster: Cluster?
     private var isClosed = false
 
-    private init(identity: IdentityService, records: RecordService, trustAnchor: TrustAnchor, directory: String, log: PlatformLog,
-                 node: any ChainNode, cluster: Cluster?) {
+    /// The identity database behind ``identity`` (for ``backupIdentity(to:token:)``).
+    private let identityRepository: SQLiteIdentityRepository
+
+    private init(identity: IdentityService, identityRepository: SQLiteIdentityRepository, records: RecordService, trustAnchor: TrustAnchor,
+                 directory: String, log: PlatformLog, node: any ChainNode, cluster: Cluster?) {
         self.identity = identity
+        self.identityRepository = identityRepository
         self.records = records
         self.trustAnchor = trustAnchor
         self.directory = directory
@@ -126,11 +131,17 @@ public actor Platform {
         var cluster: Cluster?
         let settlement: Settlement.Rule
         let executors: [any TransactionExecutor] = [RecordsExecutor(), KeyValueExecutor()]
+        // Seals the identity database's TOTP secrets and token key: the folder's keystore entry, or a key of
+        // this process for an in-memory cluster (whose folder is not reopened).
+        var identitySealingKey = SymmetricKey(randomByteCount: 32)
         switch deployment {
         case .singleNode(let dir):
             directory = dir
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let keys = try PlatformKeys.load(directory: dir, passphrase: try options.passphrase ?? Passphrase.environment("FORGECHAIN_PASSPHRASE"))
+            let keystore = try Keystore(directory: dir + "/keystore",
+                                        passphrase: try options.passphrase ?? Passphrase.environment("FORGECHAIN_PASSPHRASE"))
+            let keys = try PlatformKeys.load(directory: dir, keystore: keystore)
+            identitySealingKey = try PlatformKeys.identityKey(keystore)
             var config = try keys.configuration(storePath: dir + "/ledger.sqlite", maximumTransactionsPerBlock: options.maximumTransactionsPerBlock)
             config.tickInterval = options.tickInterval
             config.commitTimeout = options.commitTimeout
@@ -169,29 +180,50 @@ public actor Platform {
         let storePath = await node.ledger.path ?? ":memory:"
         let log = PlatformLog(path: options.writesLog ? directory + "/platform.log" : nil, rotation: options.logRotation,
                               logger: options.logger ?? Logger(label: "forgechain.records"), metricsFactory: options.metricsFactory)
-        let repository = try SQLiteIdentityRepository(path: storePath)
-        let identity = IdentityService(repository: repository, codeSender: options.codeSender, configuration: options.identity,
-                                       logger: options.logger ?? Logger(label: "forgechain.identity"), metricsFactory: options.metricsFactory)
-        let store = await node.ledger
-        // The index has its own database file: in the ledger's file, its catch-up transactions held SQLite's
-        // single write lock and the node's commits waited for them in the busy handler.
-        let index = try RecordIndex(path: storePath == ":memory:" ? storePath : directory + "/records-index.sqlite", ledger: store)
-        let telemetry = RecordTelemetry(logger: options.logger ?? Logger(label: "forgechain.records"), factory: options.metricsFactory)
-        let records = RecordService(node: node, store: store, index: index, identity: identity, account: account, log: log, telemetry: telemetry,
-                                    organisation: options.organisationFactories, commitTimeout: options.commitTimeout,
-                                    maximumTransactionBodyBytes: min(1 << 20, max(4 << 10, options.maximumTransactionBodyBytes)),
-                                    settlement: settlement)
-        await records.startFollowing()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        // Whatever fails from here stops the node it started (and the record service, once it runs).
+        var started: RecordService?
         do {
+            // Identity has a file of its own (0600), never the ledger's: a ledger backup holds no account, and
+            // restoring one rolls no account or revocation back. Tables an earlier version kept in the ledger move here.
+            let repository = try SQLiteIdentityRepository(path: storePath == ":memory:" ? storePath : directory + "/identity.sqlite",
+                                                          sealingKey: identitySealingKey)
+            if storePath != ":memory:" { try await repository.moveTables(from: storePath) }
+            let identity = IdentityService(repository: repository, codeSender: options.codeSender, configuration: options.identity,
+                                           logger: options.logger ?? Logger(label: "forgechain.identity"), metricsFactory: options.metricsFactory)
+            let store = await node.ledger
+            // The index has its own database file: in the ledger's file, its catch-up transactions held SQLite's
+            // single write lock and the node's commits waited for them in the busy handler.
+            let index = try RecordIndex(path: storePath == ":memory:" ? storePath : directory + "/records-index.sqlite", ledger: store)
+            let telemetry = RecordTelemetry(logger: options.logger ?? Logger(label: "forgechain.records"), factory: options.metricsFactory)
+            let records = RecordService(node: node, store: store, index: index, identity: identity, account: account, log: log, telemetry: telemetry,
+                                        organisation: options.organisationFactories, commitTimeout: options.commitTimeout,
+                                        maximumTransactionBodyBytes: min(1 << 20, max(4 << 10, options.maximumTransactionBodyBytes)),
+                                        settlement: settlement)
+            started = records
+            await records.startFollowing()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try Keystore.writeAtomically(Array(try encoder.encode(anchor)), to: directory + "/trust-anchor.json", mode: 0o644)
+            return Platform(identity: identity, identityRepository: repository, records: records, trustAnchor: anchor, directory: directory, log: log, node: node, cluster: cluster)
         } catch {
-            await records.close()
+            await started?.close()
             if let cluster { await cluster.shutdown() } else { await node.stop() }
             throw error
         }
-        return Platform(identity: identity, records: records, trustAnchor: anchor, directory: directory, log: log, node: node, cluster: cluster)
+    }
+
+    /// Copies the identity database (accounts, password hashes, revoked tokens; TOTP secrets and the token key
+    /// stay sealed under the folder's keystore) to a new file, mode 0600. Ledger backups never hold identity
+    /// data, so this is how it is backed up.
+    /// - Parameters:
+    ///   - path: Required. A file that does not exist yet.
+    ///   - token: Required. An administrator with the `admin.manage` permission (a super-admin).
+    /// - Throws: `AppError` `.invalidToken`/`.tokenExpired`/`.permissionDenied` (54xx) from ``IdentityService/authorize(token:permission:factory:)``,
+    ///   `.identityBackend` (5415) when the file exists or the copy fails.
+    /// - Note: Example: `try await platform.backupIdentity(to: "/backups/identity-2026-12-07.sqlite", token: token)`.
+    public func backupIdentity(to path: String, token: String) async throws {
+        _ = try await identity.authorize(token: token, permission: .manageAdministrators)
+        try await identityRepository.backup(to: path)
     }
 
     /// Stops notifications and the node (or cluster), then merges the record index's write-ahead log into
@@ -212,7 +244,8 @@ public actor Platform {
 }
 
 /// The keys of a single-node platform, sealed in the folder's keystore (`DIR/keystore/`: entries `node`,
-/// `genesis`, `client` and `chain-id`), drawn from the CSPRNG when the folder is new.
+/// `genesis`, `client` and `chain-id`, and `identity-key` for the identity database), drawn from the CSPRNG
+/// when the folder is new.
 struct PlatformKeys {
     var chainID: UInt64
     var nodeKey: String
@@ -229,8 +262,13 @@ struct PlatformKeys {
 
     static let entries = ["node", "genesis", "client", "chain-id"]
 
-    static func load(directory: String, passphrase: Passphrase) throws -> PlatformKeys {
-        let keystore = try Keystore(directory: directory + "/keystore", passphrase: passphrase)
+    /// The key that seals the identity database's secrets (keystore entry `identity-key`), created on first use.
+    static func identityKey(_ keystore: Keystore) throws(LedgerError) -> SymmetricKey {
+        if !keystore.contains("identity-key") { try keystore.store(SecureRandom.bytes(count: 32), named: "identity-key") }
+        return try keystore.load("identity-key")
+    }
+
+    static func load(directory: String, keystore: Keystore) throws -> PlatformKeys {
         let clearPath = directory + "/platform-keys.json"
         if entries.allSatisfy(keystore.contains) {
             func hex(_ name: String) throws(LedgerError) -> String {
