@@ -1,0 +1,49 @@
+import Foundation
+@testable import AppAPI
+import LedgerCore
+import Testing
+
+/// What a records transaction, a block's records and an upload receipt carry arrives from peers and
+/// files: the records body, the canonical record encoding and the operations commitment decode or
+/// throw a typed error for random bytes and for mutations of valid encodings, never trap.
+struct ChainBodyFuzzTests {
+    @Test(arguments: [UInt64(1), 2, 3, 0x5eed_f00d])
+    func chainBodiesDecodeOrThrowNeverTrap(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        let record = RecordsFixture.production(7)
+        let bytes = record.canonicalEncoding
+        let operations = [RecordOperation(kind: .create, recordID: "P-7", version: 1, recordBytes: bytes,
+                                          digest: HashAlgorithm.sha256.hash(bytes), uploader: "root"),
+                          RecordOperation(kind: .update, recordID: "P-7", version: 2, recordBytes: bytes, digest: HashAlgorithm.sha256.hash(bytes),
+                                          uploader: "root", condition: .field("propara.pro_temperature", equals: "71.5"),
+                                          changedFields: ["propara.pro_temperature"], previousBytes: bytes)]
+        let body = RecordOperation.body(operations, deadline: Timestamp(rawValue: 1_900_000_000_000))
+        #expect(try RecordOperation.decodeBody(body).operations == operations)
+        #expect(try ManufacturingRecord(canonicalEncoding: bytes) == record)
+        var bodyCodes = Set<UInt32>(), recordCodes = Set<UInt32>()
+        for round in 0..<3_000 {
+            func mutated(_ valid: [UInt8]) -> [UInt8] {
+                if round % 4 == 0 { return (0..<Int(rng.next() % 300)).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
+                var m = valid
+                for _ in 0..<(1 + Int(rng.next() % 3)) {
+                    let i = Int(rng.next() % UInt64(m.count))
+                    if rng.next() % 4 == 0 { m.remove(at: i) } else { m[i] = UInt8(truncatingIfNeeded: rng.next()) }
+                    if m.isEmpty { m = [0xc0] }
+                }
+                return m
+            }
+            do throws(LedgerError) { _ = try RecordOperation.decodeBody(mutated(body)) } catch {
+                bodyCodes.insert(error.numericCode)
+            }
+            let input = mutated(bytes)
+            do throws(AppError) {
+                // Strictly canonical: whatever decodes encodes back to the very bytes it came from.
+                #expect(try ManufacturingRecord(canonicalEncoding: input).canonicalEncoding == input)
+            } catch {
+                recordCodes.insert(error.numericCode)
+            }
+        }
+        #expect(bodyCodes.count >= 3, "records body: only codes \(bodyCodes.sorted())")
+        #expect(recordCodes == [AppError.Code.malformedRecordEncoding.rawValue], "record: codes \(recordCodes.sorted())")
+    }
+}

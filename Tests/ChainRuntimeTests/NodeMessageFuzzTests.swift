@@ -1,0 +1,47 @@
+@testable import ChainRuntime
+import LedgerCore
+import Testing
+
+/// The node's own message decoder (status, sync, transactions, consensus envelopes), the first
+/// thing a peer's bytes reach: random bytes, random message-shaped RLP and mutations of valid
+/// messages decode or throw a `LedgerError`, never trap.
+struct NodeMessageFuzzTests {
+    static func item(_ rng: inout SplitMix64, depth: Int) -> RLP.Item {
+        switch rng.next() % (depth > 0 ? 7 : 5) {
+        case 0: return .uint(rng.next() % 12)
+        case 1: return .uint(rng.next())
+        case 2: return .bytes((0..<32).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+        case 3: return .bytes((0..<Int(rng.next() % 6)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+        case 4: return .bytes([])
+        default: return .list((0..<Int(rng.next() % 5)).map { _ in item(&rng, depth: depth - 1) })
+        }
+    }
+
+    @Test(arguments: [UInt64(1), 2, 3, 0x5eed_f00d])
+    func peerBytesDecodeOrThrowNeverTrap(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        let valid: [[UInt8]] = [
+            NodeMessage.status(height: 42, head: HashAlgorithm.sha256.hash([1])).encoded,
+            NodeMessage.syncRequest(from: 7, count: 16).encoded,
+            NodeMessage.consensus([1, 2, 3]).encoded,
+            NodeMessage.transactions([]).encoded,
+        ]
+        for v in valid { _ = try NodeMessage(decoding: v) }
+        var codes = Set<UInt32>()
+        for round in 0..<4_000 {
+            var input: [UInt8]
+            switch round % 3 {
+            case 0: input = (0..<Int(rng.next() % 120)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            case 1: input = RLP.encode(.list([.uint(rng.next() % 10)] + (0..<Int(rng.next() % 5)).map { _ in Self.item(&rng, depth: 3) }))
+            default:
+                input = valid[Int(rng.next() % UInt64(valid.count))]
+                input[Int(rng.next() % UInt64(input.count))] = UInt8(truncatingIfNeeded: rng.next())
+            }
+            do throws(LedgerError) { _ = try NodeMessage(decoding: input) } catch {
+                #expect(error.numericCode >= 1000 && error.numericCode < 2000, "code \(error.numericCode)")
+                codes.insert(error.numericCode)
+            }
+        }
+        #expect(codes.count >= 3, "only codes \(codes.sorted())")
+    }
+}
