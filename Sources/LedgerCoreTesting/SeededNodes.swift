@@ -27,3 +27,17 @@ extension NodeConfiguration {
         return c
     }
 }
+
+extension ChainNode {
+    /// Makes a node misbehave, for fault tests: propose blocks with a forged transaction, relay transactions
+    /// with broken signatures, or stay silent in consensus. Only nodes of this package can (a host's own
+    /// `ChainNode` is left as it is).
+    /// - Parameters:
+    ///   - forgeProposals: Optional, default false.
+    ///   - invalidTransactions: Optional, default false.
+    ///   - silent: Optional, default false.
+    /// - Note: Example: `await try cluster.node(3).injectFaults(invalidTransactions: true)`.
+    public func injectFaults(forgeProposals: Bool = false, invalidTransactions: Bool = false, silent: Bool = false) async {
+        await (self as? any FaultInjectable)?.setByzantine(forgeProposals: forgeProposals, invalidTransactions: invalidTransactions, silent: silent)
+    }
+}

@@ -29,7 +29,7 @@ struct DataFolderScanTests {
         _ = try await platform.records.uploadBatch(records, token: manager)
         _ = try await platform.records.update(recordID: "P-3", fields: ["propara.pro_temperature": "72.0"], token: manager)
         try await platform.identity.logout(token: manager)
-        _ = try await platform.node.ledger.backup(to: fixture.directory + "/ledger-backup.sqlite")
+        _ = try await platform.backupLedger(to: fixture.directory + "/ledger-backup.sqlite", token: fixture.rootToken)
 
         let keystore = try Keystore(directory: fixture.directory + "/keystore", passphrase: try Passphrase("test-keystore-passphrase"))
         for name in ["node", "genesis", "client", "identity-key"] { secrets.append(("key \(name)", try keystore.load(name).bytesCopy())) }

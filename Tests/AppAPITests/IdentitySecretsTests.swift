@@ -32,7 +32,7 @@ struct IdentitySecretsTests {
         let enrollment = try await fixture.platform.identity.enrollTOTP(user: "root", token: fixture.rootToken)
         let totp = try Base32.decode(enrollment.secretBase32)
         let backup = fixture.directory + "/ledger-backup.sqlite"
-        _ = try await fixture.platform.node.ledger.backup(to: backup)
+        _ = try await fixture.platform.backupLedger(to: backup, token: fixture.rootToken)
         let ledgerCopy = Self.bytes(backup)
         #expect(ledgerCopy.count > 4_096)
         Self.expectAbsent(totp, from: backup, "the ledger backup")

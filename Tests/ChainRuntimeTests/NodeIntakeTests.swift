@@ -1,6 +1,7 @@
 import ChainRuntime
 import Foundation
 import LedgerCore
+import LedgerCoreTesting
 import Net
 import Testing
 
@@ -38,7 +39,7 @@ import Testing
         _ = try await TestChain.load(cluster, account: &alice, count: 5, prefix: "warm")
         let leader = try await cluster.node(0).consensusStatus.leader ?? 0
         let liar = (await cluster.runningNodes).first { $0 != leader }!
-        try await cluster.node(liar).setByzantine(forgeProposals: false, invalidTransactions: true, silent: false)
+        await (try cluster.node(liar)).injectFaults(invalidTransactions: true)
         var mallory = cluster.account(9)
         var sent = [Transaction]()
         for i in 0..<10 { sent.append(try TestChain.kv(&mallory, "m\(i)", "x")) }

@@ -92,8 +92,10 @@ public actor Platform {
     public nonisolated let directory: String
     /// The operation log (no tokens, no passwords).
     public nonisolated let log: PlatformLog
-    /// The node serving this platform.
-    public nonisolated let node: any ChainNode
+    /// The node serving this platform. Not public: through it a transaction, a rollback or a restore would need no
+    /// token. Hosts reach the chain through ``records`` and ``identity``; an operator backs the ledger up with
+    /// ``backupLedger(to:token:)`` and rolls back or restores a stopped folder with `forgechain ledger rollback|restore`.
+    package nonisolated let node: any ChainNode
     private let cluster: Cluster?
     private var isClosed = false
 
@@ -210,6 +212,19 @@ public actor Platform {
             if let cluster { await cluster.shutdown() } else { await node.stop() }
             throw error
         }
+    }
+
+    /// Copies the ledger (a consistent snapshot, verifiable with `forgechain ledger verify`) to a new file. It holds
+    /// blocks and state only: no account, password hash, token key or private key.
+    /// - Parameters:
+    ///   - path: Required. The backup file; an existing file is replaced only once the copy is complete.
+    ///   - token: Required. An administrator with the `node.operate` permission (a super-admin).
+    /// - Returns: The backed-up head height and file size.
+    /// - Throws: `AppError` 54xx from ``IdentityService/authorize(token:permission:factory:)``; `LedgerError` `.backupFailed` (1519).
+    /// - Note: Example: `let info = try await platform.backupLedger(to: "/backups/ledger.sqlite", token: token)`.
+    public func backupLedger(to path: String, token: String) async throws -> BackupInfo {
+        _ = try await identity.authorize(token: token, permission: .operateNode)
+        return try await node.ledger.backup(to: path)
     }
 
     /// Copies the identity database (accounts, password hashes, revoked tokens; TOTP secrets and the token key

@@ -47,8 +47,6 @@ public protocol ChainNode: Actor {
     func rollback(toHeight height: Height) async throws -> [Transaction]
     /// Restores the store from a backup and restarts the engine; see ``Node/restore(fromBackup:)``.
     func restore(fromBackup path: String) async throws -> Height
-    /// Test hook: makes the node misbehave (forged proposals, invalid transactions, or silence).
-    func setByzantine(forgeProposals: Bool, invalidTransactions: Bool, silent: Bool)
     /// Health reports as they change.
     func healthUpdates() -> AsyncStream<NodeHealth>
     /// A notice per committed block, in height order; see ``Node/commits()``.
@@ -56,3 +54,10 @@ public protocol ChainNode: Actor {
 }
 
 extension Node: ChainNode {}
+
+/// A node that can be made to misbehave (fault tests); package-only, so no host reaches it.
+package protocol FaultInjectable: Actor {
+    func setByzantine(forgeProposals: Bool, invalidTransactions: Bool, silent: Bool)
+}
+
+extension Node: FaultInjectable {}

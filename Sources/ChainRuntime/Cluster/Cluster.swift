@@ -319,7 +319,9 @@ public actor Cluster {
         guard nodeIDs.contains(id) else { throw ChainError(.unknownClusterNode, "no node \(id.rawValue) in the cluster") }
         guard running[id] == nil else { throw ChainError(.clusterNodeState, "node \(id.rawValue) is running") }
         try await launch(id)
-        if byzantine.contains(id) { await running[id]?.setByzantine(forgeProposals: true, invalidTransactions: true, silent: false) }
+        if byzantine.contains(id) {
+            await (running[id] as? any FaultInjectable)?.setByzantine(forgeProposals: true, invalidTransactions: true, silent: false)
+        }
     }
 
     /// Cuts the link between `a` and `b`.
@@ -367,7 +369,7 @@ public actor Cluster {
     public func makeByzantine(_ id: NodeID, corruptionRate: Double = 0.3) async throws {
         let n = try node(id)
         byzantine.insert(id)
-        await n.setByzantine(forgeProposals: true, invalidTransactions: true, silent: false)
+        await (n as? any FaultInjectable)?.setByzantine(forgeProposals: true, invalidTransactions: true, silent: false)
         if simulatedClock != nil { corruption[id] = corruptionRate } else { network.setCorruption(of: id, rate: corruptionRate) }
     }
 

@@ -667,11 +667,12 @@ public actor Node<Engine: ConsensusEngine> {
         return head.height
     }
 
-    // MARK: Fault injection (for Cluster tests)
+    // MARK: Fault injection (tests: `LedgerCoreTesting`'s `injectFaults`)
 
     /// Makes this node misbehave (a Byzantine node, for fault tests): propose blocks with a forged
-    /// transaction, relay transactions with broken signatures, or stay silent in consensus.
-    public func setByzantine(forgeProposals: Bool = false, invalidTransactions: Bool = false, silent: Bool = false) {
+    /// transaction, relay transactions with broken signatures, or stay silent in consensus. Package-only:
+    /// a host linking the library cannot reach it; tests call `injectFaults` of `LedgerCoreTesting`.
+    package func setByzantine(forgeProposals: Bool = false, invalidTransactions: Bool = false, silent: Bool = false) {
         driver.setByzantine(forgeProposals: forgeProposals, invalidTransactions: invalidTransactions, silent: silent)
     }
 
