@@ -112,7 +112,7 @@ public actor Node<Engine: ConsensusEngine> {
         let chainID = configuration.genesis.header.chainID
         let processor = BlockProcessor(store: store, chainID: chainID, hashAlgorithm: configuration.hashAlgorithm,
                                        maximumClockDriftMillis: configuration.maximumClockDriftMillis, executors: executors,
-                                       clock: { simulatedClock.map { $0.timestamp(skew: 0) } ?? .now() })
+                                       clock: { simulatedClock.map { $0.timestamp(skew: 0) } ?? .now() }, logger: configuration.logger)
         let pool = try Mempool(configuration: configuration.mempool
                                ?? MempoolConfiguration(chainID: chainID, hashAlgorithm: configuration.hashAlgorithm))
         mempoolConfiguration = pool.configuration
