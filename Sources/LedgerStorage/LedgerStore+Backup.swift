@@ -229,7 +229,12 @@ public final class BackupScheduler: @unchecked Sendable {
             }
         }
         guard due else { return nil }
-        try? FileManager.default.createDirectory(atPath: schedule.directory, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: schedule.directory, withIntermediateDirectories: true)
+        } catch {
+            throw LedgerError(.backupFailed, "cannot create the backup folder \(schedule.directory): \(error.localizedDescription)",
+                              details: ["path": schedule.directory])
+        }
         let target = (schedule.directory as NSString).appendingPathComponent(Self.fileName(height: head))
         let info = try store.backup(to: target)
         lastHeight = info.height

@@ -39,7 +39,11 @@ enum StoreFileCheck {
             throw LedgerError(.sqlite, "cannot read \(path)", details: ["path": path])
         }
         defer { try? handle.close() }
-        let header = [UInt8]((try? handle.read(upToCount: 100)) ?? Data())
+        let header: [UInt8]
+        do { header = [UInt8](try handle.read(upToCount: 100) ?? Data()) } catch {
+            // An I/O error is not a short file: report it as what it is.
+            throw LedgerError(.sqlite, "cannot read \(path): \(error.localizedDescription)", details: ["path": path])
+        }
         guard header.count == 100 else {
             throw LedgerError(.truncatedFile, "store file \(path) is \(size) bytes, shorter than the 100-byte header",
                               details: ["path": path, "size": String(size)])

@@ -48,9 +48,10 @@ public actor RecordService {
     nonisolated let settlement: Settlement.Rule
     /// The largest transaction body a batch is packed into.
     public nonisolated let maximumTransactionBodyBytes: Int
+    /// Catches the record index up, and logs, counts and retries a catch-up that fails.
+    nonisolated let indexFollower: IndexFollower
     private var account: SigningAccount
     private var follower: Task<Void, Never>?
-    private let syncLock = NSLock()
     private var closed = false
 
     /// The most records one submission takes.
@@ -70,31 +71,44 @@ public actor RecordService {
         self.organisation = organisation
         self.commitTimeout = commitTimeout
         self.maximumTransactionBodyBytes = maximumTransactionBodyBytes
+        indexFollower = IndexFollower(index: index, store: store, hub: hub, telemetry: telemetry)
     }
 
+    /// Catches the index up now and after every commit. A failure is logged, counted and retried by
+    /// ``indexFollower`` (meanwhile queries report how far behind the index is); the commits that arrive while it
+    /// retries need no catch-up of their own.
     func startFollowing() async {
         let commits = await node.commits()
         follower = Task { [weak self] in
             for await _ in commits {
                 guard let self else { return }
-                try? self.syncIndex()
+                guard self.indexFollower.failure == nil else { continue }
+                self.indexFollower.attemptReporting()
             }
         }
-        try? syncIndex()
+        indexFollower.attemptReporting()
     }
 
     func close() {
         closed = true
         follower?.cancel()
         follower = nil
+        indexFollower.close()
         hub.close()
     }
 
     /// Brings the index up to the node's head and publishes the changes, in commit order.
+    /// - Throws: `.indexFailure` (5204), `.recordDamaged` (5205); the failure is also logged, counted and retried.
     nonisolated func syncIndex() throws(AppError) {
-        try syncLock.locked { () throws(AppError) in
-            hub.publish(try index.catchUp(with: store, collectingChanges: hub.isObserved))
-        }
+        try indexFollower.attempt()
+    }
+
+    /// Catches the index up to `head` before a query, unless it is there already or a failed catch-up is being
+    /// retried (the query then answers at once, from the index as it is). Returns the failure that keeps it behind.
+    private nonisolated func freshen(to head: UInt64) -> AppError? {
+        guard index.knownHeight < head else { return nil }
+        if let failure = indexFollower.failure { return failure }
+        return indexFollower.attemptReporting()
     }
 
     // MARK: Permissions (A-Q-2)
@@ -454,20 +468,37 @@ public actor RecordService {
 
     // MARK: Query (A-Q-1..4)
 
-    /// One page of current records matching `query`, inside the caller's permissions.
+    /// One page of current records matching `query`, inside the caller's permissions, from the record index
+    /// brought up to the ledger's committed head first.
+    ///
+    /// When the index cannot catch up (its file is locked by another process, read-only or damaged), the query still
+    /// answers, from the index as it is, and the page says so: ``RecordPage/behind`` is the number of committed blocks
+    /// it does not reflect and ``RecordPage/indexError`` the catch-up failure (`.indexFailure`, 5204, with the storage
+    /// code in `details["cause"]`). The failure is logged and counted
+    /// (`forgechain_record_index_catch_up_failures_total`, `forgechain_records_stale_queries_total`) and the catch-up
+    /// is retried in the background (0.1 s, doubling to 5 s between tries) until it succeeds; while it is being
+    /// retried, queries do not wait for it.
     /// - Parameters:
     ///   - query: Required. See ``RecordQuery`` for every filter, range and default.
     ///   - token: Required. Needs `records.query`.
-    /// - Returns: The page; encode it with ``Envelope`` for JSON or XML (A-Q-4).
+    /// - Returns: The page, with ``RecordPage/indexedHeight`` and ``RecordPage/headHeight`` (the head when the query
+    ///   started); encode it with ``Envelope`` for JSON or XML (A-Q-4).
     /// - Throws: `.permissionDenied` (5409) when `query.factoryUID` is outside the caller's or the node's scope, or
-    ///   `query.kind` is not granted by the caller's roles (an error, not an empty page); 5201, 5202, 5204, 5205 (a record that does not read back from the ledger as indexed); token errors.
-    /// - Note: Answered from the local index (no timeout); p99 under 20 ms for 100 rows over 100,000 records.
+    ///   `query.kind` is not granted by the caller's roles (an error, not an empty page); 5201, 5202, 5204 (the index
+    ///   cannot be read at all), 5205 (a record that does not read back from the ledger as indexed); token errors.
+    /// - Note: Answered from the local index (no timeout); p99 under 20 ms for 100 rows over 100,000 records when the
+    ///   index is up to date. Example:
+    ///   ```swift
+    ///   let page = try await platform.records.query(RecordQuery(batchNumber: "B-17"), token: token)
+    ///   if page.behind > 0 { print("stale by \(page.behind) blocks:", page.indexError?.description ?? "-") }
+    ///   ```
     public nonisolated func query(_ query: RecordQuery, token: String) async throws -> RecordPage {
         let admin = try await identity.authorize(token: token, permission: .queryRecords)
         let start = ContinuousClock.now
         do {
             let page = try answer(query, admin: admin)
             telemetry.queried(rows: page.records.count, user: admin.user, duration: ContinuousClock.now - start)
+            if page.behind > 0 { telemetry.queriedBehind(page.behind, user: admin.user, error: page.indexError) }
             return page
         } catch {
             telemetry.refused(error, user: admin.user, operation: "query", recordID: nil)
@@ -502,8 +533,11 @@ public actor RecordService {
         if factories?.isEmpty == true {
             throw AppError(.permissionDenied, "'\(admin.user)' has no factory this node is entitled to", details: ["user": admin.user])
         }
+        let head = indexFollower.headHeight
+        let failure = freshen(to: head)
         var page = try index.page(query, factories: factories,
-                                  kinds: kinds.count == RecordKind.allCases.count ? nil : RecordKind.allCases.filter(kinds.contains))
+                                  kinds: kinds.count == RecordKind.allCases.count ? nil : RecordKind.allCases.filter(kinds.contains), headHeight: head)
+        if page.behind > 0 { page.indexError = failure }
         if query.includeProofs {
             for i in page.records.indices {
                 let r = page.records[i]
@@ -622,7 +656,7 @@ public actor RecordService {
     /// - Throws: `.indexFailure` (5204), `.permissionDenied` (5409).
     public nonisolated func rebuildIndex(token: String) async throws -> Int {
         _ = try await identity.authorize(token: token, permission: .operateNode)
-        let versions = try syncLock.locked { () throws(AppError) in try index.rebuild(from: store) }
+        let versions = try indexFollower.exclusive { () throws(AppError) in try index.rebuild(from: store) }
         telemetry.indexRebuilt(versions: versions)
         return versions
     }

@@ -16,6 +16,8 @@ struct RecordTelemetry: Sendable {
     private let uploaded: Counter
     private let updated: Counter
     private let queryDuration: Timer
+    private let indexBehind: Gauge
+    private let staleQueries: Counter
 
     init(logger: Logger, factory: (any MetricsFactory)?) {
         self.logger = logger
@@ -24,6 +26,8 @@ struct RecordTelemetry: Sendable {
         uploaded = Counter(label: "forgechain_records_uploaded_total", factory: factory)
         updated = Counter(label: "forgechain_records_updated_total", factory: factory)
         queryDuration = Timer(label: "forgechain_query_duration_seconds", factory: factory)
+        indexBehind = Gauge(label: "forgechain_record_index_behind_blocks", factory: factory)
+        staleQueries = Counter(label: "forgechain_records_stale_queries_total", factory: factory)
     }
 
     func submitted(records: Int, transactions: Int, user: String, operation: String) {
@@ -52,6 +56,34 @@ struct RecordTelemetry: Sendable {
     func queried(rows: Int, user: String, duration: Duration) {
         queryDuration.record(duration: duration)
         logger.debug("records queried", metadata: ["user": "\(user)", "rows": "\(rows)", "duration": "\(duration)"])
+    }
+
+    /// A catch-up of the record index failed: counted by code and cause
+    /// (`forgechain_record_index_catch_up_failures_total`), logged at error level with both, the heights and when
+    /// it is tried again; `forgechain_record_index_behind_blocks` gets the lag.
+    func indexCatchUpFailed(_ error: AppError, indexedHeight: UInt64, headHeight: UInt64, attempt: Int, retryIn: Duration) {
+        let cause = error.details["cause"] ?? "-"
+        Counter(label: "forgechain_record_index_catch_up_failures_total",
+                dimensions: [("code", String(error.numericCode)), ("cause", cause)], factory: factory).increment()
+        indexBehind.record(headHeight > indexedHeight ? Int64(headHeight - indexedHeight) : 0)
+        logger.error("record index catch-up failed; queries answer from the index as it is and report how far behind it is", metadata: [
+            "code": "\(error.numericCode)", "cause": "\(cause)", "error": "\(error.message)", "indexedHeight": "\(indexedHeight)",
+            "headHeight": "\(headHeight)", "attempt": "\(attempt)", "retryIn": "\(retryIn)",
+        ])
+    }
+
+    /// The record index caught up again after failed catch-ups.
+    func indexCaughtUp(height: UInt64, afterFailures: Int) {
+        indexBehind.record(0)
+        logger.notice("record index caught up", metadata: ["height": "\(height)", "failedAttempts": "\(afterFailures)"])
+    }
+
+    /// A query answered from an index `behind` blocks short of the head (`forgechain_records_stale_queries_total`).
+    func queriedBehind(_ behind: UInt64, user: String, error: AppError?) {
+        staleQueries.increment()
+        logger.warning("records query answered from a record index behind the ledger", metadata: [
+            "user": "\(user)", "behind": "\(behind)", "code": "\(error.map { String($0.numericCode) } ?? "-")",
+        ])
     }
 
     func indexRebuilt(versions: Int) {

@@ -1,5 +1,6 @@
 import Foundation
 import LedgerCore
+import Synchronization
 
 /// The query index of records (A-Q-1, A-Q-3): SQLite tables `records_*`
 /// in their own database file, derived only from committed blocks, so
@@ -32,6 +33,9 @@ public final class RecordIndex: @unchecked Sendable {
     /// The ids of strings in `records_strings` seen by the writer (guarded by `writeLock`); emptied whenever a
     /// write transaction rolls back or the index is cleared, so it never names a row that is not there.
     private var stringIDs = [String: Int64]()
+    /// The height of the last catch-up chunk committed (or found on open): read without a lock by
+    /// ``knownHeight``, so a query that is up to date does not wait for a catch-up in progress.
+    private let committedHeight = Atomic<UInt64>(0)
 
     /// Schema 3: records located in the ledger instead of copied, integer keys, dictionary-coded strings.
     /// Schema 2 kept each record's bytes, digest and transaction ID in `records_versions`; schema 1 also a second
@@ -102,6 +106,7 @@ public final class RecordIndex: @unchecked Sendable {
             try Self.migrate(writer)
             try writer.execute(Self.schema)
             reader = path == ":memory:" ? writer : try SQLiteConnection(path: path, mode: .readOnly)
+            committedHeight.store(try Self.storedHeight(writer), ordering: .releasing)
         } catch {
             throw Self.failure(error)
         }
@@ -113,12 +118,27 @@ public final class RecordIndex: @unchecked Sendable {
 
     // MARK: Deriving from the chain
 
-    /// The height indexed so far (0 for an empty index).
+    /// The height indexed so far (0 for an empty index), read from the index file.
+    /// - Throws: `AppError` `.indexFailure` (5204) when the index cannot be read (it used to answer 0 then, which
+    ///   looked like an empty index rather than a failure).
+    /// - Note: Waits for a catch-up in progress. Example: `let behind = head - (try index.indexedHeight)`.
     public var indexedHeight: UInt64 {
-        writeLock.withLock {
-            let stored: [UInt8]? = (try? meta("height")) ?? nil
-            return stored.map { UInt64(Self.int($0)) } ?? 0
+        get throws(AppError) {
+            try writeLock.locked { () throws(AppError) -> UInt64 in
+                do throws(LedgerError) { return try Self.storedHeight(writer) } catch { throw Self.failure(error) }
+            }
         }
+    }
+
+    /// The height the last committed catch-up reached, without reading the file or waiting for a catch-up in
+    /// progress (what ``indexedHeight`` would answer once the running catch-up's current chunk commits, or less).
+    var knownHeight: UInt64 { committedHeight.load(ordering: .acquiring) }
+
+    /// `records_meta`'s height on `db` (0 when none).
+    private static func storedHeight(_ db: SQLiteConnection) throws(LedgerError) -> UInt64 {
+        let s = try db.statement("SELECT value FROM records_meta WHERE key = 'height'")
+        defer { s.reset() }
+        return try s.step() ? UInt64(int(s.blob(0))) : 0
     }
 
     private func meta(_ key: String) throws(LedgerError) -> [UInt8]? {
@@ -172,6 +192,7 @@ public final class RecordIndex: @unchecked Sendable {
                         from = 0
                     }
                 }
+                committedHeight.store(from, ordering: .releasing)
                 guard from < target else { return [] }
                 var changes = [RecordChange]()
                 var h = from + 1
@@ -183,6 +204,7 @@ public final class RecordIndex: @unchecked Sendable {
                         try setMeta("height", Self.bytes(end))
                         try setMeta("hash", try store.blockHash(atHeight: Height(end)).bytes)
                         try writer.execute("COMMIT")
+                        committedHeight.store(end, ordering: .releasing)
                     } catch {
                         // The rolled-back transaction may have added strings: forget every id learnt.
                         stringIDs.removeAll()
@@ -211,6 +233,7 @@ public final class RecordIndex: @unchecked Sendable {
         try checkLedger(store)
         try writeLock.locked { () throws(AppError) in
             do throws(LedgerError) { try writer.transaction { () throws(LedgerError) in try clear() } } catch { throw Self.failure(error) }
+            committedHeight.store(0, ordering: .releasing)
         }
         return try catchUp(with: store).count
     }
@@ -530,24 +553,30 @@ public final class RecordIndex: @unchecked Sendable {
     /// - Parameter limit: Optional. Stop once more than `limit` rows are read and the row after them has another
     ///   time than row `limit` (column 9, a page's `c.time`): the rows kept then include every record that shares a
     ///   time with the last one a page can hold. Their times are returned beside them.
-    private func versions(_ sql: String, bind: (SQLiteConnection.Statement) -> Void,
-                          limit: Int? = nil) throws(AppError) -> (rows: [IndexedVersion], times: [UInt64]) {
+    /// - Parameter withHeight: Optional, default false. Also read the indexed height, in one read transaction with
+    ///   the rows (so the height is the one the rows were indexed at); 0 when false.
+    private func versions(_ sql: String, bind: (SQLiteConnection.Statement) -> Void, limit: Int? = nil,
+                          withHeight: Bool = false) throws(AppError) -> (rows: [IndexedVersion], times: [UInt64], height: UInt64) {
         try read { db in
-            let s = try db.statement(sql)
-            defer { s.reset() }
-            bind(s)
-            var rows = [IndexedVersion](), times = [UInt64]()
-            while try s.step() {
-                if let limit {
-                    let time = s.uint(9)
-                    if rows.count > limit, time != times[limit] { break }
-                    times.append(time)
+            func readRows() throws(LedgerError) -> (rows: [IndexedVersion], times: [UInt64], height: UInt64) {
+                let height = withHeight ? try Self.storedHeight(db) : 0
+                let s = try db.statement(sql)
+                defer { s.reset() }
+                bind(s)
+                var rows = [IndexedVersion](), times = [UInt64]()
+                while try s.step() {
+                    if let limit {
+                        let time = s.uint(9)
+                        if rows.count > limit, time != times[limit] { break }
+                        times.append(time)
+                    }
+                    rows.append(Self.row(s))
                 }
-                rows.append(Self.row(s))
+                s.reset()
+                try Self.complete(&rows, db)
+                return (rows, times, height)
             }
-            s.reset()
-            try Self.complete(&rows, db)
-            return (rows, times)
+            return withHeight ? try db.transaction(immediate: false, readRows) : try readRows()
         }
     }
 
@@ -664,21 +693,31 @@ public final class RecordIndex: @unchecked Sendable {
     }
 
     /// One page of current records matching `query`, restricted to
-    /// `factories` and `kinds` (nil: no restriction).
+    /// `factories` and `kinds` (nil: no restriction), as the index holds them now: it does not catch up first.
+    /// The page's ``RecordPage/indexedHeight`` is the height its rows were read at and
+    /// ``RecordPage/headHeight`` the ledger's head just before; ``RecordPage/behind`` says how many committed
+    /// blocks the page does not reflect.
     /// - Throws: `AppError` `.invalidQuery` (5201), `.invalidCursor` (5202), `.indexFailure` (5204), `.recordDamaged` (5205).
     public func page(_ query: RecordQuery, factories: [String]? = nil, kinds: [RecordKind]? = nil) throws(AppError) -> RecordPage {
+        try page(query, factories: factories, kinds: kinds, headHeight: ledger.head?.height.rawValue ?? 0)
+    }
+
+    /// ``page(_:factories:kinds:)`` reporting `headHeight` as the ledger's head (the one a caller caught up to).
+    func page(_ query: RecordQuery, factories: [String]?, kinds: [RecordKind]?, headHeight: UInt64) throws(AppError) -> RecordPage {
         try query.validate()
         let (sql, bindings) = try sql(for: query, factories: factories, kinds: kinds)
-        var (rows, times) = try versions(sql, bind: { s in
+        let found = try versions(sql, bind: { s in
             for (i, b) in bindings.enumerated() { s.bind(Int32(i + 1), text: b) }
-        }, limit: query.limit)
+        }, limit: query.limit, withHeight: true)
+        var rows = found.rows
+        let times = found.times
         Self.orderTies(&rows, times: times, ascending: query.order == .timeAscending)
         var next: String?
         if rows.count > query.limit {
             rows.removeSubrange(query.limit...)
             next = Self.encodeCursor(time: times[query.limit - 1], id: rows[query.limit - 1].recordID, query: query)
         }
-        return RecordPage(records: try resolve(rows), nextCursor: next)
+        return RecordPage(records: try resolve(rows), nextCursor: next, indexedHeight: found.height, headHeight: headHeight)
     }
 
     /// Orders each run of rows that share a time (`times`, parallel to `rows`, already in time order) by record ID:

@@ -185,14 +185,86 @@ public struct StoredRecord: Hashable, Sendable, Codable {
     }
 }
 
-/// One page of query results.
+/// One page of query results, and how fresh the index that answered it was.
+///
+/// The index is derived from committed blocks. ``RecordService/query(_:token:)`` brings it up to the ledger's head
+/// before answering; when it cannot (the index file is locked, read-only or damaged), it answers from the index as
+/// it is and says so: ``behind`` is then above 0 and ``indexError`` holds the catch-up failure. Records committed in
+/// the blocks it is behind by are missing from the page, and records they changed appear at their older version.
+///
+/// ```swift
+/// let page = try await platform.records.query(query, token: token)
+/// if page.behind > 0 { log("index \(page.behind) blocks behind: \(page.indexError?.description ?? "catching up")") }
+/// ```
+///
+/// In JSON and XML: `records`, `next_cursor`, `indexed_height`, `head_height`, `behind` (written for readers, ignored
+/// when decoding), and `index_error` (`{code, message, details}`, absent when nil).
 public struct RecordPage: Hashable, Sendable, Codable {
     /// The records, current versions, in the query's order.
     public var records: [StoredRecord]
     /// Pass as ``RecordQuery/cursor`` for the next page; nil on the last page.
     public var nextCursor: String?
+    /// The height of the last block the index had indexed when the page was read: the page reflects every
+    /// committed block up to it. Default 0.
+    public var indexedHeight: UInt64
+    /// The ledger's committed head when the query was answered (``RecordService/query(_:token:)``: when it
+    /// started, before the index caught up). Default 0.
+    public var headHeight: UInt64
+    /// Why the index is behind: the failure of its catch-up (`.indexFailure`, 5204, with the storage code in
+    /// `details["cause"]`); nil when the page is up to date, or when the index is only behind by blocks committed
+    /// while the query ran.
+    public var indexError: AppError?
 
-    enum CodingKeys: String, CodingKey { case records, nextCursor = "next_cursor" }
+    /// Committed blocks the page does not reflect: ``headHeight`` − ``indexedHeight``, 0 when up to date.
+    public var behind: UInt64 { headHeight > indexedHeight ? headHeight - indexedHeight : 0 }
+
+    /// - Parameters:
+    ///   - records: Required. The page's records, in the query's order.
+    ///   - nextCursor: Optional, default nil (the last page).
+    ///   - indexedHeight: Optional, default 0. See ``indexedHeight``.
+    ///   - headHeight: Optional, default 0. See ``headHeight``.
+    ///   - indexError: Optional, default nil. See ``indexError``.
+    public init(records: [StoredRecord], nextCursor: String? = nil, indexedHeight: UInt64 = 0, headHeight: UInt64 = 0,
+                indexError: AppError? = nil) {
+        self.records = records
+        self.nextCursor = nextCursor
+        self.indexedHeight = indexedHeight
+        self.headHeight = headHeight
+        self.indexError = indexError
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case records, nextCursor = "next_cursor", indexedHeight = "indexed_height", headHeight = "head_height", behind
+        case indexError = "index_error"
+    }
+
+    /// ``indexError`` as it is written: the envelope's error fields.
+    private struct CodedFailure: Codable {
+        var code: UInt32
+        var message: String
+        var details: [String: String]
+    }
+
+    /// Decodes a page; the freshness fields are optional (pages written before they existed decode with 0 and nil).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        records = try c.decode([StoredRecord].self, forKey: .records)
+        nextCursor = try c.decodeIfPresent(String.self, forKey: .nextCursor)
+        indexedHeight = try c.decodeIfPresent(UInt64.self, forKey: .indexedHeight) ?? 0
+        headHeight = try c.decodeIfPresent(UInt64.self, forKey: .headHeight) ?? 0
+        indexError = try c.decodeIfPresent(CodedFailure.self, forKey: .indexError)
+            .map { AppError(AppError.Code(rawValue: $0.code), $0.message, details: $0.details) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(records, forKey: .records)
+        try c.encodeIfPresent(nextCursor, forKey: .nextCursor)
+        try c.encode(indexedHeight, forKey: .indexedHeight)
+        try c.encode(headHeight, forKey: .headHeight)
+        try c.encode(behind, forKey: .behind)
+        try c.encodeIfPresent(indexError.map { CodedFailure(code: $0.numericCode, message: $0.message, details: $0.details) }, forKey: .indexError)
+    }
 }
 
 /// A committed change of a record (A-U-4): version 1 (`before` nil) or an update.

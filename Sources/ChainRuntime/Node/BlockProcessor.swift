@@ -1,5 +1,6 @@
 import Foundation
 import LedgerCore
+import Logging
 
 /// One block's execution result, kept until the block is committed.
 struct ExecutedBlock: Sendable {
@@ -64,11 +65,15 @@ package final class BlockProcessor: @unchecked Sendable {
     static let maximumCachedKeys = 400_000
     /// The time blocks are checked against (K-V-2): the wall clock, or the node simulator's.
     private let clock: @Sendable () -> Timestamp
+    /// Where a failed nonce read is reported (``nextNonce(for:)`` has no caller to throw to).
+    private let logger: Logger
 
     init(store: LedgerStore, chainID: UInt64, hashAlgorithm: HashAlgorithm, maximumClockDriftMillis: UInt64,
-         executors: [any TransactionExecutor], clock: @escaping @Sendable () -> Timestamp = { .now() }) {
+         executors: [any TransactionExecutor], clock: @escaping @Sendable () -> Timestamp = { .now() },
+         logger: Logger = Logger(label: "forgechain.node")) {
         self.store = store
         self.clock = clock
+        self.logger = logger
         base = Self.base(of: store)
         self.chainID = chainID
         self.hashAlgorithm = hashAlgorithm
@@ -154,6 +159,9 @@ package final class BlockProcessor: @unchecked Sendable {
     }
 
     /// The sender's next nonce in the committed state, counting blocks decided but not yet written.
+    ///
+    /// A store that cannot be read answers 0 (a transaction admitted on it fails its nonce check in the block, it
+    /// is never committed twice); the failure is logged at error level with its code.
     func nextNonce(for sender: PublicKey) -> UInt64 {
         lock.lock()
         defer { lock.unlock() }
@@ -161,7 +169,14 @@ package final class BlockProcessor: @unchecked Sendable {
         for h in deciding.reversed() {
             if let v = executed[h]?.overlay[key] { return Self.decodeNonce(v) }
         }
-        return Self.decodeNonce(try? committedValue(key))
+        do {
+            return Self.decodeNonce(try committedValue(key))
+        } catch {
+            logger.error("reading a sender's nonce failed; admission assumes nonce 0", metadata: [
+                "code": "\(error.numericCode)", "error": "\(error.message)",
+            ])
+            return 0
+        }
     }
 
     /// Marks an executed block (one ``executionForCommit(_:parent:)`` returned) as decided: its write

@@ -112,7 +112,7 @@ public actor Node<Engine: ConsensusEngine> {
         let chainID = configuration.genesis.header.chainID
         let processor = BlockProcessor(store: store, chainID: chainID, hashAlgorithm: configuration.hashAlgorithm,
                                        maximumClockDriftMillis: configuration.maximumClockDriftMillis, executors: executors,
-                                       clock: { simulatedClock.map { $0.timestamp(skew: 0) } ?? .now() })
+                                       clock: { simulatedClock.map { $0.timestamp(skew: 0) } ?? .now() }, logger: configuration.logger)
         let pool = try Mempool(configuration: configuration.mempool
                                ?? MempoolConfiguration(chainID: chainID, hashAlgorithm: configuration.hashAlgorithm))
         mempoolConfiguration = pool.configuration
@@ -262,13 +262,16 @@ public actor Node<Engine: ConsensusEngine> {
         let logger = configuration.logger
         sendTask = Task {
             for await (to, bytes) in stream {
-                if let to {
-                    do { try await transport.send(bytes, to: to) } catch {
-                        // A message to a peer that is down is lost, as consensus and sync expect of the network.
-                        logger.trace("send failed", metadata: ["peer": "\(to.rawValue)", "error": "\(error)"])
-                    }
-                } else {
-                    await transport.broadcast(bytes)
+                do throws(NetError) {
+                    if let to { try await transport.send(bytes, to: to) } else { try await transport.broadcast(bytes) }
+                } catch where error.code == .messageTooLarge {
+                    // Lost for every peer, every time it is sent: a node bug or a limit set too low, not the network.
+                    logger.error("message too large to send", metadata: [
+                        "peer": "\(to.map { String($0.rawValue) } ?? "all")", "code": "\(error.numericCode)", "bytes": "\(bytes.count)",
+                    ])
+                } catch {
+                    // A message to a peer that is down is lost, as consensus and sync expect of the network.
+                    logger.trace("send failed", metadata: ["peer": "\(to.map { String($0.rawValue) } ?? "all")", "code": "\(error.numericCode)"])
                 }
             }
         }

@@ -24,7 +24,8 @@ import LedgerCore
 /// | `validated(block, error)` | the engine's effects of the verdict (a vote, an acknowledgement, a commit) |
 /// | `received(transactions)` | `verified(ids)` for those admitted to the mempool |
 /// | `received(status)` | `send(syncRequest)` when behind |
-/// | `received(syncRequest)` | `serveSync` |
+/// | `received(syncRequest)` | `serveSync` (the driver answers `syncResponse`, or `syncFailed` when its store fails) |
+/// | `received(syncFailed)` | none from that peer for `syncRetryTicks`; `send(syncRequest)` to another live peer ahead, if any |
 /// | `received(syncResponse)` | PBFT, PoS: the engine's effects of `.synced(blocks)` (a `commit` per block it adopts); Raft, PoW: `commit` per verified block in order, `restartEngine`; then `send(syncRequest)` for the next batch |
 /// | `built(block)` | the engine's effects of the proposal |
 /// | `commitQueued`, `commitFailed` | `send(syncRequest)` after a failure |
@@ -121,6 +122,8 @@ struct NodeCore<Engine: ConsensusEngine> {
     private var relayBuffer: [Transaction] = []
     private var peerState: [NodeID: (connected: Bool, height: Height, lastSeen: UInt64?)] = [:]
     private(set) var syncOutstanding: (peer: NodeID, sentAt: UInt64)?
+    /// Peers that answered a sync request with `syncFailed`, and the tick they did: not asked again for `syncRetryTicks`.
+    private var syncFailedAt: [NodeID: UInt64] = [:]
     private var storeErrorSinceCommit = false
     private var lastStoreError: String?
     /// Blocks to roll back the next time a peer's sync batch does not extend this node's head
@@ -381,6 +384,8 @@ struct NodeCore<Engine: ConsensusEngine> {
                 out.append(.serveSync(from: fromHeight, count: max(1, count), to: from))
             case .syncResponse(let blocks):
                 applySync(blocks, from: from, &out)
+            case .syncFailed(let fromHeight, let code):
+                peerCouldNotServe(fromHeight, code: code, from: from, &out)
             }
         }
     }
@@ -486,7 +491,8 @@ struct NodeCore<Engine: ConsensusEngine> {
 
     private mutating func maybeSync(force: Bool = false, _ out: inout [Action]) {
         guard !syncRequestOutstanding else { return }
-        guard let best = alivePeers().max(by: { ($0.height, $1.node) < ($1.height, $0.node) }), best.height > tipHeight else { return }
+        guard let best = alivePeers().filter({ !recentlyFailedSync($0.node) }).max(by: { ($0.height, $1.node) < ($1.height, $0.node) }),
+              best.height > tipHeight else { return }
         let lag = best.height.rawValue - tipHeight.rawValue
         guard force || lag >= configuration.syncLagBlocks || tickCount - lastCommitTick >= configuration.syncStallTicks else { return }
         requestSync(from: best.node, &out)
@@ -495,12 +501,27 @@ struct NodeCore<Engine: ConsensusEngine> {
     /// The engine saw blocks decided above its height (or is stuck): sync now from the peer it names,
     /// or from the best peer ahead, unless a request is out and not yet due for a retry.
     private mutating func engineIsBehind(_ c: CatchUpRequest, _ out: inout [Action]) {
-        guard let peer = c.peer, peer != id else {
+        guard let peer = c.peer, peer != id, !recentlyFailedSync(peer) else {
             maybeSync(force: true, &out)
             return
         }
         guard !syncRequestOutstanding else { return }
         requestSync(from: peer, &out)
+    }
+
+    /// Whether `peer` answered a sync request with `syncFailed` less than `syncRetryTicks` ago.
+    private func recentlyFailedSync(_ peer: NodeID) -> Bool {
+        syncFailedAt[peer].map { tickCount - $0 < configuration.syncRetryTicks } ?? false
+    }
+
+    /// A peer's store failed to read the blocks it was asked for: counted and logged with the peer's code, the
+    /// peer is left alone for `syncRetryTicks`, and another live peer ahead is asked at once.
+    private mutating func peerCouldNotServe(_ height: Height, code: UInt32, from peer: NodeID, _ out: inout [Action]) {
+        metrics.syncFailuresReceived += 1
+        telemetry.syncFailed(from: peer, height: height, code: code)
+        syncFailedAt[peer] = tickCount
+        if syncOutstanding?.peer == peer { syncOutstanding = nil }
+        maybeSync(force: true, &out)
     }
 
     /// Asks `peer` for the blocks after the tip.

@@ -310,7 +310,9 @@ final class NodeDriver<Engine: ConsensusEngine> {
                 writer.emit(NodeMessage.syncResponse(blocks).encoded, to: to)
                 return []
             } catch {
-                // No answer: the peer asks again (or another peer) after its retry interval.
+                // Not an empty response (which says "no blocks from here on"): the peer learns that this store
+                // failed and asks another peer. The error is logged with its code and counted as a store error.
+                writer.emit(NodeMessage.syncFailed(from: from, code: error.numericCode).encoded, to: to)
                 return [.storeError(error, code: .storeFailure)]
             }
         case .rollback(let height):

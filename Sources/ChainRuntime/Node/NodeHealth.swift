@@ -80,6 +80,8 @@ public struct NodeMetrics: Hashable, Sendable {
     public var syncBlocksApplied = 0
     /// Blocks of catch-up responses that failed their checks.
     public var syncBlocksRejected = 0
+    /// Sync requests a peer answered with a failure of its store (`syncFailed`) instead of blocks.
+    public var syncFailuresReceived = 0
     /// Store reads or writes that failed.
     public var storeErrors = 0
     /// Status beacons sent to peers that were down, to reconnect.

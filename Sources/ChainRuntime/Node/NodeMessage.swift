@@ -2,7 +2,19 @@ import LedgerCore
 import Net
 
 /// What nodes say to each other on a ``Transport``: one RLP list `[type, ...]`.
-enum NodeMessage: Sendable {
+///
+/// | type | message | fields |
+/// |---|---|---|
+/// | 1 | consensus | engine message bytes |
+/// | 2 | transactions | list of transactions |
+/// | 3 | status | height, head hash |
+/// | 4 | syncRequest | first height, count |
+/// | 5 | syncResponse | list of committed blocks |
+/// | 6 | syncFailed | first height asked for, the store's error code |
+///
+/// A node that does not know a type counts the message as undecodable and otherwise ignores it, so a new type
+/// (like 6) reaches older nodes harmlessly.
+enum NodeMessage: Sendable, Equatable {
     /// A consensus engine message (its own canonical encoding).
     case consensus([UInt8])
     /// Transactions relayed from one node's mempool (K-T-1).
@@ -13,6 +25,10 @@ enum NodeMessage: Sendable {
     case syncRequest(from: Height, count: Int)
     /// Committed blocks with certificates, ascending.
     case syncResponse([CommittedBlock])
+    /// The answer to a sync request the sender could not serve because its store failed (`code`: the store's
+    /// `LedgerError` code, for example 1501 or 1510). Unlike an empty ``syncResponse(_:)`` (the sender holds no
+    /// blocks from `from` on), it says the blocks may exist: ask another peer, or this one again later.
+    case syncFailed(from: Height, code: UInt32)
 
     static let maximumSyncBatch = 1_024
 
@@ -23,6 +39,7 @@ enum NodeMessage: Sendable {
         case .status(let h, let d): RLP.encode(.list([.uint(3), .uint(h.rawValue), .digest(d)]))
         case .syncRequest(let h, let n): RLP.encode(.list([.uint(4), .uint(h.rawValue), .uint(UInt64(n))]))
         case .syncResponse(let blocks): RLP.encode(.list([.uint(5), .list(blocks.map { .bytes($0.encoded) })]))
+        case .syncFailed(let h, let code): RLP.encode(.list([.uint(6), .uint(h.rawValue), .uint(UInt64(code))]))
         }
     }
 
@@ -45,6 +62,12 @@ enum NodeMessage: Sendable {
             var blocks = [CommittedBlock]()
             for item in items { blocks.append(try CommittedBlock(decoding: try item.bytes("nodeMessage.block"))) }
             self = .syncResponse(blocks)
+        case 6 where f.count == 3:
+            let code = try f[2].uint64("nodeMessage.code")
+            guard code <= UInt64(UInt32.max) else {
+                throw LedgerError(.malformedConsensusMessage, "sync failure code \(code) is out of range", details: ["field": "nodeMessage.code"])
+            }
+            self = .syncFailed(from: Height(try f[1].uint64("nodeMessage.from")), code: UInt32(code))
         default:
             throw LedgerError(.malformedConsensusMessage, "unknown node message type or field count", details: ["field": "nodeMessage.type"])
         }

@@ -33,6 +33,7 @@ struct NodeTelemetry {
     private let leaderChanges: Counter
     private let syncBlocksApplied: Counter
     private let syncBlocksRejected: Counter
+    private let syncFailuresReceived: Counter
     private let storeErrors: Counter
     /// Refusal counters by source and code, made on first use (a handful of codes exist).
     private var refusals: [RefusalKey: Counter] = [:]
@@ -70,6 +71,7 @@ struct NodeTelemetry {
         leaderChanges = Counter(label: "forgechain_leader_changes_total", dimensions: d, factory: factory)
         syncBlocksApplied = Counter(label: "forgechain_sync_blocks_applied_total", dimensions: d, factory: factory)
         syncBlocksRejected = Counter(label: "forgechain_sync_blocks_rejected_total", dimensions: d, factory: factory)
+        syncFailuresReceived = Counter(label: "forgechain_sync_failures_received_total", dimensions: d, factory: factory)
         storeErrors = Counter(label: "forgechain_store_errors_total", dimensions: d, factory: factory)
     }
 
@@ -185,6 +187,12 @@ struct NodeTelemetry {
     func syncRejected(from peer: NodeID, height: Height, reason: String) {
         syncBlocksRejected.increment()
         logger.warning("sync block rejected", metadata: ["peer": "\(peer.rawValue)", "height": "\(height)", "reason": "\(reason)"])
+    }
+
+    /// A peer answered a sync request with a failure of its store: `code` is the peer's store error code.
+    func syncFailed(from peer: NodeID, height: Height, code: UInt32) {
+        syncFailuresReceived.increment()
+        logger.warning("peer could not serve sync: its store failed", metadata: ["peer": "\(peer.rawValue)", "from": "\(height)", "code": "\(code)"])
     }
 
     /// A store read or write failed (or a commit conflicted): the code and the store's message, never block contents.

@@ -440,7 +440,7 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
         }
         let processor = BlockProcessor(store: store, chainID: chainID, hashAlgorithm: hashAlgorithm,
                                        maximumClockDriftMillis: c.maximumClockDriftMillis, executors: options.executors,
-                                       clock: { clock.timestamp(skew: skew) })
+                                       clock: { clock.timestamp(skew: skew) }, logger: c.logger)
         let p = processor
         let context = ConsensusContext(node: c.node, signingKey: c.signingKey, genesis: genesis, chainID: chainID, hashAlgorithm: hashAlgorithm,
                                        schedule: c.schedule, proposalValidator: .deferred, seed: c.seed, storage: StoreConsensusStorage(store: store, logger: c.logger))

@@ -387,8 +387,12 @@ public struct InMemoryTransport: Transport {
         try network.send(bytes, from: localNode, to: node)
     }
 
-    public func broadcast(_ bytes: [UInt8]) async {
-        for peer in network.peers(of: localNode) { try? network.send(bytes, from: localNode, to: peer) }
+    /// - Throws: `.messageTooLarge` (3054), `.transportClosed` (3051); a peer detached meanwhile (`.peerUnreachable`)
+    ///   is skipped, as an unreachable peer is.
+    public func broadcast(_ bytes: [UInt8]) async throws(NetError) {
+        for peer in network.peers(of: localNode) {
+            do throws(NetError) { try network.send(bytes, from: localNode, to: peer) } catch where error.code == .peerUnreachable { continue }
+        }
     }
 
     public func connectedPeers() async -> [NodeID] { network.peers(of: localNode) }

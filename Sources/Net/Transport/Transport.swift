@@ -41,7 +41,9 @@ public protocol Transport: Sendable {
     ///   link fault is not an error (delivery is best effort).
     func send(_ bytes: [UInt8], to node: NodeID) async throws(NetError)
     /// Sends `bytes` to every attached peer; unreachable peers are skipped.
-    func broadcast(_ bytes: [UInt8]) async
+    /// - Throws: `NetError` `.messageTooLarge` (3054) when `bytes` exceed the transport's limit (no peer gets them),
+    ///   `.transportClosed` (3051). An unreachable peer or a message lost to a link fault is not an error.
+    func broadcast(_ bytes: [UInt8]) async throws(NetError)
     /// The peers this transport currently has a working link to, ascending.
     func connectedPeers() async -> [NodeID]
     /// Tries to re-establish the link to `node` (a no-op when it is up).
