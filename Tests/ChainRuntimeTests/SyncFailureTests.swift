@@ -1,5 +1,6 @@
 @testable import ChainRuntime
 import Foundation
+import LedgerCoreTesting
 @testable import LedgerCore
 import Net
 import Testing
@@ -11,7 +12,7 @@ import Testing
         let dir = try TestChain.temporaryDirectory("sync-failure")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let network = InMemoryNetwork()
-        let configuration = try NodeConfiguration.singleNode(storePath: dir + "/ledger.sqlite", seed: 1409)
+        let configuration = try NodeConfiguration.seededSingleNode(storePath: dir + "/ledger.sqlite", seed: 1409)
         let node = try await Node<RaftEngine>(configuration: configuration, transport: try network.attach(0))
         await node.start()
         var alice = SigningAccount(key: try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: 5, count: 32)), chainID: 53)
