@@ -431,7 +431,12 @@ public actor RecordService {
                 settled += pending.operations.count
                 progress?(settled, count)
             }
-            try self?.syncIndex()
+            // The receipts come from the ledger: records on chain are confirmed whatever the index does. A catch-up
+            // failure here is already logged, counted and retried by syncIndex, and queries say how far behind it is.
+            do throws(AppError) { try self?.syncIndex() } catch {
+                telemetry.logger.notice("receipts returned while the record index is behind the ledger",
+                                        metadata: ["code": "\(error.code.rawValue)", "operation": "\(operation)"])
+            }
             return try Self.receipts(tally, count: count, store: store, telemetry: telemetry, user: user, operation: operation)
         }
     }

@@ -54,4 +54,29 @@ import Testing
         #expect(try await records.query(RecordQuery(), token: f.rootToken).records.map(\.recordID) == ["P-1", "P-2"])
         await f.close()
     }
+
+    /// Records that committed are confirmed even when the index then fails to catch up: the receipts come
+    /// from the ledger, and the index's lag shows in queries until it catches up.
+    @Test func recordsOnChainAreConfirmedWhileTheIndexCannotCatchUp() async throws {
+        let f = try await RecordsFixture.open()
+        let records = f.platform.records
+        _ = try await records.upload(RecordsFixture.production(0), token: f.rootToken)
+        #expect(try await records.query(RecordQuery(), token: f.rootToken).behind == 0)
+        // The index is at the head, so the submission's own check passes; the fault hits the catch-up after the commit.
+        let db = try SQLiteConnection(path: f.directory + "/records-index.sqlite", mode: .readWrite)
+        try db.execute("CREATE TRIGGER injected_fault BEFORE INSERT ON records_meta BEGIN SELECT RAISE(ABORT, 'injected fault'); END")
+        let handle = try await records.submit([RecordsFixture.production(1), RecordsFixture.production(2)], token: f.rootToken)
+        let receipts = try await handle.confirmation
+        #expect(receipts.map(\.recordID) == ["P-1", "P-2"])
+        for receipt in receipts { try receipt.verify(against: f.platform.trustAnchor) }
+        let stale = try await records.query(RecordQuery(), token: f.rootToken)
+        #expect(stale.behind >= 1 && stale.indexError?.code == .indexFailure)
+        try db.execute("DROP TRIGGER injected_fault")
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try await records.query(RecordQuery(), token: f.rootToken).records.count < 3, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try await records.query(RecordQuery(), token: f.rootToken).records.map(\.recordID) == ["P-0", "P-1", "P-2"])
+        await f.close()
+    }
 }
