@@ -10,6 +10,7 @@ struct AdminCommand: AsyncParsableCommand {
         discussion: """
             On a folder with no administrator, the first `admin create USER --role super-admin` needs no credentials.
             Every other command logs in with --user/--password/--otp (or FORGECHAIN_USER, FORGECHAIN_PASSWORD, FORGECHAIN_OTP).
+            A refused login answers 5401 whatever the reason (unknown user, wrong password, locked or disabled account).
             Results print as a JSON envelope {code, message, data, details}; failures exit 1.
             """,
         subcommands: [Create.self, Passwd.self, Disable.self, Delete.self, EnrollTOTP.self, List.self]

@@ -1,10 +1,14 @@
 // Identity and authentication (54xx).
 extension AppError.Code {
-    /// Unknown user or wrong password (one code for both, so user names do not leak).
+    /// A login was refused: unknown user, wrong password, or an account
+    /// that is locked or disabled. One code and one message for all four, so the answer tells nothing about
+    /// which accounts exist or their state; the identity log and `forgechain_logins_refused_total` carry the
+    /// real reason (5401, 5402 or 5403).
     public static let invalidCredentials = Self(rawValue: 5401)
-    /// Too many failed logins; `retryAfterSeconds` says when to try again.
+    /// Too many failed logins. Login answers it as ``invalidCredentials`` and logs it with
+    /// `retryAfterSeconds`.
     public static let accountLocked = Self(rawValue: 5402)
-    /// The account is disabled.
+    /// The account is disabled: its tokens are refused. Login answers it as ``invalidCredentials`` and logs it.
     public static let accountDisabled = Self(rawValue: 5403)
     /// The account has multi-factor authentication and no one-time code was given.
     public static let mfaRequired = Self(rawValue: 5404)

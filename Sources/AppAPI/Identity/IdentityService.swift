@@ -71,10 +71,12 @@ public actor IdentityService {
     ///   - codeSender: Optional. Needed for SMS/e-mail codes.
     ///   - configuration: Optional, default ``Configuration/init()``.
     ///   - clock: Optional, default the system clock (tests pass a fixed one).
-    ///   - logger: Optional, default `Logger(label: "forgechain.identity")`. Logins, refusals with their codes,
-    ///     lockouts and account changes, with the user name; never a password, token, one-time code or TOTP secret.
+    ///   - logger: Optional, default `Logger(label: "forgechain.identity")`. Logins, refusals with their real reason
+    ///     and code (callers get one answer, 5401, for every refused login), lockouts and account
+    ///     changes, with the user name; never a password, token, one-time code or TOTP secret.
     ///   - metricsFactory: Optional, default nil (the host's `MetricsSystem.factory`). Makes `forgechain_logins_total`,
-    ///     `forgechain_logins_refused_total` (dimension `code`) and `forgechain_account_lockouts_total`.
+    ///     `forgechain_logins_refused_total` (refused logins, dimension `code`:
+    ///     the real reason, 5401–5405) and `forgechain_account_lockouts_total`.
     public init(repository: any IdentityRepository, codeSender: (any CodeSender)? = nil,
                 configuration: Configuration = .init(), clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() },
                 logger: Logger = Logger(label: "forgechain.identity"), metricsFactory: (any MetricsFactory)? = nil) {
@@ -89,9 +91,15 @@ public actor IdentityService {
         lockouts = Counter(label: "forgechain_account_lockouts_total", factory: factory)
     }
 
-    /// Counts a refused login by code and logs it at notice; `user` only when the account exists (an unknown
-    /// name may be a mistyped password).
-    private func refusedLogin(_ code: AppError.Code, user: String?, failedLogins: Int? = nil) {
+    /// What a credential check is for, as its log lines name it.
+    private enum CredentialUse: String {
+        case login = "login"
+    }
+
+    /// Counts a refused credential check by its real code and logs it at notice with the reason; `user` only when
+    /// the account exists (an unknown name may be a mistyped password).
+    private func refused(_ code: AppError.Code, reason: String, user: String?, failedLogins: Int? = nil, retryAfterSeconds: UInt64? = nil,
+                         for use: CredentialUse) {
         let counter: Counter
         if let c = refusedLogins[code.rawValue] {
             counter = c
@@ -100,9 +108,10 @@ public actor IdentityService {
             refusedLogins[code.rawValue] = counter
         }
         counter.increment()
-        var metadata: Logger.Metadata = ["code": "\(code.rawValue)", "user": "\(user ?? "(unknown)")"]
+        var metadata: Logger.Metadata = ["code": "\(code.rawValue)", "reason": "\(reason)", "user": "\(user ?? "(unknown)")"]
         if let failedLogins { metadata["failedLogins"] = "\(failedLogins)" }
-        logger.notice("login refused", metadata: metadata)
+        if let retryAfterSeconds { metadata["retryAfterSeconds"] = "\(retryAfterSeconds)" }
+        logger.notice("\(use.rawValue) refused", metadata: metadata)
     }
 
     // MARK: Accounts (A-ID-1)
@@ -186,6 +195,7 @@ public actor IdentityService {
     }
 
     /// Disables an account (its tokens stop working at once).
+    /// - Throws: as ``modifyAdministrator(user:roles:scope:contact:channel:enabled:token:)``.
     public func disableAdministrator(user: String, token: String) async throws -> AdminSummary {
         try await modifyAdministrator(user: user, enabled: false, token: token)
     }
@@ -265,9 +275,9 @@ public actor IdentityService {
     /// Sends a one-time code by the account's channel, after checking the
     /// password. Use before ``login(user:password:oneTimeCode:)`` for
     /// accounts with a contact and no TOTP.
-    /// - Throws: `AppError` 5401, 5402, 5403, 5416.
+    /// - Throws: `AppError` 5401 (also for a locked or disabled account, as login), 5416.
     public func requestLoginCode(user: String, password: String) async throws {
-        let account = try await checkPassword(user: user, password: password)
+        let account = try await checkPassword(user: user, password: password, for: .login)
         guard let contact = account.contact, let channel = account.codeChannel, let codeSender else {
             throw AppError(.invalidFieldValue, "account '\(user)' has no code channel", details: ["field": "contact"])
         }
@@ -283,26 +293,24 @@ public actor IdentityService {
 
     /// Logs in with user name and password, plus a one-time code when the
     /// account has MFA. Repeated failures lock the account with back-off.
-    /// - Throws: `AppError` 5401 invalid credentials, 5402 locked (with
-    ///   `retryAfterSeconds`), 5403 disabled, 5404 MFA required, 5405 bad code.
+    ///
+    /// Every refusal of the user name and password answers alike, so that callers learn nothing about which
+    /// accounts exist or their state: an unknown user, a wrong password, a locked account (even with the right
+    /// password) and a disabled account all get 5401 "unknown user or wrong password". The real reason (with the
+    /// user name, and `retryAfterSeconds` for a lockout) is logged at notice and counted in
+    /// `forgechain_logins_refused_total` by its own code (5401, 5402, 5403).
+    /// - Parameters:
+    ///   - user: Required. The user name (case-insensitive).
+    ///   - password: Required.
+    ///   - oneTimeCode: Required when the account has MFA (TOTP, SMS or e-mail code), else ignored.
+    /// - Returns: The session with its access token.
+    /// - Throws: `AppError` 5401 refused credentials (see above), 5404 MFA required, 5405 bad code.
+    ///
+    /// ```swift
+    /// let session = try await identity.login(user: "root", password: pw, oneTimeCode: otp)
+    /// ```
     public func login(user: String, password: String, oneTimeCode: String?) async throws -> Session {
-        var account = try await checkPassword(user: user, password: password)
-        if account.hasMFA {
-            guard let code = oneTimeCode?.trimmingCharacters(in: .whitespaces), !code.isEmpty else {
-                refusedLogin(.mfaRequired, user: account.user)
-                throw AppError(.mfaRequired, "account '\(account.user)' needs a one-time code", details: ["user": account.user])
-            }
-            guard try await checkOneTimeCode(code, account: &account) else {
-                try await recordFailure(&account)
-                refusedLogin(.invalidOneTimeCode, user: account.user, failedLogins: account.failedLogins)
-                throw AppError(.invalidOneTimeCode, "the one-time code is wrong, expired or already used")
-            }
-        }
-        account.failedLogins = 0
-        account.lockedUntil = nil
-        if configuration.hasher.needsRehash(account.passwordHash) {
-            account.passwordHash = try configuration.hasher.hash(password)
-        }
+        let account = try await checkCredentials(user: user, password: password, oneTimeCode: oneTimeCode, for: .login)
         try await repository.save(account)
         let now = clock()
         let token = AccessToken(id: Hex.encode(SecureRandom.bytes(count: 16)), user: account.user, issuedAt: now,
@@ -315,6 +323,7 @@ public actor IdentityService {
     }
 
     /// Revokes a token (logout).
+    /// - Throws: `AppError` `.tokenMalformed` (5406).
     public func logout(token: String) async throws {
         let t = try AccessToken.decode(token, key: try await repository.tokenSecret())
         try await repository.revoke(tokenID: t.id, expiresAt: t.expiresAt)
@@ -368,28 +377,58 @@ public actor IdentityService {
         return a
     }
 
-    private func checkPassword(user: String, password: String) async throws -> AdminAccount {
+    /// The one answer to every refused user name and password (see ``AppError/Code/invalidCredentials``).
+    private static var credentialsRefused: AppError { AppError(.invalidCredentials, "unknown user or wrong password") }
+
+    /// The account when `password` is right and the account is neither locked nor disabled; a wrong password counts
+    /// toward the lockout. Every refusal throws ``credentialsRefused`` and logs the real reason.
+    private func checkPassword(user: String, password: String, for use: CredentialUse) async throws -> AdminAccount {
         guard var account = try await repository.account(user) else {
             // Spend the same work as a real check so timing does not reveal user names.
             _ = configuration.hasher.verify(password, against: "$scrypt$ln=\(configuration.hasher.logN),r=\(configuration.hasher.r),p=\(configuration.hasher.p)$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
-            refusedLogin(.invalidCredentials, user: nil)
-            throw AppError(.invalidCredentials, "unknown user or wrong password")
+            refused(.invalidCredentials, reason: "unknown user", user: nil, for: use)
+            throw Self.credentialsRefused
         }
+        // Verified whatever the account's state, so that timing does not tell a locked or disabled account either.
+        let passwordMatches = configuration.hasher.verify(password, against: account.passwordHash)
         let now = clock()
         if let until = account.lockedUntil, now < until {
-            let seconds = (until.rawValue - now.rawValue + 999) / 1000
-            refusedLogin(.accountLocked, user: account.user, failedLogins: account.failedLogins)
-            throw AppError(.accountLocked, "account locked after repeated failures; retry in \(seconds) s",
-                           details: ["retryAfterSeconds": String(seconds), "user": account.user])
+            refused(.accountLocked, reason: "account locked", user: account.user, failedLogins: account.failedLogins,
+                    retryAfterSeconds: (until.rawValue - now.rawValue + 999) / 1000, for: use)
+            throw Self.credentialsRefused
         }
         guard account.enabled else {
-            refusedLogin(.accountDisabled, user: account.user)
-            throw AppError(.accountDisabled, "account '\(account.user)' is disabled", details: ["user": account.user])
+            refused(.accountDisabled, reason: "account disabled", user: account.user, for: use)
+            throw Self.credentialsRefused
         }
-        guard configuration.hasher.verify(password, against: account.passwordHash) else {
+        guard passwordMatches else {
             try await recordFailure(&account)
-            refusedLogin(.invalidCredentials, user: account.user, failedLogins: account.failedLogins)
-            throw AppError(.invalidCredentials, "unknown user or wrong password")
+            refused(.invalidCredentials, reason: "wrong password", user: account.user, failedLogins: account.failedLogins, for: use)
+            throw Self.credentialsRefused
+        }
+        return account
+    }
+
+    /// ``checkPassword(user:password:for:)``, then the one-time code when the account has a second factor (a wrong
+    /// code counts toward the lockout). Returns the account with its failures cleared and its hash renewed when due,
+    /// for the caller to save.
+    private func checkCredentials(user: String, password: String, oneTimeCode: String?, for use: CredentialUse) async throws -> AdminAccount {
+        var account = try await checkPassword(user: user, password: password, for: use)
+        if account.hasMFA {
+            guard let code = oneTimeCode?.trimmingCharacters(in: .whitespaces), !code.isEmpty else {
+                refused(.mfaRequired, reason: "one-time code missing", user: account.user, for: use)
+                throw AppError(.mfaRequired, "account '\(account.user)' needs a one-time code", details: ["user": account.user])
+            }
+            guard try await checkOneTimeCode(code, account: &account) else {
+                try await recordFailure(&account)
+                refused(.invalidOneTimeCode, reason: "wrong one-time code", user: account.user, failedLogins: account.failedLogins, for: use)
+                throw AppError(.invalidOneTimeCode, "the one-time code is wrong, expired or already used")
+            }
+        }
+        account.failedLogins = 0
+        account.lockedUntil = nil
+        if configuration.hasher.needsRehash(account.passwordHash) {
+            account.passwordHash = try configuration.hasher.hash(password)
         }
         return account
     }

