@@ -88,7 +88,12 @@ struct AdminCommand: AsyncParsableCommand {
     }
 
     struct EnrollTOTP: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "enroll-totp", abstract: "Enrol an authenticator app (TOTP) for an administrator.")
+        static let configuration = CommandConfiguration(
+            commandName: "enroll-totp", abstract: "Enrol an authenticator app (TOTP) for an administrator, or replace its secret.",
+            discussion: """
+                Your own: log in as that administrator (with --otp when it has a second factor already). Another \
+                administrator's: log in as a super-admin. Prints the new secret once.
+                """)
         @OptionGroup var options: DataOptions
         @Argument var name: String
         func run() async throws {

@@ -32,6 +32,37 @@ import LedgerCore
 
     var now: UInt64 { clock.now.rawValue / 1000 }
 
+    // Finding 1: the password alone enrolled TOTP over an existing one, without lockout or the enabled check.
+    @Test func enrollingTOTPWithAPasswordNeedsTheCurrentSecondFactorCountsTowardLockoutAndRefusesDisabledAccounts() async throws {
+        let root = try await bootstrap()
+        // A first-time user without a second factor enrols with the password (bootstrap).
+        let first = try await identity.enrollTOTP(user: "root", password: Self.rootPassword)
+        let totp = TOTP(secret: try Base32.decode(first.secretBase32))
+
+        // Once a second factor exists, the password alone neither replaces it nor removes it.
+        let replaced = await refusal { _ = try await identity.enrollTOTP(user: "root", password: Self.rootPassword) }
+        #expect(replaced?.code == .mfaRequired)
+        _ = try await identity.login(user: "root", password: Self.rootPassword, oneTimeCode: totp.code(at: now))
+
+        // Guessing passwords through enrolment counts toward the login lockout, and a locked account cannot enrol.
+        _ = try await identity.createAdministrator(user: "line-op", password: Self.password, roles: [.operator], token: root)
+        for _ in 0..<5 {
+            let guess = await refusal { _ = try await identity.enrollTOTP(user: "line-op", password: "Guessed-Pass-1") }
+            #expect(guess?.code == .invalidCredentials)
+        }
+        let lockedEnrolment = await refusal { _ = try await identity.enrollTOTP(user: "line-op", password: Self.password) }
+        #expect(lockedEnrolment?.code == .invalidCredentials)
+        let lockedLogin = await refusal { _ = try await identity.login(user: "line-op", password: Self.password, oneTimeCode: nil) }
+        #expect(lockedLogin?.code == .invalidCredentials)
+
+        // A disabled account cannot enrol.
+        _ = try await identity.createAdministrator(user: "viewer1", password: Self.password, roles: [.viewer], token: root)
+        _ = try await identity.disableAdministrator(user: "viewer1", token: root)
+        let disabled = await refusal { _ = try await identity.enrollTOTP(user: "viewer1", password: Self.password) }
+        #expect(disabled?.code == .invalidCredentials)
+        #expect(try await identity.listAdministrators(token: root).map(\.mfa) == ["none", "totp", "none"])
+    }
+
     // Finding 5: locked and disabled accounts had login codes of their own.
     @Test func loginRefusalsLookAlikeForUnknownUsersWrongPasswordsAndLockedOrDisabledAccounts() async throws {
         let root = try await bootstrap()

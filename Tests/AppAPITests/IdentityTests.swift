@@ -173,6 +173,17 @@ struct IdentityServiceTests {
         #expect(replay?.code == .invalidOneTimeCode)
         clock.advance(seconds: 30)
         _ = try await identity.login(user: "root", password: Self.rootPassword, oneTimeCode: totp.code(at: clock.now.rawValue / 1000))
+
+        // A reset without a session needs the password and the current code; the old secret stops working.
+        clock.advance(seconds: 30)
+        let reset = try await identity.enrollTOTP(user: "root", password: Self.rootPassword, oneTimeCode: totp.code(at: clock.now.rawValue / 1000))
+        let fresh = TOTP(secret: try Base32.decode(reset.secretBase32))
+        clock.advance(seconds: 30)
+        let old = await #expect(throws: AppError.self) {
+            _ = try await identity.login(user: "root", password: Self.rootPassword, oneTimeCode: totp.code(at: clock.now.rawValue / 1000))
+        }
+        #expect(old?.code == .invalidOneTimeCode)
+        _ = try await identity.login(user: "root", password: Self.rootPassword, oneTimeCode: fresh.code(at: clock.now.rawValue / 1000))
     }
 
     @Test func smsCodesComeThroughTheCodeSender() async throws {

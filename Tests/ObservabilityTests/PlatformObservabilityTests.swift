@@ -90,6 +90,8 @@ import LedgerCore
         #expect(refusals.map { $0.metadata["code"]?.description } == ["5401", "5401", "5402", "5401"])
         #expect(refusals.last?.metadata["user"] == "(unknown)", "an unknown user name may be a mistyped password")
         #expect(refusals[2].level == .notice && refusals[2].metadata["user"] == "alice" && refusals[2].metadata["reason"] == "account locked")
+        let enrolled = capture.records("TOTP enrolled")
+        #expect(enrolled.count == 1 && enrolled.first?.metadata["user"] == "root" && enrolled.first?.metadata["by"] == "root")
         #expect(capture.records("login succeeded").first?.metadata["user"] == "root")
 
         // Records metrics and logs.

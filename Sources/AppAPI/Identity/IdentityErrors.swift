@@ -1,12 +1,12 @@
 // Identity and authentication (54xx).
 extension AppError.Code {
-    /// A login was refused: unknown user, wrong password, or an account
+    /// A login (or a TOTP enrolment with a password) was refused: unknown user, wrong password, or an account
     /// that is locked or disabled. One code and one message for all four, so the answer tells nothing about
     /// which accounts exist or their state; the identity log and `forgechain_logins_refused_total` carry the
     /// real reason (5401, 5402 or 5403).
     public static let invalidCredentials = Self(rawValue: 5401)
     /// Too many failed logins. Login answers it as ``invalidCredentials`` and logs it with
-    /// `retryAfterSeconds`.
+    /// `retryAfterSeconds`; a TOTP enrolment by token for a locked account answers it.
     public static let accountLocked = Self(rawValue: 5402)
     /// The account is disabled: its tokens are refused. Login answers it as ``invalidCredentials`` and logs it.
     public static let accountDisabled = Self(rawValue: 5403)

@@ -72,10 +72,10 @@ public actor IdentityService {
     ///   - configuration: Optional, default ``Configuration/init()``.
     ///   - clock: Optional, default the system clock (tests pass a fixed one).
     ///   - logger: Optional, default `Logger(label: "forgechain.identity")`. Logins, refusals with their real reason
-    ///     and code (callers get one answer, 5401, for every refused login), lockouts and account
+    ///     and code (callers get one answer, 5401, for every refused login), lockouts, TOTP enrolments and account
     ///     changes, with the user name; never a password, token, one-time code or TOTP secret.
     ///   - metricsFactory: Optional, default nil (the host's `MetricsSystem.factory`). Makes `forgechain_logins_total`,
-    ///     `forgechain_logins_refused_total` (refused logins, dimension `code`:
+    ///     `forgechain_logins_refused_total` (refused credential checks of logins and TOTP enrolments, dimension `code`:
     ///     the real reason, 5401–5405) and `forgechain_account_lockouts_total`.
     public init(repository: any IdentityRepository, codeSender: (any CodeSender)? = nil,
                 configuration: Configuration = .init(), clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() },
@@ -94,6 +94,7 @@ public actor IdentityService {
     /// What a credential check is for, as its log lines name it.
     private enum CredentialUse: String {
         case login = "login"
+        case totpEnrolment = "TOTP enrolment"
     }
 
     /// Counts a refused credential check by its real code and logs it at notice with the reason; `user` only when
@@ -233,33 +234,94 @@ public actor IdentityService {
         logger.info("password changed; the account's tokens are revoked", metadata: ["user": "\(account.user)", "by": "\(caller.user)"])
     }
 
-    /// Enrols TOTP for an account (one's own, or anyone's with `admin.manage`).
-    /// From then on login needs a TOTP code.
+    /// Enrols TOTP for an account, or replaces its TOTP secret, with a session: the caller's own token, or the
+    /// token of a super-admin (`admin.manage`) for another account. From then on
+    /// login needs a TOTP code. The enrolment is logged (user, by whom, whether a secret was replaced; never the
+    /// secret).
+    ///
+    /// A token is a session that passed the second factor at login, if the account had one; use
+    /// ``enrollTOTP(user:password:oneTimeCode:)`` without a session.
+    /// - Parameters:
+    ///   - user: Required. The account to enrol.
+    ///   - token: Required. The caller's access token.
+    /// - Returns: The new secret and its `otpauth://` URI, to show once.
+    /// - Throws: `AppError` `.permissionDenied` (5409) for another account without `admin.manage`,
+    ///   `.accountNotFound` (5413), `.accountLocked` (5402) or `.accountDisabled` (5403)
+    ///   when the account to enrol is locked or disabled, token errors 5406–5408.
+    ///
+    /// ```swift
+    /// let session = try await identity.login(user: "qa-lead", password: pw, oneTimeCode: nil)
+    /// let enrollment = try await identity.enrollTOTP(user: "qa-lead", token: session.token)
+    /// let uri = enrollment.provisioningURI   // shown once, as a QR code for the authenticator app
+    /// ```
     public func enrollTOTP(user: String, token: String) async throws -> TOTPEnrollment {
         let caller = try await authenticate(token: token)
-        guard caller.user.lowercased() == user.lowercased() || caller.allows(.manageAdministrators) else {
-            throw AppError(.permissionDenied, "'\(caller.user)' may not enrol TOTP for '\(user)'")
+        do {
+            var account: AdminAccount
+            if caller.user.lowercased() == user.lowercased() {
+                account = caller
+            } else {
+                guard caller.allows(.manageAdministrators) else {
+                    throw AppError(.permissionDenied, "'\(caller.user)' may not enrol TOTP for '\(user)'",
+                                   details: ["permission": Permission.manageAdministrators.rawValue, "user": caller.user])
+                }
+                account = try await existing(user)
+            }
+            let now = clock()
+            if let until = account.lockedUntil, now < until {
+                let seconds = (until.rawValue - now.rawValue + 999) / 1000
+                throw AppError(.accountLocked, "account '\(account.user)' is locked after repeated failures; retry in \(seconds) s",
+                               details: ["retryAfterSeconds": String(seconds), "user": account.user])
+            }
+            guard account.enabled else {
+                throw AppError(.accountDisabled, "account '\(account.user)' is disabled", details: ["user": account.user])
+            }
+            return try await enrol(&account, by: caller.user, with: "token")
+        } catch let error as AppError {
+            logger.notice("TOTP enrolment refused", metadata: ["user": "\(user)", "by": "\(caller.user)", "code": "\(error.code.rawValue)"])
+            throw error
         }
-        return try await enrollTOTPUnchecked(user: user)
     }
 
-    /// TOTP enrolment for operator tools acting on a local data folder with
-    /// verified credentials (the CLI), or at bootstrap.
-    public func enrollTOTP(user: String, password: String) async throws -> TOTPEnrollment {
-        let account = try await existing(user)
-        guard configuration.hasher.verify(password, against: account.passwordHash) else {
-            throw AppError(.invalidCredentials, "unknown user or wrong password")
-        }
-        return try await enrollTOTPUnchecked(user: user)
+    /// Enrols TOTP without a session, with the account's credentials: the password, plus a one-time code when
+    /// the account has a second factor already (TOTP, or a code by SMS or e-mail: request it with
+    /// ``requestLoginCode(user:password:)``). This is how a first-time user without a second factor enrols
+    /// (bootstrap); with a second factor, the password alone can neither replace nor remove it.
+    ///
+    /// The checks are login's: a refusal counts toward the same lockout, and a locked or disabled account is
+    /// refused; the answer is login's too (5401 for an unknown user, a wrong password, a locked or disabled
+    /// account alike; the real reason goes to the log and `forgechain_logins_refused_total`). A success resets the
+    /// failure count, as a login does. The enrolment is logged (never the secret).
+    /// - Parameters:
+    ///   - user: Required. The account to enrol.
+    ///   - password: Required. Its password.
+    ///   - oneTimeCode: Optional, default nil. Required when the account has a second factor: its current TOTP code
+    ///     (to replace the secret) or the code sent by SMS or e-mail.
+    /// - Returns: The new secret and its `otpauth://` URI, to show once.
+    /// - Throws: `AppError` `.invalidCredentials` (5401), `.mfaRequired` (5404), `.invalidOneTimeCode` (5405).
+    ///
+    /// ```swift
+    /// let first = try await identity.enrollTOTP(user: "root", password: pw)   // no second factor yet
+    /// let totp = TOTP(secret: try Base32.decode(first.secretBase32))
+    /// let now = UInt64(Date().timeIntervalSince1970)
+    /// let replaced = try await identity.enrollTOTP(user: "root", password: pw, oneTimeCode: totp.code(at: now))
+    /// ```
+    /// - Note: Changed: it was `enrollTOTP(user:password:)`, which checked only the password and replaced an
+    ///   existing secret; calls without a code still compile and keep working for accounts without a second factor.
+    public func enrollTOTP(user: String, password: String, oneTimeCode: String? = nil) async throws -> TOTPEnrollment {
+        var account = try await checkCredentials(user: user, password: password, oneTimeCode: oneTimeCode, for: .totpEnrolment)
+        return try await enrol(&account, by: account.user, with: "password")
     }
 
-    private func enrollTOTPUnchecked(user: String) async throws -> TOTPEnrollment {
-        var account = try await existing(user)
+    /// Gives `account` a fresh TOTP secret, saves it and logs the enrolment (never the secret).
+    private func enrol(_ account: inout AdminAccount, by caller: String, with credential: String) async throws -> TOTPEnrollment {
+        let replaced = account.totpSecret != nil
         let secret = SecureRandom.bytes(count: 20)
         account.totpSecret = secret
         account.lastTOTPCounter = nil
         try await repository.save(account)
-        logger.info("TOTP enrolled", metadata: ["user": "\(account.user)"])
+        logger.notice("TOTP enrolled", metadata: ["user": "\(account.user)", "by": "\(caller)", "credential": "\(credential)",
+                                                  "replaced": "\(replaced)"])
         let totp = TOTP(secret: secret)
         return TOTPEnrollment(secretBase32: Base32.encode(secret), provisioningURI: totp.provisioningURI(account: account.user))
     }
