@@ -63,6 +63,43 @@ import LedgerCore
         #expect(try await identity.listAdministrators(token: root).map(\.mfa) == ["none", "totp", "none"])
     }
 
+    // Finding 2: a super-admin limited to some factories granted `.all` or factories outside its own.
+    @Test func aSuperAdminGrantsAndChangesOnlyScopesInsideItsOwn() async throws {
+        let root = try await bootstrap()
+        _ = try await identity.createAdministrator(user: "km-admin", password: Self.password, roles: [.superAdmin],
+                                                   scope: .factories(["F-KM-02"]), token: root)
+        let km = try await identity.login(user: "km-admin", password: Self.password, oneTimeCode: nil).token
+        let beyond: [FactoryScope] = [.all, .factories(["F-KM-02", "F-QJ-01"]), .factories(["F-QJ-01"])]
+        for scope in beyond {
+            let create = await refusal {
+                _ = try await identity.createAdministrator(user: "wide", password: Self.password, roles: [.viewer], scope: scope, token: km)
+            }
+            #expect(create?.numericCode == 5418, "\(scope)")
+        }
+        _ = try await identity.createAdministrator(user: "km-viewer", password: Self.password, roles: [.viewer],
+                                                   scope: .factories(["F-KM-02"]), token: km)
+        for scope in beyond {
+            let modify = await refusal { _ = try await identity.modifyAdministrator(user: "km-viewer", scope: scope, token: km) }
+            #expect(modify?.numericCode == 5418, "\(scope)")
+            let own = await refusal { _ = try await identity.modifyAdministrator(user: "km-admin", scope: scope, token: km) }
+            #expect(own?.numericCode == 5418, "\(scope)")
+        }
+        // Nor may it change an account whose scope reaches beyond its own (disable it, take over its password).
+        let disable = await refusal { _ = try await identity.disableAdministrator(user: "root", token: km) }
+        #expect(disable?.numericCode == 5418)
+        let password = await refusal {
+            try await identity.changePassword(user: "root", currentPassword: nil, newPassword: "Taken-Over-Pass-9", token: km)
+        }
+        #expect(password?.numericCode == 5418)
+
+        let accounts = try await identity.listAdministrators(token: root)
+        #expect(accounts.map(\.scope) == ["F-KM-02", "F-KM-02", "*"])
+        #expect(accounts.map(\.enabled) == [true, true, true])
+        _ = try await identity.login(user: "root", password: Self.rootPassword, oneTimeCode: nil)
+        // An unlimited super-admin grants any scope.
+        _ = try await identity.modifyAdministrator(user: "km-viewer", scope: .all, token: root)
+    }
+
     // Finding 5: locked and disabled accounts had login codes of their own.
     @Test func loginRefusalsLookAlikeForUnknownUsersWrongPasswordsAndLockedOrDisabledAccounts() async throws {
         let root = try await bootstrap()

@@ -38,4 +38,7 @@ extension AppError.Code {
     public static let codeDeliveryFailed = Self(rawValue: 5416)
     /// A user name is empty, too long or has characters outside `[A-Za-z0-9._@-]`.
     public static let invalidUserName = Self(rawValue: 5417)
+    /// The change reaches factories outside the caller's own scope: granting a scope wider than the caller's,
+    /// or changing an account whose scope is wider (the `scope` and `callerScope` details say which).
+    public static let scopeBeyondCaller = Self(rawValue: 5418)
 }

@@ -128,28 +128,32 @@ public actor IdentityService {
     ///   - user: Required. 3–64 characters of `[A-Za-z0-9._@-]`, case-insensitive unique.
     ///   - password: Required. See ``PasswordHasher/checkStrength(_:user:)``.
     ///   - roles: Required, non-empty.
-    ///   - scope: Optional, default all factories.
+    ///   - scope: Optional, default all factories. Must lie within the caller's own scope: a super-admin limited
+    ///     to some factories grants only those (pass them; the default `.all` is refused with 5418).
     ///   - contact: Optional phone or e-mail for one-time codes; enables MFA by code.
     ///   - channel: Optional, required with `contact`.
     ///   - token: The caller's token (permission `admin.manage`); nil only for
     ///     the bootstrap super-admin on an empty database.
-    /// - Throws: `AppError` 5409, 5410, 5412, 5417, or token errors 5406–5408.
+    /// - Throws: `AppError` 5409, 5410, 5412, 5417, `.scopeBeyondCaller` (5418) for a scope outside the caller's,
+    ///   or token errors 5406–5408.
     public func createAdministrator(user: String, password: String, roles: Set<Role>, scope: FactoryScope = .all,
                                     contact: String? = nil, channel: CodeChannel? = nil, token: String?) async throws -> AdminSummary {
         let bootstrap = try await needsBootstrap()
+        var granter: AdminAccount?
         if bootstrap {
             guard token != nil || roles.contains(.superAdmin) else {
                 throw AppError(.permissionDenied, "the first administrator must be a super-admin", details: ["field": "roles"])
             }
-            if let token { _ = try await authorize(token: token, permission: .manageAdministrators) }
+            if let token { granter = try await authorize(token: token, permission: .manageAdministrators) }
         } else {
             guard let token else {
                 throw AppError(.permissionDenied, "administrators exist already: creating one needs a token with admin.manage")
             }
-            _ = try await authorize(token: token, permission: .manageAdministrators)
+            granter = try await authorize(token: token, permission: .manageAdministrators)
         }
         try Self.checkUserName(user)
         guard !roles.isEmpty else { throw AppError(.invalidFieldValue, "an administrator needs at least one role", details: ["field": "roles"]) }
+        if let granter { try checkGrant(scope, to: user, by: granter) }
         guard try await repository.account(user) == nil else {
             throw AppError(.accountExists, "administrator '\(user)' exists already", details: ["user": user])
         }
@@ -163,18 +167,23 @@ public actor IdentityService {
                                    tokensValidAfter: now, failedLogins: 0, lockedUntil: nil, createdAt: now)
         try await repository.save(account)
         logger.info("administrator created", metadata: ["user": "\(user)", "roles": "\(roles.map(\.rawValue).sorted().joined(separator: ","))",
+                                                        "scope": "\(scope.text)", "by": "\(granter?.user ?? "(bootstrap)")",
                                                         "bootstrap": "\(bootstrap)"])
         return account.summary
     }
 
     /// Changes roles, scope, contact or the enabled flag. Disabling revokes
     /// every token of the account.
-    /// - Throws: `AppError` 5409, 5413, 5414, token errors.
+    ///
+    /// The caller may change only accounts whose scope lies within its own, and grant only scopes within its own.
+    /// - Throws: `AppError` 5409, 5413, 5414, `.scopeBeyondCaller` (5418), token errors.
     public func modifyAdministrator(user: String, roles: Set<Role>? = nil, scope: FactoryScope? = nil,
                                     contact: String?? = nil, channel: CodeChannel?? = nil, enabled: Bool? = nil,
                                     token: String) async throws -> AdminSummary {
-        _ = try await authorize(token: token, permission: .manageAdministrators)
+        let caller = try await authorize(token: token, permission: .manageAdministrators)
         var account = try await existing(user)
+        try checkReach(account, by: caller)
+        if let scope { try checkGrant(scope, to: account.user, by: caller) }
         if let roles { guard !roles.isEmpty else { throw AppError(.invalidFieldValue, "an administrator needs at least one role", details: ["field": "roles"]) }
             account.roles = roles }
         if let scope { account.scope = scope }
@@ -191,7 +200,8 @@ public actor IdentityService {
         }
         try await ensureASuperAdminRemains(replacing: account)
         try await repository.save(account)
-        logger.info("administrator changed", metadata: ["user": "\(account.user)", "enabled": "\(account.enabled)"])
+        logger.info("administrator changed", metadata: ["user": "\(account.user)", "enabled": "\(account.enabled)",
+                                                        "scope": "\(account.scope.text)", "by": "\(caller.user)"])
         return account.summary
     }
 
@@ -201,24 +211,27 @@ public actor IdentityService {
         try await modifyAdministrator(user: user, enabled: false, token: token)
     }
 
-    /// Deletes an account.
-    /// - Throws: `AppError` 5409, 5413, 5414, token errors.
+    /// Deletes an account. The caller may delete only accounts
+    /// whose scope lies within its own.
+    /// - Throws: `AppError` 5409, 5413, 5414, `.scopeBeyondCaller` (5418), token errors.
     public func deleteAdministrator(user: String, token: String) async throws {
-        _ = try await authorize(token: token, permission: .manageAdministrators)
+        let caller = try await authorize(token: token, permission: .manageAdministrators)
         var account = try await existing(user)
+        try checkReach(account, by: caller)
         account.enabled = false
         try await ensureASuperAdminRemains(replacing: account)
         try await repository.delete(user)
-        logger.info("administrator deleted", metadata: ["user": "\(account.user)"])
+        logger.info("administrator deleted", metadata: ["user": "\(account.user)", "by": "\(caller.user)"])
     }
 
-    /// Changes a password: one's own (with the current password) or anyone's
-    /// with `admin.manage`. Every token of the account is revoked.
-    /// - Throws: `AppError` 5401, 5409, 5410, 5413, token errors.
+    /// Changes a password: one's own (with the current password) or, with `admin.manage`, that of an account
+    /// whose scope lies within the caller's. Every token of the account is revoked.
+    /// - Throws: `AppError` 5401, 5409, 5410, 5413, `.scopeBeyondCaller` (5418), token errors.
     public func changePassword(user: String, currentPassword: String?, newPassword: String, token: String) async throws {
         let caller = try await authenticate(token: token)
-        var account = try await existing(user)
+        var account: AdminAccount
         if caller.user.lowercased() == user.lowercased() {
+            account = caller
             guard let currentPassword, configuration.hasher.verify(currentPassword, against: account.passwordHash) else {
                 throw AppError(.invalidCredentials, "the current password is wrong")
             }
@@ -226,6 +239,8 @@ public actor IdentityService {
             guard caller.allows(.manageAdministrators) else {
                 throw AppError(.permissionDenied, "'\(caller.user)' may not change another administrator's password")
             }
+            account = try await existing(user)
+            try checkReach(account, by: caller)
         }
         try PasswordHasher.checkStrength(newPassword, user: user)
         account.passwordHash = try configuration.hasher.hash(newPassword)
@@ -235,7 +250,7 @@ public actor IdentityService {
     }
 
     /// Enrols TOTP for an account, or replaces its TOTP secret, with a session: the caller's own token, or the
-    /// token of a super-admin (`admin.manage`) for another account. From then on
+    /// token of a super-admin (`admin.manage`) for an account whose scope lies within the caller's. From then on
     /// login needs a TOTP code. The enrolment is logged (user, by whom, whether a secret was replaced; never the
     /// secret).
     ///
@@ -246,7 +261,7 @@ public actor IdentityService {
     ///   - token: Required. The caller's access token.
     /// - Returns: The new secret and its `otpauth://` URI, to show once.
     /// - Throws: `AppError` `.permissionDenied` (5409) for another account without `admin.manage`,
-    ///   `.accountNotFound` (5413), `.accountLocked` (5402) or `.accountDisabled` (5403)
+    ///   `.scopeBeyondCaller` (5418), `.accountNotFound` (5413), `.accountLocked` (5402) or `.accountDisabled` (5403)
     ///   when the account to enrol is locked or disabled, token errors 5406–5408.
     ///
     /// ```swift
@@ -266,6 +281,7 @@ public actor IdentityService {
                                    details: ["permission": Permission.manageAdministrators.rawValue, "user": caller.user])
                 }
                 account = try await existing(user)
+                try checkReach(account, by: caller)
             }
             let now = clock()
             if let until = account.lockedUntil, now < until {
@@ -493,6 +509,28 @@ public actor IdentityService {
             account.passwordHash = try configuration.hasher.hash(password)
         }
         return account
+    }
+
+    /// Refuses a grant of `scope` beyond the caller's own (5418), and logs the refusal.
+    private func checkGrant(_ scope: FactoryScope, to user: String, by caller: AdminAccount) throws(AppError) {
+        guard scope.isWithin(caller.scope) else {
+            logger.notice("scope beyond the caller refused", metadata: ["user": "\(user)", "by": "\(caller.user)", "scope": "\(scope.text)",
+                                                                        "callerScope": "\(caller.scope.text)"])
+            throw AppError(.scopeBeyondCaller,
+                           "'\(caller.user)' may grant only factories within its own scope \(caller.scope.text), not scope \(scope.text) to '\(user)'",
+                           details: ["field": "scope", "user": user, "scope": scope.text, "callerScope": caller.scope.text])
+        }
+    }
+
+    /// Refuses a change to an account whose scope reaches beyond the caller's (5418), and logs the refusal.
+    private func checkReach(_ account: AdminAccount, by caller: AdminAccount) throws(AppError) {
+        guard account.scope.isWithin(caller.scope) else {
+            logger.notice("scope beyond the caller refused", metadata: ["user": "\(account.user)", "by": "\(caller.user)",
+                                                                        "scope": "\(account.scope.text)", "callerScope": "\(caller.scope.text)"])
+            throw AppError(.scopeBeyondCaller,
+                           "'\(caller.user)' (scope \(caller.scope.text)) may not change '\(account.user)', whose scope \(account.scope.text) reaches beyond it",
+                           details: ["user": account.user, "scope": account.scope.text, "callerScope": caller.scope.text])
+        }
     }
 
     private func recordFailure(_ account: inout AdminAccount) async throws {
