@@ -100,6 +100,39 @@ import LedgerCore
         _ = try await identity.modifyAdministrator(user: "km-viewer", scope: .all, token: root)
     }
 
+    // Finding 4: history and update answered "not found" before checking permission, so a refusal meant "it exists".
+    @Test func historyAndUpdateAnswerARecordTheCallerMayNotSeeAsIfItDidNotExist() async throws {
+        let f = try await RecordsFixture.open(organisation: .factories(["F-KM-02", "F-QJ-01"]))
+        let q = f.platform.records
+        let inspection = RecordsFixture.inspection(3)
+        _ = try await q.uploadBatch([RecordsFixture.production(1), RecordsFixture.production(2, factory: "F-QJ-01"), inspection],
+                                    token: f.rootToken)
+        let manager = try await f.user("km-manager", roles: [.recordManager], scope: .factories(["F-KM-02"]))
+        let op = try await f.user("km-op", roles: [.operator], scope: .factories(["F-KM-02"]))
+
+        // Another factory's record, and a record of a kind the caller's roles do not grant, look like an ID never written.
+        for (token, hidden) in [(manager, "P-2"), (op, "P-2"), (op, inspection.recordID)] {
+            let absent = "P-404"
+            let history = await refusal { _ = try await q.history(recordID: hidden, token: token) }
+            let noHistory = await refusal { _ = try await q.history(recordID: absent, token: token) }
+            #expect(history?.code == .recordNotFound, "\(hidden)")
+            #expect(history?.code == noHistory?.code)
+            #expect(history?.message.replacingOccurrences(of: hidden, with: absent) == noHistory?.message)
+            #expect(history?.details.mapValues { $0 == hidden ? absent : $0 } == noHistory?.details)
+        }
+        let update = await refusal { _ = try await q.update(recordID: "P-2", fields: ["propara.pro_temperature": "1"], token: manager) }
+        let noUpdate = await refusal { _ = try await q.update(recordID: "P-404", fields: ["propara.pro_temperature": "1"], token: manager) }
+        #expect(update?.code == .recordNotFound)
+        #expect(update?.code == noUpdate?.code)
+        #expect(update?.message.replacingOccurrences(of: "P-2", with: "P-404") == noUpdate?.message)
+        #expect(update?.details.mapValues { $0 == "P-2" ? "P-404" : $0 } == noUpdate?.details)
+
+        // The caller's own records still answer, and the hidden one is unchanged.
+        #expect(try await q.history(recordID: "P-1", token: manager).count == 1)
+        #expect(try q.index.history("P-2").count == 1)
+        await f.close()
+    }
+
     // Finding 5: locked and disabled accounts had login codes of their own.
     @Test func loginRefusalsLookAlikeForUnknownUsersWrongPasswordsAndLockedOrDisabledAccounts() async throws {
         let root = try await bootstrap()

@@ -15,8 +15,8 @@ import LedgerCore
 /// | ``submit(_:token:expectedDigests:timeout:)`` | same, per record | returns at once; confirmation default 30 s per transaction | same |
 /// | ``uploadBatch(_:token:timeout:progress:)`` | same | default 30 s per transaction | same, 5105 |
 /// | ``query(_:token:)`` | `records.query`; filters outside scope → 5409 | none (local index) | 5201, 5202, 5204, 5205, 5409 |
-/// | ``update(recordID:fields:condition:token:timeout:)`` | `records.update` for the record's factory and kind | default 30 s | 5001–5004, 5203, 5301–5303, 5102, 5109, 5409 |
-/// | ``history(recordID:token:)`` | `records.query` for the record's factory and kind | none | 5203, 5409 |
+/// | ``update(recordID:fields:condition:token:timeout:)`` | `records.update` for the record's factory and kind; a record the caller may not see → 5203 | default 30 s | 5001–5004, 5203, 5301–5303, 5102, 5109, 5409 |
+/// | ``history(recordID:token:)`` | `records.query` for the record's factory and kind; a record the caller may not see → 5203 | none | 5203, 5409 |
 /// | ``changes(token:)`` | `records.query`; only changes inside scope | stream | 5409 |
 ///
 /// Call frequency is not limited by the service; the node's mempool bounds
@@ -117,6 +117,25 @@ public actor RecordService {
     private nonisolated func visible(_ account: AdminAccount) -> @Sendable (RecordChange) -> Bool {
         let scope = account.scope, kinds = account.recordKinds, org = organisation
         return { scope.contains($0.factoryUID) && kinds.contains($0.kind) && org.contains($0.factoryUID) }
+    }
+
+    /// Whether `account` may see a record of `factory` and `kind` at all (`records.query` there, the kind, the
+    /// node's organisation). A record it may not see is answered as one that does not exist.
+    private nonisolated func maySee(_ account: AdminAccount, factory: String, kind: RecordKind) -> Bool {
+        account.allows(.queryRecords, factory: factory) && account.recordKinds.contains(kind) && organisation.contains(factory)
+    }
+
+    /// The answer for an ID with no record, and for a record the caller may not see: the two look alike.
+    private nonisolated func notFound(_ recordID: String) -> AppError {
+        AppError(.recordNotFound, "no record '\(recordID)'", details: ["recordID": recordID])
+    }
+
+    /// Logs (with the real reason) and answers a record the caller may not see, as ``notFound(_:)``.
+    private nonisolated func hidden(_ recordID: String, from admin: AdminAccount, operation: String) -> AppError {
+        log.write(user: admin.user, operation: operation, subject: recordID, code: AppError.Code.permissionDenied.rawValue,
+                  note: "answered=\(AppError.Code.recordNotFound.rawValue)")
+        telemetry.refused(AppError(.permissionDenied, "record outside the caller's scope"), user: admin.user, operation: operation, recordID: recordID)
+        return notFound(recordID)
     }
 
     // MARK: Upload (A-UP-1, 3, 4, 5)
@@ -514,16 +533,26 @@ public actor RecordService {
     }
 
     /// Every version of a record, oldest first (A-U-2 history).
+    ///
+    /// A record the caller may not see (another factory, a kind its roles do not grant, a factory outside the
+    /// node's organisation) is answered exactly as an ID with no record: 5203 "no record '…'", so a refusal never
+    /// tells that a record exists. The platform log and `forgechain_records_refused_total` keep the real reason (5409).
     /// - Parameters:
     ///   - recordID: Required. ``ManufacturingRecord/recordID``, for example `P-2025-0201`.
     ///   - token: Required. Needs `records.query` for the record's factory and kind.
-    /// - Throws: `.recordNotFound` (5203), `.recordDamaged` (5205), `.permissionDenied` (5409), token errors.
+    /// - Returns: The versions, oldest first.
+    /// - Throws: `.recordNotFound` (5203) for no record or one the caller may not see, `.recordDamaged` (5205),
+    ///   `.permissionDenied` (5409) when the token lacks `records.query` altogether, token errors.
+    ///
+    /// ```swift
+    /// let versions = try await platform.records.history(recordID: "P-2025-0201", token: session.token)
+    /// ```
     public nonisolated func history(recordID: String, token: String) async throws -> [StoredRecord] {
         let admin = try await identity.authorize(token: token, permission: .queryRecords)
         try syncIndex()
         let versions = try index.history(recordID)
-        guard let last = versions.last else { throw AppError(.recordNotFound, "no record '\(recordID)'", details: ["recordID": recordID]) }
-        try permit(admin, permission: .queryRecords, factory: last.record.factoryUID, kind: last.kind)
+        guard let last = versions.last else { throw notFound(recordID) }
+        guard maySee(admin, factory: last.record.factoryUID, kind: last.kind) else { throw hidden(recordID, from: admin, operation: "history") }
         return versions
     }
 
@@ -542,7 +571,8 @@ public actor RecordService {
     ///   - timeout: Optional, default 30 s; range 1 ms...10 min (clamped). The update's on-chain deadline: on
     ///     `.confirmationTimeout` (5102) the record is unchanged and stays so.
     /// - Returns: The new version's receipt.
-    /// - Throws: `.recordNotFound` (5203), `.conditionFailed` (5301), `.invalidUpdate` (5302),
+    /// - Throws: `.recordNotFound` (5203) for no record or one the caller may not see (answered alike, as in
+    ///   ``history(recordID:token:)``), `.conditionFailed` (5301), `.invalidUpdate` (5302),
     ///   `.immutableField` (5303), 5001–5004, `.confirmationTimeout` (5102), `.confirmationUndecided` (5109),
     ///   `.permissionDenied` (5409), token errors.
     public func update(recordID: String, fields: [String: String], condition: UpdateCondition = .none, token: String,
@@ -553,8 +583,9 @@ public actor RecordService {
             throw AppError(.invalidUpdate, "an update names 1...64 fields, got \(fields.count)", details: ["field": "fields"])
         }
         try syncIndex()
-        guard let current = try index.current(recordID) else {
-            throw AppError(.recordNotFound, "no record '\(recordID)'", details: ["recordID": recordID])
+        guard let current = try index.current(recordID) else { throw notFound(recordID) }
+        guard maySee(admin, factory: current.record.factoryUID, kind: current.kind) else {
+            throw hidden(recordID, from: admin, operation: "update")
         }
         func refuse(_ e: AppError) -> AppError {
             log.write(user: admin.user, operation: "update", subject: recordID, code: e.numericCode)
