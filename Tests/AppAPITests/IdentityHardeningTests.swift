@@ -100,6 +100,50 @@ import LedgerCore
         _ = try await identity.modifyAdministrator(user: "km-viewer", scope: .all, token: root)
     }
 
+    // Finding 3: change streams and delegates outlived the token (logout) and the account (disable).
+    @Test func revokingTheTokenOrDisablingTheAccountEndsItsChangeStreamsAndDelegates() async throws {
+        let f = try await RecordsFixture.open()
+        let q = f.platform.records
+        let alice = try await f.user("alice", roles: [.viewer]), bob = try await f.user("bob", roles: [.viewer])
+        let aliceStream = try await q.changes(token: alice), bobStream = try await q.changes(token: bob)
+        let aliceHook = ChangeCollector(), bobHook = ChangeCollector(), rootHook = ChangeCollector()
+        try await q.addDelegate(aliceHook, token: alice)
+        try await q.addDelegate(bobHook, token: bob)
+        try await q.addDelegate(rootHook, token: f.rootToken)
+
+        try await f.platform.identity.logout(token: alice)
+        _ = try await f.platform.identity.disableAdministrator(user: "bob", token: f.rootToken)
+        _ = try await q.upload(RecordsFixture.production(1), token: f.rootToken)
+
+        for _ in 0..<1_000 where await rootHook.changes.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await rootHook.changes.map(\.recordID) == ["P-1"], "the change reached a subscriber whose rights stand")
+        #expect(await Self.next(aliceStream) == .ended)
+        #expect(await Self.next(bobStream) == .ended)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(await aliceHook.changes.isEmpty)
+        #expect(await bobHook.changes.isEmpty)
+        await f.close()
+    }
+
+    enum Next: Equatable { case change(String), ended, timedOut }
+
+    /// The stream's next change, or whether it ended, within 10 s.
+    static func next(_ stream: AsyncStream<RecordChange>) async -> Next {
+        await withTaskGroup(of: Next.self) { group in
+            group.addTask {
+                var iterator = stream.makeAsyncIterator()
+                return await iterator.next().map { .change($0.recordID) } ?? .ended
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(10))
+                return .timedOut
+            }
+            let first = await group.next() ?? .timedOut
+            group.cancelAll()
+            return first
+        }
+    }
+
     // Finding 4: history and update answered "not found" before checking permission, so a refusal meant "it exists".
     @Test func historyAndUpdateAnswerARecordTheCallerMayNotSeeAsIfItDidNotExist() async throws {
         let f = try await RecordsFixture.open(organisation: .factories(["F-KM-02", "F-QJ-01"]))

@@ -65,6 +65,8 @@ public actor IdentityService {
     private let logins: Counter
     private let lockouts: Counter
     private var refusedLogins: [UInt32: Counter] = [:]
+    /// Told of every revocation and account change, before the call that made it returns (live subscriptions end on it).
+    let accessChanges = AccessChangeObservers()
 
     /// - Parameters:
     ///   - repository: Required. Where accounts live (SQLite in a node).
@@ -173,7 +175,9 @@ public actor IdentityService {
     }
 
     /// Changes roles, scope, contact or the enabled flag. Disabling revokes
-    /// every token of the account.
+    /// every token of the account. Change streams and delegates registered with the account's tokens
+    /// (``RecordService/changes(token:)``) end when it is disabled, and see the new scope and roles from the
+    /// next change on.
     ///
     /// The caller may change only accounts whose scope lies within its own, and grant only scopes within its own.
     /// - Throws: `AppError` 5409, 5413, 5414, `.scopeBeyondCaller` (5418), token errors.
@@ -200,18 +204,19 @@ public actor IdentityService {
         }
         try await ensureASuperAdminRemains(replacing: account)
         try await repository.save(account)
+        accessChanges.send(.accountChanged(user: account.user, account: account))
         logger.info("administrator changed", metadata: ["user": "\(account.user)", "enabled": "\(account.enabled)",
                                                         "scope": "\(account.scope.text)", "by": "\(caller.user)"])
         return account.summary
     }
 
-    /// Disables an account (its tokens stop working at once).
+    /// Disables an account (its tokens, change streams and delegates stop working at once).
     /// - Throws: as ``modifyAdministrator(user:roles:scope:contact:channel:enabled:token:)``.
     public func disableAdministrator(user: String, token: String) async throws -> AdminSummary {
         try await modifyAdministrator(user: user, enabled: false, token: token)
     }
 
-    /// Deletes an account. The caller may delete only accounts
+    /// Deletes an account (its change streams and delegates end at once). The caller may delete only accounts
     /// whose scope lies within its own.
     /// - Throws: `AppError` 5409, 5413, 5414, `.scopeBeyondCaller` (5418), token errors.
     public func deleteAdministrator(user: String, token: String) async throws {
@@ -221,11 +226,13 @@ public actor IdentityService {
         account.enabled = false
         try await ensureASuperAdminRemains(replacing: account)
         try await repository.delete(user)
+        accessChanges.send(.accountChanged(user: account.user, account: nil))
         logger.info("administrator deleted", metadata: ["user": "\(account.user)", "by": "\(caller.user)"])
     }
 
     /// Changes a password: one's own (with the current password) or, with `admin.manage`, that of an account
-    /// whose scope lies within the caller's. Every token of the account is revoked.
+    /// whose scope lies within the caller's. Every token of the account is revoked, and the change streams and
+    /// delegates registered with them end.
     /// - Throws: `AppError` 5401, 5409, 5410, 5413, `.scopeBeyondCaller` (5418), token errors.
     public func changePassword(user: String, currentPassword: String?, newPassword: String, token: String) async throws {
         let caller = try await authenticate(token: token)
@@ -246,6 +253,7 @@ public actor IdentityService {
         account.passwordHash = try configuration.hasher.hash(newPassword)
         account.tokensValidAfter = clock()
         try await repository.save(account)
+        accessChanges.send(.accountChanged(user: account.user, account: account))
         logger.info("password changed; the account's tokens are revoked", metadata: ["user": "\(account.user)", "by": "\(caller.user)"])
     }
 
@@ -400,17 +408,23 @@ public actor IdentityService {
         return session
     }
 
-    /// Revokes a token (logout).
+    /// Revokes a token (logout); the change streams and delegates registered with it end at once.
     /// - Throws: `AppError` `.tokenMalformed` (5406).
     public func logout(token: String) async throws {
         let t = try AccessToken.decode(token, key: try await repository.tokenSecret())
         try await repository.revoke(tokenID: t.id, expiresAt: t.expiresAt)
+        accessChanges.send(.tokenRevoked(id: t.id))
         logger.info("logout", metadata: ["user": "\(t.user)"])
     }
 
     /// The account behind a valid token.
     /// - Throws: `AppError` 5406 malformed, 5407 expired, 5408 revoked, 5403 disabled.
     public func authenticate(token: String) async throws -> AdminAccount {
+        try await verified(token: token).account
+    }
+
+    /// The account and the decoded token behind a valid token.
+    private func verified(token: String) async throws -> (account: AdminAccount, token: AccessToken) {
         let t = try AccessToken.decode(token, key: try await repository.tokenSecret())
         guard clock() < t.expiresAt else {
             throw AppError(.tokenExpired, "access token expired at \(RecordTime(millisecondsSince1970: t.expiresAt.rawValue))",
@@ -423,20 +437,26 @@ public actor IdentityService {
         guard account.enabled else {
             throw AppError(.accountDisabled, "account '\(account.user)' is disabled", details: ["user": account.user])
         }
-        return account
+        return (account, t)
     }
 
     /// The account behind a valid token that holds `permission` (for
     /// `factory`, when given).
     /// - Throws: token errors, or `AppError` `.permissionDenied` (5409).
     public func authorize(token: String, permission: Permission, factory: String? = nil) async throws -> AdminAccount {
-        let account = try await authenticate(token: token)
+        try await authorized(token: token, permission: permission, factory: factory).account
+    }
+
+    /// ``authorize(token:permission:factory:)`` with the decoded token: what a live subscription keeps, so that
+    /// a revocation of the token or a change of the account reaches it (``accessChanges``).
+    func authorized(token: String, permission: Permission, factory: String? = nil) async throws -> (account: AdminAccount, token: AccessToken) {
+        let (account, t) = try await verified(token: token)
         guard account.allows(permission, factory: factory) else {
             let scope = factory.map { " for factory '\($0)'" } ?? ""
             throw AppError(.permissionDenied, "'\(account.user)' lacks \(permission.rawValue)\(scope)",
                            details: ["permission": permission.rawValue, "user": account.user] .merging(factory.map { ["factory": $0] } ?? [:]) { a, _ in a })
         }
-        return account
+        return (account, t)
     }
 
     // MARK: Internals
