@@ -229,6 +229,19 @@ struct IdentityServiceTests {
         #expect(expired?.code == .tokenExpired)
     }
 
+    @Test func wrongCurrentPasswordsCountTowardTheLockout() async throws {
+        let token = try await bootstrap()
+        for _ in 0..<5 {
+            let e = await #expect(throws: AppError.self) {
+                try await identity.changePassword(user: "root", currentPassword: "Guessed-Pass-1", newPassword: "Root-Password-2", token: token)
+            }
+            #expect(e?.code == .invalidCredentials)
+        }
+        _ = await #expect(throws: AppError.self) { _ = try await identity.login(user: "root", password: Self.rootPassword, oneTimeCode: nil) }
+        clock.advance(seconds: 31)
+        _ = try await identity.login(user: "root", password: Self.rootPassword, oneTimeCode: nil)
+    }
+
     @Test func forgedOrAlteredTokensAreMalformed() async throws {
         let token = try await bootstrap()
         var bytes = Array(token)

@@ -233,6 +233,7 @@ public actor IdentityService {
     /// Changes a password: one's own (with the current password) or, with `admin.manage`, that of an account
     /// whose scope lies within the caller's. Every token of the account is revoked, and the change streams and
     /// delegates registered with them end.
+    /// A wrong current password counts toward the account's lockout, as a failed login does.
     /// - Throws: `AppError` 5401, 5409, 5410, 5413, `.scopeBeyondCaller` (5418), token errors.
     public func changePassword(user: String, currentPassword: String?, newPassword: String, token: String) async throws {
         let caller = try await authenticate(token: token)
@@ -240,6 +241,8 @@ public actor IdentityService {
         if caller.user.lowercased() == user.lowercased() {
             account = caller
             guard let currentPassword, configuration.hasher.verify(currentPassword, against: account.passwordHash) else {
+                // A token must not become a way to guess the password without the lockout.
+                try await recordFailure(&account)
                 throw AppError(.invalidCredentials, "the current password is wrong")
             }
         } else {
