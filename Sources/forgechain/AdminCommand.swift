@@ -10,6 +10,8 @@ struct AdminCommand: AsyncParsableCommand {
         discussion: """
             On a folder with no administrator, the first `admin create USER --role super-admin` needs no credentials.
             Every other command logs in with --user/--password/--otp (or FORGECHAIN_USER, FORGECHAIN_PASSWORD, FORGECHAIN_OTP).
+            A super-admin limited to some factories creates and changes only administrators within its own scope (5418).
+            A refused login answers 5401 whatever the reason (unknown user, wrong password, locked or disabled account).
             Results print as a JSON envelope {code, message, data, details}; failures exit 1.
             """,
         subcommands: [Create.self, Passwd.self, Disable.self, Delete.self, EnrollTOTP.self, List.self, AdminBackup.self]
@@ -20,7 +22,7 @@ struct AdminCommand: AsyncParsableCommand {
         @OptionGroup var options: DataOptions
         @Argument(help: "The new user name (3-64 of A-Z a-z 0-9 . _ @ -).") var name: String
         @Option(name: .customLong("role"), help: "A role: super-admin, record-manager, operator, auditor, viewer (repeatable).") var roles: [String] = []
-        @Option(help: "Factories the roles apply to: * or F-1,F-2.") var scope: String = "*"
+        @Option(help: "Factories the roles apply to: * or F-1,F-2; within your own scope.") var scope: String = "*"
         @Option(help: "The new password (or FORGECHAIN_NEW_PASSWORD).") var newPassword: String?
         @Option(help: "Phone or e-mail for one-time codes.") var contact: String?
         @Option(help: "sms or email (with --contact).") var channel: String?
@@ -87,7 +89,12 @@ struct AdminCommand: AsyncParsableCommand {
     }
 
     struct EnrollTOTP: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "enroll-totp", abstract: "Enrol an authenticator app (TOTP) for an administrator.")
+        static let configuration = CommandConfiguration(
+            commandName: "enroll-totp", abstract: "Enrol an authenticator app (TOTP) for an administrator, or replace its secret.",
+            discussion: """
+                Your own: log in as that administrator (with --otp when it has a second factor already). Another \
+                administrator's: log in as a super-admin whose scope covers it. Prints the new secret once.
+                """)
         @OptionGroup var options: DataOptions
         @Argument var name: String
         func run() async throws {

@@ -140,16 +140,17 @@ struct IdentityServiceTests {
         }
         let fifth = await #expect(throws: AppError.self) { _ = try await identity.login(user: "root", password: "nope-Nope-1", oneTimeCode: nil) }
         #expect(fifth?.code == .invalidCredentials)
-        // Locked now, even with the right password.
+        // Locked now, even with the right password (answered as a wrong password: the lock is not disclosed).
         let locked = await #expect(throws: AppError.self) { _ = try await identity.login(user: "root", password: Self.rootPassword, oneTimeCode: nil) }
-        #expect(locked?.code == .accountLocked)
-        #expect(locked?.details["retryAfterSeconds"] == "30")
+        #expect(locked?.code == .invalidCredentials)
+        #expect(locked?.details["retryAfterSeconds"] == nil)
         clock.advance(seconds: 31)
-        // One more failure doubles the lockout.
+        // One more failure doubles the lockout: still locked after 31 s, open after 61 s.
         _ = await #expect(throws: AppError.self) { _ = try await identity.login(user: "root", password: "nope-Nope-1", oneTimeCode: nil) }
+        clock.advance(seconds: 31)
         let again = await #expect(throws: AppError.self) { _ = try await identity.login(user: "root", password: Self.rootPassword, oneTimeCode: nil) }
-        #expect(again?.details["retryAfterSeconds"] == "60")
-        clock.advance(seconds: 61)
+        #expect(again?.code == .invalidCredentials)
+        clock.advance(seconds: 30)
         _ = try await identity.login(user: "root", password: Self.rootPassword, oneTimeCode: nil)
     }
 
@@ -172,6 +173,17 @@ struct IdentityServiceTests {
         #expect(replay?.code == .invalidOneTimeCode)
         clock.advance(seconds: 30)
         _ = try await identity.login(user: "root", password: Self.rootPassword, oneTimeCode: totp.code(at: clock.now.rawValue / 1000))
+
+        // A reset without a session needs the password and the current code; the old secret stops working.
+        clock.advance(seconds: 30)
+        let reset = try await identity.enrollTOTP(user: "root", password: Self.rootPassword, oneTimeCode: totp.code(at: clock.now.rawValue / 1000))
+        let fresh = TOTP(secret: try Base32.decode(reset.secretBase32))
+        clock.advance(seconds: 30)
+        let old = await #expect(throws: AppError.self) {
+            _ = try await identity.login(user: "root", password: Self.rootPassword, oneTimeCode: totp.code(at: clock.now.rawValue / 1000))
+        }
+        #expect(old?.code == .invalidOneTimeCode)
+        _ = try await identity.login(user: "root", password: Self.rootPassword, oneTimeCode: fresh.code(at: clock.now.rawValue / 1000))
     }
 
     @Test func smsCodesComeThroughTheCodeSender() async throws {
@@ -210,11 +222,24 @@ struct IdentityServiceTests {
         let afterDisable = await #expect(throws: AppError.self) { _ = try await identity.authenticate(token: s3.token) }
         #expect(afterDisable?.code == .tokenRevoked)
         let login = await #expect(throws: AppError.self) { _ = try await identity.login(user: "viewer1", password: "Viewer-Pass-13", oneTimeCode: nil) }
-        #expect(login?.code == .accountDisabled)
+        #expect(login?.code == .invalidCredentials, "a disabled account is refused like a wrong password")
 
         clock.advance(seconds: 601)
         let expired = await #expect(throws: AppError.self) { _ = try await identity.authenticate(token: rootToken) }
         #expect(expired?.code == .tokenExpired)
+    }
+
+    @Test func wrongCurrentPasswordsCountTowardTheLockout() async throws {
+        let token = try await bootstrap()
+        for _ in 0..<5 {
+            let e = await #expect(throws: AppError.self) {
+                try await identity.changePassword(user: "root", currentPassword: "Guessed-Pass-1", newPassword: "Root-Password-2", token: token)
+            }
+            #expect(e?.code == .invalidCredentials)
+        }
+        _ = await #expect(throws: AppError.self) { _ = try await identity.login(user: "root", password: Self.rootPassword, oneTimeCode: nil) }
+        clock.advance(seconds: 31)
+        _ = try await identity.login(user: "root", password: Self.rootPassword, oneTimeCode: nil)
     }
 
     @Test func forgedOrAlteredTokensAreMalformed() async throws {

@@ -52,7 +52,7 @@ struct CLITests {
         let disable = try await cli.run(["admin", "disable", "line-op"], credentials: root)
         #expect(disable.status == 0 && (disable.data as? [String: Any])?["enabled"] as? Bool == false, "\(disable)")
         let disabled = try await cli.run(["records", "query"], credentials: ("line-op", "Changed-Operator-Pass-8"))
-        #expect(disabled.status != 0 && disabled.code == 5403, "\(disabled)")
+        #expect(disabled.status != 0 && disabled.code == 5401, "a disabled account is refused like a wrong password: \(disabled)")
         let lastSuper = try await cli.run(["admin", "delete", "root"], credentials: root)
         #expect(lastSuper.status != 0 && lastSuper.code == 5414, "\(lastSuper)")
 

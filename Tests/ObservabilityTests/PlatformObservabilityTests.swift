@@ -54,7 +54,7 @@ import LedgerCore
         let locked = await #expect(throws: AppError.self) {
             try await platform.identity.login(user: "alice", password: Self.alicePassword, oneTimeCode: nil)
         }
-        #expect(locked?.code == .accountLocked)
+        #expect(locked?.code == .invalidCredentials, "the caller is not told the account is locked; the log and metrics are")
         let unknown = await #expect(throws: AppError.self) {
             try await platform.identity.login(user: Self.wrongPassword, password: Self.wrongPassword, oneTimeCode: nil)
         }
@@ -90,6 +90,9 @@ import LedgerCore
         let refusals = capture.records("login refused")
         #expect(refusals.map { $0.metadata["code"]?.description } == ["5401", "5401", "5402", "5401"])
         #expect(refusals.last?.metadata["user"] == "(unknown)", "an unknown user name may be a mistyped password")
+        #expect(refusals[2].level == .notice && refusals[2].metadata["user"] == "alice" && refusals[2].metadata["reason"] == "account locked")
+        let enrolled = capture.records("TOTP enrolled")
+        #expect(enrolled.count == 1 && enrolled.first?.metadata["user"] == "root" && enrolled.first?.metadata["by"] == "root")
         #expect(capture.records("login succeeded").first?.metadata["user"] == "root")
 
         // Records metrics and logs.

@@ -88,3 +88,14 @@ public enum FactoryScope: Sendable, Hashable, Codable {
 }
 
 import Foundation
+
+extension FactoryScope {
+    /// Whether every factory of this scope is in `other` (`.all` lies only within `.all`).
+    func isWithin(_ other: FactoryScope) -> Bool {
+        switch (self, other) {
+        case (_, .all): true
+        case (.all, .factories): false
+        case (.factories(let mine), .factories(let theirs)): mine.allSatisfy(theirs.contains)
+        }
+    }
+}

@@ -1,10 +1,14 @@
 // Identity and authentication (54xx).
 extension AppError.Code {
-    /// Unknown user or wrong password (one code for both, so user names do not leak).
+    /// A login (or a TOTP enrolment with a password) was refused: unknown user, wrong password, or an account
+    /// that is locked or disabled. One code and one message for all four, so the answer tells nothing about
+    /// which accounts exist or their state; the identity log and `forgechain_logins_refused_total` carry the
+    /// real reason (5401, 5402 or 5403).
     public static let invalidCredentials = Self(rawValue: 5401)
-    /// Too many failed logins; `retryAfterSeconds` says when to try again.
+    /// Too many failed logins. Login answers it as ``invalidCredentials`` and logs it with
+    /// `retryAfterSeconds`; a TOTP enrolment by token for a locked account answers it.
     public static let accountLocked = Self(rawValue: 5402)
-    /// The account is disabled.
+    /// The account is disabled: its tokens are refused. Login answers it as ``invalidCredentials`` and logs it.
     public static let accountDisabled = Self(rawValue: 5403)
     /// The account has multi-factor authentication and no one-time code was given.
     public static let mfaRequired = Self(rawValue: 5404)
@@ -34,4 +38,7 @@ extension AppError.Code {
     public static let codeDeliveryFailed = Self(rawValue: 5416)
     /// A user name is empty, too long or has characters outside `[A-Za-z0-9._@-]`.
     public static let invalidUserName = Self(rawValue: 5417)
+    /// The change reaches factories outside the caller's own scope: granting a scope wider than the caller's,
+    /// or changing an account whose scope is wider (the `scope` and `callerScope` details say which).
+    public static let scopeBeyondCaller = Self(rawValue: 5418)
 }

@@ -15,9 +15,9 @@ import LedgerCore
 /// | ``submit(_:token:expectedDigests:timeout:)`` | same, per record | returns at once; confirmation default 30 s per transaction | same |
 /// | ``uploadBatch(_:token:timeout:progress:)`` | same | default 30 s per transaction | same, 5105 |
 /// | ``query(_:token:)`` | `records.query`; filters outside scope → 5409 | none (local index) | 5201, 5202, 5204, 5205, 5409 |
-/// | ``update(recordID:fields:condition:token:timeout:)`` | `records.update` for the record's factory and kind | default 30 s | 5001–5004, 5203, 5301–5303, 5102, 5109, 5409 |
-/// | ``history(recordID:token:)`` | `records.query` for the record's factory and kind | none | 5203, 5409 |
-/// | ``changes(token:)`` | `records.query`; only changes inside scope | stream | 5409 |
+/// | ``update(recordID:fields:condition:token:timeout:)`` | `records.update` for the record's factory and kind; a record the caller may not see → 5203 | default 30 s | 5001–5004, 5203, 5301–5303, 5102, 5109, 5409 |
+/// | ``history(recordID:token:)`` | `records.query` for the record's factory and kind; a record the caller may not see → 5203 | none | 5203, 5409 |
+/// | ``changes(token:)`` | `records.query`; only changes inside scope; ends when the token is revoked or the account disabled | stream | 5409 |
 ///
 /// Call frequency is not limited by the service; the node's mempool bounds
 /// pending work (a full mempool fails with 5103 carrying cause 4001: retry later).
@@ -72,6 +72,10 @@ public actor RecordService {
         self.commitTimeout = commitTimeout
         self.maximumTransactionBodyBytes = maximumTransactionBodyBytes
         indexFollower = IndexFollower(index: index, store: store, hub: hub, telemetry: telemetry)
+        // Streams and delegates are authorised with a token: a revocation or an account change reaches them at once.
+        identity.accessChanges.observe { [weak hub] change in
+            if let hub { Self.revise(hub, after: change, organisation: organisation) }
+        }
     }
 
     /// Catches the index up now and after every commit. A failure is logged, counted and retried by
@@ -129,8 +133,48 @@ public actor RecordService {
     }
 
     private nonisolated func visible(_ account: AdminAccount) -> @Sendable (RecordChange) -> Bool {
+        Self.visibility(of: account, organisation: organisation)
+    }
+
+    /// The changes `account` may see: its factories and kinds, inside the node's organisation.
+    private static func visibility(of account: AdminAccount, organisation: FactoryScope) -> @Sendable (RecordChange) -> Bool {
         let scope = account.scope, kinds = account.recordKinds, org = organisation
         return { scope.contains($0.factoryUID) && kinds.contains($0.kind) && org.contains($0.factoryUID) }
+    }
+
+    /// Whether `account` may see a record of `factory` and `kind` at all (`records.query` there, the kind, the
+    /// node's organisation). A record it may not see is answered as one that does not exist.
+    private nonisolated func maySee(_ account: AdminAccount, factory: String, kind: RecordKind) -> Bool {
+        account.allows(.queryRecords, factory: factory) && account.recordKinds.contains(kind) && organisation.contains(factory)
+    }
+
+    /// The answer for an ID with no record, and for a record the caller may not see: the two look alike.
+    private nonisolated func notFound(_ recordID: String) -> AppError {
+        AppError(.recordNotFound, "no record '\(recordID)'", details: ["recordID": recordID])
+    }
+
+    /// Logs (with the real reason) and answers a record the caller may not see, as ``notFound(_:)``.
+    private nonisolated func hidden(_ recordID: String, from admin: AdminAccount, operation: String) -> AppError {
+        log.write(user: admin.user, operation: operation, subject: recordID, code: AppError.Code.permissionDenied.rawValue,
+                  note: "answered=\(AppError.Code.recordNotFound.rawValue)")
+        telemetry.refused(AppError(.permissionDenied, "record outside the caller's scope"), user: admin.user, operation: operation, recordID: recordID)
+        return notFound(recordID)
+    }
+
+    /// Ends or narrows the streams and delegates that `change` concerns: a revoked token's, and a changed
+    /// account's (ended when it is disabled, deleted, its tokens revoked or `records.query` gone; else it sees
+    /// what its new scope and roles allow from the next change on).
+    private static func revise(_ hub: ChangeHub, after change: AccessChange, organisation: FactoryScope) {
+        switch change {
+        case .tokenRevoked(let id):
+            hub.revise(where: { $0.id == id }) { _ in nil }
+        case .accountChanged(let user, let account):
+            let name = user.lowercased()
+            hub.revise(where: { $0.user.lowercased() == name }) { grant in
+                guard let account, account.allows(.queryRecords), grant.issuedAt >= account.tokensValidAfter else { return nil }
+                return visibility(of: account, organisation: organisation)
+            }
+        }
     }
 
     // MARK: Upload (A-UP-1, 3, 4, 5)
@@ -553,16 +597,26 @@ public actor RecordService {
     }
 
     /// Every version of a record, oldest first (A-U-2 history).
+    ///
+    /// A record the caller may not see (another factory, a kind its roles do not grant, a factory outside the
+    /// node's organisation) is answered exactly as an ID with no record: 5203 "no record '…'", so a refusal never
+    /// tells that a record exists. The platform log and `forgechain_records_refused_total` keep the real reason (5409).
     /// - Parameters:
     ///   - recordID: Required. ``ManufacturingRecord/recordID``, for example `P-2025-0201`.
     ///   - token: Required. Needs `records.query` for the record's factory and kind.
-    /// - Throws: `.recordNotFound` (5203), `.recordDamaged` (5205), `.permissionDenied` (5409), token errors.
+    /// - Returns: The versions, oldest first.
+    /// - Throws: `.recordNotFound` (5203) for no record or one the caller may not see, `.recordDamaged` (5205),
+    ///   `.permissionDenied` (5409) when the token lacks `records.query` altogether, token errors.
+    ///
+    /// ```swift
+    /// let versions = try await platform.records.history(recordID: "P-2025-0201", token: session.token)
+    /// ```
     public nonisolated func history(recordID: String, token: String) async throws -> [StoredRecord] {
         let admin = try await identity.authorize(token: token, permission: .queryRecords)
         try syncIndex()
         let versions = try index.history(recordID)
-        guard let last = versions.last else { throw AppError(.recordNotFound, "no record '\(recordID)'", details: ["recordID": recordID]) }
-        try permit(admin, permission: .queryRecords, factory: last.record.factoryUID, kind: last.kind)
+        guard let last = versions.last else { throw notFound(recordID) }
+        guard maySee(admin, factory: last.record.factoryUID, kind: last.kind) else { throw hidden(recordID, from: admin, operation: "history") }
         return versions
     }
 
@@ -581,7 +635,8 @@ public actor RecordService {
     ///   - timeout: Optional, default 30 s; range 1 ms...10 min (clamped). The update's on-chain deadline: on
     ///     `.confirmationTimeout` (5102) the record is unchanged and stays so.
     /// - Returns: The new version's receipt.
-    /// - Throws: `.recordNotFound` (5203), `.conditionFailed` (5301), `.invalidUpdate` (5302),
+    /// - Throws: `.recordNotFound` (5203) for no record or one the caller may not see (answered alike, as in
+    ///   ``history(recordID:token:)``), `.conditionFailed` (5301), `.invalidUpdate` (5302),
     ///   `.immutableField` (5303), 5001–5004, `.confirmationTimeout` (5102), `.confirmationUndecided` (5109),
     ///   `.permissionDenied` (5409), token errors.
     public func update(recordID: String, fields: [String: String], condition: UpdateCondition = .none, token: String,
@@ -592,8 +647,9 @@ public actor RecordService {
             throw AppError(.invalidUpdate, "an update names 1...64 fields, got \(fields.count)", details: ["field": "fields"])
         }
         try syncIndex()
-        guard let current = try index.current(recordID) else {
-            throw AppError(.recordNotFound, "no record '\(recordID)'", details: ["recordID": recordID])
+        guard let current = try index.current(recordID) else { throw notFound(recordID) }
+        guard maySee(admin, factory: current.record.factoryUID, kind: current.kind) else {
+            throw hidden(recordID, from: admin, operation: "update")
         }
         func refuse(_ e: AppError) -> AppError {
             log.write(user: admin.user, operation: "update", subject: recordID, code: e.numericCode)
@@ -632,22 +688,53 @@ public actor RecordService {
     // MARK: Notifications (A-U-4)
 
     /// Every committed change from now on that the caller may see (its factories and kinds).
+    ///
+    /// The stream stays bound to the token and its account: it ends at once when the token is revoked
+    /// (``IdentityService/logout(token:)``, a password change) or the account is disabled, deleted or loses
+    /// `records.query`; a change of the account's scope or roles applies from the next change on. Changes committed
+    /// before the revocation and not read yet stay readable; nothing committed after it arrives. The token's expiry
+    /// does not end the stream.
     /// - Parameter token: Required. Needs `records.query`.
-    /// - Returns: A stream that ends when the platform closes; it buffers the newest 4,096 changes.
+    /// - Returns: A stream that ends when the platform closes or the token's rights end; it buffers the newest 4,096 changes.
     /// - Throws: `.permissionDenied` (5409), token errors.
+    ///
+    /// ```swift
+    /// for await change in try await platform.records.changes(token: session.token) {
+    ///     handle(change)   // the loop ends at logout, on disable, or when the platform closes
+    /// }
+    /// ```
     public nonisolated func changes(token: String) async throws -> AsyncStream<RecordChange> {
-        let admin = try await identity.authorize(token: token, permission: .queryRecords)
-        return hub.subscribe(filter: visible(admin))
+        let grant = try await identity.authorized(token: token, permission: .queryRecords).token
+        let (key, stream) = hub.subscribe(grant: grant, filter: { _ in false })
+        try await activate(key, token: token)
+        return stream
     }
 
     /// Registers a webhook-style delegate for every committed change the caller may see (replacing an earlier registration of it).
+    ///
+    /// Bound to the token and its account as ``changes(token:)`` is: when the token is revoked or the account
+    /// disabled, deleted or stripped of `records.query`, the delegate is dropped at once and called no more (register it
+    /// again with a new token).
     /// - Parameters:
     ///   - delegate: Required. Held weakly.
     ///   - token: Required. Needs `records.query`.
     /// - Throws: `.permissionDenied` (5409), token errors.
     public nonisolated func addDelegate(_ delegate: any RecordChangeDelegate, token: String) async throws {
-        let admin = try await identity.authorize(token: token, permission: .queryRecords)
-        hub.addDelegate(delegate, filter: visible(admin))
+        let grant = try await identity.authorized(token: token, permission: .queryRecords).token
+        let key = hub.addDelegate(delegate, grant: grant, filter: { _ in false })
+        try await activate(key, token: token)
+    }
+
+    /// Checks `token` again once its pending subscription is registered, and starts it with the account's current
+    /// rights: a revocation before this check fails it, one after it reaches the subscription through the hub.
+    private nonisolated func activate(_ key: UUID, token: String) async throws {
+        do {
+            let admin = try await identity.authorize(token: token, permission: .queryRecords)
+            hub.activate(key, filter: visible(admin))
+        } catch {
+            hub.end(key)
+            throw error
+        }
     }
 
     /// Stops calls to `delegate`.

@@ -152,7 +152,7 @@ actor ChangeCollector: RecordChangeDelegate {
         }
         #expect(update?.code == .permissionDenied)
         let history = await #expect(throws: AppError.self) { try await q.history(recordID: "P-2", token: op) }
-        #expect(history?.code == .permissionDenied)
+        #expect(history?.code == .recordNotFound, "another factory's record is answered as one that does not exist")
         #expect(try q.index.history("P-2").count == 1)
         await f.close()
     }
