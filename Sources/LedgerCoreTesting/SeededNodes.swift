@@ -4,7 +4,7 @@ import LedgerCore
 extension NodeConfiguration {
     /// A one-node chain whose keys and genesis derive from `seed`: the same seed reopens the same chain in
     /// another process (crash tests, probes, benchmarks). Anyone who knows the seed has the keys: for
-    /// tests only; a real node uses ``NodeConfiguration/singleNode(storePath:keystore:chainID:maximumTransactionsPerBlock:)``.
+    /// tests only; a real node uses `NodeConfiguration.singleNode(storePath:keystore:chainID:maximumTransactionsPerBlock:)` (ChainRuntime).
     /// - Parameters:
     ///   - storePath: Required. The store file; its directory must exist.
     ///   - seed: Required. Any value.

@@ -94,6 +94,8 @@ import LedgerCore
 
         let accounts = try await identity.listAdministrators(token: root)
         #expect(accounts.map(\.scope) == ["F-KM-02", "F-KM-02", "*"])
+        // The limited administrator lists only the accounts inside its own scope (root is not among them).
+        #expect(try await identity.listAdministrators(token: km).map(\.user) == ["km-admin", "km-viewer"])
         #expect(accounts.map(\.enabled) == [true, true, true])
         _ = try await identity.login(user: "root", password: Self.rootPassword, oneTimeCode: nil)
         // An unlimited super-admin grants any scope.

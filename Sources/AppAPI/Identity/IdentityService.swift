@@ -353,10 +353,11 @@ public actor IdentityService {
         return TOTPEnrollment(secretBase32: Base32.encode(secret), provisioningURI: totp.provisioningURI(account: account.user))
     }
 
-    /// Every account, without secrets.
+    /// Every account the caller may manage (those whose factory scope is inside its own), without secrets.
     public func listAdministrators(token: String) async throws -> [AdminSummary] {
-        _ = try await authorize(token: token, permission: .manageAdministrators)
-        return try await repository.accounts().map(\.summary)
+        let caller = try await authorize(token: token, permission: .manageAdministrators)
+        // An administrator limited to some factories sees only the accounts inside its own scope.
+        return try await repository.accounts().filter { $0.scope.isWithin(caller.scope) }.map(\.summary)
     }
 
     // MARK: Login (A-ID-2, A-ID-4)
