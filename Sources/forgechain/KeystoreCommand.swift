@@ -10,8 +10,8 @@ struct KeystoreCommand: AsyncParsableCommand {
         abstract: "The data folder's sealed keys: list the entries, or seal them all under a new passphrase.",
         discussion: """
             The passphrase comes from --passphrase-file, FORGECHAIN_PASSPHRASE, or a prompt on a terminal; the new one \
-            for rotate from --new-passphrase-file or FORGECHAIN_NEW_PASSPHRASE. Entries: node, genesis, client (the \
-            chain's keys), chain-id, identity-key (seals the identity database's TOTP secrets and token key).
+            for rotate from --new-passphrase-file or FORGECHAIN_NEW_PASSPHRASE. A platform folder has one entry, platform: \
+            the chain ID, the node, genesis and client keys, and the key sealing the identity database's TOTP secrets and token key.
             """,
         subcommands: [List.self, Rotate.self]
     )

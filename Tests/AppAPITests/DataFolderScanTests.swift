@@ -32,7 +32,11 @@ struct DataFolderScanTests {
         _ = try await platform.backupLedger(to: fixture.directory + "/ledger-backup.sqlite", token: fixture.rootToken)
 
         let keystore = try Keystore(directory: fixture.directory + "/keystore", passphrase: try Passphrase("test-keystore-passphrase"))
-        for name in ["node", "genesis", "client", "identity-key"] { secrets.append(("key \(name)", try keystore.load(name).bytesCopy())) }
+        let keys = try PlatformKeys(sealed: try keystore.load("platform").bytesCopy())
+        for (name, hex) in [("node", keys.nodeKey), ("genesis", keys.genesisKey), ("client", keys.clientKey)] {
+            secrets.append(("key \(name)", try Hex.decode(hex)))
+        }
+        secrets.append(("identity key", keys.identityKey))
         await platform.close()
 
         let paths = try #require(FileManager.default.subpathsOfDirectory(atPath: fixture.directory) as [String]?)

@@ -54,10 +54,11 @@ struct PlatformKeystoreTests {
 
         #expect(!FileManager.default.fileExists(atPath: a + "/platform-keys.json"))
         let keystore = try Keystore(directory: a + "/keystore", passphrase: try Passphrase(Self.passphrase))
-        #expect(keystore.names() == ["chain-id", "client", "genesis", "identity-key", "node"])
-        let node = try keystore.load("node").bytesCopy()
-        #expect(try PrivateKey(scheme: .ed25519, rawRepresentation: node).publicKey == anchorA.validators.validators[0].publicKey)
-        for name in ["node", "genesis", "client", "identity-key"] { try Self.expectNowhereInClear(try keystore.load(name).bytesCopy(), in: a) }
+        #expect(keystore.names() == ["platform"])
+        let keys = try PlatformKeys(sealed: try keystore.load("platform").bytesCopy())
+        #expect(try PrivateKey(scheme: .ed25519, rawRepresentation: try Hex.decode(keys.nodeKey)).publicKey == anchorA.validators.validators[0].publicKey)
+        for hex in [keys.nodeKey, keys.genesisKey, keys.clientKey] { try Self.expectNowhereInClear(try Hex.decode(hex), in: a) }
+        try Self.expectNowhereInClear(keys.identityKey, in: a)
 
         // Reopening with the same passphrase continues the same chain.
         let again = try await Platform.open(.singleNode(directory: a), options: try Self.options())

@@ -10,7 +10,7 @@ struct KeystoreCommandTests {
         let root = try await cli.bootstrap()
         let list = try await cli.run(["keystore", "list"])
         #expect(list.status == 0, "\(list)")
-        #expect((list.data as? [String: Any])?["entries"] as? [String] == ["chain-id", "client", "genesis", "identity-key", "node"])
+        #expect((list.data as? [String: Any])?["entries"] as? [String] == ["platform"])
         let wrong = try await cli.run(["keystore", "list"], environment: ["FORGECHAIN_PASSPHRASE": "not-it"])
         #expect(wrong.status == 1 && wrong.code == 1363, "\(wrong)")
 

@@ -10,7 +10,7 @@ import LedgerCore
 /// (`secure_delete`). Nothing here goes on chain.
 ///
 /// ```swift
-/// let sealing = try keystore.load("identity-key")        // 32 bytes kept in the folder's keystore
+/// let sealing = SymmetricKey(randomByteCount: 32)       // kept sealed in a Keystore, the same at every open
 /// let repo = try SQLiteIdentityRepository(path: dataDir + "/identity.sqlite", sealingKey: sealing)
 /// let identity = IdentityService(repository: repo)
 /// ```

@@ -143,7 +143,7 @@ public actor Platform {
             let keystore = try Keystore(directory: dir + "/keystore",
                                         passphrase: try options.passphrase ?? Passphrase.environment("FORGECHAIN_PASSPHRASE"))
             let keys = try PlatformKeys.load(directory: dir, keystore: keystore)
-            identitySealingKey = try PlatformKeys.identityKey(keystore)
+            identitySealingKey = SymmetricKey(bytes: keys.identityKey)
             var config = try keys.configuration(storePath: dir + "/ledger.sqlite", maximumTransactionsPerBlock: options.maximumTransactionsPerBlock)
             config.tickInterval = options.tickInterval
             config.commitTimeout = options.commitTimeout
@@ -258,14 +258,16 @@ public actor Platform {
     }
 }
 
-/// The keys of a single-node platform, sealed in the folder's keystore (`DIR/keystore/`: entries `node`,
-/// `genesis`, `client` and `chain-id`, and `identity-key` for the identity database), drawn from the CSPRNG
-/// when the folder is new.
+/// The keys of a single-node platform, sealed in one entry (`platform`) of the folder's keystore
+/// (`DIR/keystore/`): the chain ID, the node, genesis and client keys, and the key that seals the identity
+/// database's secrets; drawn from the CSPRNG when the folder is new.
 struct PlatformKeys {
     var chainID: UInt64
     var nodeKey: String
     var genesisKey: String
     var clientKey: String
+    /// Seals the identity database's TOTP secrets and token key.
+    var identityKey: [UInt8]
 
     /// The clear key file of folders written before the keystore.
     struct ClearFile: Codable {
@@ -275,26 +277,46 @@ struct PlatformKeys {
         var clientKey: String
     }
 
-    static let entries = ["node", "genesis", "client", "chain-id"]
+    /// The keystore entry holding every key of the folder, so opening a folder costs one scrypt derivation
+    /// (about 60 ms), not one per key: RLP `[1, chainID, node, genesis, client, identity key]`.
+    static let entry = "platform"
 
-    /// The key that seals the identity database's secrets (keystore entry `identity-key`), created on first use.
-    static func identityKey(_ keystore: Keystore) throws(LedgerError) -> SymmetricKey {
-        if !keystore.contains("identity-key") { try keystore.store(SecureRandom.bytes(count: 32), named: "identity-key") }
-        return try keystore.load("identity-key")
+    var sealed: [UInt8] {
+        get throws(LedgerError) {
+            RLP.encode(.list([.uint(1), .uint(chainID), .bytes(try Hex.decode(nodeKey)), .bytes(try Hex.decode(genesisKey)),
+                              .bytes(try Hex.decode(clientKey)), .bytes(identityKey)]))
+        }
     }
 
+    init(chainID: UInt64, nodeKey: String, genesisKey: String, clientKey: String, identityKey: [UInt8]) {
+        self.chainID = chainID
+        self.nodeKey = nodeKey
+        self.genesisKey = genesisKey
+        self.clientKey = clientKey
+        self.identityKey = identityKey
+    }
+
+    init(sealed bytes: [UInt8]) throws(LedgerError) {
+        let f = try RLP.decode(bytes).list("platformKeys", count: 6)
+        guard try f[0].uint64("platformKeys.version") == 1 else {
+            throw LedgerError(.keystoreMalformed, "the keystore's platform entry has an unknown version")
+        }
+        chainID = try f[1].uint64("platformKeys.chainID")
+        nodeKey = Hex.encode(try f[2].bytes("platformKeys.node"))
+        genesisKey = Hex.encode(try f[3].bytes("platformKeys.genesis"))
+        clientKey = Hex.encode(try f[4].bytes("platformKeys.client"))
+        identityKey = try f[5].bytes("platformKeys.identity")
+        guard identityKey.count == 32 else { throw LedgerError(.keystoreMalformed, "the platform entry's identity key is not 32 bytes") }
+    }
+
+    /// The folder's keys: from its keystore; else moved in from a clear `platform-keys.json` left by an earlier
+    /// version (sealed first, then the clear file overwritten and removed); else new, from the CSPRNG.
     static func load(directory: String, keystore: Keystore) throws -> PlatformKeys {
         let clearPath = directory + "/platform-keys.json"
-        if entries.allSatisfy(keystore.contains) {
-            func hex(_ name: String) throws(LedgerError) -> String {
-                let key = try keystore.load(name)
-                defer { key.destroy() }
-                return Hex.encode(try key.bytesCopy())
-            }
-            let id = try keystore.load("chain-id")
-            defer { id.destroy() }
-            let keys = PlatformKeys(chainID: try id.bytesCopy().reduce(UInt64(0)) { $0 << 8 | UInt64($1) },
-                                    nodeKey: try hex("node"), genesisKey: try hex("genesis"), clientKey: try hex("client"))
+        if keystore.contains(entry) {
+            let key = try keystore.load(entry)
+            defer { key.destroy() }
+            let keys = try PlatformKeys(sealed: try key.bytesCopy())
             // A clear file left by a move that stopped before removing it.
             if FileManager.default.fileExists(atPath: clearPath) { try Keystore.shred(clearPath) }
             return keys
@@ -303,19 +325,18 @@ struct PlatformKeys {
         if let data = FileManager.default.contents(atPath: clearPath) {
             do {
                 let clear = try JSONDecoder().decode(ClearFile.self, from: data)
-                keys = PlatformKeys(chainID: clear.chainID, nodeKey: clear.nodeKey, genesisKey: clear.genesisKey, clientKey: clear.clientKey)
+                keys = PlatformKeys(chainID: clear.chainID, nodeKey: clear.nodeKey, genesisKey: clear.genesisKey, clientKey: clear.clientKey,
+                                    identityKey: SecureRandom.bytes(count: 32))
             } catch {
                 throw AppError(.platformClosed, "\(clearPath) is unreadable: \(error)", details: ["file": clearPath])
             }
         } else {
             func fresh() throws(LedgerError) -> String { Hex.encode(try PrivateKey.generate(.ed25519).rawRepresentation) }
-            keys = PlatformKeys(chainID: 53_1407, nodeKey: try fresh(), genesisKey: try fresh(), clientKey: try fresh())
+            keys = PlatformKeys(chainID: 53_1407, nodeKey: try fresh(), genesisKey: try fresh(), clientKey: try fresh(),
+                                identityKey: SecureRandom.bytes(count: 32))
         }
         // Sealed first, the clear file removed after: a crash in between leaves both, and the next open removes the clear one.
-        try keystore.store(try Hex.decode(keys.nodeKey), named: "node")
-        try keystore.store(try Hex.decode(keys.genesisKey), named: "genesis")
-        try keystore.store(try Hex.decode(keys.clientKey), named: "client")
-        try keystore.store((0..<8).reversed().map { UInt8(truncatingIfNeeded: keys.chainID >> (UInt64($0) * 8)) }, named: "chain-id")
+        try keystore.store(try keys.sealed, named: entry)
         if FileManager.default.fileExists(atPath: clearPath) { try Keystore.shred(clearPath) }
         return keys
     }

@@ -221,9 +221,9 @@ extension NodeConfiguration {
         return NodeConfiguration(node: 0, signingKey: nodeKey, genesis: genesis, schedule: schedule, storePath: storePath)
     }
 
-    /// A one-node chain whose keys live in `keystore` (entries `node-key` and `genesis-key`, Ed25519): drawn
-    /// from the CSPRNG and sealed the first time, loaded after, so the same keystore reopens the same chain
-    /// and two keystores never share keys. For embedded single-plant use.
+    /// A one-node chain whose keys live in `keystore` (entry `single-node`: the node's and the genesis's Ed25519
+    /// keys, one scrypt derivation to open): drawn from the CSPRNG and sealed the first time, loaded after, so the
+    /// same keystore reopens the same chain and two keystores never share keys. For embedded single-plant use.
     /// - Parameters:
     ///   - storePath: Required. The store file; its directory must exist.
     ///   - keystore: Required. Unlocked with the operator's passphrase.
@@ -234,13 +234,18 @@ extension NodeConfiguration {
     /// - Note: Example: `try .singleNode(storePath: dir + "/ledger.sqlite", keystore: try Keystore(directory: dir + "/keystore", passphrase: p))`.
     public static func singleNode(storePath: String, keystore: Keystore, chainID: UInt64 = 53,
                                   maximumTransactionsPerBlock: Int = 1_000) throws(LedgerError) -> NodeConfiguration {
-        func key(_ name: String) throws(LedgerError) -> PrivateKey {
-            if !keystore.contains(name) { try keystore.store(try PrivateKey.generate(.ed25519).rawRepresentation, named: name) }
-            let sealed = try keystore.load(name)
-            defer { sealed.destroy() }
-            return try PrivateKey(scheme: .ed25519, rawRepresentation: try sealed.bytesCopy())
+        if !keystore.contains("single-node") {
+            try keystore.store(try PrivateKey.generate(.ed25519).rawRepresentation + PrivateKey.generate(.ed25519).rawRepresentation,
+                               named: "single-node")
         }
-        return try singleNode(storePath: storePath, nodeKey: try key("node-key"), genesisKey: try key("genesis-key"), chainID: chainID,
+        let sealed = try keystore.load("single-node")
+        defer { sealed.destroy() }
+        let raw = try sealed.bytesCopy()
+        guard raw.count == 64 else {
+            throw LedgerError(.keystoreMalformed, "keystore entry single-node holds \(raw.count) bytes, not two 32-byte keys")
+        }
+        return try singleNode(storePath: storePath, nodeKey: try PrivateKey(scheme: .ed25519, rawRepresentation: Array(raw[0..<32])),
+                              genesisKey: try PrivateKey(scheme: .ed25519, rawRepresentation: Array(raw[32..<64])), chainID: chainID,
                               maximumTransactionsPerBlock: maximumTransactionsPerBlock)
     }
 }
