@@ -196,7 +196,10 @@ public final class Keystore: Sendable {
                               details: ["name": name])
         }
         let loaded = SymmetricKey(bytes: secret)
-        handedOut.withLock { $0[name, default: []].append(loaded) }
+        handedOut.withLock { keys in
+            keys[name, default: []].removeAll { $0.isDestroyed }   // keys their holders destroyed need no tracking
+            keys[name, default: []].append(loaded)
+        }
         return loaded
     }
 
