@@ -205,7 +205,7 @@ public actor Platform {
             await records.startFollowing()
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try Keystore.writeAtomically(Array(try encoder.encode(anchor)), to: directory + "/trust-anchor.json", mode: 0o644)
+            try DurableFile.write(Array(try encoder.encode(anchor)), to: directory + "/trust-anchor.json", mode: 0o644)
             return Platform(identity: identity, identityRepository: repository, records: records, trustAnchor: anchor, directory: directory, log: log, node: node, cluster: cluster)
         } catch {
             await started?.close()
@@ -318,7 +318,7 @@ struct PlatformKeys {
             defer { key.destroy() }
             let keys = try PlatformKeys(sealed: try key.bytesCopy())
             // A clear file left by a move that stopped before removing it.
-            if FileManager.default.fileExists(atPath: clearPath) { try Keystore.shred(clearPath) }
+            if FileManager.default.fileExists(atPath: clearPath) { try DurableFile.shred(clearPath) }
             return keys
         }
         let keys: PlatformKeys
@@ -337,7 +337,7 @@ struct PlatformKeys {
         }
         // Sealed first, the clear file removed after: a crash in between leaves both, and the next open removes the clear one.
         try keystore.store(try keys.sealed, named: entry)
-        if FileManager.default.fileExists(atPath: clearPath) { try Keystore.shred(clearPath) }
+        if FileManager.default.fileExists(atPath: clearPath) { try DurableFile.shred(clearPath) }
         return keys
     }
 
