@@ -53,7 +53,7 @@ extension LedgerStore {
 
     /// Copies `source` (a connection, inside its current transaction if any)
     /// to a new file at `path` with the backup API.
-    static func copyDatabase(from source: SQLiteConnection, toPath path: String, pagesPerStep: Int) throws(LedgerError) {
+    package static func copyDatabase(from source: SQLiteConnection, toPath path: String, pagesPerStep: Int) throws(LedgerError) {
         let destination: SQLiteConnection
         do { destination = try SQLiteConnection(path: path, mode: .readWrite) } catch {
             throw LedgerError(.backupFailed, "cannot create backup file \(path): \(error.message)", details: error.details)

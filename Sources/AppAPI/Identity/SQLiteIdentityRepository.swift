@@ -1,4 +1,3 @@
-import CSQLite
 import Foundation
 import LedgerCore
 
@@ -193,16 +192,7 @@ public actor SQLiteIdentityRepository: IdentityRepository {
         }
         close(fd)
         do {
-            try wrap { () throws(LedgerError) in
-                let destination = try SQLiteConnection(path: path, mode: .readWrite)
-                guard let backup = sqlite3_backup_init(destination.handle, "main", db.handle, "main") else {
-                    throw LedgerError(.backupFailed, "identity backup could not start")
-                }
-                let rc = sqlite3_backup_step(backup, -1)
-                sqlite3_backup_finish(backup)
-                guard rc == SQLITE_DONE else { throw LedgerError(.backupFailed, "identity backup failed (SQLite \(rc))") }
-                try destination.execute("PRAGMA journal_mode=DELETE")
-            }
+            try wrap { () throws(LedgerError) in try LedgerStore.copyDatabase(from: db, toPath: path, pagesPerStep: 1_024) }
         } catch {
             try? FileManager.default.removeItem(atPath: path)
             throw error
