@@ -132,8 +132,13 @@ public final class Keystore: Sendable {
     }
 
     /// The entry names, sorted.
-    public func names() -> [String] {
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+    /// - Throws: `LedgerError` `.keystoreIO` (1366) when the folder cannot be read (never an empty list for it).
+    public func names() throws(LedgerError) -> [String] {
+        let files: [String]
+        do { files = try FileManager.default.contentsOfDirectory(atPath: directory) } catch {
+            throw LedgerError(.keystoreIO, "cannot read keystore folder \(directory): \(error.localizedDescription)",
+                              details: ["directory": directory])
+        }
         return files.filter { $0.hasSuffix(".key") }.map { String($0.dropLast(4)) }.filter(Self.isValidName).sorted()
     }
 
@@ -223,7 +228,7 @@ public final class Keystore: Sendable {
     public func rotate(to newPassphrase: Passphrase) throws(LedgerError) {
         var secrets = [(String, [UInt8])]()
         defer { for i in secrets.indices { secrets[i].1.withUnsafeMutableBytes { forgechain_cleanse($0.baseAddress, $0.count) } } }
-        for name in names() {
+        for name in try names() {
             let key = try load(name)
             defer { key.destroy() }
             secrets.append((name, try key.bytesCopy()))

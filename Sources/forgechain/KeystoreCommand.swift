@@ -19,7 +19,7 @@ struct KeystoreCommand: AsyncParsableCommand {
     /// The folder's keystore, opened with the operator's passphrase (checked by opening the node entry).
     static func open(_ options: DataOptions) throws -> Keystore {
         let keystore = try Keystore(directory: options.data + "/keystore", passphrase: try options.passphrase())
-        guard !keystore.names().isEmpty else {
+        guard !(try keystore.names()).isEmpty else {
             throw LedgerError(.keystoreEntryMissing, "\(options.data) has no keystore entries (no platform was opened there)",
                               details: ["directory": options.data])
         }
@@ -32,8 +32,8 @@ struct KeystoreCommand: AsyncParsableCommand {
         func run() async throws {
             do {
                 let keystore = try KeystoreCommand.open(options)
-                for name in keystore.names() { try keystore.load(name).destroy() }
-                try CLI.printJSON(["entries": keystore.names()])
+                for name in try keystore.names() { try keystore.load(name).destroy() }
+                try CLI.printJSON(["entries": try keystore.names()])
             } catch { CLI.fail(error) }
         }
     }
@@ -53,7 +53,7 @@ struct KeystoreCommand: AsyncParsableCommand {
                     new = try .environment("FORGECHAIN_NEW_PASSPHRASE")
                 }
                 try keystore.rotate(to: new)
-                try CLI.printJSON(["rotated": keystore.names()])
+                try CLI.printJSON(["rotated": try keystore.names()])
             } catch { CLI.fail(error) }
         }
     }

@@ -54,7 +54,7 @@ struct PlatformKeystoreTests {
 
         #expect(!FileManager.default.fileExists(atPath: a + "/platform-keys.json"))
         let keystore = try Keystore(directory: a + "/keystore", passphrase: try Passphrase(Self.passphrase))
-        #expect(keystore.names() == ["platform"])
+        #expect(try keystore.names() == ["platform"])
         let keys = try PlatformKeys(sealed: try keystore.load("platform").bytesCopy())
         #expect(try PrivateKey(scheme: .ed25519, rawRepresentation: try Hex.decode(keys.nodeKey)).publicKey == anchorA.validators.validators[0].publicKey)
         for hex in [keys.nodeKey, keys.genesisKey, keys.clientKey] { try Self.expectNowhereInClear(try Hex.decode(hex), in: a) }

@@ -20,7 +20,7 @@ struct KeystoreTests {
         let data = SecureRandom.bytes(count: 32)
         try keystore.store(node, named: "node")
         try keystore.store(data, named: "data-key")
-        #expect(keystore.names() == ["data-key", "node"])
+        #expect(try keystore.names() == ["data-key", "node"])
         // A second keystore on the same folder (a restart) opens both.
         let reopened = try Keystore(directory: dir.path("keys"), passphrase: try Passphrase("plant-7 passphrase"), configuration: Self.fast)
         #expect(try reopened.load("node").bytesCopy() == node)
@@ -97,7 +97,7 @@ struct KeystoreTests {
         let box = try SymmetricCipher.aes256GCM.seal([1, 2, 3], using: loaded)
         try keystore.destroy("node")
         #expect(!keystore.contains("node"))
-        #expect(keystore.names().isEmpty)
+        #expect(try keystore.names().isEmpty)
         #expect(!FileManager.default.fileExists(atPath: dir.path("keys/node.key")))
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path("keys")).isEmpty)
         #expect(loaded.isDestroyed)
@@ -125,6 +125,17 @@ struct KeystoreTests {
         #expect(try ["a", "b"].map { try #require(FileManager.default.contents(atPath: dir.path("keys/\($0).key"))) } == files)
         #expect(!FileManager.default.fileExists(atPath: dir.path("keys/a.key.tmp")))
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path("keys")).sorted() == ["a.key", "b.key"])
+    }
+
+    /// A folder that cannot be listed is an error, never "no entries": a rotation must not report success having
+    /// rotated nothing.
+    @Test func aFolderThatCannotBeListedIsAnErrorNotAnEmptyKeystore() throws {
+        let dir = try Self.folder()
+        let keystore = try Keystore(directory: dir.path("keys"), passphrase: try Passphrase("p"), configuration: Self.fast)
+        try keystore.store([1], named: "a")
+        try FileManager.default.removeItem(atPath: dir.path("keys"))
+        #expect((#expect(throws: LedgerError.self) { try keystore.names() })?.code == .keystoreIO)
+        #expect((#expect(throws: LedgerError.self) { try keystore.rotate(to: try Passphrase("q")) })?.code == .keystoreIO)
     }
 
     @Test func badNamesAreRefused() throws {
