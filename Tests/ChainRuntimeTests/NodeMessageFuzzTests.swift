@@ -1,22 +1,12 @@
 @testable import ChainRuntime
 import LedgerCore
+import LedgerCoreTesting
 import Testing
 
 /// The node's own message decoder (status, sync, transactions, consensus envelopes), the first
 /// thing a peer's bytes reach: random bytes, random message-shaped RLP and mutations of valid
 /// messages decode or throw a `LedgerError`, never trap.
 struct NodeMessageFuzzTests {
-    static func item(_ rng: inout SplitMix64, depth: Int) -> RLP.Item {
-        switch rng.next() % (depth > 0 ? 7 : 5) {
-        case 0: return .uint(rng.next() % 12)
-        case 1: return .uint(rng.next())
-        case 2: return .bytes((0..<32).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
-        case 3: return .bytes((0..<Int(rng.next() % 6)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
-        case 4: return .bytes([])
-        default: return .list((0..<Int(rng.next() % 5)).map { _ in item(&rng, depth: depth - 1) })
-        }
-    }
-
     @Test(arguments: [UInt64(1), 2, 3, 0x5eed_f00d])
     func peerBytesDecodeOrThrowNeverTrap(seed: UInt64) throws {
         var rng = SplitMix64(seed: seed)
@@ -32,7 +22,7 @@ struct NodeMessageFuzzTests {
             var input: [UInt8]
             switch round % 3 {
             case 0: input = (0..<Int(rng.next() % 120)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-            case 1: input = RLP.encode(.list([.uint(rng.next() % 10)] + (0..<Int(rng.next() % 5)).map { _ in Self.item(&rng, depth: 3) }))
+            case 1: input = FuzzInput.message(&rng)
             default:
                 input = valid[Int(rng.next() % UInt64(valid.count))]
                 input[Int(rng.next() % UInt64(input.count))] = UInt8(truncatingIfNeeded: rng.next())

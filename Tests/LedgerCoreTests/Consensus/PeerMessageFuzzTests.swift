@@ -1,4 +1,5 @@
 import LedgerCore
+import LedgerCoreTesting
 import Testing
 
 /// Every decoder a peer's bytes reach (the four engines' messages, blocks, transactions, receipts,
@@ -20,26 +21,6 @@ struct PeerMessageFuzzTests {
         ("CommittedBlock", { (b) throws(LedgerError) in _ = try CommittedBlock(decoding: b) }),
     ]
 
-    /// A random RLP item: integers (small, type-like and large), 32- and 64-byte strings, short
-    /// strings, and lists nested up to `depth`.
-    static func item(_ rng: inout SplitMix64, depth: Int) -> RLP.Item {
-        switch rng.next() % (depth > 0 ? 8 : 6) {
-        case 0: return .uint(rng.next() % 12)
-        case 1: return .uint(rng.next())
-        case 2: return .bytes((0..<32).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
-        case 3: return .bytes((0..<64).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
-        case 4: return .bytes((0..<Int(rng.next() % 6)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
-        case 5: return .bytes([])
-        default: return .list((0..<Int(rng.next() % 6)).map { _ in item(&rng, depth: depth - 1) })
-        }
-    }
-
-    /// A message-shaped list: a type tag 0...9 then 0...8 random fields.
-    static func message(_ rng: inout SplitMix64) -> [UInt8] {
-        let fields = (0..<Int(rng.next() % 9)).map { _ in item(&rng, depth: 3) }
-        return RLP.encode(.list([.uint(rng.next() % 10)] + fields))
-    }
-
     @Test(arguments: [UInt64(1), 2, 3, 0x5eed_f00d])
     func peerBytesDecodeOrThrowNeverTrap(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
@@ -49,9 +30,9 @@ struct PeerMessageFuzzTests {
                 let input: [UInt8]
                 switch round % 3 {
                 case 0: input = (0..<Int(rng.next() % 200)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-                case 1: input = Self.message(&rng)
+                case 1: input = FuzzInput.message(&rng)
                 default:
-                    var m = Self.message(&rng)
+                    var m = FuzzInput.message(&rng)
                     if !m.isEmpty { m[Int(rng.next() % UInt64(m.count))] = UInt8(truncatingIfNeeded: rng.next()) }
                     input = m
                 }
