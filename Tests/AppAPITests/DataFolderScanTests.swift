@@ -33,8 +33,8 @@ struct DataFolderScanTests {
 
         let keystore = try Keystore(directory: fixture.directory + "/keystore", passphrase: try Passphrase("test-keystore-passphrase"))
         let keys = try PlatformKeys(sealed: try keystore.load("platform").bytesCopy())
-        for (name, hex) in [("node", keys.nodeKey), ("genesis", keys.genesisKey), ("client", keys.clientKey)] {
-            secrets.append(("key \(name)", try Hex.decode(hex)))
+        for (name, key) in [("node", keys.node), ("genesis", keys.genesis), ("client", keys.client)] {
+            secrets.append(("key \(name)", key.rawRepresentation))
         }
         secrets.append(("identity key", keys.identityKey))
         await platform.close()

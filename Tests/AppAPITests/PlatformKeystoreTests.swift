@@ -56,8 +56,8 @@ struct PlatformKeystoreTests {
         let keystore = try Keystore(directory: a + "/keystore", passphrase: try Passphrase(Self.passphrase))
         #expect(try keystore.names() == ["platform"])
         let keys = try PlatformKeys(sealed: try keystore.load("platform").bytesCopy())
-        #expect(try PrivateKey(scheme: .ed25519, rawRepresentation: try Hex.decode(keys.nodeKey)).publicKey == anchorA.validators.validators[0].publicKey)
-        for hex in [keys.nodeKey, keys.genesisKey, keys.clientKey] { try Self.expectNowhereInClear(try Hex.decode(hex), in: a) }
+        #expect(keys.node.publicKey == anchorA.validators.validators[0].publicKey)
+        for key in [keys.node, keys.genesis, keys.client] { try Self.expectNowhereInClear(key.rawRepresentation, in: a) }
         try Self.expectNowhereInClear(keys.identityKey, in: a)
 
         // Reopening with the same passphrase continues the same chain.

@@ -158,8 +158,7 @@ public actor Platform {
             node = n
             settlement = .atomicCommits
             anchor = TrustAnchor(chainID: keys.chainID, hashAlgorithm: config.hashAlgorithm, validators: config.schedule.initial.validators!)
-            let client = try PrivateKey(scheme: .ed25519, rawRepresentation: try Hex.decode(keys.clientKey))
-            account = SigningAccount(key: client, chainID: keys.chainID, nextNonce: await n.nextNonce(for: client.publicKey))
+            account = SigningAccount(key: keys.client, chainID: keys.chainID, nextNonce: await n.nextNonce(for: keys.client.publicKey))
         case .cluster(let count, let seed):
             var c = ClusterConfiguration(nodes: count, consensus: .pbft, seed: seed)
             c.clock = options.clock
@@ -263,13 +262,13 @@ public actor Platform {
 /// database's secrets; drawn from the CSPRNG when the folder is new.
 struct PlatformKeys {
     var chainID: UInt64
-    var nodeKey: String
-    var genesisKey: String
-    var clientKey: String
+    var node: PrivateKey
+    var genesis: PrivateKey
+    var client: PrivateKey
     /// Seals the identity database's TOTP secrets and token key.
     var identityKey: [UInt8]
 
-    /// The clear key file of folders written before the keystore.
+    /// The clear key file of folders written before the keystore (keys in hex).
     struct ClearFile: Codable {
         var chainID: UInt64
         var nodeKey: String
@@ -282,17 +281,15 @@ struct PlatformKeys {
     static let entry = "platform"
 
     var sealed: [UInt8] {
-        get throws(LedgerError) {
-            RLP.encode(.list([.uint(1), .uint(chainID), .bytes(try Hex.decode(nodeKey)), .bytes(try Hex.decode(genesisKey)),
-                              .bytes(try Hex.decode(clientKey)), .bytes(identityKey)]))
-        }
+        RLP.encode(.list([.uint(1), .uint(chainID), .bytes(node.rawRepresentation), .bytes(genesis.rawRepresentation),
+                          .bytes(client.rawRepresentation), .bytes(identityKey)]))
     }
 
-    init(chainID: UInt64, nodeKey: String, genesisKey: String, clientKey: String, identityKey: [UInt8]) {
+    init(chainID: UInt64, node: PrivateKey, genesis: PrivateKey, client: PrivateKey, identityKey: [UInt8]) {
         self.chainID = chainID
-        self.nodeKey = nodeKey
-        self.genesisKey = genesisKey
-        self.clientKey = clientKey
+        self.node = node
+        self.genesis = genesis
+        self.client = client
         self.identityKey = identityKey
     }
 
@@ -302,52 +299,44 @@ struct PlatformKeys {
             throw LedgerError(.keystoreMalformed, "the keystore's platform entry has an unknown version")
         }
         chainID = try f[1].uint64("platformKeys.chainID")
-        nodeKey = Hex.encode(try f[2].bytes("platformKeys.node"))
-        genesisKey = Hex.encode(try f[3].bytes("platformKeys.genesis"))
-        clientKey = Hex.encode(try f[4].bytes("platformKeys.client"))
+        node = try PrivateKey(scheme: .ed25519, rawRepresentation: try f[2].bytes("platformKeys.node"))
+        genesis = try PrivateKey(scheme: .ed25519, rawRepresentation: try f[3].bytes("platformKeys.genesis"))
+        client = try PrivateKey(scheme: .ed25519, rawRepresentation: try f[4].bytes("platformKeys.client"))
         identityKey = try f[5].bytes("platformKeys.identity")
         guard identityKey.count == 32 else { throw LedgerError(.keystoreMalformed, "the platform entry's identity key is not 32 bytes") }
     }
 
     /// The folder's keys: from its keystore; else moved in from a clear `platform-keys.json` left by an earlier
-    /// version (sealed first, then the clear file overwritten and removed); else new, from the CSPRNG.
+    /// version; else new, from the CSPRNG. A clear file is overwritten and removed only once its keys are sealed:
+    /// a crash in between leaves both, and the next open removes the clear one.
     static func load(directory: String, keystore: Keystore) throws -> PlatformKeys {
         let clearPath = directory + "/platform-keys.json"
-        if keystore.contains(entry) {
-            let key = try keystore.load(entry)
-            defer { key.destroy() }
-            let keys = try PlatformKeys(sealed: try key.bytesCopy())
-            // A clear file left by a move that stopped before removing it.
-            if FileManager.default.fileExists(atPath: clearPath) { try DurableFile.shred(clearPath) }
-            return keys
-        }
         let keys: PlatformKeys
-        if let data = FileManager.default.contents(atPath: clearPath) {
-            do {
-                let clear = try JSONDecoder().decode(ClearFile.self, from: data)
-                keys = PlatformKeys(chainID: clear.chainID, nodeKey: clear.nodeKey, genesisKey: clear.genesisKey, clientKey: clear.clientKey,
-                                    identityKey: SecureRandom.bytes(count: 32))
-            } catch {
-                throw AppError(.platformClosed, "\(clearPath) is unreadable: \(error)", details: ["file": clearPath])
-            }
+        if keystore.contains(entry) {
+            let sealed = try keystore.load(entry)
+            defer { sealed.destroy() }
+            keys = try PlatformKeys(sealed: try sealed.bytesCopy())
         } else {
-            func fresh() throws(LedgerError) -> String { Hex.encode(try PrivateKey.generate(.ed25519).rawRepresentation) }
-            keys = PlatformKeys(chainID: 53_1407, nodeKey: try fresh(), genesisKey: try fresh(), clientKey: try fresh(),
-                                identityKey: SecureRandom.bytes(count: 32))
+            if let data = FileManager.default.contents(atPath: clearPath) {
+                let clear: ClearFile
+                do { clear = try JSONDecoder().decode(ClearFile.self, from: data) } catch {
+                    throw AppError(.platformClosed, "\(clearPath) is unreadable: \(error)", details: ["file": clearPath])
+                }
+                func key(_ hex: String) throws -> PrivateKey { try PrivateKey(scheme: .ed25519, rawRepresentation: try Hex.decode(hex)) }
+                keys = PlatformKeys(chainID: clear.chainID, node: try key(clear.nodeKey), genesis: try key(clear.genesisKey),
+                                    client: try key(clear.clientKey), identityKey: SecureRandom.bytes(count: 32))
+            } else {
+                keys = PlatformKeys(chainID: 53_1407, node: try .generate(.ed25519), genesis: try .generate(.ed25519),
+                                    client: try .generate(.ed25519), identityKey: SecureRandom.bytes(count: 32))
+            }
+            try keystore.store(keys.sealed, named: entry)
         }
-        // Sealed first, the clear file removed after: a crash in between leaves both, and the next open removes the clear one.
-        try keystore.store(try keys.sealed, named: entry)
         if FileManager.default.fileExists(atPath: clearPath) { try DurableFile.shred(clearPath) }
         return keys
     }
 
     func configuration(storePath: String, maximumTransactionsPerBlock: Int) throws -> NodeConfiguration {
-        let nodeKey = try PrivateKey(scheme: .ed25519, rawRepresentation: try Hex.decode(self.nodeKey))
-        let genesis = try ChainGenesis.make(chainID: chainID, key: try PrivateKey(scheme: .ed25519, rawRepresentation: try Hex.decode(genesisKey)))
-        let members = try ValidatorSet([Validator(id: 0, publicKey: nodeKey.publicKey)])
-        let schedule = ConsensusSchedule(initial: .raft(RaftConfig(members: members,
-                                                                    maximumTransactionsPerBlock: min(1_000_000, max(1, maximumTransactionsPerBlock)))))
-        try schedule.validate()
-        return NodeConfiguration(node: 0, signingKey: nodeKey, genesis: genesis, schedule: schedule, storePath: storePath)
+        try .singleNode(storePath: storePath, nodeKey: node, genesisKey: genesis, chainID: chainID,
+                        maximumTransactionsPerBlock: maximumTransactionsPerBlock)
     }
 }
