@@ -46,4 +46,37 @@ struct ChainBodyFuzzTests {
         #expect(bodyCodes.count >= 3, "records body: only codes \(bodyCodes.sorted())")
         #expect(recordCodes == [AppError.Code.malformedRecordEncoding.rawValue], "record: codes \(recordCodes.sorted())")
     }
+
+    /// Access transactions and the accounts they store arrive from peers too: they decode or throw, never trap.
+    @Test(arguments: [UInt64(4), 5, 0xacce_55])
+    func accessBodiesAndAccountsDecodeOrThrowNeverTrap(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        let key = try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: 3, count: 32)).publicKey
+        let operations: [AccessOperation] = [.putAccount(user: "qa-lead", roles: [.recordManager, .auditor], scope: .factories(["F-1", "F-2"]), enabled: true),
+                                             .addKey(user: "qa-lead", key: key), .removeKey(user: "qa-lead", key: key), .deleteAccount(user: "qa-lead")]
+        let body = AccessOperation.body(operations)
+        #expect(try AccessOperation.operations(inBody: body) == operations)
+        let account = ChainAccount(user: "qa-lead", roles: [.operator], scope: .factories(["F-1"]), enabled: false, keys: [key]).encoded
+        #expect(try ChainAccount(decoding: account) == ChainAccount(user: "qa-lead", roles: [.operator], scope: .factories(["F-1"]), enabled: false, keys: [key]))
+        var codes = Set<UInt32>()
+        for round in 0..<3_000 {
+            for valid in [body, account] {
+                var m = valid
+                if round % 4 == 0 {
+                    m = (0..<Int(rng.next() % 200)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                } else {
+                    for _ in 0..<(1 + Int(rng.next() % 3)) where !m.isEmpty {
+                        let i = Int(rng.next() % UInt64(m.count))
+                        if rng.next() % 4 == 0 { m.remove(at: i) } else { m[i] = UInt8(truncatingIfNeeded: rng.next()) }
+                    }
+                }
+                do throws(LedgerError) {
+                    if valid == body { _ = try AccessOperation.operations(inBody: m) } else { _ = try ChainAccount(decoding: m) }
+                } catch {
+                    codes.insert(error.numericCode)
+                }
+            }
+        }
+        #expect(codes.count >= 3, "access: only codes \(codes.sorted())")
+    }
 }

@@ -24,6 +24,12 @@ import LedgerCore
 /// (`.conditionFailed` 5301); the uploader is 1–64 bytes
 /// (`.malformedRecordTransaction` 5106).
 ///
+/// **Signer** (A-ID-3, checked by every node): the transaction's key must be registered to an enabled account on
+/// chain (``ChainAccount``, changed only through ``AccessExecutor``): `.signerNotRegistered` (5419),
+/// `.accountDisabled` (5403); every operation's uploader is that account's user name (`.uploaderNotSigner` 5420),
+/// and the account may upload (a create) or update (an update) records of that kind for that factory
+/// (`.permissionDenied` 5409). The mempool refuses an unregistered or disabled signer before it takes space.
+///
 /// ```swift
 /// let node = try await Node<RaftEngine>(configuration: c, transport: t, executors: [RecordsExecutor()])
 /// ```
@@ -36,6 +42,11 @@ public struct RecordsExecutor: TransactionExecutor {
     public init() {}
 
     public var payloadKinds: [String] { [Self.kind] }
+
+    /// Refuses a signer whose key is registered to no enabled account on chain.
+    public func admit(_ transaction: Transaction, genesisProducer: PublicKey, state: any StateReader) throws(LedgerError) {
+        _ = try ChainAccount.enabledSigner(of: transaction, state: state)
+    }
 
     public func execute(_ transaction: Transaction, context: ExecutionContext, state: any StateReader) throws(LedgerError) -> ExecutionOutcome {
         let ops: [RecordOperation]
@@ -54,6 +65,8 @@ public struct RecordsExecutor: TransactionExecutor {
                                      details: ["deadline": String(deadline.rawValue), "blockTime": String(context.timestamp.rawValue)]))
         }
         guard !ops.isEmpty else { return .failure(AppError(.malformedRecordTransaction, "records transaction holds no operation")) }
+        let signer = try ChainAccount.enabledSigner(of: transaction, state: state)
+        var permitted = Set<String>()
         var writes = StateChangeSet()
         var overlay = [String: RecordStateEntry]()
         var cost: UInt64 = 0
@@ -71,6 +84,17 @@ public struct RecordsExecutor: TransactionExecutor {
                 return fail(error.code, error.message)
             }
             guard record.recordID == op.recordID else { return fail(.malformedRecordTransaction, "record ID is '\(record.recordID)'") }
+            guard op.uploader == signer.user else {
+                return fail(.uploaderNotSigner, "the uploader is '\(op.uploader)', the signing key's account is '\(signer.user)'")
+            }
+            let permission: Permission = op.kind == .create ? .uploadRecords : .updateRecords
+            let grant = permission.rawValue + "|" + record.kind.rawValue + "|" + record.factoryUID
+            if !permitted.contains(grant) {
+                guard signer.allows(permission, factory: record.factoryUID, kind: record.kind) else {
+                    return fail(.permissionDenied, "'\(signer.user)' may not \(permission.rawValue) \(record.kind.rawValue) records of factory '\(record.factoryUID)'")
+                }
+                permitted.insert(grant)
+            }
             let key = RecordStateEntry.key(op.recordID)
             let current: RecordStateEntry?
             if let o = overlay[op.recordID] {

@@ -26,6 +26,10 @@ public struct AdminAccount: Sendable, Hashable {
     var lockedUntil: Timestamp?
     /// When the account was created.
     public var createdAt: Timestamp
+    /// The Ed25519 private key (32 bytes) the account signs its transactions with; its public key is registered to
+    /// the account on chain (``ChainAccount``). Sealed at rest like the TOTP secret. Nil only for an account
+    /// written before accounts had chain keys, until the platform registers one.
+    var chainKey: [UInt8]?
 
     /// Whether a second factor is required at login.
     public var hasMFA: Bool { totpSecret != nil || contact != nil }

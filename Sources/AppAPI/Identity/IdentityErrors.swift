@@ -41,4 +41,11 @@ extension AppError.Code {
     /// The change reaches factories outside the caller's own scope: granting a scope wider than the caller's,
     /// or changing an account whose scope is wider (the `scope` and `callerScope` details say which).
     public static let scopeBeyondCaller = Self(rawValue: 5418)
+    /// A transaction's signing key is registered to no account on chain (the mempool refuses it with 4012 and this
+    /// code in `cause`; a block that holds it records this failure); the `sender` detail gives the key in hex.
+    public static let signerNotRegistered = Self(rawValue: 5419)
+    /// A records operation names an uploader other than the account that signed the transaction.
+    public static let uploaderNotSigner = Self(rawValue: 5420)
+    /// A public key being registered on chain already signs for another account.
+    public static let keyInUse = Self(rawValue: 5421)
 }

@@ -67,6 +67,32 @@ public actor IdentityService {
     private var refusedLogins: [UInt32: Counter] = [:]
     /// Told of every revocation and account change, before the call that made it returns (live subscriptions end on it).
     let accessChanges = AccessChangeObservers()
+    /// Where account changes go on chain (the platform's record service); nil for an identity service on its own.
+    private var registry: (any AccessRegistry)?
+
+    /// Writes every later account change on chain through `registry` before saving it (A-ID-3 enforced by the chain).
+    func attach(_ registry: any AccessRegistry) {
+        self.registry = registry
+    }
+
+    /// Gives every account that has no chain key yet (written before accounts had them) a new one, registers it on
+    /// chain with the account's roles and scope (signed by the founding key), and saves it. Accounts with a key are
+    /// left alone: the chain, not this database, decides what they may do.
+    /// - Returns: The user names registered.
+    func registerAccountsWithoutChainKeys() async throws -> [String] {
+        guard let registry else { return [] }
+        var done = [String]()
+        for var account in try await repository.accounts() where account.chainKey == nil {
+            let key = try PrivateKey.generate(.ed25519)
+            try await registry.commit([.putAccount(user: account.user, roles: account.roles, scope: account.scope, enabled: account.enabled),
+                                       .addKey(user: account.user, key: key.publicKey)], signedBy: nil)
+            account.chainKey = key.rawRepresentation
+            try await repository.save(account)
+            logger.notice("administrator registered on chain", metadata: ["user": "\(account.user)", "by": "(genesis)"])
+            done.append(account.user)
+        }
+        return done
+    }
 
     /// - Parameters:
     ///   - repository: Required. Where accounts live (SQLite in a node).
@@ -164,9 +190,13 @@ public actor IdentityService {
             throw AppError(.missingField, "a contact needs a code channel (sms or email)", details: ["field": "channel"])
         }
         let now = clock()
+        let chainKey = try PrivateKey.generate(.ed25519)
         let account = AdminAccount(user: user, roles: roles, scope: scope, enabled: true, contact: contact, codeChannel: contact == nil ? nil : channel,
                                    passwordHash: try configuration.hasher.hash(password), totpSecret: nil, lastTOTPCounter: nil,
-                                   tokensValidAfter: now, failedLogins: 0, lockedUntil: nil, createdAt: now)
+                                   tokensValidAfter: now, failedLogins: 0, lockedUntil: nil, createdAt: now, chainKey: chainKey.rawRepresentation)
+        // On chain first: an account the chain refuses is not created here either.
+        try await registry?.commit([.putAccount(user: user, roles: roles, scope: scope, enabled: true), .addKey(user: user, key: chainKey.publicKey)],
+                                   signedBy: try granter?.signingKey())
         try await repository.save(account)
         logger.info("administrator created", metadata: ["user": "\(user)", "roles": "\(roles.map(\.rawValue).sorted().joined(separator: ","))",
                                                         "scope": "\(scope.text)", "by": "\(granter?.user ?? "(bootstrap)")",
@@ -203,6 +233,10 @@ public actor IdentityService {
             }
         }
         try await ensureASuperAdminRemains(replacing: account)
+        if roles != nil || scope != nil || enabled != nil {
+            try await registry?.commit([.putAccount(user: account.user, roles: account.roles, scope: account.scope, enabled: account.enabled)],
+                                       signedBy: try caller.signingKey())
+        }
         try await repository.save(account)
         accessChanges.send(.accountChanged(user: account.user, account: account))
         logger.info("administrator changed", metadata: ["user": "\(account.user)", "enabled": "\(account.enabled)",
@@ -225,6 +259,7 @@ public actor IdentityService {
         try checkReach(account, by: caller)
         account.enabled = false
         try await ensureASuperAdminRemains(replacing: account)
+        try await registry?.commit([.deleteAccount(user: account.user)], signedBy: try caller.signingKey())
         try await repository.delete(user)
         accessChanges.send(.accountChanged(user: account.user, account: nil))
         logger.info("administrator deleted", metadata: ["user": "\(account.user)", "by": "\(caller.user)"])

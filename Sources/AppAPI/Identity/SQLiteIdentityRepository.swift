@@ -55,6 +55,10 @@ public actor SQLiteIdentityRepository: IdentityRepository {
                 CREATE TABLE IF NOT EXISTS identity_revoked_tokens(token_id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
                 CREATE TABLE IF NOT EXISTS identity_meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);
                 """)
+            // Databases written before accounts had chain keys lack the column.
+            if try db.scalarInt("SELECT count(*) FROM pragma_table_info('identity_accounts') WHERE name = 'chain_key'") ?? 0 == 0 {
+                try db.execute("ALTER TABLE identity_accounts ADD COLUMN chain_key BLOB")
+            }
             if let sealingKey { try Self.sealClearValues(db, with: sealingKey) }
         } catch {
             throw failure(error.message, Int(error.numericCode))
@@ -148,10 +152,14 @@ public actor SQLiteIdentityRepository: IdentityRepository {
                 try db.execute("ATTACH DATABASE '\(escaped)' AS old")
                 do throws(LedgerError) {
                     try db.transaction { () throws(LedgerError) in
-                        for table in ["identity_accounts", "identity_revoked_tokens"] {
-                            if try db.scalarInt("SELECT count(*) FROM old.sqlite_master WHERE name = '\(table)'") ?? 0 > 0 {
-                                try db.execute("INSERT OR REPLACE INTO main.\(table) SELECT * FROM old.\(table)")
-                            }
+                        if try db.scalarInt("SELECT count(*) FROM old.sqlite_master WHERE name = 'identity_accounts'") ?? 0 > 0 {
+                            try db.execute("""
+                                INSERT OR REPLACE INTO main.identity_accounts(user_key, \(Self.legacyColumns))
+                                SELECT user_key, \(Self.legacyColumns) FROM old.identity_accounts
+                                """)
+                        }
+                        if try db.scalarInt("SELECT count(*) FROM old.sqlite_master WHERE name = 'identity_revoked_tokens'") ?? 0 > 0 {
+                            try db.execute("INSERT OR REPLACE INTO main.identity_revoked_tokens SELECT * FROM old.identity_revoked_tokens")
                         }
                         if try db.scalarInt("SELECT count(*) FROM old.sqlite_master WHERE name = 'identity_meta'") ?? 0 > 0 {
                             try db.execute("INSERT OR REPLACE INTO main.identity_meta SELECT * FROM old.identity_meta WHERE key = 'token_secret'")
@@ -205,7 +213,9 @@ public actor SQLiteIdentityRepository: IdentityRepository {
         }
     }
 
-    private static let columns = "user, roles, scope, enabled, contact, channel, password_hash, totp_secret, last_totp, tokens_valid_after, failed_logins, locked_until, created_at"
+    /// The columns of identity tables kept in the ledger by earlier versions.
+    private static let legacyColumns = "user, roles, scope, enabled, contact, channel, password_hash, totp_secret, last_totp, tokens_valid_after, failed_logins, locked_until, created_at"
+    private static let columns = legacyColumns + ", chain_key"
 
     private func readAccount(_ s: SQLiteConnection.Statement) throws(LedgerError) -> AdminAccount {
         let user = s.text(0)
@@ -222,7 +232,8 @@ public actor SQLiteIdentityRepository: IdentityRepository {
             tokensValidAfter: Timestamp(rawValue: s.uint(9)),
             failedLogins: Int(s.int(10)),
             lockedUntil: s.isNull(11) ? nil : Timestamp(rawValue: s.uint(11)),
-            createdAt: Timestamp(rawValue: s.uint(12)))
+            createdAt: Timestamp(rawValue: s.uint(12)),
+            chainKey: s.isNull(13) ? nil : try opened(s.blob(13), bound: "chain-key/" + user.lowercased()))
     }
 
     /// The account named `user` (case-insensitive), or nil.
@@ -250,7 +261,7 @@ public actor SQLiteIdentityRepository: IdentityRepository {
         try wrap { () throws(LedgerError) in
             let s = try db.statement("""
                 INSERT OR REPLACE INTO identity_accounts(user_key, \(Self.columns))
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
                 """)
             s.bind(1, text: a.user.lowercased())
             s.bind(2, text: a.user)
@@ -266,6 +277,7 @@ public actor SQLiteIdentityRepository: IdentityRepository {
             s.bind(12, a.failedLogins)
             if let l = a.lockedUntil { s.bind(13, l.rawValue) } else { s.bindNull(13) }
             s.bind(14, a.createdAt.rawValue)
+            if let k = a.chainKey { s.bind(15, try sealed(k, bound: "chain-key/" + a.user.lowercased())) } else { s.bindNull(15) }
             try s.run()
         }
     }

@@ -128,11 +128,14 @@ public actor Platform {
     public static func open(_ deployment: Deployment, options: Options = .init()) async throws -> Platform {
         let node: any ChainNode
         let directory: String
-        let account: SigningAccount
+        let founder: PrivateKey
+        let chainID: UInt64
         let anchor: TrustAnchor
         var cluster: Cluster?
         let settlement: Settlement.Rule
-        let executors: [any TransactionExecutor] = [RecordsExecutor(), KeyValueExecutor()]
+        // Records and the accounts they are checked against (A-ID-3, on every node); nothing else runs here, so
+        // no transaction of a key the chain has not registered changes the state.
+        let executors: [any TransactionExecutor] = [RecordsExecutor(), AccessExecutor()]
         // Seals the identity database's TOTP secrets and token key: the folder's keystore entry, or a key of
         // this process for an in-memory cluster (whose folder is not reopened).
         var identitySealingKey = SymmetricKey(randomByteCount: 32)
@@ -158,7 +161,8 @@ public actor Platform {
             node = n
             settlement = .atomicCommits
             anchor = TrustAnchor(chainID: keys.chainID, hashAlgorithm: config.hashAlgorithm, validators: config.schedule.initial.validators!)
-            account = SigningAccount(key: keys.client, chainID: keys.chainID, nextNonce: await n.nextNonce(for: keys.client.publicKey))
+            founder = keys.genesis
+            chainID = keys.chainID
         case .cluster(let count, let seed):
             var c = ClusterConfiguration(nodes: count, consensus: .pbft, seed: seed)
             c.clock = options.clock
@@ -175,8 +179,8 @@ public actor Platform {
             node = try await started.node(0)
             settlement = .committedBlockAfterDeadline
             anchor = TrustAnchor(chainID: c.chainID, hashAlgorithm: c.hashAlgorithm, validators: started.schedule.initial.validators!)
-            let a = started.account(0)
-            account = SigningAccount(key: a.key, chainID: a.chainID, nextNonce: await node.nextNonce(for: a.key.publicKey))
+            founder = started.genesisKey
+            chainID = c.chainID
         }
         let storePath = await node.ledger.path ?? ":memory:"
         let log = PlatformLog(path: options.writesLog ? directory + "/platform.log" : nil, rotation: options.logRotation,
@@ -196,12 +200,16 @@ public actor Platform {
             // single write lock and the node's commits waited for them in the busy handler.
             let index = try RecordIndex(path: storePath == ":memory:" ? storePath : directory + "/records-index.sqlite", ledger: store)
             let telemetry = RecordTelemetry(logger: options.logger ?? Logger(label: "forgechain.records"), factory: options.metricsFactory)
-            let records = RecordService(node: node, store: store, index: index, identity: identity, account: account, log: log, telemetry: telemetry,
+            let records = RecordService(node: node, store: store, index: index, identity: identity, founder: founder, chainID: chainID,
+                                        log: log, telemetry: telemetry,
                                         organisation: options.organisationFactories, commitTimeout: options.commitTimeout,
                                         maximumTransactionBodyBytes: min(1 << 20, max(4 << 10, options.maximumTransactionBodyBytes)),
                                         settlement: settlement)
             started = records
             await records.startFollowing()
+            // Account changes go on chain from now on; accounts written before (without a chain key) are registered.
+            await identity.attach(records)
+            _ = try await identity.registerAccountsWithoutChainKeys()
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try DurableFile.write(Array(try encoder.encode(anchor)), to: directory + "/trust-anchor.json", mode: 0o644)

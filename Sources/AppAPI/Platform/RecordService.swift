@@ -50,14 +50,19 @@ public actor RecordService {
     public nonisolated let maximumTransactionBodyBytes: Int
     /// Catches the record index up, and logs, counts and retries a catch-up that fails.
     nonisolated let indexFollower: IndexFollower
-    private var account: SigningAccount
+    /// The chain's founding key (the genesis key): it signs the access transactions that register the first
+    /// administrator and accounts written before accounts had chain keys.
+    private let founder: PrivateKey
+    /// Each administrator's chain key with its next nonce, once it signed here.
+    private var signers: [PublicKey: SigningAccount] = [:]
+    private let chainID: UInt64
     private var follower: Task<Void, Never>?
     private var closed = false
 
     /// The most records one submission takes.
     public static let maximumBatch = 100_000
 
-    init(node: any ChainNode, store: LedgerStore, index: RecordIndex, identity: IdentityService, account: SigningAccount,
+    init(node: any ChainNode, store: LedgerStore, index: RecordIndex, identity: IdentityService, founder: PrivateKey, chainID: UInt64,
          log: PlatformLog, telemetry: RecordTelemetry, organisation: FactoryScope, commitTimeout: Duration, maximumTransactionBodyBytes: Int,
          settlement: Settlement.Rule) {
         self.settlement = settlement
@@ -66,7 +71,8 @@ public actor RecordService {
         self.store = store
         self.index = index
         self.identity = identity
-        self.account = account
+        self.founder = founder
+        self.chainID = chainID
         self.log = log
         self.organisation = organisation
         self.commitTimeout = commitTimeout
@@ -245,7 +251,7 @@ public actor RecordService {
         let fresh = ops.filter { onChain[$0.recordID] == nil }
         let skipped = ops.filter { onChain[$0.recordID] != nil }.map(\.recordID)
         guard !fresh.isEmpty else { return UploadResult(receipts: [], alreadyOnChain: skipped) }
-        let receipts = try await send(fresh, user: admin.user, operation: "upload", timeout: timeout, progress: progress).confirmation
+        let receipts = try await send(fresh, admin: admin, operation: "upload", timeout: timeout, progress: progress).confirmation
         return UploadResult(receipts: receipts, alreadyOnChain: skipped)
     }
 
@@ -273,7 +279,7 @@ public actor RecordService {
         if let dup = try index.existing(ops.map(\.recordID)).sorted().first {
             throw refusedAsExisting(dup, user: admin.user, message: "is already on chain")
         }
-        return try await send(ops, user: admin.user, operation: "upload", timeout: timeout, progress: progress)
+        return try await send(ops, admin: admin, operation: "upload", timeout: timeout, progress: progress)
     }
 
     /// The checks every upload makes before looking at the chain: open, batch size, digests count, the token's
@@ -363,7 +369,7 @@ public actor RecordService {
 
     /// Signs one transaction per group, in nonce order; group `k` (from 0) carries the deadline
     /// `start + (k + 1) × timeout`, so each transaction has `timeout` more than the one before it.
-    private func sign(_ groups: [Group], start: Timestamp, timeout: Duration) throws -> [(Transaction, Timestamp)] {
+    private func sign(_ groups: [Group], with account: inout SigningAccount, start: Timestamp, timeout: Duration) throws -> [(Transaction, Timestamp)] {
         let millis = Self.milliseconds(timeout)
         var out = [(Transaction, Timestamp)]()
         out.reserveCapacity(groups.count)
@@ -405,17 +411,30 @@ public actor RecordService {
         var groups: [[RecordOperation]]
         var deadlines: [Timestamp]
         var firstNonce: UInt64
+        var signer: PublicKey
         var grace: Duration
     }
 
-    /// Packs and signs `ops` (synchronous half of ``send(_:user:operation:timeout:progress:)``).
-    private func prepare(_ ops: [RecordOperation], timeout: Duration?) throws -> Prepared {
+    /// Packs and signs `ops` with `key` (synchronous half of ``send(_:admin:operation:timeout:progress:)``).
+    private func prepare(_ ops: [RecordOperation], key: PrivateKey, timeout: Duration?) async throws -> Prepared {
+        var account = await signer(key)
         let groups = pack(ops)
         let firstNonce = account.nextNonce
         let wait = timeout ?? commitTimeout
-        let signed = try sign(groups, start: node.now, timeout: wait)
+        let signed = try sign(groups, with: &account, start: node.now, timeout: wait)
+        signers[key.publicKey] = account
         return Prepared(transactions: signed.map(\.0), groups: groups.map(\.operations), deadlines: signed.map(\.1), firstNonce: firstNonce,
-                        grace: .milliseconds(min(10_000, max(1_000, Self.milliseconds(wait)))))
+                        signer: key.publicKey, grace: .milliseconds(min(10_000, max(1_000, Self.milliseconds(wait)))))
+    }
+
+    /// `key` with its next nonce: the one this service tracks, or the node's committed one the first time.
+    private func signer(_ key: PrivateKey) async -> SigningAccount {
+        if let known = signers[key.publicKey] { return known }
+        let account = SigningAccount(key: key, chainID: chainID, hashAlgorithm: store.hashAlgorithm, nextNonce: await node.nextNonce(for: key.publicKey))
+        // Another call may have signed with the key meanwhile.
+        if let known = signers[key.publicKey] { return known }
+        signers[key.publicKey] = account
+        return account
     }
 
     /// The transactions the node accepted, by their IDs (the first `ids.count` of `prepared`).
@@ -425,7 +444,7 @@ public actor RecordService {
 
     /// Rewinds the nonce past the refused transaction (it and the ones after it were never sent) and describes the refusal.
     private func refusal(_ error: any Error, prepared: Prepared, ids: [Digest], user: String, operation: String) -> AppError {
-        account.nextNonce = prepared.firstNonce + UInt64(ids.count)
+        signers[prepared.signer]?.nextNonce = prepared.firstNonce + UInt64(ids.count)
         return refused(error, group: prepared.groups[ids.count], sent: pending(prepared, ids: ids), user: user, operation: operation)
     }
 
@@ -446,9 +465,10 @@ public actor RecordService {
     /// (AddressSanitizer with `SWIFT_DEBUG_ENABLE_TASK_SLAB_ALLOCATOR=false`: an 8-byte write past this function's
     /// 1,040-byte context), which corrupted the heap or the task allocator; AppAPI is therefore built with `-O` in
     /// debug builds too (Package.swift), and small async bodies keep the exposure small if that ever changes.
-    private func send(_ ops: [RecordOperation], user: String, operation: String, timeout: Duration?,
+    private func send(_ ops: [RecordOperation], admin: AdminAccount, operation: String, timeout: Duration?,
                       progress: (@Sendable (Int, Int) -> Void)? = nil) async throws -> SubmissionHandle {
-        let prepared = try prepare(ops, timeout: timeout)
+        let user = admin.user
+        let prepared = try await prepare(ops, key: try admin.signingKey(), timeout: timeout)
         var ids = [Digest]()
         for tx in prepared.transactions {
             let id: Digest
@@ -501,18 +521,53 @@ public actor RecordService {
 
     // MARK: Test hooks
 
-    /// Test hook: skips the account's next nonce, so the transactions sent after it wait in the mempool behind the
-    /// gap (a node that cannot commit them in time). Returns the skipped nonce for ``fillNonceGapForTesting(_:)``.
-    package func openNonceGapForTesting() -> UInt64 {
-        defer { account.nextNonce += 1 }
+    /// Test hook: skips the next nonce of the key `token`'s account signs with, so the transactions it sends after
+    /// it wait in the mempool behind the gap (a node that cannot commit them in time). Returns the skipped nonce for
+    /// ``fillNonceGapForTesting(_:token:)``.
+    package func openNonceGapForTesting(token: String) async throws -> UInt64 {
+        let key = try await identity.authenticate(token: token).signingKey()
+        var account = await signer(key)
+        defer { account.nextNonce += 1; signers[key.publicKey] = account }
         return account.nextNonce
     }
 
-    /// Test hook: sends a key-value write with the skipped `nonce`, so the transactions behind the gap can commit.
-    package func fillNonceGapForTesting(_ nonce: UInt64) async throws -> Digest {
-        var filler = account
+    /// Test hook: sends, with the skipped `nonce`, a records transaction holding no operation (it fails, but takes
+    /// the nonce), so the transactions behind the gap can commit.
+    package func fillNonceGapForTesting(_ nonce: UInt64, token: String) async throws -> Digest {
+        var filler = await signer(try await identity.authenticate(token: token).signingKey())
         filler.nextNonce = nonce
-        return try await node.enqueue(try filler.set(key: Array("test/nonce-gap".utf8), value: [1]))
+        return try await node.enqueue(try filler.transaction(kind: RecordsExecutor.kind, body: RecordOperation.body([])))
+    }
+
+    // MARK: Access registry
+
+    /// Commits account changes on chain (``AccessRegistry``): one access transaction signed by `signer`, or by the
+    /// founding key; waits for its receipt.
+    /// - Throws: `AppError` `.chainRejected` (5103) when the node refuses it, or the receipt's failure code.
+    func commit(_ operations: [AccessOperation], signedBy signer: PrivateKey?) async throws {
+        guard !closed else { throw AppError(.platformClosed, "the platform is closed") }
+        var account = await self.signer(signer ?? founder)
+        let tx = try account.transaction(kind: AccessExecutor.kind, body: AccessOperation.body(operations), timestamp: node.now)
+        signers[account.key.publicKey] = account
+        let receipt: Receipt
+        do {
+            receipt = try await node.submit(tx, timeout: commitTimeout)
+        } catch {
+            // Not admitted or not committed in time: the nonce is read from the chain again next time.
+            signers[account.key.publicKey] = nil
+            let code = (error as? any CodedError)?.numericCode ?? 9999
+            throw AppError(.chainRejected, "the account change was not committed: \((error as? any CodedError)?.message ?? "\(error)")",
+                           details: ["cause": String(code)])
+        }
+        guard receipt.status == Receipt.success else {
+            let code = UInt32(truncatingIfNeeded: receipt.status)
+            throw AppError(AppError.Code(rawValue: code), String(decoding: receipt.output, as: UTF8.self), details: ["onChain": "true"])
+        }
+    }
+
+    /// The account `user` as the committed state holds it.
+    func chainAccount(_ user: String) async throws -> ChainAccount? {
+        try ChainAccount.account(user: user, state: StoreStateReader(store: store))
     }
 
     // MARK: Query (A-Q-1..4)
@@ -682,7 +737,7 @@ public actor RecordService {
         let op = RecordOperation(kind: .update, recordID: recordID, version: current.version + 1, recordBytes: bytes,
                                  digest: store.hashAlgorithm.hash(bytes), uploader: admin.user, condition: condition,
                                  changedFields: fields.keys.sorted(), previousBytes: previous)
-        return try await send([op], user: admin.user, operation: "update", timeout: timeout).confirmation[0]
+        return try await send([op], admin: admin, operation: "update", timeout: timeout).confirmation[0]
     }
 
     // MARK: Notifications (A-U-4)
@@ -753,3 +808,4 @@ public actor RecordService {
         return versions
     }
 }
+extension RecordService: AccessRegistry {}

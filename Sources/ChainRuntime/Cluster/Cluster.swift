@@ -92,6 +92,9 @@ public actor Cluster {
     public nonisolated let nodeIDs: [NodeID]
     /// The genesis block.
     public nonisolated let genesis: Block
+    /// The key that signed ``genesis``: the chain's founding authority (it registers the first accounts of an
+    /// access-controlled chain). Derived from the seed, like every key of a cluster.
+    package nonisolated let genesisKey: PrivateKey
     /// The consensus schedule every node runs.
     public nonisolated let schedule: ConsensusSchedule
     /// The folder holding every node's store.
@@ -115,11 +118,12 @@ public actor Cluster {
     /// Callers in a cluster-level wait: time then runs at full speed.
     private var waitersInCluster = 0
 
-    private init(configuration: ClusterConfiguration, keys: [PrivateKey], genesis: Block, schedule: ConsensusSchedule,
+    private init(configuration: ClusterConfiguration, keys: [PrivateKey], genesisKey: PrivateKey, genesis: Block, schedule: ConsensusSchedule,
                  directory: String, ownsDirectory: Bool) {
         self.configuration = configuration
         self.keys = keys
         self.genesis = genesis
+        self.genesisKey = genesisKey
         self.schedule = schedule
         self.directory = directory
         self.ownsDirectory = ownsDirectory
@@ -148,7 +152,8 @@ public actor Cluster {
             return try PrivateKey(scheme: .ed25519, rawRepresentation: raw)
         }
         let keys = try (0..<configuration.nodes).map { _ throws(LedgerError) in try key() }
-        let genesis = try ChainGenesis.make(chainID: configuration.chainID, key: try key(), hashAlgorithm: configuration.hashAlgorithm)
+        let genesisKey = try key()
+        let genesis = try ChainGenesis.make(chainID: configuration.chainID, key: genesisKey, hashAlgorithm: configuration.hashAlgorithm)
         let validators = try ValidatorSet((0..<configuration.nodes).map { Validator(id: NodeID(UInt32($0)), publicKey: keys[$0].publicKey) })
         let schedule = ConsensusSchedule(initial: try ClusterEngines.config(configuration.consensus, validators: validators,
                                                                              maximumTransactionsPerBlock: configuration.maximumTransactionsPerBlock))
@@ -159,7 +164,7 @@ public actor Cluster {
         } else {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("forgechain-cluster-\(UUID().uuidString)").path
         }
-        let cluster = Cluster(configuration: configuration, keys: keys, genesis: genesis, schedule: schedule,
+        let cluster = Cluster(configuration: configuration, keys: keys, genesisKey: genesisKey, genesis: genesis, schedule: schedule,
                               directory: directory, ownsDirectory: owns)
         for id in cluster.nodeIDs { try await cluster.launch(id) }
         await cluster.startSimulation()

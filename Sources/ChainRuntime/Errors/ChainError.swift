@@ -78,4 +78,7 @@ extension ChainError.Code {
     public static let nonceAlreadyPooled = Self(rawValue: 4010)
     /// A mempool configuration field is outside its documented range; `details["field"]` names it.
     public static let invalidMempoolConfiguration = Self(rawValue: 4011)
+    /// The executor of the transaction's payload kind refused its signer on admission (an unregistered or disabled
+    /// key); `details["cause"]` holds the executor's code (for records, AppAPI's 5420 or 5403).
+    public static let senderNotPermitted = Self(rawValue: 4012)
 }

@@ -20,7 +20,7 @@ extension Mempool {
     /// Admits many transactions at once, verifying their signatures on all
     /// cores first (a peer's transaction batch, a client's bulk upload).
     ///
-    /// Equivalent to calling ``add(_:now:nextNonce:)`` for each transaction in
+    /// Equivalent to calling ``add(_:now:nextNonce:refusal:)`` for each transaction in
     /// order (the same checks, errors and final state), except that encoding,
     /// hashing and signature verification run in parallel beforehand. A
     /// transaction that fails an earlier check still costs its verification.
@@ -29,16 +29,18 @@ extension Mempool {
     ///     follow each other in the batch.
     ///   - now: Required. The local time; decides expiry.
     ///   - parallelism: Optional, default the active processor count; at least 1.
-    ///   - nextNonce: Required. As for ``add(_:now:nextNonce:)``; called serially.
+    ///   - nextNonce: Required. As for ``add(_:now:nextNonce:refusal:)``; called serially.
     /// - Returns: One result per input, in input order: the ID or the error
-    ///   ``add(_:now:nextNonce:)`` would have thrown.
+    ///   ``add(_:now:nextNonce:refusal:)`` would have thrown.
     /// - Note: Blocks the caller until the verification threads finish.
+    ///   - refusal: Optional, default none. As for ``add(_:now:nextNonce:refusal:)``; called serially.
     public mutating func addBatch(_ txs: [Transaction], now: Timestamp, parallelism: Int? = nil,
-                                  nextNonce: (PublicKey) -> UInt64) -> [Result<Digest, ChainError>] {
-        addBatch(Self.prepare(txs, configuration: configuration, parallelism: parallelism), now: now, nextNonce: nextNonce)
+                                  nextNonce: (PublicKey) -> UInt64,
+                                  refusal: (Transaction) -> LedgerError? = { _ in nil }) -> [Result<Digest, ChainError>] {
+        addBatch(Self.prepare(txs, configuration: configuration, parallelism: parallelism), now: now, nextNonce: nextNonce, refusal: refusal)
     }
 
-    /// The parallel half of ``addBatch(_:now:parallelism:nextNonce:)``: encodes, hashes and
+    /// The parallel half of ``addBatch(_:now:parallelism:nextNonce:refusal:)``: encodes, hashes and
     /// verifies signatures (through the process-wide memo of verified transaction signatures).
     /// Pure apart from the memo; safe to call from any thread, concurrently.
     static func prepare(_ txs: [Transaction], configuration: MempoolConfiguration, parallelism: Int? = nil) -> PreparedTransactions {
@@ -70,16 +72,16 @@ extension Mempool {
         }
     }
 
-    /// The serial half of ``addBatch(_:now:parallelism:nextNonce:)``: the admission checks, in order.
+    /// The serial half of ``addBatch(_:now:parallelism:nextNonce:refusal:)``: the admission checks, in order.
     /// `prepared` must come from ``prepare(_:configuration:parallelism:)`` with this mempool's configuration.
     mutating func addBatch(_ prepared: PreparedTransactions, now: Timestamp,
-                           nextNonce: (PublicKey) -> UInt64) -> [Result<Digest, ChainError>] {
+                           nextNonce: (PublicKey) -> UInt64, refusal: (Transaction) -> LedgerError?) -> [Result<Digest, ChainError>] {
         var results: [Result<Digest, ChainError>] = []
         results.reserveCapacity(prepared.transactions.count)
         for (tx, p) in zip(prepared.transactions, prepared.items) {
             do throws(ChainError) {
                 let candidate = try precheck(tx, now: now, encoded: p.encoded, id: p.id)
-                results.append(.success(try admit(tx, candidate, nextNonce: nextNonce) { p.signatureError }))
+                results.append(.success(try admit(tx, candidate, nextNonce: nextNonce, refusal: refusal) { p.signatureError }))
             } catch {
                 results.append(.failure(error))
             }

@@ -4,7 +4,7 @@ import LedgerCore
 /// after full validation, deduplicated by ID, ordered per sender by nonce,
 /// bounded in count, bytes and per sender, and evicted when expired.
 ///
-/// Admission (``add(_:now:nextNonce:)``) checks, cheapest first, and throws
+/// Admission (``add(_:now:nextNonce:refusal:)``) checks, cheapest first, and throws
 /// the first failure:
 /// 1. chain ID (`.wrongChain`, 4008);
 /// 2. encoded size (`.transactionTooLarge`, 4007);
@@ -16,7 +16,9 @@ import LedgerCore
 ///    other pending transaction with that nonce (`.nonceAlreadyPooled`, 4010);
 /// 6. limits: per sender (`.senderLimitReached`, 4002), then count and bytes
 ///    (`.mempoolFull`, 4001);
-/// 7. signature, low-S required (`.invalidSignature`, 4009).
+/// 7. signature, low-S required (`.invalidSignature`, 4009);
+/// 8. signer: the `refusal` check (the node asks the executor of the payload kind, which may keep a list of
+///    permitted signers, as AppAPI's records and access executors do; `.senderNotPermitted`, 4012).
 ///
 /// A rejected transaction changes nothing (apart from dropping pending
 /// transactions whose nonces `nextNonce` reports as already committed).
@@ -164,14 +166,18 @@ public struct Mempool: Sendable {
     ///   `.nonceTooLow` (4004), `.nonceGap` (4005, with `expectedNonce`),
     ///   `.nonceAlreadyPooled` (4010), `.senderLimitReached` (4002),
     ///   `.mempoolFull` (4001, naming `maxTransactions` or `maxBytes`),
-    ///   `.invalidSignature` (4009, the LedgerError code in `details["cause"]`).
+    ///   `.invalidSignature` (4009, the LedgerError code in `details["cause"]`),
+    ///   `.senderNotPermitted` (4012, the code `refusal` returned in `details["cause"]`).
     ///   On any error the pending set is unchanged.
+    ///   - refusal: Optional, default none. Asked last, once the signature verified: why the chain does not accept
+    ///     the transaction's signer (the node asks its executor's `admit`), or nil.
     /// - Note: O(log n) plus one signature verification. Mutating; the owner serialises calls.
     @discardableResult
-    public mutating func add(_ tx: Transaction, now: Timestamp, nextNonce: (PublicKey) -> UInt64) throws(ChainError) -> Digest {
+    public mutating func add(_ tx: Transaction, now: Timestamp, nextNonce: (PublicKey) -> UInt64,
+                             refusal: (Transaction) -> LedgerError? = { _ in nil }) throws(ChainError) -> Digest {
         let candidate = try precheck(tx, now: now)
         let algorithm = configuration.hashAlgorithm
-        return try admit(tx, candidate, nextNonce: nextNonce) {
+        return try admit(tx, candidate, nextNonce: nextNonce, refusal: refusal) {
             do throws(LedgerError) { try tx.verifySignatureOnce(hashAlgorithm: algorithm); return nil } catch { return error }
         }
     }
@@ -219,7 +225,7 @@ public struct Mempool: Sendable {
     }
 
     /// Checks 5–7 and inserts. `signatureError` runs last.
-    mutating func admit(_ tx: Transaction, _ c: Candidate, nextNonce: (PublicKey) -> UInt64,
+    mutating func admit(_ tx: Transaction, _ c: Candidate, nextNonce: (PublicKey) -> UInt64, refusal: (Transaction) -> LedgerError?,
                         signatureError: () -> LedgerError?) throws(ChainError) -> Digest {
         let config = configuration
         let committed = nextNonce(tx.sender)
@@ -261,6 +267,10 @@ public struct Mempool: Sendable {
         }
         if let error = signatureError() {
             throw ChainError(.invalidSignature, "transaction signature rejected: \(error.message)",
+                             details: context(tx, c.id).merging(["cause": String(error.numericCode)]) { a, _ in a })
+        }
+        if let error = refusal(tx) {
+            throw ChainError(.senderNotPermitted, "the chain does not accept the transaction's signer: \(error.message)",
                              details: context(tx, c.id).merging(["cause": String(error.numericCode)]) { a, _ in a })
         }
         insert(tx, c, nextNonce: expected)

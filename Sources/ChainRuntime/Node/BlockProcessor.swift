@@ -44,6 +44,8 @@ package final class BlockProcessor: @unchecked Sendable {
     let hashAlgorithm: HashAlgorithm
     let validator: BlockValidator
     private let executors: [String: any TransactionExecutor]
+    /// The key that signed the genesis block, handed to the executors (``ExecutionContext/genesisProducer``).
+    private let genesisProducer: PublicKey
 
     private let lock = NSLock()
     // Guarded by lock:
@@ -69,9 +71,10 @@ package final class BlockProcessor: @unchecked Sendable {
     private let logger: Logger
 
     init(store: LedgerStore, chainID: UInt64, hashAlgorithm: HashAlgorithm, maximumClockDriftMillis: UInt64,
-         executors: [any TransactionExecutor], clock: @escaping @Sendable () -> Timestamp = { .now() },
+         executors: [any TransactionExecutor], genesisProducer: PublicKey, clock: @escaping @Sendable () -> Timestamp = { .now() },
          logger: Logger = Logger(label: "forgechain.node")) {
         self.store = store
+        self.genesisProducer = genesisProducer
         self.clock = clock
         self.logger = logger
         base = Self.base(of: store)
@@ -179,6 +182,24 @@ package final class BlockProcessor: @unchecked Sendable {
         }
     }
 
+    /// Why the executor of `tx`'s payload kind refuses it on admission (``TransactionExecutor/admit(_:genesisProducer:state:)``),
+    /// judged on the committed state and the blocks decided but not yet written; nil when it accepts it or no
+    /// executor handles the kind (the block then records the failure). A store that cannot be read refuses with its
+    /// error: nothing is admitted on a state the node cannot see.
+    func admissionRefusal(for tx: Transaction) -> LedgerError? {
+        guard let executor = executors[tx.payload.kind] else { return nil }
+        lock.lock()
+        defer { lock.unlock() }
+        let layers = deciding.reversed().compactMap { executed[$0]?.overlay }
+        let reader = Reader(layers: layers) { (k) throws(LedgerError) -> [UInt8]? in try self.committedValue(k) }
+        do {
+            try executor.admit(tx, genesisProducer: genesisProducer, state: reader)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
     /// Marks an executed block (one ``executionForCommit(_:parent:)`` returned) as decided: its write
     /// is pending. Call in commit order, before the write.
     func willCommit(_ e: ExecutedBlock) {
@@ -262,7 +283,7 @@ package final class BlockProcessor: @unchecked Sendable {
             changes.set(nk, to: nv)
             let id = allIDs[i]
             let context = ExecutionContext(chainID: chainID, height: height, timestamp: timestamp, hashAlgorithm: algorithm,
-                                           transactionIndex: included.count, transactionID: id)
+                                           transactionIndex: included.count, transactionID: id, genesisProducer: genesisProducer)
             var outcome: ExecutionOutcome
             if let executor = executors[tx.payload.kind] {
                 do throws(LedgerError) {

@@ -112,6 +112,7 @@ public actor Node<Engine: ConsensusEngine> {
         let chainID = configuration.genesis.header.chainID
         let processor = BlockProcessor(store: store, chainID: chainID, hashAlgorithm: configuration.hashAlgorithm,
                                        maximumClockDriftMillis: configuration.maximumClockDriftMillis, executors: executors,
+                                       genesisProducer: configuration.genesis.header.producer,
                                        clock: { simulatedClock.map { $0.timestamp(skew: 0) } ?? .now() }, logger: configuration.logger)
         let pool = try Mempool(configuration: configuration.mempool
                                ?? MempoolConfiguration(chainID: chainID, hashAlgorithm: configuration.hashAlgorithm))
@@ -126,7 +127,7 @@ public actor Node<Engine: ConsensusEngine> {
         (outboxStream, outbox) = AsyncStream.makeStream(of: (NodeID?, [UInt8]).self, bufferingPolicy: .unbounded)
         guard let head = store.head else { throw ChainError(.storeFailure, "the store at \(configuration.storePath) is empty") }
         let core = NodeCore(configuration: configuration, engine: engine, mempool: pool, head: head, now: .now(),
-                            nextNonce: { p.nextNonce(for: $0) })
+                            nextNonce: { p.nextNonce(for: $0) }, refusal: { p.admissionRefusal(for: $0) })
         let out = outbox
         let writer: any NodeWriter
         let clock: @Sendable () -> Timestamp

@@ -104,6 +104,8 @@ struct NodeCore<Engine: ConsensusEngine> {
     private(set) var telemetry: NodeTelemetry
     /// The committed nonce of a sender (the store's state with the decided blocks on top).
     private let nextNonce: (PublicKey) -> UInt64
+    /// Why the chain refuses a transaction's signer on admission, or nil.
+    private let refusal: (Transaction) -> LedgerError?
 
     private(set) var tickCount: UInt64 = 0
     private var lastCommitTick: UInt64 = 0
@@ -142,8 +144,10 @@ struct NodeCore<Engine: ConsensusEngine> {
     ///   - head: The store's head.
     ///   - now: The current time.
     ///   - nextNonce: Reads a sender's committed nonce.
+    ///   - refusal: Asks the executors whether the chain accepts a transaction's signer (nil: it does).
     init(configuration: NodeConfiguration, engine: Engine, mempool: Mempool, head: LedgerStore.Head, now: Timestamp,
-                 nextNonce: @escaping (PublicKey) -> UInt64) {
+                 nextNonce: @escaping (PublicKey) -> UInt64, refusal: @escaping (Transaction) -> LedgerError? = { _ in nil }) {
+        self.refusal = refusal
         id = configuration.node
         self.configuration = configuration
         self.engine = engine
@@ -168,7 +172,7 @@ struct NodeCore<Engine: ConsensusEngine> {
     mutating func admit(_ prepared: PreparedTransactions, now: Timestamp) -> [Result<Digest, ChainError>] {
         self.now = now
         let transactions = prepared.transactions
-        let results = mempool.addBatch(prepared, now: now, nextNonce: nextNonce)
+        let results = mempool.addBatch(prepared, now: now, nextNonce: nextNonce, refusal: refusal)
         var refused = [UInt32: Int]()
         for (tx, r) in zip(transactions, results) {
             switch r {
@@ -188,7 +192,7 @@ struct NodeCore<Engine: ConsensusEngine> {
     mutating func admit(_ transaction: Transaction, now: Timestamp) throws(ChainError) -> Digest {
         self.now = now
         do {
-            let txID = try mempool.add(transaction, now: now, nextNonce: nextNonce)
+            let txID = try mempool.add(transaction, now: now, nextNonce: nextNonce, refusal: refusal)
             if relays { relayBuffer.append(transaction) }
             return txID
         } catch {
@@ -397,7 +401,7 @@ struct NodeCore<Engine: ConsensusEngine> {
 
     /// Admits a peer's relayed transactions; returns the IDs admitted.
     private mutating func admitRelayed(_ prepared: PreparedTransactions) -> [Digest] {
-        let results = mempool.addBatch(prepared, now: now, nextNonce: nextNonce)
+        let results = mempool.addBatch(prepared, now: now, nextNonce: nextNonce, refusal: refusal)
         var refused = [UInt32: Int]()
         var admitted = [Digest]()
         admitted.reserveCapacity(results.count)

@@ -440,14 +440,14 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
         }
         let processor = BlockProcessor(store: store, chainID: chainID, hashAlgorithm: hashAlgorithm,
                                        maximumClockDriftMillis: c.maximumClockDriftMillis, executors: options.executors,
-                                       clock: { clock.timestamp(skew: skew) }, logger: c.logger)
+                                       genesisProducer: genesis.header.producer, clock: { clock.timestamp(skew: skew) }, logger: c.logger)
         let p = processor
         let context = ConsensusContext(node: c.node, signingKey: c.signingKey, genesis: genesis, chainID: chainID, hashAlgorithm: hashAlgorithm,
                                        schedule: c.schedule, proposalValidator: .deferred, seed: c.seed, storage: StoreConsensusStorage(store: store, logger: c.logger))
         let engine = try Node<Engine>.makeEngine(context: context, store: store)
         guard let head = store.head else { throw ChainError(.storeFailure, "node \(i)'s store is empty") }
         let core = NodeCore(configuration: c, engine: engine, mempool: try Mempool(configuration: MempoolConfiguration(chainID: chainID, hashAlgorithm: hashAlgorithm)),
-                            head: head, now: timestamp(i), nextNonce: { p.nextNonce(for: $0) })
+                            head: head, now: timestamp(i), nextNonce: { p.nextNonce(for: $0) }, refusal: { p.admissionRefusal(for: $0) })
         let driver = try NodeDriver(core: core, processor: processor, store: store, writer: writer, signingKey: c.signingKey,
                                     clock: { clock.timestamp(skew: skew) },
                                     makeEngine: { s throws(ChainError) in try Node<Engine>.makeEngine(context: context, store: s) })

@@ -26,16 +26,22 @@ public struct ExecutionContext: Hashable, Sendable {
     public var transactionIndex: Int
     /// The transaction's ID.
     public var transactionID: Digest
+    /// The key that signed the chain's genesis block: the chain's founding authority, for executors that keep
+    /// governance state (AppAPI's access executor lets it register the first administrators). Nil when the host
+    /// does not name it; such executors then accept no founder.
+    public var genesisProducer: PublicKey?
 
     /// Parameters as the properties of the same names; the node makes contexts for its executors.
+    /// `genesisProducer` is optional, default nil.
     public init(chainID: UInt64, height: Height, timestamp: Timestamp, hashAlgorithm: HashAlgorithm,
-                transactionIndex: Int, transactionID: Digest) {
+                transactionIndex: Int, transactionID: Digest, genesisProducer: PublicKey? = nil) {
         self.chainID = chainID
         self.height = height
         self.timestamp = timestamp
         self.hashAlgorithm = hashAlgorithm
         self.transactionIndex = transactionIndex
         self.transactionID = transactionID
+        self.genesisProducer = genesisProducer
     }
 }
 
@@ -97,6 +103,23 @@ public protocol TransactionExecutor: Sendable {
     /// - Throws: `LedgerError`; the host records it as a failed receipt
     ///   (status = the error's code), except store errors (15xx), which it treats as node failures.
     func execute(_ transaction: Transaction, context: ExecutionContext, state: any StateReader) throws(LedgerError) -> ExecutionOutcome
+
+    /// Decides whether a transaction may wait in the mempool at all, before it takes space there: the node calls
+    /// it on admission (from clients and from peers alike) with the state at its head. An executor that keeps a
+    /// list of permitted signers refuses the others here; ``execute(_:context:state:)`` must still check the same
+    /// (a block from a faulty peer may hold anything). The default accepts every transaction.
+    /// - Parameters:
+    ///   - transaction: Required. A transaction of one of ``payloadKinds``; its signature is already checked.
+    ///   - genesisProducer: Required. The key that signed the chain's genesis block (``ExecutionContext/genesisProducer``).
+    ///   - state: Required. The committed state (with the blocks decided but not yet written).
+    /// - Throws: `LedgerError` (any code but store errors 15xx): the node refuses the transaction with
+    ///   `ChainError` `.senderNotPermitted` (4012), this code in `details["cause"]`.
+    func admit(_ transaction: Transaction, genesisProducer: PublicKey, state: any StateReader) throws(LedgerError)
+}
+
+extension TransactionExecutor {
+    /// Accepts every transaction (executors without a list of permitted signers).
+    public func admit(_ transaction: Transaction, genesisProducer: PublicKey, state: any StateReader) throws(LedgerError) {}
 }
 
 // Execution (1900–1919).

@@ -211,7 +211,7 @@ actor ChangeCollector: RecordChangeDelegate {
         let stream = try await q.changes(token: f.rootToken)
 
         // The node cannot commit what comes next: those transactions wait in its mempool behind a nonce gap.
-        let gap = await q.openNonceGapForTesting()
+        let gap = try await q.openNonceGapForTesting(token: f.rootToken)
         let started = ContinuousClock.now
         let update = await #expect(throws: AppError.self) {
             try await q.update(recordID: "P-1", fields: ["propara.pro_temperature": "99.0"], condition: .expectedVersion(1), token: f.rootToken,
@@ -228,7 +228,7 @@ actor ChangeCollector: RecordChangeDelegate {
         #expect(upload?.details["committedRecords"] == "0")
 
         // The node catches up: both transactions reach a block, stamped after their deadlines, and fail there.
-        _ = try await q.fillNonceGapForTesting(gap)
+        _ = try await q.fillNonceGapForTesting(gap, token: f.rootToken)
         for error in [update, upload] {
             let txID = try Digest(hex: try #require(error?.details["transactionID"]))
             let receipt = try await f.platform.node.waitForReceipt(txID, timeout: .seconds(60))
@@ -258,7 +258,7 @@ actor ChangeCollector: RecordChangeDelegate {
         _ = try await platform.identity.createAdministrator(user: "root", password: RecordsFixture.password, roles: [.superAdmin], token: nil)
         let token = try await platform.identity.login(user: "root", password: RecordsFixture.password, oneTimeCode: nil).token
         let q = platform.records
-        let gap = await q.openNonceGapForTesting()
+        let gap = try await q.openNonceGapForTesting(token: token)
         let error = await #expect(throws: AppError.self) {
             // 1.5 s: the deadline, and also how long the service may wait after it for a committed block past it.
             try await q.upload(RecordsFixture.production(1), token: token, timeout: .milliseconds(1_500))
@@ -266,7 +266,7 @@ actor ChangeCollector: RecordChangeDelegate {
         #expect(error?.code == .confirmationTimeout && error?.details["final"] == "true", "\(String(describing: error))")
         let deadline = try #require(error?.details["deadline"].flatMap(UInt64.init))
         #expect(try #require(Settlement.committedHeadTime(q.store)).rawValue > deadline)
-        _ = try await q.fillNonceGapForTesting(gap)
+        _ = try await q.fillNonceGapForTesting(gap, token: token)
         let receipt = try await platform.node.waitForReceipt(try Digest(hex: try #require(error?.details["transactionID"])), timeout: .seconds(60))
         #expect(receipt.status == UInt64(AppError.Code.deadlineExceeded.rawValue))
         #expect(try q.store.stateValue(forKey: RecordStateEntry.key("P-1")) == nil)

@@ -19,8 +19,8 @@ import Testing
         let db = try SQLiteConnection(path: f.directory + "/records-index.sqlite", mode: .readWrite)
         try db.execute("CREATE TRIGGER injected_fault BEFORE INSERT ON records_meta BEGIN SELECT RAISE(ABORT, 'injected fault'); END")
         // A committed block the index now has to catch up with.
-        let gap = await records.openNonceGapForTesting()
-        let filler = try await records.fillNonceGapForTesting(gap)
+        let gap = try await records.openNonceGapForTesting(token: f.rootToken)
+        let filler = try await records.fillNonceGapForTesting(gap, token: f.rootToken)
         _ = try await records.node.waitForReceipt(filler, timeout: .seconds(60))
 
         // A call that needs the index fails with the catch-up's code.

@@ -9,6 +9,15 @@ struct DictionaryState: StateReader {
     mutating func apply(_ outcome: ExecutionOutcome) {
         for change in outcome.writes.changes { values[change.key] = change.value }
     }
+
+    /// This state with `key` registered on chain to `user` (roles, scope and enabled flag as given).
+    func registering(_ key: PublicKey, user: String = "root", roles: Set<Role> = [.superAdmin], scope: FactoryScope = .all,
+                     enabled: Bool = true) -> DictionaryState {
+        var copy = self
+        copy.values[ChainAccount.key(user: user)] = ChainAccount(user: user, roles: roles, scope: scope, enabled: enabled, keys: [key]).encoded
+        copy.values[ChainAccount.key(publicKey: key)] = ChainAccount.binding(user)
+        return copy
+    }
 }
 
 struct RecordsExecutorTests {
@@ -24,7 +33,9 @@ struct RecordsExecutorTests {
         try tx.sign(with: key, hashAlgorithm: .sha256)
         let context = ExecutionContext(chainID: 53, height: 1, timestamp: Timestamp(millisecondsSince1970: blockTime), hashAlgorithm: .sha256,
                                        transactionIndex: 0, transactionID: tx.id(using: .sha256))
-        return try RecordsExecutor().execute(tx, context: context, state: state)
+        // The key signs for "root", a super-admin, unless the state registers it otherwise.
+        let signed = state.values[ChainAccount.key(publicKey: key.publicKey)] == nil ? state.registering(key.publicKey) : state
+        return try RecordsExecutor().execute(tx, context: context, state: signed)
     }
 
     func create(_ record: ManufacturingRecord) -> RecordOperation {

@@ -1,0 +1,235 @@
+import LedgerCore
+
+/// One change to the accounts on chain (``ChainAccount``), inside an access transaction.
+///
+/// **Wire form** (canonical RLP), one element of the body's list:
+/// - `["account", user, [role…], all, [factory…], enabled]`: creates the account or replaces its roles, scope and
+///   enabled flag (its keys stay);
+/// - `["key-add", user, scheme, key]`: lets `key` sign for the account;
+/// - `["key-remove", user, scheme, key]`: revokes `key`;
+/// - `["account-delete", user]`: removes the account and revokes all its keys.
+///
+/// **Transaction body** (payload kind `"access"`): `[1, [op…]]`.
+public enum AccessOperation: Hashable, Sendable {
+    /// Creates or replaces an account's roles, scope and enabled flag.
+    case putAccount(user: String, roles: Set<Role>, scope: FactoryScope, enabled: Bool)
+    /// Registers a key for an existing account.
+    case addKey(user: String, key: PublicKey)
+    /// Revokes one of an account's keys.
+    case removeKey(user: String, key: PublicKey)
+    /// Removes an account and revokes its keys.
+    case deleteAccount(user: String)
+
+    /// The account the operation changes.
+    public var user: String {
+        switch self {
+        case .putAccount(let u, _, _, _), .addKey(let u, _), .removeKey(let u, _), .deleteAccount(let u): u
+        }
+    }
+
+    func write(_ w: inout RLPWriter) {
+        w.list { w in
+            switch self {
+            case .putAccount(let user, let roles, let scope, let enabled):
+                w.string("account")
+                w.string(user)
+                w.list { w in for r in roles.sorted() { w.string(r.rawValue) } }
+                switch scope {
+                case .all:
+                    w.uint(1)
+                    w.list { _ in }
+                case .factories(let list):
+                    w.uint(0)
+                    w.list { w in for f in list.sorted() { w.string(f) } }
+                }
+                w.uint(enabled ? 1 : 0)
+            case .addKey(let user, let key), .removeKey(let user, let key):
+                if case .addKey = self { w.string("key-add") } else { w.string("key-remove") }
+                w.string(user)
+                w.string(key.scheme.rawValue)
+                w.byteString(key.rawRepresentation)
+            case .deleteAccount(let user):
+                w.string("account-delete")
+                w.string(user)
+            }
+        }
+    }
+
+    init(reading r: inout RLPReader) throws(LedgerError) {
+        var f = try r.list("access.op")
+        let count = try f.count()
+        switch (try f.string("access.op.kind"), count) {
+        case ("account", 6):
+            let user = try f.string("access.op.user")
+            var roleList = try f.list("access.op.roles")
+            var roles = Set<Role>()
+            while !roleList.isAtEnd {
+                let name = try roleList.string("access.op.roles")
+                guard let role = Role(rawValue: name) else {
+                    throw LedgerError(.malformedPayload, "access operation role '\(name)' is unknown", details: ["field": "access.op.roles"])
+                }
+                roles.insert(role)
+            }
+            let all = try f.uint64("access.op.all")
+            var list = try f.list("access.op.factories")
+            var factories = [String]()
+            while !list.isAtEnd { factories.append(try list.string("access.op.factories")) }
+            let enabled = try f.uint64("access.op.enabled")
+            guard all <= 1, enabled <= 1 else {
+                throw LedgerError(.malformedPayload, "access operation flags are 0 or 1", details: ["field": "access.op.flags"])
+            }
+            self = .putAccount(user: user, roles: roles, scope: all == 1 ? .all : .factories(factories), enabled: enabled == 1)
+        case (let kind, 4) where kind == "key-add" || kind == "key-remove":
+            let user = try f.string("access.op.user")
+            let schemeName = try f.string("access.op.scheme")
+            guard let scheme = SignatureScheme(rawValue: schemeName) else {
+                throw LedgerError(.malformedPayload, "access operation key scheme '\(schemeName)' is unknown", details: ["field": "access.op.scheme"])
+            }
+            let key = try PublicKey(scheme: scheme, rawRepresentation: try f.bytes("access.op.key"))
+            self = kind == "key-add" ? .addKey(user: user, key: key) : .removeKey(user: user, key: key)
+        case ("account-delete", 2):
+            self = .deleteAccount(user: try f.string("access.op.user"))
+        case (let kind, _):
+            throw LedgerError(.malformedPayload, "access operation '\(kind)' with \(count) elements is unknown", details: ["field": "access.op.kind"])
+        }
+    }
+
+    /// The body of an access transaction holding `operations` in order: `[1, [op…]]`.
+    public static func body(_ operations: [AccessOperation]) -> [UInt8] {
+        var w = RLPWriter(capacity: 64 + operations.count * 96)
+        w.list { w in
+            w.uint(1)
+            w.list { w in for op in operations { op.write(&w) } }
+        }
+        return w.bytes
+    }
+
+    /// The operations of an access transaction body.
+    /// - Throws: `LedgerError` `.malformedPayload` (1901), RLP codes (10xx) or key format codes (13xx), naming the field.
+    public static func operations(inBody body: [UInt8]) throws(LedgerError) -> [AccessOperation] {
+        try RLPReader.read(body) { (r) throws(LedgerError) in
+            var top = try r.list("access", count: 2)
+            let v = try top.uint64("access.version")
+            guard v == 1 else {
+                throw LedgerError(.malformedPayload, "access body version \(v), expected 1", details: ["field": "access.version"])
+            }
+            var list = try top.list("access.ops")
+            var ops = [AccessOperation]()
+            while !list.isAtEnd { ops.append(try AccessOperation(reading: &list)) }
+            return ops
+        }
+    }
+}
+
+/// Executes access transactions (payload kind `"access"`): the governance of the accounts on chain
+/// (``ChainAccount``) that every node's records executor checks signers against (A-ID-3).
+///
+/// **Who may sign**: the key that signed the genesis block (the chain's founding authority, which registers the
+/// first super-admin), or a registered key of an enabled account with `admin.manage` (a super-admin). A signer
+/// limited to some factories changes only accounts whose scope lies within its own and grants only such scopes.
+///
+/// **Checks** (each failure is a failed receipt with no writes; the mempool refuses an unknown or disabled signer
+/// before it takes space): the body decodes (`.malformedPayload` 1901); the signer is the founder or registered
+/// (`.signerNotRegistered` 5419), enabled (`.accountDisabled` 5403) and a manager of administrators
+/// (`.permissionDenied` 5409); each user name is valid (`.invalidUserName` 5417); an account has a role
+/// (`.invalidFieldValue` 5003); scopes stay within the signer's (`.scopeBeyondCaller` 5418); a key is added to or
+/// removed from an existing account (`.accountNotFound` 5413), is not another account's (`.keyInUse` 5421), and
+/// a key removed is the account's (`.signerNotRegistered` 5419).
+///
+/// ```swift
+/// var founder = SigningAccount(key: genesisKey, chainID: 53)
+/// let tx = try founder.transaction(kind: AccessExecutor.kind, body: AccessOperation.body([
+///     .putAccount(user: "root", roles: [.superAdmin], scope: .all, enabled: true), .addKey(user: "root", key: rootKey.publicKey)]))
+/// ```
+/// - Note: Stateless and `Sendable`; deterministic.
+public struct AccessExecutor: TransactionExecutor {
+    /// The payload kind: `"access"`.
+    public static let kind = "access"
+
+    /// Stateless; register one per node beside ``RecordsExecutor``.
+    public init() {}
+
+    public var payloadKinds: [String] { [Self.kind] }
+
+    /// Refuses a signer that is neither the founder nor an enabled manager of administrators.
+    public func admit(_ transaction: Transaction, genesisProducer: PublicKey, state: any StateReader) throws(LedgerError) {
+        if transaction.sender == genesisProducer { return }
+        let signer = try ChainAccount.enabledSigner(of: transaction, state: state)
+        guard signer.allows(.manageAdministrators) else { throw Self.notManager(signer) }
+    }
+
+    private static func notManager(_ signer: ChainAccount) -> LedgerError {
+        LedgerError(.init(rawValue: AppError.Code.permissionDenied.rawValue), "'\(signer.user)' lacks admin.manage on chain",
+                    details: ["user": signer.user, "permission": Permission.manageAdministrators.rawValue])
+    }
+
+    public func execute(_ transaction: Transaction, context: ExecutionContext, state: any StateReader) throws(LedgerError) -> ExecutionOutcome {
+        let ops = try AccessOperation.operations(inBody: transaction.payload.body)
+        guard !ops.isEmpty else { throw LedgerError(.malformedPayload, "access transaction holds no operation", details: ["field": "access.ops"]) }
+        let signerScope: FactoryScope
+        if let founder = context.genesisProducer, transaction.sender == founder {
+            signerScope = .all
+        } else {
+            let signer = try ChainAccount.enabledSigner(of: transaction, state: state)
+            guard signer.allows(.manageAdministrators) else { throw Self.notManager(signer) }
+            signerScope = signer.scope
+        }
+        let view = Overlay(base: state)
+        var writes = StateChangeSet()
+        func put(_ key: [UInt8], _ value: [UInt8]?) {
+            view.local[key] = .some(value)
+            if let value { writes.set(key, to: value) } else { writes.delete(key) }
+        }
+        for (index, op) in ops.enumerated() {
+            func failure(_ code: AppError.Code, _ message: String) -> LedgerError {
+                LedgerError(.init(rawValue: code.rawValue), "operation \(index) for '\(op.user)': \(message)",
+                            details: ["operation": String(index), "user": op.user])
+            }
+            do throws(AppError) { try IdentityService.checkUserName(op.user) } catch { throw failure(error.code, error.message) }
+            let current = try ChainAccount.account(user: op.user, state: view)
+            if let current, !current.scope.isWithin(signerScope) {
+                throw failure(.scopeBeyondCaller, "the account's scope \(current.scope.text) reaches beyond the signer's \(signerScope.text)")
+            }
+            switch op {
+            case .putAccount(let user, let roles, let scope, let enabled):
+                guard !roles.isEmpty else { throw failure(.invalidFieldValue, "an account needs at least one role") }
+                guard scope.isWithin(signerScope) else {
+                    throw failure(.scopeBeyondCaller, "scope \(scope.text) reaches beyond the signer's \(signerScope.text)")
+                }
+                let account = ChainAccount(user: current?.user ?? user, roles: roles, scope: scope, enabled: enabled, keys: current?.keys ?? [])
+                put(ChainAccount.key(user: user), account.encoded)
+            case .addKey(let user, let key):
+                guard var account = current else { throw failure(.accountNotFound, "no account on chain") }
+                if let owner = try ChainAccount.account(signedBy: key, state: view) {
+                    guard owner.user.lowercased() == user.lowercased() else { throw failure(.keyInUse, "the key signs for another account") }
+                    continue
+                }
+                account.keys.append(key)
+                put(ChainAccount.key(user: user), account.encoded)
+                put(ChainAccount.key(publicKey: key), ChainAccount.binding(account.user))
+            case .removeKey(let user, let key):
+                guard var account = current else { throw failure(.accountNotFound, "no account on chain") }
+                guard let i = account.keys.firstIndex(of: key) else { throw failure(.signerNotRegistered, "the key does not sign for this account") }
+                account.keys.remove(at: i)
+                put(ChainAccount.key(user: user), account.encoded)
+                put(ChainAccount.key(publicKey: key), nil)
+            case .deleteAccount(let user):
+                guard let account = current else { throw failure(.accountNotFound, "no account on chain") }
+                for key in account.keys { put(ChainAccount.key(publicKey: key), nil) }
+                put(ChainAccount.key(user: user), nil)
+            }
+        }
+        return ExecutionOutcome(costUnits: UInt64(ops.count), writes: writes)
+    }
+
+    /// The state with this transaction's own writes on top.
+    private final class Overlay: StateReader {
+        let base: any StateReader
+        var local: [[UInt8]: [UInt8]?] = [:]
+        init(base: any StateReader) { self.base = base }
+        func value(forKey key: [UInt8]) throws(LedgerError) -> [UInt8]? {
+            if let v = local[key] { return v }
+            return try base.value(forKey: key)
+        }
+    }
+}
