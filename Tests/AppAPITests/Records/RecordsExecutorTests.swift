@@ -3,7 +3,7 @@ import Testing
 import LedgerCore
 
 /// A state for executor tests: a dictionary.
-struct DictionaryState: StateReader {
+struct DictionaryState: StateReader, Equatable {
     var values: [[UInt8]: [UInt8]] = [:]
     func value(forKey key: [UInt8]) throws(LedgerError) -> [UInt8]? { values[key] }
     mutating func apply(_ outcome: ExecutionOutcome) {
