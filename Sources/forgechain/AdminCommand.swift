@@ -1,8 +1,9 @@
 import AppAPI
 import ArgumentParser
 import Foundation
+import LedgerCore
 
-/// `forgechain admin create|passwd|disable|delete|enroll-totp|list`: administrator accounts in a data folder (A-ID-1..4).
+/// `forgechain admin create|passwd|disable|delete|rotate-key|enroll-totp|list`: administrator accounts in a data folder (A-ID-1..4).
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
@@ -14,7 +15,7 @@ struct AdminCommand: AsyncParsableCommand {
             A refused login answers 5401 whatever the reason (unknown user, wrong password, locked or disabled account).
             Results print as a JSON envelope {code, message, data, details}; failures exit 1.
             """,
-        subcommands: [Create.self, Passwd.self, Disable.self, Delete.self, EnrollTOTP.self, List.self, AdminBackup.self]
+        subcommands: [Create.self, Passwd.self, Disable.self, Delete.self, RotateKey.self, EnrollTOTP.self, List.self, AdminBackup.self]
     )
 
     struct Create: AsyncParsableCommand {
@@ -84,6 +85,20 @@ struct AdminCommand: AsyncParsableCommand {
             try await CLI.run(options) { platform in
                 try await platform.identity.deleteAdministrator(user: name, token: try await options.login(platform))
                 try CLI.printJSON(["deleted": name])
+            }
+        }
+    }
+
+    struct RotateKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-key",
+            abstract: "Replace the key an administrator signs transactions with; the old key is revoked on chain.")
+        @OptionGroup var options: DataOptions
+        @Argument var name: String
+        func run() async throws {
+            try await CLI.run(options) { platform in
+                let key = try await platform.identity.rotateChainKey(user: name, token: try await options.login(platform))
+                try CLI.printJSON(["user": name, "scheme": key.scheme.rawValue, "publicKey": Hex.encode(key.rawRepresentation)])
             }
         }
     }

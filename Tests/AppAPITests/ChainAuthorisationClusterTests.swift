@@ -117,4 +117,44 @@ import Testing
         #expect(alice.keys.count == 2, "the new key is added beside the one whose private half is gone")
         await f.close()
     }
+
+    @Test func aRotatedKeyIsRevokedOnChainAndFoundNowhereInTheFolder() async throws {
+        let f = try await RecordsFixture.open()
+        let aliceToken = try await f.user("alice", roles: [.operator], scope: .factories(["F-KM-02"]))
+        let old = try await f.platform.identity.authenticate(token: aliceToken).signingKey()
+        _ = try await f.platform.records.upload(RecordsFixture.production(1), token: aliceToken)
+
+        let new = try await f.platform.identity.rotateChainKey(user: "alice", token: f.rootToken)
+        let reader = StoreStateReader(store: f.platform.records.store)
+        #expect(try ChainAccount.account(user: "alice", state: reader)?.keys == [new])
+        #expect(try ChainAccount.account(signedBy: old.publicKey, state: reader) == nil)
+
+        // The old key signs nothing any more; the account goes on with the new one.
+        var thief = SigningAccount(key: old, chainID: f.platform.trustAnchor.chainID, nextNonce: await f.platform.node.nextNonce(for: old.publicKey))
+        let stolen = try thief.transaction(kind: RecordsExecutor.kind, body: RecordOperation.body([create(RecordsFixture.production(2), uploader: "alice")]))
+        let refused = await #expect(throws: ChainError.self) { _ = try await f.platform.node.enqueue(stolen) }
+        #expect(refused?.details["cause"] == String(AppError.Code.signerNotRegistered.rawValue))
+        #expect(try await f.platform.records.upload(RecordsFixture.production(3), token: aliceToken).version == 1)
+
+        // Rotation needs admin.manage; an operator cannot rotate, not even its own key.
+        let denied = await #expect(throws: AppError.self) { _ = try await f.platform.identity.rotateChainKey(user: "alice", token: aliceToken) }
+        #expect(denied?.code == .permissionDenied)
+
+        // Neither private key is anywhere in the folder in clear.
+        await f.platform.close()
+        let current = try await RecordsFixture.open(directory: f.directory)
+        let secrets = [old.rawRepresentation, try await current.platform.identity.authenticate(
+            token: try await current.platform.identity.login(user: "alice", password: RecordsFixture.password, oneTimeCode: nil).token).chainKey ?? []]
+        await current.platform.close()
+        for file in try FileManager.default.subpathsOfDirectory(atPath: f.directory) {
+            guard let data = FileManager.default.contents(atPath: f.directory + "/" + file) else { continue }
+            let bytes = [UInt8](data), text = String(decoding: bytes, as: UTF8.self).lowercased()
+            for secret in secrets {
+                #expect(secret.count == 32)
+                #expect(bytes.firstRange(of: secret) == nil, "a chain private key in clear in \(file)")
+                #expect(!text.contains(Hex.encode(secret)), "a chain private key in hex in \(file)")
+            }
+        }
+        try? FileManager.default.removeItem(atPath: f.directory)
+    }
 }

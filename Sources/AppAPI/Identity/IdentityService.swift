@@ -265,6 +265,32 @@ public actor IdentityService {
         logger.info("administrator deleted", metadata: ["user": "\(account.user)", "by": "\(caller.user)"])
     }
 
+    /// Replaces the key an account signs its transactions with: a new Ed25519 key is registered to it on chain and
+    /// the old one revoked there, in one access transaction, before the new key is saved (sealed) here. From the
+    /// commit on, every node refuses what the old key signs (`.signerNotRegistered`, 5419); its private half is
+    /// overwritten in the identity database (`secure_delete`). For a key that may have leaked.
+    /// - Parameters:
+    ///   - user: Required. The account whose key is replaced (the caller's own or one within its scope).
+    ///   - token: Required. A caller with `admin.manage` (a super-admin).
+    /// - Returns: The new public key, as registered on chain.
+    /// - Throws: `AppError` `.accountNotFound` (5413), `.scopeBeyondCaller` (5418), token and permission errors
+    ///   (5406–5409), `.chainRejected` (5103) or the chain's refusal code when the change does not commit (nothing
+    ///   changes then).
+    /// - Note: Example: `let key = try await identity.rotateChainKey(user: "line-op", token: token)`.
+    public func rotateChainKey(user: String, token: String) async throws -> PublicKey {
+        let caller = try await authorize(token: token, permission: .manageAdministrators)
+        var account = try await existing(user)
+        try checkReach(account, by: caller)
+        let key = try PrivateKey.generate(.ed25519)
+        var operations: [AccessOperation] = [.addKey(user: account.user, key: key.publicKey)]
+        if let old = account.chainKey { operations.append(.removeKey(user: account.user, key: try PrivateKey(scheme: .ed25519, rawRepresentation: old).publicKey)) }
+        try await registry?.commit(operations, signedBy: try caller.signingKey())
+        account.chainKey = key.rawRepresentation
+        try await repository.save(account)
+        logger.notice("chain key rotated; the old key is revoked on chain", metadata: ["user": "\(account.user)", "by": "\(caller.user)"])
+        return key.publicKey
+    }
+
     /// Changes a password: one's own (with the current password) or, with `admin.manage`, that of an account
     /// whose scope lies within the caller's. Every token of the account is revoked, and the change streams and
     /// delegates registered with them end.
