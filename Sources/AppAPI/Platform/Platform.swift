@@ -267,7 +267,9 @@ public actor Platform {
 
 /// The keys of a single-node platform, sealed in one entry (`platform`) of the folder's keystore
 /// (`DIR/keystore/`): the chain ID, the node, genesis and client keys, and the key that seals the identity
-/// database's secrets; drawn from the CSPRNG when the folder is new.
+/// database's secrets; drawn from the CSPRNG when the folder is new. The genesis key is the chain's founding
+/// authority over accounts (``AccessExecutor``); the client key signs nothing (administrators sign with keys of
+/// their own) and stays in the entry so that its format does not change.
 struct PlatformKeys {
     var chainID: UInt64
     var node: PrivateKey

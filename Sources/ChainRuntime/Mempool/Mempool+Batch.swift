@@ -30,10 +30,10 @@ extension Mempool {
     ///   - now: Required. The local time; decides expiry.
     ///   - parallelism: Optional, default the active processor count; at least 1.
     ///   - nextNonce: Required. As for ``add(_:now:nextNonce:refusal:)``; called serially.
+    ///   - refusal: Optional, default none. As for ``add(_:now:nextNonce:refusal:)``; called serially.
     /// - Returns: One result per input, in input order: the ID or the error
     ///   ``add(_:now:nextNonce:refusal:)`` would have thrown.
     /// - Note: Blocks the caller until the verification threads finish.
-    ///   - refusal: Optional, default none. As for ``add(_:now:nextNonce:refusal:)``; called serially.
     public mutating func addBatch(_ txs: [Transaction], now: Timestamp, parallelism: Int? = nil,
                                   nextNonce: (PublicKey) -> UInt64,
                                   refusal: (Transaction) -> LedgerError? = { _ in nil }) -> [Result<Digest, ChainError>] {

@@ -160,6 +160,8 @@ public struct Mempool: Sendable {
     ///   - now: Required. The local time; decides expiry.
     ///   - nextNonce: Required. The sender's next committed nonce from the
     ///     ledger state (0 for a new sender). Called once, synchronously.
+    ///   - refusal: Optional, default none. Asked last, once the signature verified: why the chain does not accept
+    ///     the transaction's signer (the node asks its executor's `admit`), or nil.
     /// - Returns: The transaction ID.
     /// - Throws: `ChainError` `.wrongChain` (4008), `.transactionTooLarge`
     ///   (4007), `.alreadyInMempool` (4003), `.transactionExpired` (4006),
@@ -169,8 +171,6 @@ public struct Mempool: Sendable {
     ///   `.invalidSignature` (4009, the LedgerError code in `details["cause"]`),
     ///   `.senderNotPermitted` (4012, the code `refusal` returned in `details["cause"]`).
     ///   On any error the pending set is unchanged.
-    ///   - refusal: Optional, default none. Asked last, once the signature verified: why the chain does not accept
-    ///     the transaction's signer (the node asks its executor's `admit`), or nil.
     /// - Note: O(log n) plus one signature verification. Mutating; the owner serialises calls.
     @discardableResult
     public mutating func add(_ tx: Transaction, now: Timestamp, nextNonce: (PublicKey) -> UInt64,
