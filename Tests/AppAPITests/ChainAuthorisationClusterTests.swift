@@ -157,4 +157,20 @@ import Testing
         }
         try? FileManager.default.removeItem(atPath: f.directory)
     }
+
+    @Test func rotatingTheKeyRegistersAgainAnAccountTheChainLost() async throws {
+        let f = try await RecordsFixture.open()
+        let aliceToken = try await f.user("alice", roles: [.operator], scope: .factories(["F-KM-02"]))
+        // As after restoring a ledger older than the account: the chain no longer knows alice.
+        let root = try await f.platform.identity.authenticate(token: f.rootToken).signingKey()
+        try await f.platform.records.commit([.deleteAccount(user: "alice")], signedBy: root)
+        let refused = await #expect(throws: AppError.self) { _ = try await f.platform.records.upload(RecordsFixture.production(1), token: aliceToken) }
+        #expect(refused?.code == .chainRejected && refused?.details["cause"] == String(ChainError.Code.senderNotPermitted.rawValue))
+
+        let key = try await f.platform.identity.rotateChainKey(user: "alice", token: f.rootToken)
+        let alice = try #require(try ChainAccount.account(user: "alice", state: StoreStateReader(store: f.platform.records.store)))
+        #expect(alice.keys == [key] && alice.roles == [.operator] && alice.scope == .factories(["F-KM-02"]))
+        #expect(try await f.platform.records.upload(RecordsFixture.production(1), token: aliceToken).version == 1)
+        await f.close()
+    }
 }

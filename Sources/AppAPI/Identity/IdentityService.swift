@@ -268,7 +268,8 @@ public actor IdentityService {
     /// Replaces the key an account signs its transactions with: a new Ed25519 key is registered to it on chain and
     /// the old one revoked there, in one access transaction, before the new key is saved (sealed) here. From the
     /// commit on, every node refuses what the old key signs (`.signerNotRegistered`, 5419); its private half is
-    /// overwritten in the identity database (`secure_delete`). For a key that may have leaked.
+    /// overwritten in the identity database (`secure_delete`). For a key that may have leaked, and to register
+    /// again an account the chain does not know (after a ledger was restored from a backup older than the account).
     /// - Parameters:
     ///   - user: Required. The account whose key is replaced (the caller's own or one within its scope).
     ///   - token: Required. A caller with `admin.manage` (a super-admin).
@@ -282,9 +283,22 @@ public actor IdentityService {
         var account = try await existing(user)
         try checkReach(account, by: caller)
         let key = try PrivateKey.generate(.ed25519)
-        var operations: [AccessOperation] = [.addKey(user: account.user, key: key.publicKey)]
-        if let old = account.chainKey { operations.append(.removeKey(user: account.user, key: try PrivateKey(scheme: .ed25519, rawRepresentation: old).publicKey)) }
-        try await registry?.commit(operations, signedBy: try caller.signingKey())
+        if let registry {
+            // The chain may not know the account or its key (a ledger restored from an older backup): rotation
+            // registers them again, so it is also the repair.
+            let onChain = try await registry.chainAccount(account.user)
+            var operations = [AccessOperation]()
+            if onChain == nil {
+                operations.append(.putAccount(user: account.user, roles: account.roles, scope: account.scope, enabled: account.enabled))
+            }
+            operations.append(.addKey(user: account.user, key: key.publicKey))
+            // A stored key that no longer parses is no key the chain could hold: nothing to revoke.
+            if let old = account.chainKey, let oldKey = try? PrivateKey(scheme: .ed25519, rawRepresentation: old).publicKey,
+               onChain?.keys.contains(oldKey) == true {
+                operations.append(.removeKey(user: account.user, key: oldKey))
+            }
+            try await registry.commit(operations, signedBy: try caller.signingKey())
+        }
         account.chainKey = key.rawRepresentation
         try await repository.save(account)
         logger.notice("chain key rotated; the old key is revoked on chain", metadata: ["user": "\(account.user)", "by": "\(caller.user)"])
