@@ -166,6 +166,7 @@ import Testing
         try await f.platform.records.commit([.deleteAccount(user: "alice")], signedBy: root)
         let refused = await #expect(throws: AppError.self) { _ = try await f.platform.records.upload(RecordsFixture.production(1), token: aliceToken) }
         #expect(refused?.code == .chainRejected && refused?.details["cause"] == String(ChainError.Code.senderNotPermitted.rawValue))
+        #expect(refused?.details["reason"] == String(AppError.Code.signerNotRegistered.rawValue))
 
         let key = try await f.platform.identity.rotateChainKey(user: "alice", token: f.rootToken)
         let alice = try #require(try ChainAccount.account(user: "alice", state: StoreStateReader(store: f.platform.records.store)))

@@ -13,7 +13,8 @@ extension AppError.Code {
     /// (receipt 5108) without writing. Nothing changed; the records may be sent again. `deadline` gives the time
     /// in milliseconds since 1970, `transactionID` the transaction.
     public static let confirmationTimeout = Self(rawValue: 5102)
-    /// The chain rejected or failed the transaction; `cause` holds the chain's code.
+    /// The chain rejected or failed the transaction; `cause` holds the chain's code, and `reason` the executor's when the node refused
+    /// the signer (cause 4012: 5419 for a key registered to no account, 5403 for a disabled one).
     public static let chainRejected = Self(rawValue: 5103)
     /// An upload receipt does not verify: its proof, header, certificate or record digest is wrong; `check` names the step.
     public static let receiptInvalid = Self(rawValue: 5104)

@@ -392,8 +392,11 @@ public actor RecordService {
     private func refused(_ error: any Error, group: [RecordOperation], sent: [Pending], user: String, operation: String) -> AppError {
         let code = (error as? any CodedError)?.numericCode ?? 9999
         log.write(user: user, operation: operation, subject: group[0].recordID, code: AppError.Code.chainRejected.rawValue, note: "cause=\(code)")
+        var details = ["cause": String(code), "submitted": String(sent.reduce(0) { $0 + $1.operations.count })]
+        // The executor's own code when it refused the signer (4012): 5419 unregistered, 5403 disabled.
+        if let reason = (error as? ChainError)?.details["cause"] { details["reason"] = reason }
         let refusal = AppError(.chainRejected, "the node refused the transaction for '\(group[0].recordID)': \((error as? any CodedError)?.message ?? "\(error)")",
-                               details: ["cause": String(code), "submitted": String(sent.reduce(0) { $0 + $1.operations.count })])
+                               details: details)
         telemetry.refused(refusal, user: user, operation: operation, recordID: group[0].recordID)
         return refusal
     }
