@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/CoreOffice/XMLCoder", exact: "0.18.2"),
         .package(url: "https://github.com/yaslab/CSV.swift", exact: "2.5.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         // The project's HTTP server library; only the Examples/MetricsService executable uses it.
@@ -82,7 +83,10 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
-        .target(name: "Net", dependencies: ["LedgerCore"]),
+        .target(name: "Net", dependencies: ["LedgerCore", .product(name: "NIOCore", package: "swift-nio"),
+                                            .product(name: "NIOPosix", package: "swift-nio"),
+                                            .product(name: "Logging", package: "swift-log"),
+                                            .product(name: "Metrics", package: "swift-metrics")]),
         .target(name: "ChainRuntime", dependencies: ["LedgerCore", "Net", .product(name: "Logging", package: "swift-log"),
                                                     .product(name: "Metrics", package: "swift-metrics")]),
         .executableTarget(

@@ -33,16 +33,7 @@ public enum AccessOperation: Hashable, Sendable {
             case .putAccount(let user, let roles, let scope, let enabled):
                 w.string("account")
                 w.string(user)
-                w.list { w in for r in roles.sorted() { w.string(r.rawValue) } }
-                switch scope {
-                case .all:
-                    w.uint(1)
-                    w.list { _ in }
-                case .factories(let list):
-                    w.uint(0)
-                    w.list { w in for f in list.sorted() { w.string(f) } }
-                }
-                w.uint(enabled ? 1 : 0)
+                ChainAccount.writeGrant(roles: roles, scope: scope, enabled: enabled, to: &w)
             case .addKey(let user, let key), .removeKey(let user, let key):
                 if case .addKey = self { w.string("key-add") } else { w.string("key-remove") }
                 w.string(user)
@@ -61,24 +52,8 @@ public enum AccessOperation: Hashable, Sendable {
         switch (try f.string("access.op.kind"), count) {
         case ("account", 6):
             let user = try f.string("access.op.user")
-            var roleList = try f.list("access.op.roles")
-            var roles = Set<Role>()
-            while !roleList.isAtEnd {
-                let name = try roleList.string("access.op.roles")
-                guard let role = Role(rawValue: name) else {
-                    throw LedgerError(.malformedPayload, "access operation role '\(name)' is unknown", details: ["field": "access.op.roles"])
-                }
-                roles.insert(role)
-            }
-            let all = try f.uint64("access.op.all")
-            var list = try f.list("access.op.factories")
-            var factories = [String]()
-            while !list.isAtEnd { factories.append(try list.string("access.op.factories")) }
-            let enabled = try f.uint64("access.op.enabled")
-            guard all <= 1, enabled <= 1 else {
-                throw LedgerError(.malformedPayload, "access operation flags are 0 or 1", details: ["field": "access.op.flags"])
-            }
-            self = .putAccount(user: user, roles: roles, scope: all == 1 ? .all : .factories(factories), enabled: enabled == 1)
+            let (roles, scope, enabled) = try ChainAccount.readGrant(&f, field: "access.op")
+            self = .putAccount(user: user, roles: roles, scope: scope, enabled: enabled)
         case (let kind, 4) where kind == "key-add" || kind == "key-remove":
             let user = try f.string("access.op.user")
             let schemeName = try f.string("access.op.scheme")

@@ -79,16 +79,7 @@ public struct ChainAccount: Hashable, Sendable {
         w.list { w in
             w.uint(1)
             w.string(user)
-            w.list { w in for r in roles.sorted() { w.string(r.rawValue) } }
-            switch scope {
-            case .all:
-                w.uint(1)
-                w.list { _ in }
-            case .factories(let list):
-                w.uint(0)
-                w.list { w in for f in list.sorted() { w.string(f) } }
-            }
-            w.uint(enabled ? 1 : 0)
+            Self.writeGrant(roles: roles, scope: scope, enabled: enabled, to: &w)
             w.list { w in
                 for k in keys {
                     w.list { w in
@@ -110,23 +101,7 @@ public struct ChainAccount: Hashable, Sendable {
                 throw LedgerError(.malformedPayload, "chain account of an unknown version", details: ["field": "account.version"])
             }
             let user = try f.string("account.user")
-            var roleList = try f.list("account.roles")
-            var roles = Set<Role>()
-            while !roleList.isAtEnd {
-                let name = try roleList.string("account.roles")
-                guard let role = Role(rawValue: name) else {
-                    throw LedgerError(.malformedPayload, "chain account role '\(name)' is unknown", details: ["field": "account.roles"])
-                }
-                roles.insert(role)
-            }
-            let all = try f.uint64("account.all")
-            var factoryList = try f.list("account.factories")
-            var factories = [String]()
-            while !factoryList.isAtEnd { factories.append(try factoryList.string("account.factories")) }
-            let enabled = try f.uint64("account.enabled")
-            guard all <= 1, enabled <= 1 else {
-                throw LedgerError(.malformedPayload, "chain account flags are 0 or 1", details: ["field": "account.flags"])
-            }
+            let (roles, scope, enabled) = try Self.readGrant(&f, field: "account")
             var keyList = try f.list("account.keys")
             var keys = [PublicKey]()
             while !keyList.isAtEnd {
@@ -137,8 +112,45 @@ public struct ChainAccount: Hashable, Sendable {
                 }
                 keys.append(try PublicKey(scheme: scheme, rawRepresentation: try k.bytes("account.key.raw")))
             }
-            return ChainAccount(user: user, roles: roles, scope: all == 1 ? .all : .factories(factories), enabled: enabled == 1, keys: keys)
+            return ChainAccount(user: user, roles: roles, scope: scope, enabled: enabled, keys: keys)
         }
+    }
+
+    /// Writes an account's grant as RLP: `[role…], all, [factory…], enabled` (flags 0 or 1; roles and factories sorted).
+    static func writeGrant(roles: Set<Role>, scope: FactoryScope, enabled: Bool, to w: inout RLPWriter) {
+        w.list { w in for r in roles.sorted() { w.string(r.rawValue) } }
+        switch scope {
+        case .all:
+            w.uint(1)
+            w.list { _ in }
+        case .factories(let list):
+            w.uint(0)
+            w.list { w in for f in list.sorted() { w.string(f) } }
+        }
+        w.uint(enabled ? 1 : 0)
+    }
+
+    /// Reads what ``writeGrant(roles:scope:enabled:to:)`` wrote; `field` prefixes the field names of errors.
+    /// - Throws: `LedgerError` `.malformedPayload` (1901) for an unknown role or a flag other than 0 or 1, RLP codes (10xx).
+    static func readGrant(_ f: inout RLPReader, field: String) throws(LedgerError) -> (Set<Role>, FactoryScope, Bool) {
+        var roleList = try f.list(field + ".roles")
+        var roles = Set<Role>()
+        while !roleList.isAtEnd {
+            let name = try roleList.string(field + ".roles")
+            guard let role = Role(rawValue: name) else {
+                throw LedgerError(.malformedPayload, "\(field): role '\(name)' is unknown", details: ["field": field + ".roles"])
+            }
+            roles.insert(role)
+        }
+        let all = try f.uint64(field + ".all")
+        var factoryList = try f.list(field + ".factories")
+        var factories = [String]()
+        while !factoryList.isAtEnd { factories.append(try factoryList.string(field + ".factories")) }
+        let enabled = try f.uint64(field + ".enabled")
+        guard all <= 1, enabled <= 1 else {
+            throw LedgerError(.malformedPayload, "\(field): flags are 0 or 1", details: ["field": field + ".flags"])
+        }
+        return (roles, all == 1 ? .all : .factories(factories), enabled == 1)
     }
 
     /// The account that signed `transaction`, checked to be registered and enabled: what every executor of an

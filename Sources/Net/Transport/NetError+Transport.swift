@@ -10,4 +10,8 @@ extension NetError.Code {
     public static let invalidFaultSetting = Self(rawValue: 3053)
     /// A message is larger than the transport's ``InMemoryNetwork/maximumMessageBytes``.
     public static let messageTooLarge = Self(rawValue: 3054)
+    /// A socket transport's configuration field is outside its range; `details["field"]` names it.
+    public static let invalidTransportConfiguration = Self(rawValue: 3055)
+    /// A socket transport cannot listen on its address (in use, or not an address of this machine); `details` give host and port.
+    public static let bindFailed = Self(rawValue: 3056)
 }

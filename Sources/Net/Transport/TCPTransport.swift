@@ -1,0 +1,578 @@
+import LedgerCore
+import Logging
+import Metrics
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A node's transport over TCP sockets (N-T-1, N-T-2), with SwiftNIO: one link per pair of member nodes, framed
+/// with ``Frame`` (checksums, size limits), opened by a ``LinkHello`` exchange, kept alive by heartbeats and
+/// re-established with back-off.
+///
+/// **Links.** Of two members, the one with the lower node ID dials the other (so a pair never holds two links);
+/// both check the other's hello (protocol version, chain ID, genesis hash, membership, the node dialled) and refuse
+/// a mismatch with a ``FrameKind/refusal`` frame and the reason logged. A link that stays silent for
+/// ``Configuration/deadAfter`` is closed (a heartbeat goes out after every ``Configuration/heartbeatInterval``
+/// without traffic); the dialling side then redials, waiting 50 ms doubling up to
+/// ``Configuration/maximumReconnectDelay``, with ±25% jitter.
+///
+/// **Bad input.** A corrupt, truncated or oversized frame, a frame before the hello, or a frame naming another
+/// sender closes the link at once (a byte stream cannot be resynchronised), with the `NetError` code logged; the
+/// decoder never buffers more than one frame's declared size.
+///
+/// **Back-pressure.** Each link queues at most ``Configuration/outboundQueueBytes`` of unsent frames; what a slow
+/// peer would push beyond that is dropped (delivery is best effort; the node's protocols resend) and counted in
+/// `forgechain_transport_dropped_messages_total`.
+///
+/// The node's identity is claimed in the hello, not proven: on a network it does not trust, run it over mutual
+/// TLS (the network issue's TLS transport), not plain TCP.
+///
+/// ```swift
+/// var configuration = TCPTransport.Configuration(node: 1, chainID: 53, genesisHash: genesis.headerHash)
+/// configuration.peers = [0: .init(host: "10.0.0.10", port: 7400), 2: .init(host: "10.0.0.12", port: 7400)]
+/// configuration.port = 7400
+/// let transport = try await TCPTransport.start(configuration)
+/// let node = try await Node<PBFTEngine>(configuration: nodeConfiguration, transport: transport, executors: executors)
+/// ```
+/// - Note: `Sendable`; every method may be called from any task.
+public final class TCPTransport: Transport, Sendable {
+    /// Where a node listens.
+    public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
+        /// A host name or IP address.
+        public var host: String
+        /// The TCP port, 1...65535.
+        public var port: Int
+        /// Parameters as the properties of the same names.
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+        public var description: String { "\(host):\(port)" }
+    }
+
+    /// How a transport listens, whom it links with and its limits.
+    public struct Configuration: Sendable {
+        /// Required. This node's ID.
+        public var node: NodeID
+        /// Required. The chain's ID, checked in every hello.
+        public var chainID: UInt64
+        /// Required. The hash of the chain's genesis block, checked in every hello.
+        public var genesisHash: Digest
+        /// Optional, default `127.0.0.1`. The address to listen on.
+        public var host = "127.0.0.1"
+        /// Optional, default 0: a port the system chooses (read ``TCPTransport/port``). Range 0...65535.
+        public var port = 0
+        /// Optional, default none. The other members and where they listen: links are made with these nodes only.
+        /// This node dials the members with higher IDs; the others dial it (their endpoint is unused here).
+        public var peers: [NodeID: Endpoint] = [:]
+        /// Optional, default 0. The committed head height said in each hello (the node passes its own).
+        public var headHeight: @Sendable () -> UInt64 = { 0 }
+        /// Optional, default frames up to 64 MiB plus framing. The largest frame accepted and sent.
+        public var frames = FrameConfiguration(maxFrameBytes: (64 << 20) + Frame.overheadBytes(authenticated: false))
+        /// Optional, default 1 s; range 10 ms...60 s. A heartbeat goes out after this long without sending.
+        public var heartbeatInterval: Duration = .seconds(1)
+        /// Optional, default 5 s; at least twice ``heartbeatInterval``. A link that receives nothing for this
+        /// long is closed (a dead or hung peer).
+        public var deadAfter: Duration = .seconds(5)
+        /// Optional, default 5 s; range 50 ms...5 min. The longest wait between two dials of a peer.
+        public var maximumReconnectDelay: Duration = .seconds(5)
+        /// Optional, default 2 s. How long a dial may take.
+        public var connectTimeout: Duration = .seconds(2)
+        /// Optional, default 128 MiB; at least ``frames``' largest frame. Unsent bytes a link may queue before messages
+        /// are dropped.
+        public var outboundQueueBytes = 128 << 20
+        /// Optional, default `Logger(label: "forgechain.transport")`. Links made, refused and lost, and bad frames,
+        /// with the peer and the reason.
+        public var logger = Logger(label: "forgechain.transport")
+        /// Optional, default nil: the host's `MetricsSystem.factory`.
+        public var metricsFactory: (any MetricsFactory)?
+
+        /// The required parameters; see the properties for the others' defaults.
+        public init(node: NodeID, chainID: UInt64, genesisHash: Digest) {
+            self.node = node
+            self.chainID = chainID
+            self.genesisHash = genesisHash
+        }
+
+        func validate() throws(NetError) {
+            func bad(_ field: String, _ message: String) -> NetError {
+                NetError(.invalidTransportConfiguration, "transport configuration field '\(field)': \(message)", details: ["field": field])
+            }
+            guard (0...65_535).contains(port) else { throw bad("port", "\(port), expected 0...65535") }
+            guard heartbeatInterval >= .milliseconds(10), heartbeatInterval <= .seconds(60) else {
+                throw bad("heartbeatInterval", "\(heartbeatInterval), expected 10 ms...60 s")
+            }
+            guard deadAfter >= heartbeatInterval * 2 else { throw bad("deadAfter", "\(deadAfter), expected at least twice heartbeatInterval") }
+            guard maximumReconnectDelay >= .milliseconds(50), maximumReconnectDelay <= .seconds(300) else {
+                throw bad("maximumReconnectDelay", "\(maximumReconnectDelay), expected 50 ms...5 min")
+            }
+            guard outboundQueueBytes >= frames.maxFrameBytes else {
+                throw bad("outboundQueueBytes", "\(outboundQueueBytes), expected at least maxFrameBytes \(frames.maxFrameBytes)")
+            }
+            for (id, endpoint) in peers where !(1...65_535).contains(endpoint.port) {
+                throw bad("peers", "node \(id.rawValue)'s port \(endpoint.port), expected 1...65535")
+            }
+            try frames.validate()
+        }
+    }
+
+    /// One established link.
+    final class Link: Sendable {
+        let peer: NodeID
+        let channel: any Channel
+        let pending = Atomic<Int>(0)
+        init(peer: NodeID, channel: any Channel) {
+            self.peer = peer
+            self.channel = channel
+        }
+    }
+
+    struct State: Sendable {
+        var peers: [NodeID: Endpoint]
+        var links: [NodeID: Link] = [:]
+        var dialing: Set<NodeID> = []
+        var attempts: [NodeID: Int] = [:]
+        var closed = false
+        var children: [ObjectIdentifier: any Channel] = [:]
+        var reconnects: [NodeID: Task<Void, Never>] = [:]
+    }
+
+    public let localNode: NodeID
+    public let events: AsyncStream<TransportEvent>
+    /// The port the transport listens on (the system's choice when ``Configuration/port`` was 0).
+    public let port: Int
+    let configuration: Configuration
+    let state: Mutex<State>
+    private let continuation: AsyncStream<TransportEvent>.Continuation
+    private let server: any Channel
+    private let group: MultiThreadedEventLoopGroup
+    let encoder: FrameEncoder
+    private let dropped: Counter
+    private let refusedLinks: Counter
+
+    private init(configuration: Configuration, server: any Channel, port: Int, group: MultiThreadedEventLoopGroup,
+                 stream: (AsyncStream<TransportEvent>, AsyncStream<TransportEvent>.Continuation)) throws(NetError) {
+        self.configuration = configuration
+        localNode = configuration.node
+        self.server = server
+        self.port = port
+        self.group = group
+        (events, continuation) = stream
+        state = Mutex(State(peers: configuration.peers))
+        encoder = try FrameEncoder(configuration: configuration.frames)
+        let factory = configuration.metricsFactory ?? MetricsSystem.factory
+        dropped = Counter(label: "forgechain_transport_dropped_messages_total", dimensions: [("node", String(configuration.node.rawValue))], factory: factory)
+        refusedLinks = Counter(label: "forgechain_transport_refused_links_total", dimensions: [("node", String(configuration.node.rawValue))], factory: factory)
+    }
+
+    /// Listens, then dials the members with higher IDs; returns once listening (links come up in the background:
+    /// watch ``events`` for ``TransportEvent/connected(_:)``).
+    /// - Parameter configuration: Required. See ``Configuration``.
+    /// - Throws: `NetError` `.invalidTransportConfiguration` (3055) naming the field, `.bindFailed` (3056) when the
+    ///   address cannot be listened on (in use, not local).
+    public static func start(_ configuration: Configuration) async throws(NetError) -> TCPTransport {
+        try configuration.validate()
+        let group = MultiThreadedEventLoopGroup.singleton
+        let stream = AsyncStream<TransportEvent>.makeStream()
+        // The server's child channels need the transport, which needs the bound server: a box closes the loop.
+        let box = TransportBox()
+        let server: any Channel
+        do {
+            server = try await ServerBootstrap(group: group)
+                .serverChannelOption(ChannelOptions.backlog, value: 256)
+                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in
+                    guard let transport = box.transport else { return channel.close() }
+                    return transport.initialize(channel, dialled: nil)
+                }
+                .bind(host: configuration.host, port: configuration.port).get()
+        } catch {
+            throw NetError(.bindFailed, "cannot listen on \(configuration.host):\(configuration.port): \(error)",
+                           details: ["host": configuration.host, "port": String(configuration.port)])
+        }
+        let transport = try TCPTransport(configuration: configuration, server: server, port: server.localAddress?.port ?? configuration.port,
+                                         group: group, stream: stream)
+        box.transport = transport
+        configuration.logger.info("transport listening", metadata: ["node": "\(configuration.node.rawValue)", "port": "\(transport.port)"])
+        transport.dialAll()
+        return transport
+    }
+
+    /// Replaces the members and their endpoints (a reloaded peer list): links to nodes no longer listed close,
+    /// new members with higher IDs are dialled.
+    /// - Parameter peers: Required. Every other member and its endpoint.
+    public func updatePeers(_ peers: [NodeID: Endpoint]) {
+        let gone = state.withLock { s -> [Link] in
+            s.peers = peers
+            let gone = s.links.values.filter { peers[$0.peer] == nil }
+            for link in gone { s.links[link.peer] = nil }
+            return gone
+        }
+        for link in gone {
+            link.channel.close(promise: nil)
+            continuation.yield(.disconnected(link.peer))
+        }
+        dialAll()
+    }
+
+    // MARK: Transport
+
+    public func send(_ bytes: [UInt8], to node: NodeID) async throws(NetError) {
+        guard node != localNode else { return }
+        let link = try state.withLock { (s) throws(NetError) -> Link in
+            guard !s.closed else { throw NetError(.transportClosed, "the transport is closed") }
+            guard let link = s.links[node] else {
+                throw NetError(.peerUnreachable, "no link to node \(node.rawValue)", details: ["node": String(node.rawValue)])
+            }
+            return link
+        }
+        try checkSize(bytes)
+        write(Frame(kind: .message, sender: localNode, payload: bytes), on: link)
+    }
+
+    public func broadcast(_ bytes: [UInt8]) async throws(NetError) {
+        let links = try state.withLock { (s) throws(NetError) -> [Link] in
+            guard !s.closed else { throw NetError(.transportClosed, "the transport is closed") }
+            return Array(s.links.values)
+        }
+        try checkSize(bytes)
+        let frame = Frame(kind: .message, sender: localNode, payload: bytes)
+        for link in links { write(frame, on: link) }
+    }
+
+    public func connectedPeers() async -> [NodeID] {
+        state.withLock { $0.links.keys.sorted() }
+    }
+
+    /// Dials `node` now when this node is the one that dials it and no link is up; otherwise waits for it to dial.
+    /// - Throws: `.transportClosed` (3051); `.peerUnreachable` (3050) when `node` is not a member.
+    public func reconnect(to node: NodeID) async throws(NetError) {
+        let (member, up) = try state.withLock { (s) throws(NetError) -> (Bool, Bool) in
+            guard !s.closed else { throw NetError(.transportClosed, "the transport is closed") }
+            return (s.peers[node] != nil, s.links[node] != nil)
+        }
+        guard member else { throw NetError(.peerUnreachable, "node \(node.rawValue) is not a member", details: ["node": String(node.rawValue)]) }
+        if !up, node > localNode { dial(node, after: .zero) }
+    }
+
+    public func close() async {
+        let (links, children, reconnects) = state.withLock { s -> ([Link], [any Channel], [Task<Void, Never>]) in
+            if s.closed { return ([], [], []) }
+            s.closed = true
+            defer {
+                s.links = [:]
+                s.children = [:]
+                s.reconnects = [:]
+            }
+            return (Array(s.links.values), Array(s.children.values), Array(s.reconnects.values))
+        }
+        for task in reconnects { task.cancel() }
+        try? await server.close()
+        for channel in children + links.map(\.channel) { try? await channel.close() }
+        continuation.finish()
+    }
+
+    // MARK: Links
+
+    private func checkSize(_ bytes: [UInt8]) throws(NetError) {
+        let limit = configuration.frames.maxPayloadBytes(authenticated: false)
+        guard bytes.count <= limit else {
+            throw NetError(.messageTooLarge, "message of \(bytes.count) bytes exceeds \(limit)", details: ["size": String(bytes.count)])
+        }
+    }
+
+    /// Writes a frame unless the link's queue is full (then it is dropped and counted).
+    func write(_ frame: Frame, on link: Link) {
+        let bytes: [UInt8]
+        do { bytes = try encoder.encode(frame) } catch {
+            configuration.logger.error("frame not encoded", metadata: ["peer": "\(link.peer.rawValue)", "code": "\(error.code.rawValue)"])
+            return
+        }
+        let size = bytes.count
+        if link.pending.wrappingAdd(size, ordering: .relaxed).newValue > configuration.outboundQueueBytes {
+            link.pending.wrappingSubtract(size, ordering: .relaxed)
+            dropped.increment()
+            configuration.logger.debug("message dropped: the peer's queue is full", metadata: ["peer": "\(link.peer.rawValue)", "bytes": "\(size)"])
+            return
+        }
+        var buffer = link.channel.allocator.buffer(capacity: size)
+        buffer.writeBytes(bytes)
+        link.channel.writeAndFlush(buffer).whenComplete { _ in link.pending.wrappingSubtract(size, ordering: .relaxed) }
+    }
+
+    /// The hello this node sends.
+    var hello: LinkHello {
+        LinkHello(chainID: configuration.chainID, genesisHash: configuration.genesisHash, node: localNode, headHeight: configuration.headHeight())
+    }
+
+    /// Why a hello from `other` is refused on a link dialled to `dialled` (nil for an accepted link), or nil.
+    func refusal(of other: LinkHello, dialled: NodeID?) -> String? {
+        if let reason = hello.refusal(of: other) { return reason }
+        if let dialled, other.node != dialled { return "node \(other.node.rawValue) answered at node \(dialled.rawValue)'s endpoint" }
+        let member = state.withLock { $0.peers[other.node] != nil }
+        return member ? nil : "node \(other.node.rawValue) is not a member of this node's peer list"
+    }
+
+    /// Registers an established link (replacing an older one to the same node) and reports it.
+    func linkUp(_ peer: NodeID, channel: any Channel) -> Link? {
+        let link = Link(peer: peer, channel: channel)
+        let old = state.withLock { s -> Link?? in
+            if s.closed { return .none }
+            let old = s.links[peer]
+            s.links[peer] = link
+            s.attempts[peer] = 0
+            return .some(old)
+        }
+        guard case .some(let replaced) = old else {
+            channel.close(promise: nil)
+            return nil
+        }
+        if let replaced { replaced.channel.close(promise: nil) }
+        configuration.logger.info("link up", metadata: ["node": "\(localNode.rawValue)", "peer": "\(peer.rawValue)"])
+        if replaced == nil { continuation.yield(.connected(peer)) }
+        return link
+    }
+
+    /// Deregisters a closed channel: reports the link down when it was the registered one, and redials a peer this
+    /// node dials.
+    func channelClosed(_ channel: any Channel, peer: NodeID?, dialled: NodeID?) {
+        let (wasLink, closed) = state.withLock { s -> (Bool, Bool) in
+            s.children[ObjectIdentifier(channel)] = nil
+            guard let peer, let link = s.links[peer], link.channel === channel else { return (false, s.closed) }
+            s.links[peer] = nil
+            return (true, s.closed)
+        }
+        if wasLink, let peer {
+            configuration.logger.info("link down", metadata: ["node": "\(localNode.rawValue)", "peer": "\(peer.rawValue)"])
+            continuation.yield(.disconnected(peer))
+        }
+        if !closed, let target = dialled ?? (peer.flatMap { $0 > localNode ? $0 : nil }) { dial(target, after: nil) }
+    }
+
+    func deliver(_ bytes: [UInt8], from peer: NodeID) {
+        continuation.yield(.message(from: peer, bytes: bytes))
+    }
+
+    func refused(peer: String, reason: String, code: UInt32? = nil) {
+        refusedLinks.increment()
+        var metadata: Logger.Metadata = ["node": "\(localNode.rawValue)", "peer": "\(peer)", "reason": "\(reason)"]
+        if let code { metadata["code"] = "\(code)" }
+        configuration.logger.warning("link refused", metadata: metadata)
+    }
+
+    /// Dials every member with a higher ID that has no link.
+    private func dialAll() {
+        let targets = state.withLock { s in s.peers.keys.filter { $0 > localNode && s.links[$0] == nil && !s.dialing.contains($0) } }
+        for target in targets.sorted() { dial(target, after: .zero) }
+    }
+
+    /// Dials `peer` after `delay` (nil: the back-off for its failed attempts so far, with jitter).
+    private func dial(_ peer: NodeID, after delay: Duration?) {
+        let wait: Duration? = state.withLock { s in
+            guard !s.closed, s.links[peer] == nil, s.peers[peer] != nil, !s.dialing.contains(peer) else { return nil }
+            s.dialing.insert(peer)
+            let attempt = s.attempts[peer, default: 0]
+            s.attempts[peer] = attempt + 1
+            if let delay { return delay }
+            let base = min(configuration.maximumReconnectDelay, .milliseconds(50) * (1 << min(attempt, 12)))
+            return base * Double.random(in: 0.75...1.25)
+        }
+        guard let wait else { return }
+        let task = Task { [weak self] in
+            if wait > .zero {
+                do { try await Task.sleep(for: wait) } catch {
+                    self?.state.withLock { _ = $0.dialing.remove(peer) }
+                    return
+                }
+            }
+            await self?.connect(peer)
+        }
+        state.withLock { s in if !s.closed { s.reconnects[peer] = task } }
+    }
+
+    private func connect(_ peer: NodeID) async {
+        guard let endpoint = state.withLock({ $0.closed ? nil : $0.peers[peer] }) else {
+            state.withLock { _ = $0.dialing.remove(peer) }
+            return
+        }
+        do {
+            _ = try await ClientBootstrap(group: group)
+                .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                .connectTimeout(TimeAmount(configuration.connectTimeout))
+                .channelInitializer { [self] channel in initialize(channel, dialled: peer) }
+                .connect(host: endpoint.host, port: endpoint.port).get()
+            state.withLock { _ = $0.dialing.remove(peer) }
+        } catch {
+            state.withLock { _ = $0.dialing.remove(peer) }
+            configuration.logger.debug("dial failed", metadata: ["peer": "\(peer.rawValue)", "endpoint": "\(endpoint)", "error": "\(error)"])
+            dial(peer, after: nil)
+        }
+    }
+
+    /// Sets up a new channel's pipeline: frame decoding, idle detection and the link's handshake.
+    func initialize(_ channel: any Channel, dialled: NodeID?) -> EventLoopFuture<Void> {
+        let tracked = state.withLock { s -> Bool in
+            guard !s.closed else { return false }
+            if dialled == nil { s.children[ObjectIdentifier(channel)] = channel }
+            return true
+        }
+        guard tracked else { return channel.close() }
+        return channel.eventLoop.makeCompletedFuture {
+            let decoder = try FrameDecoder(configuration: configuration.frames)
+            try channel.pipeline.syncOperations.addHandlers([
+                IdleStateHandler(readTimeout: TimeAmount(configuration.deadAfter), writeTimeout: TimeAmount(configuration.heartbeatInterval)),
+                FrameReader(decoder: decoder),
+                LinkHandler(transport: self, dialled: dialled),
+            ])
+        }
+    }
+}
+
+/// Holds the transport for the server's child initializer, set once after the server is bound.
+private final class TransportBox: Sendable {
+    private let value = Mutex<TCPTransport?>(nil)
+    var transport: TCPTransport? {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
+
+/// Turns the byte stream into frames; closes the channel on the first bad frame.
+final class FrameReader: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = Frame
+    private var decoder: FrameDecoder
+
+    init(decoder: FrameDecoder) { self.decoder = decoder }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        decoder.append(buffer.readableBytesView)
+        do {
+            while let frame = try decoder.next() { context.fireChannelRead(wrapInboundOut(frame)) }
+        } catch {
+            context.fireErrorCaught(error)
+        }
+    }
+}
+
+/// The link's handshake and traffic, on the channel's event loop.
+final class LinkHandler: ChannelInboundHandler {
+    typealias InboundIn = Frame
+    typealias OutboundOut = ByteBuffer
+
+    private let transport: TCPTransport
+    /// The node this side dialled; nil on an accepted link.
+    private let dialled: NodeID?
+    private var peer: NodeID?
+    private var link: TCPTransport.Link?
+    private var closing = false
+
+    init(transport: TCPTransport, dialled: NodeID?) {
+        self.transport = transport
+        self.dialled = dialled
+    }
+
+    private var peerName: String { peer.map { String($0.rawValue) } ?? dialled.map { String($0.rawValue) } ?? "unknown" }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if dialled != nil { send(Frame(kind: .hello, sender: transport.localNode, payload: transport.hello.encoded), context: context) }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        guard !closing else { return }
+        guard let link else { return handshake(frame, context: context) }
+        guard frame.sender == link.peer else {
+            return refuse("a frame from node \(frame.sender.rawValue) on node \(link.peer.rawValue)'s link", context: context, notify: false)
+        }
+        switch frame.kind {
+        case .message: transport.deliver(frame.payload, from: link.peer)
+        case .heartbeat: break
+        case .refusal:
+            transport.refused(peer: peerName, reason: "the peer closed the link: " + String(decoding: frame.payload, as: UTF8.self))
+            close(context)
+        default: refuse("unexpected \(frame.kind) on an open link", context: context, notify: true)
+        }
+    }
+
+    private func handshake(_ frame: Frame, context: ChannelHandlerContext) {
+        switch frame.kind {
+        case .hello:
+            let hello: LinkHello
+            do { hello = try LinkHello(decoding: frame.payload) } catch {
+                return refuse("malformed hello: \(error.message)", context: context, notify: true, code: error.code.rawValue)
+            }
+            guard frame.sender == hello.node else { return refuse("hello from node \(hello.node.rawValue) in a frame of node \(frame.sender.rawValue)", context: context, notify: true) }
+            if let reason = transport.refusal(of: hello, dialled: dialled) { return refuse(reason, context: context, notify: true) }
+            peer = hello.node
+            if dialled == nil { send(Frame(kind: .hello, sender: transport.localNode, payload: transport.hello.encoded), context: context) }
+            link = transport.linkUp(hello.node, channel: context.channel)
+            if link == nil { close(context) }
+        case .refusal:
+            transport.refused(peer: peerName, reason: "the peer refused the link: " + String(decoding: frame.payload, as: UTF8.self))
+            close(context)
+        default:
+            refuse("\(frame.kind) before the hello", context: context, notify: true)
+        }
+    }
+
+    private func send(_ frame: Frame, context: ChannelHandlerContext) {
+        let bytes: [UInt8]
+        do { bytes = try transport.encoder.encode(frame) } catch {
+            // Hello, refusal and heartbeat frames are far below any frame limit.
+            return refuse("\(frame.kind) not encoded: \(error.message)", context: context, notify: false, code: error.code.rawValue)
+        }
+        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    /// Logs the refusal, tells the peer why when `notify`, and closes the link.
+    private func refuse(_ reason: String, context: ChannelHandlerContext, notify: Bool, code: UInt32? = nil) {
+        transport.refused(peer: peerName, reason: reason, code: code)
+        if notify { send(Frame(kind: .refusal, sender: transport.localNode, payload: Array(reason.utf8)), context: context) }
+        close(context)
+    }
+
+    private func close(_ context: ChannelHandlerContext) {
+        guard !closing else { return }
+        closing = true
+        context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent {
+            switch idle {
+            case .write:
+                if link != nil { send(Frame(kind: .heartbeat, sender: transport.localNode, payload: []), context: context) }
+            case .read:
+                transport.refused(peer: peerName, reason: "nothing received for \(transport.configuration.deadAfter); the peer is presumed dead")
+                close(context)
+            default: break
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let code = (error as? NetError)?.code.rawValue
+        transport.refused(peer: peerName, reason: "link closed on an error: \((error as? NetError)?.message ?? "\(error)")", code: code)
+        close(context)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        transport.channelClosed(context.channel, peer: peer, dialled: dialled)
+        context.fireChannelInactive()
+    }
+}
