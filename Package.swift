@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/yaslab/CSV.swift", exact: "2.5.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         // The project's HTTP server library; only the Examples/MetricsService executable uses it.
@@ -85,6 +86,7 @@ let package = Package(
         ),
         .target(name: "Net", dependencies: ["LedgerCore", .product(name: "NIOCore", package: "swift-nio"),
                                             .product(name: "NIOPosix", package: "swift-nio"),
+                                            .product(name: "NIOSSL", package: "swift-nio-ssl"),
                                             .product(name: "Logging", package: "swift-log"),
                                             .product(name: "Metrics", package: "swift-metrics")]),
         .target(name: "ChainRuntime", dependencies: ["LedgerCore", "Net", .product(name: "Logging", package: "swift-log"),

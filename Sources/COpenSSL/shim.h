@@ -28,5 +28,6 @@
 #include "shim_hash.h"
 #include "shim_sig.h"
 #include "shim_cipher.h"
+#include "shim_x509.h"
 
 #endif

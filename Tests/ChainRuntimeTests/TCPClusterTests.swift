@@ -5,30 +5,43 @@ import LedgerCoreTesting
 import Net
 import Testing
 
-/// Four nodes of one chain over real sockets on 127.0.0.1 (``TCPTransport``): they link, commit and agree, and a
-/// node that restarts on the same port is linked again and catches up.
+/// Four nodes of one chain over real sockets on 127.0.0.1 (``TCPTransport``), over mutual TLS with the consortium's
+/// certificates or plain TCP: they link, commit and agree, and a node that restarts on the same port is linked again
+/// and catches up.
 @Suite(.serialized) struct TCPClusterTests {
     struct Member {
         var key: PrivateKey
         var store: String
     }
 
-    @Test(arguments: [ConsensusEngineKind.pbft, .raft])
-    func fourNodesOverSocketsCommitAndAgree(engine: ConsensusEngineKind) async throws {
-        let dir = try TestChain.temporaryDirectory("tcp-\(engine)")
+    @Test(arguments: zip([ConsensusEngineKind.pbft, .raft, .pos, .pbft], [true, true, true, false]))
+    func fourNodesOverSocketsCommitAndAgree(engine: ConsensusEngineKind, mutualTLS: Bool) async throws {
+        let dir = try TestChain.temporaryDirectory("tcp-\(engine)-\(mutualTLS)")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let keys = try (0..<4).map { i throws(LedgerError) in try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: UInt8(40 + i), count: 32)) }
         let genesis = try ChainGenesis.make(chainID: 53, key: try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: 39, count: 32)))
         let validators = try ValidatorSet(keys.enumerated().map { Validator(id: NodeID(UInt32($0.offset)), publicKey: $0.element.publicKey) })
         let schedule = ConsensusSchedule(initial: try ClusterEngines.config(engine, validators: validators, maximumTransactionsPerBlock: 500))
 
-        // Listen first (ports chosen by the system), then tell every transport where the others are.
-        var transports = [TCPTransport]()
+        // The consortium's CA and a certificate per node.
+        let caKey = try PrivateKey.generate(.p256)
+        let ca = try X509Certificate.authority(commonName: "TCPClusterTests CA", key: caKey, validFor: 86_400)
+        var identities = [TCPTransport.TLS]()
         for i in 0..<4 {
+            let key = try PrivateKey.generate(.p256)
+            let certificate = try X509Certificate.issue(commonName: TCPTransport.TLS.commonName(of: NodeID(UInt32(i))), publicKey: key.publicKey,
+                                                        issuer: ca, issuerKey: caKey, validFor: 86_400)
+            identities.append(TCPTransport.TLS(authority: ca, certificate: certificate, key: key))
+        }
+        func transportConfiguration(_ i: Int) -> TCPTransport.Configuration {
             var c = TCPTransport.Configuration(node: NodeID(UInt32(i)), chainID: 53, genesisHash: genesis.headerHash)
             c.maximumReconnectDelay = .milliseconds(200)
-            transports.append(try await TCPTransport.start(c))
+            if mutualTLS { c.tls = identities[i] }
+            return c
         }
+        // Listen first (ports chosen by the system), then tell every transport where the others are.
+        var transports = [TCPTransport]()
+        for i in 0..<4 { transports.append(try await TCPTransport.start(transportConfiguration(i))) }
         func endpoints(except i: Int) -> [NodeID: TCPTransport.Endpoint] {
             Dictionary(uniqueKeysWithValues: (0..<4).filter { $0 != i }.map { (NodeID(UInt32($0)), TCPTransport.Endpoint(host: "127.0.0.1", port: transports[$0].port)) })
         }
@@ -40,6 +53,10 @@ import Testing
             switch engine {
             case .pbft:
                 let node = try await Node<PBFTEngine>(configuration: configuration, transport: transport)
+                await node.start()
+                return node
+            case .pos:
+                let node = try await Node<PoSEngine>(configuration: configuration, transport: transport)
                 await node.start()
                 return node
             default:
@@ -81,7 +98,7 @@ import Testing
         for i in 20..<26 {
             _ = try await nodes[i % 3].submit(try TestChain.kv(&alice, "lot-\(i)", "passed"), timeout: TestChain.realTimePatience)
         }
-        var again = TCPTransport.Configuration(node: 3, chainID: 53, genesisHash: genesis.headerHash)
+        var again = transportConfiguration(3)
         again.port = port
         again.peers = endpoints(except: 3)
         let restarted = try await TCPTransport.start(again)

@@ -3,6 +3,7 @@ import Logging
 import Metrics
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// A node's transport over TCP sockets (N-T-1, N-T-2), with SwiftNIO: one link per pair of member nodes, framed
@@ -50,6 +51,51 @@ public final class TCPTransport: Transport, Sendable {
         public var description: String { "\(host):\(port)" }
     }
 
+    /// Mutual TLS for a transport's links (N-D-2, N-T-2): TLS 1.3, both sides presenting a certificate issued by
+    /// the consortium's CA, and each peer's certificate naming the node its hello claims
+    /// (``commonName(of:)``). A peer whose certificate comes from another CA, has expired or names another node
+    /// is refused at the handshake, with the reason logged.
+    public struct TLS: Sendable {
+        /// The consortium CA's certificate: the only issuer trusted.
+        public var authority: X509Certificate
+        /// This node's certificate, issued by ``authority`` with the common name ``commonName(of:)``.
+        public var certificate: X509Certificate
+        /// The private key of ``certificate`` (P-256 recommended; kept in the node's keystore).
+        public var key: PrivateKey
+
+        /// Parameters as the properties of the same names.
+        public init(authority: X509Certificate, certificate: X509Certificate, key: PrivateKey) {
+            self.authority = authority
+            self.certificate = certificate
+            self.key = key
+        }
+
+        /// The common name of node `node`'s certificate: `forgechain-node-<id>`.
+        public static func commonName(of node: NodeID) -> String { "forgechain-node-\(node.rawValue)" }
+
+        /// The server and client contexts.
+        func contexts() throws(NetError) -> (server: NIOSSLContext, client: NIOSSLContext) {
+            do {
+                let chain = [NIOSSLCertificateSource.certificate(try NIOSSLCertificate(bytes: certificate.derRepresentation, format: .der))]
+                let privateKey = NIOSSLPrivateKeySource.privateKey(try NIOSSLPrivateKey(bytes: Array(key.pemRepresentation.utf8), format: .pem))
+                let roots = NIOSSLTrustRoots.certificates([try NIOSSLCertificate(bytes: authority.derRepresentation, format: .der)])
+                var server = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: privateKey)
+                var client = TLSConfiguration.makeClientConfiguration()
+                client.certificateChain = chain
+                client.privateKey = privateKey
+                server.trustRoots = roots
+                client.trustRoots = roots
+                server.certificateVerification = .noHostnameVerification
+                client.certificateVerification = .noHostnameVerification
+                server.minimumTLSVersion = .tlsv13
+                client.minimumTLSVersion = .tlsv13
+                return (try NIOSSLContext(configuration: server), try NIOSSLContext(configuration: client))
+            } catch {
+                throw NetError(.invalidTransportConfiguration, "transport configuration field 'tls': \(error)", details: ["field": "tls"])
+            }
+        }
+    }
+
     /// How a transport listens, whom it links with and its limits.
     public struct Configuration: Sendable {
         /// Required. This node's ID.
@@ -86,6 +132,9 @@ public final class TCPTransport: Transport, Sendable {
         public var logger = Logger(label: "forgechain.transport")
         /// Optional, default nil: the host's `MetricsSystem.factory`.
         public var metricsFactory: (any MetricsFactory)?
+        /// Optional, default nil (plain TCP, for a network the operator trusts). Mutual TLS with the consortium's
+        /// certificates.
+        public var tls: TLS?
 
         /// The required parameters; see the properties for the others' defaults.
         public init(node: NodeID, chainID: UInt64, genesisHash: Digest) {
@@ -147,6 +196,8 @@ public final class TCPTransport: Transport, Sendable {
     private let server: any Channel
     private let group: MultiThreadedEventLoopGroup
     let encoder: FrameEncoder
+    /// The TLS contexts when ``Configuration/tls`` is set.
+    private let tlsContexts: (server: NIOSSLContext, client: NIOSSLContext)?
     private let dropped: Counter
     private let refusedLinks: Counter
 
@@ -160,6 +211,7 @@ public final class TCPTransport: Transport, Sendable {
         (events, continuation) = stream
         state = Mutex(State(peers: configuration.peers))
         encoder = try FrameEncoder(configuration: configuration.frames)
+        tlsContexts = try configuration.tls?.contexts()
         let factory = configuration.metricsFactory ?? MetricsSystem.factory
         dropped = Counter(label: "forgechain_transport_dropped_messages_total", dimensions: [("node", String(configuration.node.rawValue))], factory: factory)
         refusedLinks = Counter(label: "forgechain_transport_refused_links_total", dimensions: [("node", String(configuration.node.rawValue))], factory: factory)
@@ -420,6 +472,13 @@ public final class TCPTransport: Transport, Sendable {
         guard tracked else { return channel.close() }
         return channel.eventLoop.makeCompletedFuture {
             let decoder = try FrameDecoder(configuration: configuration.frames)
+            if let tlsContexts {
+                if dialled == nil {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContexts.server))
+                } else {
+                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tlsContexts.client, serverHostname: nil))
+                }
+            }
             try channel.pipeline.syncOperations.addHandlers([
                 IdleStateHandler(readTimeout: TimeAmount(configuration.deadAfter), writeTimeout: TimeAmount(configuration.heartbeatInterval)),
                 FrameReader(decoder: decoder),
@@ -514,6 +573,9 @@ final class LinkHandler: ChannelInboundHandler {
             }
             guard frame.sender == hello.node else { return refuse("hello from node \(hello.node.rawValue) in a frame of node \(frame.sender.rawValue)", context: context, notify: true) }
             if let reason = transport.refusal(of: hello, dialled: dialled) { return refuse(reason, context: context, notify: true) }
+            if transport.configuration.tls != nil, let reason = certificateRefusal(for: hello.node, context: context) {
+                return refuse(reason, context: context, notify: true)
+            }
             peer = hello.node
             if dialled == nil { send(Frame(kind: .hello, sender: transport.localNode, payload: transport.hello.encoded), context: context) }
             link = transport.linkUp(hello.node, channel: context.channel)
@@ -524,6 +586,23 @@ final class LinkHandler: ChannelInboundHandler {
         default:
             refuse("\(frame.kind) before the hello", context: context, notify: true)
         }
+    }
+
+    /// Why the TLS peer's certificate does not speak for `node` (the chain and validity were checked during the
+    /// TLS handshake), or nil.
+    private func certificateRefusal(for node: NodeID, context: ChannelHandlerContext) -> String? {
+        guard let tls = try? context.pipeline.syncOperations.handler(type: NIOSSLHandler.self), let presented = tls.peerCertificate else {
+            return "the peer presented no certificate"
+        }
+        let certificate: X509Certificate
+        do { certificate = try X509Certificate(derRepresentation: try presented.toDERBytes()) } catch {
+            return "the peer's certificate does not parse: \(error)"
+        }
+        let expected = TCPTransport.TLS.commonName(of: node)
+        guard certificate.commonName == expected else {
+            return "the peer's certificate names '\(certificate.commonName)', its hello node \(node.rawValue) ('\(expected)')"
+        }
+        return nil
     }
 
     private func send(_ frame: Frame, context: ChannelHandlerContext) {
