@@ -90,6 +90,7 @@ let package = Package(
                                             .product(name: "Logging", package: "swift-log"),
                                             .product(name: "Metrics", package: "swift-metrics")]),
         .target(name: "ChainRuntime", dependencies: ["LedgerCore", "Net", .product(name: "Logging", package: "swift-log"),
+                                                    .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                                                     .product(name: "Metrics", package: "swift-metrics")]),
         .executableTarget(
             name: "forgechain",
@@ -149,7 +150,7 @@ let package = Package(
         ),
         .testTarget(name: "AppAPITests", dependencies: ["AppAPI", "LedgerCore", "ChainRuntime"]),
         // Runs the `forgechain` binary as a child process (operator commands on a data folder).
-        .testTarget(name: "CLITests", dependencies: ["AppAPI", "forgechain"]),
+        .testTarget(name: "CLITests", dependencies: ["AppAPI", "ChainRuntime", "LedgerCore", "forgechain"]),
         .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCrypto", "LedgerConformance", "LedgerCoreTesting"]),
         .testTarget(name: "SimulationTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
         .testTarget(name: "NetTests", dependencies: ["Net", "LedgerCore", "LedgerCoreTesting"]),

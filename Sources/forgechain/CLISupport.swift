@@ -34,9 +34,16 @@ struct DataOptions: ParsableArguments {
 
     /// The keystore passphrase: --passphrase-file, else FORGECHAIN_PASSPHRASE, else asked for when standard input is a terminal.
     func passphrase() throws -> Passphrase {
+        try Self.passphrase(file: passphraseFile, for: data)
+    }
+
+    /// The keystore passphrase of the folder `folder`: `file`'s first line, else FORGECHAIN_PASSPHRASE, else asked for
+    /// when standard input is a terminal.
+    static func passphrase(file passphraseFile: String?, for folder: String) throws -> Passphrase {
+        let environment = ProcessInfo.processInfo.environment
         if let passphraseFile { return try .file(passphraseFile) }
         if let text = environment["FORGECHAIN_PASSPHRASE"], !text.isEmpty { return try Passphrase(text) }
-        if isatty(STDIN_FILENO) != 0, let typed = getpass("keystore passphrase for \(data): ") {
+        if isatty(STDIN_FILENO) != 0, let typed = getpass("keystore passphrase for \(folder): ") {
             let text = String(cString: typed)
             memset(typed, 0, strlen(typed))
             return try Passphrase(text)

@@ -1,0 +1,143 @@
+import ChainRuntime
+import Foundation
+import LedgerCore
+import Testing
+
+/// Nodes as separate processes: `forgechain certs` makes a consortium, four `forgechain node run` processes link
+/// over mutual TLS on loopback, commit and agree; a SIGKILLed node's peers notice, and when it restarts it catches
+/// up; SIGTERM stops each cleanly.
+@Suite(.serialized) struct NodeProcessTests {
+    /// Ports the system hands out now (free at the time of asking).
+    static func freePorts(_ count: Int) -> [Int] {
+        var sockets = [Int32](), ports = [Int]()
+        for _ in 0..<count {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+            ports.append(Int(UInt16(bigEndian: address.sin_port)))
+            sockets.append(fd)
+        }
+        for fd in sockets { close(fd) }
+        return ports
+    }
+
+    /// A `forgechain node run` child process.
+    final class NodeProcess: @unchecked Sendable {
+        let process = Process()
+        let socket: String
+        init(config: String, socket: String, log: String) throws {
+            self.socket = socket
+            process.executableURL = ForgeChainProcess.binary
+            process.arguments = ["node", "run", "--config", config, "--log-level", "info"]
+            var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FORGECHAIN_") }
+            env["FORGECHAIN_PASSPHRASE"] = ForgeChainProcess.passphrase
+            process.environment = env
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            handle.seekToEndOfFile()
+            process.standardOutput = handle
+            process.standardError = handle
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+        }
+        func signal(_ s: Int32) { kill(process.processIdentifier, s) }
+        /// Waits for the process to end (polling, so no thread blocks); its exit status, or nil after `seconds`.
+        func exitStatus(within seconds: Double) async -> Int32? {
+            let end = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+            while process.isRunning, ContinuousClock.now < end { try? await Task.sleep(for: .milliseconds(20)) }
+            return process.isRunning ? nil : process.terminationStatus
+        }
+    }
+
+    func status(_ socket: String) async -> [String: Any]? {
+        try? await NodeControlClient(path: socket).request(["op": "status"])
+    }
+
+    /// Polls until `condition` holds over every node's status, for up to 90 s.
+    func eventually(_ sockets: [String], _ condition: ([[String: Any]]) -> Bool) async -> Bool {
+        let end = ContinuousClock.now + .seconds(90)
+        while ContinuousClock.now < end {
+            var all = [[String: Any]]()
+            for s in sockets { if let answer = await status(s) { all.append(answer) } }
+            if all.count == sockets.count, condition(all) { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
+    static func agree(_ statuses: [[String: Any]], atLeast height: Int) -> Bool {
+        let heights = Set(statuses.compactMap { $0["height"] as? Int }), heads = Set(statuses.compactMap { $0["head"] as? String })
+        return heights.count == 1 && heads.count == 1 && (heights.first ?? 0) >= height
+    }
+
+    @Test func fourNodeProcessesOverMutualTLSCommitAgreeAndTakeBackAKilledNode() async throws {
+        let cli = try ForgeChainProcess()
+        defer { cli.remove() }
+        let folder = cli.path("consortium")
+        let ports = Self.freePorts(4)
+        let made = try await cli.run(["certs", "--nodes", "4", "--out", folder, "--ports", ports.map(String.init).joined(separator: ","),
+                                      "--executors", "records,access,kv"], withData: false)
+        try #require(made.status == 0, "\(made)")
+        #expect(FileManager.default.fileExists(atPath: folder + "/ca/ca.pem"))
+        let configs = (0..<4).map { "\(folder)/node\($0)/config.json" }
+        let sockets = (0..<4).map { "\(folder)/node\($0)/data/node.sock" }
+        var nodes = try (0..<4).map { try NodeProcess(config: configs[$0], socket: sockets[$0], log: cli.path("node\($0).log")) }
+        defer { for n in nodes where n.process.isRunning { n.signal(SIGKILL) } }
+
+        #expect(await eventually(sockets) { all in all.allSatisfy { ($0["peers"] as? [Int])?.count == 3 } }, "every node links with the three others")
+
+        // Transactions submitted to different nodes commit, and every node holds the same chain.
+        var alice = SigningAccount(key: try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: 9, count: 32)), chainID: 53_1407)
+        func submit(_ i: Int, to node: Int) async throws -> [String: Any] {
+            let tx = try alice.set(key: Array("lot-\(i)".utf8), value: Array("passed".utf8))
+            return try await NodeControlClient(path: sockets[node]).request(["op": "submit", "transaction": Hex.encode(tx.encoded)])
+        }
+        var top = 0
+        for i in 0..<8 {
+            let answer = try await submit(i, to: i % 4)
+            #expect(answer["committed"] as? Bool == true && answer["status"] as? Int == 0, "\(answer)")
+            top = max(top, answer["height"] as? Int ?? 0)
+        }
+        #expect(await eventually(sockets) { Self.agree($0, atLeast: top) }, "the four nodes agree")
+
+        // A node killed outright: the others notice and go on; restarted, it catches up.
+        nodes[3].signal(SIGKILL)
+        _ = await nodes[3].exitStatus(within: 10)
+        #expect(await eventually(Array(sockets.prefix(3))) { all in all.allSatisfy { !(($0["peers"] as? [Int]) ?? []).contains(3) } },
+                "the survivors see node 3 gone")
+        for i in 8..<12 {
+            let answer = try await submit(i, to: i % 3)
+            #expect(answer["committed"] as? Bool == true, "\(answer)")
+            top = max(top, answer["height"] as? Int ?? 0)
+        }
+        nodes[3] = try NodeProcess(config: configs[3], socket: sockets[3], log: cli.path("node3.log"))
+        #expect(await eventually(sockets) { Self.agree($0, atLeast: top) }, "the restarted node caught up")
+
+        // SIGTERM: each node stops cleanly and removes its control socket.
+        for n in nodes { n.signal(SIGTERM) }
+        for (i, n) in nodes.enumerated() {
+            #expect(await n.exitStatus(within: 30) == 0, "node \(i) exits 0 on SIGTERM")
+            #expect(!FileManager.default.fileExists(atPath: sockets[i]))
+        }
+    }
+
+    @Test func aNodeRefusesAWrongPassphraseAndABrokenConfiguration() async throws {
+        let cli = try ForgeChainProcess()
+        defer { cli.remove() }
+        let folder = cli.path("consortium")
+        try #require(try await cli.run(["certs", "--nodes", "1", "--out", folder, "--ports", "\(Self.freePorts(1)[0])"], withData: false).status == 0)
+        let wrong = try await cli.run(["node", "run", "--config", folder + "/node0/config.json"], environment: ["FORGECHAIN_PASSPHRASE": "not-it"],
+                                      withData: false)
+        #expect(wrong.status == 1 && wrong.code == 1363, "\(wrong)")
+        try Data("{\"node\": 0}".utf8).write(to: URL(fileURLWithPath: folder + "/broken.json"))
+        let broken = try await cli.run(["node", "run", "--config", folder + "/broken.json"], withData: false)
+        #expect(broken.status == 1 && broken.code == Int(ChainError.Code.invalidNodeConfiguration.rawValue), "\(broken)")
+        let again = try await cli.run(["certs", "--nodes", "1", "--out", folder], withData: false)
+        #expect(again.status != 0, "an existing consortium folder is never overwritten")
+    }
+}
