@@ -235,6 +235,10 @@ struct NodeCommand: AsyncParsableCommand {
             default: node = try await Node<PoSEngine>(configuration: configuration, transport: transport, executors: try file.executorList())
             }
             await node.start()
+            // The hello of every new link says how far this node's chain reaches.
+            transport.noteHead(height: await node.head.height.rawValue)
+            let commits = await node.commits()
+            let heads = Task { for await notice in commits { transport.noteHead(height: notice.height.rawValue) } }
             let control = try await NodeControlServer.start(node: node, path: data + "/node.sock")
             // One line, written at once (standard output may be a file, read by whoever started the node).
             let started = try JSONSerialization.data(withJSONObject: ["node": Int(file.node), "port": transport.port, "control": control.path],
@@ -255,6 +259,7 @@ struct NodeCommand: AsyncParsableCommand {
                 logger.notice("stopping", metadata: ["signal": "\(signal)"])
                 break
             }
+            heads.cancel()
             await control.close()
             await node.stop()
             await transport.close()

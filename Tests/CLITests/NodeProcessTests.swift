@@ -75,12 +75,14 @@ import Testing
         return heights.count == 1 && heads.count == 1 && (heights.first ?? 0) >= height
     }
 
-    @Test func fourNodeProcessesOverMutualTLSCommitAgreeAndTakeBackAKilledNode() async throws {
+    @Test(arguments: ["pbft", "raft", "pos"])
+    func fourNodeProcessesOverMutualTLSCommitAgreeAndTakeBackAKilledNode(consensus: String) async throws {
         let cli = try ForgeChainProcess()
         defer { cli.remove() }
         let folder = cli.path("consortium")
         let ports = Self.freePorts(4)
         let made = try await cli.run(["certs", "--nodes", "4", "--out", folder, "--ports", ports.map(String.init).joined(separator: ","),
+                                      "--consensus", consensus,
                                       "--executors", "records,access,kv"], withData: false)
         try #require(made.status == 0, "\(made)")
         #expect(FileManager.default.fileExists(atPath: folder + "/ca/ca.pem"))

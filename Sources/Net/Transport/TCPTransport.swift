@@ -111,8 +111,6 @@ public final class TCPTransport: Transport, Sendable {
         /// Optional, default none. The other members and where they listen: links are made with these nodes only.
         /// This node dials the members with higher IDs; the others dial it (their endpoint is unused here).
         public var peers: [NodeID: Endpoint] = [:]
-        /// Optional, default 0. The committed head height said in each hello (the node passes its own).
-        public var headHeight: @Sendable () -> UInt64 = { 0 }
         /// Optional, default frames up to 64 MiB plus framing. The largest frame accepted and sent.
         public var frames = FrameConfiguration(maxFrameBytes: (64 << 20) + Frame.overheadBytes(authenticated: false))
         /// Optional, default 1 s; range 10 ms...60 s. A heartbeat goes out after this long without sending.
@@ -192,6 +190,8 @@ public final class TCPTransport: Transport, Sendable {
     public let port: Int
     let configuration: Configuration
     let state: Mutex<State>
+    /// The committed head height said in each hello (``noteHead(height:)``).
+    private let headHeight = Atomic<UInt64>(0)
     private let continuation: AsyncStream<TransportEvent>.Continuation
     private let server: any Channel
     private let group: MultiThreadedEventLoopGroup
@@ -355,7 +355,14 @@ public final class TCPTransport: Transport, Sendable {
 
     /// The hello this node sends.
     var hello: LinkHello {
-        LinkHello(chainID: configuration.chainID, genesisHash: configuration.genesisHash, node: localNode, headHeight: configuration.headHeight())
+        LinkHello(chainID: configuration.chainID, genesisHash: configuration.genesisHash, node: localNode,
+                  headHeight: headHeight.load(ordering: .relaxed))
+    }
+
+    /// Records the node's committed head height, said in the hellos of links made from now on.
+    /// - Parameter height: Required. The committed head's height.
+    public func noteHead(height: UInt64) {
+        headHeight.store(height, ordering: .relaxed)
     }
 
     /// Why a hello from `other` is refused on a link dialled to `dialled` (nil for an accepted link), or nil.
@@ -367,7 +374,7 @@ public final class TCPTransport: Transport, Sendable {
     }
 
     /// Registers an established link (replacing an older one to the same node) and reports it.
-    func linkUp(_ peer: NodeID, channel: any Channel) -> Link? {
+    func linkUp(_ peer: NodeID, channel: any Channel, peerHeight: UInt64) -> Link? {
         let link = Link(peer: peer, channel: channel)
         let old = state.withLock { s -> Link?? in
             if s.closed { return .none }
@@ -381,7 +388,7 @@ public final class TCPTransport: Transport, Sendable {
             return nil
         }
         if let replaced { replaced.channel.close(promise: nil) }
-        configuration.logger.info("link up", metadata: ["node": "\(localNode.rawValue)", "peer": "\(peer.rawValue)"])
+        configuration.logger.info("link up", metadata: ["node": "\(localNode.rawValue)", "peer": "\(peer.rawValue)", "peerHeight": "\(peerHeight)"])
         if replaced == nil { continuation.yield(.connected(peer)) }
         return link
     }
@@ -578,7 +585,7 @@ final class LinkHandler: ChannelInboundHandler {
             }
             peer = hello.node
             if dialled == nil { send(Frame(kind: .hello, sender: transport.localNode, payload: transport.hello.encoded), context: context) }
-            link = transport.linkUp(hello.node, channel: context.channel)
+            link = transport.linkUp(hello.node, channel: context.channel, peerHeight: hello.headHeight)
             if link == nil { close(context) }
         case .refusal:
             transport.refused(peer: peerName, reason: "the peer refused the link: " + String(decoding: frame.payload, as: UTF8.self))

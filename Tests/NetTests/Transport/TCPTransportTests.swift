@@ -91,6 +91,19 @@ import Testing
         await b.close()
     }
 
+    @Test func theHelloSaysHowFarTheNodesChainReaches() async throws {
+        let log = Captured()
+        let b = try await TCPTransport.start(configuration(1, peers: [0: .init(host: "127.0.0.1", port: 1)], log: log))
+        b.noteHead(height: 1_204)
+        let a = try await TCPTransport.start(configuration(0, peers: [1: .init(host: "127.0.0.1", port: b.port)], log: log))
+        #expect(await eventually { log.lines.contains { $0.contains("link up") && $0.contains("node=0") && $0.contains("peerHeight=1204") } })
+        for t in [a, b] { await t.close() }
+        let hello = LinkHello(chainID: 53, genesisHash: Self.genesis, node: 7, headHeight: 99)
+        #expect(try LinkHello(decoding: hello.encoded) == hello)
+        let bad = #expect(throws: NetError.self) { _ = try LinkHello(decoding: [0xC1, 0x80]) }
+        #expect(bad?.code == .malformedFrame)
+    }
+
     @Test func helloMismatchesAreRefusedWithTheReasonLogged() async throws {
         let log = Captured()
         // Node 5 knows node 0 only.
