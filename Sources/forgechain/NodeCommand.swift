@@ -96,6 +96,7 @@ struct CertsCommand: AsyncParsableCommand {
     @Option(help: "Nodes (validators), 1...16.") var nodes = 4
     @Option(help: "The folder to create (must not exist or be empty).") var out: String
     @Option(help: "The host every node listens on and is reached at.") var host = "127.0.0.1"
+    @Option(help: "Comma-separated hosts, one per node (instead of --host), for nodes on different machines.") var hosts: String?
     @Option(help: "The first node's port; node i listens on base-port + i.") var basePort = 7400
     @Option(help: "Comma-separated ports, one per node (instead of --base-port).") var ports: String?
     @Option(help: "pbft, raft or pos.") var consensus = "pbft"
@@ -121,6 +122,13 @@ struct CertsCommand: AsyncParsableCommand {
             guard portList.count == nodes else { throw ValidationError("--ports needs \(nodes) ports") }
         } else {
             portList = (0..<nodes).map { basePort + $0 }
+        }
+        let hostList: [String]
+        if let hosts {
+            hostList = hosts.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard hostList.count == nodes, hostList.allSatisfy({ !$0.isEmpty }) else { throw ValidationError("--hosts needs \(nodes) hosts") }
+        } else {
+            hostList = Array(repeating: host, count: nodes)
         }
         let fm = FileManager.default
         if fm.fileExists(atPath: out), !((try? fm.contentsOfDirectory(atPath: out))?.isEmpty ?? false) {
@@ -150,9 +158,9 @@ struct CertsCommand: AsyncParsableCommand {
                                                         issuer: ca, issuerKey: caKey, validFor: Int64(days) * 86_400)
             try DurableFile.write(Array(certificate.pemRepresentation.utf8), to: dir + "/node.pem", mode: 0o644)
             var peers = [String: String]()
-            for j in 0..<nodes where j != i { peers[String(j)] = "\(host):\(portList[j])" }
+            for j in 0..<nodes where j != i { peers[String(j)] = "\(hostList[j]):\(portList[j])" }
             let file = NodeFile(node: UInt32(i), chainID: chainID, consensus: consensus, validators: validators, genesis: "../genesis.block",
-                                data: "data", listen: "\(host):\(portList[i])", peers: peers,
+                                data: "data", listen: "\(hostList[i]):\(portList[i])", peers: peers,
                                 tls: .init(ca: "../ca/ca.pem", certificate: "node.pem"),
                                 executors: executors.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
             let encoder = JSONEncoder()

@@ -142,4 +142,31 @@ import Testing
         let again = try await cli.run(["certs", "--nodes", "1", "--out", folder], withData: false)
         #expect(again.status != 0, "an existing consortium folder is never overwritten")
     }
+
+    @Test func certsWritesEachNodesAddressKeysAndCertificate() async throws {
+        let cli = try ForgeChainProcess()
+        defer { cli.remove() }
+        let folder = cli.path("consortium")
+        let made = try await cli.run(["certs", "--nodes", "3", "--out", folder, "--hosts", "10.0.0.10,10.0.0.11,10.0.0.12",
+                                      "--ports", "7400,7401,7402", "--consensus", "raft"], withData: false)
+        try #require(made.status == 0, "\(made)")
+        let config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/node1/config.json"))) as? [String: Any])
+        #expect(config["listen"] as? String == "10.0.0.11:7401")
+        #expect(config["peers"] as? [String: String] == ["0": "10.0.0.10:7400", "2": "10.0.0.12:7402"])
+        #expect(config["consensus"] as? String == "raft" && (config["validators"] as? [String])?.count == 3)
+        let certificate = try X509Certificate(pemRepresentation: try String(contentsOfFile: folder + "/node1/node.pem", encoding: .utf8))
+        let ca = try X509Certificate(pemRepresentation: try String(contentsOfFile: folder + "/ca/ca.pem", encoding: .utf8))
+        #expect(certificate.commonName == "forgechain-node-1" && certificate.isSigned(by: ca) && ca.isAuthority)
+        // The private keys are sealed: no PEM or DER private key anywhere in the folder.
+        let keystore = try Keystore(directory: folder + "/node1/data/keystore", passphrase: try Passphrase(ForgeChainProcess.passphrase))
+        let tlsKey = try PrivateKey(derRepresentation: try keystore.load("tls").bytesCopy())
+        #expect(tlsKey.publicKey.derRepresentation == certificate.publicKeyDER)
+        for file in try FileManager.default.subpathsOfDirectory(atPath: folder) {
+            let text = (try? String(contentsOfFile: folder + "/" + file, encoding: .utf8)) ?? ""
+            #expect(!text.contains("PRIVATE KEY"), "\(file)")
+            if let bytes = FileManager.default.contents(atPath: folder + "/" + file) {
+                #expect([UInt8](bytes).firstRange(of: tlsKey.derRepresentation) == nil, "\(file)")
+            }
+        }
+    }
 }
