@@ -91,6 +91,7 @@ let package = Package(
                                             .product(name: "Metrics", package: "swift-metrics")]),
         .target(name: "ChainRuntime", dependencies: ["LedgerCore", "Net", .product(name: "Logging", package: "swift-log"),
                                                     .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                                                    .product(name: "NIOSSL", package: "swift-nio-ssl"),
                                                     .product(name: "Metrics", package: "swift-metrics")]),
         .executableTarget(
             name: "forgechain",

@@ -6,7 +6,7 @@ import Testing
 /// Nodes as separate processes: `forgechain certs` makes a consortium, four `forgechain node run` processes link
 /// over mutual TLS on loopback, commit and agree; a SIGKILLed node's peers notice, and when it restarts it catches
 /// up; SIGTERM stops each cleanly.
-@Suite(.serialized) struct NodeProcessTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct NodeProcessTests {
     /// Ports the system hands out now (free at the time of asking).
     static func freePorts(_ count: Int) -> [Int] {
         var sockets = [Int32](), ports = [Int]()

@@ -8,7 +8,7 @@ import Testing
 /// Four nodes of one chain over real sockets on 127.0.0.1 (``TCPTransport``), over mutual TLS with the consortium's
 /// certificates or plain TCP: they link, commit and agree, and a node that restarts on the same port is linked again
 /// and catches up.
-@Suite(.serialized) struct TCPClusterTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct TCPClusterTests {
     struct Member {
         var key: PrivateKey
         var store: String

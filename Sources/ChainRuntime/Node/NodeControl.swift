@@ -1,20 +1,26 @@
 import Foundation
 import LedgerCore
 import Logging
+import Net
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
-/// A running node's local control socket (N-S-4, for operators on the node's machine): a Unix domain socket,
-/// mode 0600 in the node's data folder, that answers one JSON object per line.
+/// A running node's control endpoint: one JSON object per line, on a Unix domain socket (mode 0600 in the node's
+/// data folder, for operators on its machine) or on a TCP port with mutual TLS (for clients elsewhere, N-S-4,
+/// K-T-4; ``ForgeChainClient`` speaks it).
 ///
 /// | request | answer |
 /// |---|---|
 /// | `{"op":"status"}` | `{"ok":true,"node":0,"height":12,"head":"…","peers":[1,2,3],"mempool":0}` |
-/// | `{"op":"submit","transaction":"<hex of Transaction.encoded>"}` | `{"ok":true,"transactionID":"…","status":0,"height":13}` once committed (or `"committed":false` when it was admitted but did not commit within 30 s) |
+/// | `{"op":"submit","transaction":"<hex of Transaction.encoded>"}` | `{"ok":true,"transactionID":"…","committed":true,"status":0,"height":13}` once committed (`"committed":false` when admitted but not committed within 30 s); with `"wait":false`, at admission |
+/// | `{"op":"submitBatch","transactions":["<hex>",…]}` | `{"ok":true,"results":[{"ok":true,"transactionID":"…"} or {"ok":false,"code":N,"message":"…"},…]}` at admission, in order |
+/// | `{"op":"receipts","ids":["<hex>",…]}` | `{"ok":true,"receipts":{"<id>":{"status":0},…},"height":13}`, the committed ones only |
+/// | `{"op":"load"}` | `{"ok":true,"load":{…}}`, a ``LoadReport`` |
 ///
 /// A refusal answers `{"ok":false,"code":N,"message":"…"}` with the error's stable code (4xxx from the
-/// mempool, 1xxx for a transaction that does not decode, 4200 for a request the socket does not understand).
+/// mempool, 1xxx for a transaction that does not decode, 4200 for a request the endpoint does not understand).
 /// Requests longer than 4 MiB close the connection.
 ///
 /// ```swift
@@ -26,12 +32,67 @@ public final class NodeControlServer: Sendable {
     public static let maximumRequestBytes = 4 << 20
 
     private let channel: any Channel
-    /// The socket's path.
+    /// The socket's path; empty for a TCP endpoint.
     public let path: String
+    /// The TCP port (the system's choice when 0 was asked); 0 for a Unix socket.
+    public let port: Int
+    let shared: Shared
 
-    private init(channel: any Channel, path: String) {
+    /// What the connections of one endpoint share.
+    final class Shared: Sendable {
+        let node: any ChainNode
+        let logger: Logger
+        let connections = Atomic<Int>(0)
+        let sampler = ProcessLoadSampler()
+        let traffic: @Sendable () -> UInt64
+        init(node: any ChainNode, logger: Logger, traffic: @escaping @Sendable () -> UInt64) {
+            self.node = node
+            self.logger = logger
+            self.traffic = traffic
+        }
+    }
+
+    private init(channel: any Channel, path: String, port: Int, shared: Shared) {
         self.channel = channel
         self.path = path
+        self.port = port
+        self.shared = shared
+    }
+
+    /// Client connections open now.
+    public var openConnections: Int { shared.connections.load(ordering: .relaxed) }
+
+    /// Listens on a TCP port, with mutual TLS when `tls` is given (clients present certificates of the same CA).
+    /// - Parameters:
+    ///   - node: Required. The node to answer for.
+    ///   - host: Optional, default `127.0.0.1`.
+    ///   - port: Optional, default 0 (the system chooses; read ``port``).
+    ///   - tls: Optional, default nil (plain TCP: only for a network the operator trusts).
+    ///   - traffic: Optional. The node's peer traffic in bytes so far (`TCPTransport.traffic`), for load reports.
+    ///   - logger: Optional. Where refused requests are logged.
+    /// - Throws: `ChainError` `.controlSocketFailed` (4201) when the port cannot be listened on or TLS is misconfigured.
+    public static func start(node: any ChainNode, host: String = "127.0.0.1", port: Int = 0, tls: TCPTransport.TLS?,
+                             traffic: @escaping @Sendable () -> UInt64 = { 0 },
+                             logger: Logger = Logger(label: "forgechain.node")) async throws(ChainError) -> NodeControlServer {
+        let shared = Shared(node: node, logger: logger, traffic: traffic)
+        let context: NIOSSLContext?
+        do { context = try tls?.contexts().server } catch {
+            throw ChainError(.controlSocketFailed, "control endpoint TLS: \(error.message)", details: ["port": String(port)])
+        }
+        do {
+            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        if let context { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context)) }
+                        try channel.pipeline.syncOperations.addHandler(ControlLineHandler(shared: shared))
+                    }
+                }
+                .bind(host: host, port: port).get()
+            return NodeControlServer(channel: channel, path: "", port: channel.localAddress?.port ?? port, shared: shared)
+        } catch {
+            throw ChainError(.controlSocketFailed, "cannot listen for clients on \(host):\(port): \(error)", details: ["port": String(port)])
+        }
     }
 
     /// Listens on `path` (a stale socket file there is replaced) with mode 0600.
@@ -40,8 +101,9 @@ public final class NodeControlServer: Sendable {
     ///   - path: Required. The socket's path (at most 107 bytes, a Unix socket limit).
     ///   - logger: Optional. Where refused requests are logged.
     /// - Throws: `ChainError` `.controlSocketFailed` (4201) when the socket cannot be created.
-    public static func start(node: any ChainNode, path: String, logger: Logger = Logger(label: "forgechain.node")) async throws(ChainError)
-        -> NodeControlServer {
+    public static func start(node: any ChainNode, path: String, traffic: @escaping @Sendable () -> UInt64 = { 0 },
+                             logger: Logger = Logger(label: "forgechain.node")) async throws(ChainError) -> NodeControlServer {
+        let shared = Shared(node: node, logger: logger, traffic: traffic)
         if FileManager.default.fileExists(atPath: path) {
             do { try FileManager.default.removeItem(atPath: path) } catch {
                 throw ChainError(.controlSocketFailed, "cannot replace the stale control socket \(path): \(error)", details: ["path": path])
@@ -51,7 +113,7 @@ public final class NodeControlServer: Sendable {
             let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(ControlLineHandler(node: node, logger: logger))
+                        try channel.pipeline.syncOperations.addHandler(ControlLineHandler(shared: shared))
                     }
                 }
                 .bind(unixDomainSocketPath: path).get()
@@ -59,7 +121,7 @@ public final class NodeControlServer: Sendable {
                 try? await channel.close()
                 throw ChainError(.controlSocketFailed, "cannot restrict the control socket \(path) to its owner", details: ["path": path])
             }
-            return NodeControlServer(channel: channel, path: path)
+            return NodeControlServer(channel: channel, path: path, port: 0, shared: shared)
         } catch let error as ChainError {
             throw error
         } catch {
@@ -67,15 +129,20 @@ public final class NodeControlServer: Sendable {
         }
     }
 
-    /// Stops listening and removes the socket file.
+    /// Stops listening (and removes the socket file of a Unix socket).
     public func close() async {
         try? await channel.close()
-        try? FileManager.default.removeItem(atPath: path)
+        if !path.isEmpty { try? FileManager.default.removeItem(atPath: path) }
     }
 
-    /// Answers one request (a JSON object) for `node`.
-    static func answer(_ request: [String: Any], node: any ChainNode) async -> [String: Any] {
+    /// Answers one request (a JSON object).
+    static func answer(_ request: [String: Any], shared: Shared) async -> [String: Any] {
+        let node = shared.node
         func failure(_ code: UInt32, _ message: String) -> [String: Any] { ["ok": false, "code": Int(code), "message": message] }
+        func decode(_ hex: Any?) -> (transaction: Transaction?, code: UInt32, message: String) {
+            guard let hex = hex as? String else { return (nil, ChainError.Code.invalidControlRequest.rawValue, "a transaction is a hex string") }
+            do { return (try Transaction(decoding: try Hex.decode(hex)), 0, "") } catch { return (nil, error.numericCode, error.message) }
+        }
         switch request["op"] as? String {
         case "status":
             let head = await node.head
@@ -83,15 +150,13 @@ public final class NodeControlServer: Sendable {
             return ["ok": true, "node": Int(node.id.rawValue), "height": Int(head.height.rawValue), "head": head.hash.hex, "peers": peers,
                     "mempool": await node.mempoolCount]
         case "submit":
-            guard let hex = request["transaction"] as? String else { return failure(ChainError.Code.invalidControlRequest.rawValue, "submit needs 'transaction' (hex)") }
-            let transaction: Transaction
-            do { transaction = try Transaction(decoding: try Hex.decode(hex)) } catch let error as any CodedError {
-                return failure(error.numericCode, error.message)
-            } catch { return failure(ChainError.Code.invalidControlRequest.rawValue, "\(error)") }
+            let decoded = decode(request["transaction"])
+            guard let transaction = decoded.transaction else { return failure(decoded.code, decoded.message) }
             let id: Digest
             do { id = try await node.enqueue(transaction) } catch let error as any CodedError {
                 return failure(error.numericCode, error.message)
             } catch { return failure(ChainError.Code.invalidControlRequest.rawValue, "\(error)") }
+            if request["wait"] as? Bool == false { return ["ok": true, "transactionID": id.hex, "admitted": true] }
             do {
                 let receipt = try await node.waitForReceipt(id, timeout: .seconds(30))
                 return ["ok": true, "transactionID": id.hex, "committed": true, "status": Int(receipt.status),
@@ -99,8 +164,51 @@ public final class NodeControlServer: Sendable {
             } catch {
                 return ["ok": true, "transactionID": id.hex, "committed": false]
             }
+        case "submitBatch":
+            guard let list = request["transactions"] as? [Any], list.count <= 10_000 else {
+                return failure(ChainError.Code.invalidControlRequest.rawValue, "submitBatch needs 'transactions': up to 10,000 hex strings")
+            }
+            var results = [[String: Any]?](repeating: nil, count: list.count)
+            var valid = [(Int, Transaction)]()
+            for (i, item) in list.enumerated() {
+                let decoded = decode(item)
+                if let t = decoded.transaction { valid.append((i, t)) } else {
+                    results[i] = ["ok": false, "code": Int(decoded.code), "message": decoded.message]
+                }
+            }
+            let outcomes = await node.enqueue(valid.map(\.1))
+            for ((i, _), outcome) in zip(valid, outcomes) {
+                switch outcome {
+                case .success(let id): results[i] = ["ok": true, "transactionID": id.hex]
+                case .failure(let e): results[i] = ["ok": false, "code": Int(e.numericCode), "message": e.message]
+                }
+            }
+            return ["ok": true, "results": results.map { $0 ?? [:] }]
+        case "receipts":
+            guard let ids = request["ids"] as? [String], ids.count <= 10_000 else {
+                return failure(ChainError.Code.invalidControlRequest.rawValue, "receipts needs 'ids': up to 10,000 hex transaction IDs")
+            }
+            var receipts = [String: Any]()
+            for hex in ids {
+                guard let id = try? Digest(hex: hex) else { continue }
+                do {
+                    if let receipt = try await node.receipt(for: id) { receipts[hex] = ["status": Int(receipt.status)] }
+                } catch let error as any CodedError {
+                    return failure(error.numericCode, error.message)
+                } catch { return failure(ChainError.Code.invalidControlRequest.rawValue, "\(error)") }
+            }
+            return ["ok": true, "receipts": receipts, "height": Int(await node.head.height.rawValue)]
+        case "load":
+            let sample = shared.sampler.sample(traffic: shared.traffic())
+            let health = await node.health
+            let report = LoadReport(cpuPercent: sample.cpuPercent, memoryBytes: sample.memoryBytes, bandwidthBytesPerSecond: sample.bytesPerSecond,
+                                    openConnections: shared.connections.load(ordering: .relaxed), heightLag: health.lag,
+                                    mempool: await node.mempoolCount)
+            return ["ok": true, "load": ["cpuPercent": report.cpuPercent, "memoryBytes": Int(report.memoryBytes),
+                                         "bandwidthBytesPerSecond": report.bandwidthBytesPerSecond, "openConnections": report.openConnections,
+                                         "heightLag": Int(report.heightLag), "mempool": report.mempool]]
         default:
-            return failure(ChainError.Code.invalidControlRequest.rawValue, "unknown op; expected status or submit")
+            return failure(ChainError.Code.invalidControlRequest.rawValue, "unknown op; expected status, submit, submitBatch, receipts or load")
         }
     }
 }
@@ -109,13 +217,27 @@ public final class NodeControlServer: Sendable {
 final class ControlLineHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
-    private let node: any ChainNode
-    private let logger: Logger
+    private let shared: NodeControlServer.Shared
     private var pending = [UInt8]()
+    private var logger: Logger { shared.logger }
 
-    init(node: any ChainNode, logger: Logger) {
-        self.node = node
-        self.logger = logger
+    init(shared: NodeControlServer.Shared) {
+        self.shared = shared
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        shared.connections.wrappingAdd(1, ordering: .relaxed)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        shared.connections.wrappingSubtract(1, ordering: .relaxed)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.notice("control connection closed on an error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -133,12 +255,12 @@ final class ControlLineHandler: ChannelInboundHandler {
 
     private func respond(to line: [UInt8], context: ChannelHandlerContext) {
         let channel = context.channel
-        let node = self.node
+        let shared = self.shared
         let data = Data(line)
         Task {
             let answer: [String: Any]
             if let request = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
-                answer = await NodeControlServer.answer(request, node: node)
+                answer = await NodeControlServer.answer(request, shared: shared)
             } else {
                 answer = ["ok": false, "code": Int(ChainError.Code.invalidControlRequest.rawValue), "message": "a request is one JSON object per line"]
             }
@@ -154,37 +276,84 @@ final class ControlLineHandler: ChannelInboundHandler {
     }
 }
 
-/// Talks to a node's control socket (``NodeControlServer``): one request, one answer.
+/// Talks to a node's control endpoint (``NodeControlServer``): one request, one answer, on a connection of its own.
 public struct NodeControlClient: Sendable {
-    /// The socket's path.
-    public let path: String
+    /// Where the endpoint listens.
+    public enum Endpoint: Hashable, Sendable {
+        /// A Unix domain socket (`DATA/node.sock`).
+        case unix(String)
+        /// A TCP port.
+        case tcp(host: String, port: Int)
+    }
 
+    /// The endpoint.
+    public let endpoint: Endpoint
+    private let tls: TCPTransport.TLS?
+
+    /// The Unix socket at `path`.
     /// - Parameter path: Required. The node's control socket (`DATA/node.sock`).
-    public init(path: String) { self.path = path }
+    public init(path: String) {
+        endpoint = .unix(path)
+        tls = nil
+    }
+
+    /// A TCP endpoint, over mutual TLS when `tls` is given (a certificate of the node's consortium CA).
+    public init(host: String, port: Int, tls: TCPTransport.TLS?) {
+        endpoint = .tcp(host: host, port: port)
+        self.tls = tls
+    }
+
+    private var name: String {
+        switch endpoint {
+        case .unix(let path): path
+        case .tcp(let host, let port): "\(host):\(port)"
+        }
+    }
 
     /// Sends `request` and returns the node's answer.
-    /// - Throws: `ChainError` `.controlSocketFailed` (4201) when the socket cannot be reached or answers nothing.
-    public func request(_ request: [String: any Sendable]) async throws(ChainError) -> [String: Any] {
+    /// - Parameters:
+    ///   - request: Required. A JSON object (see ``NodeControlServer``).
+    ///   - timeout: Optional, default 60 s. How long to wait for the connection and the answer.
+    /// - Throws: `ChainError` `.controlSocketFailed` (4201) when the endpoint cannot be reached or answers nothing in
+    ///   time; `.invalidControlRequest` (4200) when `request` is not JSON.
+    public func request(_ request: [String: any Sendable], timeout: Duration = .seconds(60)) async throws(ChainError) -> [String: Any] {
         let line: [UInt8]
         do { line = Array(try JSONSerialization.data(withJSONObject: request)) + [0x0A] } catch {
             throw ChainError(.invalidControlRequest, "the request is not JSON: \(error)")
         }
         let answer = AnswerBox()
+        let context: NIOSSLContext?
+        do { context = try tls?.contexts().client } catch {
+            throw ChainError(.controlSocketFailed, "control client TLS: \(error.message)", details: ["endpoint": name])
+        }
         do {
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
                 .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(AnswerReader(box: answer)) }
+                    channel.eventLoop.makeCompletedFuture {
+                        if let context { try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: nil)) }
+                        try channel.pipeline.syncOperations.addHandler(AnswerReader(box: answer))
+                    }
                 }
-                .connect(unixDomainSocketPath: path).get()
+            let channel: any Channel
+            switch endpoint {
+            case .unix(let path): channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
+            case .tcp(let host, let port): channel = try await bootstrap.connect(host: host, port: port).get()
+            }
+            let deadline = channel.eventLoop.scheduleTask(in: TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
+                                                                                      + timeout.components.attoseconds / 1_000_000_000)) {
+                channel.close(promise: nil)
+            }
             var buffer = channel.allocator.buffer(capacity: line.count)
             buffer.writeBytes(line)
             try await channel.writeAndFlush(buffer)
             try await channel.closeFuture.get()
+            deadline.cancel()
         } catch {
-            throw ChainError(.controlSocketFailed, "cannot reach the node's control socket \(path): \(error)", details: ["path": path])
+            throw ChainError(.controlSocketFailed, "cannot reach the node's control endpoint \(name): \(error)", details: ["endpoint": name])
         }
         guard let bytes = answer.line, let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else {
-            throw ChainError(.controlSocketFailed, "the node's control socket \(path) answered nothing", details: ["path": path])
+            throw ChainError(.controlSocketFailed, "the node's control endpoint \(name) answered nothing", details: ["endpoint": name])
         }
         return object
     }

@@ -74,7 +74,7 @@ public final class TCPTransport: Transport, Sendable {
         public static func commonName(of node: NodeID) -> String { "forgechain-node-\(node.rawValue)" }
 
         /// The server and client contexts.
-        func contexts() throws(NetError) -> (server: NIOSSLContext, client: NIOSSLContext) {
+        package func contexts() throws(NetError) -> (server: NIOSSLContext, client: NIOSSLContext) {
             do {
                 let chain = [NIOSSLCertificateSource.certificate(try NIOSSLCertificate(bytes: certificate.derRepresentation, format: .der))]
                 let privateKey = NIOSSLPrivateKeySource.privateKey(try NIOSSLPrivateKey(bytes: Array(key.pemRepresentation.utf8), format: .pem))
@@ -182,6 +182,7 @@ public final class TCPTransport: Transport, Sendable {
         var closed = false
         var children: [ObjectIdentifier: any Channel] = [:]
         var reconnects: [NodeID: Task<Void, Never>] = [:]
+        var keeper: Task<Void, Never>?
     }
 
     public let localNode: NodeID
@@ -192,6 +193,15 @@ public final class TCPTransport: Transport, Sendable {
     let state: Mutex<State>
     /// The committed head height said in each hello (``noteHead(height:)``).
     private let headHeight = Atomic<UInt64>(0)
+    private let sentBytes = Atomic<UInt64>(0)
+    private let receivedBytes = Atomic<UInt64>(0)
+
+    /// Bytes of frames written to and read from every link so far (the node's bandwidth, for load reports).
+    public var traffic: (sent: UInt64, received: UInt64) {
+        (sentBytes.load(ordering: .relaxed), receivedBytes.load(ordering: .relaxed))
+    }
+
+    func noteReceived(_ bytes: Int) { receivedBytes.wrappingAdd(UInt64(bytes), ordering: .relaxed) }
     private let continuation: AsyncStream<TransportEvent>.Continuation
     private let server: any Channel
     private let group: MultiThreadedEventLoopGroup
@@ -248,6 +258,7 @@ public final class TCPTransport: Transport, Sendable {
         box.transport = transport
         configuration.logger.info("transport listening", metadata: ["node": "\(configuration.node.rawValue)", "port": "\(transport.port)"])
         transport.dialAll()
+        transport.startKeeper()
         return transport
     }
 
@@ -316,8 +327,9 @@ public final class TCPTransport: Transport, Sendable {
                 s.links = [:]
                 s.children = [:]
                 s.reconnects = [:]
+                s.keeper = nil
             }
-            return (Array(s.links.values), Array(s.children.values), Array(s.reconnects.values))
+            return (Array(s.links.values), Array(s.children.values), Array(s.reconnects.values) + (s.keeper.map { [$0] } ?? []))
         }
         for task in reconnects { task.cancel() }
         try? await server.close()
@@ -350,6 +362,7 @@ public final class TCPTransport: Transport, Sendable {
         }
         var buffer = link.channel.allocator.buffer(capacity: size)
         buffer.writeBytes(bytes)
+        sentBytes.wrappingAdd(UInt64(size), ordering: .relaxed)
         link.channel.writeAndFlush(buffer).whenComplete { _ in link.pending.wrappingSubtract(size, ordering: .relaxed) }
     }
 
@@ -420,6 +433,25 @@ public final class TCPTransport: Transport, Sendable {
         configuration.logger.warning("link refused", metadata: metadata)
     }
 
+    /// Every ``Configuration/maximumReconnectDelay``, dials the members this node dials that have neither a link nor a
+    /// dial under way: whatever race ended a redial chain, the link comes back.
+    private func startKeeper() {
+        let interval = configuration.maximumReconnectDelay
+        let task = Task { [weak self] in
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: interval) } catch { return }
+                guard let self else { return }
+                self.dialAll()
+            }
+        }
+        let stop = state.withLock { s -> Bool in
+            if s.closed { return true }
+            s.keeper = task
+            return false
+        }
+        if stop { task.cancel() }
+    }
+
     /// Dials every member with a higher ID that has no link.
     private func dialAll() {
         let targets = state.withLock { s in s.peers.keys.filter { $0 > localNode && s.links[$0] == nil && !s.dialing.contains($0) } }
@@ -456,12 +488,18 @@ public final class TCPTransport: Transport, Sendable {
             return
         }
         do {
-            _ = try await ClientBootstrap(group: group)
+            let channel = try await ClientBootstrap(group: group)
                 .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
                 .connectTimeout(TimeAmount(configuration.connectTimeout))
                 .channelInitializer { [self] channel in initialize(channel, dialled: peer) }
                 .connect(host: endpoint.host, port: endpoint.port).get()
-            state.withLock { _ = $0.dialing.remove(peer) }
+            // A link refused or dropped before this point found the peer still marked as being dialled and did not
+            // redial: do it now.
+            let again = state.withLock { s -> Bool in
+                s.dialing.remove(peer)
+                return !channel.isActive && s.links[peer] == nil && !s.closed
+            }
+            if again { dial(peer, after: nil) }
         } catch {
             state.withLock { _ = $0.dialing.remove(peer) }
             configuration.logger.debug("dial failed", metadata: ["peer": "\(peer.rawValue)", "endpoint": "\(endpoint)", "error": "\(error)"])
@@ -557,6 +595,7 @@ final class LinkHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         guard !closing else { return }
+        transport.noteReceived(frame.payload.count + Frame.overheadBytes(authenticated: false))
         guard let link else { return handshake(frame, context: context) }
         guard frame.sender == link.peer else {
             return refuse("a frame from node \(frame.sender.rawValue) on node \(link.peer.rawValue)'s link", context: context, notify: false)

@@ -10,7 +10,7 @@ import Testing
 /// The socket transport over real sockets on 127.0.0.1, ports chosen by the system: links come up after the
 /// hello, carry messages both ways in order, refuse what does not match, close on bad frames, come back after a
 /// peer restarts.
-@Suite(.serialized) struct TCPTransportTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct TCPTransportTests {
     static let genesis = HashAlgorithm.sha256.hash(Array("genesis".utf8))
 
     /// Log records of the transports, to wait for a refusal and read its reason.

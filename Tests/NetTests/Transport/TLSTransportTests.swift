@@ -6,7 +6,7 @@ import Testing
 /// Mutual TLS between nodes: a link comes up only between holders of certificates from the consortium's CA whose
 /// common names match the nodes their hellos claim; another CA, an expired certificate or a certificate of another
 /// node is refused at the handshake with the reason logged.
-@Suite(.serialized) struct TLSTransportTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct TLSTransportTests {
     typealias Captured = TCPTransportTests.Captured
 
     struct Consortium {

@@ -1,0 +1,161 @@
+@testable import ChainRuntime
+import Foundation
+@testable import LedgerCore
+import LedgerCoreTesting
+import Net
+import Testing
+
+/// The client over real sockets and mutual TLS: submissions reach the chain through any node, each commits
+/// exactly once, wait in the durable outbox while no node answers (also across a restart of the client), and fail
+/// over when a node dies.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ForgeChainClientTests {
+    struct Consortium {
+        let ca: X509Certificate
+        let caKey: PrivateKey
+        init() throws {
+            caKey = try PrivateKey.generate(.p256)
+            ca = try X509Certificate.authority(commonName: "client tests CA", key: caKey, validFor: 86_400)
+        }
+        func identity(_ name: String) throws -> TCPTransport.TLS {
+            let key = try PrivateKey.generate(.p256)
+            return TCPTransport.TLS(authority: ca, certificate: try X509Certificate.issue(commonName: name, publicKey: key.publicKey, issuer: ca,
+                                                                                             issuerKey: caKey, validFor: 86_400), key: key)
+        }
+    }
+
+    /// A 4-node PBFT cluster on simulated time with a client endpoint (mutual TLS) per node.
+    struct Network {
+        let cluster: Cluster
+        let consortium: Consortium
+        var servers: [NodeControlServer]
+        var ports: [Int]
+
+        static func start(seed: UInt64) async throws -> Network {
+            var c = ClusterConfiguration(nodes: 4, consensus: .pbft, seed: seed)
+            c.clock = .simulated
+            let cluster = try await Cluster.start(c)
+            let consortium = try Consortium()
+            var network = Network(cluster: cluster, consortium: consortium, servers: [], ports: [])
+            for i in 0..<4 { try await network.serve(i, port: 0) }
+            return network
+        }
+
+        mutating func serve(_ i: Int, port: Int) async throws {
+            let server = try await NodeControlServer.start(node: try await cluster.node(NodeID(UInt32(i))), port: port,
+                                                           tls: try consortium.identity("forgechain-node-\(i)"))
+            if servers.count > i { servers[i] = server; ports[i] = server.port } else { servers.append(server); ports.append(server.port) }
+        }
+
+        func clientConfiguration(_ outbox: String, strategy: LoadBalancer.Strategy = .roundRobin) throws -> ForgeChainClient.Configuration {
+            var c = ForgeChainClient.Configuration(nodes: (0..<4).map { .init(id: NodeID(UInt32($0)), host: "127.0.0.1", port: ports[$0]) },
+                                                   outboxPath: outbox)
+            c.tls = try consortium.identity("forgechain-client-plant-7")
+            c.strategy = strategy
+            c.batchSize = 50
+            c.retryInterval = .milliseconds(50)
+            c.requestTimeout = .seconds(5)
+            return c
+        }
+
+        func stop() async {
+            for s in servers { await s.close() }
+            await cluster.shutdown()
+        }
+    }
+
+    /// `count` signed key-value writes from each of `senders` accounts.
+    func transactions(senders: Int, count: Int, chainID: UInt64 = 53) throws -> [Transaction] {
+        var out = [Transaction]()
+        for s in 0..<senders {
+            var account = SigningAccount(key: try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: UInt8(100 + s), count: 32)),
+                                         chainID: chainID)
+            for i in 0..<count { out.append(try account.set(key: Array("s\(s)-lot-\(i)".utf8), value: Array("passed".utf8))) }
+        }
+        return out
+    }
+
+    func outboxPath() throws -> String { try TestChain.temporaryDirectory("outbox") + "/outbox.sqlite" }
+
+    @Test func submissionsGoThroughEveryNodeOverMutualTLSAndEachCommitsOnce() async throws {
+        let network = try await Network.start(seed: 61)
+        let chainID = network.cluster.configuration.chainID
+        let client = try await ForgeChainClient.open(try network.clientConfiguration(try outboxPath()))
+        let txs = try transactions(senders: 4, count: 50, chainID: chainID)
+        let ids = try await client.submit(txs)
+        let entries = try await client.waitUntilSettled(ids, timeout: .seconds(120))
+        #expect(entries.allSatisfy { $0.state == .committed && $0.status == Receipt.success })
+        let perNode = await client.requestsPerNode
+        #expect(perNode.count == 4 && perNode.values.allSatisfy { $0 >= 1 }, "round robin used every node: \(perNode)")
+        // Exactly once: each sender's nonce advanced by its 50 transactions, no more.
+        let node = try await network.cluster.node(0)
+        for tx in txs.prefix(1) + txs.suffix(1) { #expect(await node.nextNonce(for: tx.sender) == 50) }
+        // Submitting the same transactions again changes nothing.
+        #expect(try await client.submit(txs) == ids)
+        #expect(try await client.pendingCount == 0)
+
+        // Without a certificate of the consortium, the endpoint answers nothing.
+        let stranger = NodeControlClient(host: "127.0.0.1", port: network.ports[0], tls: try Consortium().identity("forgechain-client-x"))
+        let refused = await #expect(throws: ChainError.self) { _ = try await stranger.request(["op": "status"], timeout: .seconds(5)) }
+        #expect(refused?.code == .controlSocketFailed)
+        let plain = NodeControlClient(host: "127.0.0.1", port: network.ports[0], tls: nil)
+        _ = await #expect(throws: ChainError.self) { _ = try await plain.request(["op": "status"], timeout: .seconds(2)) }
+        await client.close()
+        await network.stop()
+    }
+
+    @Test func theOutboxKeepsSubmissionsWhileNoNodeAnswersAndAcrossARestartOfTheClient() async throws {
+        var network = try await Network.start(seed: 62)
+        let chainID = network.cluster.configuration.chainID
+        let ports = network.ports
+        // Every node's endpoint down: nothing answers.
+        for s in network.servers { await s.close() }
+        let path = try outboxPath()
+        let configuration = try network.clientConfiguration(path)
+        let first = try await ForgeChainClient.open(configuration)
+        let txs = try transactions(senders: 4, count: 250, chainID: chainID)
+        let ids = try await first.submit(txs)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await first.pendingCount == 1_000)
+        await first.close()
+
+        // The nodes come back on their ports; a new client on the same outbox sends everything.
+        for i in 0..<4 { try await network.serve(i, port: ports[i]) }
+        let second = try await ForgeChainClient.open(configuration)
+        let entries = try await second.waitUntilSettled(ids, timeout: .seconds(180))
+        #expect(entries.filter { $0.state == .committed && $0.status == Receipt.success }.count == 1_000)
+        let node = try await network.cluster.node(3)
+        for tx in [txs[0], txs[250], txs[500], txs[750]] { #expect(await node.nextNonce(for: tx.sender) == 250, "each committed once") }
+        await second.close()
+        await network.stop()
+    }
+
+    @Test func aNodeThatDiesMidRunIsFailedOverAndNothingIsLost() async throws {
+        let network = try await Network.start(seed: 63)
+        let chainID = network.cluster.configuration.chainID
+        let client = try await ForgeChainClient.open(try network.clientConfiguration(try outboxPath(), strategy: .leastConnections))
+        let txs = try transactions(senders: 4, count: 100, chainID: chainID)
+        let early = try await client.submit(Array(txs.prefix(200)))
+        _ = try await client.waitUntilSettled(Array(early.prefix(10)), timeout: .seconds(120))
+        await network.servers[1].close()
+        let late = try await client.submit(Array(txs.suffix(200)))
+        let entries = try await client.waitUntilSettled(early + late, timeout: .seconds(180))
+        #expect(entries.allSatisfy { $0.state == .committed })
+        let node = try await network.cluster.node(0)
+        for s in 0..<4 { #expect(await node.nextNonce(for: txs[s * 100].sender) == 100) }
+        await client.close()
+        await network.stop()
+    }
+
+    @Test func theLoadReportDescribesTheNode() async throws {
+        let network = try await Network.start(seed: 64)
+        let control = NodeControlClient(host: "127.0.0.1", port: network.ports[2], tls: try network.consortium.identity("forgechain-client-ops"))
+        let answer = try await control.request(["op": "load"])
+        let load = try #require(answer["load"] as? [String: Any])
+        #expect((load["memoryBytes"] as? Int ?? 0) > 1 << 20, "resident memory read from /proc")
+        #expect(load["openConnections"] as? Int == 1, "this request's own connection")
+        #expect(load["heightLag"] as? Int != nil && load["cpuPercent"] as? Double != nil)
+        let unknown = try await control.request(["op": "drop-tables"])
+        #expect(unknown["ok"] as? Bool == false && unknown["code"] as? Int == Int(ChainError.Code.invalidControlRequest.rawValue))
+        await network.stop()
+    }
+}
