@@ -30,6 +30,8 @@ struct NodeFile: Codable {
     /// Every other member's `host:port`, by node ID.
     var peers: [String: String]
     var tls: TLSFiles?
+    /// `host:port` of the client endpoint (mutual TLS with `tls`); none when absent.
+    var client: String?
     /// Executors by payload kind: `records`, `access`, `kv` (the key-value test executor).
     var executors: [String]
     var maximumTransactionsPerBlock: Int?
@@ -103,6 +105,8 @@ struct CertsCommand: AsyncParsableCommand {
     @Option(help: "The chain ID.") var chainID: UInt64 = 53_1407
     @Option(help: "Comma-separated executors: records, access, kv.") var executors = "records,access"
     @Option(help: "Validity of the node certificates, in days.") var days = 365
+    @Option(help: "Each node's client endpoint listens on its port plus this (0: no client endpoint).") var clientPortOffset = 100
+    @Option(help: "Comma-separated client endpoint ports, one per node (instead of --client-port-offset).") var clientPorts: String?
     @Option(help: "A file whose first line is the keystore passphrase (or FORGECHAIN_PASSPHRASE).") var passphraseFile: String?
 
     func run() async throws {
@@ -122,6 +126,11 @@ struct CertsCommand: AsyncParsableCommand {
             guard portList.count == nodes else { throw ValidationError("--ports needs \(nodes) ports") }
         } else {
             portList = (0..<nodes).map { basePort + $0 }
+        }
+        var clientPortList: [Int]? = clientPortOffset == 0 ? nil : portList.map { $0 + clientPortOffset }
+        if let clientPorts {
+            clientPortList = clientPorts.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard clientPortList?.count == nodes else { throw ValidationError("--client-ports needs \(nodes) ports") }
         }
         let hostList: [String]
         if let hosts {
@@ -162,10 +171,28 @@ struct CertsCommand: AsyncParsableCommand {
             let file = NodeFile(node: UInt32(i), chainID: chainID, consensus: consensus, validators: validators, genesis: "../genesis.block",
                                 data: "data", listen: "\(hostList[i]):\(portList[i])", peers: peers,
                                 tls: .init(ca: "../ca/ca.pem", certificate: "node.pem"),
+                                client: clientPortList.map { "\(hostList[i]):\($0[i])" },
                                 executors: executors.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try DurableFile.write(Array(try encoder.encode(file)), to: dir + "/config.json", mode: 0o644)
+        }
+        if let clientPortList {
+            // A client's identity and configuration (`forgechain client send|flush --config OUT/client/config.json`).
+            try fm.createDirectory(atPath: out + "/client", withIntermediateDirectories: true)
+            let store = try Keystore(directory: out + "/client/keystore", passphrase: passphrase)
+            let key = try PrivateKey.generate(.p256)
+            try store.store(key.derRepresentation, named: NodeFile.keystoreTLSEntry)
+            let certificate = try X509Certificate.issue(commonName: "forgechain-client-1", publicKey: key.publicKey, issuer: ca, issuerKey: caKey,
+                                                        validFor: Int64(days) * 86_400)
+            try DurableFile.write(Array(certificate.pemRepresentation.utf8), to: out + "/client/client.pem", mode: 0o644)
+            let client = ClientFile(chainID: chainID,
+                                    nodes: (0..<nodes).map { .init(id: UInt32($0), address: "\(hostList[$0]):\(clientPortList[$0])") },
+                                    tls: .init(ca: "../ca/ca.pem", certificate: "client.pem"), keystore: "keystore", outbox: "outbox.sqlite",
+                                    strategy: "roundRobin")
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try DurableFile.write(Array(try encoder.encode(client)), to: out + "/client/config.json", mode: 0o644)
         }
         try CLI.printJSON(["folder": out, "nodes": String(nodes), "chainID": String(chainID), "consensus": consensus,
                            "ca": out + "/ca/ca.pem", "genesis": genesis.headerHash.hex])
@@ -247,7 +274,13 @@ struct NodeCommand: AsyncParsableCommand {
             transport.noteHead(height: await node.head.height.rawValue)
             let commits = await node.commits()
             let heads = Task { for await notice in commits { transport.noteHead(height: notice.height.rawValue) } }
-            let control = try await NodeControlServer.start(node: node, path: data + "/node.sock")
+            let control = try await NodeControlServer.start(node: node, path: data + "/node.sock", traffic: { transport.traffic.sent &+ transport.traffic.received })
+            var clients: NodeControlServer?
+            if let address = file.client {
+                let endpoint = try NodeFile.endpoint(address, field: "client")
+                clients = try await NodeControlServer.start(node: node, host: endpoint.host, port: endpoint.port, tls: transportConfiguration.tls,
+                                                            traffic: { transport.traffic.sent &+ transport.traffic.received })
+            }
             // One line, written at once (standard output may be a file, read by whoever started the node).
             let started = try JSONSerialization.data(withJSONObject: ["node": Int(file.node), "port": transport.port, "control": control.path],
                                                      options: [.sortedKeys])
@@ -268,6 +301,7 @@ struct NodeCommand: AsyncParsableCommand {
                 break
             }
             heads.cancel()
+            await clients?.close()
             await control.close()
             await node.stop()
             await transport.close()

@@ -169,4 +169,61 @@ import Testing
             }
         }
     }
+
+    @Test func aClientKilledWithAFullOutboxSendsEverythingExactlyOnceWhenTheNodesAreBack() async throws {
+        let cli = try ForgeChainProcess()
+        defer { cli.remove() }
+        let folder = cli.path("consortium")
+        let ports = Self.freePorts(8)
+        let made = try await cli.run(["certs", "--nodes", "4", "--out", folder, "--ports", ports.prefix(4).map(String.init).joined(separator: ","),
+                                      "--client-ports", ports.suffix(4).map(String.init).joined(separator: ","), "--executors", "kv"], withData: false)
+        try #require(made.status == 0, "\(made)")
+        let clientConfig = folder + "/client/config.json"
+
+        // No node runs: the client queues 1,000 writes durably, then is killed while it waits.
+        let sender = Process()
+        sender.executableURL = ForgeChainProcess.binary
+        sender.arguments = ["client", "send", "--config", clientConfig, "--kv", "1000", "--seed", "5", "--wait", "600"]
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FORGECHAIN_") }
+        env["FORGECHAIN_PASSPHRASE"] = ForgeChainProcess.passphrase
+        sender.environment = env
+        let out = cli.path("sender.out")
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        sender.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        sender.standardError = FileHandle.nullDevice
+        try sender.run()
+        let end = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < end, !((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").contains("\"queued\":1000") {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let queued = try String(contentsOfFile: out, encoding: .utf8)
+        try #require(queued.contains("\"queued\":1000"), "\(queued)")
+        kill(sender.processIdentifier, SIGKILL)
+        while sender.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+
+        // The nodes come back; a new client process sends what the outbox holds.
+        let configs = (0..<4).map { "\(folder)/node\($0)/config.json" }
+        let sockets = (0..<4).map { "\(folder)/node\($0)/data/node.sock" }
+        let nodes = try (0..<4).map { try NodeProcess(config: configs[$0], socket: sockets[$0], log: cli.path("node\($0).log")) }
+        defer { for n in nodes where n.process.isRunning { n.signal(SIGKILL) } }
+        #expect(await eventually(sockets) { all in all.allSatisfy { ($0["peers"] as? [Int])?.count == 3 } })
+        let flushed = try await cli.run(["client", "flush", "--config", clientConfig, "--wait", "50"], withData: false)
+        #expect(flushed.status == 0, "\(flushed)")
+        #expect(flushed.stdout.contains("\"committed\":1000") && flushed.stdout.contains("\"pending\":0") && flushed.stdout.contains("\"refused\":0"),
+                "\(flushed)")
+        // Exactly once: the sender's nonce advanced by 1,000 on every node.
+        let senderKey = try #require(queued.split(separator: "\"").drop { $0 != "sender" }.dropFirst(2).first.map(String.init))
+        for socket in sockets {
+            var nonce: Int?
+            let deadline = ContinuousClock.now + .seconds(60)
+            repeat {
+                nonce = try await NodeControlClient(path: socket).request(["op": "nonce", "sender": senderKey])["nextNonce"] as? Int
+                if nonce == 1_000 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            } while ContinuousClock.now < deadline
+            #expect(nonce == 1_000, "\(socket)")
+        }
+        for n in nodes { n.signal(SIGTERM) }
+        for n in nodes { #expect(await n.exitStatus(within: 30) == 0) }
+    }
 }

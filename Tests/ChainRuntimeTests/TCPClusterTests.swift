@@ -67,6 +67,10 @@ import Testing
         }
         var nodes = [any ChainNode]()
         for i in 0..<4 { nodes.append(try await start(i, transport: transports[i])) }
+        // Every link up before the first submission (a transaction relayed meanwhile reaches a late peer only when
+        // its link comes up).
+        let linked = ContinuousClock.now + .seconds(60)
+        for t in transports { while await t.connectedPeers().count < 3, ContinuousClock.now < linked { try await Task.sleep(for: .milliseconds(10)) } }
 
         var alice = SigningAccount(key: try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: 7, count: 32)), chainID: 53)
         for i in 0..<20 {

@@ -204,6 +204,12 @@ public actor ForgeChainClient {
         get throws { Int(try db.scalarInt("SELECT count(*) FROM outbox WHERE state = 0") ?? 0) }
     }
 
+    /// How many submissions of the outbox are pending, committed and refused.
+    public func counts() throws -> (pending: Int, committed: Int, refused: Int) {
+        func count(_ state: State) throws -> Int { Int(try db.scalarInt("SELECT count(*) FROM outbox WHERE state = \(state.rawValue)") ?? 0) }
+        return (try count(.pending), try count(.committed), try count(.refused))
+    }
+
     /// Requests sent to each node so far.
     public var requestsPerNode: [NodeID: Int] { balancer.sent }
 

@@ -18,6 +18,7 @@ import Synchronization
 /// | `{"op":"submitBatch","transactions":["<hex>",…]}` | `{"ok":true,"results":[{"ok":true,"transactionID":"…"} or {"ok":false,"code":N,"message":"…"},…]}` at admission, in order |
 /// | `{"op":"receipts","ids":["<hex>",…]}` | `{"ok":true,"receipts":{"<id>":{"status":0},…},"height":13}`, the committed ones only |
 /// | `{"op":"load"}` | `{"ok":true,"load":{…}}`, a ``LoadReport`` |
+/// | `{"op":"nonce","sender":"<hex public key>","scheme":"ed25519"}` | `{"ok":true,"nextNonce":N}`, the sender's next committed nonce |
 ///
 /// A refusal answers `{"ok":false,"code":N,"message":"…"}` with the error's stable code (4xxx from the
 /// mempool, 1xxx for a transaction that does not decode, 4200 for a request the endpoint does not understand).
@@ -198,6 +199,13 @@ public final class NodeControlServer: Sendable {
                 } catch { return failure(ChainError.Code.invalidControlRequest.rawValue, "\(error)") }
             }
             return ["ok": true, "receipts": receipts, "height": Int(await node.head.height.rawValue)]
+        case "nonce":
+            guard let hex = request["sender"] as? String, let raw = try? Hex.decode(hex),
+                  let scheme = SignatureScheme(rawValue: request["scheme"] as? String ?? "ed25519"),
+                  let sender = try? PublicKey(scheme: scheme, rawRepresentation: raw) else {
+                return failure(ChainError.Code.invalidControlRequest.rawValue, "nonce needs 'sender' (hex public key) and optionally 'scheme'")
+            }
+            return ["ok": true, "nextNonce": Int(await node.nextNonce(for: sender))]
         case "load":
             let sample = shared.sampler.sample(traffic: shared.traffic())
             let health = await node.health
@@ -208,7 +216,7 @@ public final class NodeControlServer: Sendable {
                                          "bandwidthBytesPerSecond": report.bandwidthBytesPerSecond, "openConnections": report.openConnections,
                                          "heightLag": Int(report.heightLag), "mempool": report.mempool]]
         default:
-            return failure(ChainError.Code.invalidControlRequest.rawValue, "unknown op; expected status, submit, submitBatch, receipts or load")
+            return failure(ChainError.Code.invalidControlRequest.rawValue, "unknown op; expected status, submit, submitBatch, receipts, nonce or load")
         }
     }
 }

@@ -359,6 +359,14 @@ struct NodeCore<Engine: ConsensusEngine> {
             peerState[peer, default: (false, 0, nil)].connected = true
             telemetry.peerConnected(peer)
             out.append(.send(NodeMessage.status(height: stored.height, head: stored.hash).encoded, to: peer))
+            // What was relayed while the link was down never reached the peer (the leader, perhaps): hand it the
+            // pending transactions now, so none waits for this node to lead.
+            if configuration.relayTransactions, mempool.count > 0 {
+                let pending = mempool.proposal(maxCount: 10_000, maxBytes: 8 << 20)
+                for chunk in stride(from: 0, to: pending.count, by: 2_000) {
+                    out.append(.send(NodeMessage.transactions(Array(pending[chunk..<min(pending.count, chunk + 2_000)])).encoded, to: peer))
+                }
+            }
         case .disconnected(let peer):
             peerState[peer, default: (false, 0, nil)].connected = false
             telemetry.peerDisconnected(peer)
