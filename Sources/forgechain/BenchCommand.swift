@@ -34,7 +34,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Scale factor for the work done (1 = default sizes; smaller for a quick run).")
     var scale: Double = 1
 
-    @Option(help: "For tps: run only 'node1' (one node) or 'pbft4' (the 4-node PBFT cluster); both by default.")
+    @Option(help: "For tps: run only 'node1' (one node), 'pbft4' (the 4-node PBFT cluster in memory) or 'pbft4-tls' (four nodes over mutual TLS on loopback); all by default.")
     var only: TPSBench.Run?
 
     @Option(help: "For tps: the signature scheme of the transaction senders (p256, ed25519, secp256k1, sm2).")
@@ -102,15 +102,21 @@ struct BenchCommand: AsyncParsableCommand {
         }
         if area == .tps {
             let count = max(1_000, Int(20_000 * scale))
-            if only != .pbft4 {
+            if only == nil || only == .node1 {
                 let r = try await TPSBench.singleNode(count: count, scheme: senderScheme)
                 reporter.report("tps.node1", count: r.count, seconds: r.seconds,
                                 extra: ["p50_latency_seconds": r.p50, "p99_latency_seconds": r.p99,
                                         "cpu_seconds": r.cpuSeconds, "load_average": r.loadAverage])
             }
-            if only != .node1 {
+            if only == nil || only == .pbft4 {
                 let r = try await TPSBench.cluster(count: max(1_000, count / 2), scheme: senderScheme)
                 reporter.report("tps.pbft4", count: r.count, seconds: r.seconds,
+                                extra: ["p50_latency_seconds": r.p50, "p99_latency_seconds": r.p99,
+                                        "cpu_seconds": r.cpuSeconds, "load_average": r.loadAverage])
+            }
+            if only == nil || only == .pbft4TLS {
+                let r = try await TPSBench.socketCluster(count: max(1_000, count / 2), scheme: senderScheme)
+                reporter.report("tps.pbft4-tls", count: r.count, seconds: r.seconds,
                                 extra: ["p50_latency_seconds": r.p50, "p99_latency_seconds": r.p99,
                                         "cpu_seconds": r.cpuSeconds, "load_average": r.loadAverage])
             }

@@ -5,14 +5,16 @@ import LedgerCore
 import Net
 
 /// `forgechain bench tps`: committed transactions per second and commit
-/// latency (enqueue to commit) for one node and for a 4-node PBFT cluster in
-/// one process, key-value transactions signed with ECDSA P-256 by default
+/// latency (enqueue to commit) for one node, for a 4-node PBFT cluster in
+/// one process, and for four PBFT nodes over mutual TLS on loopback sockets,
+/// key-value transactions signed with ECDSA P-256 by default
 /// (`--sender-scheme`), signatures checked at intake (K-T-2) and in every
 /// validated block.
 enum TPSBench {
     /// Which run `--only` selects.
     enum Run: String, ExpressibleByArgument, CaseIterable {
         case node1, pbft4
+        case pbft4TLS = "pbft4-tls"
     }
 
     /// The senders' signature scheme `--sender-scheme` selects.
@@ -139,6 +141,57 @@ enum TPSBench {
         guard case .pbft(var pbft) = node.schedule.initial else { return }
         pbft.viewChangeTimeoutTicks = 100
         node.schedule = ConsensusSchedule(initial: .pbft(pbft))
+    }
+
+    /// Four PBFT nodes in this process, each with its own `TCPTransport` on 127.0.0.1 over mutual TLS (TLS 1.3,
+    /// P-256 certificates of one CA): what the sockets, framing and encryption cost against ``cluster(count:scheme:)``.
+    static func socketCluster(count: Int, scheme: Scheme) async throws -> Result {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("forgechain-tps-tls-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var rng = SplitMix64(seed: 6)
+        func key() throws -> PrivateKey {
+            var raw = [UInt8]()
+            for _ in 0..<4 { withUnsafeBytes(of: rng.next().littleEndian) { raw += $0 } }
+            return try PrivateKey(scheme: .ed25519, rawRepresentation: raw)
+        }
+        let keys = try (0..<4).map { _ in try key() }
+        let genesis = try ChainGenesis.make(chainID: 53, key: try key())
+        let validators = try ValidatorSet(keys.enumerated().map { Validator(id: NodeID(UInt32($0.offset)), publicKey: $0.element.publicKey) })
+        var pbft = PBFTConfig(validators: validators, maximumTransactionsPerBlock: 2_000)
+        pbft.viewChangeTimeoutTicks = 100
+        let schedule = ConsensusSchedule(initial: .pbft(pbft))
+        let caKey = try PrivateKey.generate(.p256)
+        let ca = try X509Certificate.authority(commonName: "bench CA", key: caKey, validFor: 86_400)
+        var transports = [TCPTransport]()
+        for i in 0..<4 {
+            let tlsKey = try PrivateKey.generate(.p256)
+            var c = TCPTransport.Configuration(node: NodeID(UInt32(i)), chainID: 53, genesisHash: genesis.headerHash)
+            c.tls = TCPTransport.TLS(authority: ca, certificate: try X509Certificate.issue(commonName: TCPTransport.TLS.commonName(of: NodeID(UInt32(i))),
+                                                                                             publicKey: tlsKey.publicKey, issuer: ca, issuerKey: caKey,
+                                                                                             validFor: 86_400), key: tlsKey)
+            transports.append(try await TCPTransport.start(c))
+        }
+        for i in 0..<4 {
+            transports[i].updatePeers(Dictionary(uniqueKeysWithValues: (0..<4).filter { $0 != i }.map {
+                (NodeID(UInt32($0)), TCPTransport.Endpoint(host: "127.0.0.1", port: transports[$0].port))
+            }))
+        }
+        var nodes = [Node<PBFTEngine>]()
+        for i in 0..<4 {
+            var configuration = NodeConfiguration(node: NodeID(UInt32(i)), signingKey: keys[i], genesis: genesis, schedule: schedule,
+                                                  storePath: "\(dir)/node\(i).sqlite")
+            configuration.tickInterval = .milliseconds(5)
+            let node = try await Node<PBFTEngine>(configuration: configuration, transport: transports[i])
+            await node.start()
+            nodes.append(node)
+        }
+        for t in transports { while await t.connectedPeers().count < 3 { try await Task.sleep(for: .milliseconds(10)) } }
+        let txs = try workload(count: count, senders: max(8, count / 500), chainID: 53, seed: 4, scheme: scheme.signatureScheme)
+        let r = try await drive(nodes[0], txs, label: "bench tps.pbft4-tls")
+        for node in nodes { await node.stop() }
+        for t in transports { await t.close() }
+        return r
     }
 
     static func cluster(count: Int, scheme: Scheme) async throws -> Result {

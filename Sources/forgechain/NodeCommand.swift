@@ -35,6 +35,8 @@ struct NodeFile: Codable {
     /// Executors by payload kind: `records`, `access`, `kv` (the key-value test executor).
     var executors: [String]
     var maximumTransactionsPerBlock: Int?
+    /// How long a PBFT view, a PoS round or a Raft election waits for progress, milliseconds (default 2,000).
+    var consensusTimeoutMillis: Int?
 
     static let keystoreNodeEntry = "node"
     static let keystoreTLSEntry = "tls"
@@ -172,7 +174,8 @@ struct CertsCommand: AsyncParsableCommand {
                                 data: "data", listen: "\(hostList[i]):\(portList[i])", peers: peers,
                                 tls: .init(ca: "../ca/ca.pem", certificate: "node.pem"),
                                 client: clientPortList.map { "\(hostList[i]):\($0[i])" },
-                                executors: executors.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+                                executors: executors.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+                                consensusTimeoutMillis: 2_000)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try DurableFile.write(Array(try encoder.encode(file)), to: dir + "/config.json", mode: 0o644)
@@ -243,10 +246,14 @@ struct NodeCommand: AsyncParsableCommand {
                 throw ChainError(.invalidNodeConfiguration, "node configuration field 'consensus': '\(file.consensus)' (pbft, raft, pos)",
                                  details: ["field": "consensus"])
             }
-            let schedule = ConsensusSchedule(initial: try ClusterEngines.config(kind, validators: validators,
-                                                                                 maximumTransactionsPerBlock: file.maximumTransactionsPerBlock ?? 1_000))
-            let configuration = NodeConfiguration(node: NodeID(file.node), signingKey: nodeKey, genesis: genesis, schedule: schedule,
+            var configuration = NodeConfiguration(node: NodeID(file.node), signingKey: nodeKey, genesis: genesis,
+                                                  schedule: ConsensusSchedule(initial: .pbft(PBFTConfig(validators: validators))),
                                                   storePath: data + "/ledger.sqlite")
+            let tickMillis = UInt64(max(1, configuration.tickInterval.components.seconds * 1_000
+                                           + configuration.tickInterval.components.attoseconds / 1_000_000_000_000_000))
+            let timeoutTicks = UInt64(max(100, file.consensusTimeoutMillis ?? 2_000)) / tickMillis
+            configuration.schedule = ConsensusSchedule(initial: try ClusterEngines.networkConfig(
+                kind, validators: validators, maximumTransactionsPerBlock: file.maximumTransactionsPerBlock ?? 1_000, timeoutTicks: timeoutTicks))
             let listen = try NodeFile.endpoint(file.listen, field: "listen")
             var transportConfiguration = TCPTransport.Configuration(node: NodeID(file.node), chainID: file.chainID, genesisHash: genesis.headerHash)
             transportConfiguration.host = listen.host

@@ -21,7 +21,9 @@ import Testing
         let keys = try (0..<4).map { i throws(LedgerError) in try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: UInt8(40 + i), count: 32)) }
         let genesis = try ChainGenesis.make(chainID: 53, key: try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: 39, count: 32)))
         let validators = try ValidatorSet(keys.enumerated().map { Validator(id: NodeID(UInt32($0.offset)), publicKey: $0.element.publicKey) })
-        let schedule = ConsensusSchedule(initial: try ClusterEngines.config(engine, validators: validators, maximumTransactionsPerBlock: 500))
+        // Network timeouts (1 s at 10 ms ticks): the in-process defaults change views on a loaded machine.
+        let schedule = ConsensusSchedule(initial: try ClusterEngines.networkConfig(engine, validators: validators, maximumTransactionsPerBlock: 500,
+                                                                                    timeoutTicks: 100))
 
         // The consortium's CA and a certificate per node.
         let caKey = try PrivateKey.generate(.p256)

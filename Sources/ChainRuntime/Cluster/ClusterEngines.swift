@@ -13,6 +13,30 @@ package enum ClusterEngines {
         }
     }
 
+    /// ``config(_:validators:maximumTransactionsPerBlock:)`` with the timeouts of nodes on a real network:
+    /// a PBFT view change, a PoS round and the longest Raft election after `timeoutTicks` (the shortest election
+    /// after half of it, Raft heartbeats every twentieth). The in-process defaults (10–20 ticks) change views on a
+    /// loaded machine or a slow link.
+    package static func networkConfig(_ kind: ConsensusEngineKind, validators: ValidatorSet, maximumTransactionsPerBlock: Int,
+                                      timeoutTicks: UInt64) throws(ChainError) -> ConsensusConfig {
+        let ticks = max(20, timeoutTicks)
+        switch try config(kind, validators: validators, maximumTransactionsPerBlock: maximumTransactionsPerBlock) {
+        case .pbft(var c):
+            c.viewChangeTimeoutTicks = ticks
+            return .pbft(c)
+        case .pos(var c):
+            c.roundTimeoutTicks = ticks
+            return .pos(c)
+        case .raft(var c):
+            c.heartbeatIntervalTicks = max(1, ticks / 20)
+            c.electionTimeoutMinTicks = ticks / 2
+            c.electionTimeoutMaxTicks = ticks
+            return .raft(c)
+        case let other:
+            return other
+        }
+    }
+
     /// Ticks a leader may hold a proposal request open while its mempool is empty: below the
     /// engines' round and view-change timeouts (20 ticks), so an idle chain never changes view.
     package static func emptyBlockIntervalTicks(_ kind: ConsensusEngineKind) -> UInt64 {
