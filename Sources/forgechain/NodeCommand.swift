@@ -25,9 +25,9 @@ struct NodeFile: Codable {
     var genesis: String
     /// The data folder: `ledger.sqlite`, `keystore/` (entries `node` and `tls`) and the control socket `node.sock`.
     var data: String
-    /// `host:port` to listen on.
+    /// `host:port` to listen on, or `unix:PATH` (nodes on one machine).
     var listen: String
-    /// Every other member's `host:port`, by node ID.
+    /// Every other member's `host:port` (or `unix:PATH`), by node ID.
     var peers: [String: String]
     var tls: TLSFiles?
     /// `host:port` of the client endpoint (mutual TLS with `tls`); none when absent.
@@ -53,7 +53,9 @@ struct NodeFile: Codable {
         }
     }
 
+    /// `host:port`, or `unix:PATH` for a Unix domain socket.
     static func endpoint(_ text: String, field: String) throws -> TCPTransport.Endpoint {
+        if text.hasPrefix("unix:") { return TCPTransport.Endpoint(unixPath: String(text.dropFirst(5))) }
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
             throw ChainError(.invalidNodeConfiguration, "node configuration field '\(field)': '\(text)' is not host:port", details: ["field": field])
         }
@@ -258,6 +260,7 @@ struct NodeCommand: AsyncParsableCommand {
             var transportConfiguration = TCPTransport.Configuration(node: NodeID(file.node), chainID: file.chainID, genesisHash: genesis.headerHash)
             transportConfiguration.host = listen.host
             transportConfiguration.port = listen.port
+            transportConfiguration.unixPath = listen.path
             transportConfiguration.peers = try file.peerEndpoints()
             if let tls = file.tls {
                 let key = try PrivateKey(derRepresentation: try keystore.load(NodeFile.keystoreTLSEntry).bytesCopy())

@@ -1,3 +1,4 @@
+import Foundation
 import LedgerCore
 import Logging
 import Metrics
@@ -6,7 +7,7 @@ import NIOPosix
 import NIOSSL
 import Synchronization
 
-/// A node's transport over TCP sockets (N-T-1, N-T-2), with SwiftNIO: one link per pair of member nodes, framed
+/// A node's transport over TCP sockets or Unix domain sockets (N-T-1, N-T-2), with SwiftNIO: one link per pair of member nodes, framed
 /// with ``Frame`` (checksums, size limits), opened by a ``LinkHello`` exchange, kept alive by heartbeats and
 /// re-established with back-off.
 ///
@@ -37,18 +38,26 @@ import Synchronization
 /// ```
 /// - Note: `Sendable`; every method may be called from any task.
 public final class TCPTransport: Transport, Sendable {
-    /// Where a node listens.
+    /// Where a node listens: a TCP host and port, or a Unix domain socket (nodes on one machine, N-T-2).
     public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
-        /// A host name or IP address.
+        /// A host name or IP address; empty for a Unix socket.
         public var host: String
-        /// The TCP port, 1...65535.
+        /// The TCP port, 1...65535; 0 for a Unix socket.
         public var port: Int
-        /// Parameters as the properties of the same names.
+        /// The Unix domain socket's path, or nil for TCP.
+        public var path: String?
+        /// A TCP endpoint.
         public init(host: String, port: Int) {
             self.host = host
             self.port = port
         }
-        public var description: String { "\(host):\(port)" }
+        /// A Unix domain socket endpoint (at most 107 bytes of path).
+        public init(unixPath: String) {
+            host = ""
+            port = 0
+            path = unixPath
+        }
+        public var description: String { path.map { "unix:\($0)" } ?? "\(host):\(port)" }
     }
 
     /// Mutual TLS for a transport's links (N-D-2, N-T-2): TLS 1.3, both sides presenting a certificate issued by
@@ -108,6 +117,9 @@ public final class TCPTransport: Transport, Sendable {
         public var host = "127.0.0.1"
         /// Optional, default 0: a port the system chooses (read ``TCPTransport/port``). Range 0...65535.
         public var port = 0
+        /// Optional, default nil. Listen on this Unix domain socket instead of ``host`` and ``port`` (a stale socket
+        /// file there is replaced; the file is made mode 0600).
+        public var unixPath: String?
         /// Optional, default none. The other members and where they listen: links are made with these nodes only.
         /// This node dials the members with higher IDs; the others dial it (their endpoint is unused here).
         public var peers: [NodeID: Endpoint] = [:]
@@ -156,7 +168,7 @@ public final class TCPTransport: Transport, Sendable {
             guard outboundQueueBytes >= frames.maxFrameBytes else {
                 throw bad("outboundQueueBytes", "\(outboundQueueBytes), expected at least maxFrameBytes \(frames.maxFrameBytes)")
             }
-            for (id, endpoint) in peers where !(1...65_535).contains(endpoint.port) {
+            for (id, endpoint) in peers where endpoint.path == nil && !(1...65_535).contains(endpoint.port) {
                 throw bad("peers", "node \(id.rawValue)'s port \(endpoint.port), expected 1...65535")
             }
             try frames.validate()
@@ -240,7 +252,7 @@ public final class TCPTransport: Transport, Sendable {
         let box = TransportBox()
         let server: any Channel
         do {
-            server = try await ServerBootstrap(group: group)
+            let serverBootstrap = ServerBootstrap(group: group)
                 .serverChannelOption(ChannelOptions.backlog, value: 256)
                 .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -248,10 +260,22 @@ public final class TCPTransport: Transport, Sendable {
                     guard let transport = box.transport else { return channel.close() }
                     return transport.initialize(channel, dialled: nil)
                 }
-                .bind(host: configuration.host, port: configuration.port).get()
+            if let path = configuration.unixPath {
+                if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+                let bootstrap = ServerBootstrap(group: group)
+                    .childChannelInitializer { channel in
+                        guard let transport = box.transport else { return channel.close() }
+                        return transport.initialize(channel, dialled: nil)
+                    }
+                server = try await bootstrap.bind(unixDomainSocketPath: path).get()
+                guard chmod(path, 0o600) == 0 else { throw NetError(.bindFailed, "cannot restrict \(path) to its owner") }
+            } else {
+                server = try await serverBootstrap.bind(host: configuration.host, port: configuration.port).get()
+            }
         } catch {
-            throw NetError(.bindFailed, "cannot listen on \(configuration.host):\(configuration.port): \(error)",
-                           details: ["host": configuration.host, "port": String(configuration.port)])
+            let place = configuration.unixPath.map { "unix:\($0)" } ?? "\(configuration.host):\(configuration.port)"
+            throw NetError(.bindFailed, "cannot listen on \(place): \(error)",
+                           details: ["host": configuration.host, "port": String(configuration.port), "path": configuration.unixPath ?? ""])
         }
         let transport = try TCPTransport(configuration: configuration, server: server, port: server.localAddress?.port ?? configuration.port,
                                          group: group, stream: stream)
@@ -333,6 +357,7 @@ public final class TCPTransport: Transport, Sendable {
         }
         for task in reconnects { task.cancel() }
         try? await server.close()
+        if let path = configuration.unixPath { try? FileManager.default.removeItem(atPath: path) }
         for channel in children + links.map(\.channel) { try? await channel.close() }
         continuation.finish()
     }
@@ -488,11 +513,12 @@ public final class TCPTransport: Transport, Sendable {
             return
         }
         do {
-            let channel = try await ClientBootstrap(group: group)
-                .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            var bootstrap = ClientBootstrap(group: group)
                 .connectTimeout(TimeAmount(configuration.connectTimeout))
                 .channelInitializer { [self] channel in initialize(channel, dialled: peer) }
-                .connect(host: endpoint.host, port: endpoint.port).get()
+            if endpoint.path == nil { bootstrap = bootstrap.channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1) }
+            let channel = try await (endpoint.path.map { bootstrap.connect(unixDomainSocketPath: $0) }
+                ?? bootstrap.connect(host: endpoint.host, port: endpoint.port)).get()
             // A link refused or dropped before this point found the peer still marked as being dialled and did not
             // redial: do it now.
             let again = state.withLock { s -> Bool in

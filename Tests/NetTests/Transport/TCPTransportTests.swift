@@ -91,6 +91,27 @@ import Testing
         await b.close()
     }
 
+    @Test func nodesOnOneMachineLinkOverUnixDomainSockets() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fc-unix-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var cb = configuration(1, peers: [0: .init(unixPath: dir + "/0.sock")])
+        cb.unixPath = dir + "/1.sock"
+        let b = try await TCPTransport.start(cb)
+        var ca = configuration(0, peers: [1: .init(unixPath: dir + "/1.sock")])
+        ca.unixPath = dir + "/0.sock"
+        let a = try await TCPTransport.start(ca)
+        var incoming = b.events.makeAsyncIterator()
+        #expect(await incoming.next() == .connected(0))
+        try await a.send(Array("over a Unix socket".utf8), to: 1)
+        #expect(await incoming.next() == .message(from: 0, bytes: Array("over a Unix socket".utf8)))
+        let attributes = try FileManager.default.attributesOfItem(atPath: dir + "/1.sock")
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        #expect(TCPTransport.Endpoint(unixPath: "/x.sock").description == "unix:/x.sock")
+        for t in [a, b] { await t.close() }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/1.sock"))
+    }
+
     @Test func theHelloSaysHowFarTheNodesChainReaches() async throws {
         let log = Captured()
         let b = try await TCPTransport.start(configuration(1, peers: [0: .init(host: "127.0.0.1", port: 1)], log: log))
