@@ -149,7 +149,7 @@ let package = Package(
             dependencies: ["LedgerCore", "LedgerCrypto", "LedgerModel", "LedgerStorage", "LedgerConsensus",
                            "LedgerConformance", "LedgerCoreTesting", "forgechain-crash-probe"]
         ),
-        .testTarget(name: "AppAPITests", dependencies: ["AppAPI", "LedgerCore", "ChainRuntime"]),
+        .testTarget(name: "AppAPITests", dependencies: ["AppAPI", "LedgerCore", "ChainRuntime", "Net"]),
         // Runs the `forgechain` binary as a child process (operator commands on a data folder).
         .testTarget(name: "CLITests", dependencies: ["AppAPI", "ChainRuntime", "LedgerCore", "forgechain"]),
         .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCrypto", "LedgerConformance", "LedgerCoreTesting"]),

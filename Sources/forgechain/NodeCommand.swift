@@ -107,7 +107,7 @@ struct CertsCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated ports, one per node (instead of --base-port).") var ports: String?
     @Option(help: "pbft, raft or pos.") var consensus = "pbft"
     @Option(help: "The chain ID.") var chainID: UInt64 = 53_1407
-    @Option(help: "Comma-separated executors: records, access, kv.") var executors = "records,access"
+    @Option(help: "Comma-separated executors: records, access, kv (access is always added: node standing lives on chain).") var executors = "records,access"
     @Option(help: "Validity of the node certificates, in days.") var days = 365
     @Option(help: "Each node's client endpoint listens on its port plus this (0: no client endpoint).") var clientPortOffset = 100
     @Option(help: "Comma-separated client endpoint ports, one per node (instead of --client-port-offset).") var clientPorts: String?
@@ -143,6 +143,8 @@ struct CertsCommand: AsyncParsableCommand {
         } else {
             hostList = Array(repeating: host, count: nodes)
         }
+        var executorNames = executors.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        if !executorNames.contains("access") { executorNames.append("access") }
         let fm = FileManager.default
         if fm.fileExists(atPath: out), !((try? fm.contentsOfDirectory(atPath: out))?.isEmpty ?? false) {
             throw ValidationError("\(out) exists and is not empty")
@@ -176,7 +178,7 @@ struct CertsCommand: AsyncParsableCommand {
                                 data: "data", listen: "\(hostList[i]):\(portList[i])", peers: peers,
                                 tls: .init(ca: "../ca/ca.pem", certificate: "node.pem"),
                                 client: clientPortList.map { "\(hostList[i]):\($0[i])" },
-                                executors: executors.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+                                executors: executorNames,
                                 consensusTimeoutMillis: 2_000)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -209,7 +211,7 @@ struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node",
         abstract: "Run one node of a chain as its own process, or ask a running node for its status.",
-        subcommands: [Run.self, Status.self])
+        subcommands: [Run.self, Status.self, Standing.self])
 
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -279,6 +281,13 @@ struct NodeCommand: AsyncParsableCommand {
             case .raft: node = try await Node<RaftEngine>(configuration: configuration, transport: transport, executors: try file.executorList())
             default: node = try await Node<PoSEngine>(configuration: configuration, transport: transport, executors: try file.executorList())
             }
+            // Peers link only while the chain does not suspend or revoke them (genesis validators are registered by the
+            // genesis; any other node needs an active registration), checked at each hello and again on open links.
+            let store = await node.ledger
+            let members = Set(validators.ids)
+            transport.setAdmission { peer, certificate in
+                NodeRegistration.refusal(for: peer, certificate: certificate, validators: members, state: StoreReader(store: store))
+            }
             await node.start()
             // The hello of every new link says how far this node's chain reaches.
             transport.noteHead(height: await node.head.height.rawValue)
@@ -315,6 +324,40 @@ struct NodeCommand: AsyncParsableCommand {
             await control.close()
             await node.stop()
             await transport.close()
+        }
+    }
+
+    struct Standing: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Suspend, revoke or reactivate a node on chain (signed with the consortium's genesis key); its peers cut it off.")
+        @Option(help: "The consortium folder (`forgechain certs --out`), whose ca/keystore holds the genesis key.") var consortium: String
+        @Option(help: "The node to change.") var node: UInt32
+        @Option(help: "active, suspended or revoked.") var status: String
+        @Option(help: "A running node's control socket (DATA/node.sock) to submit through.") var connect: String
+        @Option(help: "A file whose first line is the keystore passphrase (or FORGECHAIN_PASSPHRASE).") var passphraseFile: String?
+
+        func run() async throws {
+            do {
+                guard let standing = NodeRegistration.Status(rawValue: status) else { throw ValidationError("--status must be active, suspended or revoked") }
+                let keystore = try Keystore(directory: consortium + "/ca/keystore",
+                                            passphrase: try DataOptions.passphrase(file: passphraseFile, for: consortium + "/ca"))
+                let genesisKey = try PrivateKey(scheme: .ed25519, rawRepresentation: try keystore.load("genesis").bytesCopy())
+                guard let bytes = FileManager.default.contents(atPath: consortium + "/genesis.block") else {
+                    throw ChainError(.invalidNodeConfiguration, "\(consortium)/genesis.block cannot be read", details: ["field": "genesis"])
+                }
+                let genesis = try Block(decoding: Array(bytes))
+                let control = NodeControlClient(path: connect)
+                let nonce = try await control.request(["op": "nonce", "sender": Hex.encode(genesisKey.publicKey.rawRepresentation)])["nextNonce"] as? Int ?? 0
+                var founder = SigningAccount(key: genesisKey, chainID: genesis.header.chainID, nextNonce: UInt64(nonce))
+                let tx = try founder.transaction(kind: AccessExecutor.kind,
+                                                 body: AccessOperation.body([.setNode(NodeID(node), status: standing, certificateKeyHash: nil)]))
+                let answer = try await control.request(["op": "submit", "transaction": Hex.encode(tx.encoded)])
+                let data = try JSONSerialization.data(withJSONObject: answer, options: [.sortedKeys])
+                FileHandle.standardOutput.write(data + Data("\n".utf8))
+                if answer["committed"] as? Bool != true || answer["status"] as? Int != 0 { Foundation.exit(1) }
+            } catch {
+                CLI.fail(error)
+            }
         }
     }
 
@@ -356,4 +399,10 @@ enum Signals {
         init(_ sources: [any DispatchSourceSignal]) { self.sources = sources }
         func cancel() { for s in sources { s.cancel() } }
     }
+}
+
+/// A store's committed state, as the admission check reads it.
+struct StoreReader: StateReader {
+    let store: LedgerStore
+    func value(forKey key: [UInt8]) throws(LedgerError) -> [UInt8]? { try store.stateValue(forKey: key) }
 }

@@ -120,6 +120,19 @@ import Testing
         nodes[3] = try NodeProcess(config: configs[3], socket: sockets[3], log: cli.path("node3.log"))
         #expect(await eventually(sockets) { Self.agree($0, atLeast: top) }, "the restarted node caught up")
 
+        // The consortium suspends node 2 on chain: every peer cuts it off; reactivated, it links again.
+        if consensus == "pbft" {
+            let suspended = try await cli.run(["node", "standing", "--consortium", folder, "--node", "2", "--status", "suspended",
+                                               "--connect", sockets[0]], withData: false)
+            #expect(suspended.status == 0, "\(suspended)")
+            #expect(await eventually([sockets[0], sockets[1], sockets[3]]) { all in all.allSatisfy { !(($0["peers"] as? [Int]) ?? []).contains(2) } },
+                    "node 2 cut off by every peer")
+            let back = try await cli.run(["node", "standing", "--consortium", folder, "--node", "2", "--status", "active", "--connect", sockets[0]],
+                                         withData: false)
+            #expect(back.status == 0, "\(back)")
+            #expect(await eventually(sockets) { all in all.allSatisfy { ($0["peers"] as? [Int])?.count == 3 } }, "node 2 linked again")
+        }
+
         // SIGTERM: each node stops cleanly and removes its control socket.
         for n in nodes { n.signal(SIGTERM) }
         for (i, n) in nodes.enumerated() {

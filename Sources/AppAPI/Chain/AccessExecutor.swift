@@ -7,7 +7,8 @@ import LedgerCore
 ///   enabled flag (its keys stay);
 /// - `["key-add", user, scheme, key]`: lets `key` sign for the account;
 /// - `["key-remove", user, scheme, key]`: revokes `key`;
-/// - `["account-delete", user]`: removes the account and revokes all its keys.
+/// - `["account-delete", user]`: removes the account and revokes all its keys;
+/// - `["node", id, status, certificateKeyHash or empty]`: sets a node's standing (``NodeRegistration``).
 ///
 /// **Transaction body** (payload kind `"access"`): `[1, [op…]]`.
 public enum AccessOperation: Hashable, Sendable {
@@ -19,11 +20,14 @@ public enum AccessOperation: Hashable, Sendable {
     case removeKey(user: String, key: PublicKey)
     /// Removes an account and revokes its keys.
     case deleteAccount(user: String)
+    /// Sets node `id`'s standing (active, suspended, revoked) and the certificate key it must present (N-D-1).
+    case setNode(NodeID, status: NodeRegistration.Status, certificateKeyHash: Digest?)
 
-    /// The account the operation changes.
+    /// The account the operation changes; empty for ``setNode(_:status:certificateKeyHash:)``.
     public var user: String {
         switch self {
         case .putAccount(let u, _, _, _), .addKey(let u, _), .removeKey(let u, _), .deleteAccount(let u): u
+        case .setNode: ""
         }
     }
 
@@ -42,6 +46,11 @@ public enum AccessOperation: Hashable, Sendable {
             case .deleteAccount(let user):
                 w.string("account-delete")
                 w.string(user)
+            case .setNode(let id, let status, let hash):
+                w.string("node")
+                w.uint(UInt64(id.rawValue))
+                w.string(status.rawValue)
+                w.byteString(hash?.bytes ?? [])
             }
         }
     }
@@ -64,6 +73,15 @@ public enum AccessOperation: Hashable, Sendable {
             self = kind == "key-add" ? .addKey(user: user, key: key) : .removeKey(user: user, key: key)
         case ("account-delete", 2):
             self = .deleteAccount(user: try f.string("access.op.user"))
+        case ("node", 4):
+            let id = try f.uint64("access.op.node")
+            guard id <= UInt64(UInt32.max) else { throw LedgerError(.malformedPayload, "access operation node ID \(id)", details: ["field": "access.op.node"]) }
+            let name = try f.string("access.op.status")
+            guard let status = NodeRegistration.Status(rawValue: name) else {
+                throw LedgerError(.malformedPayload, "access operation node status '\(name)' is unknown", details: ["field": "access.op.status"])
+            }
+            let hash = try f.bytes("access.op.certificateKeyHash")
+            self = .setNode(NodeID(UInt32(id)), status: status, certificateKeyHash: hash.isEmpty ? nil : try Digest(bytes: hash))
         case (let kind, _):
             throw LedgerError(.malformedPayload, "access operation '\(kind)' with \(count) elements is unknown", details: ["field": "access.op.kind"])
         }
@@ -102,6 +120,8 @@ public enum AccessOperation: Hashable, Sendable {
 /// **Who may sign**: the key that signed the genesis block (the chain's founding authority, which registers the
 /// first super-admin), or a registered key of an enabled account with `admin.manage` (a super-admin). A signer
 /// limited to some factories changes only accounts whose scope lies within its own and grants only such scopes.
+/// Node operations (``AccessOperation/setNode(_:status:certificateKeyHash:)``, ``NodeRegistration``) need
+/// `node.operate` for every factory, or the genesis key.
 ///
 /// **Checks** (each failure is a failed receipt with no writes; the mempool refuses an unknown or disabled signer
 /// before it takes space): the body decodes (`.malformedPayload` 1901); the signer is the founder or registered
@@ -130,7 +150,7 @@ public struct AccessExecutor: TransactionExecutor {
     public func admit(_ transaction: Transaction, genesisProducer: PublicKey, state: any StateReader) throws(LedgerError) {
         if transaction.sender == genesisProducer { return }
         let signer = try ChainAccount.enabledSigner(of: transaction, state: state)
-        guard signer.allows(.manageAdministrators) else { throw Self.notManager(signer) }
+        guard signer.allows(.manageAdministrators) || signer.allows(.operateNode) else { throw Self.notManager(signer) }
     }
 
     private static func notManager(_ signer: ChainAccount) -> LedgerError {
@@ -142,12 +162,15 @@ public struct AccessExecutor: TransactionExecutor {
         let ops = try AccessOperation.operations(inBody: transaction.payload.body)
         guard !ops.isEmpty else { throw LedgerError(.malformedPayload, "access transaction holds no operation", details: ["field": "access.ops"]) }
         let signerScope: FactoryScope
+        var signerAccount: ChainAccount?
         if let founder = context.genesisProducer, transaction.sender == founder {
             signerScope = .all
         } else {
             let signer = try ChainAccount.enabledSigner(of: transaction, state: state)
-            guard signer.allows(.manageAdministrators) else { throw Self.notManager(signer) }
+            // Node operators may sign node operations only; everything else needs admin.manage.
+            guard signer.allows(.manageAdministrators) || signer.allows(.operateNode) else { throw Self.notManager(signer) }
             signerScope = signer.scope
+            signerAccount = signer
         }
         let view = Overlay(base: state)
         var writes = StateChangeSet()
@@ -160,6 +183,18 @@ public struct AccessExecutor: TransactionExecutor {
                 LedgerError(.init(rawValue: code.rawValue), "operation \(index) for '\(op.user)': \(message)",
                             details: ["operation": String(index), "user": op.user])
             }
+            if case .setNode(let id, let status, let hash) = op {
+                if let signer = signerAccount {
+                    guard signer.allows(.operateNode), signer.scope == .all else {
+                        throw LedgerError(.init(rawValue: AppError.Code.permissionDenied.rawValue),
+                                          "'\(signer.user)' lacks node.operate for every factory, which node operations need",
+                                          details: ["user": signer.user, "permission": Permission.operateNode.rawValue])
+                    }
+                }
+                put(NodeRegistration.key(id), NodeRegistration(status: status, certificateKeyHash: hash).encoded)
+                continue
+            }
+            if let signer = signerAccount, !signer.allows(.manageAdministrators) { throw Self.notManager(signer) }
             do throws(AppError) { try IdentityService.checkUserName(op.user) } catch { throw failure(error.code, error.message) }
             let current = try ChainAccount.account(user: op.user, state: view)
             if let current, !current.scope.isWithin(signerScope) {
@@ -192,6 +227,8 @@ public struct AccessExecutor: TransactionExecutor {
                 guard let account = current else { throw failure(.accountNotFound, "no account on chain") }
                 for key in account.keys { put(ChainAccount.key(publicKey: key), nil) }
                 put(ChainAccount.key(user: user), nil)
+            case .setNode:
+                continue   // handled above
             }
         }
         return ExecutionOutcome(costUnits: UInt64(ops.count), writes: writes)

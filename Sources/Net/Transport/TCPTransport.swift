@@ -179,12 +179,18 @@ public final class TCPTransport: Transport, Sendable {
     final class Link: Sendable {
         let peer: NodeID
         let channel: any Channel
+        /// The certificate the peer presented (mutual TLS), for admission checks later on.
+        let certificate: X509Certificate?
         let pending = Atomic<Int>(0)
-        init(peer: NodeID, channel: any Channel) {
+        init(peer: NodeID, channel: any Channel, certificate: X509Certificate?) {
             self.peer = peer
             self.channel = channel
+            self.certificate = certificate
         }
     }
+
+    /// Decides whether a node that passed the hello (and the TLS handshake) may link: a reason to refuse, or nil.
+    public typealias Admission = @Sendable (_ node: NodeID, _ certificate: X509Certificate?) -> String?
 
     struct State: Sendable {
         var peers: [NodeID: Endpoint]
@@ -195,6 +201,7 @@ public final class TCPTransport: Transport, Sendable {
         var children: [ObjectIdentifier: any Channel] = [:]
         var reconnects: [NodeID: Task<Void, Never>] = [:]
         var keeper: Task<Void, Never>?
+        var admission: Admission?
     }
 
     public let localNode: NodeID
@@ -397,6 +404,19 @@ public final class TCPTransport: Transport, Sendable {
                   headHeight: headHeight.load(ordering: .relaxed))
     }
 
+    /// Sets the check every peer passes after its hello (N-D-1): the node asks its chain whether the peer is
+    /// registered and not suspended or revoked. Links up already are checked again every
+    /// ``Configuration/maximumReconnectDelay`` and closed when refused.
+    /// - Parameter admission: Required. A reason to refuse, or nil to admit.
+    public func setAdmission(_ admission: @escaping Admission) {
+        state.withLock { $0.admission = admission }
+    }
+
+    /// Why `node` may not link now (the admission check), or nil.
+    func admissionRefusal(_ node: NodeID, certificate: X509Certificate?) -> String? {
+        state.withLock { $0.admission }?(node, certificate)
+    }
+
     /// Records the node's committed head height, said in the hellos of links made from now on.
     /// - Parameter height: Required. The committed head's height.
     public func noteHead(height: UInt64) {
@@ -412,8 +432,8 @@ public final class TCPTransport: Transport, Sendable {
     }
 
     /// Registers an established link (replacing an older one to the same node) and reports it.
-    func linkUp(_ peer: NodeID, channel: any Channel, peerHeight: UInt64) -> Link? {
-        let link = Link(peer: peer, channel: channel)
+    func linkUp(_ peer: NodeID, channel: any Channel, peerHeight: UInt64, certificate: X509Certificate?) -> Link? {
+        let link = Link(peer: peer, channel: channel, certificate: certificate)
         let old = state.withLock { s -> Link?? in
             if s.closed { return .none }
             let old = s.links[peer]
@@ -466,6 +486,7 @@ public final class TCPTransport: Transport, Sendable {
             while !Task.isCancelled {
                 do { try await Task.sleep(for: interval) } catch { return }
                 guard let self else { return }
+                self.recheckLinks()
                 self.dialAll()
             }
         }
@@ -475,6 +496,18 @@ public final class TCPTransport: Transport, Sendable {
             return false
         }
         if stop { task.cancel() }
+    }
+
+    /// Closes the links whose peers the admission check now refuses (a node suspended or revoked on chain).
+    private func recheckLinks() {
+        let (links, admission) = state.withLock { (Array($0.links.values), $0.admission) }
+        guard let admission else { return }
+        for link in links {
+            if let reason = admission(link.peer, link.certificate) {
+                refused(peer: String(link.peer.rawValue), reason: "open link closed: " + reason)
+                link.channel.close(promise: nil)
+            }
+        }
     }
 
     /// Dials every member with a higher ID that has no link.
@@ -645,12 +678,17 @@ final class LinkHandler: ChannelInboundHandler {
             }
             guard frame.sender == hello.node else { return refuse("hello from node \(hello.node.rawValue) in a frame of node \(frame.sender.rawValue)", context: context, notify: true) }
             if let reason = transport.refusal(of: hello, dialled: dialled) { return refuse(reason, context: context, notify: true) }
-            if transport.configuration.tls != nil, let reason = certificateRefusal(for: hello.node, context: context) {
-                return refuse(reason, context: context, notify: true)
+            var certificate: X509Certificate?
+            if transport.configuration.tls != nil {
+                switch peerCertificate(for: hello.node, context: context) {
+                case .success(let c): certificate = c
+                case .failure(let reason): return refuse(reason.text, context: context, notify: true)
+                }
             }
+            if let reason = transport.admissionRefusal(hello.node, certificate: certificate) { return refuse(reason, context: context, notify: true) }
             peer = hello.node
             if dialled == nil { send(Frame(kind: .hello, sender: transport.localNode, payload: transport.hello.encoded), context: context) }
-            link = transport.linkUp(hello.node, channel: context.channel, peerHeight: hello.headHeight)
+            link = transport.linkUp(hello.node, channel: context.channel, peerHeight: hello.headHeight, certificate: certificate)
             if link == nil { close(context) }
         case .refusal:
             transport.refused(peer: peerName, reason: "the peer refused the link: " + String(decoding: frame.payload, as: UTF8.self))
@@ -660,21 +698,23 @@ final class LinkHandler: ChannelInboundHandler {
         }
     }
 
-    /// Why the TLS peer's certificate does not speak for `node` (the chain and validity were checked during the
-    /// TLS handshake), or nil.
-    private func certificateRefusal(for node: NodeID, context: ChannelHandlerContext) -> String? {
+    struct Reason: Error { var text: String }
+
+    /// The TLS peer's certificate when it speaks for `node` (the chain and validity were checked during the TLS
+    /// handshake), or why it does not.
+    private func peerCertificate(for node: NodeID, context: ChannelHandlerContext) -> Result<X509Certificate, Reason> {
         guard let tls = try? context.pipeline.syncOperations.handler(type: NIOSSLHandler.self), let presented = tls.peerCertificate else {
-            return "the peer presented no certificate"
+            return .failure(Reason(text: "the peer presented no certificate"))
         }
         let certificate: X509Certificate
         do { certificate = try X509Certificate(derRepresentation: try presented.toDERBytes()) } catch {
-            return "the peer's certificate does not parse: \(error)"
+            return .failure(Reason(text: "the peer's certificate does not parse: \(error)"))
         }
         let expected = TCPTransport.TLS.commonName(of: node)
         guard certificate.commonName == expected else {
-            return "the peer's certificate names '\(certificate.commonName)', its hello node \(node.rawValue) ('\(expected)')"
+            return .failure(Reason(text: "the peer's certificate names '\(certificate.commonName)', its hello node \(node.rawValue) ('\(expected)')"))
         }
-        return nil
+        return .success(certificate)
     }
 
     private func send(_ frame: Frame, context: ChannelHandlerContext) {
