@@ -53,14 +53,16 @@ struct ChainBodyFuzzTests {
         var rng = SplitMix64(seed: seed)
         let key = try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: 3, count: 32)).publicKey
         let operations: [AccessOperation] = [.putAccount(user: "qa-lead", roles: [.recordManager, .auditor], scope: .factories(["F-1", "F-2"]), enabled: true),
-                                             .addKey(user: "qa-lead", key: key), .removeKey(user: "qa-lead", key: key), .deleteAccount(user: "qa-lead")]
+                                             .addKey(user: "qa-lead", key: key), .removeKey(user: "qa-lead", key: key), .deleteAccount(user: "qa-lead"),
+                                             .setNode(4, status: .suspended, certificateKeyHash: HashAlgorithm.sha256.hash([1]))]
         let body = AccessOperation.body(operations)
         #expect(try AccessOperation.operations(inBody: body) == operations)
         let account = ChainAccount(user: "qa-lead", roles: [.operator], scope: .factories(["F-1"]), enabled: false, keys: [key]).encoded
         #expect(try ChainAccount(decoding: account) == ChainAccount(user: "qa-lead", roles: [.operator], scope: .factories(["F-1"]), enabled: false, keys: [key]))
         var codes = Set<UInt32>()
         for round in 0..<3_000 {
-            for valid in [body, account] {
+            let registration = NodeRegistration(status: .revoked, certificateKeyHash: HashAlgorithm.sha256.hash([2])).encoded
+            for valid in [body, account, registration] {
                 var m = valid
                 if round % 4 == 0 {
                     m = (0..<Int(rng.next() % 200)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
@@ -71,7 +73,9 @@ struct ChainBodyFuzzTests {
                     }
                 }
                 do throws(LedgerError) {
-                    if valid == body { _ = try AccessOperation.operations(inBody: m) } else { _ = try ChainAccount(decoding: m) }
+                    if valid == body { _ = try AccessOperation.operations(inBody: m) } else if valid == account { _ = try ChainAccount(decoding: m) } else {
+                        _ = try NodeRegistration(decoding: m)
+                    }
                 } catch {
                     codes.insert(error.numericCode)
                 }

@@ -3,6 +3,8 @@ import Foundation
 @testable import LedgerCore
 import LedgerCoreTesting
 import Net
+import NIOCore
+import NIOPosix
 import Testing
 
 /// The client over real sockets and mutual TLS: submissions reach the chain through any node, each commits
@@ -156,6 +158,60 @@ import Testing
         #expect(load["heightLag"] as? Int != nil && load["cpuPercent"] as? Double != nil)
         let unknown = try await control.request(["op": "drop-tables"])
         #expect(unknown["ok"] as? Bool == false && unknown["code"] as? Int == Int(ChainError.Code.invalidControlRequest.rawValue))
+        await network.stop()
+    }
+
+    /// Raw bytes to a node's control socket: each line answered (a refusal with code 4200 for anything but a JSON
+    /// request), an endless line closes the connection, and the node goes on.
+    @Test func theControlSocketAnswersGarbageWithACodeAndClosesOnAnEndlessLine() async throws {
+        let network = try await Network.start(seed: 65)
+        let path = try TestChain.temporaryDirectory("control") + "/node.sock"
+        let control = try await NodeControlServer.start(node: try await network.cluster.node(1), path: path)
+        var rng = SplitMix64(seed: 65)
+        final class Lines: @unchecked Sendable { var data = [UInt8](); let lock = NSLock() }
+        final class Collector: ChannelInboundHandler, @unchecked Sendable {
+            typealias InboundIn = ByteBuffer
+            let lines: Lines
+            init(_ lines: Lines) { self.lines = lines }
+            func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+                let bytes = Array(unwrapInboundIn(data).readableBytesView)
+                lines.lock.lock(); lines.data += bytes; lines.lock.unlock()
+            }
+        }
+        let lines = Lines()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Collector(lines)) } }
+            .connect(unixDomainSocketPath: path).get()
+        var requests = 0
+        for _ in 0..<200 {
+            var junk = (0..<Int(rng.next() % 200)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }.filter { $0 != 0x0A }
+            if rng.next() % 3 == 0 { junk = Array(#"{"op":"submit","transaction":"zz"}"#.utf8) }
+            junk.append(0x0A)
+            requests += 1
+            var buffer = channel.allocator.buffer(capacity: junk.count)
+            buffer.writeBytes(junk)
+            try await channel.writeAndFlush(buffer)
+        }
+        let end = ContinuousClock.now + .seconds(30)
+        func answers() -> [[String: Any]] {
+            lines.lock.lock(); defer { lines.lock.unlock() }
+            return lines.data.split(separator: 0x0A).compactMap { (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any] }
+        }
+        while answers().count < requests, ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(10)) }
+        let all = answers()
+        #expect(all.count == requests)
+        #expect(all.allSatisfy { $0["ok"] as? Bool == false && ($0["code"] as? Int).map { $0 > 0 } == true })
+        #expect(all.contains { $0["code"] as? Int == Int(ChainError.Code.invalidControlRequest.rawValue) })
+        // A line without end beyond 4 MiB closes the connection.
+        var big = channel.allocator.buffer(capacity: 5 << 20)
+        big.writeBytes([UInt8](repeating: 0x41, count: 5 << 20))
+        try? await channel.writeAndFlush(big)
+        let closedBy = ContinuousClock.now + .seconds(30)
+        while channel.isActive, ContinuousClock.now < closedBy { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(!channel.isActive)
+        // The node answers as before.
+        #expect(try await NodeControlClient(path: path).request(["op": "status"])["ok"] as? Bool == true)
+        await control.close()
         await network.stop()
     }
 }

@@ -216,6 +216,26 @@ import Testing
         try await mute.close()
     }
 
+    @Test(arguments: [UInt64(1), 2, 0x4e11_0])
+    func helloDecodingSurvivesFuzzing(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        let valid = LinkHello(chainID: 53, genesisHash: Self.genesis, node: 3, headHeight: 1_204).encoded
+        var codes = Set<UInt32>()
+        for round in 0..<5_000 {
+            var m = valid
+            if round % 4 == 0 {
+                m = (0..<Int(rng.next() % 120)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            } else {
+                for _ in 0..<(1 + Int(rng.next() % 3)) where !m.isEmpty {
+                    let i = Int(rng.next() % UInt64(m.count))
+                    if rng.next() % 4 == 0 { m.remove(at: i) } else { m[i] = UInt8(truncatingIfNeeded: rng.next()) }
+                }
+            }
+            do throws(NetError) { _ = try LinkHello(decoding: m) } catch { codes.insert(error.numericCode) }
+        }
+        #expect(codes == [NetError.Code.malformedFrame.rawValue], "one typed code for every bad hello: \(codes.sorted())")
+    }
+
     @Test func configurationOutsideItsRangesIsRefused() async throws {
         var c = configuration(0)
         c.deadAfter = .milliseconds(150)
