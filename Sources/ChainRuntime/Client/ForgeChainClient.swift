@@ -7,7 +7,7 @@ import Net
 /// (``NodeControlServer`` on TCP, mutual TLS), chosen by a ``LoadBalancer``, and keeps every submission in a
 /// durable outbox (SQLite) until the chain has committed it.
 ///
-/// **Nothing lost, nothing twice.** ``submit(_:)`` writes the transaction to the outbox (synchronous, WAL) before
+/// **Nothing lost, nothing twice.** ``submit(_:)-(Transaction)`` writes the transaction to the outbox (synchronous, WAL) before
 /// it returns; a background task sends what is pending, in the order submitted, to a node that answers, fails over
 /// to the next on an error or a timeout, and asks for receipts until each transaction has one. A plant network
 /// that drops out only delays this: submissions made meanwhile wait in the outbox, also across a restart of the
@@ -164,7 +164,7 @@ public actor ForgeChainClient {
         try submit([transaction])[0]
     }
 
-    /// ``submit(_:)`` for many transactions, in one outbox write.
+    /// ``submit(_:)-(Transaction)`` for many transactions, in one outbox write.
     public func submit(_ transactions: [Transaction]) throws -> [Digest] {
         guard !closed else { throw ChainError(.clientClosed, "the client is closed") }
         let ids = try db.transaction { () throws(LedgerError) -> [Digest] in

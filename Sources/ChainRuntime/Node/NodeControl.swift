@@ -69,7 +69,7 @@ public final class NodeControlServer: Sendable {
     ///   - host: Optional, default `127.0.0.1`.
     ///   - port: Optional, default 0 (the system chooses; read ``port``).
     ///   - tls: Optional, default nil (plain TCP: only for a network the operator trusts).
-    ///   - traffic: Optional. The node's peer traffic in bytes so far (`TCPTransport.traffic`), for load reports.
+    ///   - traffic: Optional, default none. The node's peer traffic in bytes so far (`TCPTransport.traffic`), for load reports.
     ///   - logger: Optional. Where refused requests are logged.
     /// - Throws: `ChainError` `.controlSocketFailed` (4201) when the port cannot be listened on or TLS is misconfigured.
     public static func start(node: any ChainNode, host: String = "127.0.0.1", port: Int = 0, tls: TCPTransport.TLS?,
@@ -100,6 +100,7 @@ public final class NodeControlServer: Sendable {
     /// - Parameters:
     ///   - node: Required. The node to answer for.
     ///   - path: Required. The socket's path (at most 107 bytes, a Unix socket limit).
+    ///   - traffic: Optional, default none. The node's peer traffic in bytes so far (`TCPTransport.traffic`), for load reports.
     ///   - logger: Optional. Where refused requests are logged.
     /// - Throws: `ChainError` `.controlSocketFailed` (4201) when the socket cannot be created.
     public static func start(node: any ChainNode, path: String, traffic: @escaping @Sendable () -> UInt64 = { 0 },
