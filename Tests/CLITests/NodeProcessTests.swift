@@ -1,30 +1,53 @@
 import ChainRuntime
 import Foundation
 import LedgerCore
+import Synchronization
 import Testing
 
 /// Nodes as separate processes: `forgechain certs` makes a consortium, four `forgechain node run` processes link
 /// over mutual TLS on loopback, commit and agree; a SIGKILLed node's peers notice, and when it restarts it catches
 /// up; SIGTERM stops each cleanly.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct NodeProcessTests {
-    /// Ports the system hands out now (free at the time of asking).
-    static func freePorts(_ count: Int) -> [Int] {
-        var sockets = [Int32](), ports = [Int]()
-        for _ in 0..<count {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = 0
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-            ports.append(Int(UInt16(bigEndian: address.sin_port)))
-            sockets.append(fd)
+    /// Ports reserved for the nodes of a test: bound (not listening) with SO_REUSEADDR until ``release()``, so that
+    /// no other socket of the machine takes one meanwhile, while a node's listener (SO_REUSEADDR too) may bind it.
+    final class ReservedPorts: @unchecked Sendable {
+        let ports: [Int]
+        private var sockets: [Int32]
+        init(_ count: Int) {
+            var sockets = [Int32](), ports = [Int]()
+            for _ in 0..<count {
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                var one: Int32 = 1
+                _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_addr.s_addr = inet_addr("127.0.0.1")
+                address.sin_port = 0
+                var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+                _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+                _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+                ports.append(Int(UInt16(bigEndian: address.sin_port)))
+                sockets.append(fd)
+            }
+            self.ports = ports
+            self.sockets = sockets
         }
-        for fd in sockets { close(fd) }
-        return ports
+        func release() {
+            for fd in sockets { close(fd) }
+            sockets = []
+        }
+        deinit { release() }
     }
+
+    /// Ports reserved until the end of the test that asks.
+    static func freePorts(_ count: Int) -> [Int] {
+        let reserved = ReservedPorts(count)
+        held.withLock { $0.append(reserved) }
+        return reserved.ports
+    }
+
+    /// Reservations kept for the process's life (a few sockets per test).
+    static let held = Mutex<[ReservedPorts]>([])
 
     /// A `forgechain node run` child process.
     final class NodeProcess: @unchecked Sendable {
@@ -82,7 +105,7 @@ import Testing
         let folder = cli.path("consortium")
         let ports = Self.freePorts(4)
         let made = try await cli.run(["certs", "--nodes", "4", "--out", folder, "--ports", ports.map(String.init).joined(separator: ","),
-                                      "--consensus", consensus,
+                                      "--consensus", consensus, "--client-port-offset", "0",
                                       "--executors", "records,access,kv"], withData: false)
         try #require(made.status == 0, "\(made)")
         #expect(FileManager.default.fileExists(atPath: folder + "/ca/ca.pem"))
@@ -91,7 +114,12 @@ import Testing
         var nodes = try (0..<4).map { try NodeProcess(config: configs[$0], socket: sockets[$0], log: cli.path("node\($0).log")) }
         defer { for n in nodes where n.process.isRunning { n.signal(SIGKILL) } }
 
-        #expect(await eventually(sockets) { all in all.allSatisfy { ($0["peers"] as? [Int])?.count == 3 } }, "every node links with the three others")
+        func logs() -> String {
+            (0..<4).map { "node \($0): " + ((try? String(contentsOfFile: cli.path("node\($0).log"), encoding: .utf8)) ?? "").suffix(2_000) }
+                .joined(separator: "\n")
+        }
+        let linked = await eventually(sockets) { all in all.allSatisfy { ($0["peers"] as? [Int])?.count == 3 } }
+        #expect(linked, "every node links with the three others\n\(linked ? "" : logs())")
 
         // Transactions submitted to different nodes commit, and every node holds the same chain.
         var alice = SigningAccount(key: try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: 9, count: 32)), chainID: 53_1407)

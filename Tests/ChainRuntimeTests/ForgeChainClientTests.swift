@@ -105,24 +105,41 @@ import Testing
         await network.stop()
     }
 
+    /// Bound, never listening: a connection to it is refused, and no other socket takes the port meanwhile.
+    static func deadPorts(_ count: Int) -> (ports: [Int], close: () -> Void) {
+        var fds = [Int32](), ports = [Int]()
+        for _ in 0..<count {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+            ports.append(Int(UInt16(bigEndian: address.sin_port)))
+            fds.append(fd)
+        }
+        return (ports, { for fd in fds { close(fd) } })
+    }
+
     @Test func theOutboxKeepsSubmissionsWhileNoNodeAnswersAndAcrossARestartOfTheClient() async throws {
-        var network = try await Network.start(seed: 62)
+        let network = try await Network.start(seed: 62)
         let chainID = network.cluster.configuration.chainID
-        let ports = network.ports
-        // Every node's endpoint down: nothing answers.
-        for s in network.servers { await s.close() }
         let path = try outboxPath()
-        let configuration = try network.clientConfiguration(path)
-        let first = try await ForgeChainClient.open(configuration)
+        // First the client can reach no node: every address it knows refuses connections.
+        let dead = Self.deadPorts(4)
+        defer { dead.close() }
+        var unreachable = try network.clientConfiguration(path)
+        unreachable.nodes = (0..<4).map { .init(id: NodeID(UInt32($0)), host: "127.0.0.1", port: dead.ports[$0]) }
+        let first = try await ForgeChainClient.open(unreachable)
         let txs = try transactions(senders: 4, count: 250, chainID: chainID)
         let ids = try await first.submit(txs)
         try await Task.sleep(for: .milliseconds(300))
         #expect(try await first.pendingCount == 1_000)
         await first.close()
 
-        // The nodes come back on their ports; a new client on the same outbox sends everything.
-        for i in 0..<4 { try await network.serve(i, port: ports[i]) }
-        let second = try await ForgeChainClient.open(configuration)
+        // The nodes are reachable now; a new client on the same outbox sends everything.
+        let second = try await ForgeChainClient.open(try network.clientConfiguration(path))
         let entries = try await second.waitUntilSettled(ids, timeout: .seconds(180))
         #expect(entries.filter { $0.state == .committed && $0.status == Receipt.success }.count == 1_000)
         let node = try await network.cluster.node(3)
