@@ -266,7 +266,7 @@ public actor IdentityService {
     }
 
     /// Replaces the key an account signs its transactions with: a new Ed25519 key is registered to it on chain and
-    /// the old one revoked there, in one access transaction, before the new key is saved (sealed) here. From the
+    /// every key the chain held for it revoked there, in one access transaction, before the new key is saved (sealed) here. From the
     /// commit on, every node refuses what the old key signs (`.signerNotRegistered`, 5419); its private half is
     /// overwritten in the identity database (`secure_delete`). For a key that may have leaked, and to register
     /// again an account the chain does not know (after a ledger was restored from a backup older than the account).
@@ -292,11 +292,9 @@ public actor IdentityService {
                 operations.append(.putAccount(user: account.user, roles: account.roles, scope: account.scope, enabled: account.enabled))
             }
             operations.append(.addKey(user: account.user, key: key.publicKey))
-            // A stored key that no longer parses is no key the chain could hold: nothing to revoke.
-            if let old = account.chainKey, let oldKey = try? PrivateKey(scheme: .ed25519, rawRepresentation: old).publicKey,
-               onChain?.keys.contains(oldKey) == true {
-                operations.append(.removeKey(user: account.user, key: oldKey))
-            }
+            // Every key the chain holds for the account is revoked, not only the one stored here: the chain's list is
+            // the authority, and a key left over from an interrupted change must not keep signing either.
+            operations += (onChain?.keys ?? []).map { .removeKey(user: account.user, key: $0) }
             try await registry.commit(operations, signedBy: try caller.signingKey())
         }
         account.chainKey = key.rawRepresentation
