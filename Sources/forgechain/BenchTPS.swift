@@ -158,9 +158,8 @@ enum TPSBench {
         let keys = try (0..<4).map { _ in try key() }
         let genesis = try ChainGenesis.make(chainID: 53, key: try key())
         let validators = try ValidatorSet(keys.enumerated().map { Validator(id: NodeID(UInt32($0.offset)), publicKey: $0.element.publicKey) })
-        var pbft = PBFTConfig(validators: validators, maximumTransactionsPerBlock: 2_000)
-        pbft.viewChangeTimeoutTicks = 100
-        let schedule = ConsensusSchedule(initial: .pbft(pbft))
+        let schedule = ConsensusSchedule(initial: try ClusterEngines.networkConfig(.pbft, validators: validators, maximumTransactionsPerBlock: 2_000,
+                                                                                    timeoutTicks: 100))
         let caKey = try PrivateKey.generate(.p256)
         let ca = try X509Certificate.authority(commonName: "bench CA", key: caKey, validFor: 86_400)
         var transports = [TCPTransport]()

@@ -263,11 +263,11 @@ public actor ForgeChainClient {
                 if result["ok"] as? Bool == true { sent.insert(row.id); continue }
                 let code = UInt32(truncatingIfNeeded: (result["code"] as? Int) ?? 0)
                 switch code {
-                case ChainError.Code.alreadyInMempool.rawValue, ChainError.Code.nonceAlreadyPooled.rawValue, ChainError.Code.nonceTooLow.rawValue,
-                     ChainError.Code.nonceGap.rawValue, ChainError.Code.mempoolFull.rawValue, ChainError.Code.senderLimitReached.rawValue:
-                    // Pending elsewhere, maybe committed already, or to be sent again later: the receipts decide.
-                    if code != ChainError.Code.mempoolFull.rawValue && code != ChainError.Code.senderLimitReached.rawValue
-                        && code != ChainError.Code.nonceGap.rawValue { sent.insert(row.id) }
+                case ChainError.Code.alreadyInMempool.rawValue, ChainError.Code.nonceAlreadyPooled.rawValue, ChainError.Code.nonceTooLow.rawValue:
+                    // Pending already, or committed already: the receipts decide.
+                    sent.insert(row.id)
+                case ChainError.Code.nonceGap.rawValue, ChainError.Code.mempoolFull.rawValue, ChainError.Code.senderLimitReached.rawValue:
+                    break   // sent again next round
                 default:
                     settle(row.id, state: .refused, status: nil, code: code)
                     configuration.logger.warning("submission refused by the chain", metadata: ["transaction": "\(row.id.hex)", "code": "\(code)",

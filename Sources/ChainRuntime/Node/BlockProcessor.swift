@@ -190,8 +190,12 @@ package final class BlockProcessor: @unchecked Sendable {
         guard let executor = executors[tx.payload.kind] else { return nil }
         lock.lock()
         defer { lock.unlock() }
-        let layers = deciding.reversed().compactMap { executed[$0]?.overlay }
-        let reader = Reader(layers: layers) { (k) throws(LedgerError) -> [UInt8]? in try self.committedValue(k) }
+        // Admission runs for every transaction; executors that admit everyone never read, so nothing is gathered up
+        // front: a read looks through the decided blocks, newest first, then the committed state (as nextNonce does).
+        let reader = Reader(layers: []) { (k) throws(LedgerError) -> [UInt8]? in
+            for h in self.deciding.reversed() { if let v = self.executed[h]?.overlay[k] { return v } }
+            return try self.committedValue(k)
+        }
         do {
             try executor.admit(tx, genesisProducer: genesisProducer, state: reader)
             return nil

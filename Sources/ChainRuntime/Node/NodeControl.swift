@@ -337,7 +337,7 @@ public struct NodeControlClient: Sendable {
         }
         do {
             let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+                .connectTimeout(TimeAmount(timeout))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         if let context { try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: nil)) }
@@ -349,8 +349,7 @@ public struct NodeControlClient: Sendable {
             case .unix(let path): channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
             case .tcp(let host, let port): channel = try await bootstrap.connect(host: host, port: port).get()
             }
-            let deadline = channel.eventLoop.scheduleTask(in: TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
-                                                                                      + timeout.components.attoseconds / 1_000_000_000)) {
+            let deadline = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
                 channel.close(promise: nil)
             }
             var buffer = channel.allocator.buffer(capacity: line.count)

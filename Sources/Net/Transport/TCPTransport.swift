@@ -601,13 +601,6 @@ private final class TransportBox: Sendable {
     }
 }
 
-extension TimeAmount {
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
-}
-
 /// Turns the byte stream into frames; closes the channel on the first bad frame.
 final class FrameReader: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
