@@ -11,8 +11,9 @@ struct RecordsFixture {
 
     /// On simulated time: the commit timeout counts the node's ticks, so a busy machine slows a test down
     /// instead of failing it.
+    /// `loginCode` is read when the super-admin logs in, after the folder is open (a TOTP code made earlier may have expired).
     static func open(organisation: FactoryScope = .all, directory: String? = nil, commitTimeout: Duration = .seconds(60),
-                     maximumTransactionBodyBytes: Int? = nil, loginCode: String? = nil) async throws -> RecordsFixture {
+                     maximumTransactionBodyBytes: Int? = nil, loginCode: @autoclosure () -> String? = nil) async throws -> RecordsFixture {
         let dir = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("forgechain-app-\(UUID().uuidString)").path
         var options = Platform.Options()
         options.identity.hasher = PasswordHasher(logN: 10)
@@ -25,7 +26,7 @@ struct RecordsFixture {
         if try await platform.identity.needsBootstrap() {
             _ = try await platform.identity.createAdministrator(user: "root", password: password, roles: [.superAdmin], token: nil)
         }
-        let token = try await platform.identity.login(user: "root", password: password, oneTimeCode: loginCode).token
+        let token = try await platform.identity.login(user: "root", password: password, oneTimeCode: loginCode()).token
         return RecordsFixture(platform: platform, directory: dir, rootToken: token)
     }
 
