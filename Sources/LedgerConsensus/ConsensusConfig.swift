@@ -51,6 +51,18 @@ public enum ConsensusConfig: Hashable, Sendable, Codable {
         }
     }
 
+    /// The same configuration with another voting set (a membership change); PoW, which has none, is returned as is.
+    /// - Parameter set: Required. The new validators (Raft members); checked by ``validate()``.
+    /// - Returns: The changed configuration. Example: `config.replacingValidators(try ValidatorSet(kept))`.
+    public func replacingValidators(_ set: ValidatorSet) -> ConsensusConfig {
+        switch self {
+        case .pbft(var c): c.validators = set; return .pbft(c)
+        case .raft(var c): c.members = set; return .raft(c)
+        case .pow: return self
+        case .pos(var c): c.validators = set; return .pos(c)
+        }
+    }
+
     /// The most transactions a block may hold under this configuration.
     public var maximumTransactionsPerBlock: Int {
         switch self {

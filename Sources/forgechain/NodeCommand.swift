@@ -211,7 +211,7 @@ struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node",
         abstract: "Run one node of a chain as its own process, or ask a running node for its status.",
-        subcommands: [Run.self, Status.self, Standing.self])
+        subcommands: [Run.self, Status.self, Standing.self, Validators.self, Leave.self])
 
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -339,22 +339,10 @@ struct NodeCommand: AsyncParsableCommand {
         func run() async throws {
             do {
                 guard let standing = NodeRegistration.Status(rawValue: status) else { throw ValidationError("--status must be active, suspended or revoked") }
-                let keystore = try Keystore(directory: consortium + "/ca/keystore",
-                                            passphrase: try DataOptions.passphrase(file: passphraseFile, for: consortium + "/ca"))
-                let genesisKey = try PrivateKey(scheme: .ed25519, rawRepresentation: try keystore.load("genesis").bytesCopy())
-                guard let bytes = FileManager.default.contents(atPath: consortium + "/genesis.block") else {
-                    throw ChainError(.invalidNodeConfiguration, "\(consortium)/genesis.block cannot be read", details: ["field": "genesis"])
-                }
-                let genesis = try Block(decoding: Array(bytes))
-                let control = NodeControlClient(path: connect)
-                let nonce = try await control.request(["op": "nonce", "sender": Hex.encode(genesisKey.publicKey.rawRepresentation)])["nextNonce"] as? Int ?? 0
-                var founder = SigningAccount(key: genesisKey, chainID: genesis.header.chainID, nextNonce: UInt64(nonce))
-                let tx = try founder.transaction(kind: AccessExecutor.kind,
-                                                 body: AccessOperation.body([.setNode(NodeID(node), status: standing, certificateKeyHash: nil)]))
-                let answer = try await control.request(["op": "submit", "transaction": Hex.encode(tx.encoded)])
-                let data = try JSONSerialization.data(withJSONObject: answer, options: [.sortedKeys])
-                FileHandle.standardOutput.write(data + Data("\n".utf8))
-                if answer["committed"] as? Bool != true || answer["status"] as? Int != 0 { Foundation.exit(1) }
+                var authority = try await ConsortiumAuthority(consortium: consortium, passphraseFile: passphraseFile, connect: connect)
+                let answer = try await authority.commit([.setNode(NodeID(node), status: standing, certificateKeyHash: nil)])
+                try ConsortiumAuthority.printJSON(answer)
+                if !ConsortiumAuthority.succeeded(answer) { Foundation.exit(1) }
             } catch {
                 CLI.fail(error)
             }

@@ -139,6 +139,39 @@ struct ChainAuthorisationTests {
         #expect(try upload([create(RecordsFixture.production(3), uploader: "alice")], by: newKey, on: &state) == Self.code(.signerNotRegistered))
     }
 
+    /// Membership changes (N-D-3, N-D-4): only the genesis key or `node.operate` for every factory schedules one, at
+    /// least `minimumLead` blocks ahead, after the changes already on chain, valid and for the chain's engine.
+    @Test func consensusChangesAreScheduledOnlyByNodeOperatorsAheadInOrderForTheChainsEngine() throws {
+        var state = try chain()
+        let set = try ValidatorSet((0..<4).map { Validator(id: NodeID(UInt32($0)), publicKey: Self.key(UInt8(20 + $0)).publicKey) })
+        let pbft = ConsensusConfig.pbft(PBFTConfig(validators: set))
+        let before = state
+        // Block 1 executes them here: height 3 is too soon, 4 is the earliest.
+        #expect(try govern([.scheduleConsensus(height: 3, config: pbft)], by: founder, on: &state) == Self.code(.invalidFieldValue))
+        #expect(try govern([.scheduleConsensus(height: 10, config: pbft)], by: aliceKey, on: &state) == Self.code(.permissionDenied))
+        let invalid = ConsensusConfig.pbft(PBFTConfig(validators: set, viewChangeTimeoutTicks: 1))
+        #expect(try govern([.scheduleConsensus(height: 10, config: invalid)], by: founder, on: &state)
+                == UInt64(LedgerError.Code.malformedPayload.rawValue), "a view change timeout of one tick is out of range: the body does not decode")
+        #expect(state == before)
+        #expect(try govern([.scheduleConsensus(height: 4, config: pbft)], by: founder, on: &state) == Receipt.success)
+        #expect(try govern([.scheduleConsensus(height: 4, config: pbft)], by: rootKey, on: &state) == Self.code(.invalidFieldValue),
+                "a change comes after the last one")
+        #expect(try govern([.scheduleConsensus(height: 9, config: .raft(RaftConfig(members: set)))], by: rootKey, on: &state)
+                == Self.code(.invalidFieldValue), "one engine per chain")
+        #expect(try govern([.scheduleConsensus(height: 9, config: pbft.replacingValidators(try ValidatorSet(set.validators + [
+            Validator(id: 4, publicKey: Self.key(24).publicKey)])))], by: rootKey, on: &state) == Receipt.success)
+        let changes = try ConsensusSchedule.chainChanges(from: try state.value(forKey: ConsensusSchedule.stateKey))
+        #expect(changes.map(\.height) == [4, 9])
+        #expect(changes.last?.config.validators?.count == 5)
+        // The node names its engine: another engine fails even as the first change.
+        let raft = try transaction(AccessExecutor.kind, AccessOperation.body([.scheduleConsensus(height: 20, config: .raft(RaftConfig(members: set)))]),
+                                   by: founder)
+        var c = context(raft)
+        c.consensusEngine = "pbft"
+        let refused = #expect(throws: LedgerError.self) { try AccessExecutor().execute(raft, context: c, state: DictionaryState()) }
+        #expect(refused?.numericCode == AppError.Code.invalidFieldValue.rawValue)
+    }
+
     @Test func onlyEnabledSuperAdminsWithinTheirScopeOrTheGenesisKeyGovern() throws {
         var state = try chain()
         let before = state

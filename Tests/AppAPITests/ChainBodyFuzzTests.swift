@@ -1,6 +1,7 @@
 import Foundation
 @testable import AppAPI
 import LedgerCore
+@testable import ChainRuntime
 import Testing
 
 /// What a records transaction, a block's records and an upload receipt carry arrives from peers and
@@ -54,7 +55,10 @@ struct ChainBodyFuzzTests {
         let key = try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: 3, count: 32)).publicKey
         let operations: [AccessOperation] = [.putAccount(user: "qa-lead", roles: [.recordManager, .auditor], scope: .factories(["F-1", "F-2"]), enabled: true),
                                              .addKey(user: "qa-lead", key: key), .removeKey(user: "qa-lead", key: key), .deleteAccount(user: "qa-lead"),
-                                             .setNode(4, status: .suspended, certificateKeyHash: HashAlgorithm.sha256.hash([1]))]
+                                             .setNode(4, status: .suspended, certificateKeyHash: HashAlgorithm.sha256.hash([1])),
+                                             .scheduleConsensus(height: 40, config: .pbft(PBFTConfig(validators: try ValidatorSet(
+                                                 try (0..<4).map { Validator(id: NodeID(UInt32($0)), publicKey: try PrivateKey(scheme: .ed25519,
+                                                     rawRepresentation: [UInt8](repeating: UInt8(40 + $0), count: 32)).publicKey) }))))]
         let body = AccessOperation.body(operations)
         #expect(try AccessOperation.operations(inBody: body) == operations)
         let account = ChainAccount(user: "qa-lead", roles: [.operator], scope: .factories(["F-1"]), enabled: false, keys: [key]).encoded
@@ -82,5 +86,30 @@ struct ChainBodyFuzzTests {
             }
         }
         #expect(codes.count >= 3, "access: only codes \(codes.sorted())")
+    }
+
+    /// The consensus schedule a governance transaction stores is read by every node at start: a damaged value
+    /// throws the one schedule code, and a node given it runs its configured schedule (never traps).
+    @Test func theChainsConsensusScheduleDecodesOrThrowsOneCode() throws {
+        var rng = SplitMix64(seed: 0x5c4e)
+        let set = try ValidatorSet(try (0..<4).map { Validator(id: NodeID(UInt32($0)), publicKey: try PrivateKey(scheme: .ed25519,
+                                                             rawRepresentation: [UInt8](repeating: UInt8(40 + $0), count: 32)).publicKey) })
+        let changes = [ConsensusSchedule.Change(height: 10, config: .pbft(PBFTConfig(validators: set)))]
+        let valid = ConsensusSchedule.chainValue(changes)
+        #expect(try ConsensusSchedule.chainChanges(from: valid) == changes)
+        #expect(try ConsensusSchedule.chainChanges(from: nil).isEmpty)
+        let base = ConsensusSchedule(initial: .pbft(PBFTConfig(validators: set)))
+        var codes = Set<UInt32>()
+        for _ in 0..<2_000 {
+            var m = valid
+            for _ in 0..<(1 + Int(rng.next() % 4)) where !m.isEmpty {
+                let i = Int(rng.next() % UInt64(m.count))
+                if rng.next() % 4 == 0 { m.remove(at: i) } else { m[i] = UInt8(truncatingIfNeeded: rng.next()) }
+            }
+            do throws(LedgerError) { _ = try ConsensusSchedule.chainChanges(from: m) } catch { codes.insert(error.numericCode) }
+            let merged = ChainSchedule.merged(base, bytes: m)
+            #expect(merged.changes.allSatisfy { (try? $0.config.validate()) != nil }, "only valid changes are merged")
+        }
+        #expect(codes == [LedgerError.Code.consensusConfigFile.rawValue])
     }
 }

@@ -161,8 +161,25 @@ import Testing
             #expect(await eventually(sockets) { all in all.allSatisfy { ($0["peers"] as? [Int])?.count == 3 } }, "node 2 linked again")
         }
 
+        // Node 3 leaves gracefully (N-D-3): out of the validator set at a height, its mempool drained, its standing
+        // revoked; stopped, it is not missed: the remaining three (all of them needed by PBFT and PoS) go on.
+        let left = try await cli.run(["node", "leave", "--consortium", folder, "--connect", sockets[3], "--timeout", "60"], withData: false)
+        #expect(left.status == 0, "\(left)\n\(left.status == 0 ? "" : logs())")
+        #expect(await eventually(Array(sockets.prefix(3))) { all in all.allSatisfy { !(($0["peers"] as? [Int]) ?? []).contains(3) } },
+                "the others cut the revoked node off")
+        nodes[3].signal(SIGTERM)
+        #expect(await nodes[3].exitStatus(within: 30) == 0)
+        for i in 12..<16 {
+            let answer = try await submit(i, to: i % 3)
+            #expect(answer["committed"] as? Bool == true, "\(answer)")
+            top = max(top, answer["height"] as? Int ?? 0)
+        }
+        #expect(await eventually(Array(sockets.prefix(3))) { Self.agree($0, atLeast: top) }, "the three remaining agree")
+        let consensusView = try await NodeControlClient(path: sockets[0]).request(["op": "consensus"])
+        #expect((consensusView["changes"] as? [[String: Any]])?.last?["validators"] as? [Int] == [0, 1, 2])
+
         // SIGTERM: each node stops cleanly and removes its control socket.
-        for n in nodes { n.signal(SIGTERM) }
+        for n in nodes.prefix(3) { n.signal(SIGTERM) }
         for (i, n) in nodes.enumerated() {
             #expect(await n.exitStatus(within: 30) == 0, "node \(i) exits 0 on SIGTERM")
             #expect(!FileManager.default.fileExists(atPath: sockets[i]))

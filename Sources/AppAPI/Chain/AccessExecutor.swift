@@ -8,7 +8,9 @@ import LedgerCore
 /// - `["key-add", user, scheme, key]`: lets `key` sign for the account;
 /// - `["key-remove", user, scheme, key]`: revokes `key`;
 /// - `["account-delete", user]`: removes the account and revokes all its keys;
-/// - `["node", id, status, certificateKeyHash or empty]`: sets a node's standing (``NodeRegistration``).
+/// - `["node", id, status, certificateKeyHash or empty]`: sets a node's standing (``NodeRegistration``);
+/// - `["consensus", height, config JSON]`: schedules a consensus configuration (its validators) from a height
+///   (``ConsensusSchedule/stateKey``).
 ///
 /// **Transaction body** (payload kind `"access"`): `[1, [op…]]`.
 public enum AccessOperation: Hashable, Sendable {
@@ -22,12 +24,16 @@ public enum AccessOperation: Hashable, Sendable {
     case deleteAccount(user: String)
     /// Sets node `id`'s standing (active, suspended, revoked) and the certificate key it must present (N-D-1).
     case setNode(NodeID, status: NodeRegistration.Status, certificateKeyHash: Digest?)
+    /// Schedules `config` (same engine, valid) to decide block `height` and later on every node: validators join
+    /// or leave consensus there (N-D-3, N-D-4). `height` must be at least ``ConsensusSchedule/minimumLead`` above
+    /// the block holding the transaction and above every change already scheduled on chain.
+    case scheduleConsensus(height: Height, config: ConsensusConfig)
 
     /// The account the operation changes; empty for ``setNode(_:status:certificateKeyHash:)``.
     public var user: String {
         switch self {
         case .putAccount(let u, _, _, _), .addKey(let u, _), .removeKey(let u, _), .deleteAccount(let u): u
-        case .setNode: ""
+        case .setNode, .scheduleConsensus: ""
         }
     }
 
@@ -51,6 +57,10 @@ public enum AccessOperation: Hashable, Sendable {
                 w.uint(UInt64(id.rawValue))
                 w.string(status.rawValue)
                 w.byteString(hash?.bytes ?? [])
+            case .scheduleConsensus(let height, let config):
+                w.string("consensus")
+                w.uint(height.rawValue)
+                w.byteString(config.json)
             }
         }
     }
@@ -82,6 +92,13 @@ public enum AccessOperation: Hashable, Sendable {
             }
             let hash = try f.bytes("access.op.certificateKeyHash")
             self = .setNode(NodeID(UInt32(id)), status: status, certificateKeyHash: hash.isEmpty ? nil : try Digest(bytes: hash))
+        case ("consensus", 3):
+            let height = Height(try f.uint64("access.op.height"))
+            let json = try f.bytes("access.op.config")
+            do { self = .scheduleConsensus(height: height, config: try ConsensusConfig(json: json)) } catch {
+                throw LedgerError(.malformedPayload, "access operation consensus configuration: \(error.message)",
+                                  details: ["field": "access.op.config", "cause": String(error.numericCode)])
+            }
         case (let kind, _):
             throw LedgerError(.malformedPayload, "access operation '\(kind)' with \(count) elements is unknown", details: ["field": "access.op.kind"])
         }
@@ -183,7 +200,8 @@ public struct AccessExecutor: TransactionExecutor {
                 LedgerError(.init(rawValue: code.rawValue), "operation \(index) for '\(op.user)': \(message)",
                             details: ["operation": String(index), "user": op.user])
             }
-            if case .setNode(let id, let status, let hash) = op {
+            switch op {
+            case .setNode, .scheduleConsensus:
                 if let signer = signerAccount {
                     guard signer.allows(.operateNode), signer.scope == .all else {
                         throw LedgerError(.init(rawValue: AppError.Code.permissionDenied.rawValue),
@@ -191,8 +209,17 @@ public struct AccessExecutor: TransactionExecutor {
                                           details: ["user": signer.user, "permission": Permission.operateNode.rawValue])
                     }
                 }
-                put(NodeRegistration.key(id), NodeRegistration(status: status, certificateKeyHash: hash).encoded)
+                if case .setNode(let id, let status, let hash) = op {
+                    put(NodeRegistration.key(id), NodeRegistration(status: status, certificateKeyHash: hash).encoded)
+                } else if case .scheduleConsensus(let height, let config) = op {
+                    var changes = try ConsensusSchedule.chainChanges(from: try view.value(forKey: ConsensusSchedule.stateKey))
+                    try Self.checkSchedule(height: height, config: config, after: changes, context: context, operation: index)
+                    changes.append(ConsensusSchedule.Change(height: height, config: config))
+                    put(ConsensusSchedule.stateKey, ConsensusSchedule.chainValue(changes))
+                }
                 continue
+            default:
+                break
             }
             if let signer = signerAccount, !signer.allows(.manageAdministrators) { throw Self.notManager(signer) }
             do throws(AppError) { try IdentityService.checkUserName(op.user) } catch { throw failure(error.code, error.message) }
@@ -227,11 +254,41 @@ public struct AccessExecutor: TransactionExecutor {
                 guard let account = current else { throw failure(.accountNotFound, "no account on chain") }
                 for key in account.keys { put(ChainAccount.key(publicKey: key), nil) }
                 put(ChainAccount.key(user: user), nil)
-            case .setNode:
+            case .setNode, .scheduleConsensus:
                 continue   // handled above
             }
         }
         return ExecutionOutcome(costUnits: UInt64(ops.count), writes: writes)
+    }
+
+    /// A scheduled change must lie far enough ahead for every node to learn it first, after the changes already
+    /// on chain, keep the engine, and be a valid configuration.
+    private static func checkSchedule(height: Height, config: ConsensusConfig, after changes: [ConsensusSchedule.Change],
+                                      context: ExecutionContext, operation index: Int) throws(LedgerError) {
+        let block = context.height
+        func failure(_ message: String, _ field: String) -> LedgerError {
+            LedgerError(.init(rawValue: AppError.Code.invalidFieldValue.rawValue), "operation \(index): \(message)",
+                        details: ["operation": String(index), "field": field])
+        }
+        guard height.rawValue >= block.rawValue + ConsensusSchedule.minimumLead else {
+            throw failure("a consensus change at height \(height) is too soon: the earliest is \(block.rawValue + ConsensusSchedule.minimumLead) "
+                          + "(\(ConsensusSchedule.minimumLead) above block \(block), which schedules it)", "access.op.height")
+        }
+        if let engine = context.consensusEngine, config.engine.rawValue != engine {
+            throw failure("the chain runs \(engine), not \(config.engine)", "access.op.config")
+        }
+        if let last = changes.last {
+            guard height > last.height else {
+                throw failure("a consensus change at height \(height) must come after the one scheduled at \(last.height)", "access.op.height")
+            }
+            guard config.engine == last.config.engine else {
+                throw failure("the chain runs \(last.config.engine), not \(config.engine)", "access.op.config")
+            }
+        }
+        guard changes.count < ConsensusSchedule.maximumChainChanges else {
+            throw failure("the chain holds \(changes.count) consensus changes, the most it keeps", "access.op.height")
+        }
+        do { try config.validate() } catch { throw failure("the configuration is invalid: \(error.message)", "access.op.config") }
     }
 
     /// The state with this transaction's own writes on top.

@@ -19,6 +19,8 @@ public protocol ChainNode: Actor {
     var metrics: NodeMetrics { get }
     /// The engine's latest status (K-A-4).
     var consensusStatus: ConsensusStatus { get }
+    /// The consensus schedule the node runs, with the membership changes committed on chain.
+    var consensusSchedule: ConsensusSchedule { get }
     /// The node's ledger store (read it; only the node writes).
     var ledger: LedgerStore { get }
     /// Transactions waiting in the mempool.

@@ -46,6 +46,8 @@ package final class BlockProcessor: @unchecked Sendable {
     private let executors: [String: any TransactionExecutor]
     /// The key that signed the genesis block, handed to the executors (``ExecutionContext/genesisProducer``).
     private let genesisProducer: PublicKey
+    /// The chain's consensus engine, handed to the executors (``ExecutionContext/consensusEngine``).
+    private let consensusEngine: String?
 
     private let lock = NSLock()
     // Guarded by lock:
@@ -71,10 +73,11 @@ package final class BlockProcessor: @unchecked Sendable {
     private let logger: Logger
 
     init(store: LedgerStore, chainID: UInt64, hashAlgorithm: HashAlgorithm, maximumClockDriftMillis: UInt64,
-         executors: [any TransactionExecutor], genesisProducer: PublicKey, clock: @escaping @Sendable () -> Timestamp = { .now() },
+         executors: [any TransactionExecutor], genesisProducer: PublicKey, consensusEngine: String? = nil, clock: @escaping @Sendable () -> Timestamp = { .now() },
          logger: Logger = Logger(label: "forgechain.node")) {
         self.store = store
         self.genesisProducer = genesisProducer
+        self.consensusEngine = consensusEngine
         self.clock = clock
         self.logger = logger
         base = Self.base(of: store)
@@ -287,7 +290,8 @@ package final class BlockProcessor: @unchecked Sendable {
             changes.set(nk, to: nv)
             let id = allIDs[i]
             let context = ExecutionContext(chainID: chainID, height: height, timestamp: timestamp, hashAlgorithm: algorithm,
-                                           transactionIndex: included.count, transactionID: id, genesisProducer: genesisProducer)
+                                           transactionIndex: included.count, transactionID: id, genesisProducer: genesisProducer,
+                                           consensusEngine: consensusEngine)
             var outcome: ExecutionOutcome
             if let executor = executors[tx.payload.kind] {
                 do throws(LedgerError) {

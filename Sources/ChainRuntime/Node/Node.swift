@@ -109,24 +109,28 @@ public actor Node<Engine: ConsensusEngine> {
         id = configuration.node
         self.transport = transport
         let store = try Self.openStore(configuration)
+        // Membership changes committed on chain join the configured schedule (N-D-3, N-D-4).
+        var effective = configuration
+        effective.schedule = try ChainSchedule.effective(configuration.schedule, store: store, logger: configuration.logger)
         let chainID = configuration.genesis.header.chainID
         let processor = BlockProcessor(store: store, chainID: chainID, hashAlgorithm: configuration.hashAlgorithm,
                                        maximumClockDriftMillis: configuration.maximumClockDriftMillis, executors: executors,
                                        genesisProducer: configuration.genesis.header.producer,
+                                       consensusEngine: configuration.schedule.engine.rawValue,
                                        clock: { simulatedClock.map { $0.timestamp(skew: 0) } ?? .now() }, logger: configuration.logger)
         let pool = try Mempool(configuration: configuration.mempool
                                ?? MempoolConfiguration(chainID: chainID, hashAlgorithm: configuration.hashAlgorithm))
         mempoolConfiguration = pool.configuration
         let p = processor
         let context = ConsensusContext(node: configuration.node, signingKey: configuration.signingKey, genesis: configuration.genesis,
-                                       chainID: chainID, hashAlgorithm: configuration.hashAlgorithm, schedule: configuration.schedule,
+                                       chainID: chainID, hashAlgorithm: configuration.hashAlgorithm, schedule: effective.schedule,
                                        proposalValidator: .deferred, seed: configuration.seed,
                                        storage: StoreConsensusStorage(store: store, logger: configuration.logger))
         let engine = try Self.makeEngine(context: context, store: store)
         backups = configuration.backupSchedule.map { BackupScheduler(store: store, schedule: $0) }
         (outboxStream, outbox) = AsyncStream.makeStream(of: (NodeID?, [UInt8]).self, bufferingPolicy: .unbounded)
         guard let head = store.head else { throw ChainError(.storeFailure, "the store at \(configuration.storePath) is empty") }
-        let core = NodeCore(configuration: configuration, engine: engine, mempool: pool, head: head, now: .now(),
+        let core = NodeCore(configuration: effective, engine: engine, mempool: pool, head: head, now: .now(),
                             nextNonce: { p.nextNonce(for: $0) }, refusal: { p.admissionRefusal(for: $0) })
         let out = outbox
         let writer: any NodeWriter
@@ -154,6 +158,7 @@ public actor Node<Engine: ConsensusEngine> {
                                 makeEngine: { store throws(ChainError) in
                                     var context = context
                                     context.storage = StoreConsensusStorage(store: store, logger: configuration.logger)
+                                    context.schedule = try ChainSchedule.effective(configuration.schedule, store: store, logger: configuration.logger)
                                     return try Self.makeEngine(context: context, store: store)
                                 })
         if simulatedClock == nil {
@@ -420,6 +425,10 @@ public actor Node<Engine: ConsensusEngine> {
 
     /// The consensus engine's status.
     public var consensusStatus: ConsensusStatus { driver.core.engine.status }
+
+    /// The consensus schedule this node runs: its configured one with the membership changes committed on chain
+    /// (``ConsensusSchedule/stateKey``) merged in, as of its last executed block.
+    public var consensusSchedule: ConsensusSchedule { driver.core.schedule }
 
     /// A stream of every commit of this node from now on, for hosts and benchmarks.
     /// - Note: Keeps the newest 4,096 notices when the consumer is slow; ends when the node stops.

@@ -17,6 +17,7 @@ import Synchronization
 /// | `{"op":"submit","transaction":"<hex of Transaction.encoded>"}` | `{"ok":true,"transactionID":"…","committed":true,"status":0,"height":13}` once committed (`"committed":false` when admitted but not committed within 30 s); with `"wait":false`, at admission |
 /// | `{"op":"submitBatch","transactions":["<hex>",…]}` | `{"ok":true,"results":[{"ok":true,"transactionID":"…"} or {"ok":false,"code":N,"message":"…"},…]}` at admission, in order |
 /// | `{"op":"receipts","ids":["<hex>",…]}` | `{"ok":true,"receipts":{"<id>":{"status":0},…},"height":13}`, the committed ones only |
+/// | `{"op":"consensus"}` | `{"ok":true,"height":12,"role":"backup","config":{…},"changes":[{"height":20,"validators":[0,1,2]}]}`: the configuration that decides the next block (``ConsensusConfig`` JSON) and the scheduled changes |
 /// | `{"op":"load"}` | `{"ok":true,"load":{…}}`, a ``LoadReport`` |
 /// | `{"op":"nonce","sender":"<hex public key>","scheme":"ed25519"}` | `{"ok":true,"nextNonce":N}`, the sender's next committed nonce |
 ///
@@ -151,6 +152,17 @@ public final class NodeControlServer: Sendable {
             let peers = await node.health.peers.filter(\.isAlive).map { Int($0.node.rawValue) }
             return ["ok": true, "node": Int(node.id.rawValue), "height": Int(head.height.rawValue), "head": head.hash.hex, "peers": peers,
                     "mempool": await node.mempoolCount]
+        case "consensus":
+            let height = await node.head.height
+            let schedule = await node.consensusSchedule
+            let config: Any
+            do { config = try JSONSerialization.jsonObject(with: Data(schedule.config(atHeight: height.next).json)) } catch {
+                return failure(ChainError.Code.controlSocketFailed.rawValue, "encoding the consensus configuration: \(error)")
+            }
+            let changes: [[String: Any]] = schedule.changes.map {
+                ["height": Int($0.height.rawValue), "validators": ($0.config.validators?.ids ?? []).map { Int($0.rawValue) }]
+            }
+            return ["ok": true, "height": Int(height.rawValue), "role": "\(await node.consensusStatus.role)", "config": config, "changes": changes]
         case "submit":
             let decoded = decode(request["transaction"])
             guard let transaction = decoded.transaction else { return failure(decoded.code, decoded.message) }

@@ -44,6 +44,8 @@ struct NodeCore<Engine: ConsensusEngine> {
         case built(Block?)
         /// A decided block was executed and its append queued.
         case commitQueued(Height)
+        /// That block wrote the chain's consensus schedule (``ConsensusSchedule/stateKey``): its new value.
+        case scheduleCommitted([UInt8])
         /// A decided block could not be executed (or did not extend the tip); nothing was queued.
         case commitFailed(Height, LedgerError)
         /// The block is durable: the store's new head, its transaction count and timestamp.
@@ -98,6 +100,8 @@ struct NodeCore<Engine: ConsensusEngine> {
 
     let id: NodeID
     let configuration: NodeConfiguration
+    /// The configured schedule with the membership changes committed on chain.
+    private(set) var schedule: ConsensusSchedule
     private(set) var engine: Engine
     private(set) var mempool: Mempool
     private(set) var metrics = NodeMetrics()
@@ -150,6 +154,7 @@ struct NodeCore<Engine: ConsensusEngine> {
         self.refusal = refusal
         id = configuration.node
         self.configuration = configuration
+        schedule = configuration.schedule
         self.engine = engine
         self.mempool = mempool
         self.nextNonce = nextNonce
@@ -157,8 +162,8 @@ struct NodeCore<Engine: ConsensusEngine> {
         stored = head
         tipHeight = head.height
         telemetry = NodeTelemetry(node: configuration.node, logger: configuration.logger, factory: configuration.metricsFactory)
-        for v in configuration.schedule.initial.validators?.ids ?? [] where v != id {
-            peerState[v] = (false, 0, nil)
+        for config in [configuration.schedule.initial] + configuration.schedule.changes.map(\.config) {
+            for v in config.validators?.ids ?? [] where v != id && peerState[v] == nil { peerState[v] = (false, 0, nil) }
         }
     }
 
@@ -248,6 +253,8 @@ struct NodeCore<Engine: ConsensusEngine> {
             drive(.validated(request, error: error), &out)
         case .commitQueued:
             break
+        case .scheduleCommitted(let bytes):
+            learnSchedule(bytes, &out)
         case .commitFailed(let height, let error):
             // Nothing at or above `height` was queued (each commit extends the one before it).
             pendingAppends = max(0, pendingAppends - 1)
@@ -304,6 +311,20 @@ struct NodeCore<Engine: ConsensusEngine> {
             }
         }
         return out
+    }
+
+    /// Takes the changes of the chain's new schedule value that this node does not run yet, and hands each to
+    /// the engine: validators join or leave consensus at the change's height (N-D-3, N-D-4).
+    private mutating func learnSchedule(_ bytes: [UInt8], _ out: inout [Action]) {
+        let merged = ChainSchedule.merged(schedule, bytes: bytes, logger: configuration.logger)
+        let added = merged.changes.filter { !schedule.changes.contains($0) }
+        schedule = merged
+        for change in added {
+            for v in change.config.validators?.ids ?? [] where v != id && peerState[v] == nil { peerState[v] = (false, 0, nil) }
+            telemetry.consensusScheduled(height: change.height, validators: change.config.validators?.ids ?? [],
+                                         member: change.config.validators?.contains(id) ?? true)
+            drive(.configChange(change), &out)
+        }
     }
 
     private mutating func afterWriteFailure(_ out: inout [Action]) {
@@ -572,7 +593,7 @@ struct NodeCore<Engine: ConsensusEngine> {
         var applied = 0
         for c in blocks where c.height > tipHeight {
             guard c.height == tipHeight.next else { break }
-            let set = configuration.schedule.config(atHeight: c.height).validators
+            let set = schedule.config(atHeight: c.height).validators
                 ?? (try? ValidatorSet([Validator(id: id, publicKey: configuration.signingKey.publicKey)]))
             guard let set else { break }
             do {

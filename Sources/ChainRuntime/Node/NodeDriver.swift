@@ -272,6 +272,10 @@ final class NodeDriver<Engine: ConsensusEngine> {
                                       transition: e.transition, certificate: c.certificate))
                 pending.append((c, e))
                 tipHeader = c.block.header
+                // A membership change committed in this block: the engine learns it before it decides another block.
+                if let bytes = ChainSchedule.written(in: e.changes) {
+                    return [.commitQueued(c.height), .scheduleCommitted(bytes)]
+                }
                 return [.commitQueued(c.height)]
             } catch {
                 return [.commitFailed(c.height, error)]

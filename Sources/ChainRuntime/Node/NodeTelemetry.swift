@@ -217,6 +217,11 @@ struct NodeTelemetry {
         logger.error("engine restart failed: \(error.message)", metadata: ["code": "\(error.code.rawValue)"])
     }
 
+    func consensusScheduled(height: Height, validators: [NodeID], member: Bool) {
+        logger.notice(member ? "consensus change scheduled on chain" : "consensus change scheduled on chain: this node leaves consensus there",
+                      metadata: ["height": "\(height)", "validators": "\(validators.map(\.rawValue))"])
+    }
+
     func rolledBack(to height: Height, undone: Int) {
         logger.notice("chain rolled back", metadata: ["height": "\(height)", "transactions": "\(undone)"])
     }

@@ -419,8 +419,11 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
     private func timestamp(_ i: Int) -> Timestamp { clock.timestamp(skew: nodes[i].skew) }
 
     private func start(_ i: Int) throws {
-        let c = nodes[i].configuration
+        let configured = nodes[i].configuration
         let store = nodes[i].store
+        // A restarted node runs the membership changes its store has committed, as a real node does.
+        var c = configured
+        c.schedule = try ChainSchedule.effective(configured.schedule, store: store, logger: configured.logger)
         let skew = nodes[i].skew
         let clock = self.clock
         let writer = SimulatedWriter(clock: clock) { [unowned self] peer, bytes in
@@ -440,7 +443,7 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
         }
         let processor = BlockProcessor(store: store, chainID: chainID, hashAlgorithm: hashAlgorithm,
                                        maximumClockDriftMillis: c.maximumClockDriftMillis, executors: options.executors,
-                                       genesisProducer: genesis.header.producer, clock: { clock.timestamp(skew: skew) }, logger: c.logger)
+                                       genesisProducer: genesis.header.producer, consensusEngine: c.schedule.engine.rawValue, clock: { clock.timestamp(skew: skew) }, logger: c.logger)
         let p = processor
         let context = ConsensusContext(node: c.node, signingKey: c.signingKey, genesis: genesis, chainID: chainID, hashAlgorithm: hashAlgorithm,
                                        schedule: c.schedule, proposalValidator: .deferred, seed: c.seed, storage: StoreConsensusStorage(store: store, logger: c.logger))
@@ -450,7 +453,11 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
                             head: head, now: timestamp(i), nextNonce: { p.nextNonce(for: $0) }, refusal: { p.admissionRefusal(for: $0) })
         let driver = try NodeDriver(core: core, processor: processor, store: store, writer: writer, signingKey: c.signingKey,
                                     clock: { clock.timestamp(skew: skew) },
-                                    makeEngine: { s throws(ChainError) in try Node<Engine>.makeEngine(context: context, store: s) })
+                                    makeEngine: { s throws(ChainError) in
+                                        var context = context
+                                        context.schedule = try ChainSchedule.effective(configured.schedule, store: s, logger: configured.logger)
+                                        return try Node<Engine>.makeEngine(context: context, store: s)
+                                    })
         nodes[i].starts += 1
         let asker = nodes[i].starts
         driver.validateElsewhere = { [unowned self] request in

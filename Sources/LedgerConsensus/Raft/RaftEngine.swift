@@ -180,6 +180,11 @@ public struct RaftEngine: ConsensusEngine {
     private mutating func tick() {
         now += 1
         sinceLastProposal += 1
+        if role == .leader, commitIndex >= lastIndex, !members(at: lastIndex + 1).contains(id) {
+            // Removed by a membership change, with every entry it led committed: it steps down and, its heartbeats
+            // over, the remaining members elect a leader among themselves (it no longer campaigns).
+            becomeFollower(term: term, leader: nil)
+        }
         if role == .leader {
             heartbeatElapsed += 1
             if heartbeatElapsed >= config.heartbeatIntervalTicks {

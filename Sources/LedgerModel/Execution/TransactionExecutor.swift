@@ -30,11 +30,14 @@ public struct ExecutionContext: Hashable, Sendable {
     /// governance state (AppAPI's access executor lets it register the first administrators). Nil when the host
     /// does not name it; such executors then accept no founder.
     public var genesisProducer: PublicKey?
+    /// The name of the chain's consensus engine (`pbft`, `raft`, `pow`, `pos`), for executors that schedule
+    /// consensus changes. Nil when the host does not name it.
+    public var consensusEngine: String?
 
     /// Parameters as the properties of the same names; the node makes contexts for its executors.
-    /// `genesisProducer` is optional, default nil.
+    /// `genesisProducer` and `consensusEngine` are optional, default nil.
     public init(chainID: UInt64, height: Height, timestamp: Timestamp, hashAlgorithm: HashAlgorithm,
-                transactionIndex: Int, transactionID: Digest, genesisProducer: PublicKey? = nil) {
+                transactionIndex: Int, transactionID: Digest, genesisProducer: PublicKey? = nil, consensusEngine: String? = nil) {
         self.chainID = chainID
         self.height = height
         self.timestamp = timestamp
@@ -42,6 +45,7 @@ public struct ExecutionContext: Hashable, Sendable {
         self.transactionIndex = transactionIndex
         self.transactionID = transactionID
         self.genesisProducer = genesisProducer
+        self.consensusEngine = consensusEngine
     }
 }
 
