@@ -10,7 +10,7 @@ import LedgerCore
 /// - `["account-delete", user]`: removes the account and revokes all its keys;
 /// - `["node", id, status, certificateKeyHash or empty]`: sets a node's standing (``NodeRegistration``);
 /// - `["consensus", height, config JSON]`: schedules a consensus configuration (its validators) from a height
-///   (``ConsensusSchedule/stateKey``).
+///   (`ConsensusSchedule.stateKey`).
 ///
 /// **Transaction body** (payload kind `"access"`): `[1, [op…]]`.
 public enum AccessOperation: Hashable, Sendable {
@@ -25,7 +25,7 @@ public enum AccessOperation: Hashable, Sendable {
     /// Sets node `id`'s standing (active, suspended, revoked) and the certificate key it must present (N-D-1).
     case setNode(NodeID, status: NodeRegistration.Status, certificateKeyHash: Digest?)
     /// Schedules `config` (same engine, valid) to decide block `height` and later on every node: validators join
-    /// or leave consensus there (N-D-3, N-D-4). `height` must be at least ``ConsensusSchedule/minimumLead`` above
+    /// or leave consensus there (N-D-3, N-D-4). `height` must be at least `ConsensusSchedule.minimumLead` above
     /// the block holding the transaction and above every change already scheduled on chain.
     case scheduleConsensus(height: Height, config: ConsensusConfig)
 

@@ -2,7 +2,7 @@ import LedgerCore
 import Logging
 
 /// The consensus schedule a node runs: its configured one plus the membership changes committed on chain
-/// (``ConsensusSchedule/stateKey``, written by governance transactions).
+/// (`ConsensusSchedule.stateKey`, written by governance transactions).
 enum ChainSchedule {
     /// `base` merged with the changes in `store`'s committed state. A change the schedule cannot take (another
     /// engine, out of order, invalid) is logged and left out, the same on every node.
@@ -15,7 +15,7 @@ enum ChainSchedule {
         return merged(base, bytes: bytes, logger: logger)
     }
 
-    /// `base` merged with the changes encoded in `bytes` (a state value under ``ConsensusSchedule/stateKey``).
+    /// `base` merged with the changes encoded in `bytes` (a state value under `ConsensusSchedule.stateKey`).
     static func merged(_ base: ConsensusSchedule, bytes: [UInt8]?, logger: Logger = Logger(label: "forgechain.node")) -> ConsensusSchedule {
         let changes: [ConsensusSchedule.Change]
         do { changes = try ConsensusSchedule.chainChanges(from: bytes) } catch {

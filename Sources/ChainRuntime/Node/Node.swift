@@ -427,7 +427,7 @@ public actor Node<Engine: ConsensusEngine> {
     public var consensusStatus: ConsensusStatus { driver.core.engine.status }
 
     /// The consensus schedule this node runs: its configured one with the membership changes committed on chain
-    /// (``ConsensusSchedule/stateKey``) merged in, as of its last executed block.
+    /// (`ConsensusSchedule.stateKey`) merged in, as of its last executed block.
     public var consensusSchedule: ConsensusSchedule { driver.core.schedule }
 
     /// A stream of every commit of this node from now on, for hosts and benchmarks.

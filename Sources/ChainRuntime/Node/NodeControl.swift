@@ -17,7 +17,7 @@ import Synchronization
 /// | `{"op":"submit","transaction":"<hex of Transaction.encoded>"}` | `{"ok":true,"transactionID":"…","committed":true,"status":0,"height":13}` once committed (`"committed":false` when admitted but not committed within 30 s); with `"wait":false`, at admission |
 /// | `{"op":"submitBatch","transactions":["<hex>",…]}` | `{"ok":true,"results":[{"ok":true,"transactionID":"…"} or {"ok":false,"code":N,"message":"…"},…]}` at admission, in order |
 /// | `{"op":"receipts","ids":["<hex>",…]}` | `{"ok":true,"receipts":{"<id>":{"status":0},…},"height":13}`, the committed ones only |
-/// | `{"op":"consensus"}` | `{"ok":true,"height":12,"role":"backup","config":{…},"changes":[{"height":20,"validators":[0,1,2]}]}`: the configuration that decides the next block (``ConsensusConfig`` JSON) and the scheduled changes |
+/// | `{"op":"consensus"}` | `{"ok":true,"height":12,"role":"backup","config":{…},"changes":[{"height":20,"validators":[0,1,2]}]}`: the configuration that decides the next block (`ConsensusConfig` JSON) and the scheduled changes |
 /// | `{"op":"load"}` | `{"ok":true,"load":{…}}`, a ``LoadReport`` |
 /// | `{"op":"nonce","sender":"<hex public key>","scheme":"ed25519"}` | `{"ok":true,"nextNonce":N}`, the sender's next committed nonce |
 ///

@@ -44,7 +44,7 @@ struct NodeCore<Engine: ConsensusEngine> {
         case built(Block?)
         /// A decided block was executed and its append queued.
         case commitQueued(Height)
-        /// That block wrote the chain's consensus schedule (``ConsensusSchedule/stateKey``): its new value.
+        /// That block wrote the chain's consensus schedule (`ConsensusSchedule.stateKey`): its new value.
         case scheduleCommitted([UInt8])
         /// A decided block could not be executed (or did not extend the tip); nothing was queued.
         case commitFailed(Height, LedgerError)
