@@ -14,18 +14,8 @@ import Testing
         func value(forKey key: [UInt8]) throws(LedgerError) -> [UInt8]? { try store.stateValue(forKey: key) }
     }
 
-    func eventually(_ seconds: Double = 60, _ condition: () async -> Bool) async -> Bool {
-        let end = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while ContinuousClock.now < end {
-            if await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return await condition()
-    }
-
     @Test func aSuspendedNodeIsCutOffByEveryPeerAndAnUnregisteredOneNeverLinks() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("forgechain-admission-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try temporaryFolder("forgechain-admission")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let keys = try (0..<4).map { i in try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: UInt8(60 + i), count: 32)) }
         let genesisKey = try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: 59, count: 32))

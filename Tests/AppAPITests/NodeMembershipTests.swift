@@ -9,18 +9,8 @@ import Testing
 /// height, every node switches there, a validator added joins consensus at that height and one removed leaves it
 /// without halting the others. Nodes on real sockets (`TCPTransport`, plain TCP on 127.0.0.1).
 @Suite(.serialized, .timeLimit(.minutes(3))) struct NodeMembershipTests {
-    func eventually(_ seconds: Double = 60, _ condition: () async -> Bool) async -> Bool {
-        let end = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while ContinuousClock.now < end {
-            if await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return await condition()
-    }
-
     @Test func aValidatorJoinsAtItsHeightAndAnotherLeavesWithoutHaltingConsensus() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("forgechain-membership-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try temporaryFolder("forgechain-membership")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let keys = try (0..<5).map { i in try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: UInt8(80 + i), count: 32)) }
         let genesisKey = try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: 79, count: 32))
