@@ -3,6 +3,7 @@
 import Foundation
 @testable import LedgerCore
 import Net
+import Synchronization
 import Testing
 
 /// Membership by the chain (N-D-3, N-D-4): a governance transaction schedules a consensus configuration at a
@@ -107,5 +108,53 @@ import Testing
         await reopened.stop()
         for n in nodes { await n.stop() }
         for t in transports { await t.close() }
+    }
+}
+
+/// The same membership change on simulated time, under dropped and delayed messages and crashed nodes: five
+/// nodes, four validators at genesis; the genesis key schedules all five on chain, and by the end every running
+/// node runs the five and the fifth votes, with every checker (agreement, state roots, acknowledged transactions,
+/// liveness after healing) passing.
+@Suite(.serialized) struct NodeMembershipSimulationTests {
+    static func run(_ kind: ConsensusEngineKind, seed: UInt64, options: NodeSimulationOptions) async -> NodeSimulationReport {
+        await withCheckedContinuation { c in
+            let thread = Thread { c.resume(returning: NodeSimulationBatch.runOne(kind, seed: seed, options: options)) }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+    }
+
+    @Test(arguments: [ConsensusEngineKind.pbft, .raft, .pos], [UInt64(1)])
+    func aValidatorAddedOnChainJoinsUnderFaults(_ kind: ConsensusEngineKind, seed: UInt64) async throws {
+        let genesisKey = try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: 77, count: 32))
+        var options = NodeSimulationOptions()
+        options.nodes = 5
+        options.genesisValidators = 4
+        options.genesisKey = genesisKey
+        options.executors = [KeyValueExecutor(), AccessExecutor()]
+        options.faults = [.drop, .delay, .crash]
+        options.faultTicks = 150
+        options.quietTicks = NodeSimulator<PBFTEngine>.healingTicks(kind) + 200
+        // Scheduled 20 blocks above the head it first sees; re-signed every 15 ticks (the clock-drift window) until
+        // tick 120 in case a crash lost it: once one copy commits, the others are refused (nonce used).
+        let target = Mutex<Height?>(nil)
+        options.governance = { tick, height, all in
+            guard height >= 3, tick <= 120 else { return nil }
+            let at: Height = target.withLock { t in
+                if t == nil { t = Height(height.rawValue + 20) }
+                return t!
+            }
+            guard tick % 15 == 0 || at.rawValue == height.rawValue + 20 else { return nil }
+            guard let config = try? ClusterEngines.config(kind, validators: all, maximumTransactionsPerBlock: 64) else { return nil }
+            var founder = SigningAccount(key: genesisKey, chainID: 53)
+            return try? founder.transaction(kind: AccessExecutor.kind, body: AccessOperation.body([.scheduleConsensus(height: at, config: config)]),
+                                            timestamp: Timestamp(millisecondsSince1970: SimulatedClock.simulationBase + tick * 1_000))
+        }
+        let report = await Self.run(kind, seed: seed, options: options)
+        #expect(report.passed, "\(report)")
+        let at = try #require(target.withLock { $0 })
+        #expect(report.committedHeights.allSatisfy { $0 > at }, "every node past the change at \(at): \(report.committedHeights)")
+        #expect(report.validators.allSatisfy { $0.count == 5 }, "every node runs five validators: \(report.validators)")
+        #expect(report.roles[4] != nil && report.roles[4] != .observer, "node 4 votes: \(report.roles)")
     }
 }

@@ -86,6 +86,16 @@ package struct NodeSimulationOptions: Sendable {
     package var sabotage: NodeSabotage?
     /// Default `[KeyValueExecutor()]`: what every node executes (client transactions are key-value sets).
     package var executors: [any TransactionExecutor] = [KeyValueExecutor()]
+    /// Default nil: every node. How many nodes (the first ones) the genesis makes validators; the rest observe
+    /// until a membership change on chain makes them validators.
+    package var genesisValidators: Int?
+    /// Default nil: a key drawn from the seed. The key that signs the genesis block (the chain's founding
+    /// authority, which signs governance transactions).
+    package var genesisKey: PrivateKey?
+    /// Default nil. Asked every tick with the highest committed height and every node as a validator (its ID and
+    /// key); a transaction it returns is submitted to a random running node (governance, such as a membership
+    /// change; returning the same one again is harmless).
+    package var governance: (@Sendable (_ tick: UInt64, _ height: Height, _ allNodes: ValidatorSet) -> Transaction?)?
 
     package init() {}
 }
@@ -132,6 +142,10 @@ package struct NodeSimulationReport: Sendable, CustomStringConvertible {
     package var acknowledged = 0
     /// Each node's state at the end (tip, pipeline, mempool, engine status), for diagnosing a failure.
     package var nodeStates: [String] = []
+    /// Per node, the validators of the configuration deciding its next block (empty when it is down).
+    package var validators: [[NodeID]] = []
+    /// Per node, its consensus role at the end (nil when it is down).
+    package var roles: [ConsensusRole?] = []
     /// PoW: acknowledged transactions whose block a heavier chain replaced.
     package var reorganisedAcknowledgements = 0
     package var passed: Bool { violations.isEmpty }
@@ -291,6 +305,8 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
     private let trace: StreamingHash
     private var dropRate = 0.0
     private let genesis: Block
+    /// Every node as a validator (for governance that adds some).
+    private let allNodes: ValidatorSet
     private let hashAlgorithm: HashAlgorithm = .sha256
     private let chainID: UInt64 = 53
     private var decided: [Height: Digest] = [:]
@@ -332,13 +348,15 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
             return try PrivateKey(scheme: .ed25519, rawRepresentation: raw)
         }
         let keys = try (0..<options.nodes).map { _ throws(LedgerError) in try key() }
-        let validators = try ValidatorSet((0..<options.nodes).map { Validator(id: NodeID(UInt32($0)), publicKey: keys[$0].publicKey) })
+        allNodes = try ValidatorSet((0..<options.nodes).map { Validator(id: NodeID(UInt32($0)), publicKey: keys[$0].publicKey) })
+        let validators = try ValidatorSet(Array(allNodes.validators.prefix(options.genesisValidators ?? options.nodes)))
         let tolerance = kind == .pow ? max(0, options.nodes - 1) : validators.maximumCrashed
         if !options.allowExcessFaults && options.permanentCrashes > (kind == .raft || kind == .pow ? tolerance : validators.maximumFaulty) {
             throw ChainError(.invalidNodeConfiguration, "field 'permanentCrashes' is \(options.permanentCrashes), above what \(kind) tolerates",
                              details: ["field": "permanentCrashes"])
         }
-        genesis = try ChainGenesis.make(chainID: chainID, key: try key(), hashAlgorithm: hashAlgorithm,
+        let drawn = try key()
+        genesis = try ChainGenesis.make(chainID: chainID, key: options.genesisKey ?? drawn, hashAlgorithm: hashAlgorithm,
                                         timestamp: Timestamp(millisecondsSince1970: SimulatedClock.simulationBase))
         let schedule = ConsensusSchedule(initial: try ClusterEngines.config(kind, validators: validators, maximumTransactionsPerBlock: 64))
         finalityDepth = kind == .pow ? 8 : nil
@@ -411,6 +429,11 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
         report.ticks = clock.now
         report.committedHeights = nodes.map { $0.store.head?.height ?? 0 }
         report.nodeStates = nodes.indices.map { "node \($0): " + (nodes[$0].driver?.diagnostics ?? "down") }
+        report.validators = nodes.map { n in
+            guard let core = n.driver?.core, let head = n.store.head else { return [] }
+            return core.schedule.config(atHeight: head.height.next).validators?.ids ?? []
+        }
+        report.roles = nodes.map { $0.driver?.core.engine.status.role }
         report.acknowledged = acknowledged.count
         report.traceDigest = trace.finalize()
         return report
@@ -585,6 +608,12 @@ package final class NodeSimulator<Engine: ConsensusEngine> {
     private func submitClientTransactions() {
         let up = nodes.indices.filter { nodes[$0].driver != nil }
         guard !up.isEmpty else { return }
+        if let governance = options.governance,
+           let tx = governance(clock.now, nodes.compactMap { $0.store.head?.height }.max() ?? 0, allNodes) {
+            do { _ = try nodes[up[Int(rng.next() % UInt64(up.count))]].driver?.admit(tx) } catch {
+                // Refused when already pending or committed (a resubmission), as a client would be told.
+            }
+        }
         for _ in 0..<options.transactionsPerTick {
             clientCounter += 1
             let i = up[Int(rng.next() % UInt64(up.count))]
