@@ -1,11 +1,14 @@
+@testable import AppAPI
 import ChainRuntime
 import Foundation
 import LedgerCore
+import Net
 import Testing
 
 /// A platform folder served by `forgechain platform run`: while it holds the folder, the operator commands run on
 /// the same folder talk to it over `DATA/node.sock` (a local open would fail with 1520), print what they print on a
-/// folder they open themselves, and check credentials the same way.
+/// folder they open themselves, and check credentials the same way. A `forgechain node run` process with the records
+/// executor answers record queries from a `ForgeChainClient` over its mutual-TLS client endpoint.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct PlatformServeProcessTests {
     /// A `forgechain platform run` child process.
     final class PlatformProcess: @unchecked Sendable {
@@ -109,5 +112,73 @@ import Testing
         let localInfo = try await cli.run(["ledger", "info", cli.data], withData: false)
         // The same lines whether served or opened here (the file's size aside: closing merges the write-ahead log).
         #expect(localInfo.stdout.split(separator: "\n").dropFirst() == info.stdout.split(separator: "\n").dropFirst(), "\(localInfo)\n\(info)")
+    }
+
+    @Test func aNodeProcessAnswersRecordQueriesSignedByAChainAccountOverMutualTLS() async throws {
+        let cli = try ForgeChainProcess()
+        defer { cli.remove() }
+        let folder = cli.path("consortium")
+        let ports = NodeProcessTests.freePorts(2)
+        let made = try await cli.run(["certs", "--nodes", "1", "--out", folder, "--ports", "\(ports[0])", "--client-ports", "\(ports[1])",
+                                      "--consensus", "raft", "--executors", "records,access"], withData: false)
+        try #require(made.status == 0, "\(made)")
+        let data = folder + "/node0/data", socket = data + "/node.sock"
+        let node = try NodeProcessTests.NodeProcess(config: folder + "/node0/config.json", socket: socket, log: cli.path("node0.log"))
+        defer { if node.process.isRunning { node.signal(SIGKILL) } }
+        let log = { (try? String(contentsOfFile: cli.path("node0.log"), encoding: .utf8)) ?? "" }
+        var up = false
+        for _ in 0..<600 where !up {
+            up = (try? await NodeControlClient(path: socket).request(["op": "status"], timeout: .seconds(5)))?["ok"] as? Bool == true
+            if !up { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        try #require(up, "the node serves its socket\n\(log())")
+
+        // The consortium's genesis key registers an operator of F-KM-02, whose key uploads the sample records.
+        let passphrase = try Passphrase(ForgeChainProcess.passphrase)
+        let genesisKey = try PrivateKey(scheme: .ed25519,
+                                        rawRepresentation: try Keystore(directory: folder + "/ca/keystore", passphrase: passphrase).load("genesis").bytesCopy())
+        let chainID: UInt64 = 53_1407
+        var founder = SigningAccount(key: genesisKey, chainID: chainID)
+        var alice = SigningAccount(key: try .generate(.ed25519), chainID: chainID)
+        func submit(_ tx: Transaction) async throws {
+            let answer = try await NodeControlClient(path: socket).request(["op": "submit", "transaction": Hex.encode(tx.encoded)])
+            #expect(answer["committed"] as? Bool == true && answer["status"] as? Int == 0, "\(answer)")
+        }
+        try await submit(try founder.transaction(kind: AccessExecutor.kind, body: AccessOperation.body([
+            .putAccount(user: "alice", roles: [.operator], scope: .factories(["F-KM-02"]), enabled: true), .addKey(user: "alice", key: alice.key.publicKey)])))
+        let csv = ForgeChainProcess.samples.appendingPathComponent("production-records.csv").path
+        let samples = try #require(try CSVRecordStream(path: csv, kind: .production).next(100)).records.map(\.record)
+        try await submit(try alice.transaction(kind: RecordsExecutor.kind, body: RecordOperation.body(samples.map {
+            RecordOperation(kind: .create, recordID: $0.recordID, version: 1, recordBytes: $0.canonicalEncoding, digest: $0.digest(), uploader: "alice")
+        })))
+
+        // A client with the consortium's client certificate queries the node.
+        let keystore = try Keystore(directory: folder + "/client/keystore", passphrase: passphrase)
+        func certificate(_ path: String) throws -> X509Certificate {
+            try X509Certificate(pemRepresentation: try String(contentsOfFile: path, encoding: .utf8))
+        }
+        var configuration = ForgeChainClient.Configuration(nodes: [.init(id: 0, host: "127.0.0.1", port: ports[1])], outboxPath: cli.path("outbox.sqlite"))
+        configuration.tls = TCPTransport.TLS(authority: try certificate(folder + "/ca/ca.pem"), certificate: try certificate(folder + "/client/client.pem"),
+                                             key: try PrivateKey(derRepresentation: try keystore.load("tls").bytesCopy()))
+        let client = try await ForgeChainClient.open(configuration)
+        let page = try await client.queryRecords(RecordQuery(batchNumber: "B-19", includeProofs: true), signedBy: alice.key, chainID: chainID)
+        #expect(page.records.map(\.recordID) == samples.map(\.recordID), "\(page.records.map(\.recordID))")
+        #expect(page.records.allSatisfy { $0.uploader == "alice" && $0.proof != nil })
+        let stranger = await #expect(throws: AppError.self) {
+            _ = try await client.queryRecords(RecordQuery(), signedBy: try PrivateKey.generate(.ed25519), chainID: chainID)
+        }
+        #expect(stranger?.code == .signerNotRegistered)
+        await client.close()
+
+        // On the node's folder, the platform commands say the process serving it is a bare node; ledger info asks it.
+        let refused = try await cli.run(["records", "query", "--data", data], credentials: ("root", "Correct-Horse-Battery-9"), withData: false)
+        #expect(refused.status == 1 && refused.code == 5432, "\(refused)")
+        let status = try await NodeControlClient(path: socket).request(["op": "status"])
+        let info = try await cli.run(["ledger", "info", data], withData: false)
+        #expect(info.status == 0 && info.stdout.contains("head height \(status["height"] as? Int ?? -1)\n"), "\(info)")
+
+        node.signal(SIGTERM)
+        #expect(await node.exitStatus(within: 30) == 0, "\(log())")
+        #expect(FileManager.default.fileExists(atPath: data + "/records-index.sqlite"), "the node keeps its record index in its folder")
     }
 }
