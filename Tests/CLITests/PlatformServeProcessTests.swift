@@ -114,6 +114,23 @@ import Testing
         #expect(localInfo.stdout.split(separator: "\n").dropFirst() == info.stdout.split(separator: "\n").dropFirst(), "\(localInfo)\n\(info)")
     }
 
+    @Test func aKilledPlatformsStaleSocketDoesNotStopTheCommandsFromOpeningTheFolder() async throws {
+        let cli = try ForgeChainProcess()
+        defer { cli.remove() }
+        let root = try await cli.bootstrap()
+        let server = try PlatformProcess(data: cli.data, log: cli.path("platform.log"))
+        defer { if server.process.isRunning { server.signal(SIGKILL) } }
+        let socket = cli.data + "/node.sock"
+        try #require(await served(socket))
+        server.signal(SIGKILL)
+        _ = await server.exitStatus(within: 30)
+        #expect(FileManager.default.fileExists(atPath: socket), "a killed process leaves its socket file")
+        let list = try await cli.run(["admin", "list"], credentials: root)
+        #expect(list.status == 0 && ((list.data as? [[String: Any]]) ?? []).count == 1, "\(list)")
+        let info = try await cli.run(["ledger", "info", cli.data], withData: false)
+        #expect(info.status == 0 && info.stdout.contains("head height"), "\(info)")
+    }
+
     @Test func aNodeProcessAnswersRecordQueriesSignedByAChainAccountOverMutualTLS() async throws {
         let cli = try ForgeChainProcess()
         defer { cli.remove() }

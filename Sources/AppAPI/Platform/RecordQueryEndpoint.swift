@@ -44,7 +44,8 @@ public final class RecordQueryEndpoint: Sendable {
         self.clock = clock
     }
 
-    /// Opens (creating when missing) the record index of `node`'s ledger and starts following its commits.
+    /// Opens (creating when missing) the record index of `node`'s ledger and starts following its commits (the
+    /// first catch-up runs in the background).
     /// - Parameters:
     ///   - node: Required. A running node with the records executor.
     ///   - indexPath: Required. The index file (`DATA/records-index.sqlite`); derived from the chain, rebuilt when missing.
@@ -61,12 +62,14 @@ public final class RecordQueryEndpoint: Sendable {
         let follower = IndexFollower(index: index, store: store, hub: ChangeHub(), telemetry: RecordTelemetry(logger: logger, factory: nil))
         let endpoint = RecordQueryEndpoint(follower: follower, chainID: chainID, organisation: organisation, clock: clock)
         let commits = await node.commits()
+        // The first catch-up (the whole chain, for a new index) runs in the background: the node's sockets do not
+        // wait for it, and a query meanwhile catches up itself or reports how far behind the page is.
         endpoint.following.withLock {
             $0 = Task {
+                follower.attemptReporting()
                 for await _ in commits where follower.failure == nil { follower.attemptReporting() }
             }
         }
-        follower.attemptReporting()
         return endpoint
     }
 
