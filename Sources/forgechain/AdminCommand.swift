@@ -53,13 +53,13 @@ struct AdminCommand: AsyncParsableCommand {
         @Option(help: "The new password (or FORGECHAIN_NEW_PASSWORD).") var newPassword: String?
 
         func run() async throws {
-            try await CLI.run(options) { platform in
+            try await CLI.runOnPlatform(options) { platform in
                 guard let password = newPassword ?? ProcessInfo.processInfo.environment["FORGECHAIN_NEW_PASSWORD"] else {
                     throw AppError(.missingField, "--new-password or FORGECHAIN_NEW_PASSWORD", details: ["field": "new-password"])
                 }
                 let token = try await options.login(platform)
                 let own = options.resolvedUser?.lowercased() == name.lowercased()
-                try await platform.identity.changePassword(user: name, currentPassword: own ? options.resolvedPassword : nil,
+                try await platform.changePassword(user: name, currentPassword: own ? options.resolvedPassword : nil,
                                                            newPassword: password, token: token)
                 try CLI.printJSON(["user": name])
             }
@@ -82,8 +82,8 @@ struct AdminCommand: AsyncParsableCommand {
         @OptionGroup var options: DataOptions
         @Argument var name: String
         func run() async throws {
-            try await CLI.run(options) { platform in
-                try await platform.identity.deleteAdministrator(user: name, token: try await options.login(platform))
+            try await CLI.runOnPlatform(options) { platform in
+                try await platform.deleteAdministrator(user: name, token: try await options.login(platform))
                 try CLI.printJSON(["deleted": name])
             }
         }

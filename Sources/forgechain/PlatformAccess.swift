@@ -2,7 +2,7 @@ import AppAPI
 import Foundation
 import LedgerCore
 
-/// What the operator commands (`records import|query`, `admin create|list|disable`) call: the folder's platform
+/// What the operator commands (`records import|query|history|update`, `admin create|list|disable|delete|passwd`) call: the folder's platform
 /// opened in this process, or the process serving the folder, reached over its control socket (`DATA/node.sock`).
 /// Both answer with the same values and error codes.
 protocol PlatformAccess: Sendable {
@@ -12,6 +12,10 @@ protocol PlatformAccess: Sendable {
                              token: String?) async throws -> AdminSummary
     func listAdministrators(token: String) async throws -> [AdminSummary]
     func disableAdministrator(user: String, token: String) async throws -> AdminSummary
+    func deleteAdministrator(user: String, token: String) async throws
+    func changePassword(user: String, currentPassword: String?, newPassword: String, token: String) async throws
+    func history(recordID: String, token: String) async throws -> [StoredRecord]
+    func update(recordID: String, fields: [String: String], expectedVersion: UInt64, token: String) async throws -> UploadReceipt
     func query(_ query: RecordQuery, token: String) async throws -> RecordPage
     func uploadNew(_ records: [ManufacturingRecord], token: String,
                    progress: (@Sendable (_ settled: Int, _ total: Int) -> Void)?) async throws -> RecordService.UploadResult
@@ -33,6 +37,14 @@ struct LocalPlatform: PlatformAccess {
     func listAdministrators(token: String) async throws -> [AdminSummary] { try await platform.identity.listAdministrators(token: token) }
     func disableAdministrator(user: String, token: String) async throws -> AdminSummary {
         try await platform.identity.disableAdministrator(user: user, token: token)
+    }
+    func deleteAdministrator(user: String, token: String) async throws { try await platform.identity.deleteAdministrator(user: user, token: token) }
+    func changePassword(user: String, currentPassword: String?, newPassword: String, token: String) async throws {
+        try await platform.identity.changePassword(user: user, currentPassword: currentPassword, newPassword: newPassword, token: token)
+    }
+    func history(recordID: String, token: String) async throws -> [StoredRecord] { try await platform.records.history(recordID: recordID, token: token) }
+    func update(recordID: String, fields: [String: String], expectedVersion: UInt64, token: String) async throws -> UploadReceipt {
+        try await platform.records.update(recordID: recordID, fields: fields, condition: .expectedVersion(expectedVersion), token: token)
     }
     func query(_ query: RecordQuery, token: String) async throws -> RecordPage { try await platform.records.query(query, token: token) }
     func uploadNew(_ records: [ManufacturingRecord], token: String,

@@ -16,7 +16,8 @@ struct PlatformCommand: AsyncParsableCommand {
             abstract: "Open a data folder's platform (its node, identity and record index) and serve it until stopped.",
             discussion: """
                 Holds the folder (its ledger lock) and listens on the control socket DATA/node.sock (mode 0600). While it runs, \
-                `records import|query`, `admin create|list|disable` and `ledger info` on the same --data talk to it through the \
+                `records import|query|history|update`, `admin create|list|disable|delete|passwd` and `ledger info` on the same \
+                --data talk to it through the \
                 socket, with the same credentials and output as when they open the folder themselves; the other operator \
                 commands fail with 1520 until it stops. SIGTERM or SIGINT stops it cleanly (exit 0). Prints one JSON line once it serves.
                 """)

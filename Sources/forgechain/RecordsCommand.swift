@@ -237,10 +237,10 @@ struct RecordsCommand: AsyncParsableCommand {
         @Option(help: "Write the update receipt (JSON) to this file.") var receipt: String?
 
         func run() async throws {
-            try await CLI.run(options) { platform in
+            try await CLI.runOnPlatform(options) { platform in
                 let fields = try Self.fields(assignments)
-                let updated = try await platform.records.update(recordID: recordID, fields: fields, condition: .expectedVersion(expectVersion),
-                                                                token: try await options.login(platform))
+                let updated = try await platform.update(recordID: recordID, fields: fields, expectedVersion: expectVersion,
+                                                        token: try await options.login(platform))
                 if let receipt { try CLI.writeJSON(updated, to: receipt) }
                 try CLI.printJSON(Updated(recordID: updated.recordID, version: updated.version, height: updated.height,
                                           transactionID: updated.transactionID.hex))
@@ -276,8 +276,8 @@ struct RecordsCommand: AsyncParsableCommand {
         @OptionGroup var options: DataOptions
         @Argument(help: "The record ID (a production record's product UID).") var uid: String
         func run() async throws {
-            try await CLI.run(options) { platform in
-                try CLI.printJSON(try await platform.records.history(recordID: uid, token: try await options.login(platform)))
+            try await CLI.runOnPlatform(options) { platform in
+                try CLI.printJSON(try await platform.history(recordID: uid, token: try await options.login(platform)))
             }
         }
     }

@@ -63,8 +63,8 @@ import Testing
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
 
         // The folder is held: a command that does not go through the socket still fails on the lock.
-        let history = try await cli.run(["records", "history", "P-2025-0201"], credentials: root)
-        #expect(history.status == 1 && history.code == 1520, "\(history)")
+        let reindex = try await cli.run(["records", "reindex"], credentials: root)
+        #expect(reindex.status == 1 && reindex.code == 1520, "\(reindex)")
 
         let imported = try await cli.run(["records", "import", csv], credentials: root)
         #expect(imported.status == 0, "\(imported)\n\(log())")
@@ -79,22 +79,37 @@ import Testing
         let table = try await cli.run(["records", "query", "--format", "table"], credentials: root)
         #expect(table.status == 0 && table.stdout.contains("2 record(s)"), "\(table)")
 
-        let created = try await cli.run(["admin", "create", "viewer1", "--role", "viewer", "--new-password", "Viewer-Password-42"],
+        let updated = try await cli.run(["records", "update", "P-2025-0201", "--set", "propara.pro_temperature=72.5", "--expect-version", "1"],
+                                        credentials: root)
+        #expect(updated.status == 0 && (updated.data as? [String: Any])?["version"] as? Int == 2, "\(updated)")
+        let conflict = try await cli.run(["records", "update", "P-2025-0201", "--set", "propara.pro_temperature=73", "--expect-version", "1"],
+                                         credentials: root)
+        #expect(conflict.status == 1 && conflict.code == 5301, "\(conflict)")
+        let history = try await cli.run(["records", "history", "P-2025-0201"], credentials: root)
+        #expect(history.status == 0 && ((history.data as? [[String: Any]]) ?? []).compactMap { $0["version"] as? Int } == [1, 2], "\(history)")
+
+        let created = try await cli.run(["admin", "create", "viewer1", "--role", "viewer", "--new-password", "Viewer-Password-41"],
                                         credentials: root)
         #expect(created.status == 0 && (created.data as? [String: Any])?["user"] as? String == "viewer1", "\(created)")
+        let passwd = try await cli.run(["admin", "passwd", "viewer1", "--new-password", "Viewer-Password-42"], credentials: root)
+        #expect(passwd.status == 0, "\(passwd)")
         let viewerQuery = try await cli.run(["records", "query"], credentials: ("viewer1", "Viewer-Password-42"))
         #expect(viewerQuery.status == 0 && records(viewerQuery).count == 2, "\(viewerQuery)")
         let disabled = try await cli.run(["admin", "disable", "viewer1"], credentials: root)
         #expect(disabled.status == 0 && (disabled.data as? [String: Any])?["enabled"] as? Bool == false, "\(disabled)")
+        let disabledLogin = try await cli.run(["records", "query"], credentials: ("viewer1", "Viewer-Password-42"))
+        #expect(disabledLogin.status == 1 && disabledLogin.code == 5401, "\(disabledLogin)")
         let list = try await cli.run(["admin", "list"], credentials: root)
         let users = ((list.data as? [[String: Any]]) ?? []).compactMap { $0["user"] as? String }
         #expect(list.status == 0 && users.sorted() == ["root", "viewer1"], "\(list)")
+        let deleted = try await cli.run(["admin", "delete", "viewer1"], credentials: root)
+        #expect(deleted.status == 0, "\(deleted)")
+        let after = try await cli.run(["admin", "list"], credentials: root)
+        #expect(((after.data as? [[String: Any]]) ?? []).compactMap { $0["user"] as? String } == ["root"], "\(after)")
 
         // Credentials are checked as on a folder opened here.
         let wrong = try await cli.run(["records", "query"], credentials: (root.0, "Not-The-Password-1"))
         #expect(wrong.status == 1 && wrong.code == 5401, "\(wrong)")
-        let disabledLogin = try await cli.run(["admin", "list"], credentials: ("viewer1", "Viewer-Password-42"))
-        #expect(disabledLogin.status == 1 && disabledLogin.code == 5401, "\(disabledLogin)")
         let unauthorised = try await cli.run(["records", "import", csv])
         #expect(unauthorised.status == 1 && unauthorised.code == 5401, "\(unauthorised)")
 

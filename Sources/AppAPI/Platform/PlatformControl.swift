@@ -20,7 +20,11 @@ import LedgerCore
 /// | `platform.createAdministrator` | `user`, `password`, `roles`, `scope`, `contact`, `channel`, `token` | an ``AdminSummary`` |
 /// | `platform.listAdministrators` | `token` | `[AdminSummary]` |
 /// | `platform.disableAdministrator` | `user`, `token` | an ``AdminSummary`` |
+/// | `platform.deleteAdministrator` | `user`, `token` | `{}` |
+/// | `platform.changePassword` | `user`, `currentPassword`, `newPassword`, `token` | `{}` |
 /// | `platform.query` | `query` (a ``RecordQuery``), `token` | a ``RecordPage`` |
+/// | `platform.history` | `recordID`, `token` | `[StoredRecord]` |
+/// | `platform.update` | `recordID`, `fields`, `expectedVersion`, `token` | an ``UploadReceipt`` |
 /// | `platform.upload` | `records` (hex canonical encodings, 1...2,000), `token` | `{"receipts":[UploadReceipt],"already_on_chain":[id]}` |
 ///
 /// ```swift
@@ -38,6 +42,9 @@ public enum PlatformControl {
         var user: String; var password: String; var roles: [String]; var scope: String; var contact: String?; var channel: String?; var token: String?
     }
     struct UserRequest: Codable { var user: String; var token: String }
+    struct Password: Codable { var user: String; var currentPassword: String?; var newPassword: String; var token: String }
+    struct History: Codable { var recordID: String; var token: String }
+    struct Update: Codable { var recordID: String; var fields: [String: String]; var expectedVersion: UInt64; var token: String }
     struct Query: Codable { var query: RecordQuery; var token: String }
     struct Upload: Codable { var records: [String]; var token: String }
     struct Uploaded: Codable {
@@ -86,6 +93,32 @@ public enum PlatformControl {
                 await ControlWire.answer {
                     let r = try ControlWire.request(UserRequest.self, from: line, op: "platform.disableAdministrator")
                     return try await identity.disableAdministrator(user: r.user, token: r.token)
+                }
+            },
+            "platform.deleteAdministrator": { line in
+                await ControlWire.answer {
+                    let r = try ControlWire.request(UserRequest.self, from: line, op: "platform.deleteAdministrator")
+                    try await identity.deleteAdministrator(user: r.user, token: r.token)
+                    return ControlWire.Done()
+                }
+            },
+            "platform.changePassword": { line in
+                await ControlWire.answer {
+                    let r = try ControlWire.request(Password.self, from: line, op: "platform.changePassword")
+                    try await identity.changePassword(user: r.user, currentPassword: r.currentPassword, newPassword: r.newPassword, token: r.token)
+                    return ControlWire.Done()
+                }
+            },
+            "platform.history": { line in
+                await ControlWire.answer {
+                    let r = try ControlWire.request(History.self, from: line, op: "platform.history")
+                    return try await records.history(recordID: r.recordID, token: r.token)
+                }
+            },
+            "platform.update": { line in
+                await ControlWire.answer {
+                    let r = try ControlWire.request(Update.self, from: line, op: "platform.update")
+                    return try await records.update(recordID: r.recordID, fields: r.fields, condition: .expectedVersion(r.expectedVersion), token: r.token)
                 }
             },
             "platform.query": { line in
@@ -200,6 +233,30 @@ public struct PlatformControlClient: Sendable {
     /// ``IdentityService/disableAdministrator(user:token:)``.
     public func disableAdministrator(user: String, token: String) async throws -> AdminSummary {
         try await call("platform.disableAdministrator", PlatformControl.UserRequest(user: user, token: token), as: AdminSummary.self)
+    }
+
+    /// ``IdentityService/deleteAdministrator(user:token:)``.
+    public func deleteAdministrator(user: String, token: String) async throws {
+        _ = try await call("platform.deleteAdministrator", PlatformControl.UserRequest(user: user, token: token), as: ControlWire.Done.self)
+    }
+
+    /// ``IdentityService/changePassword(user:currentPassword:newPassword:token:)``.
+    public func changePassword(user: String, currentPassword: String?, newPassword: String, token: String) async throws {
+        _ = try await call("platform.changePassword",
+                           PlatformControl.Password(user: user, currentPassword: currentPassword, newPassword: newPassword, token: token),
+                           as: ControlWire.Done.self)
+    }
+
+    /// ``RecordService/history(recordID:token:)``.
+    public func history(recordID: String, token: String) async throws -> [StoredRecord] {
+        try await call("platform.history", PlatformControl.History(recordID: recordID, token: token), as: [StoredRecord].self)
+    }
+
+    /// ``RecordService/update(recordID:fields:condition:token:timeout:)`` with the condition `.expectedVersion(expectedVersion)`.
+    /// - Throws: As in process (5203, 5301–5303, 5001–5004, 5102, 5109, 5409, token errors).
+    public func update(recordID: String, fields: [String: String], expectedVersion: UInt64, token: String) async throws -> UploadReceipt {
+        try await call("platform.update", PlatformControl.Update(recordID: recordID, fields: fields, expectedVersion: expectedVersion, token: token),
+                       as: UploadReceipt.self)
     }
 
     /// ``RecordService/query(_:token:)``.
