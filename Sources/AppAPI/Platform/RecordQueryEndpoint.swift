@@ -121,11 +121,22 @@ public final class RecordQueryEndpoint: Sendable {
     func query(_ line: Data) throws -> RecordPage {
         let request = try signed(line, op: "records.query")
         let reader = try reader(request)
-        let query: RecordQuery
-        do { query = try JSONDecoder().decode(RecordQuery.self, from: Data(request.body.utf8)) } catch {
-            throw AppError(.invalidQuery, "the signed body is not a record query: \(error)", details: ["field": "body"])
+        let start = ContinuousClock.now
+        let telemetry = follower.telemetry
+        do throws(AppError) {
+            let query: RecordQuery
+            do { query = try JSONDecoder().decode(RecordQuery.self, from: Data(request.body.utf8)) } catch {
+                throw AppError(.invalidQuery, "the signed body is not a record query: \(error)", details: ["field": "body"])
+            }
+            let page = try follower.page(query, for: reader)
+            // Counted and logged as the platform's queries are (`forgechain_records_*`).
+            telemetry.queried(rows: page.records.count, user: reader.user, duration: ContinuousClock.now - start)
+            if page.behind > 0 { telemetry.queriedBehind(page.behind, user: reader.user, error: page.indexError) }
+            return page
+        } catch {
+            telemetry.refused(error, user: reader.user, operation: "query", recordID: nil)
+            throw error
         }
-        return try follower.page(query, for: reader)
     }
 
     func record(_ line: Data) throws -> StoredRecord {
