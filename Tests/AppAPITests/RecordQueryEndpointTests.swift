@@ -143,8 +143,15 @@ import Testing
         }
         #expect(tampered?.code == .requestSignatureInvalid)
 
+        // A node that stops answering: the query fails over to the other.
+        await network.servers[0].close()
+        for _ in 0..<3 {
+            let failedOver = try await client.queryRecords(RecordQuery(), signedBy: network.alice, chainID: network.chainID)
+            #expect(failedOver.records.count == 2)
+        }
+
         // A client without a certificate of the consortium gets no answer at all.
-        var plain = ForgeChainClient.Configuration(nodes: [.init(id: 0, host: "127.0.0.1", port: network.servers[0].port)],
+        var plain = ForgeChainClient.Configuration(nodes: [.init(id: 1, host: "127.0.0.1", port: network.servers[1].port)],
                                                    outboxPath: try RecordQueryEndpointTests.temporaryDirectory("plain-client") + "/outbox.sqlite")
         plain.requestTimeout = .seconds(5)
         let outsider = try await ForgeChainClient.open(plain)
