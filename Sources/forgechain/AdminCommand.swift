@@ -29,16 +29,16 @@ struct AdminCommand: AsyncParsableCommand {
         @Option(help: "sms or email (with --contact).") var channel: String?
 
         func run() async throws {
-            try await CLI.run(options) { platform in
+            try await CLI.runOnPlatform(options) { platform in
                 let roles = try Set(roles.map { name throws(AppError) in try Role(name: name) })
                 guard let password = newPassword ?? ProcessInfo.processInfo.environment["FORGECHAIN_NEW_PASSWORD"] else {
                     throw AppError(.missingField, "the new administrator's password: --new-password or FORGECHAIN_NEW_PASSWORD", details: ["field": "new-password"])
                 }
-                let bootstrap = try await platform.identity.needsBootstrap()
+                let bootstrap = try await platform.needsBootstrap()
                 // On a folder with no administrator there is nobody to log in as: credentials left in the
                 // environment (FORGECHAIN_USER) or given as flags are ignored, not tried and refused.
                 let token = bootstrap ? nil : try await options.login(platform)
-                let summary = try await platform.identity.createAdministrator(
+                let summary = try await platform.createAdministrator(
                     user: name, password: password, roles: roles, scope: FactoryScope(text: scope), contact: contact,
                     channel: channel.flatMap { CodeChannel(rawValue: $0) }, token: token)
                 try CLI.printJSON(summary)
@@ -53,13 +53,13 @@ struct AdminCommand: AsyncParsableCommand {
         @Option(help: "The new password (or FORGECHAIN_NEW_PASSWORD).") var newPassword: String?
 
         func run() async throws {
-            try await CLI.run(options) { platform in
+            try await CLI.runOnPlatform(options) { platform in
                 guard let password = newPassword ?? ProcessInfo.processInfo.environment["FORGECHAIN_NEW_PASSWORD"] else {
                     throw AppError(.missingField, "--new-password or FORGECHAIN_NEW_PASSWORD", details: ["field": "new-password"])
                 }
                 let token = try await options.login(platform)
                 let own = options.resolvedUser?.lowercased() == name.lowercased()
-                try await platform.identity.changePassword(user: name, currentPassword: own ? options.resolvedPassword : nil,
+                try await platform.changePassword(user: name, currentPassword: own ? options.resolvedPassword : nil,
                                                            newPassword: password, token: token)
                 try CLI.printJSON(["user": name])
             }
@@ -71,8 +71,8 @@ struct AdminCommand: AsyncParsableCommand {
         @OptionGroup var options: DataOptions
         @Argument var name: String
         func run() async throws {
-            try await CLI.run(options) { platform in
-                try CLI.printJSON(try await platform.identity.disableAdministrator(user: name, token: try await options.login(platform)))
+            try await CLI.runOnPlatform(options) { platform in
+                try CLI.printJSON(try await platform.disableAdministrator(user: name, token: try await options.login(platform)))
             }
         }
     }
@@ -82,8 +82,8 @@ struct AdminCommand: AsyncParsableCommand {
         @OptionGroup var options: DataOptions
         @Argument var name: String
         func run() async throws {
-            try await CLI.run(options) { platform in
-                try await platform.identity.deleteAdministrator(user: name, token: try await options.login(platform))
+            try await CLI.runOnPlatform(options) { platform in
+                try await platform.deleteAdministrator(user: name, token: try await options.login(platform))
                 try CLI.printJSON(["deleted": name])
             }
         }
@@ -124,8 +124,8 @@ struct AdminCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the administrators.")
         @OptionGroup var options: DataOptions
         func run() async throws {
-            try await CLI.run(options) { platform in
-                try CLI.printJSON(try await platform.identity.listAdministrators(token: try await options.login(platform)))
+            try await CLI.runOnPlatform(options) { platform in
+                try CLI.printJSON(try await platform.listAdministrators(token: try await options.login(platform)))
             }
         }
     }

@@ -51,15 +51,6 @@ struct DataOptions: ParsableArguments {
         throw LedgerError(.keystoreLocked, "the data folder's keystore needs a passphrase: --passphrase-file FILE or FORGECHAIN_PASSPHRASE",
                           details: ["field": "passphrase"])
     }
-
-    /// Logs in with the given credentials and returns the token.
-    func login(_ platform: Platform) async throws -> String {
-        guard let user = resolvedUser, let password = resolvedPassword else {
-            throw AppError(.invalidCredentials, "credentials needed: --user and --password (or FORGECHAIN_USER and FORGECHAIN_PASSWORD)",
-                           details: ["field": "user"])
-        }
-        return try await platform.identity.login(user: user, password: password, oneTimeCode: resolvedOTP).token
-    }
 }
 
 enum CLI {

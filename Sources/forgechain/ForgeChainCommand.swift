@@ -8,6 +8,7 @@ struct ForgeChainCommand: AsyncParsableCommand {
         abstract: "ForgeChain: a permissioned blockchain for manufacturing data (DB53/T 1407-2025).",
         discussion: "Every command takes --log-level <trace|debug|info|notice|warning|error|critical> (default warning, or FORGECHAIN_LOG_LEVEL) and logs to standard error.",
         subcommands: [DemoCommand.self, AdminCommand.self, RecordsCommand.self, BenchCommand.self, ConformanceCommand.self,
-                      LedgerCommand.self, SimulateCommand.self, KeystoreCommand.self, NodeCommand.self, CertsCommand.self, ClientCommand.self]
+                      LedgerCommand.self, SimulateCommand.self, KeystoreCommand.self, NodeCommand.self, CertsCommand.self, ClientCommand.self,
+                      PlatformCommand.self]
     )
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChainRuntime
 import Foundation
 import LedgerCore
 
@@ -108,15 +109,22 @@ struct LedgerCommand: ParsableCommand {
         }
     }
 
-    struct Info: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the head, hash algorithm and file size.")
+    struct Info: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the head, hash algorithm and file size.",
+            discussion: "On the folder of a running node or platform (its node.sock answers), the head is the running process's.")
         @Argument(help: "The ledger database file, or a data folder (its ledger.sqlite).") var path: String
 
-        func run() throws {
+        func run() async throws {
+            let path = LedgerCommand.storeFile(self.path)
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
+            if let served = await Self.served(store: path) {
+                print("file \(path) (\(size) bytes)")
+                print(served.joined(separator: "\n"))
+                return
+            }
             try LedgerCommand.reporting { () throws(LedgerError) in
-                let path = LedgerCommand.storeFile(self.path)
                 let store = try LedgerStore(path: path, configuration: .init(readOnly: true))
-                let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
                 print("file \(path) (\(size) bytes)")
                 print("hash algorithm \(store.hashAlgorithm.rawValue)")
                 if let head = store.head {
@@ -127,6 +135,22 @@ struct LedgerCommand: ParsableCommand {
                     print("empty")
                 }
             }
+        }
+
+        /// The lines after the first, as the process serving the store's folder sees its ledger; nil when no process
+        /// answers on `node.sock` beside the store.
+        static func served(store path: String) async -> [String]? {
+            let socket = ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("node.sock")
+            guard FileManager.default.fileExists(atPath: socket),
+                  let answer = try? await NodeControlClient(path: socket).request(["op": "ledger"], timeout: .seconds(10)),
+                  answer["ok"] as? Bool == true, let algorithm = answer["hashAlgorithm"] as? String else { return nil }
+            var lines = ["hash algorithm \(algorithm)"]
+            if let height = answer["height"] as? Int, let head = answer["head"] as? String, let root = answer["stateRoot"] as? String {
+                lines += ["head height \(height)", "head hash \(head)", "state root \(root)"]
+            } else {
+                lines.append("empty")
+            }
+            return lines
         }
     }
 }

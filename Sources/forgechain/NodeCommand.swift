@@ -293,12 +293,21 @@ struct NodeCommand: AsyncParsableCommand {
             transport.noteHead(height: await node.head.height.rawValue)
             let commits = await node.commits()
             let heads = Task { for await notice in commits { transport.noteHead(height: notice.height.rawValue) } }
-            let control = try await NodeControlServer.start(node: node, path: data + "/node.sock", traffic: { transport.traffic.sent &+ transport.traffic.received })
+            // A node running the records executor keeps the record index and answers signed record queries (K-T-4, N-S-4).
+            let records: RecordQueryEndpoint?
+            if file.executors.contains("records") {
+                records = try await RecordQueryEndpoint.start(node: node, indexPath: data + "/records-index.sqlite", chainID: file.chainID)
+            } else {
+                records = nil
+            }
+            let operations = records?.operations ?? [:]
+            let control = try await NodeControlServer.start(node: node, path: data + "/node.sock", traffic: { transport.traffic.sent &+ transport.traffic.received },
+                                                            operations: operations)
             var clients: NodeControlServer?
             if let address = file.client {
                 let endpoint = try NodeFile.endpoint(address, field: "client")
                 clients = try await NodeControlServer.start(node: node, host: endpoint.host, port: endpoint.port, tls: transportConfiguration.tls,
-                                                            traffic: { transport.traffic.sent &+ transport.traffic.received })
+                                                            traffic: { transport.traffic.sent &+ transport.traffic.received }, operations: operations)
             }
             // One line, written at once (standard output may be a file, read by whoever started the node).
             let started = try JSONSerialization.data(withJSONObject: ["node": Int(file.node), "port": transport.port, "control": control.path],
@@ -322,6 +331,7 @@ struct NodeCommand: AsyncParsableCommand {
             heads.cancel()
             await clients?.close()
             await control.close()
+            records?.close()
             await node.stop()
             await transport.close()
         }

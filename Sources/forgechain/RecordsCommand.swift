@@ -39,7 +39,7 @@ struct RecordsCommand: AsyncParsableCommand {
         @Option(help: "Records per upload batch, each committed on its own (1...100,000).") var batchSize: Int = 10_000
 
         func run() async throws {
-            try await CLI.runWithStatus(options) { (platform) async throws -> Int32 in
+            try await CLI.runOnPlatformWithStatus(options) { (platform) async throws -> Int32 in
                 // A CSV file is read this many records at a time, other inputs are uploaded in batches of this size;
                 // each batch commits on its own and a re-run skips the records already on chain.
                 let batch = min(RecordIngest.maximumRecords, max(1, batchSize))
@@ -106,12 +106,12 @@ struct RecordsCommand: AsyncParsableCommand {
         }
 
         /// Uploads one batch (skipping records already on chain), appending receipts and the summary's counts.
-        private func upload(_ records: [ManufacturingRecord], platform: Platform, token: String, into summary: inout ImportSummary,
+        private func upload(_ records: [ManufacturingRecord], platform: any PlatformAccess, token: String, into summary: inout ImportSummary,
                             receipts: JSONArrayFile?, progress: ProgressReporter) async throws {
             guard !records.isEmpty else { return }
             let base = summary.uploaded + summary.alreadyOnChain
-            let result = try await platform.records.uploadNew(records, token: token,
-                                                              progress: { settled, _ in progress.update(completed: base + settled) })
+            let result = try await platform.uploadNew(records, token: token,
+                                                      progress: { settled, _ in progress.update(completed: base + settled) })
             try receipts?.append(result.receipts)
             summary.add(result)
             progress.update(completed: summary.uploaded + summary.alreadyOnChain)
@@ -183,7 +183,7 @@ struct RecordsCommand: AsyncParsableCommand {
         @Option(help: "json, xml or table.") var format: String = "json"
 
         func run() async throws {
-            try await CLI.run(options) { platform in
+            try await CLI.runOnPlatform(options) { platform in
                 guard ["json", "xml", "table"].contains(format) else {
                     throw AppError(.invalidQuery, "--format must be json, xml or table, not '\(format)'", details: ["field": "format"])
                 }
@@ -196,7 +196,7 @@ struct RecordsCommand: AsyncParsableCommand {
                     productUID: product, batchNumber: batch, deviceID: device, factoryUID: factory, location: location,
                     operatorID: operatorID, kind: try kind.map { k throws(AppError) in try RecordKind(name: k) },
                     order: order == "desc" ? .timeDescending : .timeAscending, limit: limit, cursor: cursor, includeProofs: proofs)
-                let page = try await platform.records.query(query, token: try await options.login(platform))
+                let page = try await platform.query(query, token: try await options.login(platform))
                 switch format {
                 case "xml": try CLI.printXML(page)
                 case "table": print(Self.table(page))
@@ -237,10 +237,10 @@ struct RecordsCommand: AsyncParsableCommand {
         @Option(help: "Write the update receipt (JSON) to this file.") var receipt: String?
 
         func run() async throws {
-            try await CLI.run(options) { platform in
+            try await CLI.runOnPlatform(options) { platform in
                 let fields = try Self.fields(assignments)
-                let updated = try await platform.records.update(recordID: recordID, fields: fields, condition: .expectedVersion(expectVersion),
-                                                                token: try await options.login(platform))
+                let updated = try await platform.update(recordID: recordID, fields: fields, expectedVersion: expectVersion,
+                                                        token: try await options.login(platform))
                 if let receipt { try CLI.writeJSON(updated, to: receipt) }
                 try CLI.printJSON(Updated(recordID: updated.recordID, version: updated.version, height: updated.height,
                                           transactionID: updated.transactionID.hex))
@@ -276,8 +276,8 @@ struct RecordsCommand: AsyncParsableCommand {
         @OptionGroup var options: DataOptions
         @Argument(help: "The record ID (a production record's product UID).") var uid: String
         func run() async throws {
-            try await CLI.run(options) { platform in
-                try CLI.printJSON(try await platform.records.history(recordID: uid, token: try await options.login(platform)))
+            try await CLI.runOnPlatform(options) { platform in
+                try CLI.printJSON(try await platform.history(recordID: uid, token: try await options.login(platform)))
             }
         }
     }

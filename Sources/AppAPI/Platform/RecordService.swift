@@ -113,14 +113,6 @@ public actor RecordService {
         try indexFollower.attempt()
     }
 
-    /// Catches the index up to `head` before a query, unless it is there already or a failed catch-up is being
-    /// retried (the query then answers at once, from the index as it is). Returns the failure that keeps it behind.
-    private nonisolated func freshen(to head: UInt64) -> AppError? {
-        guard index.knownHeight < head else { return nil }
-        if let failure = indexFollower.failure { return failure }
-        return indexFollower.attemptReporting()
-    }
-
     // MARK: Permissions (A-Q-2)
 
     private nonisolated func permit(_ account: AdminAccount, permission: Permission, factory: String, kind: RecordKind) throws(AppError) {
@@ -615,43 +607,7 @@ public actor RecordService {
 
     /// The page of ``query(_:token:)`` once the caller is authorised.
     private nonisolated func answer(_ query: RecordQuery, admin: AdminAccount) throws(AppError) -> RecordPage {
-        try query.validate()
-        if let f = query.factoryUID {
-            guard admin.scope.contains(f) else {
-                throw AppError(.permissionDenied, "'\(admin.user)' may not query factory '\(f)'",
-                               details: ["permission": "records.query", "user": admin.user, "factory": f])
-            }
-            guard organisation.contains(f) else {
-                throw AppError(.permissionDenied, "this node's organisation is not entitled to factory '\(f)'", details: ["factory": f, "scope": "node"])
-            }
-        }
-        let kinds = admin.recordKinds
-        if let k = query.kind, !kinds.contains(k) {
-            throw AppError(.permissionDenied, "'\(admin.user)' may not query \(k.rawValue) records",
-                           details: ["permission": "records.query", "user": admin.user, "kind": k.rawValue])
-        }
-        var factories: [String]?
-        switch (admin.scope, organisation) {
-        case (.all, .all): factories = nil
-        case (.factories(let a), .all): factories = a
-        case (.all, .factories(let b)): factories = b
-        case (.factories(let a), .factories(let b)): factories = a.filter(b.contains)
-        }
-        if factories?.isEmpty == true {
-            throw AppError(.permissionDenied, "'\(admin.user)' has no factory this node is entitled to", details: ["user": admin.user])
-        }
-        let head = indexFollower.headHeight
-        let failure = freshen(to: head)
-        var page = try index.page(query, factories: factories,
-                                  kinds: kinds.count == RecordKind.allCases.count ? nil : RecordKind.allCases.filter(kinds.contains), headHeight: head)
-        if page.behind > 0 { page.indexError = failure }
-        if query.includeProofs {
-            for i in page.records.indices {
-                let r = page.records[i]
-                page.records[i].proof = try UploadReceipt.build(transactionID: r.transactionID, operations: [(r.recordID, r.version, r.digest)], store: store).first
-            }
-        }
-        return page
+        try indexFollower.page(query, for: QueryReader(user: admin.user, scope: admin.scope, kinds: admin.recordKinds, organisation: organisation))
     }
 
     /// Every version of a record, oldest first (A-U-2 history).

@@ -328,6 +328,37 @@ public actor ForgeChainClient {
         return nil
     }
 
+    /// Sends one request line to a node the balancer picks (by `key` when consistent hashing), failing over to the
+    /// next until one answers, and returns its answer line: the way the layers above reach operations they added to
+    /// the nodes' client endpoints (``NodeControlServer/Operation``; the records platform's signed queries).
+    /// - Parameters:
+    ///   - request: Required. A JSON object's bytes, one line (see ``NodeControlServer``).
+    ///   - key: Optional, default nil. What consistent hashing keys on.
+    /// - Returns: The answer of the first node that answered: a JSON object, `{"ok":false,"code":N,…}` for a refusal.
+    /// - Throws: `ChainError` `.controlSocketFailed` (4201) when no node answered within ``Configuration/requestTimeout``
+    ///   each; `.clientClosed` (4203) after ``close()``; `.invalidControlRequest` (4200) when `request` holds a newline.
+    /// - Note: Example: `let answer = try await client.exchange(Data(#"{"op":"status"}"#.utf8))`.
+    public func exchange(_ request: Data, key: [UInt8]? = nil) async throws(ChainError) -> Data {
+        guard !closed else { throw ChainError(.clientClosed, "the client is closed") }
+        var tried = Set<NodeID>()
+        var last: ChainError?
+        while let node = balancer.pick(key: key, excluding: tried, now: .now), let address = addresses[node] {
+            tried.insert(node)
+            balancer.started(node)
+            do {
+                let answer = try await NodeControlClient(host: address.host, port: address.port, tls: configuration.tls)
+                    .exchange(request, timeout: configuration.requestTimeout)
+                balancer.finished(node, success: true, now: .now)
+                return answer
+            } catch {
+                balancer.finished(node, success: false, now: .now)
+                if error.code == .invalidControlRequest { throw error }
+                last = error
+            }
+        }
+        throw last ?? ChainError(.controlSocketFailed, "no node is available: every node failed recently", details: ["endpoint": "all"])
+    }
+
     /// Asks every available node for its load.
     private func refreshLoad() async {
         for node in balancer.nodes where balancer.isAvailable(node, now: .now) {

@@ -20,6 +20,10 @@ import Synchronization
 /// | `{"op":"consensus"}` | `{"ok":true,"height":12,"role":"backup","config":{…},"changes":[{"height":20,"validators":[0,1,2]}]}`: the configuration that decides the next block (`ConsensusConfig` JSON) and the scheduled changes |
 /// | `{"op":"load"}` | `{"ok":true,"load":{…}}`, a ``LoadReport`` |
 /// | `{"op":"nonce","sender":"<hex public key>","scheme":"ed25519"}` | `{"ok":true,"nextNonce":N}`, the sender's next committed nonce |
+/// | `{"op":"ledger"}` | `{"ok":true,"path":"…","bytes":N,"hashAlgorithm":"sha256","height":12,"head":"…","stateRoot":"…"}` (`height` absent for an empty ledger) |
+///
+/// Layers above the node add operations of their own (``Operation``: the record index's signed queries, a platform's
+/// operator commands), passed to `start`; an added name never replaces a built-in one.
 ///
 /// A refusal answers `{"ok":false,"code":N,"message":"…"}` with the error's stable code (4xxx from the
 /// mempool, 1xxx for a transaction that does not decode, 4200 for a request the endpoint does not understand).
@@ -32,6 +36,11 @@ import Synchronization
 public final class NodeControlServer: Sendable {
     /// The longest request line accepted: 4 MiB.
     public static let maximumRequestBytes = 4 << 20
+
+    /// An operation added to the endpoint by a layer above the node: it gets the request line (a JSON object whose
+    /// `op` named it) and returns the answer, one JSON object (`{"ok":true,…}` or `{"ok":false,"code":N,"message":"…"}`)
+    /// without the newline. Called concurrently, once per request; it must answer every input, garbage included.
+    public typealias Operation = @Sendable (_ request: Data) async -> Data
 
     private let channel: any Channel
     /// The socket's path; empty for a TCP endpoint.
@@ -47,10 +56,12 @@ public final class NodeControlServer: Sendable {
         let connections = Atomic<Int>(0)
         let sampler = ProcessLoadSampler()
         let traffic: @Sendable () -> UInt64
-        init(node: any ChainNode, logger: Logger, traffic: @escaping @Sendable () -> UInt64) {
+        let operations: [String: Operation]
+        init(node: any ChainNode, logger: Logger, traffic: @escaping @Sendable () -> UInt64, operations: [String: Operation]) {
             self.node = node
             self.logger = logger
             self.traffic = traffic
+            self.operations = operations
         }
     }
 
@@ -71,12 +82,13 @@ public final class NodeControlServer: Sendable {
     ///   - port: Optional, default 0 (the system chooses; read ``port``).
     ///   - tls: Optional, default nil (plain TCP: only for a network the operator trusts).
     ///   - traffic: Optional, default none. The node's peer traffic in bytes so far (`TCPTransport.traffic`), for load reports.
+    ///   - operations: Optional, default none. Operations added by the layers above, by `op` name (see ``Operation``).
     ///   - logger: Optional. Where refused requests are logged.
     /// - Throws: `ChainError` `.controlSocketFailed` (4201) when the port cannot be listened on or TLS is misconfigured.
     public static func start(node: any ChainNode, host: String = "127.0.0.1", port: Int = 0, tls: TCPTransport.TLS?,
-                             traffic: @escaping @Sendable () -> UInt64 = { 0 },
+                             traffic: @escaping @Sendable () -> UInt64 = { 0 }, operations: [String: Operation] = [:],
                              logger: Logger = Logger(label: "forgechain.node")) async throws(ChainError) -> NodeControlServer {
-        let shared = Shared(node: node, logger: logger, traffic: traffic)
+        let shared = Shared(node: node, logger: logger, traffic: traffic, operations: operations)
         let context: NIOSSLContext?
         do { context = try tls?.contexts().server } catch {
             throw ChainError(.controlSocketFailed, "control endpoint TLS: \(error.message)", details: ["port": String(port)])
@@ -102,11 +114,13 @@ public final class NodeControlServer: Sendable {
     ///   - node: Required. The node to answer for.
     ///   - path: Required. The socket's path (at most 107 bytes, a Unix socket limit).
     ///   - traffic: Optional, default none. The node's peer traffic in bytes so far (`TCPTransport.traffic`), for load reports.
+    ///   - operations: Optional, default none. Operations added by the layers above, by `op` name (see ``Operation``).
     ///   - logger: Optional. Where refused requests are logged.
     /// - Throws: `ChainError` `.controlSocketFailed` (4201) when the socket cannot be created.
     public static func start(node: any ChainNode, path: String, traffic: @escaping @Sendable () -> UInt64 = { 0 },
+                             operations: [String: Operation] = [:],
                              logger: Logger = Logger(label: "forgechain.node")) async throws(ChainError) -> NodeControlServer {
-        let shared = Shared(node: node, logger: logger, traffic: traffic)
+        let shared = Shared(node: node, logger: logger, traffic: traffic, operations: operations)
         if FileManager.default.fileExists(atPath: path) {
             do { try FileManager.default.removeItem(atPath: path) } catch {
                 throw ChainError(.controlSocketFailed, "cannot replace the stale control socket \(path): \(error)", details: ["path": path])
@@ -137,6 +151,27 @@ public final class NodeControlServer: Sendable {
         try? await channel.close()
         if !path.isEmpty { try? FileManager.default.removeItem(atPath: path) }
     }
+
+    /// Answers one request line: a built-in operation, else one added by the layers above.
+    static func answer(line data: Data, shared: Shared) async -> [UInt8] {
+        let answer: [String: Any]
+        if let request = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
+            if let name = request["op"] as? String, !builtIn.contains(name), let operation = shared.operations[name] {
+                var bytes = Array(await operation(data))
+                bytes.removeAll { $0 == 0x0A }   // one answer, one line (JSON escapes newlines inside strings)
+                return bytes
+            }
+            answer = await NodeControlServer.answer(request, shared: shared)
+        } else {
+            answer = ["ok": false, "code": Int(ChainError.Code.invalidControlRequest.rawValue), "message": "a request is one JSON object per line"]
+        }
+        do { return Array(try JSONSerialization.data(withJSONObject: answer, options: [.sortedKeys])) } catch {
+            return Array(#"{"ok":false,"code":4200,"message":"the answer could not be encoded"}"#.utf8)
+        }
+    }
+
+    /// The operations the node itself answers; an added operation of the same name is never called.
+    static let builtIn: Set<String> = ["status", "submit", "submitBatch", "receipts", "nonce", "ledger", "load"]
 
     /// Answers one request (a JSON object).
     static func answer(_ request: [String: Any], shared: Shared) async -> [String: Any] {
@@ -219,6 +254,18 @@ public final class NodeControlServer: Sendable {
                 return failure(ChainError.Code.invalidControlRequest.rawValue, "nonce needs 'sender' (hex public key) and optionally 'scheme'")
             }
             return ["ok": true, "nextNonce": Int(await node.nextNonce(for: sender))]
+        case "ledger":
+            let store = await node.ledger
+            var answer: [String: Any] = ["ok": true, "path": store.path ?? ":memory:", "hashAlgorithm": store.hashAlgorithm.rawValue]
+            if let path = store.path, let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber {
+                answer["bytes"] = size.intValue
+            }
+            if let head = store.head {
+                answer["height"] = Int(head.height.rawValue)
+                answer["head"] = head.hash.hex
+                answer["stateRoot"] = head.stateRoot.hex
+            }
+            return answer
         case "load":
             let sample = shared.sampler.sample(traffic: shared.traffic())
             let health = await node.health
@@ -229,7 +276,9 @@ public final class NodeControlServer: Sendable {
                                          "bandwidthBytesPerSecond": report.bandwidthBytesPerSecond, "openConnections": report.openConnections,
                                          "heightLag": Int(report.heightLag), "mempool": report.mempool]]
         default:
-            return failure(ChainError.Code.invalidControlRequest.rawValue, "unknown op; expected status, submit, submitBatch, receipts, nonce or load")
+            let added = shared.operations.keys.sorted()
+            return failure(ChainError.Code.invalidControlRequest.rawValue,
+                           "unknown op; expected status, submit, submitBatch, receipts, nonce, ledger or load" + (added.isEmpty ? "" : ", or " + added.joined(separator: ", ")))
         }
     }
 }
@@ -279,16 +328,7 @@ final class ControlLineHandler: ChannelInboundHandler {
         let shared = self.shared
         let data = Data(line)
         Task {
-            let answer: [String: Any]
-            if let request = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
-                answer = await NodeControlServer.answer(request, shared: shared)
-            } else {
-                answer = ["ok": false, "code": Int(ChainError.Code.invalidControlRequest.rawValue), "message": "a request is one JSON object per line"]
-            }
-            var bytes: [UInt8]
-            do { bytes = Array(try JSONSerialization.data(withJSONObject: answer, options: [.sortedKeys])) } catch {
-                bytes = Array(#"{"ok":false,"code":4200,"message":"the answer could not be encoded"}"#.utf8)
-            }
+            var bytes = await NodeControlServer.answer(line: data, shared: shared)
             bytes.append(0x0A)
             var buffer = channel.allocator.buffer(capacity: bytes.count)
             buffer.writeBytes(bytes)
@@ -338,10 +378,29 @@ public struct NodeControlClient: Sendable {
     /// - Throws: `ChainError` `.controlSocketFailed` (4201) when the endpoint cannot be reached or answers nothing in
     ///   time; `.invalidControlRequest` (4200) when `request` is not JSON.
     public func request(_ request: [String: any Sendable], timeout: Duration = .seconds(60)) async throws(ChainError) -> [String: Any] {
-        let line: [UInt8]
-        do { line = Array(try JSONSerialization.data(withJSONObject: request)) + [0x0A] } catch {
+        let line: Data
+        do { line = try JSONSerialization.data(withJSONObject: request) } catch {
             throw ChainError(.invalidControlRequest, "the request is not JSON: \(error)")
         }
+        let bytes = try await exchange(line, timeout: timeout)
+        guard let object = (try? JSONSerialization.jsonObject(with: bytes)) as? [String: Any] else {
+            throw ChainError(.controlSocketFailed, "the node's control endpoint \(name) answered something other than a JSON object",
+                             details: ["endpoint": name])
+        }
+        return object
+    }
+
+    /// Sends one request line (a JSON object, without the newline) and returns the answer line as it came.
+    /// - Parameters:
+    ///   - request: Required. A JSON object's bytes with no newline in them (see ``NodeControlServer``).
+    ///   - timeout: Optional, default 60 s. How long to wait for the connection and the answer.
+    /// - Throws: `ChainError` `.controlSocketFailed` (4201) when the endpoint cannot be reached or answers nothing in
+    ///   time; `.invalidControlRequest` (4200) when `request` holds a newline.
+    /// - Note: Safe to call concurrently (a connection per call). Example:
+    ///   `let answer = try await NodeControlClient(path: "data/node.sock").exchange(Data(#"{"op":"status"}"#.utf8))`.
+    public func exchange(_ request: Data, timeout: Duration = .seconds(60)) async throws(ChainError) -> Data {
+        guard !request.contains(0x0A) else { throw ChainError(.invalidControlRequest, "a request is one line: it holds a newline") }
+        let line = Array(request) + [0x0A]
         let answer = AnswerBox()
         let context: NIOSSLContext?
         do { context = try tls?.contexts().client } catch {
@@ -372,10 +431,10 @@ public struct NodeControlClient: Sendable {
         } catch {
             throw ChainError(.controlSocketFailed, "cannot reach the node's control endpoint \(name): \(error)", details: ["endpoint": name])
         }
-        guard let bytes = answer.line, let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else {
+        guard let bytes = answer.line else {
             throw ChainError(.controlSocketFailed, "the node's control endpoint \(name) answered nothing", details: ["endpoint": name])
         }
-        return object
+        return Data(bytes)
     }
 
     final class AnswerBox: Sendable {
