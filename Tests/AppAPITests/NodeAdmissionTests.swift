@@ -64,7 +64,8 @@ import Testing
             for i in 0..<4 where await peers(i) != [0, 1, 2, 3].filter({ $0 != NodeID(UInt32(i)) }) { return false }
             return true
         }, "the validators link; node 4 is refused by every one")
-        #expect(await peers(4).isEmpty)
+        // Node 4 may hold a link for the moment of a handshake its peer then refuses.
+        #expect(await eventually { await peers(4).isEmpty }, "node 4 holds no link")
 
         // The genesis key suspends node 3: every peer closes its link and refuses it; the other three go on.
         var founder = SigningAccount(key: genesisKey, chainID: 53)
