@@ -234,6 +234,8 @@ import Testing
         let before = acknowledged.count
         await submit(to: [0, 1, 2], count: 6)
         #expect(acknowledged.count - before == 6, "three of four nodes commit without node 3")
+        let cutHeights = await (status(sockets[3])?["height"] as? Int ?? -1, status(sockets[0])?["height"] as? Int ?? -1)
+        #expect(cutHeights.0 < cutHeights.1, "node 3 fell behind while cut off: \(cutHeights)")
         await lab.heal(3)
 
         // 2. The primary of view 0 cut off: the others change view and go on.
@@ -242,12 +244,19 @@ import Testing
         let beforePrimary = acknowledged.count
         await submit(to: [1, 2, 3], count: 6)
         #expect(acknowledged.count > beforePrimary, "the others commit after the primary is lost")
+        let primaryHeights = await (status(sockets[0])?["height"] as? Int ?? -1, status(sockets[1])?["height"] as? Int ?? -1)
+        #expect(primaryHeights.0 < primaryHeights.1, "node 0 fell behind while cut off: \(primaryHeights)")
         await lab.heal(0)
 
         // 3. Nodes 0 and 3 cannot reach each other (relayed through 1 and 2) and every node loses 10% of packets.
+        #expect(await eventually(sockets) { all in all.allSatisfy { ($0["peers"] as? [Int])?.count == 3 } }, "node 0 back\n\(logs())")
         await lab.partition(0, 3)
+        // The link between them times out (no heartbeat crosses), while both keep their links to 1 and 2.
+        #expect(await eventually([sockets[0]]) { all in !((all[0]["peers"] as? [Int]) ?? []).contains(3) }, "the 0-3 link goes down")
         for i in 0..<4 { await lab.loss(i, probability: 0.1) }
+        let beforeLoss = acknowledged.count
         await submit(to: [0, 3, 1, 2], count: 8)
+        #expect(acknowledged.count > beforeLoss, "transactions commit under the partition and loss")
 
         // 4. Heal: every acknowledged transaction is on every node, and all heads agree.
         for i in 0..<4 { await lab.heal(i) }
@@ -263,6 +272,7 @@ import Testing
             #expect(missing.isEmpty, "node \(i) lacks acknowledged transactions \(missing)")
         }
         #expect(acknowledged.count >= 20, "most submissions were acknowledged: \(acknowledged.count)")
+        print("NetnsClusterTests: \(acknowledged.count) of \(next) submissions acknowledged; every node holds all of them")
 
         for n in nodes { n.signal(SIGTERM) }
         for n in nodes {
