@@ -146,8 +146,9 @@ public struct RelayEnvelope: Hashable, Sendable {
     /// The node message.
     public var payload: [UInt8]
 
-    /// The node that sent the payload: the first of ``path``.
-    public var origin: NodeID { path[0] }
+    /// The node that sent the payload: the first of ``path`` (nil only for an envelope built with an empty path,
+    /// which never decodes).
+    public var origin: NodeID? { path.first }
 
     /// - Parameters:
     ///   - destination: Required.

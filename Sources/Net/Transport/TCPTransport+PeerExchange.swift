@@ -112,16 +112,17 @@ extension TCPTransport {
                                from: peer)
         }
         guard !envelope.path.contains(localNode) else { return refuseRelay("this node is already in its path (a loop)", from: peer) }
+        guard let origin = envelope.origin else { return refuseRelay("no origin", from: peer) }
         let (member, next) = state.withLock { s -> (Bool, Link?) in
-            guard s.isMember(envelope.origin) else { return (false, nil) }
+            guard s.isMember(origin) else { return (false, nil) }
             guard envelope.destination != localNode else { return (true, nil) }
             guard configuration.maximumRelayHops > 0, envelope.hopsLeft > 0 else { return (true, nil) }
             return (true, s.links[envelope.destination] ?? route(to: envelope.destination, avoiding: envelope.path + [localNode], in: s))
         }
-        guard member else { return refuseRelay("origin \(envelope.origin.rawValue) is not a member", from: peer) }
+        guard member else { return refuseRelay("origin \(origin.rawValue) is not a member", from: peer) }
         if envelope.destination == localNode {
             throughRelayMessages.wrappingAdd(1, ordering: .relaxed)
-            return deliver(envelope.payload, from: envelope.origin)
+            return deliver(envelope.payload, from: origin)
         }
         guard let next else {
             return refuseRelay("no way on to node \(envelope.destination.rawValue) (\(envelope.hopsLeft) hops left)", from: peer)
