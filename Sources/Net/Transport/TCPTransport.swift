@@ -542,6 +542,8 @@ public final class TCPTransport: Transport, Sendable {
     func channelClosed(_ channel: any Channel, peer: NodeID?, dialled: NodeID?) {
         let (wasLink, closed) = state.withLock { s -> (Bool, Bool) in
             s.children[ObjectIdentifier(channel)] = nil
+            // A dial that never became a link (refused, or another node answered) counts against a learned address.
+            if peer == nil, let dialled, s.peers[dialled] == nil { s.learned[dialled]?.failures += 1 }
             guard let peer, let link = s.links[peer], link.channel === channel else { return (false, s.closed) }
             s.links[peer] = nil
             s.routes[peer] = nil
@@ -729,6 +731,8 @@ final class LinkHandler: ChannelInboundHandler {
     private var dialler: Bool { dialled != nil || seed != nil }
     private var peer: NodeID?
     private var link: TCPTransport.Link?
+    /// On an accepted link: the dialler's hello (and certificate) once this side has answered it.
+    private var answered: (LinkHello, X509Certificate?)?
     private var closing = false
 
     init(transport: TCPTransport, dialled: NodeID?, seed: TCPTransport.Endpoint?) {
@@ -740,7 +744,11 @@ final class LinkHandler: ChannelInboundHandler {
     private var peerName: String { peer.map { String($0.rawValue) } ?? dialled.map { String($0.rawValue) } ?? "unknown" }
 
     func channelActive(context: ChannelHandlerContext) {
-        if dialler { send(Frame(kind: .hello, sender: transport.localNode, payload: transport.hello.encoded), context: context) }
+        if dialler {
+            var hello = transport.hello
+            hello.dialled = dialled
+            send(Frame(kind: .hello, sender: transport.localNode, payload: hello.encoded), context: context)
+        }
         context.fireChannelActive()
     }
 
@@ -748,6 +756,22 @@ final class LinkHandler: ChannelInboundHandler {
         let frame = unwrapInboundIn(data)
         guard !closing else { return }
         transport.noteReceived(frame.payload.count + Frame.overheadBytes(authenticated: false))
+        if link == nil, let (hello, certificate) = answered {
+            // The dialler's first frame after both hellos: it holds the link now, so this side takes it up too (a
+            // message sent on this side's `connected` event then never finds the dialler without the link).
+            answered = nil
+            guard frame.sender == hello.node else {
+                return refuse("a frame from node \(frame.sender.rawValue) on node \(hello.node.rawValue)'s link", context: context, notify: false)
+            }
+            if frame.kind == .refusal {
+                transport.refused(peer: peerName, reason: "the peer refused the link: " + String(decoding: frame.payload, as: UTF8.self))
+                return close(context)
+            }
+            link = transport.linkUp(hello.node, channel: context.channel, peerHeight: hello.headHeight, certificate: certificate,
+                                    dialledHere: false, seed: nil)
+            guard link != nil else { return close(context) }
+            transport.advertise()
+        }
         guard let link else { return handshake(frame, context: context) }
         guard frame.sender == link.peer else {
             return refuse("a frame from node \(frame.sender.rawValue) on node \(link.peer.rawValue)'s link", context: context, notify: false)
@@ -782,7 +806,12 @@ final class LinkHandler: ChannelInboundHandler {
             }
             if let reason = transport.admissionRefusal(hello.node, certificate: certificate) { return refuse(reason, context: context, notify: true) }
             peer = hello.node
-            if !dialler { send(Frame(kind: .hello, sender: transport.localNode, payload: transport.hello.encoded), context: context) }
+            if !dialler {
+                // Answer, and take the link up at the dialler's first frame after it (see `channelRead`).
+                send(Frame(kind: .hello, sender: transport.localNode, payload: transport.hello.encoded), context: context)
+                answered = (hello, certificate)
+                return
+            }
             link = transport.linkUp(hello.node, channel: context.channel, peerHeight: hello.headHeight, certificate: certificate,
                                     dialledHere: dialler, seed: seed)
             if link == nil { close(context) } else { transport.advertise() }

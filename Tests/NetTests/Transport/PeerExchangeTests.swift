@@ -100,6 +100,28 @@ import Testing
         for t in [a, b] { await t.close() }
     }
 
+    /// An address given for one member where another listens: the dialled node refuses at the hello (which names
+    /// the node meant), so the genuine link between the two is never taken over, and the address counts failures.
+    @Test func anAddressWhereAnotherMemberListensNeitherLinksNorCutsTheGoodLink() async throws {
+        let log = TCPTransportTests.Captured()
+        var cb = configuration(1, members: [0, 1, 2])
+        cb.logger = log.logger("transport-1")
+        let b = try await TCPTransport.start(cb)
+        var ca = configuration(0, members: [0, 1, 2], peers: [1: Self.local(b.port)])
+        ca.logger = log.logger("transport-0")
+        let a = try await TCPTransport.start(ca)
+        #expect(await eventually { let x = await a.connectedPeers(), y = await b.connectedPeers(); return x == [1] && y == [0] })
+        a.receivePeerList(PeerList(entries: [.init(node: 2, endpoint: Self.local(b.port))], links: []).encoded, from: 1)
+        #expect(await eventually { a.state.withLock { ($0.learned[2]?.failures ?? 0) >= 2 } })
+        #expect(log.lines.contains { $0.contains("node 1 answered at node 2's endpoint") })
+        #expect(log.lines.filter { $0.contains("link up") }.count == 2, "the one genuine link, seen from both sides")
+        #expect(!log.lines.contains { $0.contains("link down") })
+        #expect(await a.connectedPeers() == [1])
+        let hello = LinkHello(chainID: 53, genesisHash: Self.genesis, node: 0, headHeight: 5, dialled: 2)
+        #expect(try LinkHello(decoding: hello.encoded) == hello)
+        for t in [a, b] { await t.close() }
+    }
+
     /// Node 2 listens where nobody can dial it (it advertises a closed port) and dials node 1 only: nodes 0 and 2
     /// have no link, and talk through node 1.
     @Test func nodesWithoutALinkTalkThroughAPeerTheyShare() async throws {
