@@ -139,7 +139,8 @@ public struct RelayEnvelope: Hashable, Sendable {
 
     /// The node the payload is for.
     public var destination: NodeID
-    /// How many more times it may be forwarded, 0...``maximumHops``.
+    /// How many more times it may be forwarded, 0...``maximumHops`` (the origin sets its configured
+    /// ``TCPTransport/Configuration/maximumRelayHops``; each relay spends one).
     public var hopsLeft: Int
     /// The origin, then each node that forwarded it; 1...``maximumHops``+1 distinct nodes, without the destination.
     public var path: [NodeID]

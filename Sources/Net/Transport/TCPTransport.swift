@@ -390,7 +390,7 @@ public final class TCPTransport: Transport, Sendable {
         if let link {
             write(Frame(kind: .message, sender: localNode, payload: bytes), on: link)
         } else if let relay {
-            sendThrough(relay, RelayEnvelope(destination: node, hopsLeft: configuration.maximumRelayHops - 1, path: [localNode], payload: bytes))
+            sendThrough(relay, RelayEnvelope(destination: node, hopsLeft: configuration.maximumRelayHops, path: [localNode], payload: bytes))
         }
     }
 
@@ -405,7 +405,7 @@ public final class TCPTransport: Transport, Sendable {
         let frame = Frame(kind: .message, sender: localNode, payload: bytes)
         for link in links { write(frame, on: link) }
         for (member, relay) in relays {
-            sendThrough(relay, RelayEnvelope(destination: member, hopsLeft: configuration.maximumRelayHops - 1, path: [localNode], payload: bytes))
+            sendThrough(relay, RelayEnvelope(destination: member, hopsLeft: configuration.maximumRelayHops, path: [localNode], payload: bytes))
         }
     }
 

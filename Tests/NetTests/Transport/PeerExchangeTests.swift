@@ -168,6 +168,28 @@ import Testing
         for t in [a, b, c, d] { await t.close() }
     }
 
+    /// A relay without a link to the destination hands the envelope to its own peer that has one, within the
+    /// hop limit: 1 → 2 → 3 for an envelope from node 0.
+    @Test func aRelayWithoutALinkToTheDestinationHandsTheEnvelopeToAPeerThatHasOne() async throws {
+        let d = try await TCPTransport.start(configuration(2))
+        let b = try await TCPTransport.start(configuration(1, peers: [2: Self.local(d.port)]))
+        var cc = configuration(3, seeds: [Self.local(d.port)])
+        cc.advertisedEndpoint = Self.local(1)
+        let c = try await TCPTransport.start(cc)
+        #expect(await eventually { b.state.withLock { $0.routes[2]?.contains(3) ?? false } })
+        #expect(await b.connectedPeers() == [2])
+        var atC = c.events.makeAsyncIterator()
+        b.receiveRelay(RelayEnvelope(destination: 3, hopsLeft: 2, path: [0], payload: Array("two relays".utf8)).encoded, from: 0)
+        #expect(await nextMessage(&atC) == .message(from: 0, bytes: Array("two relays".utf8)))
+        #expect(b.traffic.relayed == 1 && d.traffic.relayed == 1)
+        // With one forward left, the second relay has none to spend.
+        let dropped = d.traffic.dropped
+        b.receiveRelay(RelayEnvelope(destination: 3, hopsLeft: 1, path: [0], payload: [1]).encoded, from: 0)
+        #expect(await eventually { d.traffic.dropped == dropped + 1 })
+        #expect(b.traffic.relayed == 2 && d.traffic.relayed == 1)
+        for t in [b, c, d] { await t.close() }
+    }
+
     @Test func peerListsAndEnvelopesRoundTripAndRefuseWhatBreaksTheirRules() throws {
         let list = PeerList(entries: [.init(node: 2, endpoint: .init(host: "fe80::1%eth0", port: 7400)),
                                       .init(node: 4_000_000_000, endpoint: .init(host: "node-3.example", port: 65_535))],
