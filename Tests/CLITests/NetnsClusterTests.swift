@@ -282,3 +282,42 @@ import Testing
         await lab.tearDown()
     }
 }
+
+/// `node run` with `seeds` instead of a full peer list, on loopback (runs everywhere, unlike the namespace test):
+/// each node is given one other node's address and links with all three others, then they commit and agree.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct SeedProcessTests {
+    @Test func fourNodeProcessesGivenOneSeedEachLinkCommitAndAgree() async throws {
+        let cli = try ForgeChainProcess()
+        defer { cli.remove() }
+        let folder = cli.path("consortium")
+        let ports = NodeProcessTests.freePorts(4)
+        let made = try await cli.run(["certs", "--nodes", "4", "--out", folder, "--ports", ports.map(String.init).joined(separator: ","),
+                                      "--consensus", "pbft", "--client-port-offset", "0", "--executors", "records,access,kv"], withData: false)
+        try #require(made.status == 0, "\(made)")
+        for i in 0..<4 {
+            let path = "\(folder)/node\(i)/config.json"
+            var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+            config["peers"] = [String: String]()
+            config["seeds"] = ["127.0.0.1:\(ports[(i + 1) % 4])"]
+            try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]).write(to: URL(fileURLWithPath: path))
+        }
+        let sockets = (0..<4).map { "\(folder)/node\($0)/data/node.sock" }
+        let nodes = try (0..<4).map { try NodeProcessTests.NodeProcess(config: "\(folder)/node\($0)/config.json", socket: sockets[$0],
+                                                                        log: cli.path("node\($0).log")) }
+        defer { for n in nodes where n.process.isRunning { n.signal(SIGKILL) } }
+        let probe = NodeProcessTests()
+        let linked = await probe.eventually(sockets) { all in all.allSatisfy { ($0["peers"] as? [Int])?.count == 3 } }
+        #expect(linked, "every node finds the three others from its one seed")
+        var alice = SigningAccount(key: try PrivateKey(scheme: .ed25519, rawRepresentation: [UInt8](repeating: 11, count: 32)), chainID: 53_1407)
+        var top = 0
+        for i in 0..<4 {
+            let tx = try alice.set(key: Array("lot-\(i)".utf8), value: Array("passed".utf8))
+            let answer = try await NodeControlClient(path: sockets[i]).request(["op": "submit", "transaction": Hex.encode(tx.encoded)])
+            #expect(answer["committed"] as? Bool == true, "\(answer)")
+            top = max(top, answer["height"] as? Int ?? 0)
+        }
+        #expect(await probe.eventually(sockets) { NodeProcessTests.agree($0, atLeast: top) }, "the four nodes agree")
+        for n in nodes { n.signal(SIGTERM) }
+        for (i, n) in nodes.enumerated() { #expect(await n.exitStatus(within: 30) == 0, "node \(i) exits 0") }
+    }
+}
