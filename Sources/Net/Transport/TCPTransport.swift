@@ -26,6 +26,13 @@ import Synchronization
 /// peer would push beyond that is dropped (delivery is best effort; the node's protocols resend) and counted in
 /// `forgechain_transport_dropped_messages_total`.
 ///
+/// **Peer exchange and relaying (N-T-3).** Linked nodes exchange ``PeerList`` frames (their own address, the
+/// addresses they trust, their links), so a node given ``Configuration/seeds`` or a partial ``Configuration/peers``
+/// finds the other ``Configuration/members``; a learned address is a hint, the hello and TLS still decide. A message
+/// for a member without a link goes in a ``RelayEnvelope`` through a peer that links with it; it arrives as
+/// ``TransportEvent/message(from:bytes:)`` from the origin the relays name, so trust its sender only as far as
+/// its contents are signed (consensus messages are). Documentation/Network.md has the rules.
+///
 /// The node's identity is claimed in the hello, not proven: on a network it does not trust, run it over mutual
 /// TLS (the network issue's TLS transport), not plain TCP.
 ///
