@@ -27,8 +27,10 @@ struct NodeFile: Codable {
     var data: String
     /// `host:port` to listen on, or `unix:PATH` (nodes on one machine).
     var listen: String
-    /// Every other member's `host:port` (or `unix:PATH`), by node ID.
+    /// Other members' `host:port` (or `unix:PATH`), by node ID; may be partial: the others are learned from peers.
     var peers: [String: String]
+    /// `host:port` addresses to dial whatever member listens there, to learn the others from (optional).
+    var seeds: [String]?
     var tls: TLSFiles?
     /// `host:port` of the client endpoint (mutual TLS with `tls`); none when absent.
     var client: String?
@@ -264,6 +266,8 @@ struct NodeCommand: AsyncParsableCommand {
             transportConfiguration.port = listen.port
             transportConfiguration.unixPath = listen.path
             transportConfiguration.peers = try file.peerEndpoints()
+            transportConfiguration.members = Set(validators.ids).subtracting([NodeID(file.node)])
+            transportConfiguration.seeds = try (file.seeds ?? []).map { try NodeFile.endpoint($0, field: "seeds") }
             if let tls = file.tls {
                 let key = try PrivateKey(derRepresentation: try keystore.load(NodeFile.keystoreTLSEntry).bytesCopy())
                 func certificate(_ path: String) throws -> X509Certificate {

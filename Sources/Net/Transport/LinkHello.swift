@@ -17,7 +17,9 @@ extension FrameKind {
 /// protocol version, chain or genesis; a node that is not a member; a node claiming to be the local one) is
 /// refused with the reason logged on both sides.
 ///
-/// **Wire form**: the payload of a ``FrameKind/hello`` frame, RLP `[version, chainID, genesisHash, node, headHeight]`.
+/// **Wire form**: the payload of a ``FrameKind/hello`` frame, RLP `[version, chainID, genesisHash, node, headHeight]`,
+/// followed on a link the sender dialled to a known node by that node's ID (`dialled`), so that a node reached at an
+/// address another node gave for someone else refuses at once instead of taking the link over.
 ///
 /// ```swift
 /// let hello = LinkHello(chainID: 53, genesisHash: genesis.headerHash, node: 2, headHeight: 1_204)
@@ -36,26 +38,36 @@ public struct LinkHello: Hashable, Sendable {
     public var node: NodeID
     /// The sender's committed head height when it said hello.
     public var headHeight: UInt64
+    /// The node the sender meant to reach, when it dialled a known node (nil when it accepted the link or dialled a
+    /// seed): a receiver that is another node refuses.
+    public var dialled: NodeID?
 
-    /// Parameters as the properties of the same names; `version` defaults to ``currentVersion``.
-    public init(version: UInt64 = LinkHello.currentVersion, chainID: UInt64, genesisHash: Digest, node: NodeID, headHeight: UInt64) {
+    /// Parameters as the properties of the same names; `version` defaults to ``currentVersion``, `dialled` to nil.
+    public init(version: UInt64 = LinkHello.currentVersion, chainID: UInt64, genesisHash: Digest, node: NodeID, headHeight: UInt64,
+                dialled: NodeID? = nil) {
         self.version = version
         self.chainID = chainID
         self.genesisHash = genesisHash
         self.node = node
         self.headHeight = headHeight
+        self.dialled = dialled
     }
 
     /// The canonical encoding.
     public var encoded: [UInt8] {
-        RLP.encode(.list([.uint(version), .uint(chainID), .digest(genesisHash), .uint(UInt64(node.rawValue)), .uint(headHeight)]))
+        var fields: [RLP.Item] = [.uint(version), .uint(chainID), .digest(genesisHash), .uint(UInt64(node.rawValue)), .uint(headHeight)]
+        if let dialled { fields.append(.uint(UInt64(dialled.rawValue))) }
+        return RLP.encode(.list(fields))
     }
 
     /// Decodes ``encoded``.
     /// - Throws: `NetError` `.malformedFrame` (3007) naming the field; never traps.
     public init(decoding bytes: [UInt8]) throws(NetError) {
         do throws(LedgerError) {
-            let f = try RLP.decode(bytes).list("hello", count: 5)
+            let f = try RLP.decode(bytes).list("hello")
+            guard f.count == 5 || f.count == 6 else {
+                throw LedgerError(.fieldCount, "field 'hello': expected 5 or 6 elements, found \(f.count)", details: ["field": "hello"])
+            }
             version = try f[0].uint64("hello.version")
             chainID = try f[1].uint64("hello.chainID")
             genesisHash = try f[2].digest("hello.genesisHash")
@@ -65,6 +77,15 @@ public struct LinkHello: Hashable, Sendable {
             }
             self.node = NodeID(UInt32(node))
             headHeight = try f[4].uint64("hello.headHeight")
+            if f.count == 6 {
+                let dialled = try f[5].uint64("hello.dialled")
+                guard dialled <= UInt64(UInt32.max) else {
+                    throw LedgerError(.invalidFieldValue, "field 'hello.dialled': \(dialled) is not a node ID", details: ["field": "hello.dialled"])
+                }
+                self.dialled = NodeID(UInt32(dialled))
+            } else {
+                dialled = nil
+            }
         } catch {
             throw NetError(.malformedFrame, "hello: \(error.message)", details: error.details)
         }
@@ -76,6 +97,7 @@ public struct LinkHello: Hashable, Sendable {
         if other.chainID != chainID { return "chain \(other.chainID), expected \(chainID)" }
         if other.genesisHash != genesisHash { return "genesis \(other.genesisHash.hex.prefix(16)), expected \(genesisHash.hex.prefix(16))" }
         if other.node == node { return "node \(other.node.rawValue) is this node" }
+        if let dialled = other.dialled, dialled != node { return "node \(node.rawValue) answered at node \(dialled.rawValue)'s endpoint" }
         return nil
     }
 }

@@ -26,6 +26,13 @@ import Synchronization
 /// peer would push beyond that is dropped (delivery is best effort; the node's protocols resend) and counted in
 /// `forgechain_transport_dropped_messages_total`.
 ///
+/// **Peer exchange and relaying (N-T-3).** Linked nodes exchange ``PeerList`` frames (their own address, the
+/// addresses they trust, their links), so a node given ``Configuration/seeds`` or a partial ``Configuration/peers``
+/// finds the other ``Configuration/members``; a learned address is a hint, the hello and TLS still decide. A message
+/// for a member without a link goes in a ``RelayEnvelope`` through a peer that links with it; it arrives as
+/// ``TransportEvent/message(from:bytes:)`` from the origin the relays name, so trust its sender only as far as
+/// its contents are signed (consensus messages are). Documentation/Network.md has the rules.
+///
 /// The node's identity is claimed in the hello, not proven: on a network it does not trust, run it over mutual
 /// TLS (the network issue's TLS transport), not plain TCP.
 ///
@@ -120,9 +127,24 @@ public final class TCPTransport: Transport, Sendable {
         /// Optional, default nil. Listen on this Unix domain socket instead of ``host`` and ``port`` (a stale socket
         /// file there is replaced; the file is made mode 0600).
         public var unixPath: String?
-        /// Optional, default none. The other members and where they listen: links are made with these nodes only.
-        /// This node dials the members with higher IDs; the others dial it (their endpoint is unused here).
+        /// Optional, default none. Members and where they listen, as the operator configured them (never replaced by
+        /// what peers say). This node dials the members with higher IDs; the others dial it.
         public var peers: [NodeID: Endpoint] = [:]
+        /// Optional, default none. Further members whose addresses this node learns from its peers (N-T-3): links are
+        /// made with the nodes of ``peers`` and ``members`` only, and learned addresses of other nodes are ignored.
+        public var members: Set<NodeID> = []
+        /// Optional, default none. Addresses to dial whatever node listens there (a node given one seed finds the
+        /// others through it): dialled at start and again by the keeper while no link to the node found there is up.
+        public var seeds: [Endpoint] = []
+        /// Optional, default nil: ``host`` and the listening port, unless ``host`` is a wildcard (`0.0.0.0`, `::`)
+        /// or the node listens on a Unix socket (then it advertises nothing). The TCP address this node tells its
+        /// peers to reach it at.
+        public var advertisedEndpoint: Endpoint?
+        /// Optional, default 2; range 0...4 (``RelayEnvelope/maximumHops``). How many relays a message of this node may
+        /// cross to reach a member it has no link to, and whether this node forwards others' messages (0: neither).
+        public var maximumRelayHops = 2
+        /// Optional, default 1,024; range 1...65,536. The most learned addresses kept (one per member).
+        public var maximumLearnedAddresses = 1_024
         /// Optional, default frames up to 64 MiB plus framing. The largest frame accepted and sent.
         public var frames = FrameConfiguration(maxFrameBytes: (64 << 20) + Frame.overheadBytes(authenticated: false))
         /// Optional, default 1 s; range 10 ms...60 s. A heartbeat goes out after this long without sending.
@@ -171,6 +193,15 @@ public final class TCPTransport: Transport, Sendable {
             for (id, endpoint) in peers where endpoint.path == nil && !(1...65_535).contains(endpoint.port) {
                 throw bad("peers", "node \(id.rawValue)'s port \(endpoint.port), expected 1...65535")
             }
+            for seed in seeds where seed.path == nil && !(1...65_535).contains(seed.port) {
+                throw bad("seeds", "\(seed)'s port \(seed.port), expected 1...65535")
+            }
+            guard (0...RelayEnvelope.maximumHops).contains(maximumRelayHops) else {
+                throw bad("maximumRelayHops", "\(maximumRelayHops), expected 0...\(RelayEnvelope.maximumHops)")
+            }
+            guard (1...65_536).contains(maximumLearnedAddresses) else {
+                throw bad("maximumLearnedAddresses", "\(maximumLearnedAddresses), expected 1...65536")
+            }
             try frames.validate()
         }
     }
@@ -181,11 +212,14 @@ public final class TCPTransport: Transport, Sendable {
         let channel: any Channel
         /// The certificate the peer presented (mutual TLS), for admission checks later on.
         let certificate: X509Certificate?
+        /// Whether this node dialled it (of two links to one peer, both sides keep the one the lower ID dialled).
+        let dialledHere: Bool
         let pending = Atomic<Int>(0)
-        init(peer: NodeID, channel: any Channel, certificate: X509Certificate?) {
+        init(peer: NodeID, channel: any Channel, certificate: X509Certificate?, dialledHere: Bool) {
             self.peer = peer
             self.channel = channel
             self.certificate = certificate
+            self.dialledHere = dialledHere
         }
     }
 
@@ -194,6 +228,13 @@ public final class TCPTransport: Transport, Sendable {
 
     struct State: Sendable {
         var peers: [NodeID: Endpoint]
+        var members: Set<NodeID>
+        var learned: [NodeID: LearnedAddress] = [:]
+        /// The node found at each seed that answered.
+        var seedNodes: [Endpoint: NodeID] = [:]
+        var seedsDialing: Set<Endpoint> = []
+        /// The members each linked peer last said it links with.
+        var routes: [NodeID: Set<NodeID>] = [:]
         var links: [NodeID: Link] = [:]
         var dialing: Set<NodeID> = []
         var attempts: [NodeID: Int] = [:]
@@ -214,10 +255,31 @@ public final class TCPTransport: Transport, Sendable {
     private let headHeight = Atomic<UInt64>(0)
     private let sentBytes = Atomic<UInt64>(0)
     private let receivedBytes = Atomic<UInt64>(0)
+    let relayedFrames = Atomic<UInt64>(0)
+    let throughRelayMessages = Atomic<UInt64>(0)
+    let droppedMessages = Atomic<UInt64>(0)
+    /// The address this node advertises (``Configuration/advertisedEndpoint`` or the one derived from where it listens).
+    let advertised: Endpoint?
 
-    /// Bytes of frames written to and read from every link so far (the node's bandwidth, for load reports).
-    public var traffic: (sent: UInt64, received: UInt64) {
-        (sentBytes.load(ordering: .relaxed), receivedBytes.load(ordering: .relaxed))
+    /// What a transport has carried so far.
+    public struct Traffic: Hashable, Sendable {
+        /// Bytes of frames written to every link.
+        public var sent: UInt64
+        /// Bytes of frames read from every link.
+        public var received: UInt64
+        /// Envelopes this node forwarded for other nodes (N-T-3).
+        public var relayed: UInt64
+        /// This node's own messages that went out, or came in, inside an envelope through a relay.
+        public var throughRelay: UInt64
+        /// Messages dropped: a full link queue, or an envelope with no way on (no route, hop limit, refused).
+        public var dropped: UInt64
+    }
+
+    /// What the transport has carried so far (the node's bandwidth, for load reports, and its relaying).
+    public var traffic: Traffic {
+        Traffic(sent: sentBytes.load(ordering: .relaxed), received: receivedBytes.load(ordering: .relaxed),
+                relayed: relayedFrames.load(ordering: .relaxed), throughRelay: throughRelayMessages.load(ordering: .relaxed),
+                dropped: droppedMessages.load(ordering: .relaxed))
     }
 
     func noteReceived(_ bytes: Int) { receivedBytes.wrappingAdd(UInt64(bytes), ordering: .relaxed) }
@@ -227,8 +289,9 @@ public final class TCPTransport: Transport, Sendable {
     let encoder: FrameEncoder
     /// The TLS contexts when ``Configuration/tls`` is set.
     private let tlsContexts: (server: NIOSSLContext, client: NIOSSLContext)?
-    private let dropped: Counter
+    let dropped: Counter
     private let refusedLinks: Counter
+    let relayedCounter: Counter
 
     private init(configuration: Configuration, server: any Channel, port: Int, group: MultiThreadedEventLoopGroup,
                  stream: (AsyncStream<TransportEvent>, AsyncStream<TransportEvent>.Continuation)) throws(NetError) {
@@ -238,12 +301,20 @@ public final class TCPTransport: Transport, Sendable {
         self.port = port
         self.group = group
         (events, continuation) = stream
-        state = Mutex(State(peers: configuration.peers))
+        state = Mutex(State(peers: configuration.peers, members: configuration.members))
         encoder = try FrameEncoder(configuration: configuration.frames)
         tlsContexts = try configuration.tls?.contexts()
         let factory = configuration.metricsFactory ?? MetricsSystem.factory
         dropped = Counter(label: "forgechain_transport_dropped_messages_total", dimensions: [("node", String(configuration.node.rawValue))], factory: factory)
         refusedLinks = Counter(label: "forgechain_transport_refused_links_total", dimensions: [("node", String(configuration.node.rawValue))], factory: factory)
+        relayedCounter = Counter(label: "forgechain_transport_relayed_messages_total", dimensions: [("node", String(configuration.node.rawValue))], factory: factory)
+        if let endpoint = configuration.advertisedEndpoint {
+            advertised = endpoint
+        } else if configuration.unixPath == nil, !["0.0.0.0", "::", "", "[::]"].contains(configuration.host) {
+            advertised = Endpoint(host: configuration.host, port: port)
+        } else {
+            advertised = nil
+        }
     }
 
     /// Listens, then dials the members with higher IDs; returns once listening (links come up in the background:
@@ -289,6 +360,7 @@ public final class TCPTransport: Transport, Sendable {
         box.transport = transport
         configuration.logger.info("transport listening", metadata: ["node": "\(configuration.node.rawValue)", "port": "\(transport.port)"])
         transport.dialAll()
+        transport.dialSeeds()
         transport.startKeeper()
         return transport
     }
@@ -299,7 +371,7 @@ public final class TCPTransport: Transport, Sendable {
     public func updatePeers(_ peers: [NodeID: Endpoint]) {
         let gone = state.withLock { s -> [Link] in
             s.peers = peers
-            let gone = s.links.values.filter { peers[$0.peer] == nil }
+            let gone = s.links.values.filter { !s.isMember($0.peer) }
             for link in gone { s.links[link.peer] = nil }
             return gone
         }
@@ -314,25 +386,34 @@ public final class TCPTransport: Transport, Sendable {
 
     public func send(_ bytes: [UInt8], to node: NodeID) async throws(NetError) {
         guard node != localNode else { return }
-        let link = try state.withLock { (s) throws(NetError) -> Link in
+        let (link, relay) = try state.withLock { (s) throws(NetError) -> (Link?, Link?) in
             guard !s.closed else { throw NetError(.transportClosed, "the transport is closed") }
-            guard let link = s.links[node] else {
-                throw NetError(.peerUnreachable, "no link to node \(node.rawValue)", details: ["node": String(node.rawValue)])
-            }
-            return link
+            if let link = s.links[node] { return (link, nil) }
+            if let relay = route(to: node, avoiding: [localNode], in: s) { return (nil, relay) }
+            throw NetError(.peerUnreachable, "no link to node \(node.rawValue) and no peer that links with it",
+                           details: ["node": String(node.rawValue)])
         }
         try checkSize(bytes)
-        write(Frame(kind: .message, sender: localNode, payload: bytes), on: link)
+        if let link {
+            write(Frame(kind: .message, sender: localNode, payload: bytes), on: link)
+        } else if let relay {
+            sendThrough(relay, RelayEnvelope(destination: node, hopsLeft: configuration.maximumRelayHops, path: [localNode], payload: bytes))
+        }
     }
 
     public func broadcast(_ bytes: [UInt8]) async throws(NetError) {
-        let links = try state.withLock { (s) throws(NetError) -> [Link] in
+        let (links, relays) = try state.withLock { (s) throws(NetError) -> ([Link], [(NodeID, Link)]) in
             guard !s.closed else { throw NetError(.transportClosed, "the transport is closed") }
-            return Array(s.links.values)
+            // Members without a link get it through a peer that links with them.
+            let relays = s.memberIDs.filter { s.links[$0] == nil }.sorted().compactMap { m in route(to: m, avoiding: [localNode], in: s).map { (m, $0) } }
+            return (Array(s.links.values), relays)
         }
         try checkSize(bytes)
         let frame = Frame(kind: .message, sender: localNode, payload: bytes)
         for link in links { write(frame, on: link) }
+        for (member, relay) in relays {
+            sendThrough(relay, RelayEnvelope(destination: member, hopsLeft: configuration.maximumRelayHops, path: [localNode], payload: bytes))
+        }
     }
 
     public func connectedPeers() async -> [NodeID] {
@@ -344,7 +425,7 @@ public final class TCPTransport: Transport, Sendable {
     public func reconnect(to node: NodeID) async throws(NetError) {
         let (member, up) = try state.withLock { (s) throws(NetError) -> (Bool, Bool) in
             guard !s.closed else { throw NetError(.transportClosed, "the transport is closed") }
-            return (s.peers[node] != nil, s.links[node] != nil)
+            return (s.isMember(node), s.links[node] != nil)
         }
         guard member else { throw NetError(.peerUnreachable, "node \(node.rawValue) is not a member", details: ["node": String(node.rawValue)]) }
         if !up, node > localNode { dial(node, after: .zero) }
@@ -389,6 +470,7 @@ public final class TCPTransport: Transport, Sendable {
         if link.pending.wrappingAdd(size, ordering: .relaxed).newValue > configuration.outboundQueueBytes {
             link.pending.wrappingSubtract(size, ordering: .relaxed)
             dropped.increment()
+            droppedMessages.wrappingAdd(1, ordering: .relaxed)
             configuration.logger.debug("message dropped: the peer's queue is full", metadata: ["peer": "\(link.peer.rawValue)", "bytes": "\(size)"])
             return
         }
@@ -427,18 +509,29 @@ public final class TCPTransport: Transport, Sendable {
     func refusal(of other: LinkHello, dialled: NodeID?) -> String? {
         if let reason = hello.refusal(of: other) { return reason }
         if let dialled, other.node != dialled { return "node \(other.node.rawValue) answered at node \(dialled.rawValue)'s endpoint" }
-        let member = state.withLock { $0.peers[other.node] != nil }
+        let member = state.withLock { $0.isMember(other.node) }
         return member ? nil : "node \(other.node.rawValue) is not a member of this node's peer list"
     }
 
     /// Registers an established link (replacing an older one to the same node) and reports it.
-    func linkUp(_ peer: NodeID, channel: any Channel, peerHeight: UInt64, certificate: X509Certificate?) -> Link? {
-        let link = Link(peer: peer, channel: channel, certificate: certificate)
+    func linkUp(_ peer: NodeID, channel: any Channel, peerHeight: UInt64, certificate: X509Certificate?, dialledHere: Bool, seed: Endpoint?) -> Link? {
+        let link = Link(peer: peer, channel: channel, certificate: certificate, dialledHere: dialledHere)
+        // Of two links to one peer, both sides keep the one the lower ID dialled (a seed dial by the higher ID and the
+        // lower ID's own dial may cross); between two such links, the newer (the peer restarted).
+        let preferred = dialledHere == (localNode < peer)
         let old = state.withLock { s -> Link?? in
             if s.closed { return .none }
             let old = s.links[peer]
+            if let old, old.dialledHere == (localNode < peer), !preferred, old.channel.isActive { return .none }
             s.links[peer] = link
             s.attempts[peer] = 0
+            if let seed {
+                s.seedNodes[seed] = peer
+                // The seed proved to reach this node: the address to dial it at again, unless configured.
+                if s.peers[peer] == nil, s.learned[peer]?.rank != .proven {
+                    s.learned[peer] = LearnedAddress(endpoint: seed, rank: .proven)
+                }
+            }
             return .some(old)
         }
         guard case .some(let replaced) = old else {
@@ -456,13 +549,17 @@ public final class TCPTransport: Transport, Sendable {
     func channelClosed(_ channel: any Channel, peer: NodeID?, dialled: NodeID?) {
         let (wasLink, closed) = state.withLock { s -> (Bool, Bool) in
             s.children[ObjectIdentifier(channel)] = nil
+            // A dial that never became a link (refused, or another node answered) counts against a learned address.
+            if peer == nil, let dialled, s.peers[dialled] == nil { s.learned[dialled]?.failures += 1 }
             guard let peer, let link = s.links[peer], link.channel === channel else { return (false, s.closed) }
             s.links[peer] = nil
+            s.routes[peer] = nil
             return (true, s.closed)
         }
         if wasLink, let peer {
             configuration.logger.info("link down", metadata: ["node": "\(localNode.rawValue)", "peer": "\(peer.rawValue)"])
             continuation.yield(.disconnected(peer))
+            if !closed { advertise() }
         }
         if !closed, let target = dialled ?? (peer.flatMap { $0 > localNode ? $0 : nil }) { dial(target, after: nil) }
     }
@@ -488,6 +585,8 @@ public final class TCPTransport: Transport, Sendable {
                 guard let self else { return }
                 self.recheckLinks()
                 self.dialAll()
+                self.dialSeeds()
+                self.advertise()
             }
         }
         let stop = state.withLock { s -> Bool in
@@ -511,15 +610,17 @@ public final class TCPTransport: Transport, Sendable {
     }
 
     /// Dials every member with a higher ID that has no link.
-    private func dialAll() {
-        let targets = state.withLock { s in s.peers.keys.filter { $0 > localNode && s.links[$0] == nil && !s.dialing.contains($0) } }
+    func dialAll() {
+        let targets = state.withLock { s in
+            s.memberIDs.filter { $0 > localNode && s.links[$0] == nil && !s.dialing.contains($0) && s.address(of: $0) != nil }
+        }
         for target in targets.sorted() { dial(target, after: .zero) }
     }
 
     /// Dials `peer` after `delay` (nil: the back-off for its failed attempts so far, with jitter).
     private func dial(_ peer: NodeID, after delay: Duration?) {
         let wait: Duration? = state.withLock { s in
-            guard !s.closed, s.links[peer] == nil, s.peers[peer] != nil, !s.dialing.contains(peer) else { return nil }
+            guard !s.closed, s.links[peer] == nil, s.address(of: peer) != nil, !s.dialing.contains(peer) else { return nil }
             s.dialing.insert(peer)
             let attempt = s.attempts[peer, default: 0]
             s.attempts[peer] = attempt + 1
@@ -541,7 +642,7 @@ public final class TCPTransport: Transport, Sendable {
     }
 
     private func connect(_ peer: NodeID) async {
-        guard let endpoint = state.withLock({ $0.closed ? nil : $0.peers[peer] }) else {
+        guard let endpoint = state.withLock({ $0.closed ? nil : $0.address(of: peer) }) else {
             state.withLock { _ = $0.dialing.remove(peer) }
             return
         }
@@ -560,14 +661,18 @@ public final class TCPTransport: Transport, Sendable {
             }
             if again { dial(peer, after: nil) }
         } catch {
-            state.withLock { _ = $0.dialing.remove(peer) }
+            state.withLock { s in
+                s.dialing.remove(peer)
+                // A learned address that keeps failing may give way to another peer's hint.
+                if s.peers[peer] == nil, s.learned[peer]?.endpoint == endpoint { s.learned[peer]?.failures += 1 }
+            }
             configuration.logger.debug("dial failed", metadata: ["peer": "\(peer.rawValue)", "endpoint": "\(endpoint)", "error": "\(error)"])
             dial(peer, after: nil)
         }
     }
 
     /// Sets up a new channel's pipeline: frame decoding, idle detection and the link's handshake.
-    func initialize(_ channel: any Channel, dialled: NodeID?) -> EventLoopFuture<Void> {
+    func initialize(_ channel: any Channel, dialled: NodeID?, seed: Endpoint? = nil) -> EventLoopFuture<Void> {
         let tracked = state.withLock { s -> Bool in
             guard !s.closed else { return false }
             if dialled == nil { s.children[ObjectIdentifier(channel)] = channel }
@@ -577,7 +682,7 @@ public final class TCPTransport: Transport, Sendable {
         return channel.eventLoop.makeCompletedFuture {
             let decoder = try FrameDecoder(configuration: configuration.frames)
             if let tlsContexts {
-                if dialled == nil {
+                if dialled == nil && seed == nil {
                     try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContexts.server))
                 } else {
                     try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tlsContexts.client, serverHostname: nil))
@@ -586,7 +691,7 @@ public final class TCPTransport: Transport, Sendable {
             try channel.pipeline.syncOperations.addHandlers([
                 IdleStateHandler(readTimeout: TimeAmount(configuration.deadAfter), writeTimeout: TimeAmount(configuration.heartbeatInterval)),
                 FrameReader(decoder: decoder),
-                LinkHandler(transport: self, dialled: dialled),
+                LinkHandler(transport: self, dialled: dialled, seed: seed),
             ])
         }
     }
@@ -628,19 +733,29 @@ final class LinkHandler: ChannelInboundHandler {
     private let transport: TCPTransport
     /// The node this side dialled; nil on an accepted link.
     private let dialled: NodeID?
+    /// The seed this side dialled (whoever answers there); nil otherwise.
+    private let seed: TCPTransport.Endpoint?
+    private var dialler: Bool { dialled != nil || seed != nil }
     private var peer: NodeID?
     private var link: TCPTransport.Link?
+    /// On an accepted link: the dialler's hello (and certificate) once this side has answered it.
+    private var answered: (LinkHello, X509Certificate?)?
     private var closing = false
 
-    init(transport: TCPTransport, dialled: NodeID?) {
+    init(transport: TCPTransport, dialled: NodeID?, seed: TCPTransport.Endpoint?) {
         self.transport = transport
         self.dialled = dialled
+        self.seed = seed
     }
 
     private var peerName: String { peer.map { String($0.rawValue) } ?? dialled.map { String($0.rawValue) } ?? "unknown" }
 
     func channelActive(context: ChannelHandlerContext) {
-        if dialled != nil { send(Frame(kind: .hello, sender: transport.localNode, payload: transport.hello.encoded), context: context) }
+        if dialler {
+            var hello = transport.hello
+            hello.dialled = dialled
+            send(Frame(kind: .hello, sender: transport.localNode, payload: hello.encoded), context: context)
+        }
         context.fireChannelActive()
     }
 
@@ -648,6 +763,22 @@ final class LinkHandler: ChannelInboundHandler {
         let frame = unwrapInboundIn(data)
         guard !closing else { return }
         transport.noteReceived(frame.payload.count + Frame.overheadBytes(authenticated: false))
+        if link == nil, let (hello, certificate) = answered {
+            // The dialler's first frame after both hellos: it holds the link now, so this side takes it up too (a
+            // message sent on this side's `connected` event then never finds the dialler without the link).
+            answered = nil
+            guard frame.sender == hello.node else {
+                return refuse("a frame from node \(frame.sender.rawValue) on node \(hello.node.rawValue)'s link", context: context, notify: false)
+            }
+            if frame.kind == .refusal {
+                transport.refused(peer: peerName, reason: "the peer refused the link: " + String(decoding: frame.payload, as: UTF8.self))
+                return close(context)
+            }
+            link = transport.linkUp(hello.node, channel: context.channel, peerHeight: hello.headHeight, certificate: certificate,
+                                    dialledHere: false, seed: nil)
+            guard link != nil else { return close(context) }
+            transport.advertise()
+        }
         guard let link else { return handshake(frame, context: context) }
         guard frame.sender == link.peer else {
             return refuse("a frame from node \(frame.sender.rawValue) on node \(link.peer.rawValue)'s link", context: context, notify: false)
@@ -655,6 +786,8 @@ final class LinkHandler: ChannelInboundHandler {
         switch frame.kind {
         case .message: transport.deliver(frame.payload, from: link.peer)
         case .heartbeat: break
+        case .peers: transport.receivePeerList(frame.payload, from: link.peer)
+        case .relay: transport.receiveRelay(frame.payload, from: link.peer)
         case .refusal:
             transport.refused(peer: peerName, reason: "the peer closed the link: " + String(decoding: frame.payload, as: UTF8.self))
             close(context)
@@ -680,9 +813,15 @@ final class LinkHandler: ChannelInboundHandler {
             }
             if let reason = transport.admissionRefusal(hello.node, certificate: certificate) { return refuse(reason, context: context, notify: true) }
             peer = hello.node
-            if dialled == nil { send(Frame(kind: .hello, sender: transport.localNode, payload: transport.hello.encoded), context: context) }
-            link = transport.linkUp(hello.node, channel: context.channel, peerHeight: hello.headHeight, certificate: certificate)
-            if link == nil { close(context) }
+            if !dialler {
+                // Answer, and take the link up at the dialler's first frame after it (see `channelRead`).
+                send(Frame(kind: .hello, sender: transport.localNode, payload: transport.hello.encoded), context: context)
+                answered = (hello, certificate)
+                return
+            }
+            link = transport.linkUp(hello.node, channel: context.channel, peerHeight: hello.headHeight, certificate: certificate,
+                                    dialledHere: dialler, seed: seed)
+            if link == nil { close(context) } else { transport.advertise() }
         case .refusal:
             transport.refused(peer: peerName, reason: "the peer refused the link: " + String(decoding: frame.payload, as: UTF8.self))
             close(context)
