@@ -15,6 +15,7 @@ enum TPSBench {
     enum Run: String, ExpressibleByArgument, CaseIterable {
         case node1, pbft4
         case pbft4TLS = "pbft4-tls"
+        case pbft4Processes = "pbft4-processes"
     }
 
     /// The senders' signature scheme `--sender-scheme` selects.
