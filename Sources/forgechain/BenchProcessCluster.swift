@@ -229,6 +229,8 @@ enum ProcessClusterBench {
     /// transactions, the other nodes' heads, until all reach that height with the same head.
     static func watchCommits(count: Int, sockets: [String], store: LedgerStore, from height: Int,
                              children: ChildProcesses) async throws -> CommitWatch {
+        let progress = ProgressReporter(label: "bench tps.pbft4-processes", unit: "transactions", total: count)
+        defer { progress.finish() }
         var seen = height
         var committedAt = [String: ContinuousClock.Instant]()
         var progressAt = ContinuousClock.now
@@ -247,6 +249,7 @@ enum ProcessClusterBench {
                     }
                     seen = head
                     progressAt = now
+                    progress.update(completed: committedAt.count)
                 }
                 if committedAt.count >= count { target = seen }
             }
