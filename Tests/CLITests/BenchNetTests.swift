@@ -84,6 +84,36 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: temporary).isEmpty)
     }
 
+    @Test func anInterruptedProcessClusterRunKillsItsNodesAndRemovesItsFolder() async throws {
+        let cli = try ForgeChainProcess()
+        defer { cli.remove() }
+        let temporary = cli.path("t")
+        try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
+        let bench = Process()
+        bench.executableURL = ForgeChainProcess.binary
+        bench.arguments = ["bench", "tps", "--json", "--only", "pbft4-processes", "--transactions", "1000000"]
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FORGECHAIN_") }
+        environment["TMPDIR"] = temporary
+        bench.environment = environment
+        bench.standardOutput = FileHandle.nullDevice
+        bench.standardError = FileHandle.nullDevice
+        bench.standardInput = FileHandle.nullDevice
+        try bench.run()
+        defer { if bench.isRunning { kill(bench.processIdentifier, SIGKILL) } }
+        let nodesBy = ContinuousClock.now + .seconds(60)
+        while Self.processes(mentioning: temporary).count < 4, ContinuousClock.now < nodesBy { try await Task.sleep(for: .milliseconds(20)) }
+        try #require(Self.processes(mentioning: temporary).count == 4, "the four node processes started")
+
+        kill(bench.processIdentifier, SIGINT)
+        let exitBy = ContinuousClock.now + .seconds(30)
+        while bench.isRunning, ContinuousClock.now < exitBy { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(!bench.isRunning && bench.terminationStatus == 128 + SIGINT)
+        let goneBy = ContinuousClock.now + .seconds(10)
+        while !Self.processes(mentioning: temporary).isEmpty, ContinuousClock.now < goneBy { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(Self.processes(mentioning: temporary).isEmpty, "no node process outlives the run")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: temporary).isEmpty)
+    }
+
     @Test func reservedPortsStayTakenUntilReleased() async throws {
         let reserved = ReservedPorts(2)
         #expect(reserved.ports.count == 2 && Set(reserved.ports).count == 2 && reserved.ports.allSatisfy { $0 > 0 })
