@@ -103,6 +103,7 @@ let package = Package(
                 "ChainRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // Appends blocks to a store and reports each committed height; the

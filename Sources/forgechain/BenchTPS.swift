@@ -6,7 +6,8 @@ import Net
 
 /// `forgechain bench tps`: committed transactions per second and commit
 /// latency (enqueue to commit) for one node, for a 4-node PBFT cluster in
-/// one process, and for four PBFT nodes over mutual TLS on loopback sockets,
+/// one process, for four PBFT nodes over mutual TLS on loopback sockets, and
+/// for four node processes (``ProcessClusterBench``),
 /// key-value transactions signed with ECDSA P-256 by default
 /// (`--sender-scheme`), signatures checked at intake (K-T-2) and in every
 /// validated block.
@@ -15,6 +16,7 @@ enum TPSBench {
     enum Run: String, ExpressibleByArgument, CaseIterable {
         case node1, pbft4
         case pbft4TLS = "pbft4-tls"
+        case pbft4Processes = "pbft4-processes"
     }
 
     /// The senders' signature scheme `--sender-scheme` selects.
