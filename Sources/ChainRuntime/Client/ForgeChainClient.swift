@@ -309,23 +309,41 @@ public actor ForgeChainClient {
         }
     }
 
-    /// Sends `request` to the balancer's pick, failing over until a node answers; nil when none does.
+    /// Sends `request` to the balancer's pick, failing over until a node answers; nil when none does (each failure
+    /// is logged and counted against its node by the balancer; the caller retries the whole round later).
     private func send(_ request: [String: any Sendable], key: [UInt8]?) async -> [String: Any]? {
+        do {
+            return try await failingOver(key: key, stopOnInvalidRequest: false) { (node) throws(ChainError) in
+                try await node.request(request, timeout: configuration.requestTimeout)
+            }
+        } catch {
+            return nil
+        }
+    }
+
+    /// Runs `body` against the balancer's pick, then the next node not yet tried, until one answers: every attempt
+    /// reported to the balancer (health, circuit breaking), each failure logged.
+    /// - Throws: the last node's error; `.controlSocketFailed` (4201) when no node could be tried; with
+    ///   `stopOnInvalidRequest`, an `.invalidControlRequest` (4200) at once (the request itself is wrong).
+    private func failingOver<T>(key: [UInt8]?, stopOnInvalidRequest: Bool,
+                                _ body: (NodeControlClient) async throws(ChainError) -> T) async throws(ChainError) -> T {
         var tried = Set<NodeID>()
+        var last: ChainError?
         while let node = balancer.pick(key: key, excluding: tried, now: .now), let address = addresses[node] {
             tried.insert(node)
             balancer.started(node)
             do {
-                let answer = try await NodeControlClient(host: address.host, port: address.port, tls: configuration.tls)
-                    .request(request, timeout: configuration.requestTimeout)
+                let answer = try await body(NodeControlClient(host: address.host, port: address.port, tls: configuration.tls))
                 balancer.finished(node, success: true, now: .now)
                 return answer
             } catch {
                 balancer.finished(node, success: false, now: .now)
+                if stopOnInvalidRequest, error.code == .invalidControlRequest { throw error }
                 configuration.logger.debug("node did not answer; trying another", metadata: ["node": "\(node.rawValue)", "error": "\(error.message)"])
+                last = error
             }
         }
-        return nil
+        throw last ?? ChainError(.controlSocketFailed, "no node is available: every node failed recently", details: ["endpoint": "all"])
     }
 
     /// Sends one request line to a node the balancer picks (by `key` when consistent hashing), failing over to the
@@ -340,23 +358,9 @@ public actor ForgeChainClient {
     /// - Note: Example: `let answer = try await client.exchange(Data(#"{"op":"status"}"#.utf8))`.
     public func exchange(_ request: Data, key: [UInt8]? = nil) async throws(ChainError) -> Data {
         guard !closed else { throw ChainError(.clientClosed, "the client is closed") }
-        var tried = Set<NodeID>()
-        var last: ChainError?
-        while let node = balancer.pick(key: key, excluding: tried, now: .now), let address = addresses[node] {
-            tried.insert(node)
-            balancer.started(node)
-            do {
-                let answer = try await NodeControlClient(host: address.host, port: address.port, tls: configuration.tls)
-                    .exchange(request, timeout: configuration.requestTimeout)
-                balancer.finished(node, success: true, now: .now)
-                return answer
-            } catch {
-                balancer.finished(node, success: false, now: .now)
-                if error.code == .invalidControlRequest { throw error }
-                last = error
-            }
+        return try await failingOver(key: key, stopOnInvalidRequest: true) { (node) throws(ChainError) in
+            try await node.exchange(request, timeout: configuration.requestTimeout)
         }
-        throw last ?? ChainError(.controlSocketFailed, "no node is available: every node failed recently", details: ["endpoint": "all"])
     }
 
     /// Asks every available node for its load.
