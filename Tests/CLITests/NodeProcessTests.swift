@@ -3,43 +3,14 @@ import Foundation
 import LedgerCore
 import Synchronization
 import Testing
+@testable import forgechain
 
 /// Nodes as separate processes: `forgechain certs` makes a consortium, four `forgechain node run` processes link
 /// over mutual TLS on loopback, commit and agree; a SIGKILLed node's peers notice, and when it restarts it catches
 /// up; SIGTERM stops each cleanly.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct NodeProcessTests {
-    /// Ports reserved for the nodes of a test: bound (not listening) with SO_REUSEADDR until ``release()``, so that
-    /// no other socket of the machine takes one meanwhile, while a node's listener (SO_REUSEADDR too) may bind it.
-    final class ReservedPorts: @unchecked Sendable {
-        let ports: [Int]
-        private var sockets: [Int32]
-        init(_ count: Int) {
-            var sockets = [Int32](), ports = [Int]()
-            for _ in 0..<count {
-                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                var one: Int32 = 1
-                _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-                var address = sockaddr_in()
-                address.sin_family = sa_family_t(AF_INET)
-                address.sin_addr.s_addr = inet_addr("127.0.0.1")
-                address.sin_port = 0
-                var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-                _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-                _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-                ports.append(Int(UInt16(bigEndian: address.sin_port)))
-                sockets.append(fd)
-            }
-            self.ports = ports
-            self.sockets = sockets
-        }
-        func release() {
-            for fd in sockets { close(fd) }
-            sockets = []
-        }
-        deinit { release() }
-    }
-
-    /// Ports reserved until the end of the test that asks.
+    /// Ports reserved until the end of the test that asks (the bench's `ReservedPorts`: bound, not listening, with
+    /// SO_REUSEADDR, so no other socket takes one while a node's listener may bind it).
     static func freePorts(_ count: Int) -> [Int] {
         let reserved = ReservedPorts(count)
         held.withLock { $0.append(reserved) }
