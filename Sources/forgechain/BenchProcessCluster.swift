@@ -39,21 +39,29 @@ enum ProcessClusterBench {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fc-cluster-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let children = ChildProcesses()
-        // SIGINT/SIGTERM while the nodes run: kill them, remove the folder, exit.
+        // SIGINT/SIGTERM while the nodes run: kill them and end the measurement; the cleanup below runs once, on
+        // this path, and the exit status says which signal ended the run. (The stream is made here, before any
+        // child starts, so no signal finds the default handling.)
+        let stream = Signals.stream([SIGINT, SIGTERM])
+        let interrupted = Atomic<Int32>(0)
+        let measurement = Task { try await measure(count: count, scheme: scheme, dir: dir, children: children) }
         let signals = Task {
-            for await signal in Signals.stream([SIGINT, SIGTERM]) {
+            for await signal in stream {
+                interrupted.store(signal, ordering: .sequentiallyConsistent)
+                measurement.cancel()
                 children.killAll()
-                try? FileManager.default.removeItem(atPath: dir)
-                exit(128 + signal)
+                break
             }
         }
-        let outcome = await Swift.Result(catching: { try await measure(count: count, scheme: scheme, dir: dir, children: children) })
+        let outcome = await measurement.result
         children.killAll()
         await children.waitAll()
         signals.cancel()
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)
         try? FileManager.default.removeItem(atPath: dir)
+        let signal = interrupted.load(ordering: .sequentiallyConsistent)
+        if signal != 0 { exit(128 + signal) }
         return try outcome.get()
     }
 
@@ -305,7 +313,14 @@ final class ChildProcesses: Sendable {
     /// Runs `forgechain ARGUMENTS` to its end (polling, no thread blocked); its exit status.
     static func runToEnd(_ arguments: [String], environment: [String: String], log: String) async throws -> Int32 {
         let process = try spawn(arguments, environment: environment, log: log)
-        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        while process.isRunning {
+            do { try await Task.sleep(for: .milliseconds(10)) } catch {
+                // Cancelled (the run was interrupted): the child does not outlive it.
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                throw error
+            }
+        }
         return process.terminationStatus
     }
 
