@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "AppAPI", targets: ["AppAPI"]),
         .library(name: "Net", targets: ["Net"]),
         .library(name: "ChainRuntime", targets: ["ChainRuntime"]),
+        .library(name: "Contracts", targets: ["Contracts"]),
         .executable(name: "forgechain", targets: ["forgechain"]),
     ],
     dependencies: [
@@ -67,6 +68,9 @@ let package = Package(
         .target(name: "LedgerCore", dependencies: ["LedgerCrypto", "LedgerModel", "LedgerStorage", "LedgerConsensus"]),
         // Project Wycheproof's test-vector runner (`forgechain conformance`, ConformanceTests): not a product.
         .target(name: "LedgerConformance", dependencies: ["LedgerCrypto"]),
+        // The contract layer: the EVM (host protocol, opcode table, interpreter), Ethereum tries and the
+        // conformance runner, the ABI, the bytecode audit. Depends on the core's crypto and model only.
+        .target(name: "Contracts", dependencies: ["LedgerCrypto", "LedgerModel"]),
         // The simulator, workloads and seeded (deterministic, so not secret) node configurations: tests, probes, benchmarks.
         .target(
             name: "LedgerCoreTesting",
@@ -174,6 +178,7 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
+        .testTarget(name: "ContractsTests", dependencies: ["Contracts", "LedgerCrypto", "LedgerModel"]),
         .testTarget(name: "ChainRuntimeTests", dependencies: ["ChainRuntime", "Net", "LedgerCore", "LedgerCoreTesting", "forgechain-node-probe"]),
     ],
     swiftLanguageModes: [.v6]
