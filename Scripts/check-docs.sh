@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(LedgerCrypto LedgerModel LedgerStorage LedgerConsensus LedgerCore LedgerConformance LedgerCoreTesting Net ChainRuntime AppAPI)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(LedgerCrypto LedgerModel LedgerStorage LedgerConsensus LedgerCore LedgerConformance LedgerCoreTesting Net ChainRuntime AppAPI Contracts)
 
 args=()
 for t in "${TARGETS[@]}"; do args+=(--target "$t"); done
