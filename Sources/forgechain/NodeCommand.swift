@@ -1,6 +1,7 @@
 import AppAPI
 import ArgumentParser
 import ChainRuntime
+import Contracts
 import Foundation
 import LedgerCore
 import Logging
@@ -81,8 +82,9 @@ struct NodeFile: Codable {
             case "records": RecordsExecutor()
             case "access": AccessExecutor()
             case "kv": KeyValueExecutor()
+            case ContractExecutor.kind: ContractExecutor()
             default:
-                throw ChainError(.invalidNodeConfiguration, "node configuration field 'executors': unknown '\(name)' (records, access, kv)",
+                throw ChainError(.invalidNodeConfiguration, "node configuration field 'executors': unknown '\(name)' (records, access, kv, contract)",
                                  details: ["field": "executors"])
             }
         }
@@ -109,7 +111,7 @@ struct CertsCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated ports, one per node (instead of --base-port).") var ports: String?
     @Option(help: "pbft, raft or pos.") var consensus = "pbft"
     @Option(help: "The chain ID.") var chainID: UInt64 = 53_1407
-    @Option(help: "Comma-separated executors: records, access, kv (access is always added: node standing lives on chain).") var executors = "records,access"
+    @Option(help: "Comma-separated executors: records, access, kv, contract (access is always added: node standing lives on chain).") var executors = "records,access"
     @Option(help: "Validity of the node certificates, in days.") var days = 365
     @Option(help: "Each node's client endpoint listens on its port plus this (0: no client endpoint).") var clientPortOffset = 100
     @Option(help: "Comma-separated client endpoint ports, one per node (instead of --client-port-offset).") var clientPorts: String?
