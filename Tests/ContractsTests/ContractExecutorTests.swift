@@ -1,6 +1,7 @@
 import Contracts
 import LedgerCrypto
 import LedgerModel
+import Synchronization
 import Testing
 
 /// A world state in memory: the executor's outcomes applied as a node applies them (writes only on success).
@@ -35,7 +36,7 @@ enum TestContracts {
 }
 
 struct ContractChain {
-    let executor = ContractExecutor()
+    var executor = ContractExecutor()
     let world = MemoryWorld()
     let founder: PrivateKey
     var height: UInt64 = 1
@@ -162,7 +163,9 @@ struct ContractChain {
     }
 
     @Test func tamperedCodeIsRefusedOnLoad() throws {
+        let alerts = AlertBox()
         var chain = try ContractChain()
+        chain.executor = ContractExecutor(alerts: { error in alerts.add(error) })
         try chain.run(.deploy(name: "counter", initCode: TestContracts.deployment(of: TestContracts.counterRuntime(step: 1)), gasLimit: 200_000))
         let codeKey = try #require(chain.world.values.keys.first { $0.starts(with: Array("evm/c/".utf8)) })
         chain.world.values[codeKey]![1] ^= 0x01
@@ -170,6 +173,9 @@ struct ContractChain {
         let refused = try chain.run(.call(.name("counter"), data: [], gasLimit: 100_000))
         #expect(refused.status == UInt64(ContractError.Code.codeTampered.rawValue))
         #expect(chain.world.values == before)
+        // The failed transaction carries the alert for the event feed.
+        #expect(alerts.codes == [ContractError.Code.codeTampered.rawValue], "the node's delegate hears of it")
+        #expect(refused.logs.map(\.topics) == [[ContractExecutor.securityAlertTopic]] && refused.logs[0].emitter == ContractExecutor.systemEmitter)
     }
 
     @Test func manualEventsNeedThePermissionAndAreLogged() throws {
@@ -199,4 +205,10 @@ struct ContractChain {
             #expect(try ContractOperation(decoding: operation.encoded) == operation)
         }
     }
+}
+
+final class AlertBox: Sendable {
+    private let errors = Mutex<[ContractError]>([])
+    func add(_ error: ContractError) { errors.withLock { $0.append(error) } }
+    var codes: [UInt32] { errors.withLock { $0.map(\.code.rawValue) } }
 }

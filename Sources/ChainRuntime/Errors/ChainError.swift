@@ -11,6 +11,7 @@ import LedgerCore
 /// | 4100–4149 | sync and recovery | `ChainError+Sync.swift` |
 /// | 4150–4199 | in-memory cluster | `ChainError+Cluster.swift` |
 /// | 4200–4249 | the node's control endpoints and clients | `ChainError+Control.swift` |
+/// | 4250–4269 | the event feed (logs by filter, history and subscriptions) | `ChainError+Events.swift` |
 ///
 /// Add codes in your band with `public static let name = Self(rawValue: N)`
 /// and a `///` comment, then run `python3 Scripts/error-codes.py`. Names are

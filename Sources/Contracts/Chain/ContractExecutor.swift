@@ -32,17 +32,28 @@ public struct ContractExecutor: TransactionExecutor {
     /// address, the new status and the version, ABI-encoded.
     public static let stateChangedTopic = Keccak256.hash(Array("ContractStateChanged(address,uint8,uint64)".utf8))
 
+    /// topic0 of a security alert's log: keccak256(`SecurityAlert(address,uint32)`); data = the contract's address
+    /// and the error code, ABI-encoded. It is logged by the failed transaction that met the tampered code (read it
+    /// with a `LogFilter` that includes failed transactions).
+    public static let securityAlertTopic = Keccak256.hash(Array("SecurityAlert(address,uint32)".utf8))
+
     /// The most gas one transaction may ask for; default 30,000,000.
     public let maximumTransactionGas: UInt64
     /// The block gas limit the EVM reports (GASLIMIT); default 30,000,000.
     public let blockGasLimit: UInt64
+    /// Called on this node for every security alert (tampered code met during execution), besides the alert's log.
+    public let alerts: (@Sendable (ContractError) -> Void)?
 
     /// - Parameters:
     ///   - maximumTransactionGas: Optional, default 30,000,000; 21,000…2⁶³.
     ///   - blockGasLimit: Optional, default 30,000,000; at least `maximumTransactionGas`.
-    public init(maximumTransactionGas: UInt64 = 30_000_000, blockGasLimit: UInt64 = 30_000_000) {
+    ///   - alerts: Optional, default nil. The node's delegate for security alerts (C-S-4): it must not block and
+    ///     must not change chain state (it runs inside block execution).
+    public init(maximumTransactionGas: UInt64 = 30_000_000, blockGasLimit: UInt64 = 30_000_000,
+                alerts: (@Sendable (ContractError) -> Void)? = nil) {
         self.maximumTransactionGas = maximumTransactionGas
         self.blockGasLimit = max(blockGasLimit, maximumTransactionGas)
+        self.alerts = alerts
     }
 
     public var payloadKinds: [String] { [Self.kind] }
@@ -54,6 +65,13 @@ public struct ContractExecutor: TransactionExecutor {
         } catch where error.code == .hostReadFailed {
             // A store failure is a node failure, not a failed transaction: hand the store's error back.
             throw LedgerError(.init(rawValue: UInt32(error.details["code"] ?? "") ?? 1500), error.message, details: error.details)
+        } catch where error.code == .codeTampered {
+            alerts?(error)
+            var outcome = ExecutionOutcome.failure(error)
+            let address = EVMAddress(hex: error.details["address"] ?? "") ?? EVMAddress(word: .zero)
+            outcome.logs = [ReceiptLog(emitter: Self.systemEmitter, topics: [Self.securityAlertTopic],
+                                       data: address.word.bigEndianBytes + UInt256(UInt64(error.code.rawValue)).bigEndianBytes)]
+            return outcome
         } catch {
             return .failure(error)
         }
