@@ -261,7 +261,8 @@ final class EVMWorld {
     // MARK: The end of a transaction
 
     /// Deletes the destructed accounts and the touched empty ones (EIP-158, EIP-6780) and lists every change.
-    func finalChanges() -> EVMStateChanges {
+    func finalChanges() throws(ContractError) -> EVMStateChanges {
+        for key in storage.keys where records[key.address] == nil { _ = try record(key.address) }
         var deleted: Set<EVMAddress> = []
         for (address, record) in records where record.destructed { deleted.insert(address) }
         for address in touchedAccounts {
