@@ -100,3 +100,39 @@ import Testing
         #expect(result.output[32] == 3 && result.output[33] == 0)
     }
 }
+
+@Suite struct EVMBN254Tests {
+    static let g1 = EVMPrecompileTests.hex("0000000000000000000000000000000000000000000000000000000000000001"
+        + "0000000000000000000000000000000000000000000000000000000000000002")
+    static let minusG1 = EVMPrecompileTests.hex("0000000000000000000000000000000000000000000000000000000000000001"
+        + "30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd45")
+    static let g2 = EVMPrecompileTests.hex("198e9393920d483a7260bfb731fb5d25f1aa493335a9e71297e485b7aef312c2"
+        + "1800deef121f1e76426a00665e5c4479674322d4f75edadd46debd5cd992f6ed"
+        + "090689d0585ff075ec9e99ad690c3395bc4b313370b38ef355acdadcd122975b"
+        + "12c85ea5db8c6deb4aab71808dcb408fe3d1e7690c43d37b4ce6cc0166fa7daa")
+    static let twoG = "030644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd3"
+        + "15ed738c0e0a7c92e7845f96b2ae9c0a68a6a449e3538fc7ff3ebf7a5a18a2c4"
+
+    @Test func addAndMultiplyOnG1() {
+        let sum = EVMPrecompileTests.output(6, Self.g1 + Self.g1)
+        #expect(sum.map { Hex.encode($0.output) } == Self.twoG && sum?.used == 150)
+        let doubled = EVMPrecompileTests.output(7, Self.g1 + [UInt8](repeating: 0, count: 31) + [2])
+        #expect(doubled.map { Hex.encode($0.output) } == Self.twoG && doubled?.used == 6_000)
+        let order = BN254Pairing.r.bigEndianBytes
+        #expect(EVMPrecompileTests.output(7, Self.g1 + order)?.output == [UInt8](repeating: 0, count: 64))
+        #expect(EVMPrecompileTests.output(6, Self.g1 + Self.minusG1)?.output == [UInt8](repeating: 0, count: 64))
+        #expect(EVMPrecompileTests.output(6, [])?.output == [UInt8](repeating: 0, count: 64))
+        // (1, 3) is not on the curve.
+        var off = Self.g1
+        off[63] = 3
+        #expect(EVMPrecompileTests.output(6, off) == nil)
+    }
+
+    @Test func pairingCheckAcceptsABalancedProductAndRejectsAnUnbalancedOne() {
+        #expect(EVMPrecompileTests.output(8, [])?.output.last == 1)
+        let balanced = EVMPrecompileTests.output(8, Self.g1 + Self.g2 + Self.minusG1 + Self.g2)
+        #expect(balanced?.output.last == 1 && balanced?.used == 45_000 + 2 * 34_000)
+        #expect(EVMPrecompileTests.output(8, Self.g1 + Self.g2)?.output == [UInt8](repeating: 0, count: 32))
+        #expect(EVMPrecompileTests.output(8, Self.g1 + Self.g2 + [0]) == nil)
+    }
+}
