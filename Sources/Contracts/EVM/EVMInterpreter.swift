@@ -111,12 +111,7 @@ final class EVMRunner {
             parent.returnData = output
             let n = min(parent.pendingReturnSize, output.count)
             if n > 0 {
-                let offset = parent.pendingReturnOffset
-                parent.memory.withUnsafeMutableBufferPointer { mem in
-                    output.withUnsafeBufferPointer { out in
-                        (mem.baseAddress! + offset).update(from: out.baseAddress!, count: n)
-                    }
-                }
+                parent.writeMemory(output, at: parent.pendingReturnOffset, count: n)
             }
             parent.stack[parent.sp] = status == .success ? .one : .zero
         case .create(let address):
@@ -325,7 +320,7 @@ final class EVMRunner {
                     digest = Keccak256.hash([])
                 } else {
                     let o = Int(offset.uint64!)
-                    digest = f.memory.withUnsafeBytes { Keccak256.hash(UnsafeRawBufferPointer(rebasing: $0[o..<(o + Int(n))])) }
+                    digest = Keccak256.hash(UnsafeRawBufferPointer(start: f.memory + o, count: Int(n)))
                 }
                 s[sp - 2] = UInt256(digest: digest); sp -= 1
             case 0x30: s[sp] = f.address.word; sp += 1
@@ -354,9 +349,9 @@ final class EVMRunner {
                 if n > 0 {
                     let o = Int(memOffset.uint64!)
                     switch op {
-                    case 0x37: f.input.withUnsafeBufferPointer { f.copyToMemory($0, sourceOffset: dataOffset, offset: o, size: Int(n)) }
-                    case 0x39: f.code.original.withUnsafeBufferPointer { f.copyToMemory($0, sourceOffset: dataOffset, offset: o, size: Int(n)) }
-                    default: f.returnData.withUnsafeBufferPointer { f.copyToMemory($0, sourceOffset: dataOffset, offset: o, size: Int(n)) }
+                    case 0x37: f.input.withUnsafeBytes { f.copyToMemory($0, sourceOffset: dataOffset, offset: o, size: Int(n)) }
+                    case 0x39: f.code.original.withUnsafeBytes { f.copyToMemory($0, sourceOffset: dataOffset, offset: o, size: Int(n)) }
+                    default: f.returnData.withUnsafeBytes { f.copyToMemory($0, sourceOffset: dataOffset, offset: o, size: Int(n)) }
                     }
                 }
             case 0x38: s[sp] = UInt256(UInt64(f.code.count)); sp += 1
@@ -375,7 +370,7 @@ final class EVMRunner {
                 if gas < 0 || !f.expandMemory(offset: memOffset, size: size, gas: &gas) { return Self.halt(f, "out of gas") }
                 if n > 0 {
                     let external = try world.code(address)
-                    external.withUnsafeBufferPointer {
+                    external.withUnsafeBytes {
                         f.copyToMemory($0, sourceOffset: codeOffset, offset: Int(memOffset.uint64!), size: Int(n))
                     }
                 }
@@ -412,13 +407,13 @@ final class EVMRunner {
                 let offset = s[sp - 1]
                 if !f.expandMemory(offset: offset, size: UInt256(32), gas: &gas) { return Self.halt(f, "out of gas") }
                 let o = Int(offset.uint64!)
-                s[sp - 1] = f.memory.withUnsafeBufferPointer { Self.readWord($0.baseAddress! + o) }
+                s[sp - 1] = Self.readWord(f.memory + o)
             case 0x52:
                 let offset = s[sp - 1], value = s[sp - 2]
                 sp -= 2
                 if !f.expandMemory(offset: offset, size: UInt256(32), gas: &gas) { return Self.halt(f, "out of gas") }
                 let o = Int(offset.uint64!)
-                f.memory.withUnsafeMutableBufferPointer { Self.writeWord(value, to: $0.baseAddress! + o) }
+                Self.writeWord(value, to: f.memory + o)
             case 0x53:
                 let offset = s[sp - 1], value = s[sp - 2]
                 sp -= 2
@@ -483,7 +478,7 @@ final class EVMRunner {
                 }
                 sp -= 2
             case 0x58: s[sp] = UInt256(UInt64(pc)); sp += 1
-            case 0x59: s[sp] = UInt256(UInt64(f.memory.count)); sp += 1
+            case 0x59: s[sp] = UInt256(UInt64(f.memorySize)); sp += 1
             case 0x5A: s[sp] = UInt256(UInt64(gas)); sp += 1
             case 0x5B: break
             case 0x5C:
@@ -499,9 +494,7 @@ final class EVMRunner {
                           let so = src.uint64, so <= 0xFFFF_FFFF else { return Self.halt(f, "out of gas") }
                     gas -= 3 * Int64((n + 31) / 32)
                     if gas < 0 || !f.expandMemory(end: Int(max(d, so) + n), gas: &gas) { return Self.halt(f, "out of gas") }
-                    f.memory.withUnsafeMutableBufferPointer { mem in
-                        (mem.baseAddress! + Int(d)).update(from: mem.baseAddress! + Int(so), count: Int(n))
-                    }
+                    UnsafeMutableRawPointer(f.memory + Int(d)).copyMemory(from: f.memory + Int(so), byteCount: Int(n))
                 }
             case 0x5F: s[sp] = .zero; sp += 1
             case 0x60:
@@ -649,10 +642,12 @@ final class EVMRunner {
     /// CALLDATALOAD: 32 bytes from `offset`, zeros past the end.
     static func loadWord(_ data: [UInt8], offset: UInt256) -> UInt256 {
         guard let o = offset.uint64, o < UInt64(data.count) else { return .zero }
-        var buffer = [UInt8](repeating: 0, count: 32)
         let start = Int(o)
         let n = min(32, data.count - start)
-        for i in 0..<n { buffer[i] = data[start + i] }
-        return UInt256(bigEndian: buffer)
+        var buffer: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        return withUnsafeMutableBytes(of: &buffer) { raw in
+            data.withUnsafeBytes { raw.baseAddress!.copyMemory(from: $0.baseAddress! + start, byteCount: n) }
+            return readWord(raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
     }
 }
