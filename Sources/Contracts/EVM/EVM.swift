@@ -307,7 +307,7 @@ public struct EVM: Sendable {
         try world.addBalance(block.coinbase, UInt256(gasUsed) &* tip)
         return EVMExecutionResult(status: result.status.publicStatus, gasUsed: gasUsed, output: result.output,
                                   logs: result.status == .success ? world.logs : [], createdAddress: result.createdAddress,
-                                  changes: world.finalChanges())
+                                  changes: try world.finalChanges())
     }
 
     /// Runs `message` as one frame at depth 0 on the given code, with no transaction around it (the legacy
@@ -339,7 +339,7 @@ public struct EVM: Sendable {
         let success = result.status == .success
         return EVMFrameResult(status: result.status.publicStatus, gasLeft: UInt64(max(result.gasLeft, 0)), refund: world.refund,
                               output: result.output, logs: success ? world.logs : [],
-                              changes: success ? world.finalChanges() : EVMStateChanges())
+                              changes: success ? try world.finalChanges() : EVMStateChanges())
     }
 
     /// A read-only call (like `eth_call`): runs `data` against the code at `to` with no transaction checks, no
@@ -375,7 +375,7 @@ public struct EVM: Sendable {
         }
         let success = result.status == .success
         return EVMExecutionResult(status: result.status.publicStatus, gasUsed: gas - UInt64(max(result.gasLeft, 0)), output: result.output,
-                                  logs: success ? world.logs : [], createdAddress: nil, changes: world.finalChanges())
+                                  logs: success ? world.logs : [], createdAddress: nil, changes: try world.finalChanges())
     }
 
     static func checkedProduct(_ a: UInt256, _ b: UInt256) -> UInt256? {

@@ -1,8 +1,8 @@
 import LedgerCrypto
 
 /// The precompiled contracts at 0x01–0x0a (Cancun). Implemented: ecrecover (0x01), SHA-256 (0x02),
-/// RIPEMD-160 (0x03), identity (0x04), modexp (0x05, EIP-2565 gas), BLAKE2 F (0x09, EIP-152). The bn254
-/// contracts (0x06–0x08) and the KZG point evaluation (0x0a, which needs the trusted setup) fail every call:
+/// RIPEMD-160 (0x03), identity (0x04), modexp (0x05, EIP-2565 gas), bn254 add, mul and pairing (0x06–0x08),
+/// BLAKE2 F (0x09, EIP-152). The KZG point evaluation (0x0a, which needs the trusted setup) fails every call:
 /// the caller gets status 0 and loses the gas it passed.
 enum EVMPrecompiles {
     enum Result {
@@ -30,6 +30,9 @@ enum EVMPrecompiles {
         case 3: return charge(600 + 120 * words(input.count), [UInt8](repeating: 0, count: 12) + RIPEMD160.hash(input))
         case 4: return charge(15 + 3 * words(input.count), input)
         case 5: return modexp(input, gas: gas)
+        case 6: return BN254.ecAdd(input, gas: gas)
+        case 7: return BN254.ecMul(input, gas: gas)
+        case 8: return BN254Pairing.pairingCheck(input, gas: gas)
         case 9: return blake2f(input, gas: gas)
         default: return .failure
         }
