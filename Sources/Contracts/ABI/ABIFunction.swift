@@ -1,3 +1,5 @@
+import LedgerCrypto
+
 /// A function of a contract, as a JSON ABI declares it.
 ///
 /// ```swift
@@ -79,5 +81,3 @@ public struct ABIFunction: Sendable, Hashable {
         return try reader.decode()
     }
 }
-
-import LedgerCrypto

@@ -60,24 +60,28 @@ struct ABIReader {
     }
 
     /// Decodes a head/tail sequence of `count` members starting at `base`.
-    mutating func sequence(count: Int, member: (Int) -> ABIType, at base: Int, depth: Int) throws(ContractError) -> [ABIValue] {
-        var headSize = 0
-        for i in 0..<count {
-            let (sum, overflow) = headSize.addingReportingOverflow(member(i).headSize)
-            guard !overflow, sum <= data.count - base else {
-                throw failure(.abiDataTooShort, "\(count) members need more than the \(data.count - base) bytes left", at: base)
+    mutating func sequence(count: Int, members: ABIMembers, at base: Int, depth: Int) throws(ContractError) -> [ABIValue] {
+        guard let headSize = members.totalHeadSize(count: count), headSize <= data.count - base else {
+            // Name the first member whose head does not fit.
+            var end = base
+            var index = 0
+            while index < count - 1, end + members.headSize(index) <= data.count {
+                end += members.headSize(index)
+                index += 1
             }
-            headSize = sum
+            path.indices.append(index)
+            throw failure(.abiDataTooShort, "needs \(members.headSize(index)) bytes at offset \(end - origin) of \(data.count - origin)", at: end)
         }
         var values: [ABIValue] = []
         values.reserveCapacity(count)
         var head = base
         for i in 0..<count {
             path.indices.append(i)
-            let type = member(i)
-            if type.isDynamic {
+            let type = members[i]
+            if members.isDynamic(i) {
                 let offset = try smallNumber(at: head, what: "offset", code: .abiInvalidOffset)
-                guard offset >= headSize, base + offset <= data.count else {
+                // Every dynamic value starts with a word (a length or a head), so the target needs 32 bytes.
+                guard offset >= headSize, base + offset <= data.count - 32 else {
                     throw failure(.abiInvalidOffset, "offset \(offset) points "
                                   + (offset < headSize ? "into its own \(headSize)-byte head" : "past the end of the data"), at: head)
                 }
@@ -85,7 +89,7 @@ struct ABIReader {
                 head += 32
             } else {
                 values.append(try value(of: type, at: head, depth: depth + 1))
-                head += type.headSize
+                head += members.headSize(i)
             }
             path.indices.removeLast()
         }
@@ -144,7 +148,7 @@ struct ABIReader {
             }
             return .string(text)
         case .array(let element, let count):
-            return .array(try sequence(count: count, member: { _ in element }, at: position, depth: depth))
+            return .array(try sequence(count: count, members: .repeating(element), at: position, depth: depth))
         case .dynamicArray(let element):
             let count = try smallNumber(at: position, what: "length", code: .abiInvalidLength)
             let elementHead = element.headSize
@@ -152,15 +156,14 @@ struct ABIReader {
             guard count <= left / Swift.max(elementHead, 32) else {
                 throw failure(.abiInvalidLength, "\(count) elements of \(element.canonicalName) need more than the \(left) bytes left", at: position)
             }
-            return .array(try sequence(count: count, member: { _ in element }, at: position + 32, depth: depth))
+            return .array(try sequence(count: count, members: .repeating(element), at: position + 32, depth: depth))
         case .tuple(let members):
-            return .tuple(try sequence(count: members.count, member: { members[$0] }, at: position, depth: depth))
+            return .tuple(try sequence(count: members.count, members: .list(members), at: position, depth: depth))
         }
     }
 
     /// Decodes the top-level list.
     mutating func decode() throws(ContractError) -> [ABIValue] {
-        let types = self.types
-        return try sequence(count: types.count, member: { types[$0] }, at: origin, depth: 0)
+        try sequence(count: types.count, members: .list(types), at: origin, depth: 0)
     }
 }

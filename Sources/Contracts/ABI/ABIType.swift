@@ -197,3 +197,52 @@ struct ABITypeParser {
         }
     }
 }
+
+/// The member types of a head/tail sequence: a tuple's list, or one element type repeated (an array), whose
+/// dynamic-ness and head size are then worked out once rather than per element.
+enum ABIMembers {
+    case list([ABIType])
+    case uniform(ABIType, isDynamic: Bool, headSize: Int)
+
+    static func repeating(_ element: ABIType) -> ABIMembers {
+        .uniform(element, isDynamic: element.isDynamic, headSize: element.headSize)
+    }
+
+    subscript(index: Int) -> ABIType {
+        switch self {
+        case .list(let types): types[index]
+        case .uniform(let element, _, _): element
+        }
+    }
+
+    func isDynamic(_ index: Int) -> Bool {
+        switch self {
+        case .list(let types): types[index].isDynamic
+        case .uniform(_, let dynamic, _): dynamic
+        }
+    }
+
+    func headSize(_ index: Int) -> Int {
+        switch self {
+        case .list(let types): types[index].headSize
+        case .uniform(_, _, let size): size
+        }
+    }
+
+    /// The head size of `count` members, or `nil` when it overflows.
+    func totalHeadSize(count: Int) -> Int? {
+        switch self {
+        case .list(let types):
+            var total = 0
+            for type in types {
+                let (sum, overflow) = total.addingReportingOverflow(type.headSize)
+                if overflow { return nil }
+                total = sum
+            }
+            return total
+        case .uniform(_, _, let size):
+            let (product, overflow) = size.multipliedReportingOverflow(by: count)
+            return overflow ? nil : product
+        }
+    }
+}

@@ -20,13 +20,12 @@ struct ABIWriter {
     // MARK: Checking and sizing
 
     /// The bytes `values` take as a head/tail sequence of `memberTypes` (or of `count` × `element`).
-    mutating func sequenceSize(_ values: [ABIValue], member: (Int) -> ABIType, depth: Int) throws(ContractError) -> Int {
+    mutating func sequenceSize(_ values: [ABIValue], members: ABIMembers, depth: Int) throws(ContractError) -> Int {
         var total = 0
         for (i, value) in values.enumerated() {
             path.indices.append(i)
-            let type = member(i)
-            let size = try size(of: value, as: type, depth: depth + 1)
-            total += type.isDynamic ? 32 + size : size
+            let size = try size(of: value, as: members[i], depth: depth + 1)
+            total += members.isDynamic(i) ? 32 + size : size
             path.indices.removeLast()
         }
         return total
@@ -62,12 +61,12 @@ struct ABIWriter {
             return 32 + Self.padded(text.utf8.count)
         case (.array(let element, let count), .array(let values)):
             guard values.count == count else { throw mismatch("\(values.count) elements for \(type.canonicalName)") }
-            return try sequenceSize(values, member: { _ in element }, depth: depth)
+            return try sequenceSize(values, members: .repeating(element), depth: depth)
         case (.dynamicArray(let element), .array(let values)):
-            return 32 + (try sequenceSize(values, member: { _ in element }, depth: depth))
+            return 32 + (try sequenceSize(values, members: .repeating(element), depth: depth))
         case (.tuple(let members), .tuple(let values)):
             guard values.count == members.count else { throw mismatch("\(values.count) members for \(type.canonicalName)") }
-            return try sequenceSize(values, member: { members[$0] }, depth: depth)
+            return try sequenceSize(values, members: .list(members), depth: depth)
         default:
             throw mismatch("\(Self.kind(of: value)) given for \(type.canonicalName)")
         }
@@ -118,14 +117,12 @@ struct ABIWriter {
     }
 
     /// Writes a head/tail sequence starting at `base`; returns where it ends.
-    mutating func writeSequence(_ values: [ABIValue], member: (Int) -> ABIType, at base: Int) -> Int {
-        var headSize = 0
-        for i in values.indices { headSize += member(i).headSize }
+    mutating func writeSequence(_ values: [ABIValue], members: ABIMembers, at base: Int) -> Int {
         var head = base
-        var tail = base + headSize
+        var tail = base + (members.totalHeadSize(count: values.count) ?? 0)
         for (i, value) in values.enumerated() {
-            let type = member(i)
-            if type.isDynamic {
+            let type = members[i]
+            if members.isDynamic(i) {
                 writeWord(UInt256(UInt64(tail - base)), at: head)
                 tail = write(value, as: type, at: tail)
                 head += 32
@@ -163,16 +160,16 @@ struct ABIWriter {
         case .array(let values):
             switch type {
             case .array(let element, _):
-                return writeSequence(values, member: { _ in element }, at: position)
+                return writeSequence(values, members: .repeating(element), at: position)
             case .dynamicArray(let element):
                 writeWord(UInt256(UInt64(values.count)), at: position)
-                return writeSequence(values, member: { _ in element }, at: position + 32)
+                return writeSequence(values, members: .repeating(element), at: position + 32)
             default:
                 return position
             }
         case .tuple(let values):
             guard case .tuple(let members) = type else { return position }
-            return writeSequence(values, member: { members[$0] }, at: position)
+            return writeSequence(values, members: .list(members), at: position)
         }
     }
 
@@ -181,12 +178,11 @@ struct ABIWriter {
         guard values.count == types.count else {
             throw ContractError.abi(.abiValueMismatch, "\(values.count) values for \(types.count) types (\(ABIType.tuple(types).canonicalName))")
         }
-        let types = self.types
-        let size = try sequenceSize(values, member: { types[$0] }, depth: 0)
+        let size = try sequenceSize(values, members: .list(types), depth: 0)
         out = prefix
         out.reserveCapacity(prefix.count + size)
         out.append(contentsOf: repeatElement(0, count: size))
-        let end = writeSequence(values, member: { types[$0] }, at: prefix.count)
+        let end = writeSequence(values, members: .list(types), at: prefix.count)
         assert(end == out.count)
         return out
     }
