@@ -121,12 +121,11 @@ struct ABIReader {
             guard ABIWord.isZero(w, fromBit: 1) else { throw failure(.abiInvalidBool, "bool word \(w) is neither 0 nor 1", at: position) }
             return .bool(w.w0 == 1)
         case .fixedBytes(let n):
-            let w = try word(at: position)
-            let bytes = w.bigEndianBytes
-            guard bytes[n...].allSatisfy({ $0 == 0 }) else {
+            _ = try word(at: position)
+            guard data[(position + n)..<(position + 32)].allSatisfy({ $0 == 0 }) else {
                 throw failure(.abiDirtyPadding, "bytes\(n) word has non-zero bytes after its first \(n)", at: position)
             }
-            return .fixedBytes(Array(bytes[..<n]))
+            return .fixedBytes(Array(data[position..<(position + n)]))
         case .bytes, .string:
             let length = try smallNumber(at: position, what: "length", code: .abiInvalidLength)
             let start = position + 32

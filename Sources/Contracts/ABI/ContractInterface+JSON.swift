@@ -11,12 +11,10 @@ extension ContractInterface {
     public init(json: [UInt8]) throws(ContractError) {
         let entries: [RawEntry]
         do {
-            let decoder = JSONDecoder()
-            if let array = try? decoder.decode([RawEntry].self, from: Data(json)) {
-                entries = array
-            } else {
-                entries = try decoder.decode(RawFile.self, from: Data(json)).abi
-            }
+            // An array is the ABI itself; anything else must be an object holding it under "abi".
+            let isArray = json.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) } == UInt8(ascii: "[")
+            entries = isArray ? try JSONDecoder().decode([RawEntry].self, from: Data(json))
+                              : try JSONDecoder().decode(RawFile.self, from: Data(json)).abi
         } catch {
             throw ContractError(.abiInvalidJSON, "the JSON ABI is not an array of entries nor an object with an 'abi' array: \(error)",
                                 details: ["entry": ""])
