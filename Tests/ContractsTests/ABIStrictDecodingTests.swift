@@ -18,6 +18,10 @@ import Testing
         expectFailure([.bool, .address], abiHex(Self.word("1")), .abiDataTooShort, path: "#1")
         expectFailure([.array(.uint256, count: 3)], abiHex(Self.word("1"), Self.word("2")), .abiDataTooShort, path: "#0")
         expectFailure([.uint256], [], .abiDataTooShort, path: "#0")
+        // Static types too large for any data (their head sizes saturate instead of overflowing).
+        let huge = try! ABIType("uint256[999999999][999999999][999999999]")
+        expectFailure([.bool, huge, .bool], abiHex(Self.word("1")), .abiDataTooShort, path: "#1")
+        expectFailure([.tuple([.bool, huge, huge])], abiHex(Self.word("1")), .abiDataTooShort, path: "#0")
     }
 
     @Test func offsetsMustPointPastTheirHeadAndInsideTheData() {

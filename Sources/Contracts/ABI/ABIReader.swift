@@ -65,7 +65,7 @@ struct ABIReader {
             // Name the first member whose head does not fit.
             var end = base
             var index = 0
-            while index < count - 1, end + members.headSize(index) <= data.count {
+            while index < count - 1, members.headSize(index) <= data.count - end {
                 end += members.headSize(index)
                 index += 1
             }
