@@ -6,9 +6,9 @@
 /// ```
 public struct ABICustomError: Sendable, Hashable {
     /// The name.
-    public var name: String
+    public let name: String
     /// The parameters.
-    public var inputs: [ABIParameter]
+    public let inputs: [ABIParameter]
 
     /// - Parameters:
     ///   - name: Required.

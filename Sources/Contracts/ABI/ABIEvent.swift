@@ -14,11 +14,11 @@ import LedgerCrypto
 /// ```
 public struct ABIEvent: Sendable, Hashable {
     /// The name.
-    public var name: String
+    public let name: String
     /// The parameters, indexed and not, in declaration order.
-    public var inputs: [ABIParameter]
+    public let inputs: [ABIParameter]
     /// Whether the signature's hash is left out of the topics.
-    public var anonymous: Bool
+    public let anonymous: Bool
     /// The Keccak-256 of ``signature`` (topic0 of a non-anonymous event), computed once.
     public let topic0: UInt256
 

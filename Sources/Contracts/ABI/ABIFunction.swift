@@ -22,15 +22,17 @@ public struct ABIFunction: Sendable, Hashable {
     }
 
     /// The name.
-    public var name: String
+    public let name: String
     /// The parameters.
-    public var inputs: [ABIParameter]
+    public let inputs: [ABIParameter]
     /// The results.
-    public var outputs: [ABIParameter]
+    public let outputs: [ABIParameter]
     /// Its mutability; `view` and `pure` functions suit read-only calls.
     public var stateMutability: StateMutability
     /// The selector, computed once from the signature.
     public let selector: [UInt8]
+    /// The input and output types, worked out once.
+    let inputTypes: [ABIType], outputTypes: [ABIType]
 
     /// - Parameters:
     ///   - name: Required.
@@ -43,11 +45,13 @@ public struct ABIFunction: Sendable, Hashable {
         self.inputs = inputs
         self.outputs = outputs
         self.stateMutability = stateMutability
-        selector = ABI.selector(ABI.signature(name, inputs.map(\.type)))
+        inputTypes = inputs.map(\.type)
+        outputTypes = outputs.map(\.type)
+        selector = ABI.selector(ABI.signature(name, inputTypes))
     }
 
     /// `name(type1,…)`, the text its selector hashes.
-    public var signature: String { ABI.signature(name, inputs.map(\.type)) }
+    public var signature: String { ABI.signature(name, inputTypes) }
 
     /// Whether a read-only call suits it (`view` or `pure`).
     public var isReadOnly: Bool { stateMutability == .view || stateMutability == .pure }
@@ -56,7 +60,7 @@ public struct ABIFunction: Sendable, Hashable {
     /// - Parameter arguments: Required. One value per input.
     /// - Throws: `ContractError` `.abiValueMismatch` (2151) naming the argument, `.abiNestingTooDeep` (2167).
     public func encodeCall(_ arguments: [ABIValue]) throws(ContractError) -> [UInt8] {
-        var writer = ABIWriter(types: inputs.map(\.type), parameters: inputs)
+        var writer = ABIWriter(types: inputTypes, parameters: inputs)
         return try writer.encode(arguments, prefix: selector)
     }
 
@@ -65,7 +69,7 @@ public struct ABIFunction: Sendable, Hashable {
     /// - Returns: One value per output.
     /// - Throws: `ContractError` decoding errors (2152–2159, 2167) with the output's name in `details["path"]`.
     public func decodeOutput(_ data: [UInt8]) throws(ContractError) -> [ABIValue] {
-        var reader = ABIReader(data: data, origin: 0, types: outputs.map(\.type), parameters: outputs)
+        var reader = ABIReader(data: data, origin: 0, types: outputTypes, parameters: outputs)
         return try reader.decode()
     }
 
@@ -77,7 +81,7 @@ public struct ABIFunction: Sendable, Hashable {
             throw ContractError(.abiUnknownSelector, "call data does not start with \(signature)'s selector 0x\(Hex.encode(selector))",
                                 details: ["selector": "0x" + Hex.encode(data.prefix(4))])
         }
-        var reader = ABIReader(data: data, origin: 4, types: inputs.map(\.type), parameters: inputs)
+        var reader = ABIReader(data: data, origin: 4, types: inputTypes, parameters: inputs)
         return try reader.decode()
     }
 }

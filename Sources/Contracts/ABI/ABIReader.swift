@@ -40,12 +40,8 @@ struct ABIReader {
             throw failure(.abiDataTooShort, "needs a 32-byte word at offset \(position - origin) of \(data.count - origin) bytes", at: position)
         }
         try charge(32)
-        return data.withUnsafeBufferPointer { buffer in
-            func limb(_ at: Int) -> UInt64 {
-                var value: UInt64 = 0
-                for i in at..<at + 8 { value = value << 8 | UInt64(buffer[i]) }
-                return value
-            }
+        return data.withUnsafeBytes { raw in
+            func limb(_ at: Int) -> UInt64 { UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
             return UInt256(w0: limb(position + 24), w1: limb(position + 16), w2: limb(position + 8), w3: limb(position))
         }
     }

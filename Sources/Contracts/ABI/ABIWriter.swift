@@ -97,23 +97,17 @@ struct ABIWriter {
     // MARK: Writing
 
     mutating func writeWord(_ word: UInt256, at position: Int) {
-        Self.store(word.w3, into: &out, at: position)
-        Self.store(word.w2, into: &out, at: position + 8)
-        Self.store(word.w1, into: &out, at: position + 16)
-        Self.store(word.w0, into: &out, at: position + 24)
-    }
-
-    static func store(_ limb: UInt64, into out: inout [UInt8], at position: Int) {
-        var shift: UInt64 = 56
-        for i in position..<position + 8 {
-            out[i] = UInt8(truncatingIfNeeded: limb >> shift)
-            shift &-= 8
+        precondition(position >= 0 && position + 32 <= out.count)
+        out.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: word.w3.bigEndian, toByteOffset: position, as: UInt64.self)
+            raw.storeBytes(of: word.w2.bigEndian, toByteOffset: position + 8, as: UInt64.self)
+            raw.storeBytes(of: word.w1.bigEndian, toByteOffset: position + 16, as: UInt64.self)
+            raw.storeBytes(of: word.w0.bigEndian, toByteOffset: position + 24, as: UInt64.self)
         }
     }
 
     mutating func writeBytes(_ bytes: some Collection<UInt8>, at position: Int) {
-        var i = position
-        for byte in bytes { out[i] = byte; i += 1 }
+        out.replaceSubrange(position..<(position + bytes.count), with: bytes)
     }
 
     /// Writes a head/tail sequence starting at `base`; returns where it ends.
