@@ -2,62 +2,62 @@
 import LedgerCrypto
 import Testing
 
-/// A JSON ABI as solc writes it for a small traceability contract (with `internalType`, struct components,
-/// overloads, events, errors, a payable constructor, fallback and receive).
-let plantABI = """
-[
- {"type":"constructor","stateMutability":"payable","inputs":[{"name":"plant","type":"string","internalType":"string"},{"name":"lines","type":"uint8","internalType":"uint8"}]},
- {"type":"function","name":"setBatch","stateMutability":"nonpayable","inputs":[{"name":"id","type":"string","internalType":"string"},{"name":"quantity","type":"uint256","internalType":"uint256"}],"outputs":[]},
- {"type":"function","name":"record","stateMutability":"nonpayable","inputs":[{"name":"value","type":"uint256","internalType":"uint256"}],"outputs":[]},
- {"type":"function","name":"record","stateMutability":"nonpayable","inputs":[{"name":"value","type":"string","internalType":"string"}],"outputs":[]},
- {"type":"function","name":"record","stateMutability":"nonpayable","inputs":[{"name":"value","type":"int64","internalType":"int64"}],"outputs":[]},
- {"type":"function","name":"scale","stateMutability":"pure","inputs":[{"name":"x","type":"uint8"}],"outputs":[{"name":"","type":"uint8"}]},
- {"type":"function","name":"scale","stateMutability":"pure","inputs":[{"name":"x","type":"uint16"}],"outputs":[{"name":"","type":"uint16"}]},
- {"type":"function","name":"batch","stateMutability":"view","inputs":[{"name":"id","type":"string","internalType":"string"}],
-  "outputs":[{"name":"batch","type":"tuple","internalType":"struct Plant.Batch","components":[
-    {"name":"id","type":"string","internalType":"string"},
-    {"name":"quantity","type":"uint64","internalType":"uint64"},
-    {"name":"owner","type":"address","internalType":"address"},
-    {"name":"parts","type":"tuple[]","internalType":"struct Plant.Part[]","components":[
-       {"name":"name","type":"string","internalType":"string"},{"name":"delta","type":"int32","internalType":"int32"}]},
-    {"name":"digest","type":"bytes32","internalType":"bytes32"},
-    {"name":"sealed","type":"bool","internalType":"bool"}]}]},
- {"type":"function","name":"stats","stateMutability":"view","inputs":[],
-  "outputs":[{"name":"count","type":"uint256"},{"name":"minimum","type":"int64"},{"name":"label","type":"string"},{"name":"ids","type":"string[]"},{"name":"blob","type":"bytes"}]},
- {"type":"function","name":"totalSupply","stateMutability":"view","inputs":[],"outputs":[{"name":"","type":"uint256"}]},
- {"type":"event","name":"BatchRecorded","anonymous":false,"inputs":[{"name":"id","type":"string","indexed":true},{"name":"by","type":"address","indexed":true},{"name":"quantity","type":"uint256","indexed":false}]},
- {"type":"error","name":"NotOwner","inputs":[{"name":"caller","type":"address","internalType":"address"}]},
- {"type":"fallback","stateMutability":"nonpayable"},
- {"type":"receive","stateMutability":"payable"}
-]
-"""
-
-struct Part: Decodable, Equatable {
-    var name: String
-    var delta: Int32
-}
-
-struct Batch: Decodable, Equatable {
-    var id: String
-    var quantity: UInt64
-    var owner: EVMAddress
-    var parts: [Part]
-    var digest: [UInt8]
-    var sealed: Bool
-}
-
-struct Stats: Decodable, Equatable {
-    var count: Int
-    var minimum: Int64
-    var label: String
-    var ids: [String]
-    var blob: [UInt8]
-    var missing: String?
-}
-
 @Suite struct ABIInterfaceTests {
+    /// A JSON ABI as solc writes it for a small traceability contract (with `internalType`, struct components,
+    /// overloads, events, errors, a payable constructor, fallback and receive).
+    static let plantABI = """
+    [
+     {"type":"constructor","stateMutability":"payable","inputs":[{"name":"plant","type":"string","internalType":"string"},{"name":"lines","type":"uint8","internalType":"uint8"}]},
+     {"type":"function","name":"setBatch","stateMutability":"nonpayable","inputs":[{"name":"id","type":"string","internalType":"string"},{"name":"quantity","type":"uint256","internalType":"uint256"}],"outputs":[]},
+     {"type":"function","name":"record","stateMutability":"nonpayable","inputs":[{"name":"value","type":"uint256","internalType":"uint256"}],"outputs":[]},
+     {"type":"function","name":"record","stateMutability":"nonpayable","inputs":[{"name":"value","type":"string","internalType":"string"}],"outputs":[]},
+     {"type":"function","name":"record","stateMutability":"nonpayable","inputs":[{"name":"value","type":"int64","internalType":"int64"}],"outputs":[]},
+     {"type":"function","name":"scale","stateMutability":"pure","inputs":[{"name":"x","type":"uint8"}],"outputs":[{"name":"","type":"uint8"}]},
+     {"type":"function","name":"scale","stateMutability":"pure","inputs":[{"name":"x","type":"uint16"}],"outputs":[{"name":"","type":"uint16"}]},
+     {"type":"function","name":"batch","stateMutability":"view","inputs":[{"name":"id","type":"string","internalType":"string"}],
+      "outputs":[{"name":"batch","type":"tuple","internalType":"struct Plant.Batch","components":[
+        {"name":"id","type":"string","internalType":"string"},
+        {"name":"quantity","type":"uint64","internalType":"uint64"},
+        {"name":"owner","type":"address","internalType":"address"},
+        {"name":"parts","type":"tuple[]","internalType":"struct Plant.Part[]","components":[
+           {"name":"name","type":"string","internalType":"string"},{"name":"delta","type":"int32","internalType":"int32"}]},
+        {"name":"digest","type":"bytes32","internalType":"bytes32"},
+        {"name":"sealed","type":"bool","internalType":"bool"}]}]},
+     {"type":"function","name":"stats","stateMutability":"view","inputs":[],
+      "outputs":[{"name":"count","type":"uint256"},{"name":"minimum","type":"int64"},{"name":"label","type":"string"},{"name":"ids","type":"string[]"},{"name":"blob","type":"bytes"}]},
+     {"type":"function","name":"totalSupply","stateMutability":"view","inputs":[],"outputs":[{"name":"","type":"uint256"}]},
+     {"type":"event","name":"BatchRecorded","anonymous":false,"inputs":[{"name":"id","type":"string","indexed":true},{"name":"by","type":"address","indexed":true},{"name":"quantity","type":"uint256","indexed":false}]},
+     {"type":"error","name":"NotOwner","inputs":[{"name":"caller","type":"address","internalType":"address"}]},
+     {"type":"fallback","stateMutability":"nonpayable"},
+     {"type":"receive","stateMutability":"payable"}
+    ]
+    """
+
+    struct Part: Decodable, Equatable {
+        var name: String
+        var delta: Int32
+    }
+
+    struct Batch: Decodable, Equatable {
+        var id: String
+        var quantity: UInt64
+        var owner: EVMAddress
+        var parts: [Part]
+        var digest: [UInt8]
+        var sealed: Bool
+    }
+
+    struct Stats: Decodable, Equatable {
+        var count: Int
+        var minimum: Int64
+        var label: String
+        var ids: [String]
+        var blob: [UInt8]
+        var missing: String?
+    }
+
     let plant: ContractInterface
-    init() throws { plant = try ContractInterface(json: plantABI) }
+    init() throws { plant = try ContractInterface(json: Self.plantABI) }
 
     static let owner = EVMAddress(hex: "0x095e7baea6a6c7c4c2dfeb977efac326af552d87")!
 
