@@ -105,6 +105,7 @@ let package = Package(
                 "LedgerCoreTesting",
                 "LedgerConformance",
                 "ChainRuntime",
+                "Contracts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
