@@ -127,6 +127,13 @@ struct VyperDefect: Sendable, CustomTestStringConvertible {
         #expect(report.findings(of: .uncheckedCallResult).isEmpty, "raw_call reverts on failure: its flag reaches a JUMPI")
     }
 
+    @Test func aWriteAfterACallBehindVypersReentrancyLockIsNotReentrancy() throws {
+        let report = try Self.report("Audit/GuardedWithdraw")
+        #expect(report.findings(of: .reentrancy).isEmpty, "\(report.text)")
+        #expect(report.findings(atOrAbove: .medium).isEmpty, "\(report.text)")
+        #expect(report.findings.map(\.kind) == [.controlledCallTarget], "the call to msg.sender stays a low finding")
+    }
+
     @Test func handAssembledDefectsAreFoundAtTheirPC() throws {
         let loop = try ContractAudit.analyse(bytecode: ContractFixtures.assembled("UnboundedStorageLoop"))
         #expect(loop.findings.map(\.id) == ["unbounded-storage-loop@11"], "\(loop.text)")

@@ -20,7 +20,7 @@ enum VyperForTests {
     static let skipReason: Comment = "vyper is not on PATH (pip install vyper==0.4.3, or FORGECHAIN_VYPER=/path/to/vyper); CI installs it and never skips"
 
     static let sources = ["Traceability", "Audit/Reentrancy", "Audit/UncheckedCall", "Audit/TxOrigin", "Audit/DelegateToCaller",
-                          "Audit/CallToCaller", "Audit/TimestampBranch", "Audit/BlockNumberBranch", "Audit/NearSizeLimit"]
+                          "Audit/CallToCaller", "Audit/TimestampBranch", "Audit/BlockNumberBranch", "Audit/GuardedWithdraw", "Audit/NearSizeLimit"]
 }
 
 @Suite struct CompilerTests {

@@ -13,6 +13,7 @@ struct AuditTaint: OptionSet, Hashable, Sendable {
     static let storage = AuditTaint(rawValue: 1 << 5)
     static let callResult = AuditTaint(rawValue: 1 << 6)
     static let returnData = AuditTaint(rawValue: 1 << 7)
+    static let transient = AuditTaint(rawValue: 1 << 8)
 }
 
 /// An abstract 256-bit word.

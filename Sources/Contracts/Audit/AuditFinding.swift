@@ -53,8 +53,10 @@ public struct AuditFinding: Sendable, Hashable, Codable {
     /// The kinds of defect the audit looks for.
     public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
         /// A persistent state write (SSTORE) reachable after an external call that may re-enter (CALL, CALLCODE
-        /// or DELEGATECALL with more gas than the 2,300 stipend). At the SSTORE; ``AuditFinding/relatedPCs``
-        /// names the calls. High.
+        /// or DELEGATECALL with more gas than the 2,300 stipend) and that no reentrancy lock guards (a constant
+        /// stored to a slot whose load decides a branch, in a block that dominates the call: Vyper's
+        /// `@nonreentrant`, OpenZeppelin's ReentrancyGuard). At the SSTORE; ``AuditFinding/relatedPCs`` names
+        /// the calls. High.
         case reentrancy
         /// The success flag of a call never reaches a branch condition. At the call. Medium.
         case uncheckedCallResult = "unchecked-call-result"

@@ -13,7 +13,7 @@ import LedgerCrypto
 ///
 /// The analysis works on runtime code (what a deployment leaves on chain); given init code it sees only the
 /// constructor. It is an over-approximation: a finding names a path the control-flow graph allows, which the
-/// contract's own logic may rule out (a reentrancy lock, for one, is not recognised).
+/// contract's own logic may rule out.
 public enum ContractAudit {
     /// Code bigger than this is refused: the init-code limit (EIP-3860), twice the deployed-code limit.
     public static let maximumCodeSize = 49_152
@@ -107,11 +107,95 @@ struct AuditAnalyses {
 
     private static func callName(_ byte: UInt8) -> String { EVMOpcode.table[Int(byte)]?.name ?? "call" }
 
-    /// SSTOREs reachable after a call that may re-enter.
+    /// The pcs of reentrancy-lock writes: a constant non-zero value stored to a constant slot (transient or
+    /// persistent) whose load, somewhere, decides a branch (Vyper's `@nonreentrant`, OpenZeppelin's
+    /// ReentrancyGuard).
+    private func lockWrites() -> [Int] {
+        struct Slot: Hashable { let transient: Bool; let slot: UInt256 }
+        var checked = Set<Slot>()
+        for branch in facts.branches {
+            for source in branch.condition.sources {
+                guard let slot = facts.loadSlots[Int(source)], let byte = graph.disassembly.instruction(atPC: Int(source))?.byte else { continue }
+                checked.insert(Slot(transient: byte == 0x5C, slot: slot))
+            }
+        }
+        return facts.constantStores.filter { !$0.value.isZero && checked.contains(Slot(transient: $0.transient, slot: $0.slot)) }.map(\.pc)
+    }
+
+    /// Immediate dominators of the reachable blocks (Cooper, Harvey and Kennedy's iteration over reverse
+    /// postorder); `-1` for unreachable blocks.
+    private func dominators() -> [Int] {
+        let blocks = graph.blocks
+        var order: [Int] = []
+        var visited = [Bool](repeating: false, count: blocks.count)
+        var stack: [(block: Int, next: Int)] = [(0, 0)]
+        visited[0] = true
+        while let top = stack.last {
+            let successors = blocks[top.block].successors
+            if top.next < successors.count {
+                stack[stack.count - 1].next += 1
+                let successor = successors[top.next]
+                if !visited[successor] {
+                    visited[successor] = true
+                    stack.append((successor, 0))
+                }
+            } else {
+                order.append(top.block)
+                stack.removeLast()
+            }
+        }
+        order.reverse()
+        var position = [Int](repeating: -1, count: blocks.count)
+        for (index, block) in order.enumerated() { position[block] = index }
+        var predecessors = [[Int]](repeating: [], count: blocks.count)
+        for block in order { for successor in blocks[block].successors { predecessors[successor].append(block) } }
+        var idom = [Int](repeating: -1, count: blocks.count)
+        idom[0] = 0
+        var changed = true
+        while changed {
+            changed = false
+            for block in order.dropFirst() {
+                var candidate = -1
+                for predecessor in predecessors[block] where idom[predecessor] != -1 {
+                    if candidate == -1 { candidate = predecessor; continue }
+                    var a = predecessor, b = candidate
+                    while a != b {
+                        while position[a] > position[b] { a = idom[a] }
+                        while position[b] > position[a] { b = idom[b] }
+                    }
+                    candidate = a
+                }
+                if candidate != -1 && idom[block] != candidate {
+                    idom[block] = candidate
+                    changed = true
+                }
+            }
+        }
+        return idom
+    }
+
+    /// SSTOREs reachable after a call that may re-enter and that no reentrancy lock guards.
     private mutating func reentrancy() {
         var callsBeforeWrite: [Int: [Int]] = [:]
+        let locks = lockWrites()
+        let idom = locks.isEmpty ? [] : dominators()
+        func guarded(_ callPC: Int) -> Bool {
+            guard let callBlock = graph.blockIndex(containingPC: callPC) else { return false }
+            for lock in locks {
+                guard let lockBlock = graph.blockIndex(containingPC: lock) else { continue }
+                if lockBlock == callBlock {
+                    if lock < callPC { return true }
+                    continue
+                }
+                var block = callBlock
+                while block != 0 && idom[block] != -1 && block != lockBlock { block = idom[block] }
+                if block == lockBlock { return true }
+            }
+            return false
+        }
         for call in facts.calls where call.byte != 0xFA {
             if let gas = call.gas.constants, gas.allSatisfy({ ($0.uint64 ?? .max) <= ContractAudit.stipendGas }) { continue }
+            if guarded(call.pc) { continue }
             guard let blockIndex = graph.blockIndex(containingPC: call.pc) else { continue }
             let block = graph.blocks[blockIndex]
             var writes: [Int] = []

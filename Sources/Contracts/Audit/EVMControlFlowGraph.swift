@@ -100,6 +100,10 @@ struct AuditFacts: Sendable {
     var comparedWithConstant = Set<Int32>()
     var unresolvedJumps: [Int] = []
     var invalidJumps: [EVMInvalidJump] = []
+    /// The constant slot each SLOAD or TLOAD reads, by pc, where the slot is one constant.
+    var loadSlots: [Int: UInt256] = [:]
+    /// SSTOREs and TSTOREs of one constant value to one constant slot: candidate reentrancy-lock writes.
+    var constantStores: [(pc: Int, transient: Bool, slot: UInt256, value: UInt256)] = []
 }
 
 /// The abstract interpretation that resolves jump targets and records the facts the audit needs.
@@ -258,9 +262,15 @@ struct AuditStackAnalysis {
         case 0x3D: push(.tainted(.returnData))
         case 0x42: push(.source(.timestamp, pc: instruction.pc))
         case 0x43: push(.source(.blockNumber, pc: instruction.pc))
-        case 0x54:
-            _ = pop()
-            push(.source(.storage, pc: instruction.pc))
+        case 0x54, 0x5C:
+            let slot = pop()
+            if record, let constant = slot.single { facts.loadSlots[instruction.pc] = constant }
+            push(.source(byte == 0x54 ? .storage : .transient, pc: instruction.pc))
+        case 0x55, 0x5D:
+            let slot = pop(), value = pop()
+            if record, let slot = slot.single, let value = value.single {
+                facts.constantStores.append((instruction.pc, byte == 0x5D, slot, value))
+            }
         case 0x51:
             let offset = pop()
             push(state.memory.read(offset: offset))
