@@ -1,0 +1,331 @@
+import LedgerCrypto
+
+/// A storage slot of one account.
+struct EVMSlotKey: Hashable {
+    var address: EVMAddress
+    var slot: UInt256
+}
+
+/// One account as a run sees it: the host's account with this run's changes on top.
+struct EVMAccountRecord {
+    /// `nil`: the account does not exist.
+    var account: EVMAccount?
+    /// The code, once loaded (or set by a creation).
+    var code: [UInt8]?
+    /// Code written by this run.
+    var codeChanged = false
+    /// Created during this transaction (EIP-6780: only such an account is deleted by SELFDESTRUCT).
+    var createdInTransaction = false
+    /// Storage wiped (created afresh): slots not written read zero.
+    var storageCleared = false
+    /// SELFDESTRUCT ran on an account created in this transaction: deleted at the end.
+    var destructed = false
+}
+
+/// The undo log of a run: each entry restores what one change overwrote.
+enum EVMJournalEntry {
+    case account(EVMAddress, EVMAccountRecord?)
+    case storage(EVMSlotKey, UInt256?)
+    case transient(EVMSlotKey, UInt256?)
+    case warmAccount(EVMAddress)
+    case warmSlot(EVMSlotKey)
+    case touched(EVMAddress)
+    case refund(Int64)
+}
+
+/// The world one transaction sees: the host's state with a journaled overlay of changes, the EIP-2929 warm sets,
+/// transient storage, logs and the refund counter. Single-threaded; lives for one run.
+final class EVMWorld {
+    let host: any EVMStateReader
+    private(set) var records: [EVMAddress: EVMAccountRecord] = [:]
+    private var originalAccounts: [EVMAddress: EVMAccount?] = [:]
+    private var storage: [EVMSlotKey: UInt256] = [:]
+    private var originalStorage: [EVMSlotKey: UInt256] = [:]
+    private var transient: [EVMSlotKey: UInt256] = [:]
+    private var warmAccounts: Set<EVMAddress> = []
+    private var warmSlots: Set<EVMSlotKey> = []
+    private var touchedAccounts: Set<EVMAddress> = []
+    private var journal: [EVMJournalEntry] = []
+    var logs: [EVMLog] = []
+    private(set) var refund: Int64 = 0
+    /// The jump-destination analyses of this run, by code hash.
+    var codeCache: [UInt256: EVMCode] = [:]
+
+    static let ripemd = EVMAddress(word: UInt256(3))
+
+    init(host: any EVMStateReader) { self.host = host }
+
+    struct Snapshot {
+        let journalCount: Int
+        let logCount: Int
+    }
+
+    var snapshot: Snapshot { Snapshot(journalCount: journal.count, logCount: logs.count) }
+
+    func revert(to snapshot: Snapshot) {
+        while journal.count > snapshot.journalCount {
+            switch journal.removeLast() {
+            case .account(let address, let previous): records[address] = previous
+            case .storage(let key, let previous): storage[key] = previous
+            case .transient(let key, let previous): transient[key] = previous
+            case .warmAccount(let address): warmAccounts.remove(address)
+            case .warmSlot(let key): warmSlots.remove(key)
+            case .touched(let address): touchedAccounts.remove(address)
+            case .refund(let previous): refund = previous
+            }
+        }
+        if logs.count > snapshot.logCount { logs.removeSubrange(snapshot.logCount...) }
+    }
+
+    // MARK: Accounts
+
+    func record(_ address: EVMAddress) throws(ContractError) -> EVMAccountRecord {
+        if let record = records[address] { return record }
+        let account = try host.account(address)
+        originalAccounts[address] = .some(account)
+        let record = EVMAccountRecord(account: account)
+        records[address] = record
+        return record
+    }
+
+    func account(_ address: EVMAddress) throws(ContractError) -> EVMAccount? { try record(address).account }
+
+    func exists(_ address: EVMAddress) throws(ContractError) -> Bool { try record(address).account != nil }
+
+    /// EIP-161 dead: absent or empty.
+    func isDead(_ address: EVMAddress) throws(ContractError) -> Bool {
+        guard let account = try record(address).account else { return true }
+        return account.isEmpty
+    }
+
+    func balance(_ address: EVMAddress) throws(ContractError) -> UInt256 { try record(address).account?.balance ?? .zero }
+
+    func nonce(_ address: EVMAddress) throws(ContractError) -> UInt64 { try record(address).account?.nonce ?? 0 }
+
+    func codeHash(_ address: EVMAddress) throws(ContractError) -> UInt256 {
+        try record(address).account?.codeHash ?? EVMAccount.emptyCodeHash
+    }
+
+    func code(_ address: EVMAddress) throws(ContractError) -> [UInt8] {
+        var r = try record(address)
+        if let code = r.code { return code }
+        guard let account = r.account, account.codeHash != EVMAccount.emptyCodeHash else { return [] }
+        let code = try host.code(address)
+        r.code = code
+        records[address] = r   // caching the host's code is not a change: no journal entry
+        return code
+    }
+
+    /// The analysed code of `address`.
+    func analysedCode(_ address: EVMAddress) throws(ContractError) -> EVMCode {
+        let hash = try codeHash(address)
+        if let cached = codeCache[hash] { return cached }
+        let analysed = EVMCode(try code(address))
+        codeCache[hash] = analysed
+        return analysed
+    }
+
+    func analysed(_ bytes: [UInt8]) -> EVMCode {
+        let hash = UInt256(bigEndian: Keccak256.hash(bytes).bytes)
+        if let cached = codeCache[hash] { return cached }
+        let analysed = EVMCode(bytes)
+        codeCache[hash] = analysed
+        return analysed
+    }
+
+    private func update(_ address: EVMAddress, _ body: (inout EVMAccountRecord) -> Void) throws(ContractError) {
+        let previous = try record(address)
+        journal.append(.account(address, previous))
+        var next = previous
+        body(&next)
+        records[address] = next
+    }
+
+    func touch(_ address: EVMAddress) {
+        guard !touchedAccounts.contains(address) else { return }
+        touchedAccounts.insert(address)
+        // A revert undoes a touch, except of 0x03: the historical consensus exception every client keeps.
+        if address != Self.ripemd { journal.append(.touched(address)) }
+    }
+
+    func addBalance(_ address: EVMAddress, _ amount: UInt256) throws(ContractError) {
+        touch(address)
+        if amount.isZero { return }
+        try update(address) { record in
+            var account = record.account ?? EVMAccount()
+            account.balance = account.balance &+ amount
+            record.account = account
+        }
+    }
+
+    func subtractBalance(_ address: EVMAddress, _ amount: UInt256) throws(ContractError) {
+        touch(address)
+        if amount.isZero { return }
+        try update(address) { record in
+            var account = record.account ?? EVMAccount()
+            account.balance = account.balance &- amount
+            record.account = account
+        }
+    }
+
+    func setNonce(_ address: EVMAddress, _ nonce: UInt64) throws(ContractError) {
+        try update(address) { record in
+            var account = record.account ?? EVMAccount()
+            account.nonce = nonce
+            record.account = account
+        }
+    }
+
+    /// Creates (or re-creates over a balance) the account at `address`: storage wiped, balance kept, nonce 1.
+    func createAccount(_ address: EVMAddress) throws(ContractError) {
+        touch(address)
+        try update(address) { record in
+            let balance = record.account?.balance ?? .zero
+            record.account = EVMAccount(nonce: 1, balance: balance)
+            record.code = []
+            record.createdInTransaction = true
+            record.storageCleared = true
+        }
+    }
+
+    func setCode(_ address: EVMAddress, _ code: [UInt8]) throws(ContractError) {
+        let hash = UInt256(bigEndian: Keccak256.hash(code).bytes)
+        try update(address) { record in
+            var account = record.account ?? EVMAccount()
+            account.codeHash = hash
+            record.account = account
+            record.code = code
+            record.codeChanged = true
+        }
+    }
+
+    func markDestructed(_ address: EVMAddress) throws(ContractError) {
+        try update(address) { record in
+            record.destructed = true
+            if var account = record.account { account.balance = .zero; record.account = account }
+        }
+    }
+
+    // MARK: Storage
+
+    func originalStorageValue(_ key: EVMSlotKey) throws(ContractError) -> UInt256 {
+        if let r = records[key.address], r.createdInTransaction { return .zero }
+        if let value = originalStorage[key] { return value }
+        let value = try host.storage(key.address, slot: key.slot)
+        originalStorage[key] = value
+        return value
+    }
+
+    func storageValue(_ key: EVMSlotKey) throws(ContractError) -> UInt256 {
+        if let value = storage[key] { return value }
+        if let r = records[key.address], r.storageCleared { return .zero }
+        return try originalStorageValue(key)
+    }
+
+    func setStorage(_ key: EVMSlotKey, _ value: UInt256) {
+        journal.append(.storage(key, storage[key]))
+        storage[key] = value
+    }
+
+    func transientValue(_ key: EVMSlotKey) -> UInt256 { transient[key] ?? .zero }
+
+    func setTransient(_ key: EVMSlotKey, _ value: UInt256) {
+        journal.append(.transient(key, transient[key]))
+        transient[key] = value
+    }
+
+    // MARK: Warm sets, refunds
+
+    /// Marks `address` warm; returns whether it was warm already.
+    @discardableResult
+    func warm(_ address: EVMAddress) -> Bool {
+        if warmAccounts.contains(address) { return true }
+        warmAccounts.insert(address)
+        journal.append(.warmAccount(address))
+        return false
+    }
+
+    @discardableResult
+    func warm(_ key: EVMSlotKey) -> Bool {
+        if warmSlots.contains(key) { return true }
+        warmSlots.insert(key)
+        journal.append(.warmSlot(key))
+        return false
+    }
+
+    func addRefund(_ amount: Int64) {
+        journal.append(.refund(refund))
+        refund += amount
+    }
+
+    // MARK: The end of a transaction
+
+    /// Deletes the destructed accounts and the touched empty ones (EIP-158, EIP-6780) and lists every change.
+    func finalChanges() throws(ContractError) -> EVMStateChanges {
+        for key in storage.keys where records[key.address] == nil { _ = try record(key.address) }
+        var deleted: Set<EVMAddress> = []
+        for (address, record) in records where record.destructed { deleted.insert(address) }
+        for address in touchedAccounts {
+            if let record = records[address], let account = record.account, account.isEmpty { deleted.insert(address) }
+        }
+        var written: [EVMAddress: [UInt256: UInt256]] = [:]
+        for (key, value) in storage { written[key.address, default: [:]][key.slot] = value }
+        var changes = EVMStateChanges()
+        for (address, record) in records {
+            let original = originalAccounts[address] ?? nil
+            if deleted.contains(address) {
+                if original != nil || record.account != nil {
+                    changes.accounts[address] = .init(account: nil, code: nil, storageCleared: true, storage: [:])
+                }
+                continue
+            }
+            let slots = written[address] ?? [:]
+            if record.account != original || record.codeChanged || record.storageCleared || !slots.isEmpty {
+                changes.accounts[address] = .init(account: record.account, code: record.codeChanged ? record.code : nil,
+                                                  storageCleared: record.storageCleared, storage: slots)
+            }
+        }
+        return changes
+    }
+}
+
+/// Code with its jump-destination bitmap (push data is never a destination). Padded with 33 zero bytes so a
+/// PUSH at the end reads zeros and running off the end reads STOP.
+final class EVMCode: @unchecked Sendable {
+    let count: Int
+    let bytes: UnsafeMutablePointer<UInt8>
+    let jumpdests: UnsafeMutablePointer<UInt8>
+    let original: [UInt8]
+
+    init(_ code: [UInt8]) {
+        count = code.count
+        original = code
+        let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: code.count + 33)
+        bytes.initialize(repeating: 0, count: code.count + 33)
+        code.withUnsafeBufferPointer { if let base = $0.baseAddress { bytes.update(from: base, count: code.count) } }
+        let jumpdests = UnsafeMutablePointer<UInt8>.allocate(capacity: code.count / 8 + 1)
+        jumpdests.initialize(repeating: 0, count: code.count / 8 + 1)
+        self.bytes = bytes
+        self.jumpdests = jumpdests
+        var pc = 0
+        while pc < code.count {
+            let op = code[pc]
+            if op == 0x5B {
+                jumpdests[pc >> 3] |= 1 << UInt8(pc & 7)
+            } else if op >= 0x60 && op <= 0x7F {
+                pc += Int(op) - 0x5F
+            }
+            pc += 1
+        }
+    }
+
+    deinit {
+        bytes.deallocate()
+        jumpdests.deallocate()
+    }
+
+    @inline(__always)
+    func isJumpdest(_ destination: Int) -> Bool {
+        destination < count && jumpdests[destination >> 3] & (1 << UInt8(destination & 7)) != 0
+    }
+}
