@@ -14,6 +14,7 @@ struct EVMTestState: EVMStateReader {
     func code(_ address: EVMAddress) throws(ContractError) -> [UInt8] { codes[address] ?? [] }
     func storage(_ address: EVMAddress, slot: UInt256) throws(ContractError) -> UInt256 { slots[address]?[slot] ?? .zero }
     func blockHash(_ number: UInt64) throws(ContractError) -> UInt256? { blockHashes[number] }
+    func hasStorage(_ address: EVMAddress) throws(ContractError) -> Bool { !(slots[address]?.isEmpty ?? true) }
 
     mutating func put(_ address: EVMAddress, balance: UInt256 = .zero, nonce: UInt64 = 0, code: [UInt8] = [],
                       storage: [UInt256: UInt256] = [:]) {

@@ -41,6 +41,10 @@ public protocol EVMStateReader {
     func storage(_ address: EVMAddress, slot: UInt256) throws(ContractError) -> UInt256
     /// The hash of block `number`, for BLOCKHASH; `nil` when unknown (the opcode then pushes zero).
     func blockHash(_ number: UInt64) throws(ContractError) -> UInt256?
+    /// Whether the account at `address` has any non-zero storage slot: a creation at such an address is a
+    /// collision (EIP-7610). The default implementation answers `false`; a host that can hold storage without
+    /// code or nonce should implement it.
+    func hasStorage(_ address: EVMAddress) throws(ContractError) -> Bool
 }
 
 /// What one run changed, per account: apply it to the state that served the

@@ -223,6 +223,7 @@ final class EVMRunner {
         let existingHash = try world.codeHash(address)
         let existingNonce = try world.nonce(address)
         if existingHash != EVMAccount.emptyCodeHash || existingNonce != 0 { return nil }
+        if try world.hasStorage(address) { return nil }
         let snapshot = world.snapshot
         try world.createAccount(address)
         try transfer(from: creator, to: address, value: value)

@@ -30,6 +30,9 @@ enum EVMPrecompiles {
         case 3: return charge(600 + 120 * words(input.count), [UInt8](repeating: 0, count: 12) + RIPEMD160.hash(input))
         case 4: return charge(15 + 3 * words(input.count), input)
         case 5: return modexp(input, gas: gas)
+        case 6: return BN254.ecAdd(input, gas: gas)
+        case 7: return BN254.ecMul(input, gas: gas)
+        case 8: return BN254Pairing.pairingCheck(input, gas: gas)
         case 9: return blake2f(input, gas: gas)
         default: return .failure
         }

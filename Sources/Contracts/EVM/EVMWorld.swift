@@ -1,5 +1,10 @@
 import LedgerCrypto
 
+extension EVMStateReader {
+    /// No storage known beyond what ``storage(_:slot:)`` answers: `false`.
+    public func hasStorage(_ address: EVMAddress) throws(ContractError) -> Bool { false }
+}
+
 /// A storage slot of one account.
 struct EVMSlotKey: Hashable {
     var address: EVMAddress
@@ -207,6 +212,13 @@ final class EVMWorld {
     }
 
     // MARK: Storage
+
+    /// Whether the account has non-zero storage now (EIP-7610's collision rule).
+    func hasStorage(_ address: EVMAddress) throws(ContractError) -> Bool {
+        for (key, value) in storage where key.address == address && !value.isZero { return true }
+        if let r = records[address], r.storageCleared { return false }
+        return try host.hasStorage(address)
+    }
 
     func originalStorageValue(_ key: EVMSlotKey) throws(ContractError) -> UInt256 {
         if let r = records[key.address], r.createdInTransaction { return .zero }
