@@ -12,20 +12,7 @@ public enum EVMConformanceSkipList {
         "vm vmSystemOperations/suicideNotExistingAccount": fork6780,
         "vm vmSystemOperations/suicideSendEtherToMe": fork6780,
         "vm vmTests/suicide": fork6780,
-        // Precompiles 0x06 (bn256 add), 0x07 (bn256 scalar mul) and 0x08 (bn256 pairing) are not implemented.
-        "state stCreate2/create2callPrecompiles Cancun d6g0v0": bn256,
-        "state stCreate2/create2callPrecompiles Cancun d7g0v0": bn256,
-        "state stStaticCall/static_CallEcrecover0_0input Cancun d6g0v0": bn256,
-        "state stStaticCall/static_CallEcrecover0_0input Cancun d7g0v0": bn256,
-        "state stStaticCall/StaticcallToPrecompileFromCalledContract Cancun d0g0v0": bn256,
-        "state stStaticCall/StaticcallToPrecompileFromTransaction Cancun d0g0v0": bn256,
-        // CREATE to an address that holds storage but no code and no nonce must fail as a collision (EIP-7610,
-        // applied retroactively by every client); the host protocol cannot yet tell that an account has storage.
-        "state stCreate2/RevertInCreateInInitCreate2Paris Cancun d0g0v0": collisionWithStorage,
-        "state stRevertTest/RevertInCreateInInit_Paris Cancun d0g0v0": collisionWithStorage,
     ]
 
     static let fork6780 = "fixture filled for Frontier: SELFDESTRUCT deletes the account, which Cancun (EIP-6780) keeps"
-    static let bn256 = "precompiles 0x06-0x08 (alt_bn128 add, mul, pairing) are not implemented"
-    static let collisionWithStorage = "CREATE onto an address with storage only is not treated as a collision (EIP-7610)"
 }

@@ -86,6 +86,8 @@ public struct EVMFixtureState: EVMStateReader, Sendable, Equatable {
 
     public func storage(_ address: EVMAddress, slot: UInt256) throws(ContractError) -> UInt256 { storage[address]?[slot] ?? .zero }
 
+    public func hasStorage(_ address: EVMAddress) throws(ContractError) -> Bool { storage[address] != nil }
+
     public func blockHash(_ number: UInt64) throws(ContractError) -> UInt256? {
         switch blockHashes {
         case .decimalKeccak: UInt256(bigEndian: Keccak256.hash(Array(String(number).utf8)).bytes)
