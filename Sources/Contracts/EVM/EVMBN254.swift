@@ -7,7 +7,22 @@ enum BN254 {
     @inline(__always) static func add(_ a: UInt256, _ b: UInt256) -> UInt256 { a.addMod(b, modulus: p) }
     @inline(__always) static func sub(_ a: UInt256, _ b: UInt256) -> UInt256 { a >= b ? a &- b : (a &+ p) &- b }
     @inline(__always) static func mul(_ a: UInt256, _ b: UInt256) -> UInt256 { a.mulMod(b, modulus: p) }
-    static func inverse(_ a: UInt256) -> UInt256 { pow(a, pMinus2) }
+    /// The inverse modulo p by the binary extended Euclidean algorithm (zero for zero).
+    static func inverse(_ a: UInt256) -> UInt256 {
+        if a.isZero { return .zero }
+        var u = a, v = p, x1 = UInt256.one, x2 = UInt256.zero
+        @inline(__always) func half(_ x: UInt256) -> UInt256 { (x.w0 & 1 == 0 ? x : x &+ p).shiftedRight(1) }
+        while u != .one && v != .one {
+            while u.w0 & 1 == 0 { u = u.shiftedRight(1); x1 = half(x1) }
+            while v.w0 & 1 == 0 { v = v.shiftedRight(1); x2 = half(x2) }
+            if u >= v {
+                u = u &- v; x1 = sub(x1, x2)
+            } else {
+                v = v &- u; x2 = sub(x2, x1)
+            }
+        }
+        return u == .one ? x1 : x2
+    }
     static func pow(_ a: UInt256, _ e: UInt256) -> UInt256 {
         var result = UInt256.one, base = a
         for i in 0..<e.bitWidth {

@@ -39,24 +39,43 @@ enum BN254Pairing {
         var c: [UInt256]
         static let one = Fp12(c: [.one] + [UInt256](repeating: .zero, count: 11))
 
+        /// Schoolbook product with lazy reduction: each coefficient sums its 512-bit products (at most 12 below
+        /// p², under 2⁵¹²) and is reduced once.
         static func * (x: Fp12, y: Fp12) -> Fp12 {
-            var t = [UInt256](repeating: .zero, count: 23)
+            var acc = [UInt64](repeating: 0, count: 23 * 8)
+            @inline(__always) func accumulate(_ k: Int, _ p: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)) {
+                var carry: UInt64 = 0
+                withUnsafeBytes(of: p) { raw in
+                    let limbs = raw.bindMemory(to: UInt64.self)
+                    for i in 0..<8 {
+                        let (s1, o1) = acc[k * 8 + i].addingReportingOverflow(limbs[i])
+                        let (s2, o2) = s1.addingReportingOverflow(carry)
+                        acc[k * 8 + i] = s2
+                        carry = (o1 ? 1 : 0) &+ (o2 ? 1 : 0)
+                    }
+                }
+            }
+            @inline(__always) func reduced(_ k: Int) -> UInt256 {
+                var u: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+                    (acc[k * 8], acc[k * 8 + 1], acc[k * 8 + 2], acc[k * 8 + 3], acc[k * 8 + 4], acc[k * 8 + 5], acc[k * 8 + 6], acc[k * 8 + 7])
+                return UInt256.reduce(&u, count: 8, modulus: F.p)
+            }
             for i in 0..<12 where !x.c[i].isZero {
                 for j in 0..<12 where !y.c[j].isZero {
-                    t[i + j] = F.add(t[i + j], F.mul(x.c[i], y.c[j]))
+                    accumulate(i + j, x.c[i].fullProduct(y.c[j]))
                 }
             }
             // w¹² = 18w⁶ − 82.
             var k = 22
             while k >= 12 {
-                let top = t[k]
+                let top = reduced(k)
                 if !top.isZero {
-                    t[k - 6] = F.add(t[k - 6], F.mul(top, UInt256(18)))
-                    t[k - 12] = F.sub(t[k - 12], F.mul(top, UInt256(82)))
+                    accumulate(k - 6, top.fullProduct(UInt256(18)))
+                    accumulate(k - 12, F.sub(.zero, top).fullProduct(UInt256(82)))
                 }
                 k -= 1
             }
-            return Fp12(c: Array(t[0..<12]))
+            return Fp12(c: (0..<12).map { reduced($0) })
         }
 
         func power(_ e: [UInt64]) -> Fp12 {

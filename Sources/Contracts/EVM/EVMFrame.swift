@@ -1,4 +1,9 @@
 import LedgerCrypto
+#if canImport(Darwin)
+import Darwin
+#else
+import Glibc
+#endif
 
 extension UInt256 {
     /// A Keccak-256 digest read as a big-endian word.
@@ -50,7 +55,10 @@ final class EVMFrame {
     var sp = 0
     var pc = 0
     var gas: Int64
-    var memory: [UInt8] = []
+    /// Memory: `memorySize` bytes (a multiple of 32) at `memory`, zero-filled as it grows (calloc).
+    private(set) var memory: UnsafeMutablePointer<UInt8>
+    private(set) var memorySize = 0
+    private var memoryCapacity = 0
     /// The account whose storage and balance the code acts on.
     let address: EVMAddress
     let caller: EVMAddress
@@ -78,7 +86,10 @@ final class EVMFrame {
         self.depth = depth
         self.kind = kind
         self.snapshot = snapshot
+        self.memory = calloc(1, 1)!.assumingMemoryBound(to: UInt8.self)
     }
+
+    deinit { free(memory) }
 
     @inline(__always)
     static func memoryCost(words: Int) -> Int64 { Int64(3 * words + words * words / 512) }
@@ -94,42 +105,59 @@ final class EVMFrame {
 
     @inline(__always)
     func expandMemory(end: Int, gas: inout Int64) -> Bool {
-        if end <= memory.count { return true }
+        if end <= memorySize { return true }
         return grow(end: end, gas: &gas)
     }
 
     @inline(never)
     func grow(end: Int, gas: inout Int64) -> Bool {
         let newWords = (end + 31) / 32
-        let oldWords = memory.count / 32
+        let oldWords = memorySize / 32
         gas -= Self.memoryCost(words: newWords) - Self.memoryCost(words: oldWords)
         if gas < 0 { return false }
-        memory.append(contentsOf: repeatElement(0, count: newWords * 32 - memory.count))
+        let newSize = newWords * 32
+        if newSize > memoryCapacity {
+            let capacity = max(newSize, memoryCapacity * 2)
+            guard let fresh = calloc(capacity, 1)?.assumingMemoryBound(to: UInt8.self) else { return false }
+            if memorySize > 0 { UnsafeMutableRawPointer(fresh).copyMemory(from: memory, byteCount: memorySize) }
+            free(memory)
+            memory = fresh
+            memoryCapacity = capacity
+        }
+        memorySize = newSize
         return true
     }
 
     /// Copies `size` bytes of `source` from `sourceOffset` (zeros past its end) to memory at `offset`.
     /// Memory must already cover the destination.
-    func copyToMemory(_ source: UnsafeBufferPointer<UInt8>, sourceOffset: UInt256, offset: Int, size: Int) {
+    func copyToMemory(_ source: UnsafeRawBufferPointer, sourceOffset: UInt256, offset: Int, size: Int) {
         if size == 0 { return }
-        memory.withUnsafeMutableBufferPointer { mem in
-            let dest = mem.baseAddress! + offset
-            var available = 0
-            var start = 0
-            if let so = sourceOffset.uint64, so < UInt64(source.count) {
-                start = Int(so)
-                available = min(size, source.count - start)
-            }
-            if available > 0 { dest.update(from: source.baseAddress! + start, count: available) }
-            if available < size { (dest + available).update(repeating: 0, count: size - available) }
+        let dest = UnsafeMutableRawPointer(memory + offset)
+        var available = 0
+        var start = 0
+        if let so = sourceOffset.uint64, so < UInt64(source.count) {
+            start = Int(so)
+            available = min(size, source.count - start)
         }
+        if available > 0 { dest.copyMemory(from: source.baseAddress! + start, byteCount: available) }
+        if available < size { memset(dest + available, 0, size - available) }
+    }
+
+    /// Writes `bytes` to memory at `offset` (memory must already cover it).
+    func writeMemory(_ bytes: [UInt8], at offset: Int, count: Int) {
+        if count == 0 { return }
+        bytes.withUnsafeBytes { UnsafeMutableRawPointer(memory + offset).copyMemory(from: $0.baseAddress!, byteCount: count) }
     }
 
     /// The memory range as bytes (empty for a zero size). Memory must already cover it.
     func memorySlice(offset: UInt256, size: UInt256) -> [UInt8] {
         guard let s = size.uint64, s > 0 else { return [] }
-        let o = Int(offset.uint64!)
-        return Array(memory[o..<(o + Int(s))])
+        let o = Int(offset.uint64!), n = Int(s)
+        let source = UnsafeRawPointer(memory + o)
+        return [UInt8](unsafeUninitializedCapacity: n) { buffer, count in
+            UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: source, byteCount: n)
+            count = n
+        }
     }
 }
 

@@ -111,12 +111,7 @@ final class EVMRunner {
             parent.returnData = output
             let n = min(parent.pendingReturnSize, output.count)
             if n > 0 {
-                let offset = parent.pendingReturnOffset
-                parent.memory.withUnsafeMutableBufferPointer { mem in
-                    output.withUnsafeBufferPointer { out in
-                        (mem.baseAddress! + offset).update(from: out.baseAddress!, count: n)
-                    }
-                }
+                parent.writeMemory(output, at: parent.pendingReturnOffset, count: n)
             }
             parent.stack[parent.sp] = status == .success ? .one : .zero
         case .create(let address):
@@ -269,25 +264,23 @@ final class EVMRunner {
         var pc = f.pc
         var sp = f.sp
         var gas = f.gas
-        @inline(__always) func halt(_ reason: String) -> EVMFrameOutcome {
-            f.pc = pc; f.sp = sp; f.gas = 0
-            return .finished(EVMFrameEnd(status: .halt(reason), output: []))
-        }
-        @inline(__always) func save() { f.pc = pc; f.sp = sp; f.gas = gas }
+        let isStatic = f.isStatic
+        let codeCount = UInt64(f.code.count)
+        let analysed = f.code
 
         while true {
             let op = code[pc]
             let entry = table[Int(op)]
-            if !entry.defined { return halt("invalid opcode 0x\(String(op, radix: 16))") }
-            if sp < Int(entry.minStack) { return halt("stack underflow") }
-            if sp > Int(entry.maxStack) { return halt("stack overflow") }
+            if !entry.defined { return Self.halt(f, "invalid opcode 0x\(String(op, radix: 16))") }
+            if sp < Int(entry.minStack) { return Self.halt(f, "stack underflow") }
+            if sp > Int(entry.maxStack) { return Self.halt(f, "stack overflow") }
             gas -= Int64(entry.gas)
-            if gas < 0 { return halt("out of gas") }
-            if entry.writesState && f.isStatic { return halt("state change in a static call") }
+            if gas < 0 { return Self.halt(f, "out of gas") }
+            if entry.writesState && isStatic { return Self.halt(f, "state change in a static call") }
 
             switch op {
             case 0x00:
-                save()
+                f.pc = pc; f.sp = sp; f.gas = gas
                 return .finished(EVMFrameEnd(status: .success, output: []))
             case 0x01: s[sp - 2] = s[sp - 1] &+ s[sp - 2]; sp -= 1
             case 0x02: s[sp - 2] = s[sp - 1] &* s[sp - 2]; sp -= 1
@@ -300,7 +293,7 @@ final class EVMRunner {
             case 0x09: s[sp - 3] = s[sp - 1].mulMod(s[sp - 2], modulus: s[sp - 3]); sp -= 2
             case 0x0A:
                 gas -= 50 * Int64(s[sp - 2].byteWidth)
-                if gas < 0 { return halt("out of gas") }
+                if gas < 0 { return Self.halt(f, "out of gas") }
                 s[sp - 2] = s[sp - 1].power(s[sp - 2]); sp -= 1
             case 0x0B: s[sp - 2] = s[sp - 2].signExtended(fromByte: s[sp - 1]); sp -= 1
             case 0x10: s[sp - 2] = s[sp - 1] < s[sp - 2] ? .one : .zero; sp -= 1
@@ -319,22 +312,22 @@ final class EVMRunner {
             case 0x1D: s[sp - 2] = s[sp - 2].arithmeticShiftedRight(by: s[sp - 1]); sp -= 1
             case 0x20:
                 let offset = s[sp - 1], size = s[sp - 2]
-                guard let n = size.uint64, n <= 0xFFFF_FFFF else { return halt("out of gas") }
+                guard let n = size.uint64, n <= 0xFFFF_FFFF else { return Self.halt(f, "out of gas") }
                 gas -= 6 * Int64((n + 31) / 32)
-                if gas < 0 || !f.expandMemory(offset: offset, size: size, gas: &gas) { return halt("out of gas") }
+                if gas < 0 || !f.expandMemory(offset: offset, size: size, gas: &gas) { return Self.halt(f, "out of gas") }
                 let digest: Digest
                 if n == 0 {
                     digest = Keccak256.hash([])
                 } else {
                     let o = Int(offset.uint64!)
-                    digest = f.memory.withUnsafeBytes { Keccak256.hash(UnsafeRawBufferPointer(rebasing: $0[o..<(o + Int(n))])) }
+                    digest = Keccak256.hash(UnsafeRawBufferPointer(start: f.memory + o, count: Int(n)))
                 }
                 s[sp - 2] = UInt256(digest: digest); sp -= 1
             case 0x30: s[sp] = f.address.word; sp += 1
             case 0x31:
                 let address = EVMAddress(word: s[sp - 1])
                 gas -= world.warm(address) ? Self.warmCost : Self.coldAccountCost
-                if gas < 0 { return halt("out of gas") }
+                if gas < 0 { return Self.halt(f, "out of gas") }
                 s[sp - 1] = try world.balance(address)
             case 0x32: s[sp] = context.origin.word; sp += 1
             case 0x33: s[sp] = f.caller.word; sp += 1
@@ -345,20 +338,20 @@ final class EVMRunner {
             case 0x37, 0x39, 0x3E:
                 let memOffset = s[sp - 1], dataOffset = s[sp - 2], size = s[sp - 3]
                 sp -= 3
-                guard let n = size.uint64, n <= 0xFFFF_FFFF else { return halt("out of gas") }
+                guard let n = size.uint64, n <= 0xFFFF_FFFF else { return Self.halt(f, "out of gas") }
                 if op == 0x3E {
                     guard let d = dataOffset.uint64, d <= UInt64(f.returnData.count), n <= UInt64(f.returnData.count) - d else {
-                        return halt("return data out of bounds")
+                        return Self.halt(f, "return data out of bounds")
                     }
                 }
                 gas -= 3 * Int64((n + 31) / 32)
-                if gas < 0 || !f.expandMemory(offset: memOffset, size: size, gas: &gas) { return halt("out of gas") }
+                if gas < 0 || !f.expandMemory(offset: memOffset, size: size, gas: &gas) { return Self.halt(f, "out of gas") }
                 if n > 0 {
                     let o = Int(memOffset.uint64!)
                     switch op {
-                    case 0x37: f.input.withUnsafeBufferPointer { f.copyToMemory($0, sourceOffset: dataOffset, offset: o, size: Int(n)) }
-                    case 0x39: f.code.original.withUnsafeBufferPointer { f.copyToMemory($0, sourceOffset: dataOffset, offset: o, size: Int(n)) }
-                    default: f.returnData.withUnsafeBufferPointer { f.copyToMemory($0, sourceOffset: dataOffset, offset: o, size: Int(n)) }
+                    case 0x37: f.input.withUnsafeBytes { f.copyToMemory($0, sourceOffset: dataOffset, offset: o, size: Int(n)) }
+                    case 0x39: f.code.original.withUnsafeBytes { f.copyToMemory($0, sourceOffset: dataOffset, offset: o, size: Int(n)) }
+                    default: f.returnData.withUnsafeBytes { f.copyToMemory($0, sourceOffset: dataOffset, offset: o, size: Int(n)) }
                     }
                 }
             case 0x38: s[sp] = UInt256(UInt64(f.code.count)); sp += 1
@@ -366,18 +359,18 @@ final class EVMRunner {
             case 0x3B:
                 let address = EVMAddress(word: s[sp - 1])
                 gas -= world.warm(address) ? Self.warmCost : Self.coldAccountCost
-                if gas < 0 { return halt("out of gas") }
+                if gas < 0 { return Self.halt(f, "out of gas") }
                 s[sp - 1] = UInt256(UInt64(try world.code(address).count))
             case 0x3C:
                 let address = EVMAddress(word: s[sp - 1])
                 let memOffset = s[sp - 2], codeOffset = s[sp - 3], size = s[sp - 4]
                 sp -= 4
-                guard let n = size.uint64, n <= 0xFFFF_FFFF else { return halt("out of gas") }
+                guard let n = size.uint64, n <= 0xFFFF_FFFF else { return Self.halt(f, "out of gas") }
                 gas -= (world.warm(address) ? Self.warmCost : Self.coldAccountCost) + 3 * Int64((n + 31) / 32)
-                if gas < 0 || !f.expandMemory(offset: memOffset, size: size, gas: &gas) { return halt("out of gas") }
+                if gas < 0 || !f.expandMemory(offset: memOffset, size: size, gas: &gas) { return Self.halt(f, "out of gas") }
                 if n > 0 {
                     let external = try world.code(address)
-                    external.withUnsafeBufferPointer {
+                    external.withUnsafeBytes {
                         f.copyToMemory($0, sourceOffset: codeOffset, offset: Int(memOffset.uint64!), size: Int(n))
                     }
                 }
@@ -385,7 +378,7 @@ final class EVMRunner {
             case 0x3F:
                 let address = EVMAddress(word: s[sp - 1])
                 gas -= world.warm(address) ? Self.warmCost : Self.coldAccountCost
-                if gas < 0 { return halt("out of gas") }
+                if gas < 0 { return Self.halt(f, "out of gas") }
                 s[sp - 1] = try world.isDead(address) ? .zero : world.codeHash(address)
             case 0x40:
                 let current = context.block.number
@@ -412,27 +405,27 @@ final class EVMRunner {
             case 0x50: sp -= 1
             case 0x51:
                 let offset = s[sp - 1]
-                if !f.expandMemory(offset: offset, size: UInt256(32), gas: &gas) { return halt("out of gas") }
+                if !f.expandMemory(offset: offset, size: UInt256(32), gas: &gas) { return Self.halt(f, "out of gas") }
                 let o = Int(offset.uint64!)
-                s[sp - 1] = f.memory.withUnsafeBufferPointer { Self.readWord($0.baseAddress! + o) }
+                s[sp - 1] = Self.readWord(f.memory + o)
             case 0x52:
                 let offset = s[sp - 1], value = s[sp - 2]
                 sp -= 2
-                if !f.expandMemory(offset: offset, size: UInt256(32), gas: &gas) { return halt("out of gas") }
+                if !f.expandMemory(offset: offset, size: UInt256(32), gas: &gas) { return Self.halt(f, "out of gas") }
                 let o = Int(offset.uint64!)
-                f.memory.withUnsafeMutableBufferPointer { Self.writeWord(value, to: $0.baseAddress! + o) }
+                Self.writeWord(value, to: f.memory + o)
             case 0x53:
                 let offset = s[sp - 1], value = s[sp - 2]
                 sp -= 2
-                if !f.expandMemory(offset: offset, size: .one, gas: &gas) { return halt("out of gas") }
+                if !f.expandMemory(offset: offset, size: .one, gas: &gas) { return Self.halt(f, "out of gas") }
                 f.memory[Int(offset.uint64!)] = UInt8(truncatingIfNeeded: value.w0)
             case 0x54:
                 let key = EVMSlotKey(address: f.address, slot: s[sp - 1])
                 gas -= world.warm(key) ? Self.warmCost : Self.coldSlotCost
-                if gas < 0 { return halt("out of gas") }
+                if gas < 0 { return Self.halt(f, "out of gas") }
                 s[sp - 1] = try world.storageValue(key)
             case 0x55:
-                if gas <= Self.callStipend { return halt("out of gas (SSTORE needs more than 2300)") }
+                if gas <= Self.callStipend { return Self.halt(f, "out of gas (SSTORE needs more than 2300)") }
                 let key = EVMSlotKey(address: f.address, slot: s[sp - 1])
                 let new = s[sp - 2]
                 sp -= 2
@@ -464,11 +457,11 @@ final class EVMRunner {
                     }
                 }
                 gas -= cost
-                if gas < 0 { return halt("out of gas") }
+                if gas < 0 { return Self.halt(f, "out of gas") }
                 if current != new { world.setStorage(key, new) }
             case 0x56:
-                guard let d = s[sp - 1].uint64, d < UInt64(f.code.count), f.code.isJumpdest(Int(d)) else {
-                    return halt("invalid jump destination")
+                guard let d = s[sp - 1].uint64, d < codeCount, analysed.isJumpdest(Int(d)) else {
+                    return Self.halt(f, "invalid jump destination")
                 }
                 sp -= 1
                 pc = Int(d)
@@ -476,8 +469,8 @@ final class EVMRunner {
             case 0x57:
                 let condition = s[sp - 2]
                 if !condition.isZero {
-                    guard let d = s[sp - 1].uint64, d < UInt64(f.code.count), f.code.isJumpdest(Int(d)) else {
-                        return halt("invalid jump destination")
+                    guard let d = s[sp - 1].uint64, d < codeCount, analysed.isJumpdest(Int(d)) else {
+                        return Self.halt(f, "invalid jump destination")
                     }
                     sp -= 2
                     pc = Int(d)
@@ -485,7 +478,7 @@ final class EVMRunner {
                 }
                 sp -= 2
             case 0x58: s[sp] = UInt256(UInt64(pc)); sp += 1
-            case 0x59: s[sp] = UInt256(UInt64(f.memory.count)); sp += 1
+            case 0x59: s[sp] = UInt256(UInt64(f.memorySize)); sp += 1
             case 0x5A: s[sp] = UInt256(UInt64(gas)); sp += 1
             case 0x5B: break
             case 0x5C:
@@ -498,12 +491,10 @@ final class EVMRunner {
                 sp -= 3
                 if !size.isZero {
                     guard let n = size.uint64, n <= 0xFFFF_FFFF, let d = dest.uint64, d <= 0xFFFF_FFFF,
-                          let so = src.uint64, so <= 0xFFFF_FFFF else { return halt("out of gas") }
+                          let so = src.uint64, so <= 0xFFFF_FFFF else { return Self.halt(f, "out of gas") }
                     gas -= 3 * Int64((n + 31) / 32)
-                    if gas < 0 || !f.expandMemory(end: Int(max(d, so) + n), gas: &gas) { return halt("out of gas") }
-                    f.memory.withUnsafeMutableBufferPointer { mem in
-                        (mem.baseAddress! + Int(d)).update(from: mem.baseAddress! + Int(so), count: Int(n))
-                    }
+                    if gas < 0 || !f.expandMemory(end: Int(max(d, so) + n), gas: &gas) { return Self.halt(f, "out of gas") }
+                    UnsafeMutableRawPointer(f.memory + Int(d)).copyMemory(from: f.memory + Int(so), byteCount: Int(n))
                 }
             case 0x5F: s[sp] = .zero; sp += 1
             case 0x60:
@@ -538,9 +529,9 @@ final class EVMRunner {
             case 0xA0...0xA4:
                 let topicCount = Int(op) - 0xA0
                 let offset = s[sp - 1], size = s[sp - 2]
-                guard let n = size.uint64, n <= 0xFFFF_FFFF else { return halt("out of gas") }
+                guard let n = size.uint64, n <= 0xFFFF_FFFF else { return Self.halt(f, "out of gas") }
                 gas -= 8 * Int64(n)
-                if gas < 0 || !f.expandMemory(offset: offset, size: size, gas: &gas) { return halt("out of gas") }
+                if gas < 0 || !f.expandMemory(offset: offset, size: size, gas: &gas) { return Self.halt(f, "out of gas") }
                 var topics: [UInt256] = []
                 topics.reserveCapacity(topicCount)
                 for i in 0..<topicCount { topics.append(s[sp - 3 - i]) }
@@ -550,16 +541,16 @@ final class EVMRunner {
                 let value = s[sp - 1], offset = s[sp - 2], size = s[sp - 3]
                 let salt = op == 0xF5 ? s[sp - 4] : UInt256.zero
                 sp -= op == 0xF5 ? 4 : 3
-                guard let n = size.uint64, n <= UInt64(Self.maxInitcodeSize) else { return halt("initcode above 49152 bytes") }
+                guard let n = size.uint64, n <= UInt64(Self.maxInitcodeSize) else { return Self.halt(f, "initcode above 49152 bytes") }
                 let words = Int64((n + 31) / 32)
                 gas -= 2 * words + (op == 0xF5 ? 6 * words : 0)
-                if gas < 0 || !f.expandMemory(offset: offset, size: size, gas: &gas) { return halt("out of gas") }
+                if gas < 0 || !f.expandMemory(offset: offset, size: size, gas: &gas) { return Self.halt(f, "out of gas") }
                 let initcode = f.memorySlice(offset: offset, size: size)
                 let childGas = gas - gas / 64
                 gas -= childGas
                 f.returnData = []
                 pc += 1
-                save()
+                f.pc = pc; f.sp = sp; f.gas = gas
                 return .child(EVMChildRequest(kind: op == 0xF5 ? .create2 : .create, gas: childGas, target: f.address,
                                               value: value, input: initcode, returnOffset: 0, returnSize: 0, salt: salt))
             case 0xF1, 0xF2, 0xF4, 0xFA:
@@ -570,16 +561,16 @@ final class EVMRunner {
                 let base = hasValue ? sp - 4 : sp - 3
                 let argsOffset = s[base], argsSize = s[base - 1], retOffset = s[base - 2], retSize = s[base - 3]
                 sp = base - 3
-                if op == 0xF1 && f.isStatic && !value.isZero { return halt("value transfer in a static call") }
+                if op == 0xF1 && f.isStatic && !value.isZero { return Self.halt(f, "value transfer in a static call") }
                 if !f.expandMemory(offset: argsOffset, size: argsSize, gas: &gas)
-                    || !f.expandMemory(offset: retOffset, size: retSize, gas: &gas) { return halt("out of gas") }
+                    || !f.expandMemory(offset: retOffset, size: retSize, gas: &gas) { return Self.halt(f, "out of gas") }
                 var cost: Int64 = world.warm(target) ? Self.warmCost : Self.coldAccountCost
                 if !value.isZero {
                     cost += 9_000
                     if op == 0xF1, try world.isDead(target) { cost += 25_000 }
                 }
                 gas -= cost
-                if gas < 0 { return halt("out of gas") }
+                if gas < 0 { return Self.halt(f, "out of gas") }
                 let cap = gas - gas / 64
                 var childGas = requested.uint64.map { $0 < UInt64(cap) ? Int64($0) : cap } ?? cap
                 gas -= childGas
@@ -592,18 +583,18 @@ final class EVMRunner {
                 default: .staticCall
                 }
                 pc += 1
-                save()
+                f.pc = pc; f.sp = sp; f.gas = gas
                 return .child(EVMChildRequest(kind: kind, gas: childGas, target: target, value: value, input: input,
                                               returnOffset: retSize.isZero ? 0 : Int(retOffset.uint64!),
                                               returnSize: retSize.isZero ? 0 : Int(retSize.uint64!), salt: .zero))
             case 0xF3, 0xFD:
                 let offset = s[sp - 1], size = s[sp - 2]
                 sp -= 2
-                if !f.expandMemory(offset: offset, size: size, gas: &gas) { return halt("out of gas") }
-                save()
+                if !f.expandMemory(offset: offset, size: size, gas: &gas) { return Self.halt(f, "out of gas") }
+                f.pc = pc; f.sp = sp; f.gas = gas
                 return .finished(EVMFrameEnd(status: op == 0xF3 ? .success : .revert, output: f.memorySlice(offset: offset, size: size)))
             case 0xFE:
-                return halt("INVALID")
+                return Self.halt(f, "INVALID")
             case 0xFF:
                 let beneficiary = EVMAddress(word: s[sp - 1])
                 sp -= 1
@@ -611,17 +602,23 @@ final class EVMRunner {
                 let balance = try world.balance(f.address)
                 if !balance.isZero, try world.isDead(beneficiary) { cost += 25_000 }
                 gas -= cost
-                if gas < 0 { return halt("out of gas") }
+                if gas < 0 { return Self.halt(f, "out of gas") }
                 try world.subtractBalance(f.address, balance)
                 try world.addBalance(beneficiary, balance)
                 if try world.record(f.address).createdInTransaction { try world.markDestructed(f.address) }
-                save()
+                f.pc = pc; f.sp = sp; f.gas = gas
                 return .finished(EVMFrameEnd(status: .success, output: []))
             default:
-                return halt("invalid opcode 0x\(String(op, radix: 16))")
+                return Self.halt(f, "invalid opcode 0x\(String(op, radix: 16))")
             }
             pc += 1
         }
+    }
+
+    @inline(never)
+    static func halt(_ f: EVMFrame, _ reason: String) -> EVMFrameOutcome {
+        f.gas = 0
+        return .finished(EVMFrameEnd(status: .halt(reason), output: []))
     }
 
     @inline(__always)
@@ -645,10 +642,12 @@ final class EVMRunner {
     /// CALLDATALOAD: 32 bytes from `offset`, zeros past the end.
     static func loadWord(_ data: [UInt8], offset: UInt256) -> UInt256 {
         guard let o = offset.uint64, o < UInt64(data.count) else { return .zero }
-        var buffer = [UInt8](repeating: 0, count: 32)
         let start = Int(o)
         let n = min(32, data.count - start)
-        for i in 0..<n { buffer[i] = data[start + i] }
-        return UInt256(bigEndian: buffer)
+        var buffer: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        return withUnsafeMutableBytes(of: &buffer) { raw in
+            data.withUnsafeBytes { raw.baseAddress!.copyMemory(from: $0.baseAddress! + start, byteCount: n) }
+            return readWord(raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
     }
 }
