@@ -22,6 +22,10 @@ public struct EVMConformanceReport: Sendable, Equatable {
         /// Why it failed or was skipped.
         public var reason: String
 
+        /// - Parameters:
+        ///   - format: Required. The case's format.
+        ///   - name: Required. The stable case name.
+        ///   - reason: Required. Why it failed or was skipped.
         public init(format: Format, name: String, reason: String) {
             self.format = format
             self.name = name
@@ -42,6 +46,7 @@ public struct EVMConformanceReport: Sendable, Equatable {
     /// JSON files found that hold none of the three formats (trie, RLP and transaction vectors, for example).
     public var filesIgnored: [String] = []
 
+    /// An empty report.
     public init() {}
 
     /// Cases passed in all formats.

@@ -51,6 +51,10 @@ public struct EVMFixtureState: EVMStateReader, Sendable, Equatable {
 
     /// Sets one storage slot of an existing account (zero removes it); outside the interpreter, as system
     /// updates such as EIP-4788's beacon-root writes do.
+    /// - Parameters:
+    ///   - address: The account.
+    ///   - slot: Any 256-bit slot.
+    ///   - value: The new value; zero removes the slot.
     public mutating func setStorage(_ address: EVMAddress, slot: UInt256, value: UInt256) {
         var slots = storage[address] ?? [:]
         slots[slot] = value.isZero ? nil : value
