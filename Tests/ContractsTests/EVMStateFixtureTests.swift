@@ -160,9 +160,14 @@ enum EVMTestTrie {
         var failures: [String] = []
         var byCategory: [String: Int] = [:]
         // EVM_FIXTURE_FILTER narrows the run to the files whose path contains it (for investigating one case).
-        let filter = ProcessInfo.processInfo.environment["EVM_FIXTURE_FILTER"]
-        for file in EVMFixtureTests.files(under: "ethereum-tests/GeneralStateTests") {
+        // By default every seventh file (the conformance runner's own test covers them all); EVM_FULL_FIXTURES=1
+        // runs every file.
+        let environment = ProcessInfo.processInfo.environment
+        let filter = environment["EVM_FIXTURE_FILTER"]
+        let stride = environment["EVM_FULL_FIXTURES"] == "1" || filter != nil ? 1 : 7
+        for (index, file) in EVMFixtureTests.files(under: "ethereum-tests/GeneralStateTests").enumerated() {
             if let filter, !file.path.contains(filter) { continue }
+            if index % stride != 0 { continue }
             guard let data = try? Data(contentsOf: file),
                   let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { continue }
             for (name, value) in json.sorted(by: { $0.key < $1.key }) {
@@ -178,7 +183,7 @@ enum EVMTestTrie {
         }
         try? failures.joined(separator: "\n").write(toFile: "/tmp/evm-state-failures.txt", atomically: true, encoding: .utf8)
         print("GeneralStateTests: \(passed) passed, \(failures.count) failed; \(byCategory.sorted { $0.value > $1.value })")
-        #expect(passed > 0 || filter != nil)
+        #expect(passed > 0 || filter != nil || !FileManager.default.fileExists(atPath: EVMFixtureTests.root.path))
         #expect(failures.count <= Self.allowedFailures, "\(failures.prefix(20).joined(separator: "\n"))")
     }
 

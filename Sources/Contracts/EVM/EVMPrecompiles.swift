@@ -1,8 +1,8 @@
 import LedgerCrypto
 
 /// The precompiled contracts at 0x01–0x0a (Cancun). Implemented: ecrecover (0x01), SHA-256 (0x02),
-/// RIPEMD-160 (0x03), identity (0x04), modexp (0x05, EIP-2565 gas), BLAKE2 F (0x09, EIP-152). The bn254
-/// contracts (0x06–0x08) and the KZG point evaluation (0x0a, which needs the trusted setup) fail every call:
+/// RIPEMD-160 (0x03), identity (0x04), modexp (0x05, EIP-2565 gas), bn254 add, mul and pairing (0x06–0x08),
+/// BLAKE2 F (0x09, EIP-152). The KZG point evaluation (0x0a, which needs the trusted setup) fails every call:
 /// the caller gets status 0 and loses the gas it passed.
 enum EVMPrecompiles {
     enum Result {
