@@ -158,7 +158,7 @@ let package = Package(
         .testTarget(name: "AppAPITests", dependencies: ["AppAPI", "LedgerCore", "ChainRuntime", "Net"]),
         // Runs the `forgechain` binary as a child process (operator commands on a data folder).
         .testTarget(name: "CLITests", dependencies: ["AppAPI", "ChainRuntime", "LedgerCore", "forgechain"]),
-        .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCrypto", "LedgerConformance", "LedgerCoreTesting"]),
+        .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCrypto", "LedgerConformance", "LedgerCoreTesting", "Contracts"]),
         .testTarget(name: "SimulationTests", dependencies: ["LedgerCore", "LedgerCoreTesting"]),
         .testTarget(name: "NetTests", dependencies: ["Net", "LedgerCore", "LedgerCoreTesting"]),
         // The code of the DocC articles and of the README, compiled and run; a checker keeps the Markdown and these sources identical.
