@@ -199,6 +199,52 @@ public struct ContractExecutor: TransactionExecutor {
         }
     }
 
+    /// A read-only call (`eth_call`): runs `target` with `data` against `state` and returns the return data;
+    /// nothing is written and no transaction is made (standard C-X-1, C-X-4: results without a transaction).
+    /// - Parameters:
+    ///   - target: Required. A registered name or an address.
+    ///   - data: Required. ABI-encoded call data.
+    ///   - from: Optional, default the zero address. The caller the contract sees (CALLER, ORIGIN).
+    ///   - gasLimit: Optional, default 30,000,000 (at most ``maximumTransactionGas``).
+    ///   - height: Required. The height the call is made at (the next block's, for a node's head): it decides which
+    ///     version a name resolves to, and NUMBER.
+    ///   - chainID: Required. CHAINID.
+    ///   - state: Required. The world state to read (a node's committed state).
+    /// - Returns: The return data.
+    /// - Throws: ``ContractError``: `contractNotFound` (2201), the status errors (2202–2204, 2213), `contractReverted`
+    ///   (2208, `details["reason"]` and `details["output"]`), `contractHalted` (2209), `codeTampered` (2211).
+    public func view(_ target: ContractTarget, data: [UInt8], from: EVMAddress = EVMAddress(word: .zero), gasLimit: UInt64 = 30_000_000,
+                     height: UInt64, chainID: UInt64, state: any StateReader) throws(ContractError) -> [UInt8] {
+        let address: EVMAddress
+        switch target {
+        case .name(let name):
+            guard let contract = try ContractRegistry.state(named: name, at: height, in: state) else {
+                throw ContractError(.contractNotFound, "no contract is registered as '\(name)'", details: ["contract": name])
+            }
+            address = contract.address
+        case .address(let a): address = a
+        }
+        let host = LedgerEVMState(state: state, height: height)
+        try host.checkCallable(address)
+        let block = EVMBlockEnvironment(coinbase: EVMAddress(word: .zero), number: height, timestamp: 0, gasLimit: blockGasLimit, chainID: chainID)
+        let result = try EVM(configuration: EVMConfiguration(maxTransactionGas: maximumTransactionGas, maxBlockGas: blockGasLimit))
+            .call(from: from, to: address, data: data, gas: try checkedGas(gasLimit), block: block, state: host)
+        try Self.check(result)
+        return result.output
+    }
+
+    private static func check(_ result: EVMExecutionResult) throws(ContractError) {
+        switch result.status {
+        case .success: return
+        case .revert:
+            let reason = ContractEVM.revertReason(result.output)
+            throw ContractError(.contractReverted, "the contract reverted" + (reason.map { ": \($0)" } ?? ""),
+                                details: ["reason": reason ?? "", "output": Hex.encode(result.output), "gasUsed": String(result.gasUsed)])
+        case .halt(let why):
+            throw ContractError(.contractHalted, "the contract halted: \(why)", details: ["reason": why, "gasUsed": String(result.gasUsed)])
+        }
+    }
+
     private func checkedGas(_ gasLimit: UInt64) throws(ContractError) -> UInt64 {
         guard gasLimit <= maximumTransactionGas else {
             throw ContractError(.contractGasLimitExceeded, "gas limit \(gasLimit) exceeds the node's per-transaction limit \(maximumTransactionGas)",
@@ -234,15 +280,7 @@ public struct ContractExecutor: TransactionExecutor {
                                         timestamp: context.timestamp.millisecondsSince1970 / 1_000, gasLimit: blockGasLimit,
                                         chainID: context.chainID)
         let result = try ContractEVM.transact(transaction, block: block, state: host, maximumTransactionGas: maximumTransactionGas)
-        switch result.status {
-        case .success: break
-        case .revert:
-            let reason = ContractEVM.revertReason(result.output)
-            throw ContractError(.contractReverted, "the contract reverted" + (reason.map { ": \($0)" } ?? ""),
-                                details: ["reason": reason ?? "", "output": Hex.encode(result.output), "gasUsed": String(result.gasUsed)])
-        case .halt(let why):
-            throw ContractError(.contractHalted, "the contract halted: \(why)", details: ["reason": why, "gasUsed": String(result.gasUsed)])
-        }
+        try Self.check(result)
         var logs = [ReceiptLog]()
         for log in result.logs {
             var topics = [Digest]()
