@@ -17,19 +17,21 @@ struct BenchCommand: AsyncParsableCommand {
         net: frames/s and MB/s between two transports on 127.0.0.1, plain TCP and mutual TLS 1.3 alternating, per payload size: \
         forgechain bench net --payload-sizes 256,4096,65536 --runs 3. \
         tps --only pbft4-processes: four `forgechain node run` processes (PBFT, mutual TLS) fed through their control sockets, \
-        with CPU seconds per committed transaction: forgechain bench tps --only pbft4 --only pbft4-processes --transactions 10000.
+        with CPU seconds per committed transaction: forgechain bench tps --only pbft4 --only pbft4-processes --transactions 10000. \
+        evm: the interpreter's gas/s on an arithmetic-, a memory- and a storage-heavy loop (count = gas): forgechain bench evm --runs 5; \
+        Scripts/bench-evm.py runs the same bytecode on revm (pyrevm) and py-evm beside it.
         """
     )
 
     enum Area: String, ExpressibleByArgument, CaseIterable {
-        case hash, merkle, validate, append, tps, records, start, scale, net
+        case hash, merkle, validate, append, tps, records, start, scale, net, evm
         /// The child process of `start` (not listed in the help).
         case startProbe = "start-probe"
 
         static var allValueStrings: [String] { allCases.filter { $0 != .startProbe }.map(\.rawValue) }
     }
 
-    @Argument(help: "What to measure: hash, merkle, validate, append (the ledger store), tps (node and cluster), records (100,000 records uploaded and queried), start (a node's start-up time and memory by ledger size), scale (a data folder grown to --records in --step imports) or net (frames over TCP and TLS on loopback).")
+    @Argument(help: "What to measure: hash, merkle, validate, append (the ledger store), tps (node and cluster), records (100,000 records uploaded and queried), start (a node's start-up time and memory by ledger size), scale (a data folder grown to --records in --step imports) net (frames over TCP and TLS on loopback) or evm (the interpreter's gas/s).")
     var area: Area
 
     @Flag(help: "One JSON object per line per measured operation.")
@@ -76,6 +78,9 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "For start: start-ups measured per ledger, each on a fresh copy of its store; the fastest is reported (default 1). For net: runs per transport and size, alternating TCP and TLS; the median is reported (default 3).")
     var runs: Int?
+
+    @Option(help: "For evm: write the workloads' bytecode and gas limits to this JSON file (for Scripts/bench-evm.py).")
+    var workloadsOut: String?
 
     @Option(help: .hidden) var ledger: String?
     @Option(help: .hidden) var store: String?
@@ -134,6 +139,11 @@ struct BenchCommand: AsyncParsableCommand {
             try await NetBench.run(NetBench.Options(payloadSizes: netPayloadSizes, frames: frames, runs: runs ?? 3, scale: scale), reporter: reporter)
             return
         }
+        if area == .evm {
+            if let runs, !(1...100).contains(runs) { throw ValidationError("--runs is \(runs), expected 1...100") }
+            try EVMBench.run(scale: scale, runs: runs ?? 3, workloadsOut: workloadsOut, reporter: reporter)
+            return
+        }
         if area == .tps {
             let count = transactions ?? max(1_000, Int(20_000 * scale))
             let clusterCount = transactions ?? max(1_000, count / 2)
@@ -169,7 +179,7 @@ struct BenchCommand: AsyncParsableCommand {
         case .merkle: try Benchmarks.merkle(reporter, scale: scale)
         case .validate: try Benchmarks.validate(reporter, scale: scale)
         case .append: try Benchmarks.append(reporter, scale: scale)
-        case .tps, .records, .start, .startProbe, .scale, .net: break
+        case .tps, .records, .start, .startProbe, .scale, .net, .evm: break
         }
     }
 }
