@@ -190,6 +190,25 @@ struct ContractChain {
                 == UInt64(ContractError.Code.contractPermissionDenied.rawValue))
     }
 
+    @Test func theGasEstimateIsTheLeastLimitThatSucceeds() throws {
+        var chain = try ContractChain()
+        let code = TestContracts.deployment(of: TestContracts.counterRuntime(step: 1))
+        let deployGas = try chain.executor.estimateGas(.deploy(name: "counter", initCode: code, gasLimit: 0), sender: chain.founder.publicKey,
+                                                       founder: chain.founder.publicKey, height: chain.height + 1, chainID: 7, state: chain.world)
+        #expect(deployGas > 53_000, "creation costs at least 53,000")
+        #expect(chain.world.values.isEmpty, "an estimate writes nothing")
+        #expect(try chain.run(.deploy(name: "counter", initCode: code, gasLimit: deployGas - 1)).status != Receipt.success)
+        #expect(try chain.run(.deploy(name: "counter", initCode: code, gasLimit: deployGas)).status == Receipt.success)
+        let callGas = try chain.executor.estimateGas(.call(.name("counter"), data: [], gasLimit: 0), sender: chain.founder.publicKey,
+                                                     height: chain.height + 1, chainID: 7, state: chain.world)
+        #expect(try chain.run(.call(.name("counter"), data: [], gasLimit: callGas - 1)).status == UInt64(ContractError.Code.contractHalted.rawValue))
+        #expect(try chain.run(.call(.name("counter"), data: [], gasLimit: callGas)).status == Receipt.success)
+        #expect(try chain.executor.estimateGas(.pause(name: "counter"), sender: chain.founder.publicKey, height: 9, chainID: 7, state: chain.world) == 0)
+        #expect(throws: ContractError.self) {
+            try chain.executor.estimateGas(.call(.name("nothing"), data: [], gasLimit: 0), sender: chain.founder.publicKey, height: 9, chainID: 7, state: chain.world)
+        }
+    }
+
     @Test func gasBeyondTheNodeLimitAndMalformedBodiesAreRefused() throws {
         var chain = try ContractChain()
         #expect(try chain.run(.deploy(name: "big", initCode: [0x00], gasLimit: 30_000_001)).status

@@ -233,6 +233,51 @@ public struct ContractExecutor: TransactionExecutor {
         return result.output
     }
 
+    /// The least gas limit with which `operation` (a deployment, call or update) succeeds against `state`, found
+    /// by running it (nothing is written) with the node's limit and then bisecting: the 63/64 rule and refunds make
+    /// the gas used a lower bound only. Other operations need no gas: 0.
+    /// - Parameters:
+    ///   - operation: Required. Its own gas limit is ignored.
+    ///   - sender: Required. The key that will sign the transaction (its permissions and EVM nonce count).
+    ///   - founder: Optional. The chain's genesis producer, for permission checks (nil: no founder).
+    ///   - height: Required. The height of the block expected to hold the transaction.
+    ///   - chainID: Required. The chain's ID.
+    ///   - state: Required. The world state to run against (a node's committed state).
+    /// - Returns: A gas limit, at most ``maximumTransactionGas``.
+    /// - Throws: ``ContractError``: the operation's own error when it fails even with ``maximumTransactionGas``.
+    public func estimateGas(_ operation: ContractOperation, sender: PublicKey, founder: PublicKey? = nil, height: UInt64, chainID: UInt64,
+                            state: any StateReader) throws(ContractError) -> UInt64 {
+        func with(_ gas: UInt64) -> ContractOperation? {
+            switch operation {
+            case .deploy(let name, let code, _): .deploy(name: name, initCode: code, gasLimit: gas)
+            case .call(let target, let data, _): .call(target, data: data, gasLimit: gas)
+            case .update(let name, let code, _, let storage): .update(name: name, initCode: code, gasLimit: gas, storage: storage)
+            default: nil
+            }
+        }
+        guard with(0) != nil else { return 0 }
+        let context = ExecutionContext(chainID: chainID, height: Height(height), timestamp: Timestamp(millisecondsSince1970: 0),
+                                       hashAlgorithm: .default, transactionIndex: 0, transactionID: Digest(repeating: 0), genesisProducer: founder)
+        let address = EVMAddress(publicKey: sender)
+        func succeeds(_ gas: UInt64) throws(ContractError) -> ExecutionOutcome? {
+            do { return try run(with(gas)!, sender: address, context: context, state: state) } catch where
+                error.code == .contractHalted || (error.code == .contractReverted && gas < maximumTransactionGas) {
+                return nil
+            }
+        }
+        guard let full = try succeeds(maximumTransactionGas) else {
+            _ = try run(with(maximumTransactionGas)!, sender: address, context: context, state: state)
+            return maximumTransactionGas
+        }
+        var low = max(full.costUnits, 21_000) - 1, high = maximumTransactionGas
+        if try succeeds(full.costUnits) != nil { return full.costUnits }
+        while high - low > 1 {
+            let middle = low + (high - low) / 2
+            if try succeeds(middle) != nil { high = middle } else { low = middle }
+        }
+        return high
+    }
+
     private static func check(_ result: EVMExecutionResult) throws(ContractError) {
         switch result.status {
         case .success: return
