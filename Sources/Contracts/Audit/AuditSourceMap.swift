@@ -37,7 +37,7 @@ public struct AuditSourceMap: Sendable, Hashable {
 
     /// Reads vyper's `-f source_map_runtime` JSON (or the `sourceMap` object of its standard JSON output): the
     /// `pc_pos_map` object, pc → `[line, column, end line, end column]`.
-    /// - Parameter vyperSourceMapJSON: Required. UTF-8 JSON.
+    /// - Parameter data: Required. UTF-8 JSON.
     /// - Throws: `ContractError` `.auditSourceMapInvalid` (2361) when it is not JSON with a `pc_pos_map` object.
     public init(vyperSourceMapJSON data: Data) throws(ContractError) {
         let object: Any
