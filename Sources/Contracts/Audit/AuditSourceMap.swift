@@ -5,7 +5,7 @@ import Foundation
 ///
 /// ```swift
 /// let map = try AuditSourceMap(vyperSourceMapJSON: Data(contentsOf: url))
-/// map.location(forPC: 149)?.line   // 17
+/// map.location(forPC: 150)?.line   // 18
 /// ```
 public struct AuditSourceMap: Sendable, Hashable {
     /// A line (1-based) and column (0-based).
