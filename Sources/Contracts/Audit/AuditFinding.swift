@@ -46,7 +46,7 @@ public enum AuditSeverity: Int, Sendable, Hashable, Comparable, Codable, CaseIte
 ///
 /// ```swift
 /// for finding in report.findings where finding.severity >= .medium {
-///     print(finding.id, finding.pc, finding.message)   // "reentrancy@150", 149, ...
+///     print(finding.id, finding.pc, finding.message)   // "reentrancy@150", 150, ...
 /// }
 /// ```
 public struct AuditFinding: Sendable, Hashable, Codable {
