@@ -148,8 +148,9 @@ struct ContractCommand: ParsableCommand {
             let lowered = file.lowercased()
             if lowered.hasSuffix(".vy") || lowered.hasSuffix(".sol") {
                 let contracts = try ContractCompiler.locate(forSourceAt: file, compilerPath: compiler).compile(sourceAt: file)
-                // solc lists imported contracts too; the file's own last contract is the one deployed.
-                let contract = contracts.last!
+                // solc lists imported contracts too: audit the one named after the file, else the largest.
+                let stem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+                let contract = contracts.first { $0.name == stem } ?? contracts.max { $0.runtimeBytecode.count < $1.runtimeBytecode.count }!
                 return try ContractAudit.analyse(bytecode: contract.runtimeBytecode, sourceMap: contract.auditSourceMap)
             }
             let text: String

@@ -43,6 +43,23 @@ import Testing
         }
     }
 
+    @Test func aDeepStackJoinedFromThousandsOfBlocksStaysWithinTheBudget() throws {
+        // 1,000 pushes, then 4,000 blocks that each jump back to one header: the worst shape for joins.
+        var code = [UInt8]()
+        for index in 0..<1_000 { code += [0x60, UInt8(truncatingIfNeeded: index)] }
+        let header = code.count
+        code += [0x5B]
+        for _ in 0..<4_000 { code += [0x5B, 0x61, UInt8(header >> 8), UInt8(header & 0xFF), 0x5F, 0x35, 0x57] }
+        code += [0x00]
+        let clock = ContinuousClock()
+        var report: AuditReport?
+        let elapsed = try clock.measure { report = try ContractAudit.analyse(bytecode: code) }
+        print("deep-stack joins: \(code.count) bytes analysed in \(elapsed)")
+        let result = try #require(report)
+        #expect(result.reachableBlockCount == result.blockCount)
+        #expect(result.findings.allSatisfy { $0.severity == .info }, "\(result.text)")
+    }
+
     @Test func mutatedVyperCodeGivesAReport() throws {
         var random = Generator(state: 7)
         let original = try ContractFixtures.runtime("Traceability")

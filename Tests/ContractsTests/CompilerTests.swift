@@ -72,6 +72,36 @@ enum VyperForTests {
         #expect(try ContractCompiler.language(forSourceAt: "B.sol") == .solidity)
     }
 
+    @Test func solcsCombinedJSONIsReadIntoContractsWithTheirSourceLines() throws {
+        // solc is not installable here: a stand-in prints what solc 0.8 prints for --version and --combined-json
+        // (an interface has empty bin and is skipped; abi is an array in 0.8, a string before).
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let source = folder.url.appendingPathComponent("Counter.sol")
+        try Data("contract Counter {\n  uint n;\n  function inc() public { n += 1; }\n}\n".utf8).write(to: source)
+        let output = #"{"contracts":{"SRC:Counter":{"abi":[{"inputs":[],"name":"inc","outputs":[],"stateMutability":"nonpayable","type":"function"}],"bin":"6080604052","bin-runtime":"60016000550000","srcmap-runtime":"0:60:0:-;;55:6;;;"},"SRC:IOther":{"abi":"[]","bin":"","bin-runtime":"","srcmap-runtime":""}},"version":"0.8.26+commit.8a97fa7a.Linux.g++"}"#
+            .replacingOccurrences(of: "SRC", with: source.path)
+        let solc = try folder.script("solc", """
+            if [ "$1" = --version ]; then echo "solc, the solidity compiler commandline interface"; echo "Version: 0.8.26+commit.8a97fa7a.Linux.g++"; exit 0; fi
+            [ "$1" = --combined-json ] && [ "$2" = abi,bin,bin-runtime,srcmap-runtime ] || exit 3
+            cat <<'JSON'
+            \(output)
+            JSON
+            """)
+        let compiler = try ContractCompiler.locate(forSourceAt: source.path, compilerPath: solc.path)
+        #expect(compiler.language == .solidity)
+        let contracts = try compiler.compile(sourceAt: source.path)
+        #expect(contracts.map(\.name) == ["Counter"])
+        let counter = try #require(contracts.first)
+        #expect(counter.compilerVersion == "0.8.26+commit.8a97fa7a.Linux.g++")
+        #expect(counter.bytecode == [0x60, 0x80, 0x60, 0x40, 0x52])
+        #expect(counter.runtimeBytecode == [0x60, 0x01, 0x60, 0x00, 0x55, 0x00, 0x00])
+        #expect(counter.abiJSON.contains("\"name\":\"inc\""))
+        // PUSH1 PUSH1 SSTORE STOP STOP at pcs 0, 2, 4, 5, 6: the SSTORE maps to offset 55, `n` on line 3.
+        #expect(counter.auditSourceMap?.location(forPC: 4) == .init(line: 3, column: 26))
+        #expect(counter.auditSourceMap?.location(forPC: 0)?.line == 1)
+    }
+
     @Test func aCompilerPrintingSomethingElseIsBadOutputAndASlowOneIsStopped() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }

@@ -243,7 +243,9 @@ struct AbstractState: Hashable, Sendable {
     var stack: [AbstractWord]
     var memory: AbstractMemory
 
-    static let maxTrackedDepth = 1024
+    /// Compilers reach at most 17 deep (DUP16, SWAP16) and keep return addresses a few dozen deep; deeper
+    /// words are dropped (read as unknown), which bounds the cost of a join.
+    static let maxTrackedDepth = 128
 
     func joined(_ other: AbstractState, widen: Bool) -> AbstractState {
         let depth = min(stack.count, other.stack.count)

@@ -46,7 +46,7 @@ public enum AuditSeverity: Int, Sendable, Hashable, Comparable, Codable, CaseIte
 ///
 /// ```swift
 /// for finding in report.findings where finding.severity >= .medium {
-///     print(finding.id, finding.pc, finding.message)   // "reentrancy@149", 149, ...
+///     print(finding.id, finding.pc, finding.message)   // "reentrancy@150", 150, ...
 /// }
 /// ```
 public struct AuditFinding: Sendable, Hashable, Codable {
@@ -107,7 +107,7 @@ public struct AuditFinding: Sendable, Hashable, Codable {
     /// The source column of ``pc`` when a source map gives one (0-based).
     public let column: Int?
 
-    /// The stable ID an allow list names: `kind@pc`, for example `reentrancy@149`.
+    /// The stable ID an allow list names: `kind@pc`, for example `reentrancy@150`.
     public var id: String { "\(kind.rawValue)@\(pc)" }
 
     /// Creates a finding.

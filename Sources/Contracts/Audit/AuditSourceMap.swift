@@ -5,7 +5,7 @@ import Foundation
 ///
 /// ```swift
 /// let map = try AuditSourceMap(vyperSourceMapJSON: Data(contentsOf: url))
-/// map.location(forPC: 149)?.line   // 17
+/// map.location(forPC: 150)?.line   // 18
 /// ```
 public struct AuditSourceMap: Sendable, Hashable {
     /// A line (1-based) and column (0-based).
@@ -37,7 +37,7 @@ public struct AuditSourceMap: Sendable, Hashable {
 
     /// Reads vyper's `-f source_map_runtime` JSON (or the `sourceMap` object of its standard JSON output): the
     /// `pc_pos_map` object, pc → `[line, column, end line, end column]`.
-    /// - Parameter vyperSourceMapJSON: Required. UTF-8 JSON.
+    /// - Parameter data: Required. UTF-8 JSON.
     /// - Throws: `ContractError` `.auditSourceMapInvalid` (2361) when it is not JSON with a `pc_pos_map` object.
     public init(vyperSourceMapJSON data: Data) throws(ContractError) {
         let object: Any

@@ -4,7 +4,7 @@
 ///
 /// ```swift
 /// var policy = DeploymentPolicy.refuseHigh
-/// policy.allowed.insert("reentrancy@149")        // reviewed: the call goes to a trusted contract
+/// policy.allowed.insert("reentrancy@150")        // reviewed: the call goes to a trusted contract
 /// let report = try policy.check(bytecode: code)   // throws .deploymentRefusedByAudit otherwise
 /// ```
 public struct DeploymentPolicy: Sendable, Hashable {
