@@ -209,6 +209,20 @@ struct ContractChain {
         }
     }
 
+    @Test func aDeploymentPolicyRefusesCodeTheAuditFlags() throws {
+        var chain = try ContractChain()
+        chain.executor = ContractExecutor(deploymentPolicy: .refuseMediumAndAbove)
+        // CALLER SELFDESTRUCT: a medium finding.
+        let before = chain.world.values
+        let refused = try chain.run(.deploy(name: "bomb", initCode: TestContracts.deployment(of: [0x33, 0xFF]), gasLimit: 200_000))
+        #expect(refused.status == UInt64(ContractError.Code.deploymentRefusedByAudit.rawValue))
+        #expect(chain.world.values == before)
+        #expect(try chain.run(.deploy(name: "counter", initCode: TestContracts.deployment(of: TestContracts.counterRuntime(step: 1)),
+                                      gasLimit: 200_000)).status == Receipt.success)
+        chain.executor = ContractExecutor(deploymentPolicy: .refuseHigh)
+        #expect(try chain.run(.deploy(name: "bomb", initCode: TestContracts.deployment(of: [0x33, 0xFF]), gasLimit: 200_000)).status == Receipt.success)
+    }
+
     @Test func gasBeyondTheNodeLimitAndMalformedBodiesAreRefused() throws {
         var chain = try ContractChain()
         #expect(try chain.run(.deploy(name: "big", initCode: [0x00], gasLimit: 30_000_001)).status

@@ -41,18 +41,24 @@ public struct ContractExecutor: TransactionExecutor {
     public let maximumTransactionGas: UInt64
     /// The block gas limit the EVM reports (GASLIMIT); default 30,000,000.
     public let blockGasLimit: UInt64
+    /// The audit every deployed or updated runtime code must pass (nil: none). Part of the chain's rules: every
+    /// node must run with the same policy, or they disagree on which deployments succeed.
+    public let deploymentPolicy: DeploymentPolicy?
     /// Called on this node for every security alert (tampered code met during execution), besides the alert's log.
     public let alerts: (@Sendable (ContractError) -> Void)?
 
     /// - Parameters:
     ///   - maximumTransactionGas: Optional, default 30,000,000; 21,000…2⁶³.
     ///   - blockGasLimit: Optional, default 30,000,000; at least `maximumTransactionGas`.
+    ///   - deploymentPolicy: Optional, default nil. When set, a deployment or update whose runtime code the audit
+    ///     (`ContractAudit`) finds defects in that the policy refuses fails with its code (2362) and writes nothing.
     ///   - alerts: Optional, default nil. The node's delegate for security alerts (C-S-4): it must not block and
     ///     must not change chain state (it runs inside block execution).
-    public init(maximumTransactionGas: UInt64 = 30_000_000, blockGasLimit: UInt64 = 30_000_000,
+    public init(maximumTransactionGas: UInt64 = 30_000_000, blockGasLimit: UInt64 = 30_000_000, deploymentPolicy: DeploymentPolicy? = nil,
                 alerts: (@Sendable (ContractError) -> Void)? = nil) {
         self.maximumTransactionGas = maximumTransactionGas
         self.blockGasLimit = max(blockGasLimit, maximumTransactionGas)
+        self.deploymentPolicy = deploymentPolicy
         self.alerts = alerts
     }
 
@@ -309,6 +315,11 @@ public struct ContractExecutor: TransactionExecutor {
         var outcome = try execute(EVMTransaction(sender: sender, to: nil, data: initCode, gasLimit: try checkedGas(gasLimit), nonce: nonce),
                                   host: host, context: context)
         let codeHash = try host.codeHashAfter(outcome, of: address)
+        if let deploymentPolicy {
+            let codeKey = ContractStateLayout.codeKey(codeHash)
+            let runtime = outcome.writes.changes.last { $0.key == codeKey }?.value ?? []
+            try deploymentPolicy.check(try ContractAudit.analyse(bytecode: runtime))
+        }
         var contract = ContractState(name: name, address: address, version: version, status: .active, codeHash: codeHash, creator: sender,
                                      createdHeight: context.height.rawValue, createdAt: context.timestamp.millisecondsSince1970,
                                      storageOwner: storageOwner)
