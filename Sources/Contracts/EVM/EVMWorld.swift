@@ -54,17 +54,17 @@ enum EVMJournalEntry {
 /// transient storage, logs and the refund counter. Single-threaded; lives for one run.
 final class EVMWorld {
     let host: any EVMStateReader
-    private(set) var records: [EVMAddress: EVMAccountRecord] = [:]
+    @exclusivity(unchecked) private(set) var records: [EVMAddress: EVMAccountRecord] = [:]
     private var originalAccounts: [EVMAddress: EVMAccount?] = [:]
     /// Every slot this run touched: its value at the start of the transaction, its current value when written,
     /// whether it is warm. One dictionary so SLOAD and SSTORE hash the key once.
-    private var slots: [EVMSlotKey: EVMSlotState] = [:]
-    private var transient: [EVMSlotKey: UInt256] = [:]
-    private var warmAccounts: Set<EVMAddress> = []
-    private var touchedAccounts: Set<EVMAddress> = []
-    private var journal: [EVMJournalEntry] = []
-    var logs: [EVMLog] = []
-    private(set) var refund: Int64 = 0
+    @exclusivity(unchecked) private var slots: [EVMSlotKey: EVMSlotState] = [:]
+    @exclusivity(unchecked) private var transient: [EVMSlotKey: UInt256] = [:]
+    @exclusivity(unchecked) private var warmAccounts: Set<EVMAddress> = []
+    @exclusivity(unchecked) private var touchedAccounts: Set<EVMAddress> = []
+    @exclusivity(unchecked) private var journal: [EVMJournalEntry] = []
+    @exclusivity(unchecked) var logs: [EVMLog] = []
+    @exclusivity(unchecked) private(set) var refund: Int64 = 0
     /// The jump-destination analyses of this run, by code hash.
     var codeCache: [UInt256: EVMCode] = [:]
 
