@@ -9,6 +9,17 @@ extension EVMStateReader {
 struct EVMSlotKey: Hashable {
     var address: EVMAddress
     var slot: UInt256
+
+    /// One mixed word instead of eight: the hasher is seeded per process, so the mix needs no strength of its own.
+    func hash(into hasher: inout Hasher) {
+        let a = address.word, s = slot
+        var mix = s.w0 &* 0x9E37_79B9_7F4A_7C15
+        mix ^= (s.w1 &* 0xC2B2_AE3D_27D4_EB4F) ^ (s.w2 &* 0x1656_67B1_9E37_79F9) ^ (s.w3 &* 0x27D4_EB2F_1656_67C5)
+        mix ^= (a.w0 &* 0x85EB_CA77_C2B2_AE63) ^ (a.w1 &* 0xFF51_AFD7_ED55_8CCD) ^ (a.w2 &* 0xC4CE_B9FE_1A85_EC53)
+        hasher.combine(mix)
+    }
+
+    static func == (lhs: EVMSlotKey, rhs: EVMSlotKey) -> Bool { lhs.slot == rhs.slot && lhs.address == rhs.address }
 }
 
 /// One storage slot as a run sees it.
@@ -54,17 +65,17 @@ enum EVMJournalEntry {
 /// transient storage, logs and the refund counter. Single-threaded; lives for one run.
 final class EVMWorld {
     let host: any EVMStateReader
-    private(set) var records: [EVMAddress: EVMAccountRecord] = [:]
+    @exclusivity(unchecked) private(set) var records: [EVMAddress: EVMAccountRecord] = [:]
     private var originalAccounts: [EVMAddress: EVMAccount?] = [:]
     /// Every slot this run touched: its value at the start of the transaction, its current value when written,
     /// whether it is warm. One dictionary so SLOAD and SSTORE hash the key once.
-    private var slots: [EVMSlotKey: EVMSlotState] = [:]
-    private var transient: [EVMSlotKey: UInt256] = [:]
-    private var warmAccounts: Set<EVMAddress> = []
-    private var touchedAccounts: Set<EVMAddress> = []
-    private var journal: [EVMJournalEntry] = []
-    var logs: [EVMLog] = []
-    private(set) var refund: Int64 = 0
+    @exclusivity(unchecked) private var slots: [EVMSlotKey: EVMSlotState] = [:]
+    @exclusivity(unchecked) private var transient: [EVMSlotKey: UInt256] = [:]
+    @exclusivity(unchecked) private var warmAccounts: Set<EVMAddress> = []
+    @exclusivity(unchecked) private var touchedAccounts: Set<EVMAddress> = []
+    @exclusivity(unchecked) private var journal: [EVMJournalEntry] = []
+    @exclusivity(unchecked) var logs: [EVMLog] = []
+    @exclusivity(unchecked) private(set) var refund: Int64 = 0
     /// The jump-destination analyses of this run, by code hash.
     var codeCache: [UInt256: EVMCode] = [:]
 
