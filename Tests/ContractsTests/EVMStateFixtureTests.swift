@@ -160,14 +160,9 @@ enum EVMTestTrie {
         var failures: [String] = []
         var byCategory: [String: Int] = [:]
         // EVM_FIXTURE_FILTER narrows the run to the files whose path contains it (for investigating one case).
-        // By default every seventh file (the conformance runner's own test covers them all); EVM_FULL_FIXTURES=1
-        // runs every file.
-        let environment = ProcessInfo.processInfo.environment
-        let filter = environment["EVM_FIXTURE_FILTER"]
-        let stride = environment["EVM_FULL_FIXTURES"] == "1" || filter != nil ? 1 : 7
-        for (index, file) in EVMFixtureTests.files(under: "ethereum-tests/GeneralStateTests").enumerated() {
+        let filter = ProcessInfo.processInfo.environment["EVM_FIXTURE_FILTER"]
+        for file in EVMFixtureTests.files(under: "ethereum-tests/GeneralStateTests") {
             if let filter, !file.path.contains(filter) { continue }
-            if index % stride != 0 { continue }
             guard let data = try? Data(contentsOf: file),
                   let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { continue }
             for (name, value) in json.sorted(by: { $0.key < $1.key }) {

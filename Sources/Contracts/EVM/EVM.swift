@@ -85,7 +85,8 @@ public struct EVMFrameResult: Sendable, Equatable {
     public var output: [UInt8]
     /// Logs (empty unless the status is success).
     public var logs: [EVMLog]
-    /// The state changes (empty unless the status is success); no EIP-158 clean-up beyond destructed accounts.
+    /// The state changes (empty unless the status is success), with touched empty accounts and accounts created
+    /// and destructed in the run deleted, as at the end of a transaction.
     public var changes: EVMStateChanges
 }
 

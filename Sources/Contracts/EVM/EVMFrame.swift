@@ -52,13 +52,13 @@ final class EVMFrame {
 
     let code: EVMCode
     let stack: UnsafeMutablePointer<UInt256>
-    var sp = 0
-    var pc = 0
-    var gas: Int64
+    @exclusivity(unchecked) var sp = 0
+    @exclusivity(unchecked) var pc = 0
+    @exclusivity(unchecked) var gas: Int64
     /// Memory: `memorySize` bytes (a multiple of 32) at `memory`, zero-filled as it grows (calloc).
-    private(set) var memory: UnsafeMutablePointer<UInt8>
-    private(set) var memorySize = 0
-    private var memoryCapacity = 0
+    @exclusivity(unchecked) private(set) var memory: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) private(set) var memorySize = 0
+    @exclusivity(unchecked) private var memoryCapacity = 0
     /// The account whose storage and balance the code acts on.
     let address: EVMAddress
     let caller: EVMAddress
@@ -68,7 +68,7 @@ final class EVMFrame {
     let depth: Int
     let kind: Kind
     let snapshot: EVMWorld.Snapshot
-    var returnData: [UInt8] = []
+    @exclusivity(unchecked) var returnData: [UInt8] = []
     /// Where the pending child call's output goes in this frame's memory.
     var pendingReturnOffset = 0
     var pendingReturnSize = 0

@@ -421,20 +421,20 @@ final class EVMRunner {
                 f.memory[Int(offset.uint64!)] = UInt8(truncatingIfNeeded: value.w0)
             case 0x54:
                 let key = EVMSlotKey(address: f.address, slot: s[sp - 1])
-                gas -= world.warm(key) ? Self.warmCost : Self.coldSlotCost
+                let (value, wasWarm) = try world.load(key)
+                gas -= wasWarm ? Self.warmCost : Self.coldSlotCost
                 if gas < 0 { return Self.halt(f, "out of gas") }
-                s[sp - 1] = try world.storageValue(key)
+                s[sp - 1] = value
             case 0x55:
                 if gas <= Self.callStipend { return Self.halt(f, "out of gas (SSTORE needs more than 2300)") }
                 let key = EVMSlotKey(address: f.address, slot: s[sp - 1])
                 let new = s[sp - 2]
                 sp -= 2
-                var cost: Int64 = world.warm(key) ? 0 : Self.coldSlotCost
-                let current = try world.storageValue(key)
+                let (current, original, wasWarm) = try world.storeInputs(key)
+                var cost: Int64 = wasWarm ? 0 : Self.coldSlotCost
                 if current == new {
                     cost += Self.warmCost
                 } else {
-                    let original = try world.originalStorageValue(key)
                     if original == current {
                         if original.isZero {
                             cost += 20_000

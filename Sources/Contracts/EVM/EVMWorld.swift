@@ -11,6 +11,18 @@ struct EVMSlotKey: Hashable {
     var slot: UInt256
 }
 
+/// One storage slot as a run sees it.
+struct EVMSlotState {
+    /// The value at the start of the transaction (valid when `loaded`).
+    var original: UInt256
+    /// The value written by this run; `nil` when unwritten.
+    var current: UInt256?
+    /// EIP-2929 warm.
+    var warm: Bool
+    /// Whether `original` has been read from the host.
+    var loaded: Bool
+}
+
 /// One account as a run sees it: the host's account with this run's changes on top.
 struct EVMAccountRecord {
     /// `nil`: the account does not exist.
@@ -42,17 +54,17 @@ enum EVMJournalEntry {
 /// transient storage, logs and the refund counter. Single-threaded; lives for one run.
 final class EVMWorld {
     let host: any EVMStateReader
-    private(set) var records: [EVMAddress: EVMAccountRecord] = [:]
+    @exclusivity(unchecked) private(set) var records: [EVMAddress: EVMAccountRecord] = [:]
     private var originalAccounts: [EVMAddress: EVMAccount?] = [:]
-    private var storage: [EVMSlotKey: UInt256] = [:]
-    private var originalStorage: [EVMSlotKey: UInt256] = [:]
-    private var transient: [EVMSlotKey: UInt256] = [:]
-    private var warmAccounts: Set<EVMAddress> = []
-    private var warmSlots: Set<EVMSlotKey> = []
-    private var touchedAccounts: Set<EVMAddress> = []
-    private var journal: [EVMJournalEntry] = []
-    var logs: [EVMLog] = []
-    private(set) var refund: Int64 = 0
+    /// Every slot this run touched: its value at the start of the transaction, its current value when written,
+    /// whether it is warm. One dictionary so SLOAD and SSTORE hash the key once.
+    @exclusivity(unchecked) private var slots: [EVMSlotKey: EVMSlotState] = [:]
+    @exclusivity(unchecked) private var transient: [EVMSlotKey: UInt256] = [:]
+    @exclusivity(unchecked) private var warmAccounts: Set<EVMAddress> = []
+    @exclusivity(unchecked) private var touchedAccounts: Set<EVMAddress> = []
+    @exclusivity(unchecked) private var journal: [EVMJournalEntry] = []
+    @exclusivity(unchecked) var logs: [EVMLog] = []
+    @exclusivity(unchecked) private(set) var refund: Int64 = 0
     /// The jump-destination analyses of this run, by code hash.
     var codeCache: [UInt256: EVMCode] = [:]
 
@@ -71,10 +83,10 @@ final class EVMWorld {
         while journal.count > snapshot.journalCount {
             switch journal.removeLast() {
             case .account(let address, let previous): records[address] = previous
-            case .storage(let key, let previous): storage[key] = previous
+            case .storage(let key, let previous): slots[key]?.current = previous
             case .transient(let key, let previous): transient[key] = previous
             case .warmAccount(let address): warmAccounts.remove(address)
-            case .warmSlot(let key): warmSlots.remove(key)
+            case .warmSlot(let key): slots[key]?.warm = false
             case .touched(let address): touchedAccounts.remove(address)
             case .refund(let previous): refund = previous
             }
@@ -215,28 +227,79 @@ final class EVMWorld {
 
     /// Whether the account has non-zero storage now (EIP-7610's collision rule).
     func hasStorage(_ address: EVMAddress) throws(ContractError) -> Bool {
-        for (key, value) in storage where key.address == address && !value.isZero { return true }
+        for (key, state) in slots where key.address == address {
+            if let current = state.current, !current.isZero { return true }
+        }
         if let r = records[address], r.storageCleared { return false }
         return try host.hasStorage(address)
     }
 
+    /// The index of `key`'s entry, with its original value loaded (zero for an account created in this transaction).
+    @inline(__always)
+    private func loadedSlot(_ key: EVMSlotKey) throws(ContractError) -> Dictionary<EVMSlotKey, EVMSlotState>.Index {
+        if let index = slots.index(forKey: key), slots.values[index].loaded { return index }
+        return try loadSlot(key)
+    }
+
+    @inline(never)
+    private func loadSlot(_ key: EVMSlotKey) throws(ContractError) -> Dictionary<EVMSlotKey, EVMSlotState>.Index {
+        var original = UInt256.zero
+        if let r = records[key.address], r.createdInTransaction || r.storageCleared {
+            original = .zero
+        } else {
+            original = try host.storage(key.address, slot: key.slot)
+        }
+        if let index = slots.index(forKey: key) {
+            slots.values[index].original = original
+            slots.values[index].loaded = true
+            return index
+        }
+        slots[key] = EVMSlotState(original: original, current: nil, warm: false, loaded: true)
+        return slots.index(forKey: key)!
+    }
+
+    /// SLOAD: the current value, and whether the slot was warm (it is warm afterwards).
+    @inline(__always)
+    func load(_ key: EVMSlotKey) throws(ContractError) -> (value: UInt256, wasWarm: Bool) {
+        let index = try loadedSlot(key)
+        let state = slots.values[index]
+        if !state.warm {
+            slots.values[index].warm = true
+            journal.append(.warmSlot(key))
+        }
+        return (state.current ?? state.original, state.warm)
+    }
+
+    /// SSTORE's inputs: the current and original values, and whether the slot was warm (it is warm afterwards).
+    @inline(__always)
+    func storeInputs(_ key: EVMSlotKey) throws(ContractError) -> (current: UInt256, original: UInt256, wasWarm: Bool) {
+        let index = try loadedSlot(key)
+        let state = slots.values[index]
+        if !state.warm {
+            slots.values[index].warm = true
+            journal.append(.warmSlot(key))
+        }
+        return (state.current ?? state.original, state.original, state.warm)
+    }
+
     func originalStorageValue(_ key: EVMSlotKey) throws(ContractError) -> UInt256 {
-        if let r = records[key.address], r.createdInTransaction { return .zero }
-        if let value = originalStorage[key] { return value }
-        let value = try host.storage(key.address, slot: key.slot)
-        originalStorage[key] = value
-        return value
+        slots.values[try loadedSlot(key)].original
     }
 
     func storageValue(_ key: EVMSlotKey) throws(ContractError) -> UInt256 {
-        if let value = storage[key] { return value }
-        if let r = records[key.address], r.storageCleared { return .zero }
-        return try originalStorageValue(key)
+        let state = slots.values[try loadedSlot(key)]
+        return state.current ?? state.original
     }
 
+    /// Writes a slot already loaded by ``storeInputs(_:)``.
     func setStorage(_ key: EVMSlotKey, _ value: UInt256) {
-        journal.append(.storage(key, storage[key]))
-        storage[key] = value
+        guard let index = slots.index(forKey: key) else {
+            journal.append(.storage(key, nil))
+            slots[key] = EVMSlotState(original: .zero, current: value, warm: false, loaded: false)
+            return
+        }
+        journal.append(.storage(key, slots.values[index].current))
+        slots.values[index].current = value
     }
 
     func transientValue(_ key: EVMSlotKey) -> UInt256 { transient[key] ?? .zero }
@@ -259,8 +322,12 @@ final class EVMWorld {
 
     @discardableResult
     func warm(_ key: EVMSlotKey) -> Bool {
-        if warmSlots.contains(key) { return true }
-        warmSlots.insert(key)
+        if let index = slots.index(forKey: key) {
+            if slots.values[index].warm { return true }
+            slots.values[index].warm = true
+        } else {
+            slots[key] = EVMSlotState(original: .zero, current: nil, warm: true, loaded: false)
+        }
         journal.append(.warmSlot(key))
         return false
     }
@@ -274,14 +341,14 @@ final class EVMWorld {
 
     /// Deletes the destructed accounts and the touched empty ones (EIP-158, EIP-6780) and lists every change.
     func finalChanges() throws(ContractError) -> EVMStateChanges {
-        for key in storage.keys where records[key.address] == nil { _ = try record(key.address) }
+        for (key, state) in slots where state.current != nil && records[key.address] == nil { _ = try record(key.address) }
         var deleted: Set<EVMAddress> = []
         for (address, record) in records where record.destructed { deleted.insert(address) }
         for address in touchedAccounts {
             if let record = records[address], let account = record.account, account.isEmpty { deleted.insert(address) }
         }
         var written: [EVMAddress: [UInt256: UInt256]] = [:]
-        for (key, value) in storage { written[key.address, default: [:]][key.slot] = value }
+        for (key, state) in slots { if let value = state.current { written[key.address, default: [:]][key.slot] = value } }
         var changes = EVMStateChanges()
         for (address, record) in records {
             let original = originalAccounts[address] ?? nil
