@@ -42,15 +42,16 @@ enum BlockchainTestRunner {
                 var scratch = state
                 scratch.blockHashes = .table(hashes)
                 let raw = (block["transactionSequence"] as? [Any])?.map { ($0 as? [String: Any])?["rawBytes"] }
-                let refused = try runBlock(header: header, transactions: decoded["transactions"], rawTransactions: raw, into: &scratch,
-                                           engine: engine)
+                let refused = try runBlock(header: header, transactions: decoded["transactions"], withdrawals: decoded["withdrawals"],
+                                           rawTransactions: raw, into: &scratch, engine: engine)
                 if refused == nil {
                     return .fail("block \(index) accepted; expected refusal: \(exception)")
                 }
                 continue
             }
             let header = try FixtureJSON.object(block["blockHeader"], "blocks[\(index)].blockHeader")
-            if let refusal = try runBlock(header: header, transactions: block["transactions"], into: &state, engine: engine) {
+            if let refusal = try runBlock(header: header, transactions: block["transactions"], withdrawals: block["withdrawals"],
+                                          into: &state, engine: engine) {
                 return .fail("block \(index): \(refusal)")
             }
             hashes[try FixtureJSON.uint64(header["number"], "blockHeader.number")] = try FixtureJSON.word(header["hash"], "blockHeader.hash")
@@ -83,7 +84,8 @@ enum BlockchainTestRunner {
 
     /// Runs a block into `state`; returns why it was refused (the state is then partly changed: callers
     /// use a copy when refusal is expected), or `nil` when every transaction ran.
-    static func runBlock(header: [String: Any], transactions: Any?, rawTransactions: [Any?]? = nil, into state: inout EVMFixtureState,
+    static func runBlock(header: [String: Any], transactions: Any?, withdrawals: Any? = nil, rawTransactions: [Any?]? = nil,
+                         into state: inout EVMFixtureState,
                          engine: EVMConformanceEngine) throws(ContractError) -> String? {
         let environment = try environment(header)
         if let root = header["parentBeaconBlockRoot"], state.accounts[beaconRoots] != nil {
@@ -91,17 +93,40 @@ enum BlockchainTestRunner {
             state.setStorage(beaconRoots, slot: UInt256(slot), value: UInt256(environment.timestamp))
             state.setStorage(beaconRoots, slot: UInt256(slot + historyLength), value: try FixtureJSON.word(root, "blockHeader.parentBeaconBlockRoot"))
         }
+        var gasUsed: UInt64 = 0
+        var blobGasUsed: UInt64 = 0
         for (index, raw) in try FixtureJSON.array(transactions ?? [Any](), "transactions").enumerated() {
             let tx = try FixtureJSON.object(raw, "transactions[\(index)]")
             let signed = rawTransactions.flatMap { index < $0.count ? $0[index] : nil }
             do throws(ContractError) {
                 let transaction = try self.transaction(tx, index: index, raw: signed)
                 guard let transaction else { return "transaction \(index): gas limit or nonce at or above 2^64" }
+                if transaction.gasLimit > environment.gasLimit - gasUsed {
+                    return "transaction \(index): gas limit \(transaction.gasLimit) exceeds the block's remaining \(environment.gasLimit - gasUsed)"
+                }
+                blobGasUsed += UInt64(transaction.blobVersionedHashes.count) * EVM.gasPerBlob
+                if blobGasUsed > UInt64(EVM.maxBlobsPerBlock) * EVM.gasPerBlob {
+                    return "transaction \(index): the block's blobs exceed \(EVM.maxBlobsPerBlock)"
+                }
                 let result = try engine.transact(transaction, environment, state)
                 state.apply(result.changes)
+                gasUsed += result.gasUsed
             } catch {
                 return "transaction \(index) refused: \(error.message) (code \(error.code))"
             }
+        }
+        if let declared = header["gasUsed"], try FixtureJSON.uint64(declared, "blockHeader.gasUsed") != gasUsed {
+            return "the header's gasUsed \(try FixtureJSON.uint64(declared, "blockHeader.gasUsed")) is not the \(gasUsed) the transactions used"
+        }
+        if let declared = header["blobGasUsed"], try FixtureJSON.uint64(declared, "blockHeader.blobGasUsed") != blobGasUsed {
+            return "the header's blobGasUsed is not the \(blobGasUsed) the transactions used"
+        }
+        // EIP-4895 withdrawals: amounts in gwei credited after the transactions; a zero amount changes nothing.
+        for (index, raw) in (withdrawals as? [Any] ?? []).enumerated() {
+            let withdrawal = try FixtureJSON.object(raw, "withdrawals[\(index)]")
+            let amount = try FixtureJSON.word(withdrawal["amount"], "withdrawals[\(index)].amount")
+            guard !amount.isZero else { continue }
+            state.credit(try FixtureJSON.address(withdrawal["address"], "withdrawals[\(index)].address"), amount &* UInt256(1_000_000_000))
         }
         return nil
     }

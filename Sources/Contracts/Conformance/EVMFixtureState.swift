@@ -61,6 +61,17 @@ public struct EVMFixtureState: EVMStateReader, Sendable, Equatable {
         storage[address] = slots.isEmpty ? nil : slots
     }
 
+    /// Adds `amount` to the balance of `address`, creating the account when it does not exist (EIP-4895
+    /// withdrawals); the sum wraps modulo 2²⁵⁶.
+    /// - Parameters:
+    ///   - address: The credited account.
+    ///   - amount: Wei to add.
+    public mutating func credit(_ address: EVMAddress, _ amount: UInt256) {
+        var account = accounts[address] ?? EVMAccount()
+        account.balance = account.balance &+ amount
+        accounts[address] = account
+    }
+
     /// Applies what a run changed.
     /// - Parameter changes: From ``EVMExecutionResult/changes`` (or a frame's result).
     public mutating func apply(_ changes: EVMStateChanges) {
