@@ -7,7 +7,7 @@ import Testing
 /// an ABI error, never trap; what decodes re-encodes to bytes that decode to the same values.
 @Suite struct ABIDecoderFuzzTests {
     static func type(_ rng: inout SplitMix64, depth: Int) -> ABIType {
-        switch rng.next() % (depth > 0 ? 11 : 8) {
+        switch rng.next() % (depth > 0 ? 12 : 9) {
         case 0: return .uint(bits: 8 * Int(1 + rng.next() % 32))
         case 1: return .int(bits: 8 * Int(1 + rng.next() % 32))
         case 2: return .address
@@ -16,8 +16,9 @@ import Testing
         case 5: return .bytes
         case 6: return .string
         case 7: return .uint256
-        case 8: return .array(type(&rng, depth: depth - 1), count: Int(1 + rng.next() % 3))
-        case 9: return .dynamicArray(type(&rng, depth: depth - 1))
+        case 8: return .function
+        case 9: return .array(type(&rng, depth: depth - 1), count: Int(1 + rng.next() % 3))
+        case 10: return .dynamicArray(type(&rng, depth: depth - 1))
         default: return .tuple((0..<Int(1 + rng.next() % 3)).map { _ in type(&rng, depth: depth - 1) })
         }
     }
@@ -36,6 +37,7 @@ import Testing
         case .address: return .address(EVMAddress(word: word(&rng)))
         case .bool: return .bool(rng.next() % 2 == 0)
         case .fixedBytes(let n): return .fixedBytes((0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+        case .function: return .fixedBytes((0..<24).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
         case .bytes: return .bytes((0..<Int(rng.next() % 70)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
         case .string: return .string(["", "B-17", "批次 ✓", String(repeating: "x", count: Int(rng.next() % 80))][Int(rng.next() % 4)])
         case .array(let element, let count): return .array((0..<count).map { _ in value(&rng, of: element) })

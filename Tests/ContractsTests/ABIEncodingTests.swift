@@ -124,6 +124,14 @@ import Testing
         #expect(try ABI.encode([.fixedBytes([1, 2])], as: [.bytes]) == ABI.encode([.bytes([1, 2])], as: [.bytes]))
     }
 
+    @Test func aFunctionIsEncodedAsBytes24ButKeepsItsNameInSignatures() throws {
+        let pointer = [UInt8](repeating: 0x5A, count: 20) + ABI.selector("done(uint256)")
+        #expect(try ABI.encode([.fixedBytes(pointer)], as: [.function]) == ABI.encode([.fixedBytes(pointer)], as: [.fixedBytes(24)]))
+        #expect(try ABI.decode([.function], from: ABI.encode([.fixedBytes(pointer)], as: [.function])) == [.fixedBytes(pointer)])
+        #expect(try ABI.parseSignature("later(function,uint256)").types == [.function, .uint256])
+        #expect((#expect(throws: ContractError.self) { try ABI.encode([.fixedBytes([1])], as: [.function]) })?.code == .abiValueMismatch)
+    }
+
     @Test func nestedStaticAndDynamicValuesRoundTrip() throws {
         let owner = EVMAddress(hex: "0x095e7baea6a6c7c4c2dfeb977efac326af552d87")!
         let types = try [ABIType("(string,uint64,(address,bytes32)[],int24[3])[]"), ABIType("bytes"), ABIType("(bool,uint8)[2]"),

@@ -23,6 +23,7 @@ func abiHex(_ parts: String...) -> [UInt8] {
         #expect(try ABIType("int") == .int256)
         #expect(try ABIType("address") == .address && ABIType("bool") == .bool)
         #expect(try ABIType("bytes") == .bytes && ABIType("string") == .string)
+        #expect(try ABIType("function") == .function && ABIType.function.canonicalName == "function" && ABIType.function.headSize == 32)
     }
 
     @Test func arraysAndTuplesNestAndKeepTheirCanonicalSpelling() throws {
@@ -39,7 +40,7 @@ func abiHex(_ parts: String...) -> [UInt8] {
 
     @Test(arguments: ["uint7", "uint264", "uint0", "int9", "bytes0", "bytes33", "byte", "uint256[0]", "uint256[01]", "address20",
                       "(uint256", "(uint256,)", "()", "(,)", "uint256]", "uint256[", "uint256[-1]", "Uint256", " uint256", "uint256 ",
-                      "fixed128x18", "function", "", "tuple", "bool[2]x", "uint256[1000000000]"])
+                      "fixed128x18", "function24", "", "tuple", "bool[2]x", "uint256[1000000000]"])
     func refusesWhatIsNotAnABITypeString(text: String) {
         let error = #expect(throws: ContractError.self) { try ABIType(text) }
         #expect(error?.code == .abiInvalidType)

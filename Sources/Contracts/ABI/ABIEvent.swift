@@ -39,7 +39,7 @@ public struct ABIEvent: Sendable, Hashable {
     /// Whether an indexed parameter of this type is a hash in its topic rather than its value.
     public static func isHashedWhenIndexed(_ type: ABIType) -> Bool {
         switch type {
-        case .uint, .int, .address, .bool, .fixedBytes: false
+        case .uint, .int, .address, .bool, .fixedBytes, .function: false
         default: true
         }
     }

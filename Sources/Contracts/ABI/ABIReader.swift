@@ -116,7 +116,8 @@ struct ABIReader {
             let w = try word(at: position)
             guard ABIWord.isZero(w, fromBit: 1) else { throw failure(.abiInvalidBool, "bool word \(w) is neither 0 nor 1", at: position) }
             return .bool(w.w0 == 1)
-        case .fixedBytes(let n):
+        case .fixedBytes, .function:
+            let n = if case .fixedBytes(let size) = type { size } else { 24 }
             _ = try word(at: position)
             guard data[(position + n)..<(position + 32)].allSatisfy({ $0 == 0 }) else {
                 throw failure(.abiDirtyPadding, "bytes\(n) word has non-zero bytes after its first \(n)", at: position)

@@ -1,6 +1,6 @@
 /// A Solidity ABI type, parsed from its canonical string (`uint256`, `bytes32`, `(address,uint64)[]`).
 ///
-/// Integers of every width 8…256 in steps of 8, `address`, `bool`, `bytes1`…`bytes32`, `bytes`, `string`,
+/// Integers of every width 8…256 in steps of 8, `address`, `bool`, `bytes1`…`bytes32`, `function`, `bytes`, `string`,
 /// fixed arrays `T[k]`, dynamic arrays `T[]` and tuples `(T1,T2,…)`, nested to any depth up to 64 levels.
 /// `uint`/`int` are read as `uint256`/`int256`; ``canonicalName`` always spells the width.
 ///
@@ -20,6 +20,8 @@ public indirect enum ABIType: Sendable, Hashable, CustomStringConvertible {
     case bool
     /// `bytesN`, N in 1…32.
     case fixedBytes(Int)
+    /// `function`: an address and a selector (24 bytes), encoded as `bytes24`; its value is a 24-byte `.fixedBytes`.
+    case function
     /// `bytes`: a byte string of any length.
     case bytes
     /// `string`: UTF-8 text of any length.
@@ -58,6 +60,7 @@ public indirect enum ABIType: Sendable, Hashable, CustomStringConvertible {
         case .address: return "address"
         case .bool: return "bool"
         case .fixedBytes(let n): return "bytes\(n)"
+        case .function: return "function"
         case .bytes: return "bytes"
         case .string: return "string"
         case .array(let element, let count): return "\(element.canonicalName)[\(count)]"
@@ -189,9 +192,14 @@ struct ABITypeParser {
             if digits.isEmpty { return .bytes }
             guard let n = width, n >= 1, n <= 32 else { throw failure("bytesN needs N in 1…32") }
             return .fixedBytes(n)
-        case "address", "bool", "string":
+        case "address", "bool", "string", "function":
             guard digits.isEmpty else { throw failure("\(name) takes no width") }
-            return name == "address" ? .address : name == "bool" ? .bool : .string
+            switch name {
+            case "address": return .address
+            case "bool": return .bool
+            case "string": return .string
+            default: return .function
+            }
         default:
             throw failure("unknown type '\(name)'")
         }

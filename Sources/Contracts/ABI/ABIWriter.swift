@@ -55,6 +55,9 @@ struct ABIWriter {
         case (.fixedBytes(let n), .fixedBytes(let bytes)), (.fixedBytes(let n), .bytes(let bytes)):
             guard bytes.count == n else { throw mismatch("\(bytes.count) bytes for bytes\(n)") }
             return 32
+        case (.function, .fixedBytes(let bytes)), (.function, .bytes(let bytes)):
+            guard bytes.count == 24 else { throw mismatch("\(bytes.count) bytes for a function (an address and a selector, 24 bytes)") }
+            return 32
         case (.bytes, .bytes(let bytes)), (.bytes, .fixedBytes(let bytes)):
             return 32 + Self.padded(bytes.count)
         case (.string, .string(let text)):

@@ -252,6 +252,10 @@ enum ABIMatch {
             return bytes.count == n ? 0 : nil
         case (.fixedBytes(let n), .bytes(let bytes)):
             return bytes.count == n ? 1 : nil
+        case (.function, .fixedBytes(let bytes)):
+            return bytes.count == 24 ? 0 : nil
+        case (.function, .bytes(let bytes)):
+            return bytes.count == 24 ? 1 : nil
         case (.array(let element, let count), .array(let values)):
             return values.count == count ? sum(values, { _ in element }) : nil
         case (.dynamicArray(let element), .array(let values)):
