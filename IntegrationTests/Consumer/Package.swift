@@ -18,6 +18,7 @@ let package = Package(
             dependencies: [
                 .product(name: "LedgerCore", package: "ForgeChain"),
                 .product(name: "AppAPI", package: "ForgeChain"),
+                .product(name: "Contracts", package: "ForgeChain"),
             ]
         ),
     ],

@@ -2,6 +2,7 @@
 // single-node platform that takes uploads from many tasks at once, awaits every
 // receipt and verifies one offline. Exits 0 only when all of it worked.
 import AppAPI
+import Contracts
 import Foundation
 import LedgerCore
 
@@ -14,6 +15,26 @@ func readmeExample() throws {
     let block = try Block.make(parent: nil, transactions: [tx], producerKey: key, chainID: 1,
                                hashAlgorithm: .sha256, timestamp: .now())
     try BlockValidator(chainID: 1).validate(block, parent: nil)
+}
+
+/// A contract call encoded from a JSON ABI and run on the EVM: 6 × 7 through PUSH, MUL and RETURN.
+func contractExample() throws {
+    let abi = try ContractInterface(json: #"[{"type":"function","name":"answer","inputs":[{"name":"x","type":"uint256"}],"outputs":[{"name":"","type":"uint256"}],"stateMutability":"pure"}]"#)
+    let data = try abi.encodeCall("answer", .uint(6))
+    // CALLDATALOAD(4) × 7, stored at 0 and returned.
+    let code: [UInt8] = [0x60, 0x04, 0x35, 0x60, 0x07, 0x02, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xF3]
+    let contract = EVMAddress(hex: "0x00000000000000000000000000000000000c0de1")!
+    let block = EVMBlockEnvironment(coinbase: contract, number: 1, timestamp: 1, gasLimit: 1_000_000, chainID: 1)
+    let result = try EVM().execute(EVMMessage(address: contract, caller: contract, code: code, data: data, gas: 100_000),
+                                   block: block, state: NoState())
+    guard try abi.decodeOutput(of: "answer", from: result.output) == [.uint(42)] else { throw ConsumerFailure("the EVM did not answer 42") }
+}
+
+struct NoState: EVMStateReader {
+    func account(_ address: EVMAddress) throws(ContractError) -> EVMAccount? { nil }
+    func code(_ address: EVMAddress) throws(ContractError) -> [UInt8] { [] }
+    func storage(_ address: EVMAddress, slot: UInt256) throws(ContractError) -> UInt256 { .zero }
+    func blockHash(_ number: UInt64) throws(ContractError) -> UInt256? { nil }
 }
 
 func record(_ n: Int) -> String {
@@ -30,6 +51,7 @@ struct Consumer {
     static func main() async {
         do {
             try readmeExample()
+            try contractExample()
             let directory = FileManager.default.temporaryDirectory
                 .appendingPathComponent("forgechain-consumer-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: directory) }
