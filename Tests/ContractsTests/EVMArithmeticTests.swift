@@ -65,6 +65,10 @@ func referenceDivide(_ a: UInt256, _ b: UInt256) -> (UInt256, UInt256) {
         #expect((Self.minSigned &+ UInt256(3)).mulMod(UInt256.one.shiftedLeft(200) &+ UInt256(7),
                                                       modulus: UInt256.one.shiftedLeft(130) &+ UInt256(99))
                 == Self.w("15fffffffffe2194a0000000000000897"))
+        #expect(UInt256(3).mulMod(UInt256(7), modulus: UInt256(5)) == .one)
+        let big = Self.w("ffffffffffffffffffffffffffffffff")   // 2¹²⁸ − 1: the one-word product path
+        #expect(big.mulMod(big, modulus: UInt256.max) == big &* big)
+        #expect(big.mulMod(big, modulus: Self.w("10000000000000000")) == .one)
         #expect(UInt256(5).addMod(UInt256(6), modulus: .zero) == .zero)
         #expect(UInt256(5).mulMod(UInt256(6), modulus: .zero) == .zero)
     }

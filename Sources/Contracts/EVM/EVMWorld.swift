@@ -9,6 +9,17 @@ extension EVMStateReader {
 struct EVMSlotKey: Hashable {
     var address: EVMAddress
     var slot: UInt256
+
+    /// One mixed word instead of eight: the hasher is seeded per process, so the mix needs no strength of its own.
+    func hash(into hasher: inout Hasher) {
+        let a = address.word, s = slot
+        var mix = s.w0 &* 0x9E37_79B9_7F4A_7C15
+        mix ^= (s.w1 &* 0xC2B2_AE3D_27D4_EB4F) ^ (s.w2 &* 0x1656_67B1_9E37_79F9) ^ (s.w3 &* 0x27D4_EB2F_1656_67C5)
+        mix ^= (a.w0 &* 0x85EB_CA77_C2B2_AE63) ^ (a.w1 &* 0xFF51_AFD7_ED55_8CCD) ^ (a.w2 &* 0xC4CE_B9FE_1A85_EC53)
+        hasher.combine(mix)
+    }
+
+    static func == (lhs: EVMSlotKey, rhs: EVMSlotKey) -> Bool { lhs.slot == rhs.slot && lhs.address == rhs.address }
 }
 
 /// One storage slot as a run sees it.

@@ -261,6 +261,8 @@ extension UInt256 {
     @inlinable
     public func mulMod(_ other: UInt256, modulus: UInt256) -> UInt256 {
         if modulus.isZero { return .zero }
+        // Both below 2¹²⁸: the product fits in one word.
+        if (w2 | w3 | other.w2 | other.w3) == 0 { return (self &* other).remainderOrZero(dividingBy: modulus) }
         var u = fullProduct(other)
         if u.4 | u.5 | u.6 | u.7 == 0 {
             return UInt256(w0: u.0, w1: u.1, w2: u.2, w3: u.3).remainderOrZero(dividingBy: modulus)
