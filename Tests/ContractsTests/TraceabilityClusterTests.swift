@@ -11,22 +11,8 @@ import Testing
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/Contracts")
 
-    struct Batch: Decodable, Equatable {
-        var quantity: UInt64
-        var registrar: EVMAddress
-        var records: [[UInt8]]
-        var digests: [[UInt8]]
-        init(quantity: UInt64, registrar: EVMAddress, records: [[UInt8]], digests: [[UInt8]]) {
-            self.quantity = quantity; self.registrar = registrar; self.records = records; self.digests = digests
-        }
-        init(from decoder: any Decoder) throws {
-            var values = try decoder.unkeyedContainer()
-            quantity = try values.decode(UInt64.self)
-            registrar = try values.decode(EVMAddress.self)
-            records = try values.decode([[UInt8]].self)
-            digests = try values.decode([[UInt8]].self)
-        }
-    }
+    /// `get_batch`'s four values, as the ABI tests read them.
+    typealias Batch = ABITraceabilityContractTests.BatchView
 
     static func word(_ byte: UInt8) -> [UInt8] { [UInt8](repeating: byte, count: 32) }
 
