@@ -95,12 +95,24 @@ enum EVMFixtureJSON {
 }
 
 /// Runs the BlockchainTests twins of the state tests (explicit post-state, no trie needed) and the legacy VMTests
-/// found under /work/shared/conformance/evm, when that folder exists.
+/// found under `../shared/conformance/evm` beside the checkout (or `$FORGECHAIN_CONFORMANCE_DIR/evm`). Outside CI
+/// an absent folder skips them; in CI it is a failure.
 @Suite struct EVMFixtureTests {
-    static let root = URL(fileURLWithPath: "/work/shared/conformance/evm")
+    static let root: URL = {
+        if let override = ProcessInfo.processInfo.environment["FORGECHAIN_CONFORMANCE_DIR"], !override.isEmpty {
+            return URL(fileURLWithPath: override).appendingPathComponent("evm")
+        }
+        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return package.deletingLastPathComponent().appendingPathComponent("shared/conformance/evm")
+    }()
+
+    static var inCI: Bool { ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" && $0 != "0" } ?? false }
     static let beaconRoots = EVMAddress(hex: "0x000f3df6d732807ef1319fb7b8bb8522d0beac02")!
 
     static func files(under path: String) -> [URL] {
+        if inCI, !FileManager.default.fileExists(atPath: root.path) {
+            Issue.record("the EVM fixtures are required in CI: \(root.path) is absent (put the shared folder beside the checkout)")
+        }
         let base = root.appendingPathComponent(path)
         guard let walker = FileManager.default.enumerator(at: base, includingPropertiesForKeys: nil) else { return [] }
         return walker.compactMap { $0 as? URL }.filter { $0.pathExtension == "json" }.sorted { $0.path < $1.path }

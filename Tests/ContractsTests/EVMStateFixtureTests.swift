@@ -91,7 +91,7 @@ enum EVMTestTrie {
     }
 }
 
-/// Runs every GeneralStateTests fixture (Cancun entries) under /work/shared/conformance/evm against the interpreter
+/// Runs every GeneralStateTests fixture (Cancun entries) under ../shared/conformance/evm (`EVMFixtureTests.root`) against the interpreter
 /// and checks the state root and the logs hash (or that an invalid transaction is refused and changes nothing).
 @Suite struct EVMStateFixtureTests {
     static func run(_ test: [String: Any]) -> [String] {
