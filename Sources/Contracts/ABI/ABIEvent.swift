@@ -70,13 +70,13 @@ public struct ABIEvent: Sendable, Hashable {
         let encoded = try writer.encode([value], prefix: [])
         guard isHashedWhenIndexed(parameter.type) else { return UInt256(bigEndian: encoded) }
         var bytes: [UInt8] = []
-        inPlace(value, as: parameter.type, padded: false, into: &bytes)
+        try inPlace(value, as: parameter.type, padded: false, into: &bytes)
         return UInt256(bigEndian: Keccak256.hash(bytes).bytes)
     }
 
     /// The encoding hashed for an indexed composite value: no offsets or lengths; `bytes`/`string` unpadded at the
     /// top and padded inside arrays and tuples; elements and members concatenated.
-    static func inPlace(_ value: ABIValue, as type: ABIType, padded: Bool, into bytes: inout [UInt8]) {
+    static func inPlace(_ value: ABIValue, as type: ABIType, padded: Bool, into bytes: inout [UInt8]) throws(ContractError) {
         switch (type, value) {
         case (.bytes, .bytes(let raw)), (.bytes, .fixedBytes(let raw)):
             bytes += raw
@@ -85,12 +85,12 @@ public struct ABIEvent: Sendable, Hashable {
             bytes += text.utf8
             if padded { bytes += repeatElement(0, count: ABIWriter.padded(text.utf8.count) - text.utf8.count) }
         case (.array(let element, _), .array(let values)), (.dynamicArray(let element), .array(let values)):
-            for value in values { inPlace(value, as: element, padded: true, into: &bytes) }
+            for value in values { try inPlace(value, as: element, padded: true, into: &bytes) }
         case (.tuple(let members), .tuple(let values)):
-            for (member, value) in zip(members, values) { inPlace(value, as: member, padded: true, into: &bytes) }
+            for (member, value) in zip(members, values) { try inPlace(value, as: member, padded: true, into: &bytes) }
         default:
             var writer = ABIWriter(types: [type], parameters: nil)
-            if let word = try? writer.encode([value], prefix: []) { bytes += word }
+            bytes += try writer.encode([value], prefix: [])
         }
     }
 

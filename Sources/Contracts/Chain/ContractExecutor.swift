@@ -233,8 +233,7 @@ public struct ContractExecutor: TransactionExecutor {
         let host = LedgerEVMState(state: state, height: height)
         try host.checkCallable(address)
         let block = EVMBlockEnvironment(coinbase: EVMAddress(word: .zero), number: height, timestamp: 0, gasLimit: blockGasLimit, chainID: chainID)
-        let result = try EVM(configuration: EVMConfiguration(maxTransactionGas: maximumTransactionGas, maxBlockGas: blockGasLimit))
-            .call(from: from, to: address, data: data, gas: try checkedGas(gasLimit), block: block, state: host)
+        let result = try evm.call(from: from, to: address, data: data, gas: try checkedGas(gasLimit), block: block, state: host)
         try Self.check(result)
         return result.output
     }
@@ -284,11 +283,17 @@ public struct ContractExecutor: TransactionExecutor {
         return high
     }
 
+    private var evm: EVM { EVM(configuration: EVMConfiguration(maxTransactionGas: maximumTransactionGas, maxBlockGas: blockGasLimit)) }
+
     private static func check(_ result: EVMExecutionResult) throws(ContractError) {
         switch result.status {
         case .success: return
         case .revert:
-            let reason = ContractEVM.revertReason(result.output)
+            let reason: String? = switch try? ABI.decodeRevert(result.output) {   // undecodable data: no reason, the bytes stay in `output`
+            case .error(let text): text
+            case .panic(let panic): panic.description
+            default: nil
+            }
             throw ContractError(.contractReverted, "the contract reverted" + (reason.map { ": \($0)" } ?? ""),
                                 details: ["reason": reason ?? "", "output": Hex.encode(result.output), "gasUsed": String(result.gasUsed)])
         case .halt(let why):
@@ -335,7 +340,7 @@ public struct ContractExecutor: TransactionExecutor {
         let block = EVMBlockEnvironment(coinbase: EVMAddress(word: .zero), number: context.height.rawValue,
                                         timestamp: context.timestamp.millisecondsSince1970 / 1_000, gasLimit: blockGasLimit,
                                         chainID: context.chainID)
-        let result = try ContractEVM.transact(transaction, block: block, state: host, maximumTransactionGas: maximumTransactionGas)
+        let result = try evm.transact(transaction, block: block, state: host)
         try Self.check(result)
         var logs = [ReceiptLog]()
         for log in result.logs {
