@@ -81,6 +81,7 @@ let package = Package(
             dependencies: [
                 "LedgerCore",
                 "ChainRuntime",
+                "Contracts",
                 "Net",
                 .product(name: "XMLCoder", package: "XMLCoder"),
                 .product(name: "CSV", package: "CSV.swift"),
@@ -155,7 +156,7 @@ let package = Package(
             dependencies: ["LedgerCore", "LedgerCrypto", "LedgerModel", "LedgerStorage", "LedgerConsensus",
                            "LedgerConformance", "LedgerCoreTesting", "forgechain-crash-probe"]
         ),
-        .testTarget(name: "AppAPITests", dependencies: ["AppAPI", "LedgerCore", "ChainRuntime", "Net"]),
+        .testTarget(name: "AppAPITests", dependencies: ["AppAPI", "LedgerCore", "ChainRuntime", "Net", "Contracts"]),
         // Runs the `forgechain` binary as a child process (operator commands on a data folder).
         .testTarget(name: "CLITests", dependencies: ["AppAPI", "ChainRuntime", "LedgerCore", "forgechain"]),
         .testTarget(name: "ConformanceTests", dependencies: ["LedgerCore", "LedgerCrypto", "LedgerConformance", "LedgerCoreTesting", "Contracts"]),

@@ -82,7 +82,7 @@ struct NodeFile: Codable {
             case "records": RecordsExecutor()
             case "access": AccessExecutor()
             case "kv": KeyValueExecutor()
-            case ContractExecutor.kind: ContractExecutor()
+            case ContractExecutor.kind: ContractExecutor(precompiles: [RecordsPrecompile()])
             default:
                 throw ChainError(.invalidNodeConfiguration, "node configuration field 'executors': unknown '\(name)' (records, access, kv, contract)",
                                  details: ["field": "executors"])

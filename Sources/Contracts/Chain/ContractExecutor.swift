@@ -46,6 +46,8 @@ public struct ContractExecutor: TransactionExecutor {
     public let deploymentPolicy: DeploymentPolicy?
     /// Called on this node for every security alert (tampered code met during execution), besides the alert's log.
     public let alerts: (@Sendable (ContractError) -> Void)?
+    /// The node's precompiles by address (see ``ContractPrecompile``).
+    let precompiles: [EVMAddress: any ContractPrecompile]
 
     /// - Parameters:
     ///   - maximumTransactionGas: Optional, default 30,000,000; 21,000…2⁶³.
@@ -54,12 +56,18 @@ public struct ContractExecutor: TransactionExecutor {
     ///     (`ContractAudit`) finds defects in that the policy refuses fails with its code (2362) and writes nothing.
     ///   - alerts: Optional, default nil. The node's delegate for security alerts (C-S-4): it must not block and
     ///     must not change chain state (it runs inside block execution).
+    ///   - precompiles: Optional, default none. The node's own precompiled contracts (AppAPI's `RecordsPrecompile`
+    ///     lets contracts read manufacturing records); part of the chain's rules like the policy. Of two at one
+    ///     address the last counts; one at 0x01–0x0a is never reached.
     public init(maximumTransactionGas: UInt64 = 30_000_000, blockGasLimit: UInt64 = 30_000_000, deploymentPolicy: DeploymentPolicy? = nil,
-                alerts: (@Sendable (ContractError) -> Void)? = nil) {
+                alerts: (@Sendable (ContractError) -> Void)? = nil, precompiles: [any ContractPrecompile] = []) {
         self.maximumTransactionGas = maximumTransactionGas
         self.blockGasLimit = max(blockGasLimit, maximumTransactionGas)
         self.deploymentPolicy = deploymentPolicy
         self.alerts = alerts
+        var table = [EVMAddress: any ContractPrecompile]()
+        for precompile in precompiles { table[precompile.address] = precompile }
+        self.precompiles = table
     }
 
     public var payloadKinds: [String] { [Self.kind] }
@@ -144,7 +152,7 @@ public struct ContractExecutor: TransactionExecutor {
             case .name(let name): address = try named(name).address
             case .address(let a): address = a
             }
-            let host = LedgerEVMState(state: state, height: height)
+            let host = LedgerEVMState(state: state, height: height, precompiles: precompiles)
             try host.checkCallable(address)
             return try execute(EVMTransaction(sender: sender, to: address, data: data, gasLimit: try checkedGas(gasLimit),
                                               nonce: try host.account(sender)?.nonce ?? 0),
@@ -170,7 +178,7 @@ public struct ContractExecutor: TransactionExecutor {
             writes.set(ContractRegistry.metaKey(contract.address), to: contract.encoded)
             if to == .deleted {
                 // The code leaves the account (the tombstone is the registry record, which keeps the code hash).
-                let host = LedgerEVMState(state: state, height: height)
+                let host = LedgerEVMState(state: state, height: height, precompiles: precompiles)
                 if let record = try host.record(contract.address), var account = record.account {
                     account.codeHash = EVMAccount.emptyCodeHash
                     writes.set(ContractStateLayout.accountKey(contract.address),
@@ -230,7 +238,7 @@ public struct ContractExecutor: TransactionExecutor {
             address = contract.address
         case .address(let a): address = a
         }
-        let host = LedgerEVMState(state: state, height: height)
+        let host = LedgerEVMState(state: state, height: height, precompiles: precompiles)
         try host.checkCallable(address)
         let block = EVMBlockEnvironment(coinbase: EVMAddress(word: .zero), number: height, timestamp: 0, gasLimit: blockGasLimit, chainID: chainID)
         let result = try evm.call(from: from, to: address, data: data, gas: try checkedGas(gasLimit), block: block, state: host)
@@ -313,7 +321,7 @@ public struct ContractExecutor: TransactionExecutor {
     private func create(name: String, version: UInt64, initCode: [UInt8], gasLimit: UInt64, sender: EVMAddress, storageOwner: EVMAddress?,
                         context: ExecutionContext, state: any StateReader,
                         register: (EVMAddress, inout StateChangeSet) -> Void) throws(ContractError) -> ExecutionOutcome {
-        let host = LedgerEVMState(state: state, height: context.height.rawValue)
+        let host = LedgerEVMState(state: state, height: context.height.rawValue, precompiles: precompiles)
         let nonce = try host.account(sender)?.nonce ?? 0
         let address = EVMAddress.created(by: sender, nonce: nonce)
         if let storageOwner { host.mapStorage(of: address, to: storageOwner) }

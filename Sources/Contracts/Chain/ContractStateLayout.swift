@@ -79,9 +79,32 @@ final class LedgerEVMState: EVMStateReader {
     /// Addresses whose storage lives under another address's (an update that keeps the storage).
     private var storageOwners: [EVMAddress: EVMAddress] = [:]
 
-    init(state: any StateReader, height: UInt64) {
+    /// The host's precompiles by address (``ContractExecutor``'s, bound to `state` when called).
+    let precompiles: [EVMAddress: any ContractPrecompile]
+
+    init(state: any StateReader, height: UInt64, precompiles: [EVMAddress: any ContractPrecompile] = [:]) {
         self.state = state
         self.height = height
+        self.precompiles = precompiles
+    }
+
+    func precompile(at address: EVMAddress) -> (any EVMHostPrecompile)? {
+        guard !precompiles.isEmpty, let precompile = precompiles[address] else { return nil }
+        return BoundPrecompile(precompile: precompile, state: state)
+    }
+
+    /// A ledger precompile with the state it reads.
+    private struct BoundPrecompile: EVMHostPrecompile {
+        let precompile: any ContractPrecompile
+        let state: any StateReader
+
+        func run(input: [UInt8], gas: UInt64) throws(ContractError) -> EVMPrecompileOutcome {
+            do { return try precompile.run(input: input, gas: gas, state: state) } catch {
+                // A store failure ends the run like any failed host read (the node, not the transaction, failed).
+                throw ContractError(.hostReadFailed, "a precompile could not read the world state: \(error.message)",
+                                    details: ["code": String(error.numericCode)])
+            }
+        }
     }
 
     func record(_ address: EVMAddress) throws(ContractError) -> ContractStateLayout.AccountRecord? {

@@ -407,14 +407,11 @@ extension EVMRunner {
                          isStatic: Bool) throws(ContractError) -> MessageResult {
         let snapshot = world.snapshot
         try transfer(from: caller, to: to, value: value)
-        if EVMPrecompiles.isPrecompile(to) {
-            switch EVMPrecompiles.run(to, input: input, gas: gas) {
-            case .success(let used, let output):
-                return MessageResult(status: .success, output: output, gasLeft: gas - used)
-            case .failure:
-                world.revert(to: snapshot)
-                return MessageResult(status: .halt("precompile failed"), output: [], gasLeft: 0)
-            }
+        let host = EVMPrecompiles.isPrecompile(to) ? nil : world.host.precompile(at: to)
+        if host != nil || EVMPrecompiles.isPrecompile(to) {
+            let result = try runPrecompile(to, host: host, input: input, gas: gas)
+            if result.status != .success { world.revert(to: snapshot) }
+            return MessageResult(status: result.status, output: result.output, gasLeft: result.gasLeft)
         }
         let code = try world.analysedCode(to)
         if code.count == 0 { return MessageResult(status: .success, output: [], gasLeft: gas) }

@@ -45,6 +45,43 @@ public protocol EVMStateReader {
     /// collision (EIP-7610). The default implementation answers `false`; a host that can hold storage without
     /// code or nonce should implement it.
     func hasStorage(_ address: EVMAddress) throws(ContractError) -> Bool
+    /// The host's own precompiled contract at `address`, if it defines one there (addresses 0x01–0x0a are the
+    /// EVM's and never asked). A call to such an address runs the precompile instead of code. The default
+    /// implementation answers `nil`: no host precompiles.
+    func precompile(at address: EVMAddress) -> (any EVMHostPrecompile)?
+}
+
+/// A precompiled contract the host defines (the ledger's records precompile, for example): a call to its address
+/// runs ``run(input:gas:)`` instead of code, in a frame like any other call (value, static context and the caller's
+/// snapshot apply as for the EVM's own precompiles).
+///
+/// ```swift
+/// struct Echo: EVMHostPrecompile {
+///     func run(input: [UInt8], gas: UInt64) throws(ContractError) -> EVMPrecompileOutcome {
+///         gas < 100 ? .failure : .success(output: input, gasUsed: 100)
+///     }
+/// }
+/// ```
+public protocol EVMHostPrecompile {
+    /// Runs the precompile.
+    /// - Parameters:
+    ///   - input: Required. The call data.
+    ///   - gas: Required. The gas the call passed; the outcome's `gasUsed` must not exceed it.
+    /// - Returns: What the call did (a `gasUsed` above `gas` is taken as ``EVMPrecompileOutcome/failure``).
+    /// - Throws: ``ContractError`` `.hostReadFailed` (2001) when the host cannot read its state: the run ends with
+    ///   nothing changed, as for any failed host read.
+    func run(input: [UInt8], gas: UInt64) throws(ContractError) -> EVMPrecompileOutcome
+}
+
+/// What a host precompile did.
+public enum EVMPrecompileOutcome: Sendable, Equatable {
+    /// Success: `output` is the return data; the call is charged `gasUsed`.
+    case success(output: [UInt8], gasUsed: UInt64)
+    /// The call reverts with `output` as revert data (an `Error(string)` for a clear reason), charged `gasUsed`;
+    /// the caller's changes since the call are undone.
+    case revert(output: [UInt8], gasUsed: UInt64)
+    /// Exceptional failure: all the gas passed is consumed (as for out-of-gas).
+    case failure
 }
 
 /// What one run changed, per account: apply it to the state that served the

@@ -129,6 +129,24 @@ final class EVMRunner {
         parent.sp += 1
     }
 
+    /// Runs the EVM's precompile at `target`, or `host` (the host's precompile there) when given.
+    func runPrecompile(_ target: EVMAddress, host: (any EVMHostPrecompile)?, input: [UInt8],
+                       gas: Int64) throws(ContractError) -> (status: EVMFrameStatus, output: [UInt8], gasLeft: Int64) {
+        let failed: (status: EVMFrameStatus, output: [UInt8], gasLeft: Int64) = (.halt("precompile failed"), [], 0)
+        guard let host else {
+            switch EVMPrecompiles.run(target, input: input, gas: gas) {
+            case .success(let used, let output): return (.success, output, gas - used)
+            case .failure: return failed
+            }
+        }
+        let available = UInt64(max(gas, 0))
+        switch try host.run(input: input, gas: available) {
+        case .success(let output, let used) where used <= available: return (.success, output, gas - Int64(used))
+        case .revert(let output, let used) where used <= available: return (.revert, output, gas - Int64(used))
+        default: return failed
+        }
+    }
+
     /// Starts a child frame, or completes the request at once (a precompile, no code, a refusal); `nil` then.
     func begin(_ request: EVMChildRequest, parent: EVMFrame) throws(ContractError) -> EVMFrame? {
         switch request.kind {
@@ -147,7 +165,8 @@ final class EVMRunner {
         parent.pendingReturnSize = request.returnSize
         let snapshot = world.snapshot
         let target = request.target
-        let precompile = EVMPrecompiles.isPrecompile(target)
+        let hostPrecompile = EVMPrecompiles.isPrecompile(target) ? nil : world.host.precompile(at: target)
+        let precompile = hostPrecompile != nil || EVMPrecompiles.isPrecompile(target)
         var storageAddress = target
         var caller = parent.address
         var value = request.value
@@ -169,14 +188,9 @@ final class EVMRunner {
         default: break
         }
         if precompile {
-            let result = EVMPrecompiles.run(target, input: request.input, gas: request.gas)
-            switch result {
-            case .success(let used, let output):
-                deliver(to: parent, from: .call, status: .success, output: output, gasLeft: request.gas - used)
-            case .failure:
-                world.revert(to: snapshot)
-                deliver(to: parent, from: .call, status: .halt("precompile failed"), output: [], gasLeft: 0)
-            }
+            let result = try runPrecompile(target, host: hostPrecompile, input: request.input, gas: request.gas)
+            if result.status != .success { world.revert(to: snapshot) }
+            deliver(to: parent, from: .call, status: result.status, output: result.output, gasLeft: result.gasLeft)
             return nil
         }
         let code = try world.analysedCode(target)

@@ -3,6 +3,8 @@ import LedgerCrypto
 extension EVMStateReader {
     /// No storage known beyond what ``storage(_:slot:)`` answers: `false`.
     public func hasStorage(_ address: EVMAddress) throws(ContractError) -> Bool { false }
+    /// No host precompiles: `nil`.
+    public func precompile(at address: EVMAddress) -> (any EVMHostPrecompile)? { nil }
 }
 
 /// A storage slot of one account.
