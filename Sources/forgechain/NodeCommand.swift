@@ -282,10 +282,11 @@ struct NodeCommand: AsyncParsableCommand {
             }
             let transport = try await TCPTransport.start(transportConfiguration)
             let node: any ChainNode
+            let executors = try file.executorList()
             switch kind {
-            case .pbft: node = try await Node<PBFTEngine>(configuration: configuration, transport: transport, executors: try file.executorList())
-            case .raft: node = try await Node<RaftEngine>(configuration: configuration, transport: transport, executors: try file.executorList())
-            default: node = try await Node<PoSEngine>(configuration: configuration, transport: transport, executors: try file.executorList())
+            case .pbft: node = try await Node<PBFTEngine>(configuration: configuration, transport: transport, executors: executors)
+            case .raft: node = try await Node<RaftEngine>(configuration: configuration, transport: transport, executors: executors)
+            default: node = try await Node<PoSEngine>(configuration: configuration, transport: transport, executors: executors)
             }
             // Peers link only while the chain does not suspend or revoke them (genesis validators are registered by the
             // genesis; any other node needs an active registration), checked at each hello and again on open links.
@@ -306,7 +307,11 @@ struct NodeCommand: AsyncParsableCommand {
             } else {
                 records = nil
             }
-            let operations = records?.operations ?? [:]
+            var operations = records?.operations ?? [:]
+            // A node running the contract executor answers read-only calls, estimates, receipts, state and logs (C-X-1, C-X-4).
+            if let contracts = executors.lazy.compactMap({ $0 as? ContractExecutor }).first {
+                operations.merge(ContractEndpoint(node: node, executor: contracts, chainID: file.chainID).operations) { first, _ in first }
+            }
             let control = try await NodeControlServer.start(node: node, path: data + "/node.sock", traffic: { transport.traffic.sent &+ transport.traffic.received },
                                                             operations: operations)
             var clients: NodeControlServer?

@@ -174,5 +174,7 @@ public struct ChainAccount: Hashable, Sendable {
 /// The committed state of a store, as executors read it.
 struct StoreStateReader: StateReader {
     let store: LedgerStore
-    func value(forKey key: [UInt8]) throws(LedgerError) -> [UInt8]? { try store.stateValue(forKey: key) }
+    /// The height read at (nil: the head at each read); a fixed height gives every read the same state.
+    var height: Height? = nil
+    func value(forKey key: [UInt8]) throws(LedgerError) -> [UInt8]? { try store.stateValue(forKey: key, atHeight: height) }
 }

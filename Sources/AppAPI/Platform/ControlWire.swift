@@ -1,11 +1,12 @@
 import ChainRuntime
+import Contracts
 import Foundation
 import LedgerCore
 
 /// The JSON of the operations the records layer adds to a node's control endpoint
 /// (`NodeControlServer.Operation`): answers are `{"ok":true,"data":…}` with the value's `Codable` form, or the
 /// error envelope's fields `{"ok":false,"code":N,"message":"…","details":{…}}`; a client turns a failure back into
-/// the typed error of its code's band (``AppError`` 5xxx, `ChainError` 4xxx, `LedgerError` otherwise), so a
+/// the typed error of its code's band (``AppError`` 5xxx, `ChainError` 4xxx, `ContractError` 2xxx, `LedgerError` otherwise), so a
 /// remote call fails with the same code and message as the same call in process.
 enum ControlWire {
     private struct Success<T: Encodable>: Encodable {
@@ -83,6 +84,7 @@ enum ControlWire {
         switch code {
         case 5000..<6000: AppError(AppError.Code(rawValue: code), message, details: details)
         case 4000..<5000: ChainError(ChainError.Code(rawValue: code), message, details: details)
+        case 2000..<3000: ContractError(ContractError.Code(rawValue: code), message, details: details)
         default: LedgerError(LedgerError.Code(rawValue: code), message, details: details)
         }
     }

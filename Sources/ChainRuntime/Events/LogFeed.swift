@@ -98,6 +98,14 @@ public struct LogEvent: Hashable, Sendable {
     public var status: UInt64
     /// The log.
     public var log: ReceiptLog
+
+    /// - Parameters: as the properties (a client rebuilds events a node sent).
+    public init(checkpoint: LogCheckpoint, transactionID: Digest, status: UInt64, log: ReceiptLog) {
+        self.checkpoint = checkpoint
+        self.transactionID = transactionID
+        self.status = status
+        self.log = log
+    }
 }
 
 /// One page of a history query.
@@ -108,6 +116,13 @@ public struct LogPage: Hashable, Sendable {
     public var next: LogCheckpoint?
     /// The last block the query covered (the head it saw, when no end was given).
     public var through: UInt64
+
+    /// - Parameters: as the properties (a client rebuilds pages a node sent).
+    public init(events: [LogEvent], next: LogCheckpoint?, through: UInt64) {
+        self.events = events
+        self.next = next
+        self.through = through
+    }
 }
 
 /// Logs by filter from a node's ledger: history by block range with pagination, and live subscriptions that

@@ -54,7 +54,7 @@ public struct ContractState: Sendable, Hashable {
                           .bytes(supersededFrom.map { RLP.bigEndianBytes($0) } ?? [])]))
     }
 
-    init(name: String, address: EVMAddress, version: UInt64, status: ContractStatus, codeHash: UInt256, creator: EVMAddress,
+    package init(name: String, address: EVMAddress, version: UInt64, status: ContractStatus, codeHash: UInt256, creator: EVMAddress,
          createdHeight: UInt64, createdAt: UInt64, storageOwner: EVMAddress?) {
         self.name = name
         self.address = address
