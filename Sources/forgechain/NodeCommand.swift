@@ -310,7 +310,8 @@ struct NodeCommand: AsyncParsableCommand {
             var operations = records?.operations ?? [:]
             // A node running the contract executor answers read-only calls, estimates, receipts, state and logs (C-X-1, C-X-4).
             if let contracts = executors.lazy.compactMap({ $0 as? ContractExecutor }).first {
-                operations.merge(ContractEndpoint(node: node, executor: contracts, chainID: file.chainID).operations) { first, _ in first }
+                let derivers: [any LogDeriver] = records == nil ? [] : [RecordChangeLogs()]
+                operations.merge(ContractEndpoint(node: node, executor: contracts, chainID: file.chainID, derivers: derivers).operations) { first, _ in first }
             }
             let control = try await NodeControlServer.start(node: node, path: data + "/node.sock", traffic: { transport.traffic.sent &+ transport.traffic.received },
                                                             operations: operations)

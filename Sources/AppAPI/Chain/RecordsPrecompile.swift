@@ -1,5 +1,4 @@
 import Contracts
-import Foundation
 import LedgerCore
 
 /// The records precompile: contracts read the manufacturing records on chain where they live (a traceability
@@ -86,7 +85,7 @@ public struct RecordsPrecompile: ContractPrecompile {
         do { record = try ManufacturingRecord(canonicalEncoding: bytes) } catch {
             return revert("records: the bytes of record '\(id)' do not decode: \(error.message)")
         }
-        guard let value = Self.field(name, of: record) else {
+        guard let value = record.fieldValues[name] else {
             return revert("records: record '\(id)' has no field '\(name)'")
         }
         return encode([.uint(entry.version), .string(value)], as: [.uint(bits: 64), .string], gasUsed: cost)
@@ -106,18 +105,5 @@ public struct RecordsPrecompile: ContractPrecompile {
     private func read(_ id: String, _ state: any StateReader) throws(LedgerError) -> RecordStateEntry? {
         guard let bytes = try state.value(forKey: RecordStateEntry.key(id)) else { return nil }
         return try RecordStateEntry(decoding: bytes)
-    }
-
-    /// The value at a dotted wire-name path of the record's JSON form (every leaf is text).
-    static func field(_ path: String, of record: ManufacturingRecord) -> String? {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        guard let data = try? encoder.encode(record),   // a record always encodes: every leaf is a string
-              var node = try? JSONSerialization.jsonObject(with: data) else { return nil }
-        for part in path.split(separator: ".", omittingEmptySubsequences: false) {
-            guard let object = node as? [String: Any], let next = object[String(part)] else { return nil }
-            node = next
-        }
-        return node as? String
     }
 }

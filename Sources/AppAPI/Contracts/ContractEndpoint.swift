@@ -17,7 +17,7 @@ import LedgerCore
 /// | `contract.estimate` | `operation` (hex of a `ContractOperation`), `sender` (hex public key), `scheme` (default `secp256k1`) | `{"gas":N,"limit":N}` |
 /// | `contract.receipt` | `transaction` (hex ID) | `{"committed":false}` or the receipt: `status`, `height`, `index`, `output`, `gasUsed`, `logs` |
 /// | `contract.state` | `target` | the registry record (``ContractState``'s fields) |
-/// | `contract.logs` | `emitters` (hex), `topics` (per position, hex values or null), `after`, `through`, `limit`, `includeFailed` | a page of events and `next` |
+/// | `contract.logs` | `emitters` (hex), `topics` (per position, hex values or null), `after`, `through`, `limit`, `includeFailed`, `includeBlocks` | a page of events and `next` |
 ///
 /// Refusals carry the executor's codes (`ContractError` 2xxx: 2201 not found, 2208 reverted with `details.reason`,
 /// …), `ChainError` 4250 for a bad log filter, 4200 for a request that does not decode.
@@ -35,15 +35,20 @@ public struct ContractEndpoint: Sendable {
     public let executor: ContractExecutor
     /// The chain's ID (CHAINID in calls).
     public let chainID: UInt64
+    /// The derived events `contract.logs` includes (record changes on a node that runs the records executor).
+    let derivers: [any LogDeriver]
 
     /// - Parameters:
     ///   - node: Required. A node running `executor`.
     ///   - executor: Required. The node's contract executor (the same limits, policy and precompiles).
     ///   - chainID: Required. The chain's ID.
-    public init(node: any ChainNode, executor: ContractExecutor, chainID: UInt64) {
+    ///   - derivers: Optional, default none. Derived events for `contract.logs` (`[RecordChangeLogs()]` on a node
+    ///     that runs the records executor).
+    public init(node: any ChainNode, executor: ContractExecutor, chainID: UInt64, derivers: [any LogDeriver] = []) {
         self.node = node
         self.executor = executor
         self.chainID = chainID
+        self.derivers = derivers
     }
 
     /// The operations to add to the node's control endpoints (`NodeControlServer.start(…operations:)`).
@@ -129,6 +134,7 @@ public struct ContractEndpoint: Sendable {
         var through: UInt64?
         var limit: Int?
         var includeFailed: Bool?
+        var includeBlocks: Bool?
     }
 
     struct WireEvent: Codable {
@@ -213,12 +219,12 @@ public struct ContractEndpoint: Sendable {
         do {
             filter = LogFilter(emitters: try request.emitters.map { Set(try $0.map { try Hex.decode($0) }) },
                                topics: try (request.topics ?? []).map { try $0.map { Set(try $0.map { try Digest(hex: $0) }) } },
-                               includeFailed: request.includeFailed ?? false)
+                               includeFailed: request.includeFailed ?? false, includeBlocks: request.includeBlocks ?? false)
         } catch {
             throw ChainError(.invalidLogFilter, "contract.logs: an emitter or topic is not hex", details: ["field": "filter"])
         }
         let page = try LogFeed.history(store: await node.ledger, filter: filter, after: request.after, through: request.through,
-                                       limit: request.limit ?? 1_000)
+                                       limit: request.limit ?? 1_000, derivers: derivers)
         return LogsAnswer(events: page.events.map { WireEvent(checkpoint: $0.checkpoint, transactionID: $0.transactionID.hex, status: $0.status,
                                                               log: WireLog($0.log)) },
                           next: page.next, through: page.through)

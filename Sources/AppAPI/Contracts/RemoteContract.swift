@@ -197,7 +197,8 @@ public struct RemoteContract: Sendable {
         if filter == nil, case .address(let address) = target { chosen.emitters = [address.bytes] }
         let request = ContractEndpoint.LogsRequest(emitters: chosen.emitters.map { $0.map { Hex.encode($0) }.sorted() },
                                                    topics: chosen.topics.map { $0.map { $0.map(\.hex).sorted() } },
-                                                   after: after, through: nil, limit: limit, includeFailed: chosen.includeFailed)
+                                                   after: after, through: nil, limit: limit, includeFailed: chosen.includeFailed,
+                                                   includeBlocks: chosen.includeBlocks)
         let answer = try ControlWire.value(ContractEndpoint.LogsAnswer.self, from: try await client.exchange(
             try ControlWire.encode(LogsQuery(op: "contract.logs", request: request))))
         return LogPage(events: try answer.events.map {

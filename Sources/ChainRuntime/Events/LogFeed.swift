@@ -55,15 +55,20 @@ public struct LogFilter: Hashable, Sendable {
     /// Whether logs of failed transactions are included (a security alert is logged by a failed transaction);
     /// default false.
     public var includeFailed: Bool
+    /// Whether each committed block adds a "block committed" event (``LogFeed/blockEmitter``,
+    /// ``LogFeed/blockCommittedTopic``) after its transactions' logs, whatever the emitters and topics; default false.
+    public var includeBlocks: Bool
 
     /// - Parameters:
     ///   - emitters: Optional, default nil (any).
     ///   - topics: Optional, default empty (any).
     ///   - includeFailed: Optional, default false.
-    public init(emitters: Set<[UInt8]>? = nil, topics: [Set<Digest>?] = [], includeFailed: Bool = false) {
+    ///   - includeBlocks: Optional, default false.
+    public init(emitters: Set<[UInt8]>? = nil, topics: [Set<Digest>?] = [], includeFailed: Bool = false, includeBlocks: Bool = false) {
         self.emitters = emitters
         self.topics = topics
         self.includeFailed = includeFailed
+        self.includeBlocks = includeBlocks
     }
 
     func validate() throws(ChainError) {
@@ -125,9 +130,30 @@ public struct LogPage: Hashable, Sendable {
     }
 }
 
+/// Events a layer derives from committed transactions instead of storing them in receipts (AppAPI's record
+/// changes: one event per record written, which would otherwise make every upload receipt carry every record ID of
+/// its transaction). Derived logs follow the receipt's own logs of the same transaction (their log indices continue
+/// the receipt's), so their checkpoints are as stable as stored logs': the same ledger always derives the same logs.
+///
+/// ```swift
+/// struct Touched: LogDeriver {
+///     func logs(of transaction: Transaction, receipt: Receipt) -> [ReceiptLog] {
+///         receipt.status == Receipt.success ? [ReceiptLog(emitter: Array("touched".utf8))] : []
+///     }
+/// }
+/// ```
+public protocol LogDeriver: Sendable {
+    /// The payload kinds whose transactions it derives logs from (the feed reads no other transaction for it).
+    var payloadKinds: Set<String> { get }
+    /// The logs `transaction` (committed, with `receipt`) derives; deterministic, and quick (the feed calls it for
+    /// every transaction of its payload kinds in the range it reads).
+    func logs(of transaction: Transaction, receipt: Receipt) -> [ReceiptLog]
+}
+
 /// Logs by filter from a node's ledger: history by block range with pagination, and live subscriptions that
 /// resume from a checkpoint (standard C-E-3, and the event bus of C-E-1/C-E-2: contract logs, the contract
-/// layer's lifecycle logs, records' logs and security alerts are all receipt logs).
+/// layer's lifecycle logs and security alerts are receipt logs; record changes are derived from the records
+/// transactions (``LogDeriver``); block commits are added on request (``LogFilter/includeBlocks``)).
 ///
 /// Reads go to the ledger, never to a buffer of recent events, so nothing is lost however slow the reader or
 /// however long it was away: a subscription catches up from the store and then follows commits.
@@ -142,6 +168,12 @@ public enum LogFeed {
     /// The most blocks one history page scans before it returns (with `next` set), so a sparse filter over a
     /// long chain answers in bounded time.
     public static let maximumBlocksPerPage: UInt64 = 10_000
+    /// The emitter of "block committed" events (``LogFilter/includeBlocks``): `chain`.
+    public static let blockEmitter = Array("chain".utf8)
+    /// topic0 of a "block committed" event: keccak256(`BlockCommitted(uint64,bytes32,uint32)`); data = the height, the
+    /// block's hash and its transaction count as three 32-byte big-endian words. Its checkpoint is the block's end
+    /// (``LogCheckpoint/end(of:)``) and its transaction ID all zeros.
+    public static let blockCommittedTopic = Keccak256.hash(Array("BlockCommitted(uint64,bytes32,uint32)".utf8))
 
     /// One page of logs after `after` up to block `through`.
     /// - Parameters:
@@ -150,10 +182,12 @@ public enum LogFeed {
     ///   - after: Optional. Start strictly after this checkpoint; nil: from the first block.
     ///   - through: Optional. The last block; nil: the head.
     ///   - limit: Optional, default 1,000; 1…10,000 events per page.
+    ///   - derivers: Optional, default none. Layers whose derived events join the stored logs (AppAPI's
+    ///     `RecordChangeLogs`); the blocks' transactions are read only when one is given.
     /// - Returns: The events and the checkpoint to continue from (nil when `through` was reached).
     /// - Throws: ``ChainError`` `.invalidLogFilter` (4250), `.logFeedReadFailed` (4251).
     public static func history(store: LedgerStore, filter: LogFilter, after: LogCheckpoint? = nil, through: UInt64? = nil,
-                               limit: Int = 1_000) throws(ChainError) -> LogPage {
+                               limit: Int = 1_000, derivers: [any LogDeriver] = []) throws(ChainError) -> LogPage {
         try filter.validate()
         guard (1...10_000).contains(limit) else {
             throw ChainError(.invalidLogFilter, "page limit \(limit), expected 1...10000", details: ["field": "limit"])
@@ -165,21 +199,44 @@ public enum LogFeed {
         // After a block's end, the next block; otherwise the checkpoint's own block (its later logs).
         var height = max(start == .end(of: start.height) ? start.height + 1 : start.height, 1)
         let scanEnd = min(last, height + maximumBlocksPerPage - 1)
+        let derivedKinds = derivers.reduce(into: Set<String>()) { $0.formUnion($1.payloadKinds) }
         while height <= scanEnd {
             let receipts: [Receipt]
-            do { receipts = try store.receipts(atHeight: Height(height)) } catch {
-                throw ChainError(.logFeedReadFailed, "the receipts of block \(height) could not be read: \(error.message)",
+            var transactions: [Transaction] = []
+            var blockHash: Digest?
+            do {
+                receipts = try store.receipts(atHeight: Height(height))
+                if !derivers.isEmpty { transactions = try store.block(atHeight: Height(height)).transactions }
+                if filter.includeBlocks { blockHash = try store.blockHash(atHeight: Height(height)) }
+            } catch {
+                throw ChainError(.logFeedReadFailed, "block \(height) could not be read: \(error.message)",
                                  details: ["cause": String(error.numericCode), "height": String(height)])
             }
+            func add(_ event: LogEvent) -> LogPage? {
+                guard event.checkpoint > start else { return nil }
+                events.append(event)
+                guard events.count == limit else { return nil }
+                return LogPage(events: events, next: event.checkpoint < .end(of: last) ? event.checkpoint : nil, through: last)
+            }
             for (t, receipt) in receipts.enumerated() where receipt.status == Receipt.success || filter.includeFailed {
-                for (l, log) in receipt.logs.enumerated() {
-                    let checkpoint = LogCheckpoint(height: height, transactionIndex: UInt32(t), logIndex: UInt32(l))
-                    guard checkpoint > start, filter.accepts(log) else { continue }
-                    events.append(LogEvent(checkpoint: checkpoint, transactionID: receipt.transactionID, status: receipt.status, log: log))
-                    if events.count == limit {
-                        let more = checkpoint < .end(of: last)
-                        return LogPage(events: events, next: more ? checkpoint : nil, through: last)
+                var logs = receipt.logs
+                if t < transactions.count, derivedKinds.contains(transactions[t].payload.kind) {
+                    for deriver in derivers where deriver.payloadKinds.contains(transactions[t].payload.kind) {
+                        logs += deriver.logs(of: transactions[t], receipt: receipt)
                     }
+                }
+                for (l, log) in logs.enumerated() where filter.accepts(log) {
+                    let checkpoint = LogCheckpoint(height: height, transactionIndex: UInt32(t), logIndex: UInt32(l))
+                    if let page = add(LogEvent(checkpoint: checkpoint, transactionID: receipt.transactionID, status: receipt.status, log: log)) {
+                        return page
+                    }
+                }
+            }
+            if let blockHash {
+                let data = UInt256Words.word(height) + blockHash.bytes + UInt256Words.word(UInt64(receipts.count))
+                let log = ReceiptLog(emitter: blockEmitter, topics: [blockCommittedTopic], data: data)
+                if let page = add(LogEvent(checkpoint: .end(of: height), transactionID: Digest(repeating: 0), status: Receipt.success, log: log)) {
+                    return page
                 }
             }
             height += 1
@@ -194,8 +251,10 @@ public enum LogFeed {
     ///   - node: Required. The node to read.
     ///   - filter: Required. Which logs.
     ///   - after: Optional. Start strictly after this checkpoint; nil: from the first block.
-    /// - Throws: (in the stream) as ``history(store:filter:after:through:limit:)``.
-    public static func subscribe(node: any ChainNode, filter: LogFilter, after: LogCheckpoint? = nil) -> AsyncThrowingStream<LogEvent, any Error> {
+    ///   - derivers: Optional, default none. As in ``history(store:filter:after:through:limit:derivers:)``.
+    /// - Throws: (in the stream) as ``history(store:filter:after:through:limit:derivers:)``.
+    public static func subscribe(node: any ChainNode, filter: LogFilter, after: LogCheckpoint? = nil,
+                                 derivers: [any LogDeriver] = []) -> AsyncThrowingStream<LogEvent, any Error> {
         AsyncThrowingStream { continuation in
             let task = Task {
                 do {
@@ -206,7 +265,7 @@ public enum LogFeed {
                     var position = after ?? .before(height: 1)
                     func drain() throws(ChainError) {
                         while true {
-                            let page = try history(store: store, filter: filter, after: position, limit: 1_000)
+                            let page = try history(store: store, filter: filter, after: position, limit: 1_000, derivers: derivers)
                             for event in page.events { continuation.yield(event) }
                             if let last = page.events.last { position = last.checkpoint }
                             guard let next = page.next else {
@@ -228,5 +287,12 @@ public enum LogFeed {
             }
             continuation.onTermination = { _ in task.cancel() }
         }
+    }
+}
+
+/// 32-byte big-endian words, as Ethereum's ABI encodes a `uint`.
+enum UInt256Words {
+    static func word(_ value: UInt64) -> [UInt8] {
+        [UInt8](repeating: 0, count: 24) + (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * UInt64($0))) }
     }
 }
