@@ -60,7 +60,7 @@ public struct RecordChangeLogs: LogDeriver {
 
     /// The change an event describes.
     /// - Parameter log: Required. A log of ``emitter`` with ``changedTopic``.
-    /// - Throws: ``ContractError`` `.abiUnknownEvent` (2164) for another log; the ABI's decoding errors (2152–2159) and
+    /// - Throws: `ContractError` `.abiUnknownEvent` (2164) for another log; the ABI's decoding errors (2152–2159) and
     ///   `.abiValueMismatch` (2151) for data that is not such an event.
     public static func decode(_ log: ReceiptLog) throws(ContractError) -> Change {
         guard log.emitter == emitter, log.topics.first == changedTopic else {

@@ -16,7 +16,7 @@ import LedgerCore
 /// | `contract.view` | `target` (`{"name":…}` or `{"address":"0x…"}`), `data` (hex call data), `from` (optional address), `gas` (optional) | `{"output":"hex","height":N}` |
 /// | `contract.estimate` | `operation` (hex of a `ContractOperation`), `sender` (hex public key), `scheme` (default `secp256k1`) | `{"gas":N,"limit":N}` |
 /// | `contract.receipt` | `transaction` (hex ID) | `{"committed":false}` or the receipt: `status`, `height`, `index`, `output`, `gasUsed`, `logs` |
-/// | `contract.state` | `target` | the registry record (``ContractState``'s fields) |
+/// | `contract.state` | `target` | the registry record (`ContractState`'s fields) |
 /// | `contract.logs` | `emitters` (hex), `topics` (per position, hex values or null), `after`, `through`, `limit`, `includeFailed`, `includeBlocks` | a page of events and `next` |
 ///
 /// Refusals carry the executor's codes (`ContractError` 2xxx: 2201 not found, 2208 reverted with `details.reason`,

@@ -81,7 +81,7 @@ public struct RemoteContract: Sendable {
     ///   - client: Required.
     ///   - timeout: Optional, default 60 s.
     /// - Returns: The handle and the deployment's outcome (`output` = the address).
-    /// - Throws: The executor's refusal as ``ContractError`` (2205 name taken, 2207 permission denied, 2208 the
+    /// - Throws: The executor's refusal as `ContractError` (2205 name taken, 2207 permission denied, 2208 the
     ///   constructor reverted, …); `ChainError` 4204 when not committed within `timeout`, 4201 when no node answers.
     public static func deploy(name: String, initCode: [UInt8], interface: ContractInterface, gasLimit: UInt64? = nil,
                               account: inout SigningAccount, client: ForgeChainClient,
@@ -98,7 +98,7 @@ public struct RemoteContract: Sendable {
     ///   - arguments: Its arguments.
     ///   - from: Optional, default the zero address. CALLER.
     /// - Returns: The decoded return values.
-    /// - Throws: ``ContractError`` from the ABI (2150–2167) or the node (2201 not found, 2202–2204 not callable, 2208
+    /// - Throws: `ContractError` from the ABI (2150–2167) or the node (2201 not found, 2202–2204 not callable, 2208
     ///   reverted with `details["reason"]`, 2209 halted); `ChainError` 4201 when no node answers.
     public func view(_ function: String, _ arguments: ABIValue..., from: EVMAddress? = nil) async throws -> [ABIValue] {
         try interface.decodeOutput(of: function, from: try await rawView(try interface.encodeCall(function, arguments: arguments), from: from))
@@ -106,7 +106,7 @@ public struct RemoteContract: Sendable {
 
     /// ``view(_:_:from:)`` decoded into `T` (a single value, a tuple as a `Decodable` struct by position or name).
     /// - Parameters: as ``view(_:_:from:)``; `type`: Required, the result's type.
-    /// - Throws: As ``view(_:_:from:)``; ``ContractError`` `.abiDecodingFailed` when the result does not fit `T`.
+    /// - Throws: As ``view(_:_:from:)``; `ContractError` `.abiDecodingFailed` when the result does not fit `T`.
     public func view<T: Decodable>(_ type: T.Type, _ function: String, _ arguments: ABIValue..., from: EVMAddress? = nil) async throws -> T {
         try interface.decodeOutput(T.self, of: function, from: try await rawView(try interface.encodeCall(function, arguments: arguments), from: from))
     }
@@ -131,7 +131,7 @@ public struct RemoteContract: Sendable {
     /// Sends a transaction calling `function` and waits until it is committed.
     /// - Parameters: as ``send(_:_:gasLimit:account:)``; `timeout`: Optional, default 60 s.
     /// - Returns: The outcome; decode its `output` with `interface.decodeOutput(of:from:)` and its logs with ``events(in:)``.
-    /// - Throws: As ``send(_:_:gasLimit:account:)``; the failed receipt as ``ContractError`` (its status is the code,
+    /// - Throws: As ``send(_:_:gasLimit:account:)``; the failed receipt as `ContractError` (its status is the code,
     ///   e.g. 2208 reverted, 2202 paused); `ChainError` 4204 when not committed within `timeout`.
     public func call(_ function: String, _ arguments: ABIValue..., gasLimit: UInt64? = nil, account: inout SigningAccount,
                      timeout: Duration = .seconds(60)) async throws -> Outcome {
@@ -144,7 +144,7 @@ public struct RemoteContract: Sendable {
 
     /// The outcome of a committed transaction, or nil while it is not committed.
     /// - Parameter id: Required. A transaction ID from ``send(_:_:gasLimit:account:)``.
-    /// - Throws: The failed receipt as ``ContractError`` (its status as the code, its message); `ChainError` 4201.
+    /// - Throws: The failed receipt as `ContractError` (its status as the code, its message); `ChainError` 4201.
     public func receipt(of id: Digest) async throws -> Outcome? {
         let answer = try ControlWire.value(ContractEndpoint.ReceiptAnswer.self, from: try await client.exchange(
             try ControlWire.encode(["op": "contract.receipt", "transaction": id.hex])))
@@ -167,7 +167,7 @@ public struct RemoteContract: Sendable {
     }
 
     /// The contract's registry record: status, version, code hash, creator, dates (C-M-5).
-    /// - Throws: ``ContractError`` `.contractNotFound` (2201); `ChainError` 4201.
+    /// - Throws: `ContractError` `.contractNotFound` (2201); `ChainError` 4201.
     public func state() async throws -> ContractState {
         let answer = try ControlWire.value(ContractEndpoint.StateAnswer.self, from: try await client.exchange(
             try ControlWire.encode(StateQuery(op: "contract.state", target: .init(target)))))
