@@ -244,4 +244,22 @@ final class AlertBox: Sendable {
     private let errors = Mutex<[ContractError]>([])
     func add(_ error: ContractError) { errors.withLock { $0.append(error) } }
     var codes: [UInt32] { errors.withLock { $0.map(\.code.rawValue) } }
+
+    @Test func blocksArePackedByTheGasLimitsTransactionsDeclare() throws {
+        let executor = ContractExecutor(maximumTransactionGas: 100_000, blockGasLimit: 250_000)
+        #expect(executor.blockCostLimit == 250_000)
+        let key = try PrivateKey.generate(.secp256k1)
+        func declared(_ operation: ContractOperation) -> UInt64 {
+            executor.declaredCost(of: Transaction(chainID: 7, sender: key.publicKey, nonce: 0, timestamp: Timestamp(millisecondsSince1970: 1),
+                                                  payload: TransactionPayload(kind: ContractExecutor.kind, body: operation.encoded)))
+        }
+        #expect(declared(.deploy(name: "c", initCode: [0x00], gasLimit: 90_000)) == 90_000)
+        #expect(declared(.call(.name("c"), data: [], gasLimit: 60_000)) == 60_000)
+        #expect(declared(.update(name: "c", initCode: [0x00], gasLimit: 70_000, storage: .keep)) == 70_000)
+        #expect(declared(.pause(name: "c")) == 0)
+        // Above the node's per-transaction limit it fails when it runs, so it must not be kept out of every block.
+        #expect(declared(.call(.name("c"), data: [], gasLimit: 100_001)) == 0)
+        #expect(executor.declaredCost(of: Transaction(chainID: 7, sender: key.publicKey, nonce: 0, timestamp: Timestamp(millisecondsSince1970: 1),
+                                                      payload: TransactionPayload(kind: ContractExecutor.kind, body: [0xFF]))) == 0)
+    }
 }

@@ -273,6 +273,7 @@ package final class BlockProcessor: @unchecked Sendable {
         receipts.reserveCapacity(transactions.count)
         let algorithm = hashAlgorithm
         let allIDs = knownIDs ?? transactions.map { $0.id(using: algorithm) }
+        var declared = [String: UInt64]()   // declared cost per payload kind with a block limit
         for (i, tx) in transactions.enumerated() {
             let nk = Self.nonceKey(tx.sender)
             let expected = Self.decodeNonce(try reader.value(forKey: nk))
@@ -284,6 +285,17 @@ package final class BlockProcessor: @unchecked Sendable {
             guard tx.chainID == chainID else {
                 if filter { continue }
                 throw LedgerError(.transactionChainIDMismatch, "transaction \(i) has chain ID \(tx.chainID), expected \(chainID)")
+            }
+            // Packing by declared cost (a contract's gas limit): a transaction that would take its kind past the
+            // executor's block limit waits for a later block (its sender's later transactions then miss their nonce).
+            if let executor = executors[tx.payload.kind], let limit = executor.blockCostLimit {
+                let (total, overflow) = (declared[tx.payload.kind] ?? 0).addingReportingOverflow(executor.declaredCost(of: tx))
+                guard !overflow, total <= limit else {
+                    if filter { continue }
+                    throw LedgerError(.blockCostLimitExceeded, "transaction \(i) takes the declared cost of '\(tx.payload.kind)' transactions past the block limit \(limit)",
+                                      details: ["transactionIndex": String(i), "kind": tx.payload.kind, "limit": String(limit)])
+                }
+                declared[tx.payload.kind] = total
             }
             let nv = Self.encodeNonce(expected + 1)
             reader.local[nk] = .some(nv)

@@ -39,7 +39,9 @@ public struct ContractExecutor: TransactionExecutor {
 
     /// The most gas one transaction may ask for; default 30,000,000.
     public let maximumTransactionGas: UInt64
-    /// The block gas limit the EVM reports (GASLIMIT); default 30,000,000.
+    /// The block gas limit: the EVM reports it (GASLIMIT), and the gas limits of one block's contract transactions
+    /// add up to at most this (the proposer packs blocks so; every node refuses a block that does not, 1905); default
+    /// 30,000,000.
     public let blockGasLimit: UInt64
     /// The audit every deployed or updated runtime code must pass (nil: none). Part of the chain's rules: every
     /// node must run with the same policy, or they disagree on which deployments succeed.
@@ -71,6 +73,19 @@ public struct ContractExecutor: TransactionExecutor {
     }
 
     public var payloadKinds: [String] { [Self.kind] }
+
+    /// A deployment's, call's or update's gas limit; 0 for the other operations, a limit above
+    /// ``maximumTransactionGas`` and a body that does not decode (they fail when they run).
+    public func declaredCost(of transaction: Transaction) -> UInt64 {
+        switch try? ContractOperation(decoding: transaction.payload.body) {   // a malformed body fails when it runs
+        // A limit above the node's fails when it runs, costing nothing; declaring it would keep it out of every block.
+        case .deploy(_, _, let gas), .call(_, _, let gas), .update(_, _, let gas, _): gas <= maximumTransactionGas ? gas : 0
+        default: 0
+        }
+    }
+
+    /// ``blockGasLimit``: the gas limits of one block's contract transactions add up to at most this.
+    public var blockCostLimit: UInt64? { blockGasLimit }
 
     public func execute(_ transaction: Transaction, context: ExecutionContext, state: any StateReader) throws(LedgerError) -> ExecutionOutcome {
         do {

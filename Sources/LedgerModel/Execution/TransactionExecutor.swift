@@ -119,11 +119,27 @@ public protocol TransactionExecutor: Sendable {
     /// - Throws: `LedgerError` (any code but store errors 15xx): the node refuses the transaction with
     ///   `ChainError` `.senderNotPermitted` (4012), this code in `details["cause"]`.
     func admit(_ transaction: Transaction, genesisProducer: PublicKey, state: any StateReader) throws(LedgerError)
+
+    /// What `transaction` declares it may cost before it runs (a contract transaction's gas limit). A block holds
+    /// transactions of one payload kind only while their declared costs add up to at most ``blockCostLimit``: the
+    /// proposer packs blocks so, and every node refuses a block that does not (`.blockCostLimitExceeded`, 1905).
+    /// The default declares 0.
+    /// - Parameter transaction: Required. A transaction of one of ``payloadKinds``; its body may be malformed
+    ///   (declare 0 then: it fails when it runs).
+    func declaredCost(of transaction: Transaction) -> UInt64
+
+    /// The most declared cost (``declaredCost(of:)``) one block may carry per payload kind of this executor; nil (the
+    /// default): no limit. Part of the chain's rules: every node must run the same limit.
+    var blockCostLimit: UInt64? { get }
 }
 
 extension TransactionExecutor {
     /// Accepts every transaction (executors without a list of permitted signers).
     public func admit(_ transaction: Transaction, genesisProducer: PublicKey, state: any StateReader) throws(LedgerError) {}
+    /// Declares nothing: 0.
+    public func declaredCost(of transaction: Transaction) -> UInt64 { 0 }
+    /// No limit per block.
+    public var blockCostLimit: UInt64? { nil }
 }
 
 // Execution (1900–1919).
@@ -136,4 +152,7 @@ extension LedgerError.Code {
     public static let nonceMismatch = Self(rawValue: 1903)
     /// A block's re-executed state root or receipt root differs from the one its header declares.
     public static let executionRootMismatch = Self(rawValue: 1904)
+    /// A block's transactions of one payload kind declare more cost than their executor allows a block
+    /// (``TransactionExecutor/blockCostLimit``); `details["kind"]`, `details["limit"]` and `details["transactionIndex"]`.
+    public static let blockCostLimitExceeded = Self(rawValue: 1905)
 }
