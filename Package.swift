@@ -204,6 +204,7 @@ let package = Package(
             dependencies: ["Gateway", "AppAPI", "ChainRuntime", "LedgerCore", "Net", "forgechain",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "NIOSSL", package: "swift-nio-ssl")]
         ),
         .testTarget(name: "ContractsTests", dependencies: ["Contracts", "LedgerCrypto", "LedgerModel", "LedgerCore", "ChainRuntime"]),
