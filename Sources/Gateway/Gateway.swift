@@ -6,6 +6,7 @@ import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOSSL
+import ServiceLifecycle
 import Synchronization
 
 /// The HTTPS gateway: the standard's REST interface (D-7..D-10) over a records ``Platform``, served with TLS only
@@ -90,13 +91,15 @@ public final class Gateway: Sendable {
     public let openAPIDocument: Data
     private let core: GatewayCore
     private let task: Mutex<Task<Void, Never>?>
+    private let group: ServiceGroup
 
-    private init(port: Int, core: GatewayCore, task: Task<Void, Never>) {
+    private init(port: Int, core: GatewayCore, task: Task<Void, Never>, group: ServiceGroup) {
         self.port = port
         self.core = core
         self.routes = core.routes
         self.openAPIDocument = core.openAPI
         self.task = Mutex(task)
+        self.group = group
     }
 
     /// A TLS server configuration from PEM files.
@@ -149,8 +152,9 @@ public final class Gateway: Sendable {
                                   portSink.finish()
                               },
                               logger: configuration.logger)
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: configuration.logger))
         let task = Task {
-            do { try await app.run() } catch {
+            do { try await group.run() } catch {
                 failure.withLock { $0 = String(describing: error) }
             }
             portSink.finish()
@@ -163,14 +167,14 @@ public final class Gateway: Sendable {
                                + (failure.withLock { $0 } ?? "no address"), details: ["field": "listen"])
         }
         configuration.logger.info("gateway listening", metadata: ["host": "\(configuration.host)", "port": "\(port)"])
-        return Gateway(port: port, core: core, task: task)
+        return Gateway(port: port, core: core, task: task, group: group)
     }
 
     /// Stops listening, ends event streams and waits for the server to finish. The platform stays open. Idempotent.
     public func stop() async {
         core.stopping.store(true, ordering: .releasing)
         guard let task = self.task.withLock({ t -> Task<Void, Never>? in defer { t = nil }; return t }) else { return }
-        task.cancel()
+        await group.triggerGracefulShutdown()
         await task.value
     }
 }
@@ -179,9 +183,12 @@ public final class Gateway: Sendable {
 struct GatewayRequestContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     let remoteAddress: String
+    /// The connection, closed by the gateway after answering a request whose body it did not read.
+    let channel: any Channel
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
+        channel = source.channel
     }
 }

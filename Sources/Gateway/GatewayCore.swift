@@ -132,8 +132,11 @@ final class GatewayCore: Sendable {
         } catch {
             var response = envelope(error, format: format)
             if let e = error as? GatewayError, [.payloadTooLarge, .bodyTimeout].contains(e.code) {
-                // The rest of the body is never read: the connection cannot carry another request.
+                // The rest of the body is never read: the connection cannot carry another request. It is closed once the
+                // answer is written (the server would otherwise wait for the body's end before reading a next request).
                 response.headers[.connection] = "close"
+                let channel = context.channel
+                channel.eventLoop.scheduleTask(in: .milliseconds(200)) { channel.close(promise: nil) }
             }
             if let e = error as? GatewayError, e.code == .methodNotAllowed, let allow = e.details["allow"] { response.headers[.allow] = allow }
             return response
@@ -239,7 +242,7 @@ final class GatewayCore: Sendable {
                                details: ["field": "Content-Type", "accepted": accepted.joined(separator: ",")])
         }
         let body = request.body
-        let data = try await Self.within(configuration.bodyTimeout,
+        let data = try await Self.withinAwaiting(configuration.bodyTimeout,
                                          else: GatewayError(.bodyTimeout, "the body did not arrive within the body timeout",
                                                             details: ["timeoutMs": String(Gateway.Configuration.milliseconds(configuration.bodyTimeout))])) {
             var collected = Data()
@@ -273,9 +276,10 @@ final class GatewayCore: Sendable {
         return (data, contentType)
     }
 
-    /// `body`'s value, or `timeout` thrown once `duration` passed (`body` is cancelled).
-    static func within<T: Sendable>(_ duration: Duration, else timeout: GatewayError,
-                                    _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    /// `body`'s value, or `timeout` thrown once `duration` passed; `body` is cancelled and awaited (reading a request
+    /// body stops at once when cancelled, and the body must not be read by two tasks).
+    static func withinAwaiting<T: Sendable>(_ duration: Duration, else timeout: GatewayError,
+                                            _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await body() }
             group.addTask {
@@ -285,6 +289,26 @@ final class GatewayCore: Sendable {
             defer { group.cancelAll() }
             guard let first = try await group.next(), let value = first else { throw timeout }
             return value
+        }
+    }
+
+    /// `body`'s value, or `timeout` thrown once `duration` passed. On timeout `body` is cancelled but not waited for
+    /// (a platform call that ignores cancellation must not hold the answer back).
+    static func within<T: Sendable>(_ duration: Duration, else timeout: GatewayError,
+                                    _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let once = ResumeOnce<T>()
+        return try await withCheckedThrowingContinuation { continuation in
+            once.set(continuation)
+            let work = Task {
+                let result: Result<T, any Error>
+                do { result = .success(try await body()) } catch { result = .failure(error) }
+                once.resume(result)
+            }
+            let timer = Task {
+                try await Task.sleep(for: duration)
+                if once.resume(.failure(timeout)) { work.cancel() }
+            }
+            once.onResume { timer.cancel() }
         }
     }
 
@@ -329,4 +353,42 @@ final class GatewayCore: Sendable {
 
 extension String {
     fileprivate var nilIfEmpty: String? { isEmpty ? nil : self }
+}
+
+/// A continuation resumed by whichever of two tasks finishes first.
+final class ResumeOnce<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var done = false
+        var cleanup: (@Sendable () -> Void)?
+    }
+    private let state = Mutex(State())
+
+    func set(_ continuation: CheckedContinuation<T, any Error>) { state.withLock { $0.continuation = continuation } }
+
+    /// Runs `cleanup` once resumed (at once when already resumed).
+    func onResume(_ cleanup: @escaping @Sendable () -> Void) {
+        let now = state.withLock { s -> Bool in
+            if s.done { return true }
+            s.cleanup = cleanup
+            return false
+        }
+        if now { cleanup() }
+    }
+
+    /// Resumes with `result` unless already resumed; true when this call resumed it.
+    @discardableResult
+    func resume(_ result: Result<T, any Error>) -> Bool {
+        let taken = state.withLock { s -> (CheckedContinuation<T, any Error>, (@Sendable () -> Void)?)? in
+            guard !s.done, let c = s.continuation else { return nil }
+            s.done = true
+            s.continuation = nil
+            defer { s.cleanup = nil }
+            return (c, s.cleanup)
+        }
+        guard let (continuation, cleanup) = taken else { return false }
+        continuation.resume(with: result)
+        cleanup?()
+        return true
+    }
 }

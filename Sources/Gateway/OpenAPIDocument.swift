@@ -25,6 +25,8 @@ public enum OpenAPIDocument {
             codes.formUnion(route.allErrorCodes)
             paths[route.path, default: [:]][method] = operation(route)
         }
+        // Answers to requests no route takes (any path, any method).
+        codes.formUnion([GatewayError.Code.routeNotFound.rawValue, GatewayError.Code.methodNotAllowed.rawValue])
         var document: [String: Any] = [
             "openapi": "3.1.0",
             "info": ["title": "ForgeChain records platform", "version": "1",

@@ -1,6 +1,7 @@
 import AppAPI
 import AsyncHTTPClient
 import Foundation
+import NIOHTTP1
 import Gateway
 import NIOCore
 import Synchronization

@@ -1,6 +1,7 @@
 import AppAPI
 import AsyncHTTPClient
 import Foundation
+import NIOHTTP1
 import Gateway
 import LedgerCore
 import NIOCore
@@ -174,28 +175,28 @@ enum RawConnection {
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
-        let received = Mutex<String>("")
-        let closed = try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                try await channel.executeThenClose { inbound, outbound in
-                    try await outbound.write(ByteBuffer(bytes: bytes))
-                    do {
-                        for try await buffer in inbound { received.withLock { $0 += String(buffer: buffer) } }
-                    } catch {
-                        return true   // reset or TLS failure: the connection ended
-                    }
-                    return true
+        final class Flag: Sendable { let fired = Atomic<Bool>(false) }
+        let flag = Flag()
+        let raw = channel.channel
+        let timer = raw.eventLoop.scheduleTask(in: .milliseconds(Int64(wait.components.seconds) * 1_000)) {
+            flag.fired.store(true, ordering: .relaxed)
+            raw.close(promise: nil)
+        }
+        var received = ""
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(bytes: bytes))
+                do {
+                    for try await buffer in inbound { received += String(buffer: buffer) }
+                } catch {
+                    // A reset or a TLS failure ends the connection too.
                 }
             }
-            group.addTask {
-                try await Task.sleep(for: wait)
-                return false
-            }
-            let first = try await group.next() ?? false
-            group.cancelAll()
-            if !first { try? await channel.channel.close() }
-            return first
+        } catch {
+            // The same: the connection ended.
         }
-        return (received.withLock { $0 }, closed)
+        timer.cancel()
+        let closed = !flag.fired.load(ordering: .relaxed)
+        return (received, closed)
     }
 }
