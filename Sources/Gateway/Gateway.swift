@@ -9,7 +9,7 @@ import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
-/// The HTTPS gateway: the standard's REST interface (D-7..D-10) over a records ``Platform``, served with TLS only
+/// The HTTPS gateway: the standard's REST interface (D-7..D-10) over a records `Platform`, served with TLS only
 /// (D-8) on Hummingbird. Every answer is the uniform envelope in JSON or XML (by Accept) with the HTTP status of
 /// ``GatewayStatusTable``, except `GET /openapi.json` (the document) and `GET /v1/events` (Server-Sent Events).
 ///

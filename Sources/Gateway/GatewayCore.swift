@@ -115,7 +115,7 @@ final class GatewayCore: Sendable {
             }
             let gatewayRequest = GatewayRequest(pathParameters: pathParameters, query: query, contentType: contentType, body: body, token: token,
                                                 lastEventID: request.headers.first { $0.name.canonicalName == "last-event-id" }?.value)
-            let environment = GatewayEnvironment(platform: platform, openAPIDocument: openAPI, openConnections: inFlight.load(ordering: .relaxed),
+            let environment = GatewayEnvironment(platform: platform, openAPIDocument: openAPI, requestsInFlight: inFlight.load(ordering: .relaxed),
                                                  requestsServed: served.load(ordering: .relaxed), eventPollInterval: configuration.eventPollInterval)
             let result = try await Self.within(configuration.requestTimeout,
                                                else: GatewayError(.requestTimeout, "the platform did not answer within the request timeout")) {

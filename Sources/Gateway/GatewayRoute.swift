@@ -264,8 +264,8 @@ public struct GatewayEnvironment: Sendable {
     public var platform: Platform
     /// The OpenAPI document of every route served (JSON).
     public var openAPIDocument: Data
-    /// Connections open on the gateway now.
-    public var openConnections: Int
+    /// Requests being answered now (event streams count while their request is answered, not while they stream).
+    public var requestsInFlight: Int
     /// Requests answered since the gateway started.
     public var requestsServed: Int
     /// How often an event stream looks for new commits.

@@ -276,18 +276,18 @@ public enum GatewayRoutes {
 
     struct NodeStatus: Codable, Sendable {
         var node: UInt32; var state: String; var height: UInt64; var head: String; var lag: UInt64; var peersAlive: Int; var peers: Int
-        var mempool: Int; var storeErrors: Int; var chainID: UInt64; var openConnections: Int; var requestsServed: Int
+        var mempool: Int; var storeErrors: Int; var chainID: UInt64; var requestsInFlight: Int; var requestsServed: Int
         enum CodingKeys: String, CodingKey {
             case node, state, height, head, lag, peersAlive = "peers_alive", peers, mempool, storeErrors = "store_errors", chainID = "chain_id"
-            case openConnections = "open_connections", requestsServed = "requests_served"
+            case requestsInFlight = "requests_in_flight", requestsServed = "requests_served"
         }
     }
 
     static let nodeStatus = GatewayRoute(
         method: .get, path: "/v1/node/status", operationID: "nodeStatus",
-        summary: "The serving node's status and load: state, height, lag, peers, mempool, store errors, gateway connections.",
+        summary: "The serving node's status and load: state, height, lag, peers, mempool, store errors, gateway requests in flight and served.",
         requiresToken: true, errorCodes: [5406, 5407, 5408, 5403],
-        responseDescription: "`{node, state, height, head, lag, peers_alive, peers, mempool, store_errors, chain_id, open_connections, requests_served}`"
+        responseDescription: "`{node, state, height, head, lag, peers_alive, peers, mempool, store_errors, chain_id, requests_in_flight, requests_served}`"
     ) { request, env in
         _ = try await env.platform.identity.authenticate(token: try request.requireToken())
         let node = env.platform.node
@@ -296,7 +296,7 @@ public enum GatewayRoutes {
         return .ok(NodeStatus(node: health.node.rawValue, state: health.state.rawValue, height: head.height.rawValue, head: head.hash.hex,
                               lag: health.lag, peersAlive: health.peers.filter(\.isAlive).count, peers: health.peers.count,
                               mempool: health.mempoolCount, storeErrors: health.storeErrors, chainID: env.platform.trustAnchor.chainID,
-                              openConnections: env.openConnections, requestsServed: env.requestsServed))
+                              requestsInFlight: env.requestsInFlight, requestsServed: env.requestsServed))
     }
 
     // MARK: Events
