@@ -50,7 +50,9 @@ final class GatewayCore: Sendable {
             }
             if ok { found.append((route, parameters)) }
         }
-        return found
+        // A literal segment wins over a parameter: `/v1/receipts/verify` is the verify route, not a receipt of "verify".
+        let fewest = found.map(\.1.count).min() ?? 0
+        return found.filter { $0.1.count == fewest }
     }
 
     /// JSON or XML from the Accept header: the first JSON or XML media range listed wins; `*/*`, `application/*` and

@@ -94,22 +94,28 @@ public struct GatewayParameter: Sendable, Hashable {
     public var required: Bool
     /// What it means.
     public var description: String
-    /// For integers: the smallest and largest value.
+    /// For integers: the smallest and largest value; for arrays and objects: the fewest and most elements or members.
     public var range: ClosedRange<Int64>?
+    /// For strings: the shortest value, in characters. Default 0.
+    public var minimumLength: Int
     /// For strings: the longest value, in bytes. Default 1,024.
     public var maximumLength: Int
     /// The allowed values, when a closed set.
     public var allowed: [String]?
+    /// For strings: a regular expression (ECMA 262) every value matches, when the form is fixed. Default nil.
+    public var pattern: String?
     /// An example value (as text).
     public var example: String
     /// The default, when optional.
     public var defaultValue: String?
 
-    /// - Parameters: as the properties; `required` default false, `range`, `allowed`, `defaultValue` nil,
-    ///   `maximumLength` 1,024.
+    /// - Parameters: as the properties; `required` default false, `range`, `allowed`, `pattern`, `defaultValue` nil,
+    ///   `minimumLength` 0, `maximumLength` 1,024.
     public init(_ name: String, in location: Location, _ type: ValueType, required: Bool = false, _ description: String,
-                range: ClosedRange<Int64>? = nil, maximumLength: Int = 1_024, allowed: [String]? = nil, example: String,
-                defaultValue: String? = nil) {
+                range: ClosedRange<Int64>? = nil, minimumLength: Int = 0, maximumLength: Int = 1_024, allowed: [String]? = nil,
+                pattern: String? = nil, example: String, defaultValue: String? = nil) {
+        self.minimumLength = minimumLength
+        self.pattern = pattern
         self.name = name
         self.location = location
         self.type = type
@@ -131,12 +137,19 @@ public struct GatewayBody: Sendable, Hashable {
     public var description: String
     /// The members of a JSON object body (location `.body`); empty for a document handed to a decoder whole.
     public var fields: [GatewayParameter]
+    /// Members of ``fields`` that may not all be given together.
+    public var exclusive: [String]
+    /// The JSON types a JSON document body may have (for a body without ``fields``). Default `object`.
+    public var jsonTypes: [GatewayParameter.ValueType]
 
-    /// - Parameters: as the properties; `fields` default none.
-    public init(contentTypes: [String], description: String, fields: [GatewayParameter] = []) {
+    /// - Parameters: as the properties; `fields` and `exclusive` default none, `jsonTypes` `[.object]`.
+    public init(contentTypes: [String], description: String, fields: [GatewayParameter] = [], exclusive: [String] = [],
+                jsonTypes: [GatewayParameter.ValueType] = [.object]) {
         self.contentTypes = contentTypes
         self.description = description
         self.fields = fields
+        self.exclusive = exclusive
+        self.jsonTypes = jsonTypes
     }
 }
 

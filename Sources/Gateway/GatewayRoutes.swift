@@ -36,7 +36,7 @@ public enum GatewayRoutes {
     }
 
     private static let tokenCodes: [UInt32] = [5406, 5407, 5408, 5403, 5409]
-    private static let idParameter = GatewayParameter("id", in: .path, .string, required: true, "The record ID.", maximumLength: 300,
+    private static let idParameter = GatewayParameter("id", in: .path, .string, required: true, "The record ID.", minimumLength: 1, maximumLength: 300,
                                                       example: "P-2025-0201")
 
     // MARK: Identity
@@ -53,8 +53,8 @@ public enum GatewayRoutes {
         summary: "Logs in with user name, password and one-time code (TOTP, SMS or e-mail) and returns an access token.",
         requiresToken: false,
         body: GatewayBody(contentTypes: ["application/json"], description: "The credentials.", fields: [
-            GatewayParameter("user", in: .body, .string, required: true, "The administrator's user name.", maximumLength: 64, example: "root"),
-            GatewayParameter("password", in: .body, .string, required: true, "The password.", maximumLength: 1_024, example: "correct horse battery"),
+            GatewayParameter("user", in: .body, .string, required: true, "The administrator's user name.", minimumLength: 3, maximumLength: 64, example: "root"),
+            GatewayParameter("password", in: .body, .string, required: true, "The password.", minimumLength: 1, maximumLength: 1_024, example: "correct horse battery"),
             GatewayParameter("otp", in: .body, .string, "The one-time code, when the account has MFA.", maximumLength: 16, example: "123456"),
         ]),
         errorCodes: [5401, 5402, 5403, 5404, 5405, 5415],
@@ -85,7 +85,8 @@ public enum GatewayRoutes {
         parameters: [GatewayParameter("kind", in: .query, .string, "The kind of records without `record_kind`.",
                                       allowed: RecordKind.allCases.map(\.rawValue), example: "production", defaultValue: "production")],
         body: GatewayBody(contentTypes: ["application/json", "application/xml", "text/xml", "text/csv"],
-                          description: "A document the platform's decoders read (Appendix A fields), 1...10,000 records."),
+                          description: "A document the platform's decoders read (Appendix A fields), 1...10,000 records.",
+                          jsonTypes: [.object, .array]),
         errorCodes: [5001, 5002, 5003, 5004, 5005, 5006, 5007, 5009, 5010, 5011, 5012, 5101, 5102, 5103, 5105, 5107, 5109] + tokenCodes,
         responseDescription: "`{count, receipts}`: one receipt per record, in order."
     ) { request, env in
@@ -170,12 +171,12 @@ public enum GatewayRoutes {
         summary: "Appends a new version with the given fields changed, if the condition holds (the old version stays in the history).",
         requiresToken: true, parameters: [idParameter],
         body: GatewayBody(contentTypes: ["application/json"], description: "The changes and the condition.", fields: [
-            GatewayParameter("fields", in: .body, .object, required: true, "Dotted field name → new value (1...64 entries).",
+            GatewayParameter("fields", in: .body, .object, required: true, "Dotted field name → new value (1...64 entries).", range: 1...64,
                              example: #"{"propara.pro_temperature":"72.0"}"#),
             GatewayParameter("expected_version", in: .body, .integer, "The version the record must be at.", range: 1...Int64.max, example: "1"),
             GatewayParameter("condition", in: .body, .object, "`{field, equals}`: a field's current value must equal `equals`.",
                              example: #"{"field":"pro_status","equals":"open"}"#),
-        ]),
+        ], exclusive: ["expected_version", "condition"]),
         errorCodes: [5001, 5002, 5003, 5004, 5102, 5109, 5203, 5301, 5302, 5303, 5107] + tokenCodes,
         responseDescription: "The new version's receipt."
     ) { request, env in
@@ -241,9 +242,11 @@ public enum GatewayRoutes {
         method: .post, path: "/v1/admins", operationID: "createAdministrator", summary: "Creates an administrator.",
         requiresToken: true,
         body: GatewayBody(contentTypes: ["application/json"], description: "The new account.", fields: [
-            GatewayParameter("user", in: .body, .string, required: true, "User name.", maximumLength: 64, example: "alice"),
-            GatewayParameter("password", in: .body, .string, required: true, "Password (the platform's strength rules).", example: "Str0ng&Long-pass"),
-            GatewayParameter("roles", in: .body, .array, required: true, "Role names.", allowed: Role.allCases.map(\.rawValue), example: #"["viewer"]"#),
+            GatewayParameter("user", in: .body, .string, required: true, "User name: letters, digits, `._@-`.", minimumLength: 3, maximumLength: 64,
+                             pattern: "^[A-Za-z0-9._@-]{3,64}$", example: "alice"),
+            GatewayParameter("password", in: .body, .string, required: true, "Password: 10...256 characters (and the platform's strength rules).", minimumLength: 10,
+                             maximumLength: 256, example: "Str0ng&Long-pass"),
+            GatewayParameter("roles", in: .body, .array, required: true, "Role names.", range: 1...5, allowed: Role.allCases.map(\.rawValue), example: #"["viewer"]"#),
             GatewayParameter("scope", in: .body, .string, "Factories (`*` or a comma-separated list).", example: "*", defaultValue: "*"),
             GatewayParameter("contact", in: .body, .string, "Phone or e-mail for one-time codes.", example: "alice@example.com"),
             GatewayParameter("channel", in: .body, .string, "How codes are sent.", allowed: CodeChannel.allCases.map(\.rawValue), example: "email"),
@@ -266,7 +269,7 @@ public enum GatewayRoutes {
     static let disableAdmin = GatewayRoute(
         method: .post, path: "/v1/admins/{user}/disable", operationID: "disableAdministrator",
         summary: "Disables an administrator (its tokens stop working at once).", requiresToken: true,
-        parameters: [GatewayParameter("user", in: .path, .string, required: true, "User name.", maximumLength: 64, example: "alice")],
+        parameters: [GatewayParameter("user", in: .path, .string, required: true, "User name.", minimumLength: 1, maximumLength: 64, example: "alice")],
         errorCodes: [5413, 5414] + tokenCodes, responseDescription: "The administrator's summary."
     ) { request, env in
         .ok(try await env.platform.identity.disableAdministrator(user: request.pathParameters["user"] ?? "", token: try request.requireToken()))

@@ -76,15 +76,19 @@ public enum OpenAPIDocument {
             if let d = p.defaultValue { s["default"] = d == "true" }
         case .string:
             s["maxLength"] = p.maximumLength
+            if p.minimumLength > 0 { s["minLength"] = p.minimumLength }
+            if let pattern = p.pattern { s["pattern"] = pattern }
             s["examples"] = [p.example]
             if let d = p.defaultValue { s["default"] = d }
         case .array:
+            if let r = p.range { s["minItems"] = r.lowerBound; s["maxItems"] = r.upperBound }
             var items: [String: Any] = ["type": "string"]
             if let allowed = p.allowed { items["enum"] = allowed }
             s["items"] = items
             s["examples"] = [(try? JSONSerialization.jsonObject(with: Data(p.example.utf8))) ?? p.example]
         case .object:
-            s["additionalProperties"] = true
+            if let r = p.range { s["minProperties"] = r.lowerBound; s["maxProperties"] = r.upperBound }
+            s["additionalProperties"] = ["type": "string"]
             s["examples"] = [(try? JSONSerialization.jsonObject(with: Data(p.example.utf8))) ?? p.example]
         }
         if let allowed = p.allowed, p.type != .array { s["enum"] = allowed }
@@ -105,7 +109,12 @@ public enum OpenAPIDocument {
                 if type == "application/json", !body.fields.isEmpty {
                     var props = [String: Any]()
                     for f in body.fields { props[f.name] = schema(f).merging(["description": f.description]) { a, _ in a } }
-                    content[type] = ["schema": ["type": "object", "properties": props, "required": body.fields.filter(\.required).map(\.name)]]
+                    var schema: [String: Any] = ["type": "object", "properties": props, "required": body.fields.filter(\.required).map(\.name)]
+                    if !body.exclusive.isEmpty { schema["not"] = ["required": body.exclusive] }
+                    content[type] = ["schema": schema]
+                } else if type == "application/json" {
+                    let types = body.jsonTypes.map(\.rawValue)
+                    content[type] = ["schema": ["type": types.count == 1 ? types[0] as Any : types as Any, "description": body.description]]
                 } else {
                     content[type] = ["schema": ["type": "string", "description": body.description]]
                 }
