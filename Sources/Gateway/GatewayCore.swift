@@ -99,7 +99,7 @@ final class GatewayCore: Sendable {
                 response.headers[.retryAfter] = String(wait)
                 return response
             }
-            let query = try parameters(request.uri.query ?? "", route: route)
+            let query = try Self.parameters(request.uri.query ?? "", route: route)
             for p in route.parameters where p.location == .path {
                 guard let value = pathParameters[p.name], value.utf8.count <= p.maximumLength else {
                     throw GatewayError(.invalidParameter, "path parameter '\(p.name)' is longer than \(p.maximumLength) bytes", details: ["field": p.name])
@@ -176,7 +176,7 @@ final class GatewayCore: Sendable {
     // MARK: Parameters
 
     /// The query's parameters, each checked against the route's table.
-    private func parameters(_ query: String, route: GatewayRoute) throws(GatewayError) -> [String: String] {
+    static func parameters(_ query: String, route: GatewayRoute) throws(GatewayError) -> [String: String] {
         var values = [String: String]()
         if !query.isEmpty {
             for pair in query.split(separator: "&", omittingEmptySubsequences: true) {

@@ -126,6 +126,40 @@ import Testing
         }
     }
 
+    @Test func queryAndCheckpointParsersRefuseRandomInputWithCodesOnly() throws {
+        let query = try #require(GatewayRoutes.standard.first { $0.operationID == "queryRecords" })
+        let parsed = try GatewayCore.parameters("batch_number=B%2017&limit=5&include_proofs=true&order=desc", route: query)
+        #expect(parsed == ["batch_number": "B 17", "limit": "5", "include_proofs": "true", "order": "desc"])
+        #expect(try GatewayRoutes.checkpoint("12:0:3") == .init(height: 12, transactionIndex: 0, logIndex: 3))
+        var state: UInt64 = 0xD1B5_4A32_D192_ED03
+        func next() -> UInt64 { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return state }
+        let alphabet = Array("=&%+:0123456789abcdefxyz_limtcursoribn-".utf8)
+        for _ in 0..<5_000 {
+            let text = String(decoding: (0..<Int(next() % 60)).map { _ in alphabet[Int(next() % UInt64(alphabet.count))] }, as: UTF8.self)
+            do { _ = try GatewayCore.parameters(text, route: query) } catch { #expect(error.code == .invalidParameter) }
+            do { _ = try GatewayRoutes.checkpoint(text) } catch { #expect(error.code == .invalidParameter) }
+        }
+    }
+
+    @Test func aPortInUseOrAMissingCertificateIsAConfigurationError() async throws {
+        let missing = #expect(throws: GatewayError.self) { _ = try Gateway.serverTLS(certificatePath: "/nonexistent.pem", keyPath: "/nonexistent.key") }
+        #expect(missing?.code == .invalidConfiguration && missing?.details["field"] == "cert")
+        let h = try await GatewayHarness()
+        do {
+            let directory = h.directory
+            let files = (cert: directory + "/server.pem", key: directory + "/server.key")
+            let taken = Gateway.Configuration(tls: try Gateway.serverTLS(certificatePath: files.cert, keyPath: files.key), port: h.port)
+            let error = await #expect(throws: GatewayError.self) { _ = try await Gateway.start(platform: h.platform, configuration: taken) }
+            #expect(error?.code == .invalidConfiguration)
+            // The first gateway still answers.
+            #expect(try await h.send(.GET, "/openapi.json").status == 200)
+        } catch {
+            await h.close()
+            throw error
+        }
+        await h.close()
+    }
+
     @Test func acceptHeaderChoosesJSONOrXMLOrIsRefused() throws {
         #expect(try GatewayCore.format(accept: nil, streams: false) == .json)
         #expect(try GatewayCore.format(accept: "application/xml, application/json", streams: false) == .xml)

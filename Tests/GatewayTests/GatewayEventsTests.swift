@@ -12,9 +12,10 @@ import Testing
 /// changes committed while it was away and while it listens.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct GatewayEventsTests {
     /// Reads `GET path` as an event stream until it ends; returns the events' ids and record IDs.
-    static func events(_ h: GatewayHarness, _ path: String, lastEventID: String? = nil) async throws -> [(id: String, record: String)] {
+    static func events(_ h: GatewayHarness, _ path: String, lastEventID: String? = nil, token: String? = nil,
+                       raw: (@Sendable (String) -> Void)? = nil) async throws -> [(id: String, record: String)] {
         var request = HTTPClientRequest(url: "https://127.0.0.1:\(h.port)\(path)")
-        request.headers.add(name: "Authorization", value: "Bearer \(h.rootToken)")
+        request.headers.add(name: "Authorization", value: "Bearer \(token ?? h.rootToken)")
         request.headers.add(name: "Accept", value: "text/event-stream")
         if let lastEventID { request.headers.add(name: "Last-Event-ID", value: lastEventID) }
         let response = try await h.client.execute(request, timeout: .seconds(120))
@@ -22,6 +23,7 @@ import Testing
         #expect(response.headers.first(name: "Content-Type") == "text/event-stream")
         var text = ""
         for try await buffer in response.body { text += String(buffer: buffer) }
+        raw?(text)
         var found = [(String, String)]()
         for block in text.components(separatedBy: "\n\n") {
             let lines = block.split(separator: "\n")
@@ -86,7 +88,17 @@ import Testing
         func parts(_ id: String) -> [UInt64] { id.split(separator: ":").compactMap { UInt64($0) } }
         #expect(zip(all, all.dropFirst()).allSatisfy { parts($0.id).lexicographicallyPrecedes(parts($1.id)) })
 
-        // A revoked token ends the stream (an error event), and a stream never starts without a token.
+        // A revoked token ends an open-ended stream with an error event; a stream never starts without a token.
+        let session = try await h.platform.identity.login(user: "root", password: GatewayHarness.rootPassword, oneTimeCode: nil).token
+        final class Box: Sendable { let text = Mutex("") }
+        let box = Box()
+        let open = Task { try await Self.events(h, "/v1/events?after=\(followed.last?.id ?? "0:0:0")", token: session) { t in box.text.withLock { $0 = t } } }
+        try await Task.sleep(for: .milliseconds(300))
+        try await h.platform.identity.logout(token: session)
+        let afterLogout = try await open.value
+        #expect(afterLogout.isEmpty)
+        let streamed = box.text.withLock { $0 }
+        #expect(streamed.contains("event: error") && streamed.contains("\"code\":5408"), "\(streamed)")
         let noToken = try await h.send(.GET, "/v1/events")
         #expect(noToken.status == 401 && noToken.code == 6006)
     }
