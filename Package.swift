@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "Net", targets: ["Net"]),
         .library(name: "ChainRuntime", targets: ["ChainRuntime"]),
         .library(name: "Contracts", targets: ["Contracts"]),
+        .library(name: "Gateway", targets: ["Gateway"]),
         .executable(name: "forgechain", targets: ["forgechain"]),
     ],
     dependencies: [
@@ -30,8 +31,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
-        // The project's HTTP server library; only the Examples/MetricsService executable uses it.
+        // The project's HTTP server library: the HTTPS gateway (Gateway) and the Examples/MetricsService executable.
         .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        // The gateway's tests drive it as an HTTPS client would (already in the graph through Hummingbird's own tests).
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+        // Stops the gateway's server gracefully (already in the graph through Hummingbird).
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         // `swift package generate-documentation` (Scripts/check-docs.sh, Scripts/api-summary.sh); a command plugin, nothing is linked.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", exact: "1.5.0"),
     ],
@@ -98,11 +103,29 @@ let package = Package(
                                                     .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                                                     .product(name: "NIOSSL", package: "swift-nio-ssl"),
                                                     .product(name: "Metrics", package: "swift-metrics")]),
+        // The HTTPS gateway (REST over the records platform, D-5, D-7..D-10), on Hummingbird with TLS.
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "AppAPI",
+                "ChainRuntime",
+                "LedgerCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "XMLCoder", package: "XMLCoder"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "forgechain",
             dependencies: [
                 "LedgerCore",
                 "AppAPI",
+                "Gateway",
                 "LedgerCoreTesting",
                 "LedgerConformance",
                 "ChainRuntime",
@@ -137,7 +160,7 @@ let package = Package(
             path: "Examples/InMemoryCluster"
         ),
         // A one-node platform taking uploads while its metrics are exported in Prometheus's text format,
-        // served by a Hummingbird route (the only target that depends on Hummingbird).
+        // served by a Hummingbird route.
         .executableTarget(
             name: "MetricsService",
             dependencies: [
@@ -179,6 +202,15 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
+        ),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: ["Gateway", "AppAPI", "ChainRuntime", "LedgerCore", "Net", "forgechain",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"),
+                           .product(name: "NIOSSL", package: "swift-nio-ssl")]
         ),
         .testTarget(name: "ContractsTests", dependencies: ["Contracts", "LedgerCrypto", "LedgerModel", "LedgerCore", "ChainRuntime"]),
         .testTarget(name: "ChainRuntimeTests", dependencies: ["ChainRuntime", "Net", "LedgerCore", "LedgerCoreTesting", "forgechain-node-probe"]),

@@ -9,6 +9,6 @@ struct ForgeChainCommand: AsyncParsableCommand {
         discussion: "Every command takes --log-level <trace|debug|info|notice|warning|error|critical> (default warning, or FORGECHAIN_LOG_LEVEL) and logs to standard error.",
         subcommands: [DemoCommand.self, AdminCommand.self, RecordsCommand.self, BenchCommand.self, ConformanceCommand.self,
                       LedgerCommand.self, SimulateCommand.self, KeystoreCommand.self, NodeCommand.self, CertsCommand.self, ClientCommand.self,
-                      PlatformCommand.self, ContractCommand.self]
+                      PlatformCommand.self, ContractCommand.self, GatewayCommand.self]
     )
 }
