@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MODULES=(LedgerCrypto LedgerModel LedgerStorage LedgerConsensus LedgerCore LedgerCoreTesting Net ChainRuntime AppAPI Contracts)
+MODULES=(LedgerCrypto LedgerModel LedgerStorage LedgerConsensus LedgerCore LedgerCoreTesting Net ChainRuntime AppAPI Contracts Gateway)
 check=0
 [ "${1:-}" = "--check" ] && check=1
 

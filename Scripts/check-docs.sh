@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(LedgerCrypto LedgerModel LedgerStorage LedgerConsensus LedgerCore LedgerConformance LedgerCoreTesting Net ChainRuntime AppAPI Contracts)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(LedgerCrypto LedgerModel LedgerStorage LedgerConsensus LedgerCore LedgerConformance LedgerCoreTesting Net ChainRuntime AppAPI Contracts Gateway)
 
 args=()
 for t in "${TARGETS[@]}"; do args+=(--target "$t"); done
@@ -32,7 +32,9 @@ cat "$log"
 
 # SwiftPM's hint about the apt package of a pkg-config system library (printed
 # when pkg-config lacks a .pc file it can fall back from) is not about the docs.
-warnings=$(grep -E 'warning:' "$log" | grep -v 'using your system-packager' || true)
+# Not ours: a dependency's own package manifest (swift-distributed-tracing, through the gateway's HTTP client)
+# leaves a file undeclared.
+warnings=$(grep -E 'warning:' "$log" | grep -v 'using your system-packager' | grep -v "'swift-distributed-tracing': found 1 file(s) which are unhandled" || true)
 if [ "$status" -ne 0 ]; then
     echo "check-docs: generate-documentation failed (exit $status)" >&2
     exit "$status"

@@ -25,13 +25,14 @@ static inline int fc_x509_add_ext(X509 *cert, X509 *issuer, int nid, const char 
 /// valid from `not_before` to `not_after` (seconds since 1970), signed with the PKCS#8 DER key `issuer_pkcs8`.
 /// `issuer_der` is the issuer's certificate (DER), or NULL for a self-signed one. `is_ca` makes a CA
 /// (basicConstraints CA:TRUE, keyCertSign); otherwise a TLS peer (CA:FALSE, digitalSignature, server and client
-/// authentication). Ed25519 issuers sign without a digest, others with SHA-256.
+/// authentication). `subject_alt_names` (NULL or empty for none) is an OpenSSL subjectAltName value such as
+/// `DNS:localhost,IP:127.0.0.1`. Ed25519 issuers sign without a digest, others with SHA-256.
 /// Returns the DER (free with fc_openssl_free) and its length in *out_len, or NULL.
 static inline unsigned char *fc_x509_issue(const unsigned char *subject_spki, long subject_len,
                                            const unsigned char *issuer_pkcs8, long issuer_len,
                                            const unsigned char *issuer_der, long issuer_der_len,
                                            const char *cn, long long serial, long long not_before, long long not_after,
-                                           int is_ca, int *out_len) {
+                                           int is_ca, const char *subject_alt_names, int *out_len) {
     unsigned char *result = NULL;
     const unsigned char *p = subject_spki;
     EVP_PKEY *subject = d2i_PUBKEY(NULL, &p, subject_len);
@@ -61,6 +62,8 @@ static inline unsigned char *fc_x509_issue(const unsigned char *subject_spki, lo
         if (!fc_x509_add_ext(cert, ctx_issuer, NID_key_usage, "critical,digitalSignature")) goto done;
         if (!fc_x509_add_ext(cert, ctx_issuer, NID_ext_key_usage, "serverAuth,clientAuth")) goto done;
     }
+    if (subject_alt_names != NULL && subject_alt_names[0] != 0
+        && !fc_x509_add_ext(cert, ctx_issuer, NID_subject_alt_name, subject_alt_names)) goto done;
     if (!fc_x509_add_ext(cert, ctx_issuer, NID_subject_key_identifier, "hash")) goto done;
     if (issuer != NULL && !fc_x509_add_ext(cert, ctx_issuer, NID_authority_key_identifier, "keyid:always")) goto done;
     const EVP_MD *md = EVP_PKEY_get_id(signer) == EVP_PKEY_ED25519 ? NULL : EVP_sha256();

@@ -127,7 +127,7 @@ public enum GatewayRoutes {
             GatewayParameter("cursor", in: .query, .string, "The previous page's `next_cursor`.", maximumLength: 4_096, example: "djE6..."),
             GatewayParameter("include_proofs", in: .query, .boolean, "Attach each record's receipt.", example: "false", defaultValue: "false"),
         ],
-        errorCodes: [5201, 5202, 5204, 5205] + tokenCodes,
+        errorCodes: [5003, 5009, 5201, 5202, 5204, 5205] + tokenCodes,
         responseDescription: "A record page: `records`, `next_cursor`, `indexed_height`, `head_height`."
     ) { request, env in
         let q = request.query

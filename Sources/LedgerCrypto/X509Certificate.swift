@@ -90,21 +90,50 @@ public struct X509Certificate: Hashable, Sendable {
     ///   - issuerKey: Required. The CA's private key.
     ///   - validFor: Required. Seconds from `now`; may be negative with a `now` in the past (an expired certificate).
     ///   - now: Optional, default the current time.
-    /// - Throws: `LedgerError` `.certificateRequest` (1371), `.certificateIssuerKey` (1372) when `issuerKey` is not the
-    ///   issuer's key, `.cryptoBackend` (1404).
+    ///   - subjectAltNames: Optional, default none. Host names and addresses a TLS server answers for, as
+    ///     `DNS:name` (letters, digits, `-`, `.`, a leading `*.`) or `IP:address` (IPv4 or IPv6), at most 16: HTTPS
+    ///     clients match the host they dialled against these (Python's and browsers' ignore the common name).
+    /// - Throws: `LedgerError` `.certificateRequest` (1371; `details["field"]` `subjectAltNames` for a bad name),
+    ///   `.certificateIssuerKey` (1372) when `issuerKey` is not the issuer's key, `.cryptoBackend` (1404).
+    /// - Note: Example: `try X509Certificate.issue(commonName: "gateway", publicKey: key.publicKey, issuer: ca,
+    ///   issuerKey: caKey, validFor: 86_400, subjectAltNames: ["DNS:localhost", "IP:127.0.0.1"])`.
     public static func issue(commonName: String, publicKey: PublicKey, issuer: X509Certificate, issuerKey: PrivateKey,
-                             validFor: Int64, now: Int64? = nil) throws(LedgerError) -> X509Certificate {
+                             validFor: Int64, now: Int64? = nil, subjectAltNames: [String] = []) throws(LedgerError) -> X509Certificate {
         guard issuerKey.publicKey.derRepresentation == issuer.publicKeyDER else {
             throw LedgerError(.certificateIssuerKey, "the issuer key is not the key of the issuer certificate '\(issuer.commonName)'")
         }
-        return try make(commonName: commonName, publicKey: publicKey, issuer: issuer, issuerKey: issuerKey, validFor: validFor, now: now, authority: false)
+        return try make(commonName: commonName, publicKey: publicKey, issuer: issuer, issuerKey: issuerKey, validFor: validFor, now: now,
+                        authority: false, subjectAltNames: subjectAltNames)
+    }
+
+    /// Whether `name` is `DNS:` a host name or `IP:` an address (nothing OpenSSL's configuration syntax would read
+    /// as more than one value).
+    static func isSubjectAltName(_ name: String) -> Bool {
+        if name.hasPrefix("IP:") {
+            let address = String(name.dropFirst(3))
+            var v4 = in_addr(), v6 = in6_addr()
+            return inet_pton(AF_INET, address, &v4) == 1 || inet_pton(AF_INET6, address, &v6) == 1
+        }
+        guard name.hasPrefix("DNS:") else { return false }
+        var host = Substring(name.dropFirst(4))
+        if host.hasPrefix("*.") { host = host.dropFirst(2) }
+        let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+        return (1...253).contains(host.utf8.count) && labels.allSatisfy { label in
+            (1...63).contains(label.utf8.count) && label.first != "-" && label.last != "-"
+                && label.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D }
+        }
     }
 
     private static func make(commonName: String, publicKey: PublicKey, issuer: X509Certificate?, issuerKey: PrivateKey,
-                             validFor: Int64, now: Int64?, authority: Bool) throws(LedgerError) -> X509Certificate {
+                             validFor: Int64, now: Int64?, authority: Bool, subjectAltNames: [String] = []) throws(LedgerError) -> X509Certificate {
         guard (1...64).contains(commonName.utf8.count), !commonName.utf8.contains(0) else {
             throw LedgerError(.certificateRequest, "certificate common name must be 1-64 bytes", details: ["field": "commonName"])
         }
+        guard subjectAltNames.count <= 16, subjectAltNames.allSatisfy(isSubjectAltName) else {
+            throw LedgerError(.certificateRequest, "certificate subject alternative names must be at most 16 'DNS:host' or 'IP:address' entries",
+                              details: ["field": "subjectAltNames"])
+        }
+        let altNames = subjectAltNames.joined(separator: ",")
         let start = now ?? Int64(Date().timeIntervalSince1970)
         // Back-date by a minute so that peers with slightly late clocks accept a new certificate.
         let notBefore = start - 60
@@ -119,11 +148,11 @@ public struct X509Certificate: Hashable, Sendable {
                 if let issuer {
                     issuer.derRepresentation.withUnsafeBufferPointer { i in
                         fc_x509_issue(s.baseAddress, s.count, k.baseAddress, k.count, i.baseAddress, i.count, commonName, serial,
-                                      notBefore, notAfter, authority ? 1 : 0, &length)
+                                      notBefore, notAfter, authority ? 1 : 0, altNames, &length)
                     }
                 } else {
                     fc_x509_issue(s.baseAddress, s.count, k.baseAddress, k.count, nil, 0, commonName, serial, notBefore, notAfter,
-                                  authority ? 1 : 0, &length)
+                                  authority ? 1 : 0, altNames, &length)
                 }
             }
         }

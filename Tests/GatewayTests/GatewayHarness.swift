@@ -29,7 +29,8 @@ final class GatewayHarness: Sendable {
         let caKey = try PrivateKey.generate(.p256)
         let ca = try X509Certificate.authority(commonName: "gateway test CA", key: caKey, validFor: 86_400)
         let key = try PrivateKey.generate(.p256)
-        let cert = try X509Certificate.issue(commonName: commonName, publicKey: key.publicKey, issuer: ca, issuerKey: caKey, validFor: 86_400)
+        let cert = try X509Certificate.issue(commonName: commonName, publicKey: key.publicKey, issuer: ca, issuerKey: caKey, validFor: 86_400,
+                                             subjectAltNames: ["DNS:" + commonName, "IP:127.0.0.1"])
         let paths = (ca: directory + "/ca.pem", cert: directory + "/server.pem", key: directory + "/server.key")
         try ca.pemRepresentation.write(toFile: paths.ca, atomically: true, encoding: .utf8)
         try cert.pemRepresentation.write(toFile: paths.cert, atomically: true, encoding: .utf8)

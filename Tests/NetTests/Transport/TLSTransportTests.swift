@@ -106,6 +106,22 @@ import Testing
         #expect(wrongKey?.code == .certificateIssuerKey)
         let badName = #expect(throws: LedgerError.self) { _ = try X509Certificate.authority(commonName: "", key: consortium.caKey, validFor: 60) }
         #expect(badName?.code == .certificateRequest)
+        // Subject alternative names (what HTTPS clients match the host against): in the certificate, and only
+        // well-formed ones accepted (nothing OpenSSL's configuration syntax would read as another value).
+        let served = try X509Certificate.issue(commonName: "gateway", publicKey: identity.key.publicKey, issuer: consortium.ca,
+                                               issuerKey: consortium.caKey, validFor: 60, subjectAltNames: ["DNS:plant.example", "IP:127.0.0.1"])
+        let der = served.derRepresentation
+        func contains(_ needle: [UInt8]) -> Bool { der.indices.dropLast(needle.count - 1).contains { Array(der[$0..<$0 + needle.count]) == needle } }
+        #expect(contains([0x06, 0x03, 0x55, 0x1D, 0x11]) && contains(Array("plant.example".utf8)) && contains([0x87, 0x04, 127, 0, 0, 1]))
+        for bad in [["plant.example"], ["DNS:a,DNS:b"], ["DNS:bad host"], ["IP:300.1.1.1"], ["DNS:-x.example"], Array(repeating: "DNS:a", count: 17)] {
+            let refused = #expect(throws: LedgerError.self) {
+                _ = try X509Certificate.issue(commonName: "gateway", publicKey: identity.key.publicKey, issuer: consortium.ca,
+                                              issuerKey: consortium.caKey, validFor: 60, subjectAltNames: bad)
+            }
+            #expect(refused?.code == .certificateRequest && refused?.details["field"] == "subjectAltNames", "\(bad)")
+        }
+        let plain = try X509Certificate.issue(commonName: "x", publicKey: identity.key.publicKey, issuer: consortium.ca, issuerKey: consortium.caKey, validFor: 60)
+        #expect(!plain.derRepresentation.indices.dropLast(4).contains { Array(plain.derRepresentation[$0..<$0 + 5]) == [0x06, 0x03, 0x55, 0x1D, 0x11] })
     }
 }
 
