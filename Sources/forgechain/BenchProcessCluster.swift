@@ -44,16 +44,31 @@ enum ProcessClusterBench {
         // child starts, so no signal finds the default handling.)
         let stream = Signals.stream([SIGINT, SIGTERM])
         let interrupted = Atomic<Int32>(0)
+        // Whichever path gets here first (the measurement ending, or a signal's grace running out) cleans up and
+        // ends the run; the other never does.
+        let finishing = Atomic<Bool>(false)
         let measurement = Task { try await measure(count: count, scheme: scheme, dir: dir, children: children) }
         let signals = Task {
             for await signal in stream {
                 interrupted.store(signal, ordering: .sequentiallyConsistent)
                 measurement.cancel()
                 children.killAll()
+                // The measurement ends at once unless it is in work that does not look at cancellation (signing a
+                // million transactions takes tens of seconds on a busy machine): it must not hold up the exit.
+                try? await Task.sleep(for: .seconds(3))   // cancelled only when the run already ended
+                if finishing.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged {
+                    await children.waitAll()
+                    try? FileManager.default.removeItem(atPath: dir)
+                    exit(128 + signal)
+                }
                 break
             }
         }
         let outcome = await measurement.result
+        guard finishing.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged else {
+            _ = await signals.value   // the signal path is cleaning up and exits the process
+            exit(128 + interrupted.load(ordering: .sequentiallyConsistent))
+        }
         children.killAll()
         await children.waitAll()
         signals.cancel()

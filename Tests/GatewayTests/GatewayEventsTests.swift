@@ -13,12 +13,13 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(3))) struct GatewayEventsTests {
     /// Reads `GET path` as an event stream until it ends; returns the events' ids and record IDs.
     static func events(_ h: GatewayHarness, _ path: String, lastEventID: String? = nil, token: String? = nil,
-                       raw: (@Sendable (String) -> Void)? = nil) async throws -> [(id: String, record: String)] {
+                       raw: (@Sendable (String) -> Void)? = nil, opened: (@Sendable () -> Void)? = nil) async throws -> [(id: String, record: String)] {
         var request = HTTPClientRequest(url: "https://127.0.0.1:\(h.port)\(path)")
         request.headers.add(name: "Authorization", value: "Bearer \(token ?? h.rootToken)")
         request.headers.add(name: "Accept", value: "text/event-stream")
         if let lastEventID { request.headers.add(name: "Last-Event-ID", value: lastEventID) }
         let response = try await h.client.execute(request, timeout: .seconds(120))
+        opened?()
         #expect(response.status.code == 200)
         #expect(response.headers.first(name: "Content-Type") == "text/event-stream")
         var text = ""
@@ -92,8 +93,15 @@ import Testing
         let session = try await h.platform.identity.login(user: "root", password: GatewayHarness.rootPassword, oneTimeCode: nil).token
         final class Box: Sendable { let text = Mutex("") }
         let box = Box()
-        let open = Task { try await Self.events(h, "/v1/events?after=\(followed.last?.id ?? "0:0:0")", token: session) { t in box.text.withLock { $0 = t } } }
-        try await Task.sleep(for: .milliseconds(300))
+        // Logged out only once the stream is open (its headers arrived): a loaded machine must not turn this into a
+        // request refused at the door.
+        let (isOpen, opened) = AsyncStream<Void>.makeStream()
+        let open = Task {
+            defer { opened.finish() }   // a stream that failed to open ends the wait too
+            return try await Self.events(h, "/v1/events?after=\(followed.last?.id ?? "0:0:0")", token: session,
+                                  raw: { t in box.text.withLock { $0 = t } }, opened: { opened.yield(); opened.finish() })
+        }
+        for await _ in isOpen { break }
         try await h.platform.identity.logout(token: session)
         let afterLogout = try await open.value
         #expect(afterLogout.isEmpty)

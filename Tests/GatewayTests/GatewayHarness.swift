@@ -24,6 +24,22 @@ final class GatewayHarness: Sendable {
     let rootToken: String
     var port: Int { gateway.port }
 
+    /// Starts `executable` with `arguments`, both output streams written to the file `log` (created empty).
+    static func launch(_ executable: URL, _ arguments: [String], environment: [String: String], log: String) throws -> Process {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = environment
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        try handle.close()   // the child holds its own descriptor
+        return process
+    }
+
     /// The test CA and a server certificate for `commonName`, written as PEM files in `directory`.
     static func certificates(in directory: String, commonName: String = "localhost") throws -> (ca: String, cert: String, key: String) {
         let caKey = try PrivateKey.generate(.p256)

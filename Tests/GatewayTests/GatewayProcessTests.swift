@@ -17,17 +17,10 @@ import Testing
 
     /// Runs curl to the end (files, not pipes) and returns its exit status and output.
     static func runCurl(_ curl: String, _ arguments: [String], in directory: String) async throws -> (status: Int32, out: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: curl)
-        process.arguments = ["-sS", "--max-time", "30"] + arguments
         let out = directory + "/curl-\(UUID().uuidString)"
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
+        let process = try GatewayHarness.launch(URL(fileURLWithPath: curl), ["-sS", "--max-time", "30"] + arguments,
+                                                environment: ProcessInfo.processInfo.environment, log: out)
         while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-        try handle.close()
         return (process.terminationStatus, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
     }
 
@@ -48,19 +41,11 @@ import Testing
         _ = try await platform.identity.createAdministrator(user: "root", password: GatewayHarness.rootPassword, roles: [.superAdmin], token: nil)
         await platform.close()
 
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = ["gateway", "run", "--folder", directory + "/data", "--listen", "127.0.0.1:0", "--cert", files.cert, "--key", files.key]
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FORGECHAIN_") }
         environment["FORGECHAIN_PASSPHRASE"] = GatewayHarness.passphrase
-        process.environment = environment
         let log = directory + "/gateway.log"
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let process = try GatewayHarness.launch(Self.binary, ["gateway", "run", "--folder", directory + "/data", "--listen", "127.0.0.1:0",
+                                                              "--cert", files.cert, "--key", files.key], environment: environment, log: log)
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
 
         // The JSON line it prints once it listens names the OS-chosen port.

@@ -17,26 +17,17 @@ import Testing
         }
         let harness = try await GatewayHarness()
         let directory = harness.directory
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: st)
-        process.arguments = ["run", "https://localhost:\(harness.port)/openapi.json",
-                             "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance",
-                             "--header", "Authorization: Bearer \(harness.rootToken)", "--tls-verify", directory + "/ca.pem",
-                             "--max-examples", "20", "--seed", "1", "--workers", "1", "--request-timeout", "30",
-                             // Logging out would end the token the run uses; the event stream never ends by design.
-                             "--exclude-path", "/v1/auth/logout", "--exclude-path", "/v1/events"]
         var environment = ProcessInfo.processInfo.environment
         environment["NO_COLOR"] = "1"
-        process.environment = environment
         let log = directory + "/schemathesis.log"
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let process = try GatewayHarness.launch(URL(fileURLWithPath: st), [
+            "run", "https://localhost:\(harness.port)/openapi.json",
+            "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance",
+            "--header", "Authorization: Bearer \(harness.rootToken)", "--tls-verify", directory + "/ca.pem",
+            "--max-examples", "20", "--seed", "1", "--workers", "1", "--request-timeout", "30",
+            // Logging out would end the token the run uses; the event stream never ends by design.
+            "--exclude-path", "/v1/auth/logout", "--exclude-path", "/v1/events"], environment: environment, log: log)
         while process.isRunning { try await Task.sleep(for: .milliseconds(200)) }
-        try handle.close()
         let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         #expect(process.terminationStatus == 0, "schemathesis found problems:\n\(output.suffix(6_000))")
         // Every operation of the document was exercised (the two excluded above aside): the summary's
