@@ -11,9 +11,11 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local function record(uid)
+-- Each request's records share a batch number, one of 1,000 (B-W0 ... B-W999), so a query by batch returns about
+-- a hundred rows per thousand requests uploaded.
+local function record(uid, batch)
   return '{"production_time":"2025-03-01T08:00:00Z","production_location":"Kunming plant 2, line 3","product_uid":"' .. uid ..
-    '","pro_raw_material":{"pro_supplier":"Yunnan Copper Co.","pro_batch_number":"B-WRK","pro_Report_qualify_eval":"QR-17: pass"},' ..
+    '","pro_raw_material":{"pro_supplier":"Yunnan Copper Co.","pro_batch_number":"' .. batch .. '","pro_Report_qualify_eval":"QR-17: pass"},' ..
     '"propara":{"pro_temperature":"71.5","pro_humidity":"40","pro_pressure":"101.3"},' ..
     '"pro_op_info":{"pro_op_name":"Li Wei","pro_op_id":"OP-7","pro_op_record":"shift A"},"pro_factory_uid":"F-KM-02","device_id":"PRESS-04"}'
 end
@@ -21,7 +23,8 @@ end
 request = function()
   counter = counter + 1
   local parts = {}
-  for i = 1, per do parts[i] = record(string.format("W%d-%d-%d", id, counter, i)) end
+  local batch = string.format("B-W%d", counter % 1000)
+  for i = 1, per do parts[i] = record(string.format("W%d-%d-%d", id, counter, i), batch) end
   local body = '{"records":[' .. table.concat(parts, ",") .. ']}'
   return wrk.format("POST", nil, {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
 end
