@@ -87,6 +87,27 @@ import Testing
         await h.close()
     }
 
+    @Test func aPlatformCallPastTheRequestTimeoutIsAnswered504AndTheGatewayGoesOn() async throws {
+        // An upload of 2,000 records waits for its commit: far longer than a 1 ms request timeout.
+        let h = try await GatewayHarness { $0.requestTimeout = .milliseconds(1) }
+        do {
+            let ids = (0..<2_000).map { "T-\($0)" }
+            let started = ContinuousClock.now
+            let slow = try await h.send(.POST, "/v1/records", body: GatewayHarness.jsonRecords(ids), contentType: "application/json",
+                                        token: h.rootToken)
+            #expect(slow.status == 504 && slow.code == 6012, "\(slow)")
+            #expect(slow.json["message"] as? String == "the platform did not answer within the request timeout")
+            #expect(ContinuousClock.now - started < .seconds(30), "the answer did not wait for the platform")
+            // The gateway goes on answering (whether the timed-out upload still commits is for the client to find out
+            // by a query, as Gateway.md says).
+            #expect(try await h.send(.GET, "/openapi.json").status == 200)
+        } catch {
+            await h.close()
+            throw error
+        }
+        await h.close()
+    }
+
     @Test func statusTableMapsEveryCodeClassOnce() {
         #expect(GatewayStatusTable.status(for: 0) == 200)
         #expect(GatewayStatusTable.status(for: 5203) == 404)
