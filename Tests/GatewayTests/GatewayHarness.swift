@@ -24,12 +24,15 @@ final class GatewayHarness: Sendable {
     let rootToken: String
     var port: Int { gateway.port }
 
-    /// Starts `executable` with `arguments`, both output streams written to the file `log` (created empty).
-    static func launch(_ executable: URL, _ arguments: [String], environment: [String: String], log: String) throws -> Process {
+    /// Starts `executable` with `arguments` in `directory` (default: the test's own), both output streams written to
+    /// the file `log` (created empty).
+    static func launch(_ executable: URL, _ arguments: [String], environment: [String: String], log: String,
+                       in directory: String? = nil) throws -> Process {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
         process.environment = environment
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.standardOutput = handle

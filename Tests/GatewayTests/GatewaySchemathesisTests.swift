@@ -26,7 +26,8 @@ import Testing
             "--header", "Authorization: Bearer \(harness.rootToken)", "--tls-verify", directory + "/ca.pem",
             "--max-examples", "20", "--seed", "1", "--workers", "1", "--request-timeout", "30",
             // Logging out would end the token the run uses; the event stream never ends by design.
-            "--exclude-path", "/v1/auth/logout", "--exclude-path", "/v1/events"], environment: environment, log: log)
+            "--exclude-path", "/v1/auth/logout", "--exclude-path", "/v1/events"], environment: environment, log: log,
+            in: directory)   // its cache (.schemathesis/) goes to the test's folder, not the checkout
         while process.isRunning { try await Task.sleep(for: .milliseconds(200)) }
         let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         #expect(process.terminationStatus == 0, "schemathesis found problems:\n\(output.suffix(6_000))")
