@@ -50,9 +50,15 @@ final class GatewayCore: Sendable {
             }
             if ok { found.append((route, parameters)) }
         }
-        // A literal segment wins over a parameter: `/v1/receipts/verify` is the verify route, not a receipt of "verify".
-        let fewest = found.map(\.1.count).min() ?? 0
-        return found.filter { $0.1.count == fewest }
+        return found
+    }
+
+    /// Of the routes matching a path, the one for `method`; among several, a literal segment wins over a parameter
+    /// (`POST /v1/receipts/verify` is the verify route, while `GET /v1/receipts/verify` is the receipt of a record
+    /// named "verify").
+    static func choose(_ candidates: [(route: GatewayRoute, parameters: [String: String])],
+                       method: String) -> (route: GatewayRoute, parameters: [String: String])? {
+        candidates.filter { $0.route.method.rawValue == method }.min { $0.parameters.count < $1.parameters.count }
     }
 
     /// JSON or XML from the Accept header: the first JSON or XML media range listed wins; `*/*`, `application/*` and
@@ -87,8 +93,8 @@ final class GatewayCore: Sendable {
             guard !candidates.isEmpty else {
                 throw GatewayError(.routeNotFound, "no route '\(path.prefix(200))'", details: ["path": String(path.prefix(200))])
             }
-            guard let (route, pathParameters) = candidates.first(where: { $0.route.method.rawValue == request.method.rawValue }) else {
-                let allowed = candidates.map(\.route.method.rawValue).joined(separator: ", ")
+            guard let (route, pathParameters) = Self.choose(candidates, method: request.method.rawValue) else {
+                let allowed = Array(Set(candidates.map(\.route.method.rawValue))).sorted().joined(separator: ", ")
                 throw GatewayError(.methodNotAllowed, "\(request.method.rawValue) \(path.prefix(200)): use \(allowed)", details: ["allow": allowed])
             }
             format = try Self.format(accept: request.headers[.accept], streams: route.streams)

@@ -108,6 +108,28 @@ import Testing
         await h.close()
     }
 
+    @Test func aLiteralSegmentWinsOnlyAmongRoutesOfTheRequestsMethod() async throws {
+        let h = try await GatewayHarness()
+        do {
+            // A record whose ID is "verify": GET /v1/receipts/verify is its receipt, POST the verify route.
+            let up = try await h.send(.POST, "/v1/records?kind=production", body: GatewayHarness.jsonRecords(["verify"]),
+                                      contentType: "application/json", token: h.rootToken)
+            #expect(up.status == 200, "\(up)")
+            let receipt = try await h.send(.GET, "/v1/receipts/verify", token: h.rootToken)
+            #expect(receipt.status == 200 && receipt.object["record_id"] as? String == "verify", "\(receipt)")
+            let verified = try await h.send(.POST, "/v1/receipts/verify", body: try JSONSerialization.data(withJSONObject: try #require(receipt.data)),
+                                            contentType: "application/json", token: h.rootToken)
+            #expect(verified.status == 200, "\(verified)")
+            // A method no route of the path takes: 405 naming the ones that do.
+            let wrong = try await h.send(.PUT, "/v1/receipts/verify", token: h.rootToken)
+            #expect(wrong.status == 405 && wrong.headers.first(name: "Allow") == "GET, POST", "\(wrong)")
+        } catch {
+            await h.close()
+            throw error
+        }
+        await h.close()
+    }
+
     @Test func statusTableMapsEveryCodeClassOnce() {
         #expect(GatewayStatusTable.status(for: 0) == 200)
         #expect(GatewayStatusTable.status(for: 5203) == 404)
