@@ -63,6 +63,9 @@ import Testing
         // Contract state changes: deployed (active), then paused.
         let states = try LogFeed.history(store: store, filter: LogFilter(emitters: [ContractExecutor.systemEmitter]))
         #expect(states.events.map { $0.log.data[63] } == [ContractStatus.active.rawValue, ContractStatus.paused.rawValue])
+        // A deriver the filter's emitters exclude changes nothing (and is not asked).
+        #expect(try LogFeed.history(store: store, filter: LogFilter(emitters: [ContractExecutor.systemEmitter]), derivers: derivers).events
+                    == states.events)
 
         // All of them in one feed; a subscriber resuming from any checkpoint gets exactly the rest, in order.
         let all = LogFilter(emitters: [RecordChangeLogs.emitter, ContractExecutor.systemEmitter], includeBlocks: true)

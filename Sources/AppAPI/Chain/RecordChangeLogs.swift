@@ -43,18 +43,25 @@ public struct RecordChangeLogs: LogDeriver {
 
     public var payloadKinds: Set<String> { [RecordsExecutor.kind] }
 
+    /// ``emitter``.
+    public var emitters: Set<[UInt8]> { [Self.emitter] }
+
     /// topic1 of the events of record `recordID`.
     /// - Parameter recordID: Required.
     public static func topic(recordID: String) -> Digest { Keccak256.hash(Array(recordID.utf8)) }
 
-    public func logs(of transaction: Transaction, receipt: Receipt) -> [ReceiptLog] {
+    /// One event per operation, in order; an operation whose event `filter` refuses (by emitter or topics, known
+    /// without decoding the record) is nil, so following one record over a long history decodes only its records.
+    public func logs(of transaction: Transaction, receipt: Receipt, matching filter: LogFilter) -> [ReceiptLog?] {
         // Only a successful transaction wrote its records; its body decoded then, so it decodes now.
         guard receipt.status == Receipt.success, let operations = try? RecordOperation.decodeBody(transaction.payload.body).operations else { return [] }
-        return operations.compactMap { op in
-            guard let record = try? ManufacturingRecord(canonicalEncoding: op.recordBytes),   // checked when it executed
+        return operations.map { op in
+            let topics = [Self.changedTopic, Self.topic(recordID: op.recordID)]
+            guard filter.accepts(ReceiptLog(emitter: Self.emitter, topics: topics)),
+                  let record = try? ManufacturingRecord(canonicalEncoding: op.recordBytes),   // checked when it executed
                   let data = try? ABI.encode([.string(op.recordID), .uint(op.version), .fixedBytes(op.digest.bytes),
                                               .string(record.kind.rawValue), .string(record.factoryUID)], as: Self.types) else { return nil }
-            return ReceiptLog(emitter: Self.emitter, topics: [Self.changedTopic, Self.topic(recordID: op.recordID)], data: data)
+            return ReceiptLog(emitter: Self.emitter, topics: topics, data: data)
         }
     }
 

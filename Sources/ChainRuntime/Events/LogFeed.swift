@@ -137,7 +137,9 @@ public struct LogPage: Hashable, Sendable {
 ///
 /// ```swift
 /// struct Touched: LogDeriver {
-///     func logs(of transaction: Transaction, receipt: Receipt) -> [ReceiptLog] {
+///     var payloadKinds: Set<String> { ["kv"] }
+///     var emitters: Set<[UInt8]> { [Array("touched".utf8)] }
+///     func logs(of transaction: Transaction, receipt: Receipt, matching filter: LogFilter) -> [ReceiptLog?] {
 ///         receipt.status == Receipt.success ? [ReceiptLog(emitter: Array("touched".utf8))] : []
 ///     }
 /// }
@@ -145,9 +147,15 @@ public struct LogPage: Hashable, Sendable {
 public protocol LogDeriver: Sendable {
     /// The payload kinds whose transactions it derives logs from (the feed reads no other transaction for it).
     var payloadKinds: Set<String> { get }
-    /// The logs `transaction` (committed, with `receipt`) derives; deterministic, and quick (the feed calls it for
-    /// every transaction of its payload kinds in the range it reads).
-    func logs(of transaction: Transaction, receipt: Receipt) -> [ReceiptLog]
+    /// The emitters of its logs: a filter naming none of them never makes the feed call it.
+    var emitters: Set<[UInt8]> { get }
+    /// The logs `transaction` (committed, with `receipt`) derives, in order; deterministic.
+    /// - Parameters:
+    ///   - transaction: Required. A committed transaction of one of ``payloadKinds``.
+    ///   - receipt: Required. Its receipt.
+    ///   - filter: Required. What the reader wants: a log it refuses may be given as nil instead of being built (its
+    ///     position still counts, so checkpoints do not depend on the filter).
+    func logs(of transaction: Transaction, receipt: Receipt, matching filter: LogFilter) -> [ReceiptLog?]
 }
 
 /// Logs by filter from a node's ledger: history by block range with pagination, and live subscriptions that
@@ -199,6 +207,8 @@ public enum LogFeed {
         // After a block's end, the next block; otherwise the checkpoint's own block (its later logs).
         var height = max(start == .end(of: start.height) ? start.height + 1 : start.height, 1)
         let scanEnd = min(last, height + maximumBlocksPerPage - 1)
+        // Derivers whose logs the filter could accept; the others are never asked.
+        let derivers = derivers.filter { filter.emitters == nil || !filter.emitters!.isDisjoint(with: $0.emitters) }
         let derivedKinds = derivers.reduce(into: Set<String>()) { $0.formUnion($1.payloadKinds) }
         while height <= scanEnd {
             let receipts: [Receipt]
@@ -219,13 +229,14 @@ public enum LogFeed {
                 return LogPage(events: events, next: event.checkpoint < .end(of: last) ? event.checkpoint : nil, through: last)
             }
             for (t, receipt) in receipts.enumerated() where receipt.status == Receipt.success || filter.includeFailed {
-                var logs = receipt.logs
+                var logs: [ReceiptLog?] = receipt.logs
                 if t < transactions.count, derivedKinds.contains(transactions[t].payload.kind) {
                     for deriver in derivers where deriver.payloadKinds.contains(transactions[t].payload.kind) {
-                        logs += deriver.logs(of: transactions[t], receipt: receipt)
+                        logs += deriver.logs(of: transactions[t], receipt: receipt, matching: filter)
                     }
                 }
-                for (l, log) in logs.enumerated() where filter.accepts(log) {
+                for (l, log) in logs.enumerated() {
+                    guard let log, filter.accepts(log) else { continue }
                     let checkpoint = LogCheckpoint(height: height, transactionIndex: UInt32(t), logIndex: UInt32(l))
                     if let page = add(LogEvent(checkpoint: checkpoint, transactionID: receipt.transactionID, status: receipt.status, log: log)) {
                         return page
