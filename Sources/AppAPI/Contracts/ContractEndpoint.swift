@@ -198,14 +198,14 @@ public struct ContractEndpoint: Sendable {
     private func state(_ line: Data) async throws -> StateAnswer {
         let request = try ControlWire.request(StateRequest.self, from: line, op: "contract.state")
         let (state, height) = try await committed()
+        let target = try request.target.decoded()
         let contract: ContractState?
-        switch try request.target.decoded() {
+        switch target {
         case .name(let name): contract = try ContractRegistry.state(named: name, at: height + 1, in: state)
         case .address(let address): contract = try ContractRegistry.state(of: address, in: state)
         }
         guard let contract else {
-            throw ContractError(.contractNotFound, "no contract is registered as \(try request.target.decoded())",
-                                details: ["contract": try request.target.decoded().description])
+            throw ContractError(.contractNotFound, "no contract is registered as \(target)", details: ["contract": target.description])
         }
         return StateAnswer(name: contract.name, address: contract.address.description, version: contract.version,
                            status: contract.status.description, codeHash: Hex.encode(contract.codeHash.bigEndianBytes), creator: contract.creator.description,

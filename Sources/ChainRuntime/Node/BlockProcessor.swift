@@ -288,7 +288,8 @@ package final class BlockProcessor: @unchecked Sendable {
             }
             // Packing by declared cost (a contract's gas limit): a transaction that would take its kind past the
             // executor's block limit waits for a later block (its sender's later transactions then miss their nonce).
-            if let executor = executors[tx.payload.kind], let limit = executor.blockCostLimit {
+            let executor = executors[tx.payload.kind]
+            if let executor, let limit = executor.blockCostLimit {
                 let (total, overflow) = (declared[tx.payload.kind] ?? 0).addingReportingOverflow(executor.declaredCost(of: tx))
                 guard !overflow, total <= limit else {
                     if filter { continue }
@@ -305,7 +306,7 @@ package final class BlockProcessor: @unchecked Sendable {
                                            transactionIndex: included.count, transactionID: id, genesisProducer: genesisProducer,
                                            consensusEngine: consensusEngine)
             var outcome: ExecutionOutcome
-            if let executor = executors[tx.payload.kind] {
+            if let executor {
                 do throws(LedgerError) {
                     outcome = try executor.execute(tx, context: context, state: reader)
                 } catch where (1500..<1600).contains(error.numericCode) {

@@ -407,8 +407,9 @@ extension EVMRunner {
                          isStatic: Bool) throws(ContractError) -> MessageResult {
         let snapshot = world.snapshot
         try transfer(from: caller, to: to, value: value)
-        let host = EVMPrecompiles.isPrecompile(to) ? nil : world.host.precompile(at: to)
-        if host != nil || EVMPrecompiles.isPrecompile(to) {
+        let builtIn = EVMPrecompiles.isPrecompile(to)
+        let host = builtIn ? nil : world.host.precompile(at: to)
+        if builtIn || host != nil {
             let result = try runPrecompile(to, host: host, input: input, gas: gas)
             if result.status != .success { world.revert(to: snapshot) }
             return MessageResult(status: result.status, output: result.output, gasLeft: result.gasLeft)

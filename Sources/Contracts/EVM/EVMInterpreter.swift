@@ -165,8 +165,9 @@ final class EVMRunner {
         parent.pendingReturnSize = request.returnSize
         let snapshot = world.snapshot
         let target = request.target
-        let hostPrecompile = EVMPrecompiles.isPrecompile(target) ? nil : world.host.precompile(at: target)
-        let precompile = hostPrecompile != nil || EVMPrecompiles.isPrecompile(target)
+        let builtIn = EVMPrecompiles.isPrecompile(target)
+        let hostPrecompile = builtIn ? nil : world.host.precompile(at: target)
+        let precompile = builtIn || hostPrecompile != nil
         var storageAddress = target
         var caller = parent.address
         var value = request.value
