@@ -63,6 +63,24 @@ import Testing
         // Contract state changes: deployed (active), then paused.
         let states = try LogFeed.history(store: store, filter: LogFilter(emitters: [ContractExecutor.systemEmitter]))
         #expect(states.events.map { $0.log.data[63] } == [ContractStatus.active.rawValue, ContractStatus.paused.rawValue])
+        // A transaction whose events cannot be derived (a damaged ledger) fails the read instead of leaving them out.
+        struct Damaged: LogDeriver {
+            var payloadKinds: Set<String> { [RecordsExecutor.kind] }
+            var emitters: Set<[UInt8]> { [RecordChangeLogs.emitter] }
+            func logs(of transaction: Transaction, receipt: Receipt, matching filter: LogFilter) throws(LedgerError) -> [ReceiptLog?] {
+                throw LedgerError(.malformedPayload, "damaged")
+            }
+        }
+        let damaged = #expect(throws: ChainError.self) {
+            _ = try LogFeed.history(store: store, filter: LogFilter(emitters: [RecordChangeLogs.emitter]), derivers: [Damaged()])
+        }
+        #expect(damaged?.code == .logFeedReadFailed && damaged?.details["cause"] == "1901", "\(String(describing: damaged))")
+        let garbage = Transaction(chainID: c.chainID, sender: alice.key.publicKey, nonce: 9, timestamp: Timestamp(millisecondsSince1970: 1),
+                                  payload: TransactionPayload(kind: RecordsExecutor.kind, body: [0xC1, 0xFF]))
+        #expect(throws: LedgerError.self) {
+            _ = try RecordChangeLogs().logs(of: garbage, receipt: Receipt(transactionID: Digest(repeating: 0), status: Receipt.success),
+                                            matching: LogFilter())
+        }
         // A deriver the filter's emitters exclude changes nothing (and is not asked).
         #expect(try LogFeed.history(store: store, filter: LogFilter(emitters: [ContractExecutor.systemEmitter]), derivers: derivers).events
                     == states.events)

@@ -52,17 +52,31 @@ public struct RecordChangeLogs: LogDeriver {
 
     /// One event per operation, in order; an operation whose event `filter` refuses (by emitter or topics, known
     /// without decoding the record) is nil, so following one record over a long history decodes only its records.
-    public func logs(of transaction: Transaction, receipt: Receipt, matching filter: LogFilter) -> [ReceiptLog?] {
-        // Only a successful transaction wrote its records; its body decoded then, so it decodes now.
-        guard receipt.status == Receipt.success, let operations = try? RecordOperation.decodeBody(transaction.payload.body).operations else { return [] }
-        return operations.map { op in
+    /// - Throws: `LedgerError` when a successful transaction's body or records no longer decode (they did when it
+    ///   executed, so the ledger is damaged).
+    public func logs(of transaction: Transaction, receipt: Receipt, matching filter: LogFilter) throws(LedgerError) -> [ReceiptLog?] {
+        guard receipt.status == Receipt.success else { return [] }   // a failed transaction wrote no record
+        var logs = [ReceiptLog?]()
+        for op in try RecordOperation.decodeBody(transaction.payload.body).operations {
             let topics = [Self.changedTopic, Self.topic(recordID: op.recordID)]
-            guard filter.accepts(ReceiptLog(emitter: Self.emitter, topics: topics)),
-                  let record = try? ManufacturingRecord(canonicalEncoding: op.recordBytes),   // checked when it executed
-                  let data = try? ABI.encode([.string(op.recordID), .uint(op.version), .fixedBytes(op.digest.bytes),
-                                              .string(record.kind.rawValue), .string(record.factoryUID)], as: Self.types) else { return nil }
-            return ReceiptLog(emitter: Self.emitter, topics: topics, data: data)
+            guard filter.accepts(ReceiptLog(emitter: Self.emitter, topics: topics)) else {
+                logs.append(nil)
+                continue
+            }
+            let record: ManufacturingRecord
+            do { record = try ManufacturingRecord(canonicalEncoding: op.recordBytes) } catch {
+                throw LedgerError(.malformedPayload, "record '\(op.recordID)' does not decode: \(error.message)", details: ["recordID": op.recordID])
+            }
+            let data: [UInt8]
+            do {
+                data = try ABI.encode([.string(op.recordID), .uint(op.version), .fixedBytes(op.digest.bytes), .string(record.kind.rawValue),
+                                       .string(record.factoryUID)], as: Self.types)
+            } catch {
+                throw LedgerError(.malformedPayload, "record '\(op.recordID)': \(error.message)", details: ["recordID": op.recordID])
+            }
+            logs.append(ReceiptLog(emitter: Self.emitter, topics: topics, data: data))
         }
+        return logs
     }
 
     /// The change an event describes.

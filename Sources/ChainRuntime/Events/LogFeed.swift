@@ -139,7 +139,7 @@ public struct LogPage: Hashable, Sendable {
 /// struct Touched: LogDeriver {
 ///     var payloadKinds: Set<String> { ["kv"] }
 ///     var emitters: Set<[UInt8]> { [Array("touched".utf8)] }
-///     func logs(of transaction: Transaction, receipt: Receipt, matching filter: LogFilter) -> [ReceiptLog?] {
+///     func logs(of transaction: Transaction, receipt: Receipt, matching filter: LogFilter) throws(LedgerError) -> [ReceiptLog?] {
 ///         receipt.status == Receipt.success ? [ReceiptLog(emitter: Array("touched".utf8))] : []
 ///     }
 /// }
@@ -155,7 +155,9 @@ public protocol LogDeriver: Sendable {
     ///   - receipt: Required. Its receipt.
     ///   - filter: Required. What the reader wants: a log it refuses may be given as nil instead of being built (its
     ///     position still counts, so checkpoints do not depend on the filter).
-    func logs(of transaction: Transaction, receipt: Receipt, matching filter: LogFilter) -> [ReceiptLog?]
+    /// - Throws: `LedgerError` when the committed transaction cannot be read as it was executed (a damaged ledger):
+    ///   the feed fails with `.logFeedReadFailed` (4251) rather than leave its events out.
+    func logs(of transaction: Transaction, receipt: Receipt, matching filter: LogFilter) throws(LedgerError) -> [ReceiptLog?]
 }
 
 /// Logs by filter from a node's ledger: history by block range with pagination, and live subscriptions that
@@ -232,7 +234,10 @@ public enum LogFeed {
                 var logs: [ReceiptLog?] = receipt.logs
                 if t < transactions.count, derivedKinds.contains(transactions[t].payload.kind) {
                     for deriver in derivers where deriver.payloadKinds.contains(transactions[t].payload.kind) {
-                        logs += deriver.logs(of: transactions[t], receipt: receipt, matching: filter)
+                        do { logs += try deriver.logs(of: transactions[t], receipt: receipt, matching: filter) } catch {
+                            throw ChainError(.logFeedReadFailed, "block \(height) transaction \(t): its events cannot be derived: \(error.message)",
+                                             details: ["cause": String(error.numericCode), "height": String(height), "transactionIndex": String(t)])
+                        }
                     }
                 }
                 for (l, log) in logs.enumerated() {
